@@ -1,0 +1,33 @@
+//! Database schema of idbridge: one migration per file, written with sea-query's schema builder so
+//! that the same set runs on SQLite and PostgreSQL. A released migration is never edited; a change
+//! to the schema is a new file.
+pub use sea_orm_migration::prelude::*;
+
+mod m0001_entities;
+mod m0002_users;
+mod m0003_user_entities;
+mod m0004_clients;
+mod m0005_api_credentials;
+mod m0006_signing_keys;
+mod m0007_sessions;
+mod m0008_login_throttle;
+mod m0009_server_secrets;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m0001_entities::Migration),
+            Box::new(m0002_users::Migration),
+            Box::new(m0003_user_entities::Migration),
+            Box::new(m0004_clients::Migration),
+            Box::new(m0005_api_credentials::Migration),
+            Box::new(m0006_signing_keys::Migration),
+            Box::new(m0007_sessions::Migration),
+            Box::new(m0008_login_throttle::Migration),
+            Box::new(m0009_server_secrets::Migration),
+        ]
+    }
+}

@@ -1,0 +1,68 @@
+//! Local-account sign-in: argon2id verification behind per-account and per-address rate limits.
+//! An unknown account costs the same argon2 work and gives the same answer as a wrong password,
+//! and it is throttled the same way, so neither timing nor lockouts reveal which accounts exist.
+use crate::password::{self, PasswordError};
+use crate::state::AppState;
+use crate::store::tables::user;
+use crate::store::{StoreError, ThrottleRule};
+
+/// Failed logins allowed for one account (known or not) per window.
+pub const ACCOUNT_RULE: ThrottleRule = ThrottleRule {
+    max_failures: 5,
+    window: 15 * 60,
+};
+/// Failed logins allowed from one client address per window.
+pub const ADDRESS_RULE: ThrottleRule = ThrottleRule {
+    max_failures: 20,
+    window: 15 * 60,
+};
+/// Longer passwords are refused without hashing, so a huge one cannot tie up a core.
+pub const MAX_PASSWORD_LEN: usize = 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    #[error("incorrect email or password")]
+    InvalidCredentials,
+    #[error("too many failed logins; blocked until {until}")]
+    Throttled { until: i64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+}
+
+/// Checks an email and password; on success the failures counted against the account are cleared.
+pub async fn authenticate(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    client_addr: &str,
+) -> Result<user::Model, LoginError> {
+    let now = state.clock.now();
+    let account_key = format!("account:{}", email.trim().to_lowercase());
+    let address_key = format!("address:{client_addr}");
+    let keys = [
+        (account_key.as_str(), ACCOUNT_RULE),
+        (address_key.as_str(), ADDRESS_RULE),
+    ];
+    if let Some(until) = state.store.throttled_until(&keys, now).await? {
+        return Err(LoginError::Throttled { until });
+    }
+    let user = state.store.find_local_user(email.trim()).await?;
+    let stored_hash = user
+        .as_ref()
+        .and_then(|u| u.password_hash.clone())
+        .unwrap_or_else(|| state.dummy_hash.to_string());
+    let password_ok = password.len() <= MAX_PASSWORD_LEN
+        && password::verify(password.to_string(), stored_hash).await?;
+    match user {
+        Some(user) if password_ok => {
+            state.store.clear_failures(&account_key).await?;
+            Ok(user)
+        }
+        _ => {
+            state.store.record_failure(&keys, now).await?;
+            Err(LoginError::InvalidCredentials)
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! The TOML file as written by an operator, before validation. Every field is optional or a plain
+//! string here so that validation can report all problems at once, each with its key path.
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub server: FileServer,
+    #[serde(default)]
+    pub database: FileDatabase,
+    #[serde(default)]
+    pub keys: FileKeys,
+    #[serde(default)]
+    pub entities: Vec<FileEntity>,
+    #[serde(default)]
+    pub users: Vec<FileUser>,
+    #[serde(default)]
+    pub clients: Vec<FileClient>,
+    #[serde(default)]
+    pub api_credentials: Vec<FileApiCredential>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct FileServer {
+    pub issuer: Option<String>,
+    pub bind: Option<String>,
+    pub session_ttl: Option<String>,
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct FileDatabase {
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct FileKeys {
+    pub id_token_alg: Option<String>,
+    pub rotate_after: Option<String>,
+    pub encryption_key: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FileEntity {
+    pub id: String,
+    pub name: String,
+    pub level: String,
+    pub parent: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FileUser {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub password_hash: Option<String>,
+    pub password: Option<String>,
+    #[serde(default)]
+    pub attached_to: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FileClient {
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    pub allowed_scopes: Option<Vec<String>>,
+    pub id_token_alg: Option<String>,
+    pub require_pkce: Option<bool>,
+    pub token_endpoint_auth_method: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FileApiCredential {
+    pub username: String,
+    pub password_hash: Option<String>,
+    pub password: Option<String>,
+    pub scopes: Vec<String>,
+}

@@ -1,0 +1,282 @@
+//! Configuration (SPEC section 3): the operator's TOML file plus the environment overrides of
+//! section 2, validated once into the typed [`Config`] the server runs on. Validation reports every
+//! problem at once, each named by its key path (`clients[1].redirect_uris[0]: not an absolute URL`).
+mod file;
+mod validate;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+
+pub use validate::parse_duration;
+
+pub const DEFAULT_ISSUER: &str = "http://127.0.0.1:8080";
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://idbridge.db?mode=rwc";
+
+/// Where environment variables come from: the process environment in production, a map in tests.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process environment, for [`EnvLookup`].
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database_url: String,
+    pub keys: KeysConfig,
+    pub entities: Vec<EntityDecl>,
+    pub users: Vec<UserDecl>,
+    pub clients: Vec<ClientDecl>,
+    pub api_credentials: Vec<ApiCredentialDecl>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Base URL without a trailing slash; discovery's `issuer` exactly. Never taken from a request.
+    pub issuer: String,
+    pub bind: SocketAddr,
+    /// Lifetime of an end-user session at idbridge, in seconds.
+    pub session_ttl: i64,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+impl ServerConfig {
+    /// Cookies get `Secure` when the issuer is served over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.issuer.starts_with("https://")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct KeysConfig {
+    pub id_token_alg: Alg,
+    /// Age in seconds after which a new signing key is made.
+    pub rotate_after: i64,
+    /// AES-256 key that encrypts private keys at rest; `None` stores them in clear.
+    pub encryption_key: Option<EncryptionKey>,
+}
+
+/// JWS algorithms idbridge signs with. `HS256` is only valid per client (keyed by its secret).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alg {
+    RS256,
+    ES256,
+    EdDSA,
+    HS256,
+}
+
+impl Alg {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Alg::RS256 => "RS256",
+            Alg::ES256 => "ES256",
+            Alg::EdDSA => "EdDSA",
+            Alg::HS256 => "HS256",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Alg> {
+        [Alg::RS256, Alg::ES256, Alg::EdDSA, Alg::HS256]
+            .into_iter()
+            .find(|alg| alg.as_str() == value)
+    }
+}
+
+/// Position of an entity in the PSP / DIVISION / MERCHANT hierarchy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Psp,
+    Division,
+    Merchant,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Psp => "PSP",
+            Level::Division => "DIVISION",
+            Level::Merchant => "MERCHANT",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Level> {
+        [Level::Psp, Level::Division, Level::Merchant]
+            .into_iter()
+            .find(|level| level.as_str() == value)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntityDecl {
+    pub id: String,
+    pub name: String,
+    pub level: Level,
+    pub parent: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum PasswordDecl {
+    /// An argon2id PHC string, stored as given.
+    Hash(String),
+    /// A clear password (literal or `env:`), hashed at start.
+    Plain(Secret),
+}
+
+#[derive(Debug, Clone)]
+pub struct UserDecl {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub password: PasswordDecl,
+    pub attached_to: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenAuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+    None,
+}
+
+impl TokenAuthMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenAuthMethod::ClientSecretBasic => "client_secret_basic",
+            TokenAuthMethod::ClientSecretPost => "client_secret_post",
+            TokenAuthMethod::None => "none",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<TokenAuthMethod> {
+        [
+            TokenAuthMethod::ClientSecretBasic,
+            TokenAuthMethod::ClientSecretPost,
+            TokenAuthMethod::None,
+        ]
+        .into_iter()
+        .find(|method| method.as_str() == value)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientDecl {
+    pub client_id: String,
+    /// `None` for a public client, which must use PKCE.
+    pub secret: Option<Secret>,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub allowed_scopes: Vec<String>,
+    pub id_token_alg: Alg,
+    pub require_pkce: bool,
+    pub token_endpoint_auth_method: TokenAuthMethod,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiCredentialDecl {
+    pub username: String,
+    pub password: PasswordDecl,
+    pub scopes: Vec<String>,
+}
+
+/// Scopes a downstream client may be allowed (SPEC section 4).
+pub const KNOWN_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
+/// Scopes an API credential may hold (SPEC section 7).
+pub const API_SCOPES: &[&str] = &["session_urls", "sso_urls"];
+
+/// A secret from the config. Its `Debug` never shows the value, so it cannot leak into a log.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+/// The 256-bit key that encrypts private signing keys at rest.
+#[derive(Clone)]
+pub struct EncryptionKey(pub [u8; 32]);
+
+impl fmt::Debug for EncryptionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EncryptionKey(..)")
+    }
+}
+
+/// One thing wrong with a config, named by its key path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config is not valid TOML: {0}")]
+    Syntax(String),
+    #[error("{}", problems_text(.0))]
+    Invalid(Vec<Problem>),
+}
+
+fn problems_text(problems: &[Problem]) -> String {
+    let lines: Vec<String> = problems.iter().map(Problem::to_string).collect();
+    format!(
+        "config has {} problem(s):\n  {}",
+        problems.len(),
+        lines.join("\n  ")
+    )
+}
+
+impl ConfigError {
+    /// The problems found, for callers (and tests) that look at them one by one.
+    pub fn problems(&self) -> &[Problem] {
+        match self {
+            ConfigError::Invalid(problems) => problems,
+            _ => &[],
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates a config file, with the environment overrides of SPEC section 2.
+    pub fn load_file(path: &Path, env: EnvLookup) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::from_toml(&text, env)
+    }
+
+    /// Validates config text, with the environment overrides of SPEC section 2.
+    pub fn from_toml(text: &str, env: EnvLookup) -> Result<Config, ConfigError> {
+        let file = validate::parse(text)?;
+        validate::validate(file, env)
+    }
+}

@@ -1,0 +1,66 @@
+//! Small cryptographic helpers shared by every area: random tokens, SHA-256 digests of them,
+//! HMAC and constant-time comparison.
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use rand_core::{OsRng, RngCore};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// 32 random bytes from the operating system.
+pub fn random_bytes() -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    bytes
+}
+
+/// A 256-bit random token, base64url without padding (43 characters): session ids, CSRF seeds,
+/// codes. Only its [`sha256_hex`] is stored.
+pub fn random_token() -> String {
+    URL_SAFE_NO_PAD.encode(random_bytes())
+}
+
+/// Hex SHA-256 of a token: what the database keeps instead of the token itself.
+pub fn sha256_hex(value: &str) -> String {
+    let digest = Sha256::digest(value.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// HMAC-SHA256 of `message`, base64url.
+pub fn hmac_b64(key: &[u8], message: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(message);
+    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
+/// Compares two secrets in time independent of where they differ.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.as_bytes().ct_eq(b.as_bytes()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_random_and_long() {
+        let (a, b) = (random_token(), random_token());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+    }
+
+    #[test]
+    fn sha256_of_known_input() {
+        assert_eq!(
+            sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn comparison() {
+        assert!(constant_time_eq("same", "same"));
+        assert!(!constant_time_eq("same", "sane"));
+        assert!(!constant_time_eq("same", "same-but-longer"));
+    }
+}

@@ -1,0 +1,84 @@
+//! The PSP / DIVISION / MERCHANT tree and the `attached_to` elements built from it. The tree is the
+//! config's (the database holds the same rows), so it is built once at start and read from memory.
+use std::collections::HashMap;
+
+use crate::config::{EntityDecl, Level};
+use crate::store::Attachment;
+
+#[derive(Debug, Clone, Default)]
+pub struct Hierarchy {
+    by_id: HashMap<String, EntityDecl>,
+}
+
+impl Hierarchy {
+    pub fn new(entities: &[EntityDecl]) -> Hierarchy {
+        Hierarchy {
+            by_id: entities.iter().map(|e| (e.id.clone(), e.clone())).collect(),
+        }
+    }
+
+    /// The `attached_to` element for an entity: its path of names from the root, level and id.
+    pub fn attachment(&self, entity_id: &str) -> Option<Attachment> {
+        let entity = self.by_id.get(entity_id)?;
+        let mut names = vec![entity.name.as_str()];
+        let mut parent = entity.parent.as_deref();
+        // Config validation rules out cycles; the bound keeps a bad row from looping forever.
+        while let Some(id) = parent.filter(|_| names.len() <= self.by_id.len()) {
+            let ancestor = self.by_id.get(id)?;
+            names.push(ancestor.name.as_str());
+            parent = ancestor.parent.as_deref();
+        }
+        names.reverse();
+        Some(Attachment {
+            path: format!("/{}", names.join("/")),
+            level: entity.level.as_str(),
+            entity_id: entity.id.clone(),
+        })
+    }
+
+    /// `attached_to` for a set of entity ids, most general level first (PSP, DIVISION, MERCHANT).
+    pub fn attachments(&self, entity_ids: &[String]) -> Vec<Attachment> {
+        let mut attachments: Vec<Attachment> = entity_ids
+            .iter()
+            .filter_map(|id| self.attachment(id))
+            .collect();
+        attachments.sort_by(|a, b| {
+            let rank = |level: &str| Level::parse(level).map(|l| l as u8);
+            rank(a.level)
+                .cmp(&rank(b.level))
+                .then_with(|| a.path.cmp(&b.path))
+        });
+        attachments
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entity(id: &str, name: &str, level: Level, parent: Option<&str>) -> EntityDecl {
+        EntityDecl {
+            id: id.into(),
+            name: name.into(),
+            level,
+            parent: parent.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn paths_run_from_the_root() {
+        let tree = Hierarchy::new(&[
+            entity("e-mer-1", "MerchantName", Level::Merchant, Some("e-div-1")),
+            entity("e-psp-1", "PSPName", Level::Psp, None),
+            entity("e-div-1", "DivisionName", Level::Division, Some("e-psp-1")),
+        ]);
+        let attached = tree.attachments(&["e-mer-1".into(), "e-psp-1".into(), "gone".into()]);
+        assert_eq!(
+            serde_json::to_value(&attached).unwrap(),
+            serde_json::json!([
+                {"path": "/PSPName", "level": "PSP", "entityId": "e-psp-1"},
+                {"path": "/PSPName/DivisionName/MerchantName", "level": "MERCHANT", "entityId": "e-mer-1"}
+            ])
+        );
+    }
+}

@@ -1,0 +1,42 @@
+//! idbridge: an identity-provider bridge. `main.rs` is only the command line; everything a test
+//! needs to run the real server in-process is here.
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod demo;
+pub mod hierarchy;
+pub mod keys;
+pub mod password;
+pub mod state;
+pub mod store;
+pub mod web;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+pub use clock::Clock;
+pub use config::Config;
+pub use state::{AppState, StartError};
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    web::router(state)
+}
+
+/// Serves the application on a bound listener until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

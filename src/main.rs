@@ -1,0 +1,167 @@
+//! The `idbridge` command line (SPEC section 2).
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use idbridge::config::{self, Config, ConfigError};
+use idbridge::store::Store;
+use idbridge::{AppState, Clock, demo};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "idbridge",
+    version,
+    about = "Identity-provider bridge: SAML and OpenID Connect logins upstream, an OpenID Connect provider downstream",
+    after_help = "Environment: IDBRIDGE_CONFIG (config file), IDBRIDGE_DATABASE_URL, IDBRIDGE_BIND, \
+                  IDBRIDGE_ISSUER override the file; RUST_LOG sets the log filter (default info)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server. With no config file (and no IDBRIDGE_CONFIG) it runs the embedded demo:
+    /// SQLite in ./idbridge.db, http://127.0.0.1:8080, a demo user and client.
+    Serve {
+        /// TOML config file (see docs/configuration.md).
+        #[arg(long, env = "IDBRIDGE_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        #[arg(long, env = "IDBRIDGE_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Validate a config file: print every problem with its key path, exit 1 if there is any.
+    CheckConfig {
+        /// TOML config file.
+        file: PathBuf,
+    },
+    /// Read a password on standard input and print its argon2id PHC string, for `password_hash`.
+    HashPassword,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve { config } => serve(config.as_deref()).await,
+            Command::Migrate { config } => migrate(config.as_deref()).await,
+            Command::CheckConfig { file } => check_config(&file),
+            Command::HashPassword => hash_password(),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("idbridge: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+    match path {
+        Some(path) => Config::load_file(path, &config::process_env),
+        None => demo::config(&config::process_env),
+    }
+}
+
+async fn serve(path: Option<&Path>) -> Result<(), String> {
+    let config = load(path).map_err(|e| e.to_string())?;
+    let bind = config.server.bind;
+    let issuer = config.server.issuer.clone();
+    if config.keys.encryption_key.is_none() {
+        tracing::warn!(
+            "keys.encryption_key is not set: private signing keys are stored in the database in clear"
+        );
+    }
+    let state = AppState::prepare(config, Clock::system())
+        .await
+        .map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .map_err(|e| format!("cannot listen on {bind}: {e}"))?;
+    tracing::info!(%bind, %issuer, "idbridge is listening");
+    println!("idbridge is running: open {issuer}/account");
+    if path.is_none() {
+        println!(
+            "demo mode (no config file): sign in as {} with password {}",
+            demo::DEMO_EMAIL,
+            demo::DEMO_PASSWORD
+        );
+    }
+    idbridge::serve(listener, state, shutdown_signal())
+        .await
+        .map_err(|e| format!("server error: {e}"))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+async fn migrate(path: Option<&Path>) -> Result<(), String> {
+    let config = load(path).map_err(|e| e.to_string())?;
+    let store = Store::connect(&config.database_url)
+        .await
+        .map_err(|e| e.to_string())?;
+    store.migrate().await.map_err(|e| e.to_string())?;
+    println!("migrations applied");
+    Ok(())
+}
+
+fn check_config(file: &Path) -> Result<(), String> {
+    Config::load_file(file, &config::process_env).map_err(|e| e.to_string())?;
+    println!("{}: ok", file.display());
+    Ok(())
+}
+
+fn hash_password() -> Result<(), String> {
+    let mut input = String::new();
+    std::io::stdin()
+        .take(idbridge::auth::MAX_PASSWORD_LEN as u64 + 2)
+        .read_to_string(&mut input)
+        .map_err(|e| format!("cannot read standard input: {e}"))?;
+    let password = input.strip_suffix('\n').unwrap_or(&input);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    if password.is_empty() {
+        return Err("no password on standard input".into());
+    }
+    if password.len() > idbridge::auth::MAX_PASSWORD_LEN {
+        return Err(format!(
+            "password longer than {} bytes",
+            idbridge::auth::MAX_PASSWORD_LEN
+        ));
+    }
+    let hash = idbridge::password::hash_blocking(password).map_err(|e| e.to_string())?;
+    println!("{hash}");
+    Ok(())
+}

@@ -1,0 +1,64 @@
+//! Application state shared by every request, and what it takes to build it at start.
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::hierarchy::Hierarchy;
+use crate::keys::{self, KeyError};
+use crate::password::{self, PasswordError};
+use crate::store::{Store, StoreError};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub clock: Clock,
+    pub hierarchy: Arc<Hierarchy>,
+    /// HMAC key of the CSRF tokens; shared by all processes through the database.
+    pub csrf_key: Arc<[u8; 32]>,
+    /// A hash of no one's password, verified against when an account does not exist so that the
+    /// answer takes as long as for a wrong password.
+    pub dummy_hash: Arc<str>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the database: {0}")]
+    Database(StoreError),
+    #[error("cannot apply migrations: {0}")]
+    Migrate(StoreError),
+    #[error("cannot store the configured objects: {0}")]
+    Sync(StoreError),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+}
+
+impl AppState {
+    /// Opens and migrates the database, stores the configured objects, makes sure signing keys
+    /// exist, and loads the server's own secrets.
+    pub async fn prepare(config: Config, clock: Clock) -> Result<AppState, StartError> {
+        let store = Store::connect(&config.database_url)
+            .await
+            .map_err(StartError::Database)?;
+        store.migrate().await.map_err(StartError::Migrate)?;
+        store
+            .apply_config(&config, clock.now())
+            .await
+            .map_err(StartError::Sync)?;
+        keys::prepare(&store, &config.keys, clock.now()).await?;
+        let csrf_key = store.server_secret("csrf").await?;
+        let dummy_hash = password::hash(crate::crypto::random_token()).await?;
+        Ok(AppState {
+            hierarchy: Arc::new(Hierarchy::new(&config.entities)),
+            config: Arc::new(config),
+            store,
+            clock,
+            csrf_key: Arc::new(csrf_key),
+            dummy_hash: dummy_hash.into(),
+        })
+    }
+}

@@ -1,0 +1,69 @@
+//! End-user sessions at idbridge.
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
+
+use super::tables::{session, user};
+use super::{Store, StoreError};
+use crate::crypto;
+
+/// A live session and whose it is.
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    pub user: user::Model,
+    pub auth_time: i64,
+    pub expires_at: i64,
+}
+
+impl Store {
+    /// Starts a session and returns the token for the cookie (stored only as its SHA-256).
+    pub async fn create_session(
+        &self,
+        user_id: &str,
+        now: i64,
+        ttl: i64,
+        client_addr: &str,
+        user_agent: &str,
+    ) -> Result<String, StoreError> {
+        let token = crypto::random_token();
+        session::Model {
+            id_hash: crypto::sha256_hex(&token),
+            user_id: user_id.to_string(),
+            auth_time: now,
+            expires_at: now + ttl,
+            client_addr: client_addr.to_string(),
+            user_agent: user_agent.chars().take(256).collect(),
+        }
+        .into_active_model()
+        .insert(&self.db)
+        .await?;
+        Ok(token)
+    }
+
+    /// The unexpired session a cookie token names, with its user, in one query.
+    pub async fn find_session(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<Option<SessionInfo>, StoreError> {
+        let found = session::Entity::find_by_id(crypto::sha256_hex(token))
+            .filter(session::Column::ExpiresAt.gt(now))
+            .find_also_related(user::Entity)
+            .one(&self.db)
+            .await?;
+        Ok(match found {
+            Some((session, Some(user))) => Some(SessionInfo {
+                user,
+                auth_time: session.auth_time,
+                expires_at: session.expires_at,
+            }),
+            _ => None,
+        })
+    }
+
+    /// Ends the session a cookie token names, if there is one.
+    pub async fn delete_session(&self, token: &str) -> Result<(), StoreError> {
+        session::Entity::delete_by_id(crypto::sha256_hex(token))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,196 @@
+//! Makes the database hold exactly the objects the config declares (SPEC section 3). Rows are
+//! written only where they differ, so starting twice with the same config changes nothing.
+use std::collections::HashMap;
+
+use sea_orm::{
+    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait,
+    IntoActiveModel, QueryFilter, TransactionTrait,
+};
+
+use super::tables::{api_credential, client, entity, user, user_entity};
+use super::{Store, StoreError};
+use crate::config::{Config, Level, PasswordDecl};
+use crate::{crypto, password};
+
+impl Store {
+    /// Upserts every declared entity, user, client and API credential and removes declared objects
+    /// that left the config, in one transaction. Users created at run time are left alone.
+    pub async fn apply_config(&self, config: &Config, now: i64) -> Result<(), StoreError> {
+        let existing_users: HashMap<String, user::Model> = user::Entity::find()
+            .filter(user::Column::Source.eq(user::SOURCE_CONFIG))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|u| (u.id.clone(), u))
+            .collect();
+        let existing_credentials: HashMap<String, api_credential::Model> =
+            api_credential::Entity::find()
+                .all(&self.db)
+                .await?
+                .into_iter()
+                .map(|c| (c.username.clone(), c))
+                .collect();
+
+        let mut entities: Vec<entity::Model> = config
+            .entities
+            .iter()
+            .map(|e| entity::Model {
+                id: e.id.clone(),
+                name: e.name.clone(),
+                level: e.level.as_str().to_string(),
+                parent_id: e.parent.clone(),
+            })
+            .collect();
+        // Parents before children, for the foreign key.
+        entities.sort_by_key(|e| Level::parse(&e.level).map(|l| l as u8));
+
+        let mut users = Vec::new();
+        let mut attachments = Vec::new();
+        for decl in &config.users {
+            let old = existing_users.get(&decl.id);
+            let hash =
+                password_hash(&decl.password, old.and_then(|u| u.password_hash.clone())).await?;
+            let mut row = user::Model {
+                id: decl.id.clone(),
+                email: decl.email.clone(),
+                name: decl.name.clone(),
+                password_hash: Some(hash),
+                source: user::SOURCE_CONFIG.to_string(),
+                created_at: old.map_or(now, |u| u.created_at),
+                updated_at: old.map_or(now, |u| u.updated_at),
+            };
+            if old.is_some_and(|old| *old != row) {
+                row.updated_at = now;
+            }
+            users.push(row);
+            attachments.extend(decl.attached_to.iter().map(|entity_id| user_entity::Model {
+                user_id: decl.id.clone(),
+                entity_id: entity_id.clone(),
+            }));
+        }
+
+        let clients = config
+            .clients
+            .iter()
+            .map(|c| client::Model {
+                client_id: c.client_id.clone(),
+                secret_sha256: c.secret.as_ref().map(|s| crypto::sha256_hex(s.expose())),
+                redirect_uris: serde_json::to_string(&c.redirect_uris).expect("strings"),
+                post_logout_redirect_uris: serde_json::to_string(&c.post_logout_redirect_uris)
+                    .expect("strings"),
+                allowed_scopes: c.allowed_scopes.join(" "),
+                id_token_alg: c.id_token_alg.as_str().to_string(),
+                require_pkce: c.require_pkce,
+                token_endpoint_auth_method: c.token_endpoint_auth_method.as_str().to_string(),
+            })
+            .collect();
+
+        let mut credentials = Vec::new();
+        for decl in &config.api_credentials {
+            let old = existing_credentials
+                .get(&decl.username)
+                .map(|c| c.password_hash.clone());
+            credentials.push(api_credential::Model {
+                username: decl.username.clone(),
+                password_hash: password_hash(&decl.password, old).await?,
+                scopes: decl.scopes.join(" "),
+            });
+        }
+
+        let txn = self.db.begin().await?;
+        reconcile::<entity::Entity>(&txn, entities, entity::Entity::find(), |e| e.id.clone())
+            .await?;
+        reconcile::<user::Entity>(
+            &txn,
+            users,
+            user::Entity::find().filter(user::Column::Source.eq(user::SOURCE_CONFIG)),
+            |u| u.id.clone(),
+        )
+        .await?;
+        let config_user_ids: Vec<String> = existing_users
+            .keys()
+            .cloned()
+            .chain(config.users.iter().map(|u| u.id.clone()))
+            .collect();
+        reconcile::<user_entity::Entity>(
+            &txn,
+            attachments,
+            user_entity::Entity::find().filter(user_entity::Column::UserId.is_in(config_user_ids)),
+            |a| format!("{}\n{}", a.user_id, a.entity_id),
+        )
+        .await?;
+        reconcile::<client::Entity>(&txn, clients, client::Entity::find(), |c| {
+            c.client_id.clone()
+        })
+        .await?;
+        reconcile::<api_credential::Entity>(
+            &txn,
+            credentials,
+            api_credential::Entity::find(),
+            |c| c.username.clone(),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+}
+
+/// The stored hash for a declared password: a given hash as is; a clear password keeps the stored
+/// hash while that still matches it (a fresh salt each start would rewrite the row every time).
+async fn password_hash(decl: &PasswordDecl, stored: Option<String>) -> Result<String, StoreError> {
+    let corrupt = |e: password::PasswordError| StoreError::Corrupt(e.to_string());
+    match decl {
+        PasswordDecl::Hash(hash) => Ok(hash.clone()),
+        PasswordDecl::Plain(secret) => {
+            if let Some(stored) = stored
+                && password::verify(secret.expose().to_string(), stored.clone())
+                    .await
+                    .map_err(corrupt)?
+            {
+                return Ok(stored);
+            }
+            password::hash(secret.expose().to_string())
+                .await
+                .map_err(corrupt)
+        }
+    }
+}
+
+/// Makes the rows selected by `scope` equal `desired`: inserts missing rows, updates differing
+/// ones, then deletes rows no longer desired (after the writes, so that a row moved to a new
+/// parent is not removed with its old one).
+async fn reconcile<E>(
+    txn: &DatabaseTransaction,
+    desired: Vec<E::Model>,
+    scope: sea_orm::Select<E>,
+    key: impl Fn(&E::Model) -> String,
+) -> Result<(), DbErr>
+where
+    E: EntityTrait,
+    E::Model: IntoActiveModel<E::ActiveModel> + PartialEq + Clone,
+    E::ActiveModel: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send,
+{
+    let mut existing: HashMap<String, E::Model> = scope
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|row| (key(&row), row))
+        .collect();
+    for row in desired {
+        match existing.remove(&key(&row)) {
+            None => {
+                E::insert(row.into_active_model()).exec(txn).await?;
+            }
+            Some(old) if old != row => {
+                E::update(row.into_active_model().reset_all())
+                    .exec(txn)
+                    .await?;
+            }
+            Some(_) => {}
+        }
+    }
+    for stale in existing.into_values() {
+        E::delete(stale.into_active_model()).exec(txn).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,181 @@
+//! sea-orm models of the tables created by the `idbridge-migrations` crate. Timestamps are Unix
+//! seconds (`i64`), which compare the same way on SQLite and PostgreSQL.
+
+pub mod entity {
+    use sea_orm::entity::prelude::*;
+
+    /// A node of the PSP / DIVISION / MERCHANT hierarchy behind `attached_to`.
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "entities")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub name: String,
+        pub level: String,
+        pub parent_id: Option<String>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod user {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "users")]
+    pub struct Model {
+        /// The stable `sub`.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub email: String,
+        pub name: String,
+        /// argon2id PHC string; `None` for users who only log in through an upstream IdP.
+        pub password_hash: Option<String>,
+        /// `config` for users declared in the config file.
+        pub source: String,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+
+    pub const SOURCE_CONFIG: &str = "config";
+}
+
+pub mod user_entity {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "user_entities")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub entity_id: String,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod client {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "clients")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub client_id: String,
+        /// Hex SHA-256 of the secret; `None` for a public client.
+        pub secret_sha256: Option<String>,
+        /// JSON array of exact redirect URIs.
+        pub redirect_uris: String,
+        /// JSON array of exact post-logout redirect URIs.
+        pub post_logout_redirect_uris: String,
+        /// Space-separated.
+        pub allowed_scopes: String,
+        pub id_token_alg: String,
+        pub require_pkce: bool,
+        pub token_endpoint_auth_method: String,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod api_credential {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "api_credentials")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub username: String,
+        pub password_hash: String,
+        /// Space-separated.
+        pub scopes: String,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod signing_key {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "signing_keys")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub kid: String,
+        pub alg: String,
+        /// PKCS#8 PEM, or `base64(nonce ‖ AES-256-GCM ciphertext)` of it when `encrypted`.
+        pub private_key: String,
+        pub encrypted: bool,
+        /// The public key as a JWK (JSON), as JWKS will publish it.
+        pub public_jwk: String,
+        pub created_at: i64,
+        pub retired_at: Option<i64>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod session {
+    use sea_orm::entity::prelude::*;
+
+    /// An end user's session at idbridge. The cookie holds a random token; only its SHA-256 is
+    /// stored, so a copy of the database does not let anyone sign in.
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "sessions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id_hash: String,
+        pub user_id: String,
+        pub auth_time: i64,
+        pub expires_at: i64,
+        pub client_addr: String,
+        pub user_agent: String,
+        #[sea_orm(belongs_to, from = "user_id", to = "id")]
+        pub user: BelongsTo<super::user::Entity>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod login_throttle {
+    use sea_orm::entity::prelude::*;
+
+    /// Failed-login counter for one account or one client address, per fixed window.
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "login_throttle")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub key: String,
+        pub failures: i32,
+        pub window_start: i64,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod server_secret {
+    use sea_orm::entity::prelude::*;
+
+    /// Keys the server makes for itself on first start (e.g. the CSRF key), shared by every process.
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "server_secrets")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub name: String,
+        pub value: String,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -1,0 +1,47 @@
+//! Reading users and what they are attached to.
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+
+use super::tables::{user, user_entity};
+use super::{Store, StoreError};
+
+/// One element of `attached_to` (SPEC section 4).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Attachment {
+    /// Entity names from the root down to the entity: `/PSPName/DivisionName/MerchantName`.
+    pub path: String,
+    pub level: &'static str,
+    #[serde(rename = "entityId")]
+    pub entity_id: String,
+}
+
+/// A user with the entities they are attached to.
+#[derive(Debug, Clone)]
+pub struct UserProfile {
+    pub user: user::Model,
+    pub attached_to: Vec<Attachment>,
+}
+
+impl Store {
+    /// The local account (one with a password) for an email address, compared case-insensitively.
+    pub async fn find_local_user(&self, email: &str) -> Result<Option<user::Model>, StoreError> {
+        Ok(user::Entity::find()
+            .filter(
+                Expr::expr(Func::lower(Expr::col(user::Column::Email))).eq(email.to_lowercase()),
+            )
+            .filter(user::Column::PasswordHash.is_not_null())
+            .one(&self.db)
+            .await?)
+    }
+
+    /// Ids of the entities a user is attached to.
+    pub async fn attached_entity_ids(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
+        Ok(user_entity::Entity::find()
+            .select_only()
+            .column(user_entity::Column::EntityId)
+            .filter(user_entity::Column::UserId.eq(user_id))
+            .into_tuple::<String>()
+            .all(&self.db)
+            .await?)
+    }
+}

@@ -1,0 +1,90 @@
+//! Errors shown to a person as an HTML page: a plain explanation and the right status, never
+//! internals (those go to the log).
+use askama::Template;
+use axum::extract::rejection::FormRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::auth::LoginError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    #[error("the form could not be read: {0}")]
+    BadForm(#[from] FormRejection),
+    #[error("the CSRF token is missing or wrong")]
+    Csrf,
+    #[error("no such page")]
+    NotFound,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<LoginError> for PageError {
+    fn from(error: LoginError) -> PageError {
+        match error {
+            LoginError::Store(e) => PageError::Store(e),
+            other => PageError::Internal(other.to_string()),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage<'a> {
+    pub title: &'a str,
+    pub message: &'a str,
+}
+
+impl PageError {
+    fn status_and_text(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            PageError::BadForm(rejection)
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Form too large",
+                    "The form you sent is larger than this page accepts.",
+                )
+            }
+            PageError::BadForm(_) => (
+                StatusCode::BAD_REQUEST,
+                "Form not understood",
+                "The form you sent could not be read. Go back, reload the page and try again.",
+            ),
+            PageError::Csrf => (
+                StatusCode::FORBIDDEN,
+                "Form expired",
+                "This form has expired or did not come from this site. Go back, reload the page and try again.",
+            ),
+            PageError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "Page not found",
+                "There is nothing at this address.",
+            ),
+            PageError::Store(_) | PageError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "Something went wrong on our side. Please try again in a moment.",
+            ),
+        }
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let (status, title, message) = self.status_and_text();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        } else {
+            tracing::info!(error = %self, "request refused");
+        }
+        let body = ErrorPage { title, message }
+            .render()
+            .unwrap_or_else(|_| message.to_string());
+        (status, axum::response::Html(body)).into_response()
+    }
+}

@@ -1,0 +1,258 @@
+//! `GET/POST /sso/v2/login` (local accounts) and `POST /sso/v2/logout` (ends the idbridge session).
+//! Every processed POST answers 303; the outcome of a failed attempt travels in a short-lived
+//! flash cookie, so reloading the page never re-sends a password.
+use askama::Template;
+use axum::Form;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Extension, Query, State};
+use axum::http::HeaderMap;
+use axum::http::header::USER_AGENT;
+use axum::response::Response;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+
+use super::error::PageError;
+use super::middleware::ClientAddr;
+use super::pages::{local_path, render, see_other};
+use super::{cookies, csrf};
+use crate::auth::{self, LoginError};
+use crate::state::AppState;
+
+const LOGIN_PATH: &str = "/sso/v2/login";
+
+/// What the last POST left for the next page view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Flash {
+    EmailMissing,
+    PasswordMissing,
+    Credentials,
+    Throttled { minutes: i64 },
+    SignedOut,
+}
+
+impl Flash {
+    fn encode(&self, email: &str) -> String {
+        let kind = match self {
+            Flash::EmailMissing => "email_missing".to_string(),
+            Flash::PasswordMissing => "password_missing".to_string(),
+            Flash::Credentials => "credentials".to_string(),
+            Flash::Throttled { minutes } => format!("throttled_{minutes}"),
+            Flash::SignedOut => "signed_out".to_string(),
+        };
+        format!("{kind}.{}", URL_SAFE_NO_PAD.encode(email))
+    }
+
+    fn decode(value: &str) -> Option<(Flash, String)> {
+        let (kind, email) = value.split_once('.')?;
+        let email = String::from_utf8(URL_SAFE_NO_PAD.decode(email).ok()?).ok()?;
+        let flash = match kind {
+            "email_missing" => Flash::EmailMissing,
+            "password_missing" => Flash::PasswordMissing,
+            "credentials" => Flash::Credentials,
+            "signed_out" => Flash::SignedOut,
+            other => Flash::Throttled {
+                minutes: other.strip_prefix("throttled_")?.parse().ok()?,
+            },
+        };
+        Some((flash, email))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    csrf: String,
+    return_to: String,
+    email: String,
+    email_error: Option<&'static str>,
+    password_error: Option<String>,
+    notice: Option<&'static str>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    return_to: Option<String>,
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Query(query): Query<LoginQuery>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let return_to = local_path(query.return_to.as_deref());
+    if let Some(token) = cookies::get(&headers, cookies::SESSION)
+        && state
+            .store
+            .find_session(token, state.clock.now())
+            .await?
+            .is_some()
+    {
+        return Ok(see_other(&return_to, &[]));
+    }
+    let (csrf, csrf_cookie) = csrf::issue(&state, &headers);
+    let flash = cookies::get(&headers, cookies::FLASH).and_then(Flash::decode);
+    let (flash, email) = match flash {
+        Some((flash, email)) => (Some(flash), email),
+        None => (None, String::new()),
+    };
+    let page = LoginPage {
+        csrf,
+        return_to,
+        email,
+        email_error: (flash == Some(Flash::EmailMissing)).then_some("Enter your email address."),
+        password_error: match flash {
+            Some(Flash::PasswordMissing) => Some("Enter your password.".to_string()),
+            Some(Flash::Credentials) => Some("Incorrect email or password.".to_string()),
+            Some(Flash::Throttled { minutes }) => Some(format!(
+                "Too many failed sign-in attempts. Try again in {minutes} minute{}.",
+                if minutes == 1 { "" } else { "s" }
+            )),
+            _ => None,
+        },
+        notice: (flash == Some(Flash::SignedOut)).then_some("You are signed out."),
+    };
+    let mut set_cookies: Vec<String> = csrf_cookie.into_iter().collect();
+    if flash.is_some() {
+        set_cookies.push(clear_flash(&state));
+    }
+    render(&page, &set_cookies)
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf: String,
+    return_to: Option<String>,
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    Extension(ClientAddr(client)): Extension<ClientAddr>,
+    headers: HeaderMap,
+    form: Result<Form<LoginForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let Form(form) = form?;
+    csrf::verify(&state, &headers, &form.csrf)?;
+    let return_to = local_path(form.return_to.as_deref());
+    let email = form.email.trim();
+    let back = |flash: Flash| {
+        let location = format!(
+            "{LOGIN_PATH}?return_to={}",
+            url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect::<String>()
+        );
+        let cookie = cookies::set(
+            cookies::FLASH,
+            &flash.encode(email),
+            LOGIN_PATH,
+            60,
+            state.config.server.secure_cookies(),
+        );
+        see_other(&location, &[cookie])
+    };
+    if email.is_empty() {
+        return Ok(back(Flash::EmailMissing));
+    }
+    if form.password.is_empty() {
+        return Ok(back(Flash::PasswordMissing));
+    }
+    let client = client.to_string();
+    let user = match auth::authenticate(&state, email, &form.password, &client).await {
+        Ok(user) => user,
+        Err(LoginError::InvalidCredentials) => return Ok(back(Flash::Credentials)),
+        Err(LoginError::Throttled { until }) => {
+            let minutes = ((until - state.clock.now()) as f64 / 60.0).ceil().max(1.0) as i64;
+            return Ok(back(Flash::Throttled { minutes }));
+        }
+        Err(other) => return Err(other.into()),
+    };
+    // A new session id at every login: whatever id the browser had before is dead from now on.
+    if let Some(previous) = cookies::get(&headers, cookies::SESSION) {
+        state.store.delete_session(previous).await?;
+    }
+    let user_agent = headers
+        .get(USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let ttl = state.config.server.session_ttl;
+    let token = state
+        .store
+        .create_session(&user.id, state.clock.now(), ttl, &client, user_agent)
+        .await?;
+    tracing::info!(user = %user.id, "signed in");
+    let secure = state.config.server.secure_cookies();
+    Ok(see_other(
+        &return_to,
+        &[cookies::set(cookies::SESSION, &token, "/", ttl, secure)],
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct LogoutForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<LogoutForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let Form(form) = form?;
+    csrf::verify(&state, &headers, &form.csrf)?;
+    if let Some(token) = cookies::get(&headers, cookies::SESSION) {
+        state.store.delete_session(token).await?;
+    }
+    let secure = state.config.server.secure_cookies();
+    Ok(see_other(
+        LOGIN_PATH,
+        &[
+            cookies::set(cookies::SESSION, "", "/", 0, secure),
+            cookies::set(
+                cookies::FLASH,
+                &Flash::SignedOut.encode(""),
+                LOGIN_PATH,
+                60,
+                secure,
+            ),
+        ],
+    ))
+}
+
+fn clear_flash(state: &AppState) -> String {
+    cookies::set(
+        cookies::FLASH,
+        "",
+        LOGIN_PATH,
+        0,
+        state.config.server.secure_cookies(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Flash;
+
+    #[test]
+    fn flash_round_trip() {
+        for flash in [
+            Flash::EmailMissing,
+            Flash::PasswordMissing,
+            Flash::Credentials,
+            Flash::Throttled { minutes: 14 },
+            Flash::SignedOut,
+        ] {
+            let encoded = flash.encode("a.b@example.com");
+            assert_eq!(
+                Flash::decode(&encoded),
+                Some((flash, "a.b@example.com".into()))
+            );
+        }
+        assert_eq!(Flash::decode("throttled_x.YQ"), None);
+        assert_eq!(Flash::decode("nonsense"), None);
+    }
+}

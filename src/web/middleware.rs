@@ -1,0 +1,69 @@
+//! Layers every response passes through: security headers, and one structured log line per
+//! request (method, route, status, latency, client address — never a query string, which can
+//! carry codes and tokens).
+use std::net::IpAddr;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::client_addr::client_addr;
+use crate::state::AppState;
+
+/// The client's address as resolved through trusted proxies, for handlers (rate limits, sessions).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub IpAddr);
+
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
+     script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+pub async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    // Pages show personal data and carry CSRF tokens: no cache keeps them unless a handler
+    // says otherwise (the stylesheet does).
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
+}
+
+pub async fn request_log(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let client = client_addr(&request, &state.config.server.trusted_proxies);
+    if let Some(ip) = client {
+        request.extensions_mut().insert(ClientAddr(ip));
+    }
+    let method = request.method().clone();
+    // The route pattern (`/surl/{token}`), not the path, so that secrets in paths stay out of logs.
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "(no route)".to_string());
+    let response = next.run(request).await;
+    tracing::info!(
+        target: "idbridge::http",
+        %method,
+        route,
+        status = response.status().as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        client = client.map(|ip| ip.to_string()).unwrap_or_default(),
+        "request"
+    );
+    response
+}

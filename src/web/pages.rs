@@ -1,0 +1,68 @@
+//! Rendering askama templates into responses.
+use askama::Template;
+use axum::http::header::SET_COOKIE;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+
+use super::error::PageError;
+
+/// A rendered page, with any cookies to set.
+pub fn render(template: &impl Template, cookies: &[String]) -> Result<Response, PageError> {
+    let body = template
+        .render()
+        .map_err(|e| PageError::Internal(format!("template: {e}")))?;
+    let mut response = Html(body).into_response();
+    append_cookies(&mut response, cookies);
+    Ok(response)
+}
+
+/// A `303 See Other` to a path on this site, with any cookies to set.
+pub fn see_other(location: &str, cookies: &[String]) -> Response {
+    let mut response = Redirect::to(location).into_response();
+    append_cookies(&mut response, cookies);
+    response
+}
+
+fn append_cookies(response: &mut Response, cookies: &[String]) {
+    for cookie in cookies {
+        if let Ok(value) = cookie.parse() {
+            response.headers_mut().append(SET_COOKIE, value);
+        }
+    }
+}
+
+/// Only a path on this site: one leading `/`, no `//` or `/\` (which browsers read as another
+/// host), no control characters. Anything else becomes `/account`.
+pub fn local_path(candidate: Option<&str>) -> String {
+    match candidate {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.starts_with("/\\")
+                && !path.chars().any(|c| c.is_control() || c == '\\') =>
+        {
+            path.to_string()
+        }
+        _ => "/account".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn only_local_paths_are_kept() {
+        assert_eq!(local_path(Some("/account?x=1")), "/account?x=1");
+        for hostile in [
+            "//evil.com",
+            "/\\evil.com",
+            "https://evil.com",
+            "evil",
+            "/a\r\nb",
+            "/a\\b",
+        ] {
+            assert_eq!(local_path(Some(hostile)), "/account", "{hostile}");
+        }
+        assert_eq!(local_path(None), "/account");
+    }
+}
