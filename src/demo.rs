@@ -9,9 +9,13 @@ pub const DEMO_PASSWORD: &str = "idbridge-demo";
 /// The demo config, with its URLs under the issuer (which `IDBRIDGE_ISSUER` may override).
 pub fn config(env: EnvLookup) -> Result<Config, ConfigError> {
     let issuer = env("IDBRIDGE_ISSUER").unwrap_or_else(|| DEFAULT_ISSUER.to_string());
-    let text = include_str!("demo.toml")
+    Config::from_toml(&config_text(&issuer), env)
+}
+
+/// The demo config as TOML, its URLs under `issuer`.
+pub fn config_text(issuer: &str) -> String {
+    include_str!("demo.toml")
         .replace("{issuer}", issuer.trim_end_matches('/'))
         .replace("{demo_email}", DEMO_EMAIL)
-        .replace("{demo_password}", DEMO_PASSWORD);
-    Config::from_toml(&text, env)
+        .replace("{demo_password}", DEMO_PASSWORD)
 }

@@ -1,0 +1,223 @@
+//! The command line: check-config, hash-password, migrate, --help.
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_idbridge");
+
+#[test]
+fn check_config_lists_every_problem_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(
+        &file,
+        "[server]\nbind = \"nowhere\"\n[[entities]]\nid = \"d\"\nname = \"D\"\nlevel = \"DIVISION\"\nparent = \"missing\"\n",
+    )
+    .unwrap();
+    let output = Command::new(BIN)
+        .arg("check-config")
+        .arg(&file)
+        .env_clear()
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("config has 2 problem(s)"), "{stderr}");
+    assert!(
+        stderr.contains("server.bind: not a socket address"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("entities[0].parent: unknown entity \"missing\""),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn check_config_accepts_a_good_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("good.toml");
+    std::fs::write(
+        &file,
+        "[[entities]]\nid = \"p\"\nname = \"P\"\nlevel = \"PSP\"\n",
+    )
+    .unwrap();
+    let output = Command::new(BIN)
+        .arg("check-config")
+        .arg(&file)
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .ends_with(": ok\n")
+    );
+}
+
+#[test]
+fn check_config_names_a_missing_file() {
+    let output = Command::new(BIN)
+        .args(["check-config", "/nonexistent/idbridge.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        String::from_utf8(output.stderr)
+            .unwrap()
+            .contains("cannot read config file /nonexistent/idbridge.toml")
+    );
+}
+
+#[test]
+fn hash_password_prints_a_verifiable_argon2id_hash() {
+    let mut child = Command::new(BIN)
+        .arg("hash-password")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"s3cret pass\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    let hash = String::from_utf8(output.stdout).unwrap();
+    let hash = hash.trim();
+    assert!(
+        hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{hash}"
+    );
+    assert!(idbridge::password::verify_blocking("s3cret pass", hash));
+    assert!(
+        !idbridge::password::verify_blocking("s3cret pass\n", hash),
+        "newline is not part of it"
+    );
+}
+
+#[test]
+fn hash_password_refuses_empty_input() {
+    let output = Command::new(BIN)
+        .arg("hash-password")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+}
+
+#[test]
+fn migrate_creates_the_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("m.db").display());
+    let output = Command::new(BIN)
+        .arg("migrate")
+        .env("IDBRIDGE_DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let again = Command::new(BIN)
+        .arg("migrate")
+        .env("IDBRIDGE_DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "migrating twice is fine: {again:?}");
+}
+
+#[test]
+fn help_lists_the_commands() {
+    let output = Command::new(BIN).arg("--help").output().unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    for command in [
+        "serve",
+        "migrate",
+        "check-config",
+        "hash-password",
+        "IDBRIDGE_DATABASE_URL",
+    ] {
+        assert!(help.contains(command), "{command} in {help}");
+    }
+}
+
+/// The README's first command: `idbridge serve` with no config runs the demo on SQLite in the
+/// working directory, and a person can sign in as the demo user.
+#[tokio::test]
+async fn serve_without_config_runs_the_demo() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = tokio::process::Command::new(BIN)
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_remove("IDBRIDGE_CONFIG")
+        .env_remove("IDBRIDGE_DATABASE_URL")
+        .env("IDBRIDGE_BIND", format!("127.0.0.1:{port}"))
+        .env("IDBRIDGE_ISSUER", &base)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Ready once it prints where to go.
+    let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap());
+    let mut banner = String::new();
+    for _ in 0..2 {
+        let mut line = String::new();
+        tokio::time::timeout(std::time::Duration::from_secs(60), async {
+            tokio::io::AsyncBufReadExt::read_line(&mut stdout, &mut line).await
+        })
+        .await
+        .expect("server starts within a minute")
+        .unwrap();
+        banner.push_str(&line);
+    }
+    assert!(banner.contains(&format!("open {base}/account")), "{banner}");
+    assert!(
+        banner.contains(idbridge::demo::DEMO_EMAIL)
+            && banner.contains(idbridge::demo::DEMO_PASSWORD),
+        "{banner}"
+    );
+    assert!(
+        dir.path().join("idbridge.db").exists(),
+        "./idbridge.db is created"
+    );
+
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::limited(5))
+        .build()
+        .unwrap();
+    let page = client
+        .get(format!("{base}/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = crate::support::form_value(&page, "csrf").expect("redirected to the login form");
+    let account = client
+        .post(format!("{base}/sso/v2/login"))
+        .form(&[
+            ("email", idbridge::demo::DEMO_EMAIL),
+            ("password", idbridge::demo::DEMO_PASSWORD),
+            ("csrf", csrf.as_str()),
+            ("return_to", "/account"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(account.url().path(), "/account");
+    let page = account.text().await.unwrap();
+    assert!(
+        page.contains("Demo User") && page.contains("/Demo Payments/Europe/Demo Shop"),
+        "{page}"
+    );
+    child.kill().await.ok();
+}

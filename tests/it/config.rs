@@ -1,0 +1,402 @@
+//! Config validation: every class of error is reported with its key path, all at once.
+use std::collections::HashMap;
+
+use idbridge::Config;
+use idbridge::config::{ConfigError, Problem};
+
+use crate::support::BASE_CONFIG;
+
+fn check(text: &str) -> Result<Config, ConfigError> {
+    check_env(text, &[])
+}
+
+fn check_env(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let vars: HashMap<String, String> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Config::from_toml(text, &|name| vars.get(name).cloned())
+}
+
+/// The problems of an invalid config, as `path: message` lines.
+fn problems(text: &str) -> Vec<String> {
+    match check(text) {
+        Ok(_) => panic!("config should be refused:\n{text}"),
+        Err(error) => {
+            assert!(!error.problems().is_empty(), "{error}");
+            error.problems().iter().map(Problem::to_string).collect()
+        }
+    }
+}
+
+fn assert_problem(found: &[String], path: &str, fragment: &str) {
+    assert!(
+        found
+            .iter()
+            .any(|p| p.starts_with(&format!("{path}: ")) && p.contains(fragment)),
+        "expected `{path}: …{fragment}…` in {found:#?}"
+    );
+}
+
+const SHOP_SECRET_ENV: (&str, &str) = ("SHOP_SECRET", crate::support::SHOP_SECRET);
+
+#[test]
+fn the_base_config_is_valid() {
+    let config = check_env(BASE_CONFIG, &[SHOP_SECRET_ENV]).unwrap();
+    assert_eq!(config.entities.len(), 3);
+    assert_eq!(config.server.session_ttl, 8 * 3600);
+    assert_eq!(
+        config.clients[0].token_endpoint_auth_method.as_str(),
+        "client_secret_basic"
+    );
+}
+
+#[test]
+fn the_spec_example_sections_are_valid() {
+    // SPEC section 3, the sections this version implements.
+    let text = r#"
+[server]
+issuer = "https://id.example.com"
+bind = "0.0.0.0:8080"
+session_ttl = "8h"
+trusted_proxies = []
+
+[database]
+url = "sqlite://idbridge.db?mode=rwc"
+
+[keys]
+id_token_alg = "RS256"
+rotate_after = "90d"
+encryption_key = "env:IDBRIDGE_KEY_KEY"
+
+[[entities]]
+id = "e-psp-1"
+name = "PSPName"
+level = "PSP"
+
+[[users]]
+id = "u-alice"
+email = "alice@example.com"
+name = "Alice Example"
+password = "env:ALICE_PASSWORD"
+attached_to = ["e-psp-1"]
+
+[[clients]]
+client_id = "shop"
+client_secret = "env:SHOP_SECRET"
+redirect_uris = ["https://shop.example.com/callback"]
+post_logout_redirect_uris = ["https://shop.example.com/"]
+allowed_scopes = ["openid", "profile", "email", "offline_access"]
+id_token_alg = "RS256"
+require_pkce = true
+token_endpoint_auth_method = "client_secret_basic"
+
+[[api_credentials]]
+username = "backend"
+password_hash = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$hBSRn2aS0xJAgSZ0h6N8F4a6E3v1v3ZsNvYJc1W2Qy8"
+scopes = ["session_urls"]
+"#;
+    let config = check_env(
+        text,
+        &[
+            (
+                "IDBRIDGE_KEY_KEY",
+                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+            ),
+            ("ALICE_PASSWORD", "alice's password"),
+            SHOP_SECRET_ENV,
+        ],
+    )
+    .unwrap();
+    assert_eq!(config.server.issuer, "https://id.example.com");
+    assert!(config.keys.encryption_key.is_some());
+}
+
+#[test]
+fn unknown_keys_are_named_each_with_its_path() {
+    let found = problems(&format!(
+        "colour = \"blue\"\n[database]\nurll = \"x\"\n{}",
+        BASE_CONFIG.replace(
+            "redirect_uris = [",
+            "redirect_urls = [\"x\"]\nredirect_uris = ["
+        )
+    ));
+    assert_problem(&found, "colour", "unknown key");
+    assert_problem(&found, "database.urll", "unknown key");
+    assert_problem(&found, "clients[0].redirect_urls", "unknown key");
+}
+
+#[test]
+fn a_bad_url_is_named() {
+    let text = BASE_CONFIG.replace(
+        "redirect_uris = [\"https://shop.example.com/callback\"]",
+        "redirect_uris = [\"https://shop.example.com/ok\", \"/relative\", \"https://x.example/#frag\", \"http://plain.example/cb\"]",
+    );
+    let text = format!("[server]\nissuer = \"https://id.example.com\"\n{text}");
+    let found = check_env(&text, &[SHOP_SECRET_ENV]).unwrap_err();
+    let found: Vec<String> = found.problems().iter().map(Problem::to_string).collect();
+    assert_problem(&found, "clients[0].redirect_uris[1]", "not an absolute URL");
+    assert_problem(&found, "clients[0].redirect_uris[2]", "fragment");
+    assert_problem(&found, "clients[0].redirect_uris[3]", "https");
+    assert_eq!(found.len(), 3, "{found:#?}");
+
+    let found = problems("[server]\nissuer = \"id.example.com\"");
+    assert_problem(&found, "server.issuer", "not an absolute URL");
+}
+
+#[test]
+fn a_missing_secret_environment_variable_is_named() {
+    let found = problems(BASE_CONFIG);
+    assert_problem(
+        &found,
+        "clients[0].client_secret",
+        "environment variable SHOP_SECRET is not set",
+    );
+}
+
+#[test]
+fn an_unknown_parent_entity_is_named() {
+    let found = problems(&BASE_CONFIG.replace("parent = \"e-div-1\"", "parent = \"e-nowhere\""));
+    assert_problem(&found, "entities[2].parent", "unknown entity \"e-nowhere\"");
+}
+
+#[test]
+fn a_wrong_level_order_is_named() {
+    let text = r#"
+[[entities]]
+id = "m"
+name = "M"
+level = "MERCHANT"
+parent = "p"
+[[entities]]
+id = "p"
+name = "P"
+level = "PSP"
+[[entities]]
+id = "d"
+name = "D"
+level = "DIVISION"
+parent = "m"
+[[entities]]
+id = "lonely"
+name = "Lonely"
+level = "MERCHANT"
+[[entities]]
+id = "x"
+name = "X"
+level = "COMPANY"
+"#;
+    let found = problems(text);
+    assert_problem(
+        &found,
+        "entities[2].parent",
+        "the parent of a DIVISION must be a PSP",
+    );
+    assert_problem(
+        &found,
+        "entities[3].parent",
+        "a MERCHANT needs a DIVISION or PSP parent",
+    );
+    assert_problem(
+        &found,
+        "entities[4].level",
+        "must be PSP, DIVISION or MERCHANT",
+    );
+    assert_eq!(
+        found.len(),
+        3,
+        "a MERCHANT directly under a PSP is fine: {found:#?}"
+    );
+}
+
+#[test]
+fn a_cycle_is_named() {
+    let text = r#"
+[[entities]]
+id = "a"
+name = "A"
+level = "DIVISION"
+parent = "b"
+[[entities]]
+id = "b"
+name = "B"
+level = "DIVISION"
+parent = "a"
+"#;
+    let found = problems(text);
+    assert_problem(&found, "entities[0].parent", "cycle: a -> b -> a");
+    assert_problem(&found, "entities[1].parent", "cycle: b -> a -> b");
+}
+
+#[test]
+fn duplicate_ids_are_named() {
+    let text = format!(
+        "{BASE_CONFIG}\n[[entities]]\nid = \"e-psp-1\"\nname = \"Again\"\nlevel = \"PSP\"\n\
+         [[users]]\nid = \"u-alice\"\nemail = \"ALICE@example.com\"\nname = \"Twin\"\npassword = \"x\"\n\
+         [[clients]]\nclient_id = \"shop\"\nredirect_uris = [\"https://a.example/cb\"]\n"
+    );
+    let found = check_env(&text, &[SHOP_SECRET_ENV]).unwrap_err();
+    let found: Vec<String> = found.problems().iter().map(Problem::to_string).collect();
+    assert_problem(&found, "entities[3].id", "duplicate id \"e-psp-1\"");
+    assert_problem(&found, "users[1].id", "duplicate id \"u-alice\"");
+    assert_problem(&found, "users[1].email", "duplicate email");
+    assert_problem(&found, "clients[1].client_id", "duplicate id \"shop\"");
+}
+
+#[test]
+fn every_problem_is_listed_at_once() {
+    let text = r#"
+[server]
+bind = "everywhere"
+session_ttl = "forever"
+trusted_proxies = ["not-an-ip"]
+[database]
+url = "mysql://nope"
+[keys]
+id_token_alg = "HS256"
+encryption_key = "dG9vIHNob3J0"
+[[clients]]
+client_id = "public"
+redirect_uris = []
+require_pkce = false
+allowed_scopes = ["email", "admin"]
+[[api_credentials]]
+username = "a:b"
+password_hash = "not-a-hash"
+scopes = ["root"]
+"#;
+    let found = problems(text);
+    for (path, fragment) in [
+        ("server.bind", "socket address"),
+        ("server.session_ttl", "not a duration"),
+        ("server.trusted_proxies[0]", "IP address"),
+        ("database.url", "sqlite: or postgres://"),
+        ("keys.id_token_alg", "RS256, ES256 or EdDSA"),
+        ("keys.encryption_key", "32 bytes"),
+        ("clients[0].redirect_uris", "at least one"),
+        ("clients[0].require_pkce", "must use PKCE"),
+        ("clients[0].allowed_scopes[1]", "unknown scope \"admin\""),
+        ("clients[0].allowed_scopes", "must include openid"),
+        ("api_credentials[0].username", "':'"),
+        ("api_credentials[0].password_hash", "argon2id"),
+        ("api_credentials[0].scopes[0]", "unknown scope \"root\""),
+    ] {
+        assert_problem(&found, path, fragment);
+    }
+    assert_eq!(found.len(), 13, "{found:#?}");
+}
+
+#[test]
+fn client_secret_rules() {
+    let short = BASE_CONFIG.replace("env:SHOP_SECRET", "too-short");
+    assert_problem(
+        &problems(&short),
+        "clients[0].client_secret",
+        "at least 32 characters",
+    );
+
+    let public_hs256 = r#"
+[[clients]]
+client_id = "spa"
+redirect_uris = ["https://spa.example.com/cb"]
+id_token_alg = "HS256"
+token_endpoint_auth_method = "client_secret_post"
+"#;
+    let found = problems(public_hs256);
+    assert_problem(
+        &found,
+        "clients[0].id_token_alg",
+        "client_secret is required",
+    );
+    assert_problem(
+        &found,
+        "clients[0].client_secret",
+        "required by token_endpoint_auth_method client_secret_post",
+    );
+}
+
+#[test]
+fn users_need_exactly_one_kind_of_password() {
+    let text = r#"
+[[users]]
+id = "a"
+email = "a@example.com"
+name = "A"
+[[users]]
+id = "b"
+email = "b@example.com"
+name = "B"
+password = "x"
+password_hash = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$hBSRn2aS0xJAgSZ0h6N8F4a6E3v1v3ZsNvYJc1W2Qy8"
+[[users]]
+id = "c"
+email = "not-an-email"
+name = ""
+password = "x"
+attached_to = ["e-unknown"]
+"#;
+    let found = problems(text);
+    assert_problem(&found, "users[0]", "password_hash or password is required");
+    assert_problem(&found, "users[1]", "not both");
+    assert_problem(&found, "users[2].email", "not an email address");
+    assert_problem(&found, "users[2].name", "must not be empty");
+    assert_problem(
+        &found,
+        "users[2].attached_to[0]",
+        "unknown entity \"e-unknown\"",
+    );
+}
+
+#[test]
+fn environment_overrides_win_and_are_named_in_errors() {
+    let config = check_env(
+        "[server]\nbind = \"127.0.0.1:1\"\nissuer = \"https://file.example\"",
+        &[
+            ("IDBRIDGE_BIND", "0.0.0.0:9999"),
+            ("IDBRIDGE_ISSUER", "https://env.example/"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(config.server.bind.port(), 9999);
+    assert_eq!(
+        config.server.issuer, "https://env.example",
+        "trailing slash dropped"
+    );
+
+    let error = check_env(
+        "",
+        &[
+            ("IDBRIDGE_BIND", "nowhere"),
+            ("IDBRIDGE_DATABASE_URL", "oracle://x"),
+        ],
+    )
+    .unwrap_err();
+    let found: Vec<String> = error.problems().iter().map(Problem::to_string).collect();
+    assert_problem(&found, "server.bind (from IDBRIDGE_BIND)", "socket address");
+    assert_problem(
+        &found,
+        "database.url (from IDBRIDGE_DATABASE_URL)",
+        "sqlite:",
+    );
+}
+
+#[test]
+fn a_type_error_is_named_with_its_path() {
+    let found =
+        problems("[[clients]]\nclient_id = \"x\"\nredirect_uris = \"https://one.example/cb\"\n");
+    assert_problem(&found, "clients[0].redirect_uris", "expected a sequence");
+    let syntax = check("[server\nissuer=").unwrap_err();
+    assert!(matches!(syntax, ConfigError::Syntax(_)), "{syntax}");
+    assert!(syntax.to_string().contains("line 1"), "{syntax}");
+}
+
+#[test]
+fn the_embedded_demo_is_valid() {
+    let config = idbridge::demo::config(&|_| None).unwrap();
+    assert_eq!(config.server.issuer, "http://127.0.0.1:8080");
+    assert_eq!(
+        config.clients[0].redirect_uris,
+        ["http://127.0.0.1:8080/demo/callback"]
+    );
+    assert_eq!(config.users[0].email, idbridge::demo::DEMO_EMAIL);
+}

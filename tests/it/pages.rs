@@ -1,0 +1,155 @@
+//! What every page carries (security headers), health checks, the stylesheet, errors, the demo.
+use reqwest::StatusCode;
+
+use crate::support::*;
+
+async fn pages_carry_the_security_headers(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db, BASE_CONFIG).await;
+    let client = server.client();
+    server.login(&client, ALICE_EMAIL, ALICE_PASSWORD).await;
+    for path in ["/sso/v2/login?return_to=/x", "/account", "/no/such/page"] {
+        let response = client.get(server.url(path)).send().await.unwrap();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default()
+        };
+        let csp = header("content-security-policy");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(csp.contains("default-src 'none'"), "{path}: {csp}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header("referrer-policy"), "no-referrer", "{path}");
+        assert_eq!(header("x-frame-options"), "DENY", "{path}");
+        assert_eq!(header("cache-control"), "no-store", "{path}");
+    }
+}
+
+async fn unknown_paths_get_an_html_error_page(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db, BASE_CONFIG).await;
+    let response = server
+        .client()
+        .get(server.url("/no/such/page"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let page = response.text().await.unwrap();
+    assert_eq!(texts(&page, "h1"), ["Page not found"]);
+}
+
+async fn health_and_readiness(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db, BASE_CONFIG).await;
+    let client = server.client();
+    let live = client.get(server.url("/healthz")).send().await.unwrap();
+    assert_eq!(live.status(), StatusCode::OK);
+    let ready = client.get(server.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    assert_eq!(ready.text().await.unwrap(), "ready");
+
+    server
+        .state
+        .store
+        .connection()
+        .clone()
+        .close()
+        .await
+        .unwrap();
+    let ready = client.get(server.url("/readyz")).send().await.unwrap();
+    assert_eq!(
+        ready.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "database closed"
+    );
+    let live = client.get(server.url("/healthz")).send().await.unwrap();
+    assert_eq!(
+        live.status(),
+        StatusCode::OK,
+        "liveness does not depend on the database"
+    );
+}
+
+async fn the_stylesheet_is_served_by_idbridge(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db, BASE_CONFIG).await;
+    let client = server.client();
+    let page = client
+        .get(server.url("/sso/v2/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(r#"<link rel="stylesheet" href="/static/idbridge.css">"#));
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "no third-party assets"
+    );
+    let css = client
+        .get(server.url("/static/idbridge.css"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(css.status(), StatusCode::OK);
+    assert!(
+        css.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+    assert!(css.text().await.unwrap().contains(":focus-visible"));
+}
+
+async fn the_login_form_is_labelled(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db, BASE_CONFIG).await;
+    let page = server
+        .client()
+        .get(server.url("/sso/v2/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let document = scraper::Html::parse_document(&page);
+    for id in ["email", "password"] {
+        let label = scraper::Selector::parse(&format!("label[for=\"{id}\"]")).unwrap();
+        assert_eq!(document.select(&label).count(), 1, "label for {id}");
+    }
+    assert!(page.contains(r#"name="viewport""#));
+}
+
+async fn the_demo_lets_a_person_sign_in(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server =
+        TestServer::start(&db, &idbridge::demo::config_text("http://127.0.0.1:8080")).await;
+    let client = server.client();
+    let response = server
+        .login(
+            &client,
+            idbridge::demo::DEMO_EMAIL,
+            idbridge::demo::DEMO_PASSWORD,
+        )
+        .await;
+    assert_eq!(location(&response).as_deref(), Some("/account"));
+    let (_, page) = server.follow(&client, &response).await;
+    assert_eq!(texts(&page, "h1"), ["Demo User"]);
+    assert!(page.contains("/Demo Payments/Europe/Demo Shop"), "{page}");
+    assert_eq!(server.count("clients").await, 1);
+    assert_eq!(server.count("signing_keys").await, 1);
+}
+
+crate::backend_tests!(
+    pages_carry_the_security_headers,
+    unknown_paths_get_an_html_error_page,
+    health_and_readiness,
+    the_stylesheet_is_served_by_idbridge,
+    the_login_form_is_labelled,
+    the_demo_lets_a_person_sign_in,
+);

@@ -1,0 +1,287 @@
+//! Test support: fresh databases, the real server on an ephemeral port, and an HTTP client with
+//! a cookie jar.
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use idbridge::{AppState, Clock, Config};
+use reqwest::header::{LOCATION, SET_COOKIE};
+use reqwest::{Client, Response, StatusCode};
+use sea_orm::{ConnectionTrait, Database};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const ALICE_EMAIL: &str = "alice@example.com";
+pub const ALICE_PASSWORD: &str = "correct horse battery staple";
+
+/// A config with an entity tree, one local user and one client. EdDSA keys are quick to make.
+pub const BASE_CONFIG: &str = r#"
+[keys]
+id_token_alg = "EdDSA"
+
+[[entities]]
+id = "e-psp-1"
+name = "PSPName"
+level = "PSP"
+
+[[entities]]
+id = "e-div-1"
+name = "DivisionName"
+level = "DIVISION"
+parent = "e-psp-1"
+
+[[entities]]
+id = "e-mer-1"
+name = "MerchantName"
+level = "MERCHANT"
+parent = "e-div-1"
+
+[[users]]
+id = "u-alice"
+email = "alice@example.com"
+name = "Alice Example"
+password = "correct horse battery staple"
+attached_to = ["e-psp-1", "e-mer-1"]
+
+[[clients]]
+client_id = "shop"
+client_secret = "env:SHOP_SECRET"
+redirect_uris = ["https://shop.example.com/callback"]
+"#;
+
+pub const SHOP_SECRET: &str = "shop-secret-0123456789abcdefghijklmnopqrstuvwxyz";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database of its own for one test: a SQLite file in a temporary directory, or a new
+/// database on the PostgreSQL server named by `IDBRIDGE_TEST_POSTGRES_URL`.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("idbridge.db").display()
+                );
+                TestDb {
+                    url,
+                    _dir: Some(dir),
+                }
+            }
+            Backend::Postgres => {
+                let admin = std::env::var("IDBRIDGE_TEST_POSTGRES_URL").expect(
+                    "IDBRIDGE_TEST_POSTGRES_URL must name a PostgreSQL server (scripts/test starts one)",
+                );
+                let name = format!("idbridge_test_{}", hex_id());
+                let db = Database::connect(&admin)
+                    .await
+                    .expect("connect to PostgreSQL");
+                db.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create test database");
+                db.close().await.ok();
+                let (server, _) = admin.rsplit_once('/').expect("URL with a database path");
+                TestDb {
+                    url: format!("{server}/{name}"),
+                    _dir: None,
+                }
+            }
+        }
+    }
+}
+
+fn hex_id() -> String {
+    idbridge::crypto::sha256_hex(&idbridge::crypto::random_token())[..16].to_string()
+}
+
+/// The real server, in-process, on 127.0.0.1 and an ephemeral port.
+pub struct TestServer {
+    pub base: String,
+    pub clock: Clock,
+    pub state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Starts with `config` (TOML), the issuer set to the server's own address and the database
+    /// set to `db`, and `SHOP_SECRET` in its environment.
+    pub async fn start(db: &TestDb, config: &str) -> TestServer {
+        TestServer::start_with(db, config, Clock::system(), &[])
+            .await
+            .expect("server starts")
+    }
+
+    pub async fn start_with(
+        db: &TestDb,
+        config: &str,
+        clock: Clock,
+        env: &[(&str, &str)],
+    ) -> Result<TestServer, String> {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let mut vars: HashMap<String, String> = HashMap::from([
+            ("IDBRIDGE_ISSUER".into(), base.clone()),
+            ("IDBRIDGE_DATABASE_URL".into(), db.url.clone()),
+            ("SHOP_SECRET".into(), SHOP_SECRET.into()),
+        ]);
+        vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let lookup = move |name: &str| vars.get(name).cloned();
+        let config = Config::from_toml(config, &lookup).map_err(|e| e.to_string())?;
+        let state = AppState::prepare(config, clock.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+        let (shutdown, signal) = oneshot::channel::<()>();
+        let serving = state.clone();
+        let task = tokio::spawn(async move {
+            idbridge::serve(listener, serving, async {
+                signal.await.ok();
+            })
+            .await
+            .expect("serve");
+        });
+        Ok(TestServer {
+            base,
+            clock,
+            state,
+            shutdown: Some(shutdown),
+            task: Some(task),
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A browser-like client: its own cookie jar, and redirects left to the test to follow.
+    pub fn client(&self) -> Client {
+        Client::builder()
+            .cookie_provider(Arc::new(reqwest::cookie::Jar::default()))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+    }
+
+    /// Stops the server and waits until it has.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            shutdown.send(()).ok();
+        }
+        if let Some(task) = self.task.take() {
+            task.await.ok();
+        }
+    }
+
+    /// Fetches the login page and returns the CSRF token of its form.
+    pub async fn csrf_token(&self, client: &Client, path: &str) -> String {
+        let page = client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("GET")
+            .text()
+            .await
+            .unwrap();
+        form_value(&page, "csrf").expect("page has a CSRF token")
+    }
+
+    /// Posts the login form (with a valid CSRF token) and returns the response, not followed.
+    pub async fn login(&self, client: &Client, email: &str, password: &str) -> Response {
+        let csrf = self.csrf_token(client, "/sso/v2/login").await;
+        client
+            .post(self.url("/sso/v2/login"))
+            .form(&[
+                ("email", email),
+                ("password", password),
+                ("csrf", &csrf),
+                ("return_to", "/account"),
+            ])
+            .send()
+            .await
+            .expect("POST login")
+    }
+
+    /// Follows one redirect (to a path on this server) and returns the page text.
+    pub async fn follow(&self, client: &Client, response: &Response) -> (StatusCode, String) {
+        let location = location(response).expect("a redirect");
+        let next = client.get(self.url(&location)).send().await.expect("GET");
+        (next.status(), next.text().await.unwrap())
+    }
+
+    /// How many rows a table has.
+    pub async fn count(&self, table: &str) -> i64 {
+        let db = self.state.store.connection();
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .expect("count")
+            .expect("a row");
+        row.try_get::<i64>("", "n").expect("count column")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            shutdown.send(()).ok();
+        }
+    }
+}
+
+pub fn location(response: &Response) -> Option<String> {
+    response
+        .headers()
+        .get(LOCATION)
+        .map(|v| v.to_str().unwrap().to_string())
+}
+
+/// The `Set-Cookie` header for `name`, if the response sets it.
+pub fn set_cookie(response: &Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|v| v.starts_with(&format!("{name}=")))
+}
+
+/// The value of the cookie `name` that a response sets.
+pub fn cookie_value(response: &Response, name: &str) -> Option<String> {
+    let header = set_cookie(response, name)?;
+    let value = header.split(';').next()?.split_once('=')?.1.to_string();
+    Some(value).filter(|v| !v.is_empty())
+}
+
+/// The `value` of the form input called `name`.
+pub fn form_value(html: &str, name: &str) -> Option<String> {
+    let document = scraper::Html::parse_document(html);
+    let selector = scraper::Selector::parse(&format!("input[name=\"{name}\"]")).unwrap();
+    document
+        .select(&selector)
+        .next()
+        .and_then(|input| input.value().attr("value"))
+        .map(str::to_string)
+}
+
+/// The text of the elements matching a CSS selector.
+pub fn texts(html: &str, selector: &str) -> Vec<String> {
+    let document = scraper::Html::parse_document(html);
+    let selector = scraper::Selector::parse(selector).unwrap();
+    document
+        .select(&selector)
+        .map(|e| e.text().collect::<String>().trim().to_string())
+        .collect()
+}
