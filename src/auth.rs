@@ -66,3 +66,9 @@ pub async fn authenticate(
         }
     }
 }
+
+/// Deletes expired sessions and failure counters whose window has passed.
+pub async fn sweep_expired(state: &AppState) -> Result<u64, StoreError> {
+    let window = ACCOUNT_RULE.window.max(ADDRESS_RULE.window);
+    state.store.sweep(state.clock.now(), window).await
+}

@@ -5,7 +5,6 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use rand_core::{OsRng, RngCore};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
 use serde_json::json;
 
 use crate::config::{Alg, EncryptionKey, KeysConfig};
@@ -136,19 +135,13 @@ fn private_pem(row: &signing_key::Model, key: Option<&EncryptionKey>) -> Result<
 /// encrypts keys stored in clear once an encryption key is configured, and makes a key for the
 /// configured algorithm if there is none yet.
 pub async fn prepare(store: &Store, config: &KeysConfig, now: i64) -> Result<(), KeyError> {
-    let db = store.connection();
-    let rows = signing_key::Entity::find()
-        .filter(signing_key::Column::RetiredAt.is_null())
-        .all(db)
-        .await
-        .map_err(StoreError::from)?;
+    let rows = store.active_signing_keys().await?;
     for row in &rows {
         let pem = private_pem(row, config.encryption_key.as_ref())?;
         if let (false, Some(key)) = (row.encrypted, &config.encryption_key) {
-            let mut active = row.clone().into_active_model();
-            active.private_key = sea_orm::Set(encrypt(key, &row.kid, &pem));
-            active.encrypted = sea_orm::Set(true);
-            active.update(db).await.map_err(StoreError::from)?;
+            store
+                .store_encrypted_private_key(&row.kid, encrypt(key, &row.kid, &pem))
+                .await?;
         }
     }
     if rows
@@ -168,19 +161,17 @@ pub async fn prepare(store: &Store, config: &KeysConfig, now: i64) -> Result<(),
         Some(key) => (encrypt(key, &kid, &new.private_pem), true),
         None => (new.private_pem, false),
     };
-    signing_key::Model {
-        kid,
-        alg: alg.as_str().to_string(),
-        private_key,
-        encrypted,
-        public_jwk: jwk.to_string(),
-        created_at: now,
-        retired_at: None,
-    }
-    .into_active_model()
-    .insert(db)
-    .await
-    .map_err(StoreError::from)?;
+    store
+        .insert_signing_key(signing_key::Model {
+            kid,
+            alg: alg.as_str().to_string(),
+            private_key,
+            encrypted,
+            public_jwk: jwk.to_string(),
+            created_at: now,
+            retired_at: None,
+        })
+        .await?;
     Ok(())
 }
 

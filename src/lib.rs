@@ -14,6 +14,7 @@ pub mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::Router;
 use tokio::net::TcpListener;
@@ -27,16 +28,35 @@ pub fn app(state: AppState) -> Router {
     web::router(state)
 }
 
-/// Serves the application on a bound listener until `shutdown` completes.
+/// How often expired sessions and failure counters are deleted.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(600);
+
+/// Serves the application on a bound listener until `shutdown` completes, sweeping expired state
+/// in the background meanwhile.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
+    let sweeper = tokio::spawn(sweep_periodically(state.clone()));
+    let served = axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await
+    .await;
+    sweeper.abort();
+    served
+}
+
+async fn sweep_periodically(state: AppState) {
+    let mut interval = tokio::time::interval(SWEEP_INTERVAL);
+    loop {
+        interval.tick().await;
+        match auth::sweep_expired(&state).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "swept expired sessions and counters"),
+            Err(e) => tracing::warn!(error = %e, "sweep failed"),
+        }
+    }
 }

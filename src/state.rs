@@ -45,11 +45,12 @@ impl AppState {
             .await
             .map_err(StartError::Database)?;
         store.migrate().await.map_err(StartError::Migrate)?;
+        // Keys first: a wrong encryption key stops the start before the config is written.
+        keys::prepare(&store, &config.keys, clock.now()).await?;
         store
             .apply_config(&config, clock.now())
             .await
             .map_err(StartError::Sync)?;
-        keys::prepare(&store, &config.keys, clock.now()).await?;
         let csrf_key = store.server_secret("csrf").await?;
         let dummy_hash = password::hash(crate::crypto::random_token()).await?;
         Ok(AppState {

@@ -2,6 +2,8 @@
 //! piece of state a request needs lives here, so any number of processes can share one database.
 mod secrets;
 mod sessions;
+mod signing_keys;
+mod sweep;
 mod sync;
 pub mod tables;
 mod throttle;

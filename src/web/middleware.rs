@@ -61,7 +61,7 @@ pub async fn request_log(
         %method,
         route,
         status = response.status().as_u16(),
-        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        latency_us = started.elapsed().as_micros() as u64,
         client = client.map(|ip| ip.to_string()).unwrap_or_default(),
         "request"
     );

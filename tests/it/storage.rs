@@ -202,7 +202,41 @@ async fn each_algorithm_gets_its_key(backend: Backend) {
     }
 }
 
+async fn expired_sessions_and_counters_are_swept(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db, BASE_CONFIG).await;
+    let client = server.client();
+    server.login(&client, ALICE_EMAIL, ALICE_PASSWORD).await;
+    server.login(&server.client(), ALICE_EMAIL, "wrong").await;
+    assert_eq!(
+        idbridge::auth::sweep_expired(&server.state).await.unwrap(),
+        0,
+        "nothing expired yet"
+    );
+    assert_eq!(
+        (
+            server.count("sessions").await,
+            server.count("login_throttle").await
+        ),
+        (1, 2)
+    );
+
+    server.clock.advance(8 * 3600);
+    assert_eq!(
+        idbridge::auth::sweep_expired(&server.state).await.unwrap(),
+        3
+    );
+    assert_eq!(
+        (
+            server.count("sessions").await,
+            server.count("login_throttle").await
+        ),
+        (0, 0)
+    );
+}
+
 crate::backend_tests!(
+    expired_sessions_and_counters_are_swept,
     restart_keeps_data_and_a_second_start_changes_nothing,
     config_changes_reach_the_database,
     a_changed_password_takes_effect,
