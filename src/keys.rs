@@ -7,6 +7,13 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use rand_core::{OsRng, RngCore};
 use serde_json::json;
 
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePublicKey};
+use jsonwebtoken::{DecodingKey, EncodingKey};
+use rsa::pkcs8::LineEnding;
+
 use crate::config::{Alg, EncryptionKey, KeysConfig};
 use crate::store::tables::signing_key;
 use crate::store::{Store, StoreError};
@@ -21,6 +28,10 @@ pub enum KeyError {
     WrongEncryptionKey { kid: String },
     #[error("signing key {kid} is stored encrypted but keys.encryption_key is not set")]
     MissingEncryptionKey { kid: String },
+    #[error("signing key {0} is stored in a form idbridge cannot use")]
+    Unusable(String),
+    #[error("there is no signing key for the configured algorithm")]
+    NoSigningKey,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("key task failed: {0}")]
@@ -36,7 +47,6 @@ struct NewKey {
 fn generate(alg: Alg) -> Result<NewKey, KeyError> {
     use ed25519_dalek::pkcs8::EncodePrivateKey as _;
     use p256::elliptic_curve::sec1::ToEncodedPoint;
-    use rsa::pkcs8::LineEnding;
     use rsa::traits::PublicKeyParts;
 
     let failed = |e: &dyn std::fmt::Display| KeyError::Generate(e.to_string());
@@ -131,10 +141,23 @@ fn private_pem(row: &signing_key::Model, key: Option<&EncryptionKey>) -> Result<
     }
 }
 
-/// Run at start: checks that every stored key can be read with the configured encryption key,
-/// encrypts keys stored in clear once an encryption key is configured, and makes a key for the
-/// configured algorithm if there is none yet.
-pub async fn prepare(store: &Store, config: &KeysConfig, now: i64) -> Result<(), KeyError> {
+/// A new key is in JWKS this long before it signs, so relying parties that cache JWKS see it first.
+pub const PUBLISH_DELAY: i64 = 3600;
+/// Lifetime of an ID token: how long a superseded key must stay in JWKS.
+pub const ID_TOKEN_TTL: i64 = 3600;
+/// How long a process trusts its in-memory copy of the key table.
+const RELOAD_AFTER: Duration = Duration::from_secs(60);
+
+/// Run at start and periodically: checks that every stored key can be read with the configured
+/// encryption key (and encrypts keys stored in clear once one is configured), makes a key for the
+/// configured algorithm if there is none, makes its successor when it is older than
+/// `keys.rotate_after`, and retires keys no token can need any more.
+pub async fn prepare(
+    store: &Store,
+    config: &KeysConfig,
+    algs: &[Alg],
+    now: i64,
+) -> Result<(), KeyError> {
     let rows = store.active_signing_keys().await?;
     for row in &rows {
         let pem = private_pem(row, config.encryption_key.as_ref())?;
@@ -144,13 +167,34 @@ pub async fn prepare(store: &Store, config: &KeysConfig, now: i64) -> Result<(),
                 .await?;
         }
     }
-    if rows
-        .iter()
-        .any(|row| row.alg == config.id_token_alg.as_str())
-    {
-        return Ok(());
+    for &alg in algs {
+        let newest = rows
+            .iter()
+            .filter(|row| row.alg == alg.as_str())
+            .map(|row| row.created_at)
+            .max();
+        if newest.is_none_or(|created| created + config.rotate_after <= now) {
+            store
+                .insert_signing_key(new_key(alg, config, now).await?)
+                .await?;
+        }
+        let Some(signer) = signer_of(rows.iter(), alg, now, |row| (&row.alg, row.created_at))
+        else {
+            continue;
+        };
+        if signer.created_at + PUBLISH_DELAY + ID_TOKEN_TTL <= now {
+            for row in rows
+                .iter()
+                .filter(|row| row.alg == alg.as_str() && row.created_at < signer.created_at)
+            {
+                store.retire_signing_key(&row.kid, now).await?;
+            }
+        }
     }
-    let alg = config.id_token_alg;
+    Ok(())
+}
+
+async fn new_key(alg: Alg, config: &KeysConfig, now: i64) -> Result<signing_key::Model, KeyError> {
     let new = tokio::task::spawn_blocking(move || generate(alg)).await??;
     let kid = URL_SAFE_NO_PAD.encode(&crate::crypto::random_bytes()[..12]);
     let mut jwk = new.public_jwk;
@@ -161,18 +205,164 @@ pub async fn prepare(store: &Store, config: &KeysConfig, now: i64) -> Result<(),
         Some(key) => (encrypt(key, &kid, &new.private_pem), true),
         None => (new.private_pem, false),
     };
-    store
-        .insert_signing_key(signing_key::Model {
-            kid,
-            alg: alg.as_str().to_string(),
-            private_key,
-            encrypted,
-            public_jwk: jwk.to_string(),
-            created_at: now,
-            retired_at: None,
+    Ok(signing_key::Model {
+        kid,
+        alg: alg.as_str().to_string(),
+        private_key,
+        encrypted,
+        public_jwk: jwk.to_string(),
+        created_at: now,
+        retired_at: None,
+    })
+}
+
+/// The key that signs now: the newest key of `alg` that has been published for
+/// [`PUBLISH_DELAY`], or, when there is none yet (a new deployment), the newest key of `alg`.
+fn signer_of<'a, T>(
+    keys: impl Iterator<Item = &'a T>,
+    alg: Alg,
+    now: i64,
+    alg_and_created: impl Fn(&T) -> (&str, i64),
+) -> Option<&'a T>
+where
+    T: 'a,
+{
+    let mut of_alg: Vec<&T> = keys
+        .filter(|k| alg_and_created(k).0 == alg.as_str())
+        .collect();
+    of_alg.sort_by_key(|k| std::cmp::Reverse(alg_and_created(k).1));
+    of_alg
+        .iter()
+        .find(|k| alg_and_created(k).1 + PUBLISH_DELAY <= now)
+        .or(of_alg.first())
+        .copied()
+}
+
+/// A signing key ready to use.
+pub struct LoadedKey {
+    pub kid: String,
+    pub alg: Alg,
+    pub created_at: i64,
+    pub encoding: EncodingKey,
+    pub decoding: DecodingKey,
+    pub public_jwk: serde_json::Value,
+}
+
+/// The signing keys of all processes, decoded once and held in memory; reloaded from the database
+/// when older than a minute, so that a key another process made is used here soon after.
+pub struct KeyRing {
+    store: Store,
+    config: KeysConfig,
+    cache: RwLock<(Instant, Arc<Vec<Arc<LoadedKey>>>)>,
+}
+
+impl KeyRing {
+    pub async fn load(store: Store, config: KeysConfig) -> Result<KeyRing, KeyError> {
+        let keys = load_keys(&store, &config).await?;
+        Ok(KeyRing {
+            store,
+            config,
+            cache: RwLock::new((Instant::now(), Arc::new(keys))),
         })
-        .await?;
-    Ok(())
+    }
+
+    /// Reads the key table again (after this process rotated, or when a kid is unknown).
+    pub async fn reload(&self) -> Result<(), KeyError> {
+        let keys = load_keys(&self.store, &self.config).await?;
+        *self.cache.write().expect("key cache lock") = (Instant::now(), Arc::new(keys));
+        Ok(())
+    }
+
+    async fn keys(&self) -> Result<Arc<Vec<Arc<LoadedKey>>>, KeyError> {
+        let (loaded_at, keys) = self.cache.read().expect("key cache lock").clone();
+        if loaded_at.elapsed() < RELOAD_AFTER {
+            return Ok(keys);
+        }
+        self.reload().await?;
+        Ok(self.cache.read().expect("key cache lock").1.clone())
+    }
+
+    /// The key that signs `alg` ID tokens now.
+    pub async fn signer(&self, alg: Alg, now: i64) -> Result<Arc<LoadedKey>, KeyError> {
+        let keys = self.keys().await?;
+        signer_of(keys.iter(), alg, now, |k| (k.alg.as_str(), k.created_at))
+            .cloned()
+            .ok_or(KeyError::NoSigningKey)
+    }
+
+    /// The JSON Web Key Set: every key not retired (the next one, the signing one, and those
+    /// whose tokens may still be alive).
+    pub async fn jwks(&self) -> Result<serde_json::Value, KeyError> {
+        let keys = self.keys().await?;
+        Ok(json!({"keys": keys.iter().map(|k| &k.public_jwk).collect::<Vec<_>>()}))
+    }
+
+    /// The key with this id, reloading once if it is not known here yet.
+    pub async fn by_kid(&self, kid: &str) -> Result<Option<Arc<LoadedKey>>, KeyError> {
+        let find = |keys: &[Arc<LoadedKey>]| keys.iter().find(|k| k.kid == kid).cloned();
+        if let Some(key) = find(&self.keys().await?) {
+            return Ok(Some(key));
+        }
+        self.reload().await?;
+        Ok(find(&self.keys().await?))
+    }
+}
+
+async fn load_keys(store: &Store, config: &KeysConfig) -> Result<Vec<Arc<LoadedKey>>, KeyError> {
+    let mut loaded = Vec::new();
+    for row in store.active_signing_keys().await? {
+        let pem = private_pem(&row, config.encryption_key.as_ref())?;
+        let alg = Alg::parse(&row.alg).ok_or_else(|| KeyError::Unusable(row.kid.clone()))?;
+        let unusable = |_| KeyError::Unusable(row.kid.clone());
+        let (encoding, decoding) = match alg {
+            Alg::RS256 => {
+                let key = rsa::RsaPrivateKey::from_pkcs8_pem(&pem)
+                    .map_err(|_| KeyError::Unusable(row.kid.clone()))?;
+                let public = rsa::traits::PublicKeyParts::n(&key).to_bytes_be();
+                let exponent = rsa::traits::PublicKeyParts::e(&key).to_bytes_be();
+                (
+                    EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(unusable)?,
+                    DecodingKey::from_rsa_raw_components(&public, &exponent),
+                )
+            }
+            Alg::ES256 => {
+                let key = p256::SecretKey::from_pkcs8_pem(&pem)
+                    .map_err(|_| KeyError::Unusable(row.kid.clone()))?;
+                let public = key
+                    .public_key()
+                    .to_public_key_pem(LineEnding::LF)
+                    .map_err(|_| KeyError::Unusable(row.kid.clone()))?;
+                (
+                    EncodingKey::from_ec_pem(pem.as_bytes()).map_err(unusable)?,
+                    DecodingKey::from_ec_pem(public.as_bytes()).map_err(unusable)?,
+                )
+            }
+            Alg::EdDSA => {
+                let key = ed25519_dalek::SigningKey::from_pkcs8_pem(&pem)
+                    .map_err(|_| KeyError::Unusable(row.kid.clone()))?;
+                let public = key
+                    .verifying_key()
+                    .to_public_key_pem(LineEnding::LF)
+                    .map_err(|_| KeyError::Unusable(row.kid.clone()))?;
+                (
+                    EncodingKey::from_ed_pem(pem.as_bytes()).map_err(unusable)?,
+                    DecodingKey::from_ed_pem(public.as_bytes()).map_err(unusable)?,
+                )
+            }
+            Alg::HS256 => return Err(KeyError::Unusable(row.kid.clone())),
+        };
+        let public_jwk = serde_json::from_str(&row.public_jwk)
+            .map_err(|_| KeyError::Unusable(row.kid.clone()))?;
+        loaded.push(Arc::new(LoadedKey {
+            kid: row.kid,
+            alg,
+            created_at: row.created_at,
+            encoding,
+            decoding,
+            public_jwk,
+        }));
+    }
+    Ok(loaded)
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod demo;
 pub mod hierarchy;
 pub mod keys;
 pub mod password;
+pub mod provider;
 pub mod state;
 pub mod store;
 pub mod web;
@@ -25,7 +26,7 @@ pub use state::{AppState, StartError};
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
-    web::router(state)
+    web::with_layers(web::routes().merge(provider::router()), state)
 }
 
 /// How often expired sessions and failure counters are deleted.
@@ -49,6 +50,19 @@ pub async fn serve(
     served
 }
 
+/// Makes successors of keys older than `keys.rotate_after` and retires keys nothing needs.
+pub async fn rotate_keys(state: &AppState) -> Result<(), keys::KeyError> {
+    let config = &state.config;
+    keys::prepare(
+        &state.store,
+        &config.keys,
+        &config.signing_algs(),
+        state.clock.now(),
+    )
+    .await?;
+    state.keys.reload().await
+}
+
 async fn sweep_periodically(state: AppState) {
     let mut interval = tokio::time::interval(SWEEP_INTERVAL);
     loop {
@@ -57,6 +71,9 @@ async fn sweep_periodically(state: AppState) {
             Ok(0) => {}
             Ok(removed) => tracing::info!(removed, "swept expired sessions and counters"),
             Err(e) => tracing::warn!(error = %e, "sweep failed"),
+        }
+        if let Err(e) = rotate_keys(&state).await {
+            tracing::warn!(error = %e, "key rotation failed");
         }
     }
 }

@@ -4,8 +4,9 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::hierarchy::Hierarchy;
-use crate::keys::{self, KeyError};
+use crate::keys::{self, KeyError, KeyRing};
 use crate::password::{self, PasswordError};
+use crate::provider::clients::Clients;
 use crate::store::{Store, StoreError};
 
 #[derive(Clone)]
@@ -14,6 +15,8 @@ pub struct AppState {
     pub store: Store,
     pub clock: Clock,
     pub hierarchy: Arc<Hierarchy>,
+    pub clients: Arc<Clients>,
+    pub keys: Arc<KeyRing>,
     /// HMAC key of the CSRF tokens; shared by all processes through the database.
     pub csrf_key: Arc<[u8; 32]>,
     /// A hash of no one's password, verified against when an account does not exist so that the
@@ -46,15 +49,18 @@ impl AppState {
             .map_err(StartError::Database)?;
         store.migrate().await.map_err(StartError::Migrate)?;
         // Keys first: a wrong encryption key stops the start before the config is written.
-        keys::prepare(&store, &config.keys, clock.now()).await?;
+        keys::prepare(&store, &config.keys, &config.signing_algs(), clock.now()).await?;
         store
             .apply_config(&config, clock.now())
             .await
             .map_err(StartError::Sync)?;
         let csrf_key = store.server_secret("csrf").await?;
         let dummy_hash = password::hash(crate::crypto::random_token()).await?;
+        let keys = KeyRing::load(store.clone(), config.keys.clone()).await?;
         Ok(AppState {
             hierarchy: Arc::new(Hierarchy::new(&config.entities)),
+            clients: Arc::new(Clients::new(&config.clients)),
+            keys: Arc::new(keys),
             config: Arc::new(config),
             store,
             clock,

@@ -12,6 +12,11 @@ mod m0006_signing_keys;
 mod m0007_sessions;
 mod m0008_login_throttle;
 mod m0009_server_secrets;
+mod m0010_pending_authorizations;
+mod m0011_authorization_codes;
+mod m0012_refresh_tokens;
+mod m0013_access_tokens;
+mod m0014_consents;
 
 pub struct Migrator;
 
@@ -28,6 +33,11 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_sessions::Migration),
             Box::new(m0008_login_throttle::Migration),
             Box::new(m0009_server_secrets::Migration),
+            Box::new(m0010_pending_authorizations::Migration),
+            Box::new(m0011_authorization_codes::Migration),
+            Box::new(m0012_refresh_tokens::Migration),
+            Box::new(m0013_access_tokens::Migration),
+            Box::new(m0014_consents::Migration),
         ]
     }
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
 
-pub use validate::parse_duration;
+pub use validate::{is_plausible_email, parse_duration};
 
 pub const DEFAULT_ISSUER: &str = "http://127.0.0.1:8080";
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -272,6 +272,17 @@ impl Config {
             source,
         })?;
         Config::from_toml(&text, env)
+    }
+
+    /// The asymmetric algorithms ID tokens are signed with: the default and any a client picks.
+    pub fn signing_algs(&self) -> Vec<Alg> {
+        let mut algs = vec![self.keys.id_token_alg];
+        for client in &self.clients {
+            if client.id_token_alg != Alg::HS256 && !algs.contains(&client.id_token_alg) {
+                algs.push(client.id_token_alg);
+            }
+        }
+        algs
     }
 
     /// Validates config text, with the environment overrides of SPEC section 2.

@@ -486,7 +486,7 @@ fn check_users(
     declared
 }
 
-pub(crate) fn is_plausible_email(email: &str) -> bool {
+pub fn is_plausible_email(email: &str) -> bool {
     match email.split_once('@') {
         Some((local, domain)) => {
             !local.is_empty()

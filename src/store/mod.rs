@@ -1,5 +1,6 @@
 //! Storage: the one module that talks to the database (sea-orm over SQLite or PostgreSQL). Every
 //! piece of state a request needs lives here, so any number of processes can share one database.
+mod grants;
 mod secrets;
 mod sessions;
 mod signing_keys;
@@ -15,6 +16,7 @@ use idbridge_migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
+pub use grants::{CodeUse, RefreshUse};
 pub use sessions::SessionInfo;
 pub use throttle::ThrottleRule;
 pub use users::{Attachment, UserProfile};

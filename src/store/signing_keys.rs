@@ -34,4 +34,16 @@ impl Store {
         .await?;
         Ok(())
     }
+
+    /// Takes a key out of JWKS for good.
+    pub async fn retire_signing_key(&self, kid: &str, now: i64) -> Result<(), StoreError> {
+        signing_key::Entity::update(signing_key::ActiveModel {
+            kid: Set(kid.to_string()),
+            retired_at: Set(Some(now)),
+            ..Default::default()
+        })
+        .exec(&self.db)
+        .await?;
+        Ok(())
+    }
 }

@@ -179,3 +179,124 @@ pub mod server_secret {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod pending_authorization {
+    use sea_orm::entity::prelude::*;
+
+    /// An authorization request waiting for the user to log in or consent (Dex's `AuthRequest`).
+    /// Kept in the database so that any process can finish the flow; used once.
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "pending_authorizations")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// SHA-256 of the cookie set in the browser that started the flow: the id alone grants
+        /// nothing, only with that browser.
+        pub browser_hash: String,
+        pub client_id: String,
+        pub redirect_uri: String,
+        pub scope: String,
+        pub state: Option<String>,
+        pub nonce: Option<String>,
+        pub code_challenge: Option<String>,
+        pub response_mode: String,
+        pub prompt: Option<String>,
+        pub max_age: Option<i64>,
+        pub login_hint: Option<String>,
+        pub created_at: i64,
+        pub expires_at: i64,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod authorization_code {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "authorization_codes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub code_hash: String,
+        /// Every token issued from this code carries it, so a replayed code revokes them all.
+        pub family_id: String,
+        pub client_id: String,
+        pub user_id: String,
+        pub redirect_uri: String,
+        pub scope: String,
+        pub nonce: Option<String>,
+        pub code_challenge: Option<String>,
+        pub auth_time: i64,
+        pub expires_at: i64,
+        pub consumed_at: Option<i64>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod refresh_token {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "refresh_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub token_hash: String,
+        pub family_id: String,
+        pub client_id: String,
+        pub user_id: String,
+        pub scope: String,
+        pub auth_time: i64,
+        pub expires_at: i64,
+        /// Set when it was exchanged for a new one; presenting it again is reuse.
+        pub consumed_at: Option<i64>,
+        pub revoked_at: Option<i64>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod access_token {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "access_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub token_hash: String,
+        /// `None` for client_credentials tokens, which belong to no user.
+        pub family_id: Option<String>,
+        pub client_id: String,
+        pub user_id: Option<String>,
+        pub scope: String,
+        pub expires_at: i64,
+        pub revoked_at: Option<i64>,
+        #[sea_orm(belongs_to, from = "user_id", to = "id")]
+        pub user: BelongsTo<Option<super::user::Entity>>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod consent {
+    use sea_orm::entity::prelude::*;
+
+    /// Scopes a user allowed a client to have, remembered until revoked on the account page.
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "consents")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub client_id: String,
+        pub scope: String,
+        pub granted_at: i64,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

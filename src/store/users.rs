@@ -34,6 +34,12 @@ impl Store {
             .await?)
     }
 
+    pub async fn find_user(&self, user_id: &str) -> Result<Option<user::Model>, StoreError> {
+        Ok(user::Entity::find_by_id(user_id.to_string())
+            .one(&self.db)
+            .await?)
+    }
+
     /// Ids of the entities a user is attached to.
     pub async fn attached_entity_ids(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
         Ok(user_entity::Entity::find()

@@ -6,7 +6,7 @@ use axum::response::Response;
 
 use super::error::PageError;
 use super::pages::{render, see_other};
-use super::{cookies, csrf};
+use super::{csrf, current_session};
 use crate::state::AppState;
 use crate::store::Attachment;
 
@@ -26,11 +26,7 @@ pub async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let session = match cookies::get(&headers, cookies::SESSION) {
-        Some(token) => state.store.find_session(token, state.clock.now()).await?,
-        None => None,
-    };
-    let Some(session) = session else {
+    let Some(session) = current_session(&state, &headers).await? else {
         return Ok(see_other("/sso/v2/login?return_to=%2Faccount", &[]));
     };
     let entity_ids = state.store.attached_entity_ids(&session.user.id).await?;

@@ -16,6 +16,8 @@ pub enum PageError {
     Csrf,
     #[error("no such page")]
     NotFound,
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]
@@ -60,6 +62,9 @@ impl PageError {
                 "Form expired",
                 "This form has expired or did not come from this site. Go back, reload the page and try again.",
             ),
+            PageError::BadRequest(message) => {
+                (StatusCode::BAD_REQUEST, "Request not valid", message)
+            }
             PageError::NotFound => (
                 StatusCode::NOT_FOUND,
                 "Page not found",

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::error::PageError;
 use super::middleware::ClientAddr;
 use super::pages::{local_path, render, see_other};
-use super::{cookies, csrf};
+use super::{cookies, csrf, current_session};
 use crate::auth::{self, LoginError};
 use crate::state::AppState;
 
@@ -73,6 +73,10 @@ struct LoginPage {
 #[derive(Debug, Deserialize)]
 pub struct LoginQuery {
     return_to: Option<String>,
+    /// Show the form even to a signed-in browser (`prompt=login`, an exceeded `max_age`).
+    force: Option<String>,
+    /// An email address to fill in.
+    login_hint: Option<String>,
 }
 
 pub async fn show(
@@ -81,20 +85,18 @@ pub async fn show(
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let return_to = local_path(query.return_to.as_deref());
-    if let Some(token) = cookies::get(&headers, cookies::SESSION)
-        && state
-            .store
-            .find_session(token, state.clock.now())
-            .await?
-            .is_some()
-    {
+    if query.force.is_none() && current_session(&state, &headers).await?.is_some() {
         return Ok(see_other(&return_to, &[]));
     }
     let (csrf, csrf_cookie) = csrf::issue(&state, &headers);
     let flash = cookies::get(&headers, cookies::FLASH).and_then(Flash::decode);
+    let hinted_email = query
+        .login_hint
+        .filter(|hint| crate::config::is_plausible_email(hint))
+        .unwrap_or_default();
     let (flash, email) = match flash {
         Some((flash, email)) => (Some(flash), email),
-        None => (None, String::new()),
+        None => (None, hinted_email),
     };
     let page = LoginPage {
         csrf,
@@ -191,36 +193,16 @@ pub async fn submit(
     ))
 }
 
-#[derive(Deserialize)]
-pub struct LogoutForm {
-    #[serde(default)]
-    csrf: String,
-}
-
-pub async fn logout(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    form: Result<Form<LogoutForm>, FormRejection>,
-) -> Result<Response, PageError> {
-    let Form(form) = form?;
-    csrf::verify(&state, &headers, &form.csrf)?;
-    if let Some(token) = cookies::get(&headers, cookies::SESSION) {
-        state.store.delete_session(token).await?;
-    }
-    let secure = state.config.server.secure_cookies();
-    Ok(see_other(
+/// The answer once a browser is signed out: back to the login page, which says so.
+pub fn signed_out(state: &AppState, clear_session_cookie: String) -> Response {
+    let flash = cookies::set(
+        cookies::FLASH,
+        &Flash::SignedOut.encode(""),
         LOGIN_PATH,
-        &[
-            cookies::set(cookies::SESSION, "", "/", 0, secure),
-            cookies::set(
-                cookies::FLASH,
-                &Flash::SignedOut.encode(""),
-                LOGIN_PATH,
-                60,
-                secure,
-            ),
-        ],
-    ))
+        60,
+        state.config.server.secure_cookies(),
+    );
+    see_other(LOGIN_PATH, &[clear_session_cookie, flash])
 }
 
 fn clear_flash(state: &AppState) -> String {

@@ -3,34 +3,43 @@
 mod account;
 mod client_addr;
 pub mod cookies;
-mod csrf;
+pub mod csrf;
 pub mod error;
 mod login;
 mod middleware;
-mod pages;
+pub mod pages;
+mod session;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect};
-use axum::routing::{get, post};
+use axum::routing::get;
 
 use crate::state::AppState;
 pub use error::PageError;
+pub use login::signed_out;
 pub use middleware::ClientAddr;
+pub use session::current_session;
 
 /// Forms are small; anything larger is refused before it is read.
 pub const FORM_BODY_LIMIT: usize = 16 * 1024;
 
-pub fn router(state: AppState) -> Router {
+/// The pages' routes.
+pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/account") }))
         .route("/sso/v2/login", get(login::show).post(login::submit))
-        .route("/sso/v2/logout", post(login::logout))
         .route("/account", get(account::show))
         .route("/static/idbridge.css", get(stylesheet))
+        .route("/static/form_post.js", get(form_post_script))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+}
+
+/// Wraps all routes in the layers every response passes through.
+pub fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
+    routes
         .fallback(|| async { PageError::NotFound })
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
         .layer(axum::middleware::from_fn(middleware::security_headers))
@@ -48,6 +57,16 @@ async fn stylesheet() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         include_str!("../../templates/idbridge.css"),
+    )
+}
+
+async fn form_post_script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../templates/form_post.js"),
     )
 }
 

@@ -1,0 +1,254 @@
+//! `GET/POST /sso/v2/authorize` (OIDC Core 3.1.2): checks the request, records it as a pending
+//! authorization in the database, and sends the browser on to login, consent or the client.
+//! Until the redirect URI has matched a registered one exactly, errors go to the person as an
+//! HTML page, never to the URI.
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::error::AuthorizationError;
+use super::flow::{self, FLOW_COOKIE};
+use super::scope;
+use crate::crypto;
+use crate::state::AppState;
+use crate::store::tables::pending_authorization;
+use crate::web::PageError;
+use crate::web::cookies;
+
+/// How long a person has to log in and consent.
+const PENDING_TTL: i64 = 600;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AuthorizeParams {
+    client_id: Option<String>,
+    redirect_uri: Option<String>,
+    response_type: Option<String>,
+    response_mode: Option<String>,
+    scope: Option<String>,
+    state: Option<String>,
+    nonce: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+    prompt: Option<String>,
+    max_age: Option<String>,
+    login_hint: Option<String>,
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Result<Query<AuthorizeParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, PageError> {
+    let Query(params) =
+        params.map_err(|_| PageError::BadRequest("The sign-in request could not be read."))?;
+    start(state, headers, params).await
+}
+
+pub async fn post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Result<Form<AuthorizeParams>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, PageError> {
+    let Form(params) = params?;
+    start(state, headers, params).await
+}
+
+async fn start(
+    state: AppState,
+    headers: HeaderMap,
+    params: AuthorizeParams,
+) -> Result<Response, PageError> {
+    let client = params
+        .client_id
+        .as_deref()
+        .and_then(|id| state.clients.get(id))
+        .ok_or(PageError::BadRequest(
+            "The application that sent you here is not registered with idbridge.",
+        ))?;
+    let redirect_uri = params
+        .redirect_uri
+        .as_deref()
+        .filter(|uri| client.has_redirect_uri(uri))
+        .ok_or(PageError::BadRequest(
+            "The application sent a return address that is not registered with idbridge, so you \
+             were not sent back to it.",
+        ))?
+        .to_string();
+    let response_mode = match params.response_mode.as_deref() {
+        None | Some("query") => "query",
+        Some("form_post") => "form_post",
+        Some(_) => {
+            let error = AuthorizationError::new(
+                "invalid_request",
+                "response_mode must be query or form_post",
+            );
+            return Ok(flow::respond_error(
+                &state,
+                &redirect_uri,
+                "query",
+                params.state.as_deref(),
+                error,
+            ));
+        }
+    };
+    let respond = |error: AuthorizationError| {
+        Ok(flow::respond_error(
+            &state,
+            &redirect_uri,
+            response_mode,
+            params.state.as_deref(),
+            error,
+        ))
+    };
+    let request = match check(&params, client) {
+        Ok(request) => request,
+        Err(error) => return respond(error),
+    };
+
+    let now = state.clock.now();
+    let (browser_token, set_browser_cookie) = match cookies::get(&headers, FLOW_COOKIE) {
+        Some(token) => (token.to_string(), None),
+        None => {
+            let token = crypto::random_token();
+            let cookie = cookies::set(
+                FLOW_COOKIE,
+                &token,
+                "/sso",
+                0,
+                state.config.server.secure_cookies(),
+            )
+            .replace("; Max-Age=0", "");
+            (token, Some(cookie))
+        }
+    };
+    let pending = pending_authorization::Model {
+        id: format!("a{}", crypto::random_token()),
+        browser_hash: crypto::sha256_hex(&browser_token),
+        client_id: client.id.clone(),
+        redirect_uri,
+        scope: request.scope,
+        state: params.state.clone(),
+        nonce: params.nonce.clone(),
+        code_challenge: params.code_challenge.clone(),
+        response_mode: response_mode.to_string(),
+        prompt: request.prompt,
+        max_age: request.max_age,
+        login_hint: params.login_hint.clone(),
+        created_at: now,
+        expires_at: now + PENDING_TTL,
+    };
+    state.store.create_pending(pending.clone()).await?;
+    let mut response = flow::proceed(&state, &headers, &pending, false).await?;
+    if let Some(cookie) = set_browser_cookie
+        && let Ok(value) = cookie.parse()
+    {
+        response
+            .headers_mut()
+            .append(axum::http::header::SET_COOKIE, value);
+    }
+    Ok(response)
+}
+
+struct CheckedRequest {
+    scope: String,
+    prompt: Option<String>,
+    max_age: Option<i64>,
+}
+
+/// The checks of OIDC Core 3.1.2.2 and RFC 7636 once the client and redirect URI are known.
+fn check(
+    params: &AuthorizeParams,
+    client: &super::clients::Client,
+) -> Result<CheckedRequest, AuthorizationError> {
+    let invalid = |description: &str| AuthorizationError::new("invalid_request", description);
+    match params.response_type.as_deref() {
+        Some("code") => {}
+        None => return Err(invalid("response_type is required")),
+        Some(_) => {
+            return Err(AuthorizationError::new(
+                "unsupported_response_type",
+                "only the code flow (response_type=code) is supported",
+            ));
+        }
+    }
+    let requested = scope::parse(params.scope.as_deref().unwrap_or(""));
+    if !requested.iter().any(|s| s == scope::OPENID) {
+        return Err(AuthorizationError::new(
+            "invalid_scope",
+            "scope must include openid",
+        ));
+    }
+    if let Some(unknown) = requested
+        .iter()
+        .find(|s| !client.allowed_scopes.contains(s))
+    {
+        return Err(AuthorizationError::new(
+            "invalid_scope",
+            format!("scope {unknown} is not allowed for this client"),
+        ));
+    }
+    match (
+        params.code_challenge.as_deref(),
+        params.code_challenge_method.as_deref(),
+    ) {
+        (None, _) if client.require_pkce => {
+            return Err(invalid("code_challenge is required (PKCE with S256)"));
+        }
+        (None, Some(_)) => return Err(invalid("code_challenge_method without code_challenge")),
+        (Some(_), Some("S256")) => {}
+        (Some(_), None | Some("plain")) => {
+            return Err(invalid(
+                "code_challenge_method must be S256; plain is not accepted",
+            ));
+        }
+        (Some(_), Some(_)) => return Err(invalid("code_challenge_method must be S256")),
+        (None, None) => {}
+    }
+    if let Some(challenge) = params.code_challenge.as_deref()
+        && !(43..=128).contains(&challenge.len())
+    {
+        return Err(invalid("code_challenge must be 43 to 128 characters"));
+    }
+    let too_long = [
+        (params.state.as_deref(), 2048, "state"),
+        (params.nonce.as_deref(), 512, "nonce"),
+        (params.login_hint.as_deref(), 256, "login_hint"),
+    ];
+    if let Some((_, _, name)) = too_long
+        .iter()
+        .find(|(v, max, _)| v.is_some_and(|v| v.len() > *max))
+    {
+        return Err(invalid(&format!("{name} is too long")));
+    }
+    let prompt = params
+        .prompt
+        .as_deref()
+        .map(scope::parse)
+        .unwrap_or_default();
+    if prompt
+        .iter()
+        .any(|p| !["none", "login", "consent"].contains(&p.as_str()))
+    {
+        return Err(invalid("prompt must be none, login or consent"));
+    }
+    if prompt.iter().any(|p| p == "none") && prompt.len() > 1 {
+        return Err(invalid("prompt=none cannot be combined with other values"));
+    }
+    let max_age = match params.max_age.as_deref() {
+        None => None,
+        Some(value) => Some(
+            value
+                .parse::<i64>()
+                .ok()
+                .filter(|v| *v >= 0)
+                .ok_or_else(|| invalid("max_age must be a non-negative number of seconds"))?,
+        ),
+    };
+    Ok(CheckedRequest {
+        scope: requested.join(" "),
+        prompt: (!prompt.is_empty()).then(|| prompt.join(" ")),
+        max_age,
+    })
+}

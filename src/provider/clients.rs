@@ -1,0 +1,132 @@
+//! The registered downstream clients, from the config and held in memory: the token endpoint
+//! authenticates a client without a database round trip.
+use std::collections::HashMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use url::Url;
+
+use crate::config::{Alg, ClientDecl, TokenAuthMethod};
+use crate::crypto;
+
+#[derive(Debug)]
+pub struct Client {
+    pub id: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub allowed_scopes: Vec<String>,
+    pub id_token_alg: Alg,
+    pub require_pkce: bool,
+    pub auth_method: TokenAuthMethod,
+    /// SHA-256 of the secret, compared in constant time; the secret itself is kept only for
+    /// clients whose ID tokens are HS256, which need it as the key.
+    secret_sha256: Option<String>,
+    pub hs256_secret: Option<String>,
+}
+
+impl Client {
+    pub fn is_public(&self) -> bool {
+        self.secret_sha256.is_none()
+    }
+
+    /// Whether `secret` is this client's secret.
+    pub fn secret_matches(&self, secret: &str) -> bool {
+        self.secret_sha256
+            .as_deref()
+            .is_some_and(|stored| crypto::constant_time_eq(stored, &crypto::sha256_hex(secret)))
+    }
+
+    /// Exact string comparison with a registered value: no normalisation, prefix or wildcard.
+    pub fn has_redirect_uri(&self, uri: &str) -> bool {
+        self.redirect_uris
+            .iter()
+            .any(|registered| registered == uri)
+    }
+
+    pub fn has_post_logout_redirect_uri(&self, uri: &str) -> bool {
+        self.post_logout_redirect_uris
+            .iter()
+            .any(|registered| registered == uri)
+    }
+
+    /// Origins of the registered redirect URIs (`https://shop.example.com`), for CORS.
+    pub fn origins(&self) -> impl Iterator<Item = String> + '_ {
+        self.redirect_uris
+            .iter()
+            .filter_map(|uri| Url::parse(uri).ok())
+            .map(|url| url.origin().ascii_serialization())
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Clients {
+    by_id: HashMap<String, Client>,
+}
+
+impl Clients {
+    pub fn new(declared: &[ClientDecl]) -> Clients {
+        let by_id = declared
+            .iter()
+            .map(|decl| {
+                let client = Client {
+                    id: decl.client_id.clone(),
+                    redirect_uris: decl.redirect_uris.clone(),
+                    post_logout_redirect_uris: decl.post_logout_redirect_uris.clone(),
+                    allowed_scopes: decl.allowed_scopes.clone(),
+                    id_token_alg: decl.id_token_alg,
+                    require_pkce: decl.require_pkce || decl.secret.is_none(),
+                    auth_method: decl.token_endpoint_auth_method,
+                    secret_sha256: decl.secret.as_ref().map(|s| crypto::sha256_hex(s.expose())),
+                    hs256_secret: (decl.id_token_alg == Alg::HS256)
+                        .then(|| decl.secret.as_ref().map(|s| s.expose().to_string()))
+                        .flatten(),
+                };
+                (client.id.clone(), client)
+            })
+            .collect();
+        Clients { by_id }
+    }
+
+    pub fn get(&self, client_id: &str) -> Option<&Client> {
+        self.by_id.get(client_id)
+    }
+
+    /// Whether any client registered a redirect URI on this origin.
+    pub fn has_origin(&self, origin: &str) -> bool {
+        self.by_id
+            .values()
+            .any(|c| c.origins().any(|o| o == origin))
+    }
+}
+
+/// Client credentials as presented at an endpoint: HTTP Basic (RFC 6749 section 2.3.1, whose
+/// parts are form-encoded) or form fields.
+pub fn basic_credentials(header: &str) -> Option<(String, String)> {
+    let encoded = header
+        .strip_prefix("Basic ")
+        .or_else(|| header.strip_prefix("basic "))?;
+    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    let unescape = |part: &str| {
+        url::form_urlencoded::parse(format!("x={part}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+    };
+    Some((unescape(id)?, unescape(secret)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_parts_are_form_decoded() {
+        let header = format!("Basic {}", STANDARD.encode("my%20client:p%3Ass+word"));
+        assert_eq!(
+            basic_credentials(&header),
+            Some(("my client".into(), "p:ss word".into()))
+        );
+        assert_eq!(basic_credentials("Bearer x"), None);
+        assert_eq!(basic_credentials("Basic !!!"), None);
+    }
+}

@@ -1,0 +1,94 @@
+//! The consent page (SPEC section 4): shown when `profile` asks for personal data the user has
+//! not yet allowed this client to have.
+use askama::Template;
+use axum::Form;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::error::AuthorizationError;
+use super::{flow, scope};
+use crate::state::AppState;
+use crate::web::{PageError, csrf, current_session, pages};
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+struct ConsentPage {
+    csrf: String,
+    id: String,
+    client: String,
+    user_email: String,
+    items: Vec<&'static str>,
+}
+
+#[derive(Deserialize)]
+pub struct ConsentQuery {
+    id: String,
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<ConsentQuery>,
+) -> Result<Response, PageError> {
+    let pending = flow::pending_for_browser(&state, &headers, &query.id).await?;
+    let Some(session) = current_session(&state, &headers).await? else {
+        return Ok(Redirect::to(&flow::resume_path(&pending)).into_response());
+    };
+    let (csrf, csrf_cookie) = csrf::issue(&state, &headers);
+    let page = ConsentPage {
+        csrf,
+        id: pending.id.clone(),
+        client: pending.client_id.clone(),
+        user_email: session.user.email,
+        items: scope::parse(&pending.scope)
+            .iter()
+            .filter_map(|s| scope::describe(s))
+            .collect(),
+    };
+    pages::render(&page, &csrf_cookie.into_iter().collect::<Vec<_>>())
+}
+
+#[derive(Deserialize)]
+pub struct ConsentForm {
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    decision: String,
+}
+
+pub async fn decide(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<ConsentForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let Form(form) = form?;
+    csrf::verify(&state, &headers, &form.csrf)?;
+    let pending = flow::pending_for_browser(&state, &headers, &form.id).await?;
+    let Some(session) = current_session(&state, &headers).await? else {
+        return Ok(Redirect::to(&flow::resume_path(&pending)).into_response());
+    };
+    match form.decision.as_str() {
+        "allow" => {
+            state
+                .store
+                .grant_consent(
+                    &session.user.id,
+                    &pending.client_id,
+                    &pending.scope,
+                    state.clock.now(),
+                )
+                .await?;
+            flow::proceed(&state, &headers, &pending, true).await
+        }
+        "deny" => {
+            let error = AuthorizationError::new("access_denied", "the user denied the request");
+            flow::fail(&state, &pending, error).await
+        }
+        _ => Err(PageError::BadRequest("Choose Allow or Deny.")),
+    }
+}

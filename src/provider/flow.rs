@@ -1,0 +1,218 @@
+//! The steps between an authorization request and the code: login when there is no fresh enough
+//! session, consent when personal data is asked for and not yet allowed, then the code itself,
+//! returned by redirect or form post. Each step re-reads the pending authorization from the
+//! database, so any process can take the next one.
+use askama::Template;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use url::Url;
+
+use super::error::AuthorizationError;
+use super::scope;
+use super::tokens::CODE_TTL;
+use crate::crypto;
+use crate::state::AppState;
+use crate::store::tables::{authorization_code, pending_authorization};
+use crate::web::{PageError, cookies, current_session};
+
+/// Marks the browser that started an authorization: the pending id it is given in URLs is
+/// worthless in any other browser.
+pub const FLOW_COOKIE: &str = "idbridge_flow";
+
+/// The pending authorization `id`, if it is alive and this browser started it.
+pub async fn pending_for_browser(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+) -> Result<pending_authorization::Model, PageError> {
+    let expired = PageError::BadRequest(
+        "This sign-in request has expired or was already completed. Go back to the application and start again.",
+    );
+    let pending = state
+        .store
+        .find_pending(id, state.clock.now())
+        .await?
+        .ok_or(expired)?;
+    let browser = cookies::get(headers, FLOW_COOKIE).map(crypto::sha256_hex);
+    if browser.is_none_or(|hash| !crypto::constant_time_eq(&hash, &pending.browser_hash)) {
+        return Err(PageError::BadRequest(
+            "This sign-in request was started in another browser. Go back to the application and start again.",
+        ));
+    }
+    Ok(pending)
+}
+
+pub fn resume_path(pending: &pending_authorization::Model) -> String {
+    format!("/sso/v2/authorize/resume?id={}", pending.id)
+}
+
+/// Takes the next step of a pending authorization for the browser's current session.
+pub async fn proceed(
+    state: &AppState,
+    headers: &HeaderMap,
+    pending: &pending_authorization::Model,
+    consent_given: bool,
+) -> Result<Response, PageError> {
+    let now = state.clock.now();
+    let prompt = pending.prompt.as_deref().unwrap_or("");
+    let session = current_session(state, headers).await?;
+    let fresh = session.as_ref().filter(|s| {
+        (!scope::contains(prompt, "login") || s.auth_time >= pending.created_at)
+            && pending.max_age.is_none_or(|max| now - s.auth_time <= max)
+    });
+    let Some(session) = fresh else {
+        if scope::contains(prompt, "none") {
+            return fail(
+                state,
+                pending,
+                AuthorizationError::new("login_required", "the user is not signed in"),
+            )
+            .await;
+        }
+        let mut login = Url::parse("http://idbridge/sso/v2/login").expect("static URL");
+        login
+            .query_pairs_mut()
+            .append_pair("return_to", &resume_path(pending));
+        if session.is_some() {
+            login.query_pairs_mut().append_pair("force", "1");
+        }
+        if let Some(hint) = &pending.login_hint {
+            login.query_pairs_mut().append_pair("login_hint", hint);
+        }
+        return Ok(
+            Redirect::to(&format!("{}?{}", login.path(), login.query().unwrap_or("")))
+                .into_response(),
+        );
+    };
+
+    if scope::contains(&pending.scope, scope::PROFILE) && !consent_given {
+        let remembered = state
+            .store
+            .find_consent(&session.user.id, &pending.client_id)
+            .await?;
+        let covered = remembered.is_some_and(|c| scope::covered_by(&pending.scope, &c.scope));
+        if !covered || scope::contains(prompt, "consent") {
+            if scope::contains(prompt, "none") {
+                return fail(
+                    state,
+                    pending,
+                    AuthorizationError::new("consent_required", "the user has not consented"),
+                )
+                .await;
+            }
+            return Ok(Redirect::to(&format!("/sso/v2/consent?id={}", pending.id)).into_response());
+        }
+    }
+
+    if !state.store.finish_pending(&pending.id).await? {
+        return Err(PageError::BadRequest(
+            "This sign-in request was already completed.",
+        ));
+    }
+    let code = crypto::random_token();
+    state
+        .store
+        .create_code(authorization_code::Model {
+            code_hash: crypto::sha256_hex(&code),
+            family_id: crypto::random_token(),
+            client_id: pending.client_id.clone(),
+            user_id: session.user.id.clone(),
+            redirect_uri: pending.redirect_uri.clone(),
+            scope: pending.scope.clone(),
+            nonce: pending.nonce.clone(),
+            code_challenge: pending.code_challenge.clone(),
+            auth_time: session.auth_time,
+            expires_at: now + CODE_TTL,
+            consumed_at: None,
+        })
+        .await?;
+    tracing::info!(client = %pending.client_id, user = %session.user.id, "authorization code issued");
+    let mut params = vec![("code", code)];
+    params.extend(pending.state.clone().map(|s| ("state", s)));
+    params.push(("iss", state.config.server.issuer.clone()));
+    Ok(respond(
+        &pending.redirect_uri,
+        &pending.response_mode,
+        params,
+    ))
+}
+
+/// Ends a pending authorization with an error sent to the client.
+pub async fn fail(
+    state: &AppState,
+    pending: &pending_authorization::Model,
+    error: AuthorizationError,
+) -> Result<Response, PageError> {
+    state.store.finish_pending(&pending.id).await?;
+    Ok(respond_error(
+        state,
+        &pending.redirect_uri,
+        &pending.response_mode,
+        pending.state.as_deref(),
+        error,
+    ))
+}
+
+/// An authorization error sent to a redirect URI that has been checked against the registered ones.
+pub fn respond_error(
+    state: &AppState,
+    redirect_uri: &str,
+    response_mode: &str,
+    client_state: Option<&str>,
+    error: AuthorizationError,
+) -> Response {
+    tracing::info!(error = error.code, description = %error.description, "authorization refused");
+    let mut params = vec![
+        ("error", error.code.to_string()),
+        ("error_description", error.description),
+    ];
+    params.extend(client_state.map(|s| ("state", s.to_string())));
+    params.push(("iss", state.config.server.issuer.clone()));
+    respond(redirect_uri, response_mode, params)
+}
+
+#[derive(Template)]
+#[template(path = "form_post.html")]
+struct FormPost<'a> {
+    action: &'a str,
+    fields: &'a [(&'static str, String)],
+}
+
+/// The authorization response: parameters added to the redirect URI's query, or posted to it
+/// (OAuth 2.0 Form Post Response Mode).
+fn respond(
+    redirect_uri: &str,
+    response_mode: &str,
+    params: Vec<(&'static str, String)>,
+) -> Response {
+    let Ok(mut url) = Url::parse(redirect_uri) else {
+        return PageError::Internal(format!(
+            "registered redirect URI {redirect_uri} does not parse"
+        ))
+        .into_response();
+    };
+    if response_mode == "form_post" {
+        let page = FormPost {
+            action: redirect_uri,
+            fields: &params,
+        };
+        let Ok(body) = page.render() else {
+            return PageError::Internal("form_post template".into()).into_response();
+        };
+        let mut response = Html(body).into_response();
+        // The form goes to the client, which a `form-action 'self'` policy would block.
+        let policy = format!(
+            "default-src 'none'; script-src 'self'; style-src 'self'; form-action {}; frame-ancestors 'none'; base-uri 'none'",
+            url.origin().ascii_serialization()
+        );
+        if let Ok(value) = HeaderValue::from_str(&policy) {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_SECURITY_POLICY, value);
+        }
+        return response;
+    }
+    url.query_pairs_mut()
+        .extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())));
+    Redirect::to(url.as_str()).into_response()
+}

@@ -1,0 +1,180 @@
+//! `GET/POST /sso/v2/logout` (OpenID Connect RP-Initiated Logout 1.0). The session ends at once
+//! when the request proves it comes from the session's own side: a form from idbridge's pages
+//! (CSRF token) or an `id_token_hint` for the signed-in user. Otherwise the person is asked first,
+//! so a link on another site cannot sign them out. Redirects go only to a URI registered for the
+//! client.
+use askama::Template;
+use axum::Form;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use jsonwebtoken::{DecodingKey, Validation};
+use serde::Deserialize;
+use url::Url;
+
+use super::tokens::jwt_alg;
+use crate::config::Alg;
+use crate::state::AppState;
+use crate::web::{PageError, cookies, csrf, current_session, pages, signed_out};
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LogoutParams {
+    id_token_hint: Option<String>,
+    post_logout_redirect_uri: Option<String>,
+    state: Option<String>,
+    client_id: Option<String>,
+    csrf: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+struct ConfirmPage {
+    csrf: String,
+    client_id: String,
+    post_logout_redirect_uri: String,
+    state: String,
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Query<LogoutParams>,
+) -> Result<Response, PageError> {
+    logout(state, headers, params, false).await
+}
+
+pub async fn post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<LogoutParams>, FormRejection>,
+) -> Result<Response, PageError> {
+    let Form(params) = form?;
+    let confirmed = match &params.csrf {
+        Some(token) => {
+            csrf::verify(&state, &headers, token)?;
+            true
+        }
+        None => false,
+    };
+    logout(state, headers, params, confirmed).await
+}
+
+async fn logout(
+    state: AppState,
+    headers: HeaderMap,
+    params: LogoutParams,
+    confirmed: bool,
+) -> Result<Response, PageError> {
+    let hint = match params.id_token_hint.as_deref() {
+        Some(token) => Some(verify_hint(&state, token).await?),
+        None => None,
+    };
+    let client_id = hint
+        .as_ref()
+        .map(|h| h.aud.clone())
+        .or(params.client_id.clone());
+    if let (Some(hinted), Some(named)) = (&hint, &params.client_id)
+        && hinted.aud != *named
+    {
+        return Err(PageError::BadRequest(
+            "client_id does not match the id_token_hint.",
+        ));
+    }
+    let target = match params.post_logout_redirect_uri.as_deref() {
+        None => None,
+        Some(uri) => {
+            let client = client_id
+                .as_deref()
+                .and_then(|id| state.clients.get(id))
+                .ok_or(PageError::BadRequest(
+                    "A return address was given without naming the application it belongs to.",
+                ))?;
+            if !client.has_post_logout_redirect_uri(uri) {
+                return Err(PageError::BadRequest(
+                    "The application asked to return to an address that is not registered, so you were not sent there.",
+                ));
+            }
+            let mut url =
+                Url::parse(uri).map_err(|_| PageError::BadRequest("Bad return address."))?;
+            if let Some(client_state) = &params.state {
+                url.query_pairs_mut().append_pair("state", client_state);
+            }
+            Some(url.to_string())
+        }
+    };
+
+    let session = current_session(&state, &headers).await?;
+    let hint_is_for_session = matches!((&hint, &session), (Some(h), Some(s)) if h.sub == s.user.id);
+    if session.is_some() && !confirmed && !hint_is_for_session {
+        let (csrf, csrf_cookie) = csrf::issue(&state, &headers);
+        let page = ConfirmPage {
+            csrf,
+            client_id: client_id.unwrap_or_default(),
+            post_logout_redirect_uri: params.post_logout_redirect_uri.unwrap_or_default(),
+            state: params.state.unwrap_or_default(),
+        };
+        return pages::render(&page, &csrf_cookie.into_iter().collect::<Vec<_>>());
+    }
+    if let Some(token) = cookies::get(&headers, cookies::SESSION) {
+        state.store.delete_session(token).await?;
+    }
+    let secure = state.config.server.secure_cookies();
+    let clear = cookies::set(cookies::SESSION, "", "/", 0, secure);
+    Ok(match target {
+        Some(target) => {
+            let mut response = Redirect::to(&target).into_response();
+            if let Ok(value) = clear.parse() {
+                response
+                    .headers_mut()
+                    .append(axum::http::header::SET_COOKIE, value);
+            }
+            response
+        }
+        None => signed_out(&state, clear),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct Hint {
+    sub: String,
+    aud: String,
+}
+
+/// Checks that an ID token hint is one idbridge issued (signature and issuer); it may have
+/// expired, since logging out is often what follows expiry.
+async fn verify_hint(state: &AppState, token: &str) -> Result<Hint, PageError> {
+    let bad = || PageError::BadRequest("The id_token_hint is not an ID token issued here.");
+    let header = jsonwebtoken::decode_header(token).map_err(|_| bad())?;
+    let mut validation = Validation::new(header.alg);
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    validation.set_issuer(&[&state.config.server.issuer]);
+    validation.set_required_spec_claims(&["iss", "sub", "aud"]);
+    let key = if header.alg == jwt_alg(Alg::HS256) {
+        // The audience names the client whose secret signed it; read it before checking.
+        let unverified: Hint =
+            jsonwebtoken::dangerous::insecure_decode_claims(token).map_err(|_| bad())?;
+        let secret = state
+            .clients
+            .get(&unverified.aud)
+            .and_then(|c| c.hs256_secret.clone())
+            .ok_or_else(bad)?;
+        DecodingKey::from_secret(secret.as_bytes())
+    } else {
+        let kid = header.kid.ok_or_else(bad)?;
+        let key = state
+            .keys
+            .by_kid(&kid)
+            .await
+            .map_err(|e| PageError::Internal(e.to_string()))?
+            .ok_or_else(bad)?;
+        if jwt_alg(key.alg) != header.alg {
+            return Err(bad());
+        }
+        key.decoding.clone()
+    };
+    jsonwebtoken::decode::<Hint>(token, &key, &validation)
+        .map(|data| data.claims)
+        .map_err(|_| bad())
+}

@@ -1,0 +1,285 @@
+//! `POST /sso/v2/token` (RFC 6749 section 3.2, OIDC Core 3.1.3): the authorization_code grant
+//! with PKCE, refresh_token with rotation and reuse detection, and client_credentials.
+//! No argon2 here: client secrets are random and compared as SHA-256 digests.
+use axum::Form;
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::FormRejection;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::clients::{Client, basic_credentials};
+use super::error::OAuthError;
+use super::scope;
+use super::tokens::{self, UserGrant};
+use crate::config::TokenAuthMethod;
+use crate::crypto;
+use crate::state::AppState;
+use crate::store::{CodeUse, RefreshUse};
+
+#[derive(Debug, Default, Deserialize)]
+pub struct TokenForm {
+    grant_type: Option<String>,
+    code: Option<String>,
+    redirect_uri: Option<String>,
+    code_verifier: Option<String>,
+    refresh_token: Option<String>,
+    scope: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+pub async fn token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<TokenForm>, FormRejection>,
+) -> Result<Response, OAuthError> {
+    let Form(form) = form.map_err(|e| OAuthError::InvalidRequest(e.body_text()))?;
+    let client = authenticate_client(
+        &state,
+        &headers,
+        form.client_id.as_deref(),
+        form.client_secret.as_deref(),
+    )?;
+    let response = match form.grant_type.as_deref() {
+        Some("authorization_code") => authorization_code(&state, client, &form).await?,
+        Some("refresh_token") => refresh(&state, client, &form).await?,
+        Some("client_credentials") => client_credentials(&state, client, &form).await?,
+        Some(_) => return Err(OAuthError::UnsupportedGrantType),
+        None => return Err(OAuthError::InvalidRequest("grant_type is required".into())),
+    };
+    Ok((
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::PRAGMA, "no-cache"),
+        ],
+        Json(response),
+    )
+        .into_response())
+}
+
+/// The client named by HTTP Basic or the form, authenticated by the method it registered.
+pub fn authenticate_client<'a>(
+    state: &'a AppState,
+    headers: &HeaderMap,
+    form_id: Option<&str>,
+    form_secret: Option<&str>,
+) -> Result<&'a Client, OAuthError> {
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() > 6 && v[..6].eq_ignore_ascii_case("basic "));
+    let (method, id, secret) = match (basic, form_secret) {
+        (Some(_), Some(_)) => {
+            return Err(OAuthError::InvalidRequest(
+                "use one client authentication method".into(),
+            ));
+        }
+        (Some(header), None) => {
+            let (id, secret) = basic_credentials(header).ok_or(OAuthError::InvalidClient)?;
+            if form_id.is_some_and(|f| f != id) {
+                return Err(OAuthError::InvalidClient);
+            }
+            (TokenAuthMethod::ClientSecretBasic, id, Some(secret))
+        }
+        (None, Some(secret)) => {
+            let id = form_id.ok_or(OAuthError::InvalidClient)?;
+            (
+                TokenAuthMethod::ClientSecretPost,
+                id.to_string(),
+                Some(secret.to_string()),
+            )
+        }
+        (None, None) => {
+            let id = form_id.ok_or(OAuthError::InvalidClient)?;
+            (TokenAuthMethod::None, id.to_string(), None)
+        }
+    };
+    let client = state.clients.get(&id).ok_or(OAuthError::InvalidClient)?;
+    let authenticated = match secret {
+        Some(secret) => client.secret_matches(&secret),
+        None => client.is_public(),
+    };
+    if !authenticated || client.auth_method != method {
+        return Err(OAuthError::InvalidClient);
+    }
+    Ok(client)
+}
+
+async fn authorization_code(
+    state: &AppState,
+    client: &Client,
+    form: &TokenForm,
+) -> Result<tokens::TokenResponse, OAuthError> {
+    let code = form
+        .code
+        .as_deref()
+        .ok_or_else(|| OAuthError::InvalidRequest("code is required".into()))?;
+    let now = state.clock.now();
+    let grant = match state
+        .store
+        .redeem_code(&crypto::sha256_hex(code), now)
+        .await?
+    {
+        CodeUse::Redeemed(grant) => grant,
+        CodeUse::Replayed { family_id } => {
+            state.store.revoke_family(&family_id, now).await?;
+            tracing::warn!(client = %client.id, "authorization code replayed: its tokens are revoked");
+            return Err(OAuthError::InvalidGrant("the code was already used".into()));
+        }
+        CodeUse::Invalid => {
+            return Err(OAuthError::InvalidGrant(
+                "the code is unknown or expired".into(),
+            ));
+        }
+    };
+    if grant.client_id != client.id {
+        return Err(OAuthError::InvalidGrant(
+            "the code was issued to another client".into(),
+        ));
+    }
+    if form.redirect_uri.as_deref() != Some(grant.redirect_uri.as_str()) {
+        return Err(OAuthError::InvalidGrant(
+            "redirect_uri does not match the authorization request".into(),
+        ));
+    }
+    match (
+        grant.code_challenge.as_deref(),
+        form.code_verifier.as_deref(),
+    ) {
+        (Some(challenge), Some(verifier)) => {
+            let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+            if !crypto::constant_time_eq(&computed, challenge) {
+                return Err(OAuthError::InvalidGrant(
+                    "code_verifier does not match the code_challenge".into(),
+                ));
+            }
+        }
+        (Some(_), None) => {
+            return Err(OAuthError::InvalidGrant("code_verifier is required".into()));
+        }
+        (None, Some(_)) => {
+            return Err(OAuthError::InvalidGrant(
+                "code_verifier sent for a request without code_challenge".into(),
+            ));
+        }
+        (None, None) => {}
+    }
+    let user = state
+        .store
+        .find_user(&grant.user_id)
+        .await?
+        .ok_or_else(|| OAuthError::InvalidGrant("the user no longer exists".into()))?;
+    tokens::issue_for_user(
+        state,
+        UserGrant {
+            client,
+            user: &user,
+            scope: &grant.scope,
+            nonce: grant.nonce.as_deref(),
+            auth_time: grant.auth_time,
+            family_id: &grant.family_id,
+        },
+    )
+    .await
+}
+
+async fn refresh(
+    state: &AppState,
+    client: &Client,
+    form: &TokenForm,
+) -> Result<tokens::TokenResponse, OAuthError> {
+    let token = form
+        .refresh_token
+        .as_deref()
+        .ok_or_else(|| OAuthError::InvalidRequest("refresh_token is required".into()))?;
+    let hash = crypto::sha256_hex(token);
+    let now = state.clock.now();
+    // Only the client the token was issued to may spend it.
+    if let Some(owned) = state.store.find_refresh_token(&hash, now).await?
+        && owned.client_id != client.id
+    {
+        return Err(OAuthError::InvalidGrant(
+            "the refresh token was issued to another client".into(),
+        ));
+    }
+    let grant = match state.store.rotate_refresh_token(&hash, now).await? {
+        RefreshUse::Rotated(grant) => grant,
+        RefreshUse::Reused { family_id } => {
+            state.store.revoke_family(&family_id, now).await?;
+            tracing::warn!(client = %client.id, "refresh token reused: its family is revoked");
+            return Err(OAuthError::InvalidGrant(
+                "the refresh token was already used".into(),
+            ));
+        }
+        RefreshUse::Invalid => {
+            return Err(OAuthError::InvalidGrant(
+                "the refresh token is unknown, expired or revoked".into(),
+            ));
+        }
+    };
+    let granted = match form.scope.as_deref() {
+        Some(requested) if !scope::covered_by(requested, &grant.scope) => {
+            return Err(OAuthError::InvalidScope(
+                "scope exceeds the original grant".into(),
+            ));
+        }
+        Some(requested) => {
+            let mut narrowed = scope::parse(requested);
+            if !narrowed.iter().any(|s| s == scope::OFFLINE_ACCESS) {
+                narrowed.push(scope::OFFLINE_ACCESS.to_string());
+            }
+            narrowed.join(" ")
+        }
+        None => grant.scope.clone(),
+    };
+    let user = state
+        .store
+        .find_user(&grant.user_id)
+        .await?
+        .ok_or_else(|| OAuthError::InvalidGrant("the user no longer exists".into()))?;
+    tokens::issue_for_user(
+        state,
+        UserGrant {
+            client,
+            user: &user,
+            scope: &granted,
+            nonce: None,
+            auth_time: grant.auth_time,
+            family_id: &grant.family_id,
+        },
+    )
+    .await
+}
+
+async fn client_credentials(
+    state: &AppState,
+    client: &Client,
+    form: &TokenForm,
+) -> Result<tokens::TokenResponse, OAuthError> {
+    if client.is_public() {
+        return Err(OAuthError::UnauthorizedClient(
+            "client_credentials needs a confidential client".into(),
+        ));
+    }
+    let requested = scope::parse(form.scope.as_deref().unwrap_or(""));
+    let user_scopes = [
+        scope::OPENID,
+        scope::PROFILE,
+        scope::EMAIL,
+        scope::OFFLINE_ACCESS,
+    ];
+    if let Some(bad) = requested
+        .iter()
+        .find(|s| user_scopes.contains(&s.as_str()) || !client.allowed_scopes.contains(s))
+    {
+        return Err(OAuthError::InvalidScope(format!(
+            "scope {bad} cannot be granted to a client acting for itself"
+        )));
+    }
+    tokens::issue_for_client(state, client, &requested.join(" ")).await
+}

@@ -1,0 +1,193 @@
+//! Issuing tokens: opaque access and refresh tokens (256 random bits, stored as SHA-256) and
+//! signed ID tokens whose claims follow the granted scope (OIDC Core 5.4).
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use super::clients::Client;
+use super::error::OAuthError;
+use super::scope;
+use crate::config::Alg;
+use crate::crypto;
+use crate::keys::ID_TOKEN_TTL;
+use crate::state::AppState;
+use crate::store::tables::{access_token, refresh_token, user};
+
+pub const ACCESS_TOKEN_TTL: i64 = 3600;
+pub const REFRESH_TOKEN_TTL: i64 = 30 * 86400;
+pub const CODE_TTL: i64 = 60;
+
+/// A token response (RFC 6749 section 5.1, OIDC Core 3.1.3.3).
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    pub scope: String,
+}
+
+/// A grant to a user: what the code or refresh token carried.
+pub struct UserGrant<'a> {
+    pub client: &'a Client,
+    pub user: &'a user::Model,
+    pub scope: &'a str,
+    pub nonce: Option<&'a str>,
+    pub auth_time: i64,
+    pub family_id: &'a str,
+}
+
+/// Issues an access token, an ID token and, when `offline_access` was granted, a refresh token.
+pub async fn issue_for_user(
+    state: &AppState,
+    grant: UserGrant<'_>,
+) -> Result<TokenResponse, OAuthError> {
+    let now = state.clock.now();
+    let access_token = crypto::random_token();
+    state
+        .store
+        .create_access_token(access_token::Model {
+            token_hash: crypto::sha256_hex(&access_token),
+            family_id: Some(grant.family_id.to_string()),
+            client_id: grant.client.id.clone(),
+            user_id: Some(grant.user.id.clone()),
+            scope: grant.scope.to_string(),
+            expires_at: now + ACCESS_TOKEN_TTL,
+            revoked_at: None,
+        })
+        .await?;
+    let refresh_token = if scope::contains(grant.scope, scope::OFFLINE_ACCESS) {
+        let token = crypto::random_token();
+        state
+            .store
+            .create_refresh_token(refresh_token::Model {
+                token_hash: crypto::sha256_hex(&token),
+                family_id: grant.family_id.to_string(),
+                client_id: grant.client.id.clone(),
+                user_id: grant.user.id.clone(),
+                scope: grant.scope.to_string(),
+                auth_time: grant.auth_time,
+                expires_at: now + REFRESH_TOKEN_TTL,
+                consumed_at: None,
+                revoked_at: None,
+            })
+            .await?;
+        Some(token)
+    } else {
+        None
+    };
+    let mut claims = user_claims(state, grant.user, grant.scope).await?;
+    claims.insert("iss".into(), json!(state.config.server.issuer));
+    claims.insert("aud".into(), json!(grant.client.id));
+    claims.insert("azp".into(), json!(grant.client.id));
+    claims.insert("iat".into(), json!(now));
+    claims.insert("exp".into(), json!(now + ID_TOKEN_TTL));
+    claims.insert("auth_time".into(), json!(grant.auth_time));
+    if let Some(nonce) = grant.nonce {
+        claims.insert("nonce".into(), json!(nonce));
+    }
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: ACCESS_TOKEN_TTL,
+        id_token: Some(sign_id_token(state, grant.client, &claims).await?),
+        refresh_token,
+        scope: grant.scope.to_string(),
+    })
+}
+
+/// Issues an access token to a client acting for itself (client_credentials).
+pub async fn issue_for_client(
+    state: &AppState,
+    client: &Client,
+    scope: &str,
+) -> Result<TokenResponse, OAuthError> {
+    let access_token = crypto::random_token();
+    state
+        .store
+        .create_access_token(access_token::Model {
+            token_hash: crypto::sha256_hex(&access_token),
+            family_id: None,
+            client_id: client.id.clone(),
+            user_id: None,
+            scope: scope.to_string(),
+            expires_at: state.clock.now() + ACCESS_TOKEN_TTL,
+            revoked_at: None,
+        })
+        .await?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: ACCESS_TOKEN_TTL,
+        id_token: None,
+        refresh_token: None,
+        scope: scope.to_string(),
+    })
+}
+
+/// The claims about a user that a scope releases (SPEC section 4): `sub` always; `profile` adds
+/// name, preferred_username (the email) and attached_to; `email` adds email and email_verified.
+pub async fn user_claims(
+    state: &AppState,
+    user: &user::Model,
+    granted: &str,
+) -> Result<Map<String, Value>, OAuthError> {
+    let mut claims = Map::new();
+    claims.insert("sub".into(), json!(user.id));
+    if scope::contains(granted, scope::PROFILE) {
+        let entity_ids = state.store.attached_entity_ids(&user.id).await?;
+        claims.insert("name".into(), json!(user.name));
+        claims.insert("preferred_username".into(), json!(user.email));
+        claims.insert(
+            "attached_to".into(),
+            json!(state.hierarchy.attachments(&entity_ids)),
+        );
+    }
+    if scope::contains(granted, scope::EMAIL) {
+        claims.insert("email".into(), json!(user.email));
+        // Addresses of accounts the operator declared are vouched for by the operator.
+        claims.insert(
+            "email_verified".into(),
+            json!(user.source == user::SOURCE_CONFIG),
+        );
+    }
+    Ok(claims)
+}
+
+/// Signs ID token claims with the client's algorithm: its secret for HS256, otherwise the
+/// current key of that algorithm, named by `kid`.
+async fn sign_id_token(
+    state: &AppState,
+    client: &Client,
+    claims: &Map<String, Value>,
+) -> Result<String, OAuthError> {
+    let signed = match (client.id_token_alg, &client.hs256_secret) {
+        (Alg::HS256, Some(secret)) => jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        ),
+        (Alg::HS256, None) => {
+            return Err(OAuthError::Server("HS256 client without a secret".into()));
+        }
+        (alg, _) => {
+            let key = state.keys.signer(alg, state.clock.now()).await?;
+            let mut header = Header::new(jwt_alg(alg));
+            header.kid = Some(key.kid.clone());
+            jsonwebtoken::encode(&header, claims, &key.encoding)
+        }
+    };
+    signed.map_err(|e| OAuthError::Server(format!("signing an ID token: {e}")))
+}
+
+pub fn jwt_alg(alg: Alg) -> Algorithm {
+    match alg {
+        Alg::RS256 => Algorithm::RS256,
+        Alg::ES256 => Algorithm::ES256,
+        Alg::EdDSA => Algorithm::EdDSA,
+        Alg::HS256 => Algorithm::HS256,
+    }
+}

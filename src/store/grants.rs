@@ -1,0 +1,243 @@
+//! What the OpenID provider keeps between requests: pending authorizations, codes, access and
+//! refresh tokens, consents. Every one-time thing is consumed by a single conditional write whose
+//! row count decides, never by reading and then writing, so that two processes racing for the same
+//! code or token cannot both win.
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+};
+
+use super::tables::{
+    access_token, authorization_code, consent, pending_authorization, refresh_token, user,
+};
+use super::{Store, StoreError};
+
+/// What presenting an authorization code found.
+#[derive(Debug)]
+pub enum CodeUse {
+    /// First use: the code is now spent.
+    Redeemed(authorization_code::Model),
+    /// The code was already spent: whatever it issued must be revoked.
+    Replayed { family_id: String },
+    /// Unknown or expired.
+    Invalid,
+}
+
+/// What presenting a refresh token found.
+#[derive(Debug)]
+pub enum RefreshUse {
+    /// First use: the token is now spent and a successor may be issued.
+    Rotated(refresh_token::Model),
+    /// A spent token came back: someone holds a copy, so its whole family is revoked.
+    Reused { family_id: String },
+    /// Unknown, expired or revoked.
+    Invalid,
+}
+
+impl Store {
+    pub async fn create_pending(
+        &self,
+        pending: pending_authorization::Model,
+    ) -> Result<(), StoreError> {
+        pending.into_active_model().insert(&self.db).await?;
+        Ok(())
+    }
+
+    pub async fn find_pending(
+        &self,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<pending_authorization::Model>, StoreError> {
+        Ok(pending_authorization::Entity::find_by_id(id.to_string())
+            .filter(pending_authorization::Column::ExpiresAt.gt(now))
+            .one(&self.db)
+            .await?)
+    }
+
+    /// Removes a pending authorization; `true` for the one caller that removed it.
+    pub async fn finish_pending(&self, id: &str) -> Result<bool, StoreError> {
+        let result = pending_authorization::Entity::delete_by_id(id.to_string())
+            .exec(&self.db)
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+
+    pub async fn create_code(&self, code: authorization_code::Model) -> Result<(), StoreError> {
+        code.into_active_model().insert(&self.db).await?;
+        Ok(())
+    }
+
+    /// Spends a code, once across all processes.
+    pub async fn redeem_code(&self, code_hash: &str, now: i64) -> Result<CodeUse, StoreError> {
+        use authorization_code::Column as C;
+        let spent = authorization_code::Entity::update_many()
+            .col_expr(C::ConsumedAt, Expr::value(now))
+            .filter(C::CodeHash.eq(code_hash))
+            .filter(C::ConsumedAt.is_null())
+            .filter(C::ExpiresAt.gt(now))
+            .exec(&self.db)
+            .await?;
+        let row = authorization_code::Entity::find_by_id(code_hash.to_string())
+            .one(&self.db)
+            .await?;
+        Ok(match row {
+            Some(row) if spent.rows_affected == 1 => CodeUse::Redeemed(row),
+            Some(row) if row.consumed_at.is_some() => CodeUse::Replayed {
+                family_id: row.family_id,
+            },
+            _ => CodeUse::Invalid,
+        })
+    }
+
+    pub async fn create_access_token(&self, token: access_token::Model) -> Result<(), StoreError> {
+        token.into_active_model().insert(&self.db).await?;
+        Ok(())
+    }
+
+    pub async fn create_refresh_token(
+        &self,
+        token: refresh_token::Model,
+    ) -> Result<(), StoreError> {
+        token.into_active_model().insert(&self.db).await?;
+        Ok(())
+    }
+
+    /// Spends a refresh token, once across all processes.
+    pub async fn rotate_refresh_token(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<RefreshUse, StoreError> {
+        use refresh_token::Column as R;
+        let spent = refresh_token::Entity::update_many()
+            .col_expr(R::ConsumedAt, Expr::value(now))
+            .filter(R::TokenHash.eq(token_hash))
+            .filter(R::ConsumedAt.is_null())
+            .filter(R::RevokedAt.is_null())
+            .filter(R::ExpiresAt.gt(now))
+            .exec(&self.db)
+            .await?;
+        let row = refresh_token::Entity::find_by_id(token_hash.to_string())
+            .one(&self.db)
+            .await?;
+        Ok(match row {
+            Some(row) if spent.rows_affected == 1 => RefreshUse::Rotated(row),
+            Some(row) if row.consumed_at.is_some() && row.revoked_at.is_none() => {
+                RefreshUse::Reused {
+                    family_id: row.family_id,
+                }
+            }
+            _ => RefreshUse::Invalid,
+        })
+    }
+
+    /// Revokes every access and refresh token of a grant.
+    pub async fn revoke_family(&self, family_id: &str, now: i64) -> Result<(), StoreError> {
+        refresh_token::Entity::update_many()
+            .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
+            .filter(refresh_token::Column::FamilyId.eq(family_id))
+            .filter(refresh_token::Column::RevokedAt.is_null())
+            .exec(&self.db)
+            .await?;
+        access_token::Entity::update_many()
+            .col_expr(access_token::Column::RevokedAt, Expr::value(now))
+            .filter(access_token::Column::FamilyId.eq(family_id))
+            .filter(access_token::Column::RevokedAt.is_null())
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// A live access token and its user (if it has one), in one query.
+    pub async fn find_access_token(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<(access_token::Model, Option<user::Model>)>, StoreError> {
+        Ok(access_token::Entity::find_by_id(token_hash.to_string())
+            .filter(access_token::Column::ExpiresAt.gt(now))
+            .filter(access_token::Column::RevokedAt.is_null())
+            .find_also_related(user::Entity)
+            .one(&self.db)
+            .await?)
+    }
+
+    /// A live refresh token.
+    pub async fn find_refresh_token(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<refresh_token::Model>, StoreError> {
+        Ok(refresh_token::Entity::find_by_id(token_hash.to_string())
+            .filter(refresh_token::Column::ExpiresAt.gt(now))
+            .filter(refresh_token::Column::RevokedAt.is_null())
+            .filter(refresh_token::Column::ConsumedAt.is_null())
+            .one(&self.db)
+            .await?)
+    }
+
+    /// Revokes one access token.
+    pub async fn revoke_access_token(&self, token_hash: &str, now: i64) -> Result<(), StoreError> {
+        access_token::Entity::update_many()
+            .col_expr(access_token::Column::RevokedAt, Expr::value(now))
+            .filter(access_token::Column::TokenHash.eq(token_hash))
+            .filter(access_token::Column::RevokedAt.is_null())
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn find_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+    ) -> Result<Option<consent::Model>, StoreError> {
+        Ok(
+            consent::Entity::find_by_id((user_id.to_string(), client_id.to_string()))
+                .one(&self.db)
+                .await?,
+        )
+    }
+
+    /// Remembers the scopes a user allowed a client (replacing what was remembered before).
+    pub async fn grant_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        scope: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        consent::Entity::insert(
+            consent::Model {
+                user_id: user_id.to_string(),
+                client_id: client_id.to_string(),
+                scope: scope.to_string(),
+                granted_at: now,
+            }
+            .into_active_model(),
+        )
+        .on_conflict(
+            OnConflict::columns([consent::Column::UserId, consent::Column::ClientId])
+                .update_columns([consent::Column::Scope, consent::Column::GrantedAt])
+                .to_owned(),
+        )
+        .exec_without_returning(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn consents_of(&self, user_id: &str) -> Result<Vec<consent::Model>, StoreError> {
+        Ok(consent::Entity::find()
+            .filter(consent::Column::UserId.eq(user_id))
+            .order_by_asc(consent::Column::ClientId)
+            .all(&self.db)
+            .await?)
+    }
+
+    pub async fn revoke_consent(&self, user_id: &str, client_id: &str) -> Result<(), StoreError> {
+        consent::Entity::delete_by_id((user_id.to_string(), client_id.to_string()))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+}
