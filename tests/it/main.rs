@@ -9,6 +9,8 @@ mod support;
 mod cli;
 mod config;
 mod login;
+mod oidc;
+mod oidc_errors;
 mod pages;
 mod storage;
 

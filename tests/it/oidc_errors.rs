@@ -1,0 +1,444 @@
+//! The provider's error paths (RFC 6749, RFC 7636, OIDC Core), each refused without changing
+//! what it must not change.
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use reqwest::StatusCode;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::oidc::{Browser, RP_SECRET, provider};
+use crate::support::*;
+
+const REDIRECT: &str = "https://rp.example.com/callback";
+const VERIFIER: &str = "a-code-verifier-that-is-long-enough-for-rfc-7636-xxxxxxxxxx";
+
+fn challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// An authorization URL for `rp-eddsa` with PKCE, changed by `extra` (a value of "" drops it).
+fn authorize_url(server: &TestServer, extra: &[(&str, &str)]) -> String {
+    let mut params: Vec<(String, String)> = [
+        ("client_id", "rp-eddsa"),
+        ("redirect_uri", REDIRECT),
+        ("response_type", "code"),
+        ("scope", "openid profile offline_access"),
+        ("state", "st-1"),
+        ("nonce", "n-1"),
+        ("code_challenge_method", "S256"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    params.push(("code_challenge".into(), challenge(VERIFIER)));
+    for (key, value) in extra {
+        params.retain(|(k, _)| k != key);
+        if !value.is_empty() {
+            params.push((key.to_string(), value.to_string()));
+        }
+    }
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish();
+    server.url(&format!("/sso/v2/authorize?{query}"))
+}
+
+async fn token(
+    server: &TestServer,
+    form: &[(&str, &str)],
+    basic: Option<(&str, &str)>,
+) -> (StatusCode, Value) {
+    let mut request = reqwest::Client::new()
+        .post(server.url("/sso/v2/token"))
+        .form(form);
+    if let Some((id, secret)) = basic {
+        request = request.basic_auth(id, Some(secret));
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap())
+}
+
+/// A code for `rp-eddsa`, obtained through login and consent.
+async fn code(server: &TestServer, browser: &Browser<'_>) -> String {
+    browser
+        .authorize(&authorize_url(server, &[]), true)
+        .await
+        .param("code")
+        .expect("code")
+}
+
+async fn redeem(server: &TestServer, code: &str) -> (StatusCode, Value) {
+    token(
+        server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ],
+        Some(("rp-eddsa", RP_SECRET)),
+    )
+    .await
+}
+
+async fn userinfo_status(server: &TestServer, access_token: &str) -> (StatusCode, String) {
+    let response = reqwest::Client::new()
+        .get(server.url("/sso/v2/userinfo"))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .unwrap();
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (response.status(), challenge)
+}
+
+async fn unregistered_redirect_uri_gets_an_html_page_and_no_redirect(backend: Backend) {
+    let (_db, server) = provider(backend).await;
+    let client = server.client();
+    for uri in [
+        "https://evil.example/callback",
+        "https://rp.example.com/callback/../evil",
+        "https://rp.example.com/callbackx",
+        "https://rp.example.com/Callback",
+        "https://rp.example.com/callback?x=1",
+        "https://rp.example.com@evil.example/callback",
+        "",
+    ] {
+        let response = client
+            .get(authorize_url(&server, &[("redirect_uri", uri)]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{uri}");
+        assert!(location(&response).is_none(), "never redirected to {uri}");
+        assert!(
+            response.text().await.unwrap().contains("not registered"),
+            "{uri}"
+        );
+    }
+    let response = client
+        .get(authorize_url(&server, &[("client_id", "nobody")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(location(&response).is_none());
+    assert_eq!(server.count("pending_authorizations").await, 0);
+}
+
+async fn pkce_is_required_and_plain_refused(backend: Backend) {
+    let (_db, server) = provider(backend).await;
+    let client = server.client();
+    for (extra, description) in [
+        (
+            vec![("code_challenge", ""), ("code_challenge_method", "")],
+            "code_challenge is required",
+        ),
+        (
+            vec![("code_challenge_method", "plain")],
+            "plain is not accepted",
+        ),
+        (vec![("code_challenge_method", "")], "plain is not accepted"),
+    ] {
+        let response = client
+            .get(authorize_url(&server, &extra))
+            .send()
+            .await
+            .unwrap();
+        let to =
+            url::Url::parse(&location(&response).expect("error goes back to the client")).unwrap();
+        assert!(to.as_str().starts_with(REDIRECT));
+        let params: std::collections::HashMap<_, _> = to.query_pairs().into_owned().collect();
+        assert_eq!(params["error"], "invalid_request");
+        assert!(
+            params["error_description"].contains(description),
+            "{params:?}"
+        );
+        assert_eq!(params["state"], "st-1");
+    }
+    assert_eq!(server.count("pending_authorizations").await, 0);
+
+    // A code bound to a challenge needs the matching verifier.
+    let browser = Browser::new(&server);
+    let code = code(&server, &browser).await;
+    let (status, body) = token(
+        &server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            (
+                "code_verifier",
+                "wrong-verifier-wrong-verifier-wrong-verifier-xx",
+            ),
+        ],
+        Some(("rp-eddsa", RP_SECRET)),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+}
+
+async fn a_replayed_code_fails_and_revokes_what_it_issued(backend: Backend) {
+    let (_db, server) = provider(backend).await;
+    let browser = Browser::new(&server);
+    let code = code(&server, &browser).await;
+    let (status, first) = redeem(&server, &code).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let access = first["access_token"].as_str().unwrap();
+    assert_eq!(userinfo_status(&server, access).await.0, StatusCode::OK);
+
+    let (status, second) = redeem(&server, &code).await;
+    assert_eq!(
+        (status, second["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    assert_eq!(
+        userinfo_status(&server, access).await.0,
+        StatusCode::UNAUTHORIZED,
+        "revoked"
+    );
+    let (status, _) = token(
+        &server,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", first["refresh_token"].as_str().unwrap()),
+        ],
+        Some(("rp-eddsa", RP_SECRET)),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "its refresh token is revoked too"
+    );
+}
+
+async fn wrong_client_credentials_get_invalid_client(backend: Backend) {
+    let (_db, server) = provider(backend).await;
+    let browser = Browser::new(&server);
+    let code = code(&server, &browser).await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", VERIFIER),
+    ];
+    for basic in [
+        Some(("rp-eddsa", "wrong")),
+        Some(("nobody", RP_SECRET)),
+        None,
+        Some(("rp-es256", RP_SECRET)),
+    ] {
+        let response = reqwest::Client::new()
+            .post(server.url("/sso/v2/token"))
+            .form(&form);
+        let response = match basic {
+            Some((id, secret)) => response.basic_auth(id, Some(secret)),
+            None => response,
+        };
+        let response = response.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{basic:?}");
+        assert!(
+            response.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .starts_with("Basic")
+        );
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_client", "{basic:?}");
+    }
+    // The code was not spent by those attempts.
+    assert_eq!(redeem(&server, &code).await.0, StatusCode::OK);
+}
+
+async fn redirect_uri_must_match_at_the_token_endpoint(backend: Backend) {
+    let (_db, server) = provider(backend).await;
+    let browser = Browser::new(&server);
+    let code = code(&server, &browser).await;
+    let (status, body) = token(
+        &server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "https://rp.example.com/other"),
+            ("code_verifier", VERIFIER),
+        ],
+        Some(("rp-eddsa", RP_SECRET)),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+}
+
+async fn an_expired_code_is_refused(backend: Backend) {
+    let (_db, server) = provider(backend).await;
+    let browser = Browser::new(&server);
+    let code = code(&server, &browser).await;
+    server.clock.advance(61);
+    let (status, body) = redeem(&server, &code).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+}
+
+async fn prompt_none_without_session_or_consent(backend: Backend) {
+    let (_db, server) = provider(backend).await;
+    let client = server.client();
+    let response = client
+        .get(authorize_url(&server, &[("prompt", "none")]))
+        .send()
+        .await
+        .unwrap();
+    let to = location(&response).unwrap();
+    assert!(
+        to.starts_with(REDIRECT)
+            && to.contains("error=login_required")
+            && to.contains("state=st-1"),
+        "{to}"
+    );
+
+    server.login(&client, ALICE_EMAIL, ALICE_PASSWORD).await;
+    let response = client
+        .get(authorize_url(&server, &[("prompt", "none")]))
+        .send()
+        .await
+        .unwrap();
+    let to = location(&response).unwrap();
+    assert!(to.contains("error=consent_required"), "{to}");
+    assert_eq!(server.count("authorization_codes").await, 0);
+}
+
+async fn consent_deny_returns_access_denied(backend: Backend) {
+    let (_db, server) = provider(backend).await;
+    let browser = Browser::new(&server);
+    let returned = browser.authorize(&authorize_url(&server, &[]), false).await;
+    assert_eq!(returned.param("error").as_deref(), Some("access_denied"));
+    assert_eq!(returned.param("state").as_deref(), Some("st-1"));
+    assert_eq!(server.count("consents").await, 0);
+    assert_eq!(server.count("authorization_codes").await, 0);
+}
+
+async fn logout_refuses_an_unregistered_post_logout_redirect_uri(backend: Backend) {
+    let (_db, server) = provider(backend).await;
+    let browser = Browser::new(&server);
+    let (_, tokens) = redeem(&server, &code(&server, &browser).await).await;
+    let hint = tokens["id_token"].as_str().unwrap();
+    let sessions = server.count("sessions").await;
+    let url = |target: &str| {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("id_token_hint", hint),
+                ("post_logout_redirect_uri", target),
+                ("state", "bye-1"),
+            ])
+            .finish();
+        server.url(&format!("/sso/v2/logout?{query}"))
+    };
+    for target in [
+        "https://evil.example/",
+        "https://rp.example.com/bye/x",
+        "https://rp.example.com/callback",
+    ] {
+        let response = browser.http.get(url(target)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{target}");
+        assert!(location(&response).is_none());
+    }
+    assert_eq!(server.count("sessions").await, sessions, "still signed in");
+
+    // The registered one, with a hint for the signed-in user: signed out and sent back with state.
+    let response = browser
+        .http
+        .get(url("https://rp.example.com/bye"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        location(&response).as_deref(),
+        Some("https://rp.example.com/bye?state=bye-1")
+    );
+    assert_eq!(server.count("sessions").await, sessions - 1);
+
+    // A forged hint is refused outright.
+    let forged = format!("{}x", &hint[..hint.len() - 1]);
+    let response = browser
+        .http
+        .get(format!(
+            "{}?id_token_hint={forged}",
+            server.url("/sso/v2/logout")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
+
+async fn bearer_tokens_garbage_expired_revoked(backend: Backend) {
+    let (_db, server) = provider(backend).await;
+    let (status, challenge) = userinfo_status(&server, "garbage").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+    let missing = reqwest::Client::new()
+        .get(server.url("/sso/v2/userinfo"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        missing.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
+
+    let browser = Browser::new(&server);
+    let (_, first) = redeem(&server, &code(&server, &browser).await).await;
+    let access = first["access_token"].as_str().unwrap().to_string();
+    let revoke = reqwest::Client::new()
+        .post(server.url("/sso/v2/revoke"))
+        .basic_auth("rp-eddsa", Some(RP_SECRET))
+        .form(&[("token", access.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoke.status(), StatusCode::OK);
+    assert_eq!(
+        userinfo_status(&server, &access).await.0,
+        StatusCode::UNAUTHORIZED,
+        "revoked"
+    );
+
+    let (_, second) = redeem(&server, &code(&server, &browser).await).await;
+    let access = second["access_token"].as_str().unwrap();
+    assert_eq!(userinfo_status(&server, access).await.0, StatusCode::OK);
+    server.clock.advance(3601);
+    assert_eq!(
+        userinfo_status(&server, access).await.0,
+        StatusCode::UNAUTHORIZED,
+        "expired"
+    );
+}
+
+crate::backend_tests!(
+    unregistered_redirect_uri_gets_an_html_page_and_no_redirect,
+    pkce_is_required_and_plain_refused,
+    a_replayed_code_fails_and_revokes_what_it_issued,
+    wrong_client_credentials_get_invalid_client,
+    redirect_uri_must_match_at_the_token_endpoint,
+    an_expired_code_is_refused,
+    prompt_none_without_session_or_consent,
+    consent_deny_returns_access_denied,
+    logout_refuses_an_unregistered_post_logout_redirect_uri,
+    bearer_tokens_garbage_expired_revoked,
+);
