@@ -94,13 +94,15 @@ async fn serve(path: Option<&Path>) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {bind}: {e}"))?;
     tracing::info!(%bind, %issuer, "idbridge is listening");
-    println!("idbridge is running: open {issuer}/account");
     if path.is_none() {
+        println!("idbridge is running: open {issuer}/demo");
         println!(
             "demo mode (no config file): sign in as {} with password {}",
             demo::DEMO_EMAIL,
             demo::DEMO_PASSWORD
         );
+    } else {
+        println!("idbridge is running: open {issuer}/account");
     }
     idbridge::serve(listener, state, shutdown_signal())
         .await

@@ -9,12 +9,10 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
-use jsonwebtoken::{DecodingKey, Validation};
 use serde::Deserialize;
 use url::Url;
 
-use super::tokens::jwt_alg;
-use crate::config::Alg;
+use super::tokens::verify_id_token;
 use crate::state::AppState;
 use crate::web::{PageError, cookies, csrf, current_session, pages, signed_out};
 
@@ -135,46 +133,28 @@ async fn logout(
     })
 }
 
-#[derive(Debug, Deserialize)]
 struct Hint {
     sub: String,
     aud: String,
 }
 
-/// Checks that an ID token hint is one idbridge issued (signature and issuer); it may have
-/// expired, since logging out is often what follows expiry.
+/// Checks that an ID token hint is one idbridge issued; it may have expired.
 async fn verify_hint(state: &AppState, token: &str) -> Result<Hint, PageError> {
-    let bad = || PageError::BadRequest("The id_token_hint is not an ID token issued here.");
-    let header = jsonwebtoken::decode_header(token).map_err(|_| bad())?;
-    let mut validation = Validation::new(header.alg);
-    validation.validate_exp = false;
-    validation.validate_aud = false;
-    validation.set_issuer(&[&state.config.server.issuer]);
-    validation.set_required_spec_claims(&["iss", "sub", "aud"]);
-    let key = if header.alg == jwt_alg(Alg::HS256) {
-        // The audience names the client whose secret signed it; read it before checking.
-        let unverified: Hint =
-            jsonwebtoken::dangerous::insecure_decode_claims(token).map_err(|_| bad())?;
-        let secret = state
-            .clients
-            .get(&unverified.aud)
-            .and_then(|c| c.hs256_secret.clone())
-            .ok_or_else(bad)?;
-        DecodingKey::from_secret(secret.as_bytes())
-    } else {
-        let kid = header.kid.ok_or_else(bad)?;
-        let key = state
-            .keys
-            .by_kid(&kid)
-            .await
-            .map_err(|e| PageError::Internal(e.to_string()))?
-            .ok_or_else(bad)?;
-        if jwt_alg(key.alg) != header.alg {
-            return Err(bad());
-        }
-        key.decoding.clone()
+    let claims = verify_id_token(state, token, false)
+        .await
+        .ok_or(PageError::BadRequest(
+            "The id_token_hint is not an ID token issued here.",
+        ))?;
+    let text = |name: &str| {
+        claims
+            .get(name)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
     };
-    jsonwebtoken::decode::<Hint>(token, &key, &validation)
-        .map(|data| data.claims)
-        .map_err(|_| bad())
+    match (text("sub"), text("aud")) {
+        (Some(sub), Some(aud)) => Ok(Hint { sub, aud }),
+        _ => Err(PageError::BadRequest(
+            "The id_token_hint is not an ID token issued here.",
+        )),
+    }
 }

@@ -14,7 +14,7 @@ pub mod scope;
 mod session;
 pub mod token;
 pub mod tokens;
-mod userinfo;
+pub mod userinfo;
 
 use axum::Router;
 use axum::extract::{Query, State};

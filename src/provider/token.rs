@@ -46,7 +46,20 @@ pub async fn token(
         form.client_secret.as_deref(),
     )?;
     let response = match form.grant_type.as_deref() {
-        Some("authorization_code") => authorization_code(&state, client, &form).await?,
+        Some("authorization_code") => {
+            let code = form
+                .code
+                .as_deref()
+                .ok_or_else(|| OAuthError::InvalidRequest("code is required".into()))?;
+            exchange_code(
+                &state,
+                client,
+                code,
+                form.redirect_uri.as_deref(),
+                form.code_verifier.as_deref(),
+            )
+            .await?
+        }
         Some("refresh_token") => refresh(&state, client, &form).await?,
         Some("client_credentials") => client_credentials(&state, client, &form).await?,
         Some(_) => return Err(OAuthError::UnsupportedGrantType),
@@ -110,15 +123,14 @@ pub fn authenticate_client<'a>(
     Ok(client)
 }
 
-async fn authorization_code(
+/// The authorization_code grant (RFC 6749 section 4.1.3 with RFC 7636 section 4.6).
+pub async fn exchange_code(
     state: &AppState,
     client: &Client,
-    form: &TokenForm,
+    code: &str,
+    redirect_uri: Option<&str>,
+    code_verifier: Option<&str>,
 ) -> Result<tokens::TokenResponse, OAuthError> {
-    let code = form
-        .code
-        .as_deref()
-        .ok_or_else(|| OAuthError::InvalidRequest("code is required".into()))?;
     let now = state.clock.now();
     let grant = match state
         .store
@@ -142,15 +154,12 @@ async fn authorization_code(
             "the code was issued to another client".into(),
         ));
     }
-    if form.redirect_uri.as_deref() != Some(grant.redirect_uri.as_str()) {
+    if redirect_uri != Some(grant.redirect_uri.as_str()) {
         return Err(OAuthError::InvalidGrant(
             "redirect_uri does not match the authorization request".into(),
         ));
     }
-    match (
-        grant.code_challenge.as_deref(),
-        form.code_verifier.as_deref(),
-    ) {
+    match (grant.code_challenge.as_deref(), code_verifier) {
         (Some(challenge), Some(verifier)) => {
             let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
             if !crypto::constant_time_eq(&computed, challenge) {

@@ -1,6 +1,6 @@
 //! Issuing tokens: opaque access and refresh tokens (256 random bits, stored as SHA-256) and
 //! signed ID tokens whose claims follow the granted scope (OIDC Core 5.4).
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -181,6 +181,38 @@ async fn sign_id_token(
         }
     };
     signed.map_err(|e| OAuthError::Server(format!("signing an ID token: {e}")))
+}
+
+/// The claims of an ID token idbridge issued: signature (by its `kid`, or the audience's secret
+/// for HS256) and issuer checked; expiry only when `check_expiry`, since a logout hint is often
+/// an expired token.
+pub async fn verify_id_token(
+    state: &AppState,
+    token: &str,
+    check_expiry: bool,
+) -> Option<Map<String, Value>> {
+    let header = jsonwebtoken::decode_header(token).ok()?;
+    let mut validation = Validation::new(header.alg);
+    validation.validate_exp = check_expiry;
+    validation.validate_aud = false;
+    validation.set_issuer(&[&state.config.server.issuer]);
+    validation.set_required_spec_claims(&["iss", "sub", "aud"]);
+    let key = if header.alg == Algorithm::HS256 {
+        // The audience names the client whose secret signed it: read it, then check with it.
+        let unverified: Map<String, Value> =
+            jsonwebtoken::dangerous::insecure_decode_claims(token).ok()?;
+        let client = state.clients.get(unverified.get("aud")?.as_str()?)?;
+        DecodingKey::from_secret(client.hs256_secret.as_ref()?.as_bytes())
+    } else {
+        let key = state.keys.by_kid(header.kid.as_deref()?).await.ok()??;
+        if jwt_alg(key.alg) != header.alg {
+            return None;
+        }
+        key.decoding.clone()
+    };
+    jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation)
+        .ok()
+        .map(|data| data.claims)
 }
 
 pub fn jwt_alg(alg: Alg) -> Algorithm {

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
 
 use super::error::{BearerError, OAuthError};
 use super::tokens::user_claims;
@@ -14,7 +15,14 @@ pub async fn userinfo(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, BearerError> {
-    let token = headers
+    let token = bearer_token(&headers)?;
+    let claims = claims_for_access_token(&state, token).await?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(claims)).into_response())
+}
+
+/// The token of an `Authorization: Bearer` header (RFC 6750 section 2.1).
+fn bearer_token(headers: &HeaderMap) -> Result<&str, BearerError> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
@@ -23,7 +31,14 @@ pub async fn userinfo(
         })
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .ok_or(BearerError::Missing)?;
+        .ok_or(BearerError::Missing)
+}
+
+/// The userinfo claims an access token gives access to.
+pub async fn claims_for_access_token(
+    state: &AppState,
+    token: &str,
+) -> Result<Map<String, Value>, BearerError> {
     let found = state
         .store
         .find_access_token(&crypto::sha256_hex(token), state.clock.now())
@@ -32,11 +47,10 @@ pub async fn userinfo(
     let Some((grant, Some(user))) = found else {
         return Err(BearerError::InvalidToken);
     };
-    let claims = user_claims(&state, &user, &grant.scope)
+    user_claims(state, &user, &grant.scope)
         .await
         .map_err(|e| match e {
             OAuthError::Server(cause) => BearerError::Server(cause),
             other => BearerError::Server(other.to_string()),
-        })?;
-    Ok(([(header::CACHE_CONTROL, "no-store")], Json(claims)).into_response())
+        })
 }

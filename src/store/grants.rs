@@ -176,6 +176,30 @@ impl Store {
             .await?)
     }
 
+    /// Revokes every token a client holds for a user (after the user withdrew consent).
+    pub async fn revoke_grants_of(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        refresh_token::Entity::update_many()
+            .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
+            .filter(refresh_token::Column::UserId.eq(user_id))
+            .filter(refresh_token::Column::ClientId.eq(client_id))
+            .filter(refresh_token::Column::RevokedAt.is_null())
+            .exec(&self.db)
+            .await?;
+        access_token::Entity::update_many()
+            .col_expr(access_token::Column::RevokedAt, Expr::value(now))
+            .filter(access_token::Column::UserId.eq(user_id))
+            .filter(access_token::Column::ClientId.eq(client_id))
+            .filter(access_token::Column::RevokedAt.is_null())
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
     /// Revokes one access token.
     pub async fn revoke_access_token(&self, token_hash: &str, now: i64) -> Result<(), StoreError> {
         access_token::Entity::update_many()

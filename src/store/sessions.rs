@@ -1,5 +1,7 @@
 //! End-user sessions at idbridge.
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+};
 
 use super::tables::{session, user};
 use super::{Store, StoreError};
@@ -62,6 +64,30 @@ impl Store {
     /// Ends the session a cookie token names, if there is one.
     pub async fn delete_session(&self, token: &str) -> Result<(), StoreError> {
         session::Entity::delete_by_id(crypto::sha256_hex(token))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// A user's live sessions, newest first.
+    pub async fn sessions_of(
+        &self,
+        user_id: &str,
+        now: i64,
+    ) -> Result<Vec<session::Model>, StoreError> {
+        Ok(session::Entity::find()
+            .filter(session::Column::UserId.eq(user_id))
+            .filter(session::Column::ExpiresAt.gt(now))
+            .order_by_desc(session::Column::AuthTime)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// Ends one of a user's sessions, named by its stored hash; never another user's.
+    pub async fn end_session_of(&self, user_id: &str, id_hash: &str) -> Result<(), StoreError> {
+        session::Entity::delete_many()
+            .filter(session::Column::UserId.eq(user_id))
+            .filter(session::Column::IdHash.eq(id_hash))
             .exec(&self.db)
             .await?;
         Ok(())

@@ -1,14 +1,36 @@
-//! `GET /account`: who is signed in and what they are attached to (SPEC section 9).
+//! `GET /account` (SPEC section 9): the signed-in user's profile, attached entities, active
+//! sessions (each can be signed out) and remembered consents (each can be withdrawn).
 use askama::Template;
+use axum::Form;
 use axum::extract::State;
+use axum::extract::rejection::FormRejection;
 use axum::http::HeaderMap;
 use axum::response::Response;
+use serde::Deserialize;
 
 use super::error::PageError;
 use super::pages::{render, see_other};
-use super::{csrf, current_session};
+use super::{cookies, csrf, current_session};
+use crate::crypto;
+use crate::provider::scope;
 use crate::state::AppState;
 use crate::store::Attachment;
+
+const LOGIN_FOR_ACCOUNT: &str = "/sso/v2/login?return_to=%2Faccount";
+
+struct SessionRow {
+    id: String,
+    this_browser: bool,
+    signed_in_at: String,
+    from: String,
+    device: String,
+}
+
+struct ConsentRow {
+    client_id: String,
+    items: Vec<&'static str>,
+    granted_at: String,
+}
 
 #[derive(Template)]
 #[template(path = "account.html")]
@@ -18,8 +40,8 @@ struct AccountPage {
     name: String,
     email: String,
     attached_to: Vec<Attachment>,
-    signed_in_at: String,
-    expires_at: String,
+    sessions: Vec<SessionRow>,
+    consents: Vec<ConsentRow>,
 }
 
 pub async fn show(
@@ -27,20 +49,106 @@ pub async fn show(
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let Some(session) = current_session(&state, &headers).await? else {
-        return Ok(see_other("/sso/v2/login?return_to=%2Faccount", &[]));
+        return Ok(see_other(LOGIN_FOR_ACCOUNT, &[]));
     };
-    let entity_ids = state.store.attached_entity_ids(&session.user.id).await?;
+    let user = session.user;
+    let entity_ids = state.store.attached_entity_ids(&user.id).await?;
+    let this_browser = cookies::get(&headers, cookies::SESSION).map(crypto::sha256_hex);
+    let sessions = state
+        .store
+        .sessions_of(&user.id, state.clock.now())
+        .await?
+        .into_iter()
+        .map(|s| SessionRow {
+            this_browser: this_browser.as_deref() == Some(s.id_hash.as_str()),
+            id: s.id_hash,
+            signed_in_at: utc(s.auth_time),
+            from: s.client_addr,
+            device: if s.user_agent.is_empty() {
+                "Unknown device".into()
+            } else {
+                s.user_agent
+            },
+        })
+        .collect();
+    let consents = state
+        .store
+        .consents_of(&user.id)
+        .await?
+        .into_iter()
+        .map(|c| ConsentRow {
+            items: scope::parse(&c.scope)
+                .iter()
+                .filter_map(|s| scope::describe(s))
+                .collect(),
+            client_id: c.client_id,
+            granted_at: utc(c.granted_at),
+        })
+        .collect();
     let (csrf, csrf_cookie) = csrf::issue(&state, &headers);
     let page = AccountPage {
         csrf,
-        user_id: session.user.id,
-        name: session.user.name,
-        email: session.user.email,
         attached_to: state.hierarchy.attachments(&entity_ids),
-        signed_in_at: utc(session.auth_time),
-        expires_at: utc(session.expires_at),
+        user_id: user.id,
+        name: user.name,
+        email: user.email,
+        sessions,
+        consents,
     };
     render(&page, &csrf_cookie.into_iter().collect::<Vec<_>>())
+}
+
+#[derive(Deserialize)]
+pub struct EndSessionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    session: String,
+}
+
+pub async fn end_session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<EndSessionForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let Form(form) = form?;
+    csrf::verify(&state, &headers, &form.csrf)?;
+    let Some(session) = current_session(&state, &headers).await? else {
+        return Ok(see_other(LOGIN_FOR_ACCOUNT, &[]));
+    };
+    state
+        .store
+        .end_session_of(&session.user.id, &form.session)
+        .await?;
+    Ok(see_other("/account", &[]))
+}
+
+#[derive(Deserialize)]
+pub struct RevokeConsentForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    client_id: String,
+}
+
+/// Withdraws a consent; the client's tokens for this user go with it.
+pub async fn revoke_consent(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<RevokeConsentForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let Form(form) = form?;
+    csrf::verify(&state, &headers, &form.csrf)?;
+    let Some(session) = current_session(&state, &headers).await? else {
+        return Ok(see_other(LOGIN_FOR_ACCOUNT, &[]));
+    };
+    let user_id = &session.user.id;
+    state.store.revoke_consent(user_id, &form.client_id).await?;
+    state
+        .store
+        .revoke_grants_of(user_id, &form.client_id, state.clock.now())
+        .await?;
+    Ok(see_other("/account", &[]))
 }
 
 /// `2026-11-23 10:54 UTC` from Unix seconds.

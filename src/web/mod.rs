@@ -4,6 +4,7 @@ mod account;
 mod client_addr;
 pub mod cookies;
 pub mod csrf;
+mod demo_client;
 pub mod error;
 mod login;
 mod middleware;
@@ -14,7 +15,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect};
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use crate::state::AppState;
 pub use error::PageError;
@@ -31,6 +32,11 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(|| async { Redirect::to("/account") }))
         .route("/sso/v2/login", get(login::show).post(login::submit))
         .route("/account", get(account::show))
+        .route("/account/sessions/end", post(account::end_session))
+        .route("/account/consents/revoke", post(account::revoke_consent))
+        .route("/demo", get(demo_client::home))
+        .route("/demo/start", get(demo_client::start))
+        .route("/demo/callback", get(demo_client::callback))
         .route("/static/idbridge.css", get(stylesheet))
         .route("/static/form_post.js", get(form_post_script))
         .route("/healthz", get(|| async { "ok" }))

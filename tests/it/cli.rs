@@ -177,7 +177,7 @@ async fn serve_without_config_runs_the_demo() {
         .unwrap();
         banner.push_str(&line);
     }
-    assert!(banner.contains(&format!("open {base}/account")), "{banner}");
+    assert!(banner.contains(&format!("open {base}/demo")), "{banner}");
     assert!(
         banner.contains(idbridge::demo::DEMO_EMAIL)
             && banner.contains(idbridge::demo::DEMO_PASSWORD),

@@ -11,6 +11,7 @@ mod config;
 mod login;
 mod oidc;
 mod oidc_errors;
+mod oidc_features;
 mod pages;
 mod storage;
 

@@ -81,6 +81,8 @@ impl AdditionalClaims for Attached {}
 pub struct Browser<'a> {
     pub server: &'a TestServer,
     pub http: reqwest::Client,
+    email: String,
+    password: String,
 }
 
 /// Where the authorization ended: at the client's redirect URI with these query parameters.
@@ -102,11 +104,20 @@ impl<'a> Browser<'a> {
         Browser {
             server,
             http: server.client(),
+            email: ALICE_EMAIL.into(),
+            password: ALICE_PASSWORD.into(),
         }
     }
 
+    pub fn signing_in_as(mut self, email: &str, password: &str) -> Browser<'a> {
+        self.email = email.into();
+        self.password = password.into();
+        self
+    }
+
     /// Follows redirects from `url`, signing in and allowing consent on the way, until the browser
-    /// is sent off to another site; returns that URL. `allow` answers the consent page.
+    /// is sent off to another site (or to the built-in demo client's callback); returns that URL.
+    /// `allow` answers the consent page.
     pub async fn authorize(&self, url: &str, allow: bool) -> Returned {
         let mut next = url.to_string();
         for _ in 0..10 {
@@ -122,7 +133,9 @@ impl<'a> Browser<'a> {
                 .unwrap()
                 .join(&location)
                 .unwrap();
-            if !absolute.as_str().starts_with(&self.server.base) {
+            if !absolute.as_str().starts_with(&self.server.base)
+                || absolute.path() == "/demo/callback"
+            {
                 return Returned { url: absolute };
             }
             next = match absolute.path() {
@@ -130,10 +143,9 @@ impl<'a> Browser<'a> {
                 "/sso/v2/consent" => self.consent(absolute.as_str(), allow).await,
                 _ => absolute.to_string(),
             };
-            if !next.starts_with(&self.server.base) {
-                return Returned {
-                    url: Url::parse(&next).unwrap(),
-                };
+            let parsed = Url::parse(&next).unwrap();
+            if !next.starts_with(&self.server.base) || parsed.path() == "/demo/callback" {
+                return Returned { url: parsed };
             }
         }
         panic!("too many redirects");
@@ -155,8 +167,8 @@ impl<'a> Browser<'a> {
             .http
             .post(self.server.url("/sso/v2/login"))
             .form(&[
-                ("email", ALICE_EMAIL),
-                ("password", ALICE_PASSWORD),
+                ("email", self.email.as_str()),
+                ("password", self.password.as_str()),
                 ("csrf", &csrf),
                 ("return_to", &return_to),
             ])

@@ -114,8 +114,8 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// Starts with `config` (TOML), the issuer set to the server's own address and the database
-    /// set to `db`, and `SHOP_SECRET` in its environment.
+    /// Starts with `config` (TOML, where `{test_base}` stands for the server's address), the
+    /// issuer set to that address, the database set to `db`, and `SHOP_SECRET` in its environment.
     pub async fn start(db: &TestDb, config: &str) -> TestServer {
         TestServer::start_with(db, config, Clock::system(), &[])
             .await
@@ -137,7 +137,9 @@ impl TestServer {
         ]);
         vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let lookup = move |name: &str| vars.get(name).cloned();
-        let config = Config::from_toml(config, &lookup).map_err(|e| e.to_string())?;
+        // `{test_base}` in a config stands for this server's own address.
+        let config = config.replace("{test_base}", &base);
+        let config = Config::from_toml(&config, &lookup).map_err(|e| e.to_string())?;
         let state = AppState::prepare(config, clock.clone())
             .await
             .map_err(|e| e.to_string())?;

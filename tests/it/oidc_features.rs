@@ -1,0 +1,775 @@
+//! Provider features beyond the basic flow: discovery, legacy paths, the session tracker,
+//! form_post, prompt and max_age, remembered consent, client_credentials, introspection,
+//! key rotation, the demo client, and two servers sharing one database.
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{DecodingKey, Validation};
+use reqwest::StatusCode;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::oidc::{Browser, PROVIDER_CONFIG, RP_SECRET, provider};
+use crate::support::*;
+
+const REDIRECT: &str = "https://rp.example.com/callback";
+const VERIFIER: &str = "another-code-verifier-long-enough-for-rfc-7636-yyyyyyyyyyyy";
+
+fn authorize_url(server: &TestServer, client_id: &str, extra: &[(&str, &str)]) -> String {
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(VERIFIER.as_bytes()));
+    let redirect = if client_id == "spa" {
+        "https://spa.example.com/cb"
+    } else {
+        REDIRECT
+    };
+    let mut params = vec![
+        ("client_id", client_id.to_string()),
+        ("redirect_uri", redirect.to_string()),
+        ("response_type", "code".into()),
+        ("scope", "openid profile".into()),
+        ("state", "s".into()),
+        ("nonce", "n".into()),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256".into()),
+    ];
+    for (key, value) in extra {
+        params.retain(|(k, _)| k != key);
+        params.push((key, value.to_string()));
+    }
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish();
+    server.url(&format!("/sso/v2/authorize?{query}"))
+}
+
+async fn post_form(
+    server: &TestServer,
+    path: &str,
+    form: &[(&str, &str)],
+    basic: Option<(&str, &str)>,
+) -> (StatusCode, Value) {
+    let mut request = reqwest::Client::new().post(server.url(path)).form(form);
+    if let Some((id, secret)) = basic {
+        request = request.basic_auth(id, Some(secret));
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let body = response.text().await.unwrap();
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+async fn tokens_for(server: &TestServer, browser: &Browser<'_>, client_id: &str) -> Value {
+    let code = browser
+        .authorize(&authorize_url(server, client_id, &[]), true)
+        .await
+        .param("code")
+        .unwrap();
+    let (status, body) = post_form(
+        server,
+        "/sso/v2/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ],
+        Some((client_id, RP_SECRET)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+async fn discovery_names_every_endpoint(backend: Backend) {
+    let (_db, server) = provider(backend).await;
+    let document: Value = reqwest::get(server.url("/.well-known/openid-configuration"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(document["issuer"], server.base.as_str());
+    for (key, path) in [
+        ("authorization_endpoint", "/sso/v2/authorize"),
+        ("token_endpoint", "/sso/v2/token"),
+        ("userinfo_endpoint", "/sso/v2/userinfo"),
+        ("jwks_uri", "/sso/v2/jwks"),
+        ("end_session_endpoint", "/sso/v2/logout"),
+        ("revocation_endpoint", "/sso/v2/revoke"),
+        ("introspection_endpoint", "/sso/v2/introspect"),
+    ] {
+        assert_eq!(document[key], server.url(path).as_str(), "{key}");
+    }
+    assert_eq!(
+        document["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    let algs = document["id_token_signing_alg_values_supported"]
+        .as_array()
+        .unwrap();
+    for alg in ["RS256", "ES256", "EdDSA", "HS256"] {
+        assert!(algs.iter().any(|a| a == alg), "{alg}");
+    }
+    let jwks: Value = reqwest::get(server.url("/sso/v2/jwks"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let keys = jwks["keys"].as_array().unwrap();
+    assert_eq!(
+        keys.len(),
+        3,
+        "one key per asymmetric algorithm in use: {jwks}"
+    );
+    assert!(
+        keys.iter()
+            .all(|k| k.get("d").is_none() && k.get("p").is_none()),
+        "no private parts"
+    );
+}
+
+async fn legacy_paths_redirect_permanently(backend: Backend) {
+    let (_db, server) = provider(backend).await;
+    let client = server.client();
+    for (old, new) in [
+        (
+            "/authentication/v1/authenticate?client_id=x&a=1",
+            "/sso/v2/authorize?client_id=x&a=1",
+        ),
+        ("/authentication/v1/tokens", "/sso/v2/token"),
+        ("/authentication/v1/users", "/sso/v2/userinfo"),
+        (
+            "/authentication/v1/logout?state=q",
+            "/sso/v2/logout?state=q",
+        ),
+        (
+            "/authentication/v1/sessionTracker/oasm.js",
+            "/sso/sessionTracker/oasm.js",
+        ),
+    ] {
+        let response = client.get(server.url(old)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::PERMANENT_REDIRECT, "{old}");
+        assert_eq!(location(&response).as_deref(), Some(new));
+        assert!(response.headers().contains_key("deprecation"));
+    }
+    let post = client
+        .post(server.url("/authentication/v1/tokens"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        post.status(),
+        StatusCode::PERMANENT_REDIRECT,
+        "POST keeps its method through a 308"
+    );
+}
+
+async fn session_tracker_answers_registered_origins_only(backend: Backend) {
+    let (_db, server) = provider(backend).await;
+    let script = reqwest::get(server.url("/sso/sessionTracker/oasm.js"))
+        .await
+        .unwrap();
+    assert!(
+        script.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("javascript")
+    );
+    assert!(script.text().await.unwrap().contains("/sso/v2/session"));
+
+    let client = server.client();
+    let status = |origin: &'static str| {
+        let client = client.clone();
+        let url = server.url("/sso/v2/session");
+        async move {
+            let response = client
+                .get(url)
+                .header("origin", origin)
+                .send()
+                .await
+                .unwrap();
+            let allowed = response
+                .headers()
+                .get("access-control-allow-origin")
+                .map(|v| v.to_str().unwrap().to_string());
+            let credentials = response
+                .headers()
+                .get("access-control-allow-credentials")
+                .is_some();
+            let body: Value = response.json().await.unwrap();
+            (body, allowed, credentials)
+        }
+    };
+    let (body, allowed, _) = status("https://rp.example.com").await;
+    assert_eq!(body["active"], false);
+    assert_eq!(allowed.as_deref(), Some("https://rp.example.com"));
+    server.login(&client, ALICE_EMAIL, ALICE_PASSWORD).await;
+    let (body, _, credentials) = status("https://rp.example.com").await;
+    assert_eq!(body["active"], true);
+    assert!(body["expires_at"].is_i64());
+    assert!(credentials);
+    let (body, allowed, credentials) = status("https://evil.example").await;
+    assert_eq!(allowed, None, "unregistered origin gets no CORS grant");
+    assert!(!credentials);
+    assert!(body.get("access_token").is_none() && body.as_object().unwrap().len() == 2);
+}
+
+async fn form_post_posts_the_code_to_the_client(backend: Backend) {
+    let (_db, server) = provider(backend).await;
+    let browser = Browser::new(&server);
+    browser
+        .authorize(&authorize_url(&server, "rp-eddsa", &[]), true)
+        .await; // login and consent once
+    let response = browser
+        .http
+        .get(authorize_url(
+            &server,
+            "rp-eddsa",
+            &[("response_mode", "form_post")],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("form-action https://rp.example.com;"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"));
+    let page = response.text().await.unwrap();
+    assert!(
+        page.contains(r#"action="https://rp.example.com/callback""#),
+        "{page}"
+    );
+    assert!(form_value(&page, "code").is_some());
+    assert_eq!(form_value(&page, "state").as_deref(), Some("s"));
+}
+
+async fn prompt_login_and_max_age_ask_for_the_password_again(backend: Backend) {
+    let (_db, server) = provider(backend).await;
+    let browser = Browser::new(&server);
+    browser
+        .authorize(&authorize_url(&server, "rp-eddsa", &[]), true)
+        .await;
+    // Signed in and consented: a plain request goes straight back with a code.
+    let response = browser
+        .http
+        .get(authorize_url(&server, "rp-eddsa", &[]))
+        .send()
+        .await
+        .unwrap();
+    assert!(location(&response).unwrap().starts_with(REDIRECT));
+    for extra in [("prompt", "login"), ("max_age", "0")] {
+        server.clock.advance(2);
+        let response = browser
+            .http
+            .get(authorize_url(&server, "rp-eddsa", &[extra]))
+            .send()
+            .await
+            .unwrap();
+        let to = location(&response).unwrap();
+        assert!(
+            to.starts_with("/sso/v2/login?") && to.contains("force=1"),
+            "{extra:?}: {to}"
+        );
+        let page = browser.http.get(server.url(&to)).send().await.unwrap();
+        assert_eq!(
+            page.status(),
+            StatusCode::OK,
+            "the form is shown although signed in"
+        );
+        // Signing in again finishes the flow.
+        let returned = browser
+            .authorize(&authorize_url(&server, "rp-eddsa", &[extra]), true)
+            .await;
+        assert!(returned.param("code").is_some(), "{extra:?}");
+    }
+}
+
+async fn consent_is_remembered_until_withdrawn(backend: Backend) {
+    let (_db, server) = provider(backend).await;
+    let browser = Browser::new(&server);
+    let first = tokens_for(&server, &browser, "rp-eddsa").await;
+    assert_eq!(server.count("consents").await, 1);
+    let response = browser
+        .http
+        .get(authorize_url(&server, "rp-eddsa", &[]))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        location(&response).unwrap().starts_with(REDIRECT),
+        "no consent page the second time"
+    );
+    let response = browser
+        .http
+        .get(authorize_url(&server, "rp-eddsa", &[("prompt", "consent")]))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        location(&response).unwrap().starts_with("/sso/v2/consent"),
+        "prompt=consent asks again"
+    );
+
+    // The account page lists it; withdrawing it revokes the client's tokens and asks again.
+    let page = browser
+        .http
+        .get(server.url("/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(texts(&page, ".consents > li strong"), ["rp-eddsa"]);
+    let csrf = form_value(&page, "csrf").unwrap();
+    let response = browser
+        .http
+        .post(server.url("/account/consents/revoke"))
+        .form(&[("csrf", csrf.as_str()), ("client_id", "rp-eddsa")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(server.count("consents").await, 0);
+    let userinfo = reqwest::Client::new()
+        .get(server.url("/sso/v2/userinfo"))
+        .bearer_auth(first["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(userinfo.status(), StatusCode::UNAUTHORIZED);
+    let response = browser
+        .http
+        .get(authorize_url(&server, "rp-eddsa", &[]))
+        .send()
+        .await
+        .unwrap();
+    assert!(location(&response).unwrap().starts_with("/sso/v2/consent"));
+}
+
+async fn account_lists_sessions_and_ends_another_one(backend: Backend) {
+    let (_db, server) = provider(backend).await;
+    let (laptop, phone) = (server.client(), server.client());
+    server.login(&laptop, ALICE_EMAIL, ALICE_PASSWORD).await;
+    server.login(&phone, ALICE_EMAIL, ALICE_PASSWORD).await;
+    let page = laptop
+        .get(server.url("/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(texts(&page, ".sessions > li").len(), 2);
+    let other = form_value(&page, "session").expect("the other session has a sign-out button");
+    let csrf = form_value(&page, "csrf").unwrap();
+    laptop
+        .post(server.url("/account/sessions/end"))
+        .form(&[("csrf", csrf.as_str()), ("session", other.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        phone
+            .get(server.url("/account"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        laptop
+            .get(server.url("/account"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+}
+
+async fn client_credentials_and_introspection(backend: Backend) {
+    let (_db, server) = provider(backend).await;
+    let (status, body) = post_form(
+        &server,
+        "/sso/v2/token",
+        &[("grant_type", "client_credentials")],
+        Some(("rp-rs256", RP_SECRET)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.get("id_token").is_none() && body.get("refresh_token").is_none());
+    let access = body["access_token"].as_str().unwrap();
+    let userinfo = reqwest::Client::new()
+        .get(server.url("/sso/v2/userinfo"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        userinfo.status(),
+        StatusCode::UNAUTHORIZED,
+        "no user behind a client token"
+    );
+
+    let (_, own) = post_form(
+        &server,
+        "/sso/v2/introspect",
+        &[("token", access)],
+        Some(("rp-rs256", RP_SECRET)),
+    )
+    .await;
+    assert_eq!(own["active"], true);
+    assert_eq!(own["client_id"], "rp-rs256");
+    let (_, other) = post_form(
+        &server,
+        "/sso/v2/introspect",
+        &[("token", access)],
+        Some(("rp-eddsa", RP_SECRET)),
+    )
+    .await;
+    assert_eq!(
+        other,
+        serde_json::json!({"active": false}),
+        "another client's token is not disclosed"
+    );
+    let (_, garbage) = post_form(
+        &server,
+        "/sso/v2/introspect",
+        &[("token", "garbage")],
+        Some(("rp-rs256", RP_SECRET)),
+    )
+    .await;
+    assert_eq!(garbage["active"], false);
+    let (status, _) = post_form(
+        &server,
+        "/sso/v2/introspect",
+        &[("token", access)],
+        Some(("rp-rs256", "wrong")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let (status, body) = post_form(
+        &server,
+        "/sso/v2/token",
+        &[("grant_type", "client_credentials"), ("client_id", "spa")],
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unauthorized_client"))
+    );
+    let (status, body) = post_form(
+        &server,
+        "/sso/v2/token",
+        &[("grant_type", "client_credentials"), ("scope", "openid")],
+        Some(("rp-rs256", RP_SECRET)),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_scope"))
+    );
+    let (status, body) = post_form(
+        &server,
+        "/sso/v2/token",
+        &[("grant_type", "password")],
+        Some(("rp-rs256", RP_SECRET)),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unsupported_grant_type"))
+    );
+}
+
+async fn a_public_client_uses_pkce_and_no_secret(backend: Backend) {
+    let (_db, server) = provider(backend).await;
+    let browser = Browser::new(&server);
+    let url = format!(
+        "{}&login_hint=alice%40example.com",
+        authorize_url(&server, "spa", &[])
+    );
+    // The login page is prefilled from login_hint.
+    let to = location(&browser.http.get(&url).send().await.unwrap()).unwrap();
+    let page = browser
+        .http
+        .get(server.url(&to))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(form_value(&page, "email").as_deref(), Some(ALICE_EMAIL));
+
+    let code = browser.authorize(&url, true).await.param("code").unwrap();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", "https://spa.example.com/cb"),
+        ("client_id", "spa"),
+    ];
+    let (status, body) = post_form(&server, "/sso/v2/token", &form, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "verifier missing"
+    );
+    // That failed attempt spent the code; a new one with the verifier works.
+    let code = browser.authorize(&url, true).await.param("code").unwrap();
+    let (status, body) = post_form(
+        &server,
+        "/sso/v2/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "https://spa.example.com/cb"),
+            ("client_id", "spa"),
+            ("code_verifier", VERIFIER),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["id_token"].is_string());
+}
+
+/// Verifies an ID token against the JWKS the server publishes now.
+async fn verifies_through_jwks(server: &TestServer, token: &str) -> bool {
+    let jwks: JwkSet = reqwest::get(server.url("/sso/v2/jwks"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let header = jsonwebtoken::decode_header(token).unwrap();
+    let Some(jwk) = jwks.find(header.kid.as_deref().unwrap()) else {
+        return false;
+    };
+    let mut validation = Validation::new(header.alg);
+    validation.set_audience(&["rp-eddsa"]);
+    validation.set_issuer(&[&server.base]);
+    jsonwebtoken::decode::<Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &validation).is_ok()
+}
+
+async fn key_rotation_keeps_old_tokens_valid(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let config = format!(
+        "{}{PROVIDER_CONFIG}",
+        BASE_CONFIG.replace(
+            "id_token_alg = \"EdDSA\"",
+            "id_token_alg = \"EdDSA\"\nrotate_after = \"1d\""
+        )
+    );
+    let server = TestServer::start_with(
+        &db,
+        &config,
+        idbridge::Clock::system(),
+        &[("RP_SECRET", RP_SECRET)],
+    )
+    .await
+    .unwrap();
+    let browser = Browser::new(&server);
+    let kid = |token: &str| jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
+    let jwks_kids = || async {
+        let jwks: JwkSet = reqwest::get(server.url("/sso/v2/jwks"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        jwks.keys
+            .iter()
+            .filter(|k| k.common.key_algorithm.map(|a| format!("{a:?}")) == Some("EdDSA".into()))
+            .count()
+    };
+    let before = tokens_for(&server, &browser, "rp-eddsa").await["id_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(jwks_kids().await, 1);
+
+    // Past rotate_after: a successor is published, but the old key still signs.
+    server.clock.advance(86_400 + 1);
+    idbridge::rotate_keys(&server.state).await.unwrap();
+    assert_eq!(
+        jwks_kids().await,
+        2,
+        "the new key is published before it signs"
+    );
+    let during = tokens_for(&server, &browser, "rp-eddsa").await["id_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(kid(&during), kid(&before));
+
+    // An hour later the new key signs; the old one stays published for the old tokens.
+    server.clock.advance(3600 + 1);
+    idbridge::rotate_keys(&server.state).await.unwrap();
+    let after = tokens_for(&server, &browser, "rp-eddsa").await["id_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(kid(&after), kid(&before));
+    assert!(
+        verifies_through_jwks(&server, &before).await,
+        "a token signed before the rotation still verifies"
+    );
+    assert!(verifies_through_jwks(&server, &after).await);
+
+    // Once every token of the old key has expired, it leaves JWKS.
+    server.clock.advance(3600 + 1);
+    idbridge::rotate_keys(&server.state).await.unwrap();
+    assert_eq!(jwks_kids().await, 1);
+    assert!(verifies_through_jwks(&server, &after).await);
+}
+
+async fn the_demo_client_shows_claims_and_userinfo(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db, &idbridge::demo::config_text("{test_base}")).await;
+    let browser = Browser::new(&server)
+        .signing_in_as(idbridge::demo::DEMO_EMAIL, idbridge::demo::DEMO_PASSWORD);
+    let start = browser
+        .http
+        .get(server.url("/demo/start"))
+        .send()
+        .await
+        .unwrap();
+    let callback = browser.authorize(&location(&start).unwrap(), true).await;
+    assert_eq!(callback.url.path(), "/demo/callback");
+    let page = browser
+        .http
+        .get(callback.url.as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    let claims: Value = serde_json::from_str(&texts(&page, "#id-token-claims")[0]).unwrap();
+    assert_eq!(claims["sub"], "demo-user");
+    assert_eq!(claims["iss"], server.base.as_str());
+    let userinfo: Value = serde_json::from_str(&texts(&page, "#userinfo")[0]).unwrap();
+    assert_eq!(
+        userinfo["attached_to"][1],
+        serde_json::json!({"path": "/Demo Payments/Europe/Demo Shop", "level": "MERCHANT", "entityId": "demo-merchant"})
+    );
+    // A second visit of the same callback fails: the code is spent and the demo cookie gone.
+    let again = browser
+        .http
+        .get(callback.url.as_str())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        texts(&again, ".error")[0].contains("did not start"),
+        "{again}"
+    );
+}
+
+/// Two servers on one database: a flow started on one finishes on the other, and a code raced
+/// at both is redeemed exactly once.
+async fn two_servers_share_one_database(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let config = format!("{BASE_CONFIG}{PROVIDER_CONFIG}");
+    let clock = idbridge::Clock::system();
+    let a = TestServer::start_with(&db, &config, clock.clone(), &[("RP_SECRET", RP_SECRET)])
+        .await
+        .unwrap();
+    let b = TestServer::start_with(
+        &db,
+        &config,
+        clock,
+        &[("RP_SECRET", RP_SECRET), ("IDBRIDGE_ISSUER", &a.base)],
+    )
+    .await
+    .unwrap();
+    let browser = Browser::new(&a);
+    for round in 0..5 {
+        let code = browser
+            .authorize(&authorize_url(&a, "rp-eddsa", &[]), true)
+            .await
+            .param("code")
+            .unwrap();
+        let redeem = |server: &TestServer| {
+            let url = server.url("/sso/v2/token");
+            let code = code.clone();
+            async move {
+                reqwest::Client::new()
+                    .post(url)
+                    .basic_auth("rp-eddsa", Some(RP_SECRET))
+                    .form(&[
+                        ("grant_type", "authorization_code"),
+                        ("code", code.as_str()),
+                        ("redirect_uri", REDIRECT),
+                        ("code_verifier", VERIFIER),
+                    ])
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            }
+        };
+        let (at_a, at_b) = tokio::join!(redeem(&a), redeem(&b));
+        let wins = [at_a, at_b]
+            .iter()
+            .filter(|s| **s == StatusCode::OK)
+            .count();
+        assert_eq!(wins, 1, "round {round}: {at_a} at A, {at_b} at B");
+    }
+    // Authorize on A, redeem on B.
+    let code = browser
+        .authorize(&authorize_url(&a, "rp-eddsa", &[]), true)
+        .await
+        .param("code")
+        .unwrap();
+    let (status, body) = post_form(
+        &b,
+        "/sso/v2/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ],
+        Some(("rp-eddsa", RP_SECRET)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let userinfo = reqwest::Client::new()
+        .get(a.url("/sso/v2/userinfo"))
+        .bearer_auth(body["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        userinfo.status(),
+        StatusCode::OK,
+        "a token from B works at A"
+    );
+}
+
+crate::backend_tests!(
+    discovery_names_every_endpoint,
+    legacy_paths_redirect_permanently,
+    session_tracker_answers_registered_origins_only,
+    form_post_posts_the_code_to_the_client,
+    prompt_login_and_max_age_ask_for_the_password_again,
+    consent_is_remembered_until_withdrawn,
+    account_lists_sessions_and_ends_another_one,
+    client_credentials_and_introspection,
+    a_public_client_uses_pkce_and_no_secret,
+    key_rotation_keeps_old_tokens_valid,
+    the_demo_client_shows_claims_and_userinfo,
+    two_servers_share_one_database,
+);
