@@ -67,7 +67,8 @@ pub async fn authenticate(
     }
 }
 
-/// Deletes expired sessions and failure counters whose window has passed.
+/// Deletes expired sessions, failure counters whose window has passed, and expired
+/// authorizations, codes and tokens.
 pub async fn sweep_expired(state: &AppState) -> Result<u64, StoreError> {
     let window = ACCOUNT_RULE.window.max(ADDRESS_RULE.window);
     state.store.sweep(state.clock.now(), window).await

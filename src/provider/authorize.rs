@@ -139,7 +139,10 @@ async fn start(
         created_at: now,
         expires_at: now + PENDING_TTL,
     };
-    state.store.create_pending(pending.clone()).await?;
+    let pending = flow::Pending {
+        model: pending,
+        stored: false,
+    };
     let mut response = flow::proceed(&state, &headers, &pending, false).await?;
     if let Some(cookie) = set_browser_cookie
         && let Ok(value) = cookie.parse()

@@ -35,15 +35,15 @@ pub async fn show(
 ) -> Result<Response, PageError> {
     let pending = flow::pending_for_browser(&state, &headers, &query.id).await?;
     let Some(session) = current_session(&state, &headers).await? else {
-        return Ok(Redirect::to(&flow::resume_path(&pending)).into_response());
+        return Ok(Redirect::to(&flow::resume_path(&pending.model)).into_response());
     };
     let (csrf, csrf_cookie) = csrf::issue(&state, &headers);
     let page = ConsentPage {
         csrf,
-        id: pending.id.clone(),
-        client: pending.client_id.clone(),
+        id: pending.model.id.clone(),
+        client: pending.model.client_id.clone(),
         user_email: session.user.email,
-        items: scope::parse(&pending.scope)
+        items: scope::parse(&pending.model.scope)
             .iter()
             .filter_map(|s| scope::describe(s))
             .collect(),
@@ -70,7 +70,7 @@ pub async fn decide(
     csrf::verify(&state, &headers, &form.csrf)?;
     let pending = flow::pending_for_browser(&state, &headers, &form.id).await?;
     let Some(session) = current_session(&state, &headers).await? else {
-        return Ok(Redirect::to(&flow::resume_path(&pending)).into_response());
+        return Ok(Redirect::to(&flow::resume_path(&pending.model)).into_response());
     };
     match form.decision.as_str() {
         "allow" => {
@@ -78,8 +78,8 @@ pub async fn decide(
                 .store
                 .grant_consent(
                     &session.user.id,
-                    &pending.client_id,
-                    &pending.scope,
+                    &pending.model.client_id,
+                    &pending.model.scope,
                     state.clock.now(),
                 )
                 .await?;

@@ -24,7 +24,7 @@ pub async fn pending_for_browser(
     state: &AppState,
     headers: &HeaderMap,
     id: &str,
-) -> Result<pending_authorization::Model, PageError> {
+) -> Result<Pending, PageError> {
     let expired = PageError::BadRequest(
         "This sign-in request has expired or was already completed. Go back to the application and start again.",
     );
@@ -39,20 +39,48 @@ pub async fn pending_for_browser(
             "This sign-in request was started in another browser. Go back to the application and start again.",
         ));
     }
-    Ok(pending)
+    Ok(Pending {
+        model: pending,
+        stored: true,
+    })
 }
 
 pub fn resume_path(pending: &pending_authorization::Model) -> String {
     format!("/sso/v2/authorize/resume?id={}", pending.id)
 }
 
+/// A pending authorization, and whether it is in the database yet. A new request is stored only
+/// when the person must be sent to login or consent; one that can be answered at once (a fresh
+/// session, consent already given) costs no write.
+pub struct Pending {
+    pub model: pending_authorization::Model,
+    pub stored: bool,
+}
+
+impl Pending {
+    /// Stores it, if it is not yet, so that a later step (on any process) can find it.
+    async fn keep(&self, state: &AppState) -> Result<(), PageError> {
+        if !self.stored {
+            state.store.create_pending(self.model.clone()).await?;
+        }
+        Ok(())
+    }
+
+    /// Removes it; `false` when another request finished it first.
+    async fn finish(&self, state: &AppState) -> Result<bool, PageError> {
+        Ok(!self.stored || state.store.finish_pending(&self.model.id).await?)
+    }
+}
+
 /// Takes the next step of a pending authorization for the browser's current session.
 pub async fn proceed(
     state: &AppState,
     headers: &HeaderMap,
-    pending: &pending_authorization::Model,
+    pending: &Pending,
     consent_given: bool,
 ) -> Result<Response, PageError> {
+    let request = pending;
+    let pending = &request.model;
     let now = state.clock.now();
     let prompt = pending.prompt.as_deref().unwrap_or("");
     let session = current_session(state, headers).await?;
@@ -62,13 +90,10 @@ pub async fn proceed(
     });
     let Some(session) = fresh else {
         if scope::contains(prompt, "none") {
-            return fail(
-                state,
-                pending,
-                AuthorizationError::new("login_required", "the user is not signed in"),
-            )
-            .await;
+            let error = AuthorizationError::new("login_required", "the user is not signed in");
+            return fail(state, request, error).await;
         }
+        request.keep(state).await?;
         let mut login = Url::parse("http://idbridge/sso/v2/login").expect("static URL");
         login
             .query_pairs_mut()
@@ -93,18 +118,16 @@ pub async fn proceed(
         let covered = remembered.is_some_and(|c| scope::covered_by(&pending.scope, &c.scope));
         if !covered || scope::contains(prompt, "consent") {
             if scope::contains(prompt, "none") {
-                return fail(
-                    state,
-                    pending,
-                    AuthorizationError::new("consent_required", "the user has not consented"),
-                )
-                .await;
+                let error =
+                    AuthorizationError::new("consent_required", "the user has not consented");
+                return fail(state, request, error).await;
             }
+            request.keep(state).await?;
             return Ok(Redirect::to(&format!("/sso/v2/consent?id={}", pending.id)).into_response());
         }
     }
 
-    if !state.store.finish_pending(&pending.id).await? {
+    if !request.finish(state).await? {
         return Err(PageError::BadRequest(
             "This sign-in request was already completed.",
         ));
@@ -140,10 +163,11 @@ pub async fn proceed(
 /// Ends a pending authorization with an error sent to the client.
 pub async fn fail(
     state: &AppState,
-    pending: &pending_authorization::Model,
+    request: &Pending,
     error: AuthorizationError,
 ) -> Result<Response, PageError> {
-    state.store.finish_pending(&pending.id).await?;
+    request.finish(state).await?;
+    let pending = &request.model;
     Ok(respond_error(
         state,
         &pending.redirect_uri,

@@ -9,6 +9,7 @@ use super::error::OAuthError;
 use super::scope;
 use crate::config::Alg;
 use crate::crypto;
+use crate::hierarchy::Hierarchy;
 use crate::keys::ID_TOKEN_TTL;
 use crate::state::AppState;
 use crate::store::tables::{access_token, refresh_token, user};
@@ -79,7 +80,17 @@ pub async fn issue_for_user(
     } else {
         None
     };
-    let mut claims = user_claims(state, grant.user, grant.scope).await?;
+    let entity_ids = if scope::contains(grant.scope, scope::PROFILE) {
+        state.store.attached_entity_ids(&grant.user.id).await?
+    } else {
+        Vec::new()
+    };
+    let mut claims = user_claims(
+        &state.hierarchy,
+        &grant.user.into(),
+        &entity_ids,
+        grant.scope,
+    );
     claims.insert("iss".into(), json!(state.config.server.issuer));
     claims.insert("aud".into(), json!(grant.client.id));
     claims.insert("azp".into(), json!(grant.client.id));
@@ -128,33 +139,49 @@ pub async fn issue_for_client(
     })
 }
 
+/// The person a set of claims is about.
+pub struct Subject<'a> {
+    pub id: &'a str,
+    pub email: &'a str,
+    pub name: &'a str,
+    /// Addresses of accounts the operator declared are vouched for by the operator.
+    pub email_verified: bool,
+}
+
+impl<'a> From<&'a user::Model> for Subject<'a> {
+    fn from(user: &'a user::Model) -> Subject<'a> {
+        Subject {
+            id: &user.id,
+            email: &user.email,
+            name: &user.name,
+            email_verified: user.source == user::SOURCE_CONFIG,
+        }
+    }
+}
+
 /// The claims about a user that a scope releases (SPEC section 4): `sub` always; `profile` adds
 /// name, preferred_username (the email) and attached_to; `email` adds email and email_verified.
-pub async fn user_claims(
-    state: &AppState,
-    user: &user::Model,
+pub fn user_claims(
+    hierarchy: &Hierarchy,
+    subject: &Subject,
+    entity_ids: &[String],
     granted: &str,
-) -> Result<Map<String, Value>, OAuthError> {
+) -> Map<String, Value> {
     let mut claims = Map::new();
-    claims.insert("sub".into(), json!(user.id));
+    claims.insert("sub".into(), json!(subject.id));
     if scope::contains(granted, scope::PROFILE) {
-        let entity_ids = state.store.attached_entity_ids(&user.id).await?;
-        claims.insert("name".into(), json!(user.name));
-        claims.insert("preferred_username".into(), json!(user.email));
+        claims.insert("name".into(), json!(subject.name));
+        claims.insert("preferred_username".into(), json!(subject.email));
         claims.insert(
             "attached_to".into(),
-            json!(state.hierarchy.attachments(&entity_ids)),
+            json!(hierarchy.attachments(entity_ids)),
         );
     }
     if scope::contains(granted, scope::EMAIL) {
-        claims.insert("email".into(), json!(user.email));
-        // Addresses of accounts the operator declared are vouched for by the operator.
-        claims.insert(
-            "email_verified".into(),
-            json!(user.source == user::SOURCE_CONFIG),
-        );
+        claims.insert("email".into(), json!(subject.email));
+        claims.insert("email_verified".into(), json!(subject.email_verified));
     }
-    Ok(claims)
+    claims
 }
 
 /// Signs ID token claims with the client's algorithm: its secret for HS256, otherwise the

@@ -6,10 +6,11 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
-use super::error::{BearerError, OAuthError};
-use super::tokens::user_claims;
+use super::error::BearerError;
+use super::tokens::{Subject, user_claims};
 use crate::crypto;
 use crate::state::AppState;
+use crate::store::tables::user;
 
 pub async fn userinfo(
     State(state): State<AppState>,
@@ -34,23 +35,26 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, BearerError> {
         .ok_or(BearerError::Missing)
 }
 
-/// The userinfo claims an access token gives access to.
+/// The userinfo claims an access token gives access to, from one database query.
 pub async fn claims_for_access_token(
     state: &AppState,
     token: &str,
 ) -> Result<Map<String, Value>, BearerError> {
-    let found = state
+    let grant = state
         .store
-        .find_access_token(&crypto::sha256_hex(token), state.clock.now())
-        .await?;
-    // A client_credentials token stands for no user, so it has no userinfo.
-    let Some((grant, Some(user))) = found else {
-        return Err(BearerError::InvalidToken);
+        .userinfo_grant(&crypto::sha256_hex(token), state.clock.now())
+        .await?
+        .ok_or(BearerError::InvalidToken)?;
+    let subject = Subject {
+        id: &grant.user_id,
+        email: &grant.email,
+        name: &grant.name,
+        email_verified: grant.source == user::SOURCE_CONFIG,
     };
-    user_claims(state, &user, &grant.scope)
-        .await
-        .map_err(|e| match e {
-            OAuthError::Server(cause) => BearerError::Server(cause),
-            other => BearerError::Server(other.to_string()),
-        })
+    Ok(user_claims(
+        &state.hierarchy,
+        &subject,
+        &grant.entity_ids,
+        &grant.scope,
+    ))
 }

@@ -2,15 +2,28 @@
 //! refresh tokens, consents. Every one-time thing is consumed by a single conditional write whose
 //! row count decides, never by reading and then writing, so that two processes racing for the same
 //! code or token cannot both win.
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder,
 };
 
 use super::tables::{
     access_token, authorization_code, consent, pending_authorization, refresh_token, user,
+    user_entity,
 };
 use super::{Store, StoreError};
+
+/// An access token's grant as userinfo needs it.
+#[derive(Debug)]
+pub struct UserinfoGrant {
+    pub scope: String,
+    pub user_id: String,
+    pub email: String,
+    pub name: String,
+    pub source: String,
+    pub entity_ids: Vec<String>,
+}
 
 /// What presenting an authorization code found.
 #[derive(Debug)]
@@ -39,7 +52,7 @@ impl Store {
         &self,
         pending: pending_authorization::Model,
     ) -> Result<(), StoreError> {
-        pending.into_active_model().insert(&self.db).await?;
+        pending.into_active_model().insert(&self.writer).await?;
         Ok(())
     }
 
@@ -57,13 +70,13 @@ impl Store {
     /// Removes a pending authorization; `true` for the one caller that removed it.
     pub async fn finish_pending(&self, id: &str) -> Result<bool, StoreError> {
         let result = pending_authorization::Entity::delete_by_id(id.to_string())
-            .exec(&self.db)
+            .exec(&self.writer)
             .await?;
         Ok(result.rows_affected == 1)
     }
 
     pub async fn create_code(&self, code: authorization_code::Model) -> Result<(), StoreError> {
-        code.into_active_model().insert(&self.db).await?;
+        code.into_active_model().insert(&self.writer).await?;
         Ok(())
     }
 
@@ -75,7 +88,7 @@ impl Store {
             .filter(C::CodeHash.eq(code_hash))
             .filter(C::ConsumedAt.is_null())
             .filter(C::ExpiresAt.gt(now))
-            .exec(&self.db)
+            .exec(&self.writer)
             .await?;
         let row = authorization_code::Entity::find_by_id(code_hash.to_string())
             .one(&self.db)
@@ -90,7 +103,7 @@ impl Store {
     }
 
     pub async fn create_access_token(&self, token: access_token::Model) -> Result<(), StoreError> {
-        token.into_active_model().insert(&self.db).await?;
+        token.into_active_model().insert(&self.writer).await?;
         Ok(())
     }
 
@@ -98,7 +111,7 @@ impl Store {
         &self,
         token: refresh_token::Model,
     ) -> Result<(), StoreError> {
-        token.into_active_model().insert(&self.db).await?;
+        token.into_active_model().insert(&self.writer).await?;
         Ok(())
     }
 
@@ -115,13 +128,15 @@ impl Store {
             .filter(R::ConsumedAt.is_null())
             .filter(R::RevokedAt.is_null())
             .filter(R::ExpiresAt.gt(now))
-            .exec(&self.db)
+            .exec_with_returning(&self.writer)
             .await?;
+        if let Some(row) = spent.into_iter().next() {
+            return Ok(RefreshUse::Rotated(row));
+        }
         let row = refresh_token::Entity::find_by_id(token_hash.to_string())
             .one(&self.db)
             .await?;
         Ok(match row {
-            Some(row) if spent.rows_affected == 1 => RefreshUse::Rotated(row),
             Some(row) if row.consumed_at.is_some() && row.revoked_at.is_none() => {
                 RefreshUse::Reused {
                     family_id: row.family_id,
@@ -137,13 +152,13 @@ impl Store {
             .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
             .filter(refresh_token::Column::FamilyId.eq(family_id))
             .filter(refresh_token::Column::RevokedAt.is_null())
-            .exec(&self.db)
+            .exec(&self.writer)
             .await?;
         access_token::Entity::update_many()
             .col_expr(access_token::Column::RevokedAt, Expr::value(now))
             .filter(access_token::Column::FamilyId.eq(family_id))
             .filter(access_token::Column::RevokedAt.is_null())
-            .exec(&self.db)
+            .exec(&self.writer)
             .await?;
         Ok(())
     }
@@ -160,6 +175,65 @@ impl Store {
             .find_also_related(user::Entity)
             .one(&self.db)
             .await?)
+    }
+
+    /// What userinfo needs for a live access token, in one query: its scope, its user and the
+    /// user's entities. `None` also for a client_credentials token, which has no user.
+    pub async fn userinfo_grant(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<UserinfoGrant>, StoreError> {
+        use sea_orm::sea_query::{Alias, Query};
+        let query = Query::select()
+            .column((access_token::Entity, access_token::Column::Scope))
+            .columns([
+                (user::Entity, user::Column::Id),
+                (user::Entity, user::Column::Email),
+                (user::Entity, user::Column::Name),
+                (user::Entity, user::Column::Source),
+            ])
+            .expr_as(
+                Expr::col((user_entity::Entity, user_entity::Column::EntityId)),
+                Alias::new("entity_id"),
+            )
+            .from(access_token::Entity)
+            .inner_join(
+                user::Entity,
+                Expr::col((user::Entity, user::Column::Id))
+                    .equals((access_token::Entity, access_token::Column::UserId)),
+            )
+            .left_join(
+                user_entity::Entity,
+                Expr::col((user_entity::Entity, user_entity::Column::UserId))
+                    .equals((user::Entity, user::Column::Id)),
+            )
+            .and_where(
+                Expr::col((access_token::Entity, access_token::Column::TokenHash)).eq(token_hash),
+            )
+            .and_where(Expr::col((access_token::Entity, access_token::Column::ExpiresAt)).gt(now))
+            .and_where(Expr::col((access_token::Entity, access_token::Column::RevokedAt)).is_null())
+            .to_owned();
+        let rows = self.db.query_all(&query).await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let text = |row: &sea_orm::QueryResult, column: &str| row.try_get::<String>("", column);
+        Ok(Some(UserinfoGrant {
+            scope: text(first, "scope")?,
+            user_id: text(first, "id")?,
+            email: text(first, "email")?,
+            name: text(first, "name")?,
+            source: text(first, "source")?,
+            entity_ids: rows
+                .iter()
+                .filter_map(|row| {
+                    row.try_get::<Option<String>>("", "entity_id")
+                        .ok()
+                        .flatten()
+                })
+                .collect(),
+        }))
     }
 
     /// A live refresh token.
@@ -188,14 +262,14 @@ impl Store {
             .filter(refresh_token::Column::UserId.eq(user_id))
             .filter(refresh_token::Column::ClientId.eq(client_id))
             .filter(refresh_token::Column::RevokedAt.is_null())
-            .exec(&self.db)
+            .exec(&self.writer)
             .await?;
         access_token::Entity::update_many()
             .col_expr(access_token::Column::RevokedAt, Expr::value(now))
             .filter(access_token::Column::UserId.eq(user_id))
             .filter(access_token::Column::ClientId.eq(client_id))
             .filter(access_token::Column::RevokedAt.is_null())
-            .exec(&self.db)
+            .exec(&self.writer)
             .await?;
         Ok(())
     }
@@ -206,7 +280,7 @@ impl Store {
             .col_expr(access_token::Column::RevokedAt, Expr::value(now))
             .filter(access_token::Column::TokenHash.eq(token_hash))
             .filter(access_token::Column::RevokedAt.is_null())
-            .exec(&self.db)
+            .exec(&self.writer)
             .await?;
         Ok(())
     }
@@ -245,7 +319,7 @@ impl Store {
                 .update_columns([consent::Column::Scope, consent::Column::GrantedAt])
                 .to_owned(),
         )
-        .exec_without_returning(&self.db)
+        .exec_without_returning(&self.writer)
         .await?;
         Ok(())
     }
@@ -260,7 +334,7 @@ impl Store {
 
     pub async fn revoke_consent(&self, user_id: &str, client_id: &str) -> Result<(), StoreError> {
         consent::Entity::delete_by_id((user_id.to_string(), client_id.to_string()))
-            .exec(&self.db)
+            .exec(&self.writer)
             .await?;
         Ok(())
     }

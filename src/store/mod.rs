@@ -16,10 +16,27 @@ use idbridge_migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
-pub use grants::{CodeUse, RefreshUse};
+pub use grants::{CodeUse, RefreshUse, UserinfoGrant};
 pub use sessions::SessionInfo;
 pub use throttle::ThrottleRule;
 pub use users::{Attachment, UserProfile};
+
+/// Pool options; SQLite runs in WAL mode with a busy timeout, so several processes can share
+/// one file and readers never wait for the writer.
+fn pool_options(url: &str, connections: u32) -> ConnectOptions {
+    let mut options = ConnectOptions::new(url);
+    options
+        .max_connections(connections)
+        .connect_timeout(Duration::from_secs(10))
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|opts| {
+            opts.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
+    options
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -29,34 +46,33 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// A handle on the database; cheap to clone (it wraps a connection pool).
+/// A handle on the database; cheap to clone (it wraps connection pools).
 #[derive(Clone, Debug)]
 pub struct Store {
+    /// Reads, and on PostgreSQL writes too.
     db: DatabaseConnection,
+    /// Writes. On SQLite this is a pool of one connection: SQLite lets one writer in at a time,
+    /// and writers queued here wait their turn in order, where several pooled writers would
+    /// sleep-poll on the database lock and stretch the tail latency.
+    writer: DatabaseConnection,
 }
 
 impl Store {
-    /// Connects to `sqlite:` or `postgres://` URLs. SQLite runs in WAL mode with a busy timeout,
-    /// so several processes can share one file.
+    /// Connects to `sqlite:` or `postgres://` URLs.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
-        let mut options = ConnectOptions::new(url);
-        options
-            .max_connections(if url.starts_with("sqlite:") { 8 } else { 16 })
-            .connect_timeout(Duration::from_secs(10))
-            .sqlx_logging(false)
-            .map_sqlx_sqlite_opts(|opts| {
-                opts.journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
-                    .busy_timeout(Duration::from_secs(10))
-                    .foreign_keys(true)
-            });
-        let db = Database::connect(options).await?;
-        Ok(Store { db })
+        let sqlite = url.starts_with("sqlite:");
+        let db = Database::connect(pool_options(url, if sqlite { 8 } else { 16 })).await?;
+        let writer = if sqlite {
+            Database::connect(pool_options(url, 1)).await?
+        } else {
+            db.clone()
+        };
+        Ok(Store { db, writer })
     }
 
     /// Applies every migration not yet applied.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        Migrator::up(&self.db, None).await?;
+        Migrator::up(&self.writer, None).await?;
         Ok(())
     }
 

@@ -16,7 +16,7 @@ impl Store {
             value: Set(STANDARD.encode(crypto::random_bytes())),
         })
         .on_conflict_do_nothing()
-        .exec_without_returning(&self.db)
+        .exec_without_returning(&self.writer)
         .await?;
         let stored = server_secret::Entity::find_by_id(name.to_string())
             .one(&self.db)

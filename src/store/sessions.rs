@@ -35,7 +35,7 @@ impl Store {
             user_agent: user_agent.chars().take(256).collect(),
         }
         .into_active_model()
-        .insert(&self.db)
+        .insert(&self.writer)
         .await?;
         Ok(token)
     }
@@ -64,7 +64,7 @@ impl Store {
     /// Ends the session a cookie token names, if there is one.
     pub async fn delete_session(&self, token: &str) -> Result<(), StoreError> {
         session::Entity::delete_by_id(crypto::sha256_hex(token))
-            .exec(&self.db)
+            .exec(&self.writer)
             .await?;
         Ok(())
     }
@@ -88,7 +88,7 @@ impl Store {
         session::Entity::delete_many()
             .filter(session::Column::UserId.eq(user_id))
             .filter(session::Column::IdHash.eq(id_hash))
-            .exec(&self.db)
+            .exec(&self.writer)
             .await?;
         Ok(())
     }

@@ -14,7 +14,7 @@ impl Store {
     }
 
     pub async fn insert_signing_key(&self, key: signing_key::Model) -> Result<(), StoreError> {
-        key.into_active_model().insert(&self.db).await?;
+        key.into_active_model().insert(&self.writer).await?;
         Ok(())
     }
 
@@ -30,7 +30,7 @@ impl Store {
             encrypted: Set(true),
             ..Default::default()
         })
-        .exec(&self.db)
+        .exec(&self.writer)
         .await?;
         Ok(())
     }
@@ -42,7 +42,7 @@ impl Store {
             retired_at: Set(Some(now)),
             ..Default::default()
         })
-        .exec(&self.db)
+        .exec(&self.writer)
         .await?;
         Ok(())
     }

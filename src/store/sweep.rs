@@ -1,20 +1,46 @@
-//! Removal of state that can no longer be used: expired sessions and passed throttle windows.
+//! Removal of state that can no longer be used: expired sessions, passed throttle windows,
+//! abandoned authorizations, and codes and tokens past their lifetime.
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use super::tables::{login_throttle, session};
+use super::tables::{
+    access_token, authorization_code, login_throttle, pending_authorization, refresh_token, session,
+};
 use super::{Store, StoreError};
 
+/// A spent code is kept this long past its expiry, so that a late replay is still recognised as
+/// one and revokes what the code issued.
+const CODE_REPLAY_MEMORY: i64 = 86_400;
+
 impl Store {
-    /// Deletes sessions that have expired and failure counters older than `throttle_window`.
+    /// Deletes what has expired; counters older than `throttle_window`. Returns the rows removed.
     pub async fn sweep(&self, now: i64, throttle_window: i64) -> Result<u64, StoreError> {
-        let sessions = session::Entity::delete_many()
-            .filter(session::Column::ExpiresAt.lte(now))
-            .exec(&self.db)
-            .await?;
-        let counters = login_throttle::Entity::delete_many()
-            .filter(login_throttle::Column::WindowStart.lte(now - throttle_window))
-            .exec(&self.db)
-            .await?;
-        Ok(sessions.rows_affected + counters.rows_affected)
+        let db = &self.writer;
+        let removed = [
+            session::Entity::delete_many()
+                .filter(session::Column::ExpiresAt.lte(now))
+                .exec(db)
+                .await?,
+            login_throttle::Entity::delete_many()
+                .filter(login_throttle::Column::WindowStart.lte(now - throttle_window))
+                .exec(db)
+                .await?,
+            pending_authorization::Entity::delete_many()
+                .filter(pending_authorization::Column::ExpiresAt.lte(now))
+                .exec(db)
+                .await?,
+            authorization_code::Entity::delete_many()
+                .filter(authorization_code::Column::ExpiresAt.lte(now - CODE_REPLAY_MEMORY))
+                .exec(db)
+                .await?,
+            access_token::Entity::delete_many()
+                .filter(access_token::Column::ExpiresAt.lte(now))
+                .exec(db)
+                .await?,
+            refresh_token::Entity::delete_many()
+                .filter(refresh_token::Column::ExpiresAt.lte(now))
+                .exec(db)
+                .await?,
+        ];
+        Ok(removed.iter().map(|r| r.rows_affected).sum())
     }
 }

@@ -97,7 +97,7 @@ impl Store {
             });
         }
 
-        let txn = self.db.begin().await?;
+        let txn = self.writer.begin().await?;
         reconcile::<entity::Entity>(&txn, entities, entity::Entity::find(), |e| e.id.clone())
             .await?;
         reconcile::<user::Entity>(

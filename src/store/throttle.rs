@@ -60,7 +60,7 @@ impl Store {
                 window_start: Set(now),
             })
             .on_conflict(on_conflict)
-            .exec_without_returning(&self.db)
+            .exec_without_returning(&self.writer)
             .await?;
         }
         Ok(())
@@ -69,7 +69,7 @@ impl Store {
     /// Forgets the failures of a key (after a successful login to that account).
     pub async fn clear_failures(&self, key: &str) -> Result<(), StoreError> {
         login_throttle::Entity::delete_by_id(key.to_string())
-            .exec(&self.db)
+            .exec(&self.writer)
             .await?;
         Ok(())
     }

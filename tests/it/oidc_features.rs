@@ -759,7 +759,71 @@ async fn two_servers_share_one_database(backend: Backend) {
     );
 }
 
+async fn expired_grants_are_swept(backend: Backend) {
+    let (_db, server) = provider(backend).await;
+    let browser = Browser::new(&server);
+    // A spent code, an access token and a refresh token:
+    let offline = authorize_url(
+        &server,
+        "rp-eddsa",
+        &[("scope", "openid profile offline_access")],
+    );
+    let code = browser
+        .authorize(&offline, true)
+        .await
+        .param("code")
+        .unwrap();
+    let (status, _) = post_form(
+        &server,
+        "/sso/v2/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ],
+        Some(("rp-eddsa", RP_SECRET)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    browser
+        .http
+        .get(authorize_url(&server, "rp-eddsa", &[("prompt", "consent")]))
+        .send()
+        .await
+        .unwrap(); // pending
+    let tables = [
+        "pending_authorizations",
+        "authorization_codes",
+        "access_tokens",
+        "refresh_tokens",
+    ];
+    let counts = || async { table_counts(&server, &tables).await };
+    assert_eq!(counts().await, [1, 1, 1, 1]);
+    idbridge::auth::sweep_expired(&server.state).await.unwrap();
+    assert_eq!(counts().await, [1, 1, 1, 1], "nothing has expired yet");
+    server.clock.advance(3601);
+    idbridge::auth::sweep_expired(&server.state).await.unwrap();
+    assert_eq!(
+        counts().await,
+        [0, 1, 0, 1],
+        "the spent code is kept to recognise a late replay"
+    );
+    server.clock.advance(31 * 86_400);
+    idbridge::auth::sweep_expired(&server.state).await.unwrap();
+    assert_eq!(counts().await, [0, 0, 0, 0]);
+}
+
+async fn table_counts(server: &TestServer, tables: &[&str]) -> Vec<i64> {
+    let mut counts = Vec::new();
+    for table in tables {
+        counts.push(server.count(table).await);
+    }
+    counts
+}
+
 crate::backend_tests!(
+    expired_grants_are_swept,
     discovery_names_every_endpoint,
     legacy_paths_redirect_permanently,
     session_tracker_answers_registered_origins_only,
