@@ -147,6 +147,8 @@ pub const PUBLISH_DELAY: i64 = 3600;
 pub const ID_TOKEN_TTL: i64 = 3600;
 /// How long a process trusts its in-memory copy of the key table.
 const RELOAD_AFTER: Duration = Duration::from_secs(60);
+/// How soon an unknown `kid` may make a process read the key table again.
+const MISS_RELOAD_AFTER: Duration = Duration::from_secs(5);
 
 /// Run at start and periodically: checks that every stored key can be read with the configured
 /// encryption key (and encrypts keys stored in clear once one is configured), makes a key for the
@@ -297,11 +299,16 @@ impl KeyRing {
         Ok(json!({"keys": keys.iter().map(|k| &k.public_jwk).collect::<Vec<_>>()}))
     }
 
-    /// The key with this id, reloading once if it is not known here yet.
+    /// The key with this id, reloading if it is not known here yet (another process may have just
+    /// made it), at most every few seconds, so that made-up kids cannot keep the table reloading.
     pub async fn by_kid(&self, kid: &str) -> Result<Option<Arc<LoadedKey>>, KeyError> {
         let find = |keys: &[Arc<LoadedKey>]| keys.iter().find(|k| k.kid == kid).cloned();
         if let Some(key) = find(&self.keys().await?) {
             return Ok(Some(key));
+        }
+        let loaded_at = self.cache.read().expect("key cache lock").0;
+        if loaded_at.elapsed() < MISS_RELOAD_AFTER {
+            return Ok(None);
         }
         self.reload().await?;
         Ok(find(&self.keys().await?))

@@ -17,6 +17,7 @@ enum AuthorizationCodes {
     AuthTime,
     ExpiresAt,
     ConsumedAt,
+    RevokedAt,
 }
 
 #[async_trait::async_trait]
@@ -38,6 +39,7 @@ impl MigrationTrait for Migration {
                     .col(big_integer(C::AuthTime))
                     .col(big_integer(C::ExpiresAt))
                     .col(big_integer_null(C::ConsumedAt))
+                    .col(big_integer_null(C::RevokedAt))
                     .to_owned(),
             )
             .await

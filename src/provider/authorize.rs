@@ -176,6 +176,20 @@ fn check(
             ));
         }
     }
+    // Bounded before anything is parsed, so a huge value costs nothing.
+    let too_long = [
+        (params.scope.as_deref(), scope::MAX_LEN, "scope"),
+        (params.prompt.as_deref(), 64, "prompt"),
+        (params.state.as_deref(), 2048, "state"),
+        (params.nonce.as_deref(), 512, "nonce"),
+        (params.login_hint.as_deref(), 256, "login_hint"),
+    ];
+    if let Some((_, _, name)) = too_long
+        .iter()
+        .find(|(v, max, _)| v.is_some_and(|v| v.len() > *max))
+    {
+        return Err(invalid(&format!("{name} is too long")));
+    }
     let requested = scope::parse(params.scope.as_deref().unwrap_or(""));
     if !requested.iter().any(|s| s == scope::OPENID) {
         return Err(AuthorizationError::new(
@@ -207,23 +221,16 @@ fn check(
             ));
         }
         (Some(_), Some(_)) => return Err(invalid("code_challenge_method must be S256")),
+        // Without PKCE only the nonce ties the code to this request (RFC 9700 section 4.5.3).
+        (None, None) if params.nonce.is_none() => {
+            return Err(invalid("nonce is required when PKCE is not used"));
+        }
         (None, None) => {}
     }
     if let Some(challenge) = params.code_challenge.as_deref()
         && !(43..=128).contains(&challenge.len())
     {
         return Err(invalid("code_challenge must be 43 to 128 characters"));
-    }
-    let too_long = [
-        (params.state.as_deref(), 2048, "state"),
-        (params.nonce.as_deref(), 512, "nonce"),
-        (params.login_hint.as_deref(), 256, "login_hint"),
-    ];
-    if let Some((_, _, name)) = too_long
-        .iter()
-        .find(|(v, max, _)| v.is_some_and(|v| v.len() > *max))
-    {
-        return Err(invalid(&format!("{name} is too long")));
     }
     let prompt = params
         .prompt

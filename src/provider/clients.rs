@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use url::Url;
 
-use crate::config::{Alg, ClientDecl, TokenAuthMethod};
+use crate::config::{Alg, ClientDecl, Secret, TokenAuthMethod};
 use crate::crypto;
 
 #[derive(Debug)]
@@ -21,7 +21,7 @@ pub struct Client {
     /// SHA-256 of the secret, compared in constant time; the secret itself is kept only for
     /// clients whose ID tokens are HS256, which need it as the key.
     secret_sha256: Option<String>,
-    pub hs256_secret: Option<String>,
+    pub hs256_secret: Option<Secret>,
 }
 
 impl Client {
@@ -77,9 +77,10 @@ impl Clients {
                     require_pkce: decl.require_pkce || decl.secret.is_none(),
                     auth_method: decl.token_endpoint_auth_method,
                     secret_sha256: decl.secret.as_ref().map(|s| crypto::sha256_hex(s.expose())),
-                    hs256_secret: (decl.id_token_alg == Alg::HS256)
-                        .then(|| decl.secret.as_ref().map(|s| s.expose().to_string()))
-                        .flatten(),
+                    hs256_secret: decl
+                        .secret
+                        .clone()
+                        .filter(|_| decl.id_token_alg == Alg::HS256),
                 };
                 (client.id.clone(), client)
             })

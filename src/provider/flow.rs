@@ -110,7 +110,12 @@ pub async fn proceed(
         );
     };
 
-    if scope::contains(&pending.scope, scope::PROFILE) && !consent_given {
+    // Personal data (profile) and access while the user is away (offline_access, OIDC Core 11)
+    // need the user's consent.
+    let asks_consent = [scope::PROFILE, scope::OFFLINE_ACCESS]
+        .iter()
+        .any(|value| scope::contains(&pending.scope, value));
+    if asks_consent && !consent_given {
         let remembered = state
             .store
             .find_consent(&session.user.id, &pending.client_id)
@@ -147,6 +152,7 @@ pub async fn proceed(
             auth_time: session.auth_time,
             expires_at: now + CODE_TTL,
             consumed_at: None,
+            revoked_at: None,
         })
         .await?;
     tracing::info!(client = %pending.client_id, user = %session.user.id, "authorization code issued");

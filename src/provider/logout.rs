@@ -68,6 +68,15 @@ async fn logout(
         Some(token) => Some(verify_hint(&state, token).await?),
         None => None,
     };
+    if params
+        .client_id
+        .as_deref()
+        .is_some_and(|id| state.clients.get(id).is_none())
+    {
+        return Err(PageError::BadRequest(
+            "The application named in this request is not registered.",
+        ));
+    }
     let client_id = hint
         .as_ref()
         .map(|h| h.aud.clone())

@@ -4,15 +4,18 @@ pub const PROFILE: &str = "profile";
 pub const EMAIL: &str = "email";
 pub const OFFLINE_ACCESS: &str = "offline_access";
 
+/// Longest scope (or prompt) value accepted; far more than the known scopes need, and small
+/// enough that parsing it costs nothing.
+pub const MAX_LEN: usize = 1024;
+
 /// The distinct values of a scope string, in order.
 pub fn parse(scope: &str) -> Vec<String> {
-    let mut values: Vec<String> = Vec::new();
-    for value in scope.split(' ').filter(|v| !v.is_empty()) {
-        if !values.iter().any(|v| v == value) {
-            values.push(value.to_string());
-        }
-    }
-    values
+    let mut seen = std::collections::HashSet::new();
+    scope
+        .split(' ')
+        .filter(|v| !v.is_empty() && seen.insert(*v))
+        .map(str::to_string)
+        .collect()
 }
 
 pub fn contains(scope: &str, value: &str) -> bool {

@@ -19,7 +19,7 @@ use super::tokens::{self, UserGrant};
 use crate::config::TokenAuthMethod;
 use crate::crypto;
 use crate::state::AppState;
-use crate::store::{CodeUse, RefreshUse};
+use crate::store::{CodeUse, RefreshUse, SpentGrant};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct TokenForm {
@@ -132,11 +132,8 @@ pub async fn exchange_code(
     code_verifier: Option<&str>,
 ) -> Result<tokens::TokenResponse, OAuthError> {
     let now = state.clock.now();
-    let grant = match state
-        .store
-        .redeem_code(&crypto::sha256_hex(code), now)
-        .await?
-    {
+    let code_hash = crypto::sha256_hex(code);
+    let grant = match state.store.redeem_code(&code_hash, now).await? {
         CodeUse::Redeemed(grant) => grant,
         CodeUse::Replayed { family_id } => {
             state.store.revoke_family(&family_id, now).await?;
@@ -192,6 +189,8 @@ pub async fn exchange_code(
             nonce: grant.nonce.as_deref(),
             auth_time: grant.auth_time,
             family_id: &grant.family_id,
+            spent: SpentGrant::Code(&code_hash),
+            family_expires_at: None,
         },
     )
     .await
@@ -231,6 +230,13 @@ async fn refresh(
             ));
         }
     };
+    if form
+        .scope
+        .as_deref()
+        .is_some_and(|s| s.len() > scope::MAX_LEN)
+    {
+        return Err(OAuthError::InvalidScope("scope is too long".into()));
+    }
     let granted = match form.scope.as_deref() {
         Some(requested) if !scope::covered_by(requested, &grant.scope) => {
             return Err(OAuthError::InvalidScope(
@@ -260,6 +266,8 @@ async fn refresh(
             nonce: None,
             auth_time: grant.auth_time,
             family_id: &grant.family_id,
+            spent: SpentGrant::Refresh(&hash),
+            family_expires_at: Some(grant.expires_at),
         },
     )
     .await
@@ -274,6 +282,13 @@ async fn client_credentials(
         return Err(OAuthError::UnauthorizedClient(
             "client_credentials needs a confidential client".into(),
         ));
+    }
+    if form
+        .scope
+        .as_deref()
+        .is_some_and(|s| s.len() > scope::MAX_LEN)
+    {
+        return Err(OAuthError::InvalidScope("scope is too long".into()));
     }
     let requested = scope::parse(form.scope.as_deref().unwrap_or(""));
     let user_scopes = [

@@ -12,6 +12,7 @@ use crate::crypto;
 use crate::hierarchy::Hierarchy;
 use crate::keys::ID_TOKEN_TTL;
 use crate::state::AppState;
+use crate::store::SpentGrant;
 use crate::store::tables::{access_token, refresh_token, user};
 
 pub const ACCESS_TOKEN_TTL: i64 = 3600;
@@ -39,6 +40,11 @@ pub struct UserGrant<'a> {
     pub nonce: Option<&'a str>,
     pub auth_time: i64,
     pub family_id: &'a str,
+    /// What the grant was spent from, checked for a racing revocation once tokens are stored.
+    pub spent: SpentGrant<'a>,
+    /// When a refreshed family ends: rotation never extends it past the first refresh token's
+    /// lifetime. `None` for a new family.
+    pub family_expires_at: Option<i64>,
 }
 
 /// Issues an access token, an ID token and, when `offline_access` was granted, a refresh token.
@@ -71,7 +77,7 @@ pub async fn issue_for_user(
                 user_id: grant.user.id.clone(),
                 scope: grant.scope.to_string(),
                 auth_time: grant.auth_time,
-                expires_at: now + REFRESH_TOKEN_TTL,
+                expires_at: grant.family_expires_at.unwrap_or(now + REFRESH_TOKEN_TTL),
                 consumed_at: None,
                 revoked_at: None,
             })
@@ -80,6 +86,12 @@ pub async fn issue_for_user(
     } else {
         None
     };
+    if state.store.grant_revoked(&grant.spent).await? {
+        // A replay of the same code or refresh token was caught while these were being made:
+        // its revocation may have run before they were stored, so revoke again.
+        state.store.revoke_family(grant.family_id, now).await?;
+        return Err(OAuthError::InvalidGrant("the grant was revoked".into()));
+    }
     let entity_ids = if scope::contains(grant.scope, scope::PROFILE) {
         state.store.attached_entity_ids(&grant.user.id).await?
     } else {
@@ -195,7 +207,7 @@ async fn sign_id_token(
         (Alg::HS256, Some(secret)) => jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
             claims,
-            &EncodingKey::from_secret(secret.as_bytes()),
+            &EncodingKey::from_secret(secret.expose().as_bytes()),
         ),
         (Alg::HS256, None) => {
             return Err(OAuthError::Server("HS256 client without a secret".into()));
@@ -229,7 +241,7 @@ pub async fn verify_id_token(
         let unverified: Map<String, Value> =
             jsonwebtoken::dangerous::insecure_decode_claims(token).ok()?;
         let client = state.clients.get(unverified.get("aud")?.as_str()?)?;
-        DecodingKey::from_secret(client.hs256_secret.as_ref()?.as_bytes())
+        DecodingKey::from_secret(client.hs256_secret.as_ref()?.expose().as_bytes())
     } else {
         let key = state.keys.by_kid(header.kid.as_deref()?).await.ok()??;
         if jwt_alg(key.alg) != header.alg {

@@ -25,11 +25,18 @@ pub struct UserinfoGrant {
     pub entity_ids: Vec<String>,
 }
 
+/// The code or refresh token (SHA-256) a grant was just spent from.
+#[derive(Debug, Clone, Copy)]
+pub enum SpentGrant<'a> {
+    Code(&'a str),
+    Refresh(&'a str),
+}
+
 /// What presenting an authorization code found.
 #[derive(Debug)]
 pub enum CodeUse {
     /// First use: the code is now spent.
-    Redeemed(authorization_code::Model),
+    Redeemed(Box<authorization_code::Model>),
     /// The code was already spent: whatever it issued must be revoked.
     Replayed { family_id: String },
     /// Unknown or expired.
@@ -88,13 +95,16 @@ impl Store {
             .filter(C::CodeHash.eq(code_hash))
             .filter(C::ConsumedAt.is_null())
             .filter(C::ExpiresAt.gt(now))
-            .exec(&self.writer)
+            .exec_with_returning(&self.writer)
             .await?;
+        if let Some(row) = spent.into_iter().next() {
+            return Ok(CodeUse::Redeemed(Box::new(row)));
+        }
+        // Not spendable: find out whether it is a replay, which must revoke what it issued.
         let row = authorization_code::Entity::find_by_id(code_hash.to_string())
             .one(&self.db)
             .await?;
         Ok(match row {
-            Some(row) if spent.rows_affected == 1 => CodeUse::Redeemed(row),
             Some(row) if row.consumed_at.is_some() => CodeUse::Replayed {
                 family_id: row.family_id,
             },
@@ -146,8 +156,15 @@ impl Store {
         })
     }
 
-    /// Revokes every access and refresh token of a grant.
+    /// Revokes every access and refresh token of a grant, and marks its code, so that a request
+    /// still issuing tokens for the grant sees the revocation afterwards ([`Self::grant_revoked`]).
     pub async fn revoke_family(&self, family_id: &str, now: i64) -> Result<(), StoreError> {
+        authorization_code::Entity::update_many()
+            .col_expr(authorization_code::Column::RevokedAt, Expr::value(now))
+            .filter(authorization_code::Column::FamilyId.eq(family_id))
+            .filter(authorization_code::Column::RevokedAt.is_null())
+            .exec(&self.writer)
+            .await?;
         refresh_token::Entity::update_many()
             .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
             .filter(refresh_token::Column::FamilyId.eq(family_id))
@@ -161,6 +178,22 @@ impl Store {
             .exec(&self.writer)
             .await?;
         Ok(())
+    }
+
+    /// Whether the grant a code or refresh token belongs to has been revoked: checked after
+    /// issuing, because a replay racing the legitimate request may revoke the family between the
+    /// spend and the insert of the new tokens.
+    pub async fn grant_revoked(&self, spent: &SpentGrant<'_>) -> Result<bool, StoreError> {
+        Ok(match spent {
+            SpentGrant::Code(hash) => authorization_code::Entity::find_by_id(hash.to_string())
+                .one(&self.db)
+                .await?
+                .is_none_or(|code| code.revoked_at.is_some()),
+            SpentGrant::Refresh(hash) => refresh_token::Entity::find_by_id(hash.to_string())
+                .one(&self.db)
+                .await?
+                .is_none_or(|token| token.revoked_at.is_some()),
+        })
     }
 
     /// A live access token and its user (if it has one), in one query.

@@ -16,7 +16,7 @@ use idbridge_migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
-pub use grants::{CodeUse, RefreshUse, UserinfoGrant};
+pub use grants::{CodeUse, RefreshUse, SpentGrant, UserinfoGrant};
 pub use sessions::SessionInfo;
 pub use throttle::ThrottleRule;
 pub use users::{Attachment, UserProfile};

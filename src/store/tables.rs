@@ -231,6 +231,8 @@ pub mod authorization_code {
         pub auth_time: i64,
         pub expires_at: i64,
         pub consumed_at: Option<i64>,
+        /// Set when a replay revoked what the code issued.
+        pub revoked_at: Option<i64>,
     }
 
     impl ActiveModelBehavior for ActiveModel {}

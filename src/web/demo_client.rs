@@ -86,7 +86,6 @@ pub struct Callback {
     code: Option<String>,
     state: Option<String>,
     error: Option<String>,
-    error_description: Option<String>,
 }
 
 /// Where idbridge sends the browser back: checks state, redeems the code with the verifier,
@@ -109,10 +108,22 @@ pub async fn callback(
         )
     };
     if let Some(error) = callback.error {
-        return show_error(format!(
-            "{error}: {}",
-            callback.error_description.unwrap_or_default()
-        ));
+        // Only the error code, and only a known one: the query is anyone's to write.
+        let known = [
+            "access_denied",
+            "login_required",
+            "consent_required",
+            "invalid_request",
+            "invalid_scope",
+            "unsupported_response_type",
+            "server_error",
+        ];
+        let code = known
+            .iter()
+            .find(|k| **k == error)
+            .copied()
+            .unwrap_or("unknown error");
+        return show_error(format!("idbridge answered: {code}"));
     }
     let saved = cookies::get(&headers, COOKIE).unwrap_or("");
     let mut parts = saved.split('.');

@@ -25,6 +25,7 @@ redirect_uris = ["https://rp.example.com/callback"]
 post_logout_redirect_uris = ["https://rp.example.com/bye"]
 allowed_scopes = ["openid", "profile", "email", "offline_access"]
 id_token_alg = "RS256"
+require_pkce = false
 
 [[clients]]
 client_id = "rp-es256"

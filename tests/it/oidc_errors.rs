@@ -430,7 +430,231 @@ async fn bearer_tokens_garbage_expired_revoked(backend: Backend) {
     );
 }
 
+/// The error sent back to the client for an authorization URL.
+async fn authorization_error(server: &TestServer, url: &str) -> (String, String) {
+    let response = server.client().get(url).send().await.unwrap();
+    let to = url::Url::parse(&location(&response).expect("a redirect to the client")).unwrap();
+    let params: std::collections::HashMap<_, _> = to.query_pairs().into_owned().collect();
+    (params["error"].clone(), params["error_description"].clone())
+}
+
+async fn hostile_parameters_are_bounded(backend: Backend) {
+    let (_db, server) = provider(backend).await;
+    let huge_scope = format!(
+        "openid {}",
+        (0..400)
+            .map(|i| format!("s{i}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let (error, description) =
+        authorization_error(&server, &authorize_url(&server, &[("scope", &huge_scope)])).await;
+    assert_eq!(
+        (error.as_str(), description.as_str()),
+        ("invalid_request", "scope is too long")
+    );
+    let (error, _) = authorization_error(
+        &server,
+        &authorize_url(&server, &[("nonce", &"n".repeat(600))]),
+    )
+    .await;
+    assert_eq!(error, "invalid_request");
+    let (error, _) = authorization_error(
+        &server,
+        &authorize_url(&server, &[("scope", "openid admin")]),
+    )
+    .await;
+    assert_eq!(error, "invalid_scope");
+    let (error, _) = authorization_error(
+        &server,
+        &authorize_url(&server, &[("response_type", "token")]),
+    )
+    .await;
+    assert_eq!(error, "unsupported_response_type");
+    let (error, _) = authorization_error(
+        &server,
+        &authorize_url(&server, &[("prompt", "none login")]),
+    )
+    .await;
+    assert_eq!(error, "invalid_request");
+    let (error, _) =
+        authorization_error(&server, &authorize_url(&server, &[("max_age", "-1")])).await;
+    assert_eq!(error, "invalid_request");
+    assert_eq!(server.count("pending_authorizations").await, 0);
+}
+
+async fn without_pkce_a_nonce_is_required(backend: Backend) {
+    let (_db, server) = provider(backend).await;
+    let no_pkce = [
+        ("client_id", "rp-rs256"),
+        ("code_challenge", ""),
+        ("code_challenge_method", ""),
+    ];
+    let (error, description) = authorization_error(
+        &server,
+        &authorize_url(&server, &[no_pkce.as_slice(), &[("nonce", "")]].concat()),
+    )
+    .await;
+    assert_eq!(error, "invalid_request");
+    assert!(description.contains("nonce is required"), "{description}");
+    // With a nonce, a confidential client that opted out of PKCE gets its code.
+    let browser = Browser::new(&server);
+    let returned = browser
+        .authorize(&authorize_url(&server, &no_pkce), true)
+        .await;
+    assert!(returned.param("code").is_some());
+}
+
+async fn offline_access_needs_consent(backend: Backend) {
+    let (_db, server) = provider(backend).await;
+    let client = server.client();
+    server.login(&client, ALICE_EMAIL, ALICE_PASSWORD).await;
+    let response = client
+        .get(authorize_url(
+            &server,
+            &[("scope", "openid email offline_access")],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        location(&response).unwrap().starts_with("/sso/v2/consent?"),
+        "no silent refresh tokens"
+    );
+    let response = client
+        .get(authorize_url(&server, &[("scope", "openid email")]))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        location(&response).unwrap().starts_with(REDIRECT),
+        "no personal data, no consent page"
+    );
+}
+
+async fn logout_refuses_an_unregistered_client_id(backend: Backend) {
+    let (_db, server) = provider(backend).await;
+    let client = server.client();
+    server.login(&client, ALICE_EMAIL, ALICE_PASSWORD).await;
+    let response = client
+        .get(server.url("/sso/v2/logout?client_id=Your+account+is+locked.+Call+us"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        !response
+            .text()
+            .await
+            .unwrap()
+            .contains("Your account is locked")
+    );
+    assert_eq!(server.count("sessions").await, 1);
+}
+
+async fn a_refresh_family_ends_with_its_first_token(backend: Backend) {
+    let (_db, server) = provider(backend).await;
+    let browser = Browser::new(&server);
+    let (_, first) = redeem(&server, &code(&server, &browser).await).await;
+    let refresh = |token: String| {
+        let server = &server;
+        async move {
+            token_request(
+                server,
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", token.as_str()),
+                ],
+            )
+            .await
+        }
+    };
+    server.clock.advance(20 * 86_400);
+    let (status, second) = refresh(first["refresh_token"].as_str().unwrap().to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    server.clock.advance(11 * 86_400);
+    let (status, _) = refresh(second["refresh_token"].as_str().unwrap().to_string()).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "rotation does not extend the family past 30 days"
+    );
+}
+
+async fn token_request(server: &TestServer, form: &[(&str, &str)]) -> (StatusCode, Value) {
+    token(server, form, Some(("rp-eddsa", RP_SECRET))).await
+}
+
+/// A refresh token raced at two servers: one wins, the reuse is detected, and whichever order the
+/// writes land in, every token of the family ends up revoked, the winner's new ones included.
+async fn a_raced_refresh_token_revokes_the_whole_family(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let config = format!("{BASE_CONFIG}{}", crate::oidc::PROVIDER_CONFIG);
+    let clock = idbridge::Clock::system();
+    let a = TestServer::start_with(&db, &config, clock.clone(), &[("RP_SECRET", RP_SECRET)])
+        .await
+        .unwrap();
+    let b = TestServer::start_with(
+        &db,
+        &config,
+        clock,
+        &[("RP_SECRET", RP_SECRET), ("IDBRIDGE_ISSUER", &a.base)],
+    )
+    .await
+    .unwrap();
+    let browser = Browser::new(&a);
+    for round in 0..5 {
+        let (_, first) = redeem(&a, &code(&a, &browser).await).await;
+        let stolen = first["refresh_token"].as_str().unwrap().to_string();
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", stolen.as_str()),
+        ];
+        let ((at_a, body_a), (at_b, body_b)) =
+            tokio::join!(token_request(&a, &form), token_request(&b, &form));
+        let winners: Vec<&Value> = [(at_a, &body_a), (at_b, &body_b)]
+            .into_iter()
+            .filter(|(status, _)| *status == StatusCode::OK)
+            .map(|(_, body)| body)
+            .collect();
+        assert!(winners.len() <= 1, "round {round}: both won");
+        for winner in winners {
+            let (status, _) = token_request(
+                &a,
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", winner["refresh_token"].as_str().unwrap()),
+                ],
+            )
+            .await;
+            assert_eq!(
+                status,
+                StatusCode::BAD_REQUEST,
+                "round {round}: the winner's refresh token is revoked"
+            );
+            assert_eq!(
+                userinfo_status(&a, winner["access_token"].as_str().unwrap())
+                    .await
+                    .0,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        assert_eq!(
+            userinfo_status(&a, first["access_token"].as_str().unwrap())
+                .await
+                .0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+}
+
 crate::backend_tests!(
+    hostile_parameters_are_bounded,
+    without_pkce_a_nonce_is_required,
+    offline_access_needs_consent,
+    logout_refuses_an_unregistered_client_id,
+    a_refresh_family_ends_with_its_first_token,
+    a_raced_refresh_token_revokes_the_whole_family,
     unregistered_redirect_uri_gets_an_html_page_and_no_redirect,
     pkce_is_required_and_plain_refused,
     a_replayed_code_fails_and_revokes_what_it_issued,

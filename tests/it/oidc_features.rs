@@ -678,7 +678,7 @@ async fn the_demo_client_shows_claims_and_userinfo(backend: Backend) {
 }
 
 /// Two servers on one database: a flow started on one finishes on the other, and a code raced
-/// at both is redeemed exactly once.
+/// at both is spent once and never yields two live sets of tokens.
 async fn two_servers_share_one_database(backend: Backend) {
     let db = TestDb::new(backend).await;
     let config = format!("{BASE_CONFIG}{PROVIDER_CONFIG}");
@@ -705,7 +705,7 @@ async fn two_servers_share_one_database(backend: Backend) {
             let url = server.url("/sso/v2/token");
             let code = code.clone();
             async move {
-                reqwest::Client::new()
+                let response = reqwest::Client::new()
                     .post(url)
                     .basic_auth("rp-eddsa", Some(RP_SECRET))
                     .form(&[
@@ -716,16 +716,36 @@ async fn two_servers_share_one_database(backend: Backend) {
                     ])
                     .send()
                     .await
-                    .unwrap()
-                    .status()
+                    .unwrap();
+                let status = response.status();
+                (status, response.json::<Value>().await.unwrap())
             }
         };
-        let (at_a, at_b) = tokio::join!(redeem(&a), redeem(&b));
-        let wins = [at_a, at_b]
-            .iter()
-            .filter(|s| **s == StatusCode::OK)
-            .count();
-        assert_eq!(wins, 1, "round {round}: {at_a} at A, {at_b} at B");
+        let ((at_a, body_a), (at_b, body_b)) = tokio::join!(redeem(&a), redeem(&b));
+        // The code is spent once. Presented twice, it counts as replayed (RFC 6749 4.1.2): at most
+        // one answer carries tokens, and none of those tokens stays alive.
+        let winners: Vec<&Value> = [(at_a, &body_a), (at_b, &body_b)]
+            .into_iter()
+            .filter(|(status, _)| *status == StatusCode::OK)
+            .map(|(_, body)| body)
+            .collect();
+        assert!(
+            winners.len() <= 1,
+            "round {round}: {at_a} at A, {at_b} at B"
+        );
+        for winner in winners {
+            let userinfo = reqwest::Client::new()
+                .get(a.url("/sso/v2/userinfo"))
+                .bearer_auth(winner["access_token"].as_str().unwrap())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                userinfo.status(),
+                StatusCode::UNAUTHORIZED,
+                "round {round}: revoked after the replay"
+            );
+        }
     }
     // Authorize on A, redeem on B.
     let code = browser
