@@ -9,6 +9,7 @@ pub struct Migration;
 enum Sessions {
     Table,
     IdHash,
+    Sid,
     UserId,
     AuthTime,
     ExpiresAt,
@@ -24,6 +25,7 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(Sessions::Table)
                     .col(string(Sessions::IdHash).primary_key())
+                    .col(string(Sessions::Sid))
                     .col(string(Sessions::UserId))
                     .col(big_integer(Sessions::AuthTime))
                     .col(big_integer(Sessions::ExpiresAt))

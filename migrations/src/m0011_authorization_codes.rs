@@ -13,6 +13,7 @@ enum AuthorizationCodes {
     RedirectUri,
     Scope,
     Nonce,
+    Sid,
     CodeChallenge,
     AuthTime,
     ExpiresAt,
@@ -35,6 +36,7 @@ impl MigrationTrait for Migration {
                     .col(text(C::RedirectUri))
                     .col(string(C::Scope))
                     .col(text_null(C::Nonce))
+                    .col(string_null(C::Sid))
                     .col(string_null(C::CodeChallenge))
                     .col(big_integer(C::AuthTime))
                     .col(big_integer(C::ExpiresAt))

@@ -12,6 +12,7 @@ enum RefreshTokens {
     UserId,
     Scope,
     AuthTime,
+    Sid,
     ExpiresAt,
     ConsumedAt,
     RevokedAt,
@@ -31,6 +32,7 @@ impl MigrationTrait for Migration {
                     .col(string(R::UserId))
                     .col(string(R::Scope))
                     .col(big_integer(R::AuthTime))
+                    .col(string_null(R::Sid))
                     .col(big_integer(R::ExpiresAt))
                     .col(big_integer_null(R::ConsumedAt))
                     .col(big_integer_null(R::RevokedAt))

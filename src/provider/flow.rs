@@ -148,6 +148,7 @@ pub async fn proceed(
             redirect_uri: pending.redirect_uri.clone(),
             scope: pending.scope.clone(),
             nonce: pending.nonce.clone(),
+            sid: Some(session.sid.clone()),
             code_challenge: pending.code_challenge.clone(),
             auth_time: session.auth_time,
             expires_at: now + CODE_TTL,

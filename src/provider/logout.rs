@@ -112,7 +112,12 @@ async fn logout(
     };
 
     let session = current_session(&state, &headers).await?;
-    let hint_is_for_session = matches!((&hint, &session), (Some(h), Some(s)) if h.sub == s.user.id);
+    // Only a hint issued in this very session proves the request comes from its own client; an
+    // old ID token of the same user (from a log or a browser history) does not.
+    let hint_is_for_session = matches!(
+        (&hint, &session),
+        (Some(h), Some(s)) if h.sub == s.user.id && h.sid.as_deref() == Some(s.sid.as_str())
+    );
     if session.is_some() && !confirmed && !hint_is_for_session {
         let (csrf, csrf_cookie) = csrf::issue(&state, &headers);
         let page = ConfirmPage {
@@ -145,6 +150,7 @@ async fn logout(
 struct Hint {
     sub: String,
     aud: String,
+    sid: Option<String>,
 }
 
 /// Checks that an ID token hint is one idbridge issued; it may have expired.
@@ -161,7 +167,11 @@ async fn verify_hint(state: &AppState, token: &str) -> Result<Hint, PageError> {
             .map(str::to_string)
     };
     match (text("sub"), text("aud")) {
-        (Some(sub), Some(aud)) => Ok(Hint { sub, aud }),
+        (Some(sub), Some(aud)) => Ok(Hint {
+            sub,
+            aud,
+            sid: text("sid"),
+        }),
         _ => Err(PageError::BadRequest(
             "The id_token_hint is not an ID token issued here.",
         )),

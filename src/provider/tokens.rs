@@ -38,6 +38,7 @@ pub struct UserGrant<'a> {
     pub user: &'a user::Model,
     pub scope: &'a str,
     pub nonce: Option<&'a str>,
+    pub sid: Option<&'a str>,
     pub auth_time: i64,
     pub family_id: &'a str,
     /// What the grant was spent from, checked for a racing revocation once tokens are stored.
@@ -77,6 +78,7 @@ pub async fn issue_for_user(
                 user_id: grant.user.id.clone(),
                 scope: grant.scope.to_string(),
                 auth_time: grant.auth_time,
+                sid: grant.sid.map(str::to_string),
                 expires_at: grant.family_expires_at.unwrap_or(now + REFRESH_TOKEN_TTL),
                 consumed_at: None,
                 revoked_at: None,
@@ -109,6 +111,9 @@ pub async fn issue_for_user(
     claims.insert("iat".into(), json!(now));
     claims.insert("exp".into(), json!(now + ID_TOKEN_TTL));
     claims.insert("auth_time".into(), json!(grant.auth_time));
+    if let Some(sid) = grant.sid {
+        claims.insert("sid".into(), json!(sid));
+    }
     if let Some(nonce) = grant.nonce {
         claims.insert("nonce".into(), json!(nonce));
     }

@@ -11,6 +11,7 @@ use crate::crypto;
 #[derive(Debug, Clone)]
 pub struct SessionInfo {
     pub user: user::Model,
+    pub sid: String,
     pub auth_time: i64,
     pub expires_at: i64,
 }
@@ -28,6 +29,7 @@ impl Store {
         let token = crypto::random_token();
         session::Model {
             id_hash: crypto::sha256_hex(&token),
+            sid: crypto::random_token(),
             user_id: user_id.to_string(),
             auth_time: now,
             expires_at: now + ttl,
@@ -54,6 +56,7 @@ impl Store {
         Ok(match found {
             Some((session, Some(user))) => Some(SessionInfo {
                 user,
+                sid: session.sid,
                 auth_time: session.auth_time,
                 expires_at: session.expires_at,
             }),

@@ -135,6 +135,8 @@ pub mod session {
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id_hash: String,
+        /// Public name of the session, given to clients as the ID token's `sid` claim.
+        pub sid: String,
         pub user_id: String,
         pub auth_time: i64,
         pub expires_at: i64,
@@ -227,6 +229,8 @@ pub mod authorization_code {
         pub redirect_uri: String,
         pub scope: String,
         pub nonce: Option<String>,
+        /// The session the code was issued in.
+        pub sid: Option<String>,
         pub code_challenge: Option<String>,
         pub auth_time: i64,
         pub expires_at: i64,
@@ -252,6 +256,7 @@ pub mod refresh_token {
         pub user_id: String,
         pub scope: String,
         pub auth_time: i64,
+        pub sid: Option<String>,
         pub expires_at: i64,
         /// Set when it was exchanged for a new one; presenting it again is reuse.
         pub consumed_at: Option<i64>,

@@ -648,7 +648,56 @@ async fn a_raced_refresh_token_revokes_the_whole_family(backend: Backend) {
     }
 }
 
+async fn an_id_token_from_an_earlier_session_asks_before_signing_out(backend: Backend) {
+    let (_db, server) = provider(backend).await;
+    let browser = Browser::new(&server);
+    let (_, old) = redeem(&server, &code(&server, &browser).await).await;
+    let old_hint = old["id_token"].as_str().unwrap().to_string();
+    // Signed out, then signed in again: a new session, with a new sid.
+    let csrf = server.csrf_token(&browser.http, "/account").await;
+    browser
+        .http
+        .post(server.url("/sso/v2/logout"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    server
+        .login(&browser.http, ALICE_EMAIL, ALICE_PASSWORD)
+        .await;
+    let response = browser
+        .http
+        .get(server.url(&format!("/sso/v2/logout?id_token_hint={old_hint}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "a confirmation page, not a silent sign-out"
+    );
+    assert_eq!(
+        texts(&response.text().await.unwrap(), "h1"),
+        ["Sign out of idbridge?"]
+    );
+    assert_eq!(server.count("sessions").await, 1);
+    // The hint of the current session signs out at once.
+    let (_, fresh) = redeem(&server, &code(&server, &browser).await).await;
+    let response = browser
+        .http
+        .get(server.url(&format!(
+            "/sso/v2/logout?id_token_hint={}",
+            fresh["id_token"].as_str().unwrap()
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(server.count("sessions").await, 0);
+}
+
 crate::backend_tests!(
+    an_id_token_from_an_earlier_session_asks_before_signing_out,
     hostile_parameters_are_bounded,
     without_pkce_a_nonce_is_required,
     offline_access_needs_consent,
