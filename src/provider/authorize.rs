@@ -108,18 +108,11 @@ async fn start(
     };
 
     let now = state.clock.now();
-    let (browser_token, set_browser_cookie) = match cookies::get(&headers, FLOW_COOKIE) {
+    let (browser_token, set_browser_cookie) = match cookies::get(&state, &headers, FLOW_COOKIE) {
         Some(token) => (token.to_string(), None),
         None => {
             let token = crypto::random_token();
-            let cookie = cookies::set(
-                FLOW_COOKIE,
-                &token,
-                "/sso",
-                0,
-                state.config.server.secure_cookies(),
-            )
-            .replace("; Max-Age=0", "");
+            let cookie = cookies::set(&state, FLOW_COOKIE, &token, None);
             (token, Some(cookie))
         }
     };

@@ -33,7 +33,7 @@ pub async fn pending_for_browser(
         .find_pending(id, state.clock.now())
         .await?
         .ok_or(expired)?;
-    let browser = cookies::get(headers, FLOW_COOKIE).map(crypto::sha256_hex);
+    let browser = cookies::get(state, headers, FLOW_COOKIE).map(crypto::sha256_hex);
     if browser.is_none_or(|hash| !crypto::constant_time_eq(&hash, &pending.browser_hash)) {
         return Err(PageError::BadRequest(
             "This sign-in request was started in another browser. Go back to the application and start again.",

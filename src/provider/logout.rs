@@ -128,11 +128,10 @@ async fn logout(
         };
         return pages::render(&page, &csrf_cookie.into_iter().collect::<Vec<_>>());
     }
-    if let Some(token) = cookies::get(&headers, cookies::SESSION) {
+    if let Some(token) = cookies::get(&state, &headers, cookies::SESSION) {
         state.store.delete_session(token).await?;
     }
-    let secure = state.config.server.secure_cookies();
-    let clear = cookies::set(cookies::SESSION, "", "/", 0, secure);
+    let clear = cookies::set(&state, cookies::SESSION, "", Some(0));
     Ok(match target {
         Some(target) => {
             let mut response = Redirect::to(&target).into_response();

@@ -53,7 +53,7 @@ pub async fn show(
     };
     let user = session.user;
     let entity_ids = state.store.attached_entity_ids(&user.id).await?;
-    let this_browser = cookies::get(&headers, cookies::SESSION).map(crypto::sha256_hex);
+    let this_browser = cookies::get(&state, &headers, cookies::SESSION).map(crypto::sha256_hex);
     let sessions = state
         .store
         .sessions_of(&user.id, state.clock.now())

@@ -1,5 +1,6 @@
 //! CSRF protection for forms: a random seed in an `HttpOnly` cookie, and in each form the HMAC of
-//! that seed under a server key. A site that can plant a cookie still cannot make a matching token.
+//! that seed under a server key. Over https the seed cookie is `__Host-` prefixed, so a sibling
+//! subdomain cannot plant a seed whose token it knows.
 use axum::http::HeaderMap;
 
 use super::cookies;
@@ -9,16 +10,15 @@ use crate::state::AppState;
 
 /// The token to put in a form, and the `Set-Cookie` to send when the browser has no seed yet.
 pub fn issue(state: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
-    match cookies::get(headers, cookies::CSRF) {
+    match cookies::get(state, headers, cookies::CSRF) {
         Some(seed) => (token_for(state, seed), None),
         None => {
             let seed = crypto::random_token();
             let cookie = cookies::set(
+                state,
                 cookies::CSRF,
                 &seed,
-                "/",
-                state.config.server.session_ttl,
-                state.config.server.secure_cookies(),
+                Some(state.config.server.session_ttl),
             );
             (token_for(state, &seed), Some(cookie))
         }
@@ -27,7 +27,7 @@ pub fn issue(state: &AppState, headers: &HeaderMap) -> (String, Option<String>) 
 
 /// Refuses a form whose token does not match the browser's seed.
 pub fn verify(state: &AppState, headers: &HeaderMap, token: &str) -> Result<(), PageError> {
-    let seed = cookies::get(headers, cookies::CSRF).ok_or(PageError::Csrf)?;
+    let seed = cookies::get(state, headers, cookies::CSRF).ok_or(PageError::Csrf)?;
     if crypto::constant_time_eq(&token_for(state, seed), token) {
         Ok(())
     } else {

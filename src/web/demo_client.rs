@@ -72,11 +72,10 @@ pub async fn start(State(state): State<AppState>) -> Result<Response, PageError>
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256");
     let cookie = cookies::set(
+        &state,
         COOKIE,
         &format!("{flow_state}.{nonce}.{verifier}"),
-        "/demo",
-        600,
-        state.config.server.secure_cookies(),
+        Some(600),
     );
     Ok(see_other(url.as_str(), &[cookie]))
 }
@@ -125,7 +124,7 @@ pub async fn callback(
             .unwrap_or("unknown error");
         return show_error(format!("idbridge answered: {code}"));
     }
-    let saved = cookies::get(&headers, COOKIE).unwrap_or("");
+    let saved = cookies::get(&state, &headers, COOKIE).unwrap_or("");
     let mut parts = saved.split('.');
     let (Some(saved_state), Some(nonce), Some(verifier)) =
         (parts.next(), parts.next(), parts.next())
@@ -178,6 +177,5 @@ pub async fn callback(
         userinfo: Some(pretty(&userinfo)),
         logout_url: Some(logout.to_string()),
     };
-    let secure = state.config.server.secure_cookies();
-    render(&page, &[cookies::set(COOKIE, "", "/demo", 0, secure)])
+    render(&page, &[cookies::set(&state, COOKIE, "", Some(0))])
 }

@@ -89,7 +89,7 @@ pub async fn show(
         return Ok(see_other(&return_to, &[]));
     }
     let (csrf, csrf_cookie) = csrf::issue(&state, &headers);
-    let flash = cookies::get(&headers, cookies::FLASH).and_then(Flash::decode);
+    let flash = cookies::get(&state, &headers, cookies::FLASH).and_then(Flash::decode);
     let hinted_email = query
         .login_hint
         .filter(|hint| crate::config::is_plausible_email(hint))
@@ -147,13 +147,7 @@ pub async fn submit(
             "{LOGIN_PATH}?return_to={}",
             url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect::<String>()
         );
-        let cookie = cookies::set(
-            cookies::FLASH,
-            &flash.encode(email),
-            LOGIN_PATH,
-            60,
-            state.config.server.secure_cookies(),
-        );
+        let cookie = cookies::set(&state, cookies::FLASH, &flash.encode(email), Some(60));
         see_other(&location, &[cookie])
     };
     if email.is_empty() {
@@ -173,7 +167,7 @@ pub async fn submit(
         Err(other) => return Err(other.into()),
     };
     // A new session id at every login: whatever id the browser had before is dead from now on.
-    if let Some(previous) = cookies::get(&headers, cookies::SESSION) {
+    if let Some(previous) = cookies::get(&state, &headers, cookies::SESSION) {
         state.store.delete_session(previous).await?;
     }
     let user_agent = headers
@@ -186,33 +180,25 @@ pub async fn submit(
         .create_session(&user.id, state.clock.now(), ttl, &client, user_agent)
         .await?;
     tracing::info!(user = %user.id, "signed in");
-    let secure = state.config.server.secure_cookies();
     Ok(see_other(
         &return_to,
-        &[cookies::set(cookies::SESSION, &token, "/", ttl, secure)],
+        &[cookies::set(&state, cookies::SESSION, &token, Some(ttl))],
     ))
 }
 
 /// The answer once a browser is signed out: back to the login page, which says so.
 pub fn signed_out(state: &AppState, clear_session_cookie: String) -> Response {
     let flash = cookies::set(
+        state,
         cookies::FLASH,
         &Flash::SignedOut.encode(""),
-        LOGIN_PATH,
-        60,
-        state.config.server.secure_cookies(),
+        Some(60),
     );
     see_other(LOGIN_PATH, &[clear_session_cookie, flash])
 }
 
 fn clear_flash(state: &AppState) -> String {
-    cookies::set(
-        cookies::FLASH,
-        "",
-        LOGIN_PATH,
-        0,
-        state.config.server.secure_cookies(),
-    )
+    cookies::set(state, cookies::FLASH, "", Some(0))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ pub async fn current_session(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<SessionInfo>, StoreError> {
-    match cookies::get(headers, cookies::SESSION) {
+    match cookies::get(state, headers, cookies::SESSION) {
         Some(token) => state.store.find_session(token, state.clock.now()).await,
         None => Ok(None),
     }

@@ -464,8 +464,30 @@ async fn secure_cookies_when_the_issuer_is_https(backend: Backend) {
         .send()
         .await
         .unwrap();
-    let cookie = set_cookie(&page, "idbridge_csrf").unwrap();
-    assert!(cookie.contains("; Secure"), "{cookie}");
+    assert!(
+        set_cookie(&page, "idbridge_csrf").is_none(),
+        "only the prefixed name"
+    );
+    let cookie = set_cookie(&page, "__Host-idbridge_csrf").expect("a __Host- cookie");
+    assert!(
+        cookie.contains("; Secure") && cookie.contains("Path=/;"),
+        "{cookie}"
+    );
+    // A cookie without the prefix (planted by a sibling subdomain) is not taken for ours.
+    let seed = cookie_value(&page, "__Host-idbridge_csrf").unwrap();
+    let csrf = form_value(&page.text().await.unwrap(), "csrf").unwrap();
+    let response = reqwest::Client::new()
+        .post(server.url("/sso/v2/login"))
+        .header("cookie", format!("idbridge_csrf={seed}"))
+        .form(&[
+            ("email", ALICE_EMAIL),
+            ("password", ALICE_PASSWORD),
+            ("csrf", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
 
 crate::backend_tests!(
