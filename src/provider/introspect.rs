@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::clients::Client;
 use super::error::OAuthError;
 use super::token::authenticate_client;
 use crate::crypto;
@@ -21,22 +22,31 @@ pub struct TokenParam {
     client_secret: Option<String>,
 }
 
-pub async fn revoke(
-    State(state): State<AppState>,
-    headers: HeaderMap,
+/// The authenticated client and the SHA-256 of the `token` it asks about.
+fn client_and_token<'a>(
+    state: &'a AppState,
+    headers: &HeaderMap,
     form: Result<Form<TokenParam>, FormRejection>,
-) -> Result<Response, OAuthError> {
+) -> Result<(&'a Client, String), OAuthError> {
     let Form(form) = form.map_err(|e| OAuthError::InvalidRequest(e.body_text()))?;
     let client = authenticate_client(
-        &state,
-        &headers,
+        state,
+        headers,
         form.client_id.as_deref(),
         form.client_secret.as_deref(),
     )?;
     let token = form
         .token
         .ok_or_else(|| OAuthError::InvalidRequest("token is required".into()))?;
-    let hash = crypto::sha256_hex(&token);
+    Ok((client, crypto::sha256_hex(&token)))
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<TokenParam>, FormRejection>,
+) -> Result<Response, OAuthError> {
+    let (client, hash) = client_and_token(&state, &headers, form)?;
     let now = state.clock.now();
     // A refresh token takes its whole grant with it; an access token only itself. Unknown tokens
     // and other clients' tokens get the same 200, so the answer reveals nothing (RFC 7009 2.2).
@@ -57,22 +67,12 @@ pub async fn introspect(
     headers: HeaderMap,
     form: Result<Form<TokenParam>, FormRejection>,
 ) -> Result<Response, OAuthError> {
-    let Form(form) = form.map_err(|e| OAuthError::InvalidRequest(e.body_text()))?;
-    let client = authenticate_client(
-        &state,
-        &headers,
-        form.client_id.as_deref(),
-        form.client_secret.as_deref(),
-    )?;
+    let (client, hash) = client_and_token(&state, &headers, form)?;
     if client.is_public() {
         return Err(OAuthError::UnauthorizedClient(
             "introspection needs a confidential client".into(),
         ));
     }
-    let token = form
-        .token
-        .ok_or_else(|| OAuthError::InvalidRequest("token is required".into()))?;
-    let hash = crypto::sha256_hex(&token);
     let now = state.clock.now();
     let answer = if let Some((access, _)) = state.store.find_access_token(&hash, now).await?
         && access.client_id == client.id

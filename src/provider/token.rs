@@ -231,14 +231,7 @@ async fn refresh(
             ));
         }
     };
-    if form
-        .scope
-        .as_deref()
-        .is_some_and(|s| s.len() > scope::MAX_LEN)
-    {
-        return Err(OAuthError::InvalidScope("scope is too long".into()));
-    }
-    let granted = match form.scope.as_deref() {
+    let granted = match requested_scope(form)? {
         Some(requested) if !scope::covered_by(requested, &grant.scope) => {
             return Err(OAuthError::InvalidScope(
                 "scope exceeds the original grant".into(),
@@ -275,6 +268,16 @@ async fn refresh(
     .await
 }
 
+/// The `scope` parameter of a token request, refused when longer than any real one.
+fn requested_scope(form: &TokenForm) -> Result<Option<&str>, OAuthError> {
+    match form.scope.as_deref() {
+        Some(requested) if requested.len() > scope::MAX_LEN => {
+            Err(OAuthError::InvalidScope("scope is too long".into()))
+        }
+        requested => Ok(requested),
+    }
+}
+
 async fn client_credentials(
     state: &AppState,
     client: &Client,
@@ -285,14 +288,7 @@ async fn client_credentials(
             "client_credentials needs a confidential client".into(),
         ));
     }
-    if form
-        .scope
-        .as_deref()
-        .is_some_and(|s| s.len() > scope::MAX_LEN)
-    {
-        return Err(OAuthError::InvalidScope("scope is too long".into()));
-    }
-    let requested = scope::parse(form.scope.as_deref().unwrap_or(""));
+    let requested = scope::parse(requested_scope(form)?.unwrap_or(""));
     let user_scopes = [
         scope::OPENID,
         scope::PROFILE,

@@ -1,6 +1,8 @@
 //! The OpenID provider driven end to end by an independent relying party (the `openidconnect`
 //! crate): discovery, authorization with PKCE and nonce, login, consent, code exchange, ID token
 //! validation through JWKS, userinfo, refresh, for each ID token algorithm.
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreJwsSigningAlgorithm,
     CoreProviderMetadata,
@@ -12,6 +14,7 @@ use openidconnect::{
 };
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::support::*;
@@ -57,6 +60,105 @@ allowed_scopes = ["openid", "profile", "email"]
 "#;
 
 pub const RP_SECRET: &str = "rp-secret-0123456789abcdefghijklmnopqrstuvwxyz";
+
+pub const REDIRECT: &str = "https://rp.example.com/callback";
+pub const VERIFIER: &str = "a-code-verifier-that-is-long-enough-for-rfc-7636-xxxxxxxxxx";
+
+pub fn challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// An authorization URL for `client_id`: PKCE S256 with [`VERIFIER`], state `st-1`, nonce
+/// `n-1`, scope `openid profile`, changed by `extra` (a value of "" drops the parameter).
+pub fn authorize_url(server: &TestServer, client_id: &str, extra: &[(&str, &str)]) -> String {
+    let redirect = if client_id == "spa" {
+        "https://spa.example.com/cb"
+    } else {
+        REDIRECT
+    };
+    let mut params: Vec<(String, String)> = [
+        ("client_id", client_id),
+        ("redirect_uri", redirect),
+        ("response_type", "code"),
+        ("scope", "openid profile"),
+        ("state", "st-1"),
+        ("nonce", "n-1"),
+        ("code_challenge_method", "S256"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    params.push(("code_challenge".into(), challenge(VERIFIER)));
+    for (key, value) in extra {
+        params.retain(|(k, _)| k != key);
+        if !value.is_empty() {
+            params.push((key.to_string(), value.to_string()));
+        }
+    }
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish();
+    server.url(&format!("/sso/v2/authorize?{query}"))
+}
+
+/// POSTs a form, with HTTP Basic client credentials if given; the status and the JSON answer.
+pub async fn post_form(
+    server: &TestServer,
+    path: &str,
+    form: &[(&str, &str)],
+    basic: Option<(&str, &str)>,
+) -> (StatusCode, serde_json::Value) {
+    let mut request = reqwest::Client::new().post(server.url(path)).form(form);
+    if let Some((id, secret)) = basic {
+        request = request.basic_auth(id, Some(secret));
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let body = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// Exchanges a code issued for an [`authorize_url`] of `client_id`.
+pub async fn redeem(
+    server: &TestServer,
+    client_id: &str,
+    code: &str,
+) -> (StatusCode, serde_json::Value) {
+    post_form(
+        server,
+        "/sso/v2/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ],
+        Some((client_id, RP_SECRET)),
+    )
+    .await
+}
+
+/// Two servers on one database, both answering as the first one's issuer.
+pub async fn two_servers(backend: Backend) -> (TestDb, TestServer, TestServer) {
+    let db = TestDb::new(backend).await;
+    let config = format!("{BASE_CONFIG}{PROVIDER_CONFIG}");
+    let clock = idbridge::Clock::system();
+    let a = TestServer::start_with(&db, &config, clock.clone(), &[("RP_SECRET", RP_SECRET)])
+        .await
+        .unwrap();
+    let b = TestServer::start_with(
+        &db,
+        &config,
+        clock,
+        &[("RP_SECRET", RP_SECRET), ("IDBRIDGE_ISSUER", &a.base)],
+    )
+    .await
+    .unwrap();
+    (db, a, b)
+}
 
 pub async fn provider(backend: Backend) -> (TestDb, TestServer) {
     let db = TestDb::new(backend).await;

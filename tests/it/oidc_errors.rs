@@ -1,46 +1,15 @@
 //! The provider's error paths (RFC 6749, RFC 7636, OIDC Core), each refused without changing
 //! what it must not change.
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::StatusCode;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
-use crate::oidc::{Browser, RP_SECRET, provider};
+use crate::oidc::{Browser, REDIRECT, RP_SECRET, VERIFIER, post_form, provider, two_servers};
 use crate::support::*;
 
-const REDIRECT: &str = "https://rp.example.com/callback";
-const VERIFIER: &str = "a-code-verifier-that-is-long-enough-for-rfc-7636-xxxxxxxxxx";
-
-fn challenge(verifier: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
-}
-
-/// An authorization URL for `rp-eddsa` with PKCE, changed by `extra` (a value of "" drops it).
+/// An authorization URL for `rp-eddsa`, asking for a refresh token too.
 fn authorize_url(server: &TestServer, extra: &[(&str, &str)]) -> String {
-    let mut params: Vec<(String, String)> = [
-        ("client_id", "rp-eddsa"),
-        ("redirect_uri", REDIRECT),
-        ("response_type", "code"),
-        ("scope", "openid profile offline_access"),
-        ("state", "st-1"),
-        ("nonce", "n-1"),
-        ("code_challenge_method", "S256"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    params.push(("code_challenge".into(), challenge(VERIFIER)));
-    for (key, value) in extra {
-        params.retain(|(k, _)| k != key);
-        if !value.is_empty() {
-            params.push((key.to_string(), value.to_string()));
-        }
-    }
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(params)
-        .finish();
-    server.url(&format!("/sso/v2/authorize?{query}"))
+    let offline = [("scope", "openid profile offline_access")];
+    crate::oidc::authorize_url(server, "rp-eddsa", &[offline.as_slice(), extra].concat())
 }
 
 async fn token(
@@ -48,15 +17,7 @@ async fn token(
     form: &[(&str, &str)],
     basic: Option<(&str, &str)>,
 ) -> (StatusCode, Value) {
-    let mut request = reqwest::Client::new()
-        .post(server.url("/sso/v2/token"))
-        .form(form);
-    if let Some((id, secret)) = basic {
-        request = request.basic_auth(id, Some(secret));
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap())
+    post_form(server, "/sso/v2/token", form, basic).await
 }
 
 /// A code for `rp-eddsa`, obtained through login and consent.
@@ -69,17 +30,7 @@ async fn code(server: &TestServer, browser: &Browser<'_>) -> String {
 }
 
 async fn redeem(server: &TestServer, code: &str) -> (StatusCode, Value) {
-    token(
-        server,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", VERIFIER),
-        ],
-        Some(("rp-eddsa", RP_SECRET)),
-    )
-    .await
+    crate::oidc::redeem(server, "rp-eddsa", code).await
 }
 
 async fn userinfo_status(server: &TestServer, access_token: &str) -> (StatusCode, String) {
@@ -588,20 +539,7 @@ async fn token_request(server: &TestServer, form: &[(&str, &str)]) -> (StatusCod
 /// A refresh token raced at two servers: one wins, the reuse is detected, and whichever order the
 /// writes land in, every token of the family ends up revoked, the winner's new ones included.
 async fn a_raced_refresh_token_revokes_the_whole_family(backend: Backend) {
-    let db = TestDb::new(backend).await;
-    let config = format!("{BASE_CONFIG}{}", crate::oidc::PROVIDER_CONFIG);
-    let clock = idbridge::Clock::system();
-    let a = TestServer::start_with(&db, &config, clock.clone(), &[("RP_SECRET", RP_SECRET)])
-        .await
-        .unwrap();
-    let b = TestServer::start_with(
-        &db,
-        &config,
-        clock,
-        &[("RP_SECRET", RP_SECRET), ("IDBRIDGE_ISSUER", &a.base)],
-    )
-    .await
-    .unwrap();
+    let (_db, a, b) = two_servers(backend).await;
     let browser = Browser::new(&a);
     for round in 0..5 {
         let (_, first) = redeem(&a, &code(&a, &browser).await).await;

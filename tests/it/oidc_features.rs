@@ -1,81 +1,21 @@
 //! Provider features beyond the basic flow: discovery, legacy paths, the session tracker,
 //! form_post, prompt and max_age, remembered consent, client_credentials, introspection,
 //! key rotation, the demo client, and two servers sharing one database.
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
 use reqwest::StatusCode;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
-use crate::oidc::{Browser, PROVIDER_CONFIG, RP_SECRET, provider};
+use crate::oidc::{
+    Browser, PROVIDER_CONFIG, REDIRECT, RP_SECRET, VERIFIER, authorize_url, post_form, provider,
+    redeem, two_servers,
+};
 use crate::support::*;
 
-const REDIRECT: &str = "https://rp.example.com/callback";
-const VERIFIER: &str = "another-code-verifier-long-enough-for-rfc-7636-yyyyyyyyyyyy";
-
-fn authorize_url(server: &TestServer, client_id: &str, extra: &[(&str, &str)]) -> String {
-    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(VERIFIER.as_bytes()));
-    let redirect = if client_id == "spa" {
-        "https://spa.example.com/cb"
-    } else {
-        REDIRECT
-    };
-    let mut params = vec![
-        ("client_id", client_id.to_string()),
-        ("redirect_uri", redirect.to_string()),
-        ("response_type", "code".into()),
-        ("scope", "openid profile".into()),
-        ("state", "s".into()),
-        ("nonce", "n".into()),
-        ("code_challenge", challenge),
-        ("code_challenge_method", "S256".into()),
-    ];
-    for (key, value) in extra {
-        params.retain(|(k, _)| k != key);
-        params.push((key, value.to_string()));
-    }
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(params)
-        .finish();
-    server.url(&format!("/sso/v2/authorize?{query}"))
-}
-
-async fn post_form(
-    server: &TestServer,
-    path: &str,
-    form: &[(&str, &str)],
-    basic: Option<(&str, &str)>,
-) -> (StatusCode, Value) {
-    let mut request = reqwest::Client::new().post(server.url(path)).form(form);
-    if let Some((id, secret)) = basic {
-        request = request.basic_auth(id, Some(secret));
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let body = response.text().await.unwrap();
-    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
-}
-
 async fn tokens_for(server: &TestServer, browser: &Browser<'_>, client_id: &str) -> Value {
-    let code = browser
-        .authorize(&authorize_url(server, client_id, &[]), true)
-        .await
-        .param("code")
-        .unwrap();
-    let (status, body) = post_form(
-        server,
-        "/sso/v2/token",
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", VERIFIER),
-        ],
-        Some((client_id, RP_SECRET)),
-    )
-    .await;
+    let url = authorize_url(server, client_id, &[]);
+    let code = browser.authorize(&url, true).await.param("code").unwrap();
+    let (status, body) = redeem(server, client_id, &code).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body
 }
@@ -244,7 +184,7 @@ async fn form_post_posts_the_code_to_the_client(backend: Backend) {
         "{page}"
     );
     assert!(form_value(&page, "code").is_some());
-    assert_eq!(form_value(&page, "state").as_deref(), Some("s"));
+    assert_eq!(form_value(&page, "state").as_deref(), Some("st-1"));
 }
 
 async fn prompt_login_and_max_age_ask_for_the_password_again(backend: Backend) {
@@ -680,20 +620,7 @@ async fn the_demo_client_shows_claims_and_userinfo(backend: Backend) {
 /// Two servers on one database: a flow started on one finishes on the other, and a code raced
 /// at both is spent once and never yields two live sets of tokens.
 async fn two_servers_share_one_database(backend: Backend) {
-    let db = TestDb::new(backend).await;
-    let config = format!("{BASE_CONFIG}{PROVIDER_CONFIG}");
-    let clock = idbridge::Clock::system();
-    let a = TestServer::start_with(&db, &config, clock.clone(), &[("RP_SECRET", RP_SECRET)])
-        .await
-        .unwrap();
-    let b = TestServer::start_with(
-        &db,
-        &config,
-        clock,
-        &[("RP_SECRET", RP_SECRET), ("IDBRIDGE_ISSUER", &a.base)],
-    )
-    .await
-    .unwrap();
+    let (_db, a, b) = two_servers(backend).await;
     let browser = Browser::new(&a);
     for round in 0..5 {
         let code = browser
@@ -701,27 +628,8 @@ async fn two_servers_share_one_database(backend: Backend) {
             .await
             .param("code")
             .unwrap();
-        let redeem = |server: &TestServer| {
-            let url = server.url("/sso/v2/token");
-            let code = code.clone();
-            async move {
-                let response = reqwest::Client::new()
-                    .post(url)
-                    .basic_auth("rp-eddsa", Some(RP_SECRET))
-                    .form(&[
-                        ("grant_type", "authorization_code"),
-                        ("code", code.as_str()),
-                        ("redirect_uri", REDIRECT),
-                        ("code_verifier", VERIFIER),
-                    ])
-                    .send()
-                    .await
-                    .unwrap();
-                let status = response.status();
-                (status, response.json::<Value>().await.unwrap())
-            }
-        };
-        let ((at_a, body_a), (at_b, body_b)) = tokio::join!(redeem(&a), redeem(&b));
+        let ((at_a, body_a), (at_b, body_b)) =
+            tokio::join!(redeem(&a, "rp-eddsa", &code), redeem(&b, "rp-eddsa", &code));
         // The code is spent once. Presented twice, it counts as replayed (RFC 6749 4.1.2): at most
         // one answer carries tokens, and none of those tokens stays alive.
         let winners: Vec<&Value> = [(at_a, &body_a), (at_b, &body_b)]
@@ -753,18 +661,7 @@ async fn two_servers_share_one_database(backend: Backend) {
         .await
         .param("code")
         .unwrap();
-    let (status, body) = post_form(
-        &b,
-        "/sso/v2/token",
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", VERIFIER),
-        ],
-        Some(("rp-eddsa", RP_SECRET)),
-    )
-    .await;
+    let (status, body) = redeem(&b, "rp-eddsa", &code).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let userinfo = reqwest::Client::new()
         .get(a.url("/sso/v2/userinfo"))
@@ -793,18 +690,7 @@ async fn expired_grants_are_swept(backend: Backend) {
         .await
         .param("code")
         .unwrap();
-    let (status, _) = post_form(
-        &server,
-        "/sso/v2/token",
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", VERIFIER),
-        ],
-        Some(("rp-eddsa", RP_SECRET)),
-    )
-    .await;
+    let (status, _) = redeem(&server, "rp-eddsa", &code).await;
     assert_eq!(status, StatusCode::OK);
     browser
         .http
