@@ -2,7 +2,7 @@
 //! config's (the database holds the same rows), so it is built once at start and read from memory.
 use std::collections::HashMap;
 
-use crate::config::{EntityDecl, Level};
+use crate::config::{Branding, EntityDecl, Level};
 use crate::store::Attachment;
 
 #[derive(Debug, Clone, Default)]
@@ -36,6 +36,26 @@ impl Hierarchy {
         })
     }
 
+    /// The branding that styles the login page for an entity: its own, or else its nearest
+    /// ancestor's; with the id of the entity that defines it.
+    pub fn branding_for(&self, entity_id: &str) -> Option<(&str, &Branding)> {
+        let mut current = self.by_id.get(entity_id);
+        let mut steps = 0;
+        while let Some(entity) = current.filter(|_| steps <= self.by_id.len()) {
+            if let Some(branding) = &entity.branding {
+                return Some((&entity.id, branding));
+            }
+            current = entity.parent.as_deref().and_then(|p| self.by_id.get(p));
+            steps += 1;
+        }
+        None
+    }
+
+    /// The entity's own branding (not inherited), for serving its files.
+    pub fn own_branding(&self, entity_id: &str) -> Option<&Branding> {
+        self.by_id.get(entity_id)?.branding.as_ref()
+    }
+
     /// `attached_to` for a set of entity ids, most general level first (PSP, DIVISION, MERCHANT).
     pub fn attachments(&self, entity_ids: &[String]) -> Vec<Attachment> {
         let mut attachments: Vec<Attachment> = entity_ids
@@ -62,6 +82,7 @@ mod tests {
             name: name.into(),
             level,
             parent: parent.map(Into::into),
+            branding: None,
         }
     }
 

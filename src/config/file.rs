@@ -47,6 +47,15 @@ pub struct FileEntity {
     pub name: String,
     pub level: String,
     pub parent: Option<String>,
+    pub branding: Option<FileBranding>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FileBranding {
+    pub css: Option<String>,
+    pub js: Option<String>,
+    pub logo: Option<String>,
+    pub title: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

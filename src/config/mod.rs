@@ -118,6 +118,23 @@ pub struct EntityDecl {
     pub name: String,
     pub level: Level,
     pub parent: Option<String>,
+    pub branding: Option<Branding>,
+}
+
+/// How the login page looks when `login_hint` names an entity (SPEC section 4). The files are read
+/// when the config is loaded, so every process serves the same bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Branding {
+    pub css: Option<Asset>,
+    pub js: Option<Asset>,
+    pub logo: Option<Asset>,
+    pub title: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asset {
+    pub bytes: std::sync::Arc<[u8]>,
+    pub content_type: &'static str,
 }
 
 #[derive(Debug, Clone)]
@@ -271,7 +288,7 @@ impl Config {
             path: path.to_owned(),
             source,
         })?;
-        Config::from_toml(&text, env)
+        Config::from_toml_at(&text, env, path.parent().unwrap_or(Path::new(".")))
     }
 
     /// The asymmetric algorithms ID tokens are signed with: the default and any a client picks.
@@ -285,9 +302,19 @@ impl Config {
         algs
     }
 
-    /// Validates config text, with the environment overrides of SPEC section 2.
+    /// Validates config text, with the environment overrides of SPEC section 2; relative file
+    /// paths in it are read from the working directory.
     pub fn from_toml(text: &str, env: EnvLookup) -> Result<Config, ConfigError> {
+        Config::from_toml_at(text, env, Path::new("."))
+    }
+
+    /// Validates config text whose relative file paths are relative to `base_dir`.
+    pub fn from_toml_at(
+        text: &str,
+        env: EnvLookup,
+        base_dir: &Path,
+    ) -> Result<Config, ConfigError> {
         let file = validate::parse(text)?;
-        validate::validate(file, env)
+        validate::validate(file, env, base_dir)
     }
 }

@@ -160,7 +160,11 @@ impl Checker<'_> {
     }
 }
 
-pub(super) fn validate(file: FileConfig, env: EnvLookup) -> Result<Config, ConfigError> {
+pub(super) fn validate(
+    file: FileConfig,
+    env: EnvLookup,
+    base_dir: &std::path::Path,
+) -> Result<Config, ConfigError> {
     let mut check = Checker {
         env,
         problems: Vec::new(),
@@ -259,7 +263,7 @@ pub(super) fn validate(file: FileConfig, env: EnvLookup) -> Result<Config, Confi
         }
     });
 
-    let entities = check_entities(&mut check, &file.entities);
+    let entities = check_entities(&mut check, &file.entities, base_dir);
     let entity_ids: HashSet<&str> = file.entities.iter().map(|e| e.id.as_str()).collect();
     let users = check_users(&mut check, &file.users, &entity_ids);
     let clients = check_clients(&mut check, &file.clients, id_token_alg, issuer_is_https);
@@ -359,7 +363,11 @@ fn check_unique<'a>(
     }
 }
 
-fn check_entities(check: &mut Checker, entities: &[FileEntity]) -> Vec<EntityDecl> {
+fn check_entities(
+    check: &mut Checker,
+    entities: &[FileEntity],
+    base_dir: &std::path::Path,
+) -> Vec<EntityDecl> {
     let mut seen = HashSet::new();
     let by_id: HashMap<&str, &FileEntity> = entities.iter().map(|e| (e.id.as_str(), e)).collect();
     let mut declared = Vec::new();
@@ -410,14 +418,83 @@ fn check_entities(check: &mut Checker, entities: &[FileEntity]) -> Vec<EntityDec
                 format!("cycle: {}", cycle.join(" -> ")),
             );
         }
+        let branding = entity
+            .branding
+            .as_ref()
+            .map(|b| check_branding(check, &format!("{path}.branding"), b, base_dir));
         declared.push(EntityDecl {
             id: entity.id.clone(),
             name: entity.name.clone(),
             level,
             parent: entity.parent.clone(),
+            branding,
         });
     }
     declared
+}
+
+/// Largest branding file accepted: a stylesheet, script or logo, not a site.
+const MAX_BRANDING_FILE: u64 = 512 * 1024;
+
+fn check_branding(
+    check: &mut Checker,
+    path: &str,
+    branding: &super::file::FileBranding,
+    base_dir: &std::path::Path,
+) -> Branding {
+    let mut asset = |key: &str, file: Option<&String>, content_type: Option<&'static str>| {
+        let file = file?;
+        let key_path = format!("{path}.{key}");
+        let Some(content_type) = content_type else {
+            check.problem(
+                key_path,
+                "a logo must be .png, .svg, .jpg, .jpeg, .gif or .webp",
+            );
+            return None;
+        };
+        let full = base_dir.join(file);
+        match std::fs::metadata(&full).and_then(|meta| {
+            if meta.len() > MAX_BRANDING_FILE {
+                Err(std::io::Error::other("larger than 512 KiB"))
+            } else {
+                std::fs::read(&full)
+            }
+        }) {
+            Ok(bytes) => Some(Asset {
+                bytes: bytes.into(),
+                content_type,
+            }),
+            Err(error) => {
+                check.problem(key_path, format!("cannot read {}: {error}", full.display()));
+                None
+            }
+        }
+    };
+    let logo_type = branding.logo.as_deref().map(|logo| {
+        let extension = logo.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
+        match extension.as_str() {
+            "png" => Some("image/png"),
+            "svg" => Some("image/svg+xml"),
+            "jpg" | "jpeg" => Some("image/jpeg"),
+            "gif" => Some("image/gif"),
+            "webp" => Some("image/webp"),
+            _ => None,
+        }
+    });
+    Branding {
+        css: asset(
+            "css",
+            branding.css.as_ref(),
+            Some("text/css; charset=utf-8"),
+        ),
+        js: asset(
+            "js",
+            branding.js.as_ref(),
+            Some("text/javascript; charset=utf-8"),
+        ),
+        logo: asset("logo", branding.logo.as_ref(), logo_type.flatten()),
+        title: branding.title.clone(),
+    }
 }
 
 /// The chain of parents from `start` back to `start`, if following parents ever returns there.

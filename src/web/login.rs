@@ -7,7 +7,7 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::{Extension, Query, State};
 use axum::http::HeaderMap;
 use axum::http::header::USER_AGENT;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
@@ -59,11 +59,64 @@ impl Flash {
     }
 }
 
+/// The branding of the entity a `login_hint` names, as the login page links it.
+struct BrandingView {
+    css: Option<String>,
+    js: Option<String>,
+    logo: Option<String>,
+    title: Option<String>,
+}
+
+impl BrandingView {
+    fn for_hint(state: &AppState, hint: Option<&str>) -> Option<BrandingView> {
+        let (owner, branding) = state.hierarchy.branding_for(hint?)?;
+        let url = |file: &str| format!("/branding/{}/{file}", urlencode(owner));
+        Some(BrandingView {
+            css: branding.css.as_ref().map(|_| url("style.css")),
+            js: branding.js.as_ref().map(|_| url("script.js")),
+            logo: branding.logo.as_ref().map(|_| url("logo")),
+            title: branding.title.clone(),
+        })
+    }
+}
+
+fn urlencode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// `GET /branding/{entity}/{style.css|script.js|logo}`: an entity's own branding files.
+pub async fn branding_file(
+    State(state): State<AppState>,
+    axum::extract::Path((entity, file)): axum::extract::Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let branding = state
+        .hierarchy
+        .own_branding(&entity)
+        .ok_or(PageError::NotFound)?;
+    let asset = match file.as_str() {
+        "style.css" => branding.css.as_ref(),
+        "script.js" => branding.js.as_ref(),
+        "logo" => branding.logo.as_ref(),
+        _ => None,
+    }
+    .ok_or(PageError::NotFound)?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, asset.content_type),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        asset.bytes.to_vec(),
+    )
+        .into_response())
+}
+
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage {
     csrf: String,
     return_to: String,
+    login_hint: String,
+    branding: Option<BrandingView>,
     email: String,
     email_error: Option<&'static str>,
     password_error: Option<String>,
@@ -90,8 +143,8 @@ pub async fn show(
     }
     let (csrf, csrf_cookie) = csrf::issue(&state, &headers);
     let flash = cookies::get(&state, &headers, cookies::FLASH).and_then(Flash::decode);
-    let hinted_email = query
-        .login_hint
+    let login_hint = query.login_hint.unwrap_or_default();
+    let hinted_email = Some(login_hint.clone())
         .filter(|hint| crate::config::is_plausible_email(hint))
         .unwrap_or_default();
     let (flash, email) = match flash {
@@ -101,6 +154,8 @@ pub async fn show(
     let page = LoginPage {
         csrf,
         return_to,
+        branding: BrandingView::for_hint(&state, Some(&login_hint)),
+        login_hint,
         email,
         email_error: (flash == Some(Flash::EmailMissing)).then_some("Enter your email address."),
         password_error: match flash {
@@ -130,6 +185,9 @@ pub struct LoginForm {
     #[serde(default)]
     csrf: String,
     return_to: Option<String>,
+    /// Kept across a failed attempt, so the page keeps its entity's branding.
+    #[serde(default)]
+    login_hint: String,
 }
 
 pub async fn submit(
@@ -143,10 +201,10 @@ pub async fn submit(
     let return_to = local_path(form.return_to.as_deref());
     let email = form.email.trim();
     let back = |flash: Flash| {
-        let location = format!(
-            "{LOGIN_PATH}?return_to={}",
-            url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect::<String>()
-        );
+        let mut location = format!("{LOGIN_PATH}?return_to={}", urlencode(&return_to));
+        if !form.login_hint.is_empty() {
+            location.push_str(&format!("&login_hint={}", urlencode(&form.login_hint)));
+        }
         let cookie = cookies::set(&state, cookies::FLASH, &flash.encode(email), Some(60));
         see_other(&location, &[cookie])
     };

@@ -37,6 +37,7 @@ pub fn routes() -> Router<AppState> {
         .route("/demo", get(demo_client::home))
         .route("/demo/start", get(demo_client::start))
         .route("/demo/callback", get(demo_client::callback))
+        .route("/branding/{entity}/{file}", get(login::branding_file))
         .route("/static/idbridge.css", get(stylesheet))
         .route("/static/form_post.js", get(form_post_script))
         .route("/healthz", get(|| async { "ok" }))

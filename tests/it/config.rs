@@ -400,3 +400,33 @@ fn the_embedded_demo_is_valid() {
     );
     assert_eq!(config.users[0].email, idbridge::demo::DEMO_EMAIL);
 }
+
+#[test]
+fn branding_files_must_be_readable_logos_and_small() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("big.css"), vec![b' '; 600 * 1024]).unwrap();
+    std::fs::write(dir.path().join("logo.bmp"), b"BM").unwrap();
+    let text = r#"
+[[entities]]
+id = "p"
+name = "P"
+level = "PSP"
+branding = { css = "missing.css", logo = "logo.bmp", title = "P" }
+[[entities]]
+id = "d"
+name = "D"
+level = "DIVISION"
+parent = "p"
+branding = { css = "big.css", colour = "red" }
+"#;
+    let error = Config::from_toml_at(text, &|_| None, dir.path()).unwrap_err();
+    let found: Vec<String> = error.problems().iter().map(Problem::to_string).collect();
+    assert_problem(&found, "entities[1].branding.colour", "unknown key");
+    // Unknown keys stop the parse before any file is read; without one, every file is checked.
+    let text = text.replace(", colour = \"red\"", "");
+    let error = Config::from_toml_at(&text, &|_| None, dir.path()).unwrap_err();
+    let found: Vec<String> = error.problems().iter().map(Problem::to_string).collect();
+    assert_problem(&found, "entities[0].branding.css", "cannot read");
+    assert_problem(&found, "entities[0].branding.logo", "must be .png, .svg");
+    assert_problem(&found, "entities[1].branding.css", "larger than 512 KiB");
+}

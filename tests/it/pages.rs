@@ -145,7 +145,124 @@ async fn the_demo_lets_a_person_sign_in(backend: Backend) {
     assert_eq!(server.count("signing_keys").await, 1);
 }
 
+async fn login_hint_naming_an_entity_brands_the_login_page(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("division.css"),
+        "/* division-brand */ h1 { color: teal; }",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("logo.svg"),
+        "<svg xmlns=\"http://www.w3.org/2000/svg\"/>",
+    )
+    .unwrap();
+    let branded = BASE_CONFIG.replace(
+        "level = \"DIVISION\"\nparent = \"e-psp-1\"",
+        &format!(
+            "level = \"DIVISION\"\nparent = \"e-psp-1\"\nbranding = {{ css = \"{}\", logo = \"{}\", title = \"Division Login\" }}",
+            dir.path().join("division.css").display(),
+            dir.path().join("logo.svg").display()
+        ),
+    );
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db, &branded).await;
+    let client = server.client();
+
+    // The merchant has no branding of its own: it inherits its division's.
+    let page = client
+        .get(server.url("/sso/v2/login?login_hint=e-mer-1"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(texts(&page, "h1"), ["Division Login"]);
+    assert!(
+        page.contains(r#"<link rel="stylesheet" href="/branding/e-div-1/style.css">"#),
+        "{page}"
+    );
+    assert!(page.contains(r#"src="/branding/e-div-1/logo""#));
+    assert_eq!(form_value(&page, "login_hint").as_deref(), Some("e-mer-1"));
+
+    let css = client
+        .get(server.url("/branding/e-div-1/style.css"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        css.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+    assert!(css.text().await.unwrap().contains("division-brand"));
+    let logo = client
+        .get(server.url("/branding/e-div-1/logo"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logo.headers()["content-type"], "image/svg+xml");
+    assert!(
+        logo.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'none'")
+    );
+    for missing in [
+        "/branding/e-div-1/script.js",
+        "/branding/e-mer-1/style.css",
+        "/branding/nobody/logo",
+    ] {
+        assert_eq!(
+            client
+                .get(server.url(missing))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            StatusCode::NOT_FOUND,
+            "{missing}"
+        );
+    }
+
+    // The PSP above has none, nor has an unknown id: the plain page.
+    for hint in ["e-psp-1", "nobody", "alice@example.com"] {
+        let page = client
+            .get(server.url(&format!("/sso/v2/login?login_hint={hint}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(texts(&page, "h1"), ["Sign in"], "{hint}");
+        assert!(!page.contains("/branding/"), "{hint}");
+    }
+
+    // A failed attempt comes back to the same branded page.
+    let csrf = server.csrf_token(&client, "/sso/v2/login").await;
+    let response = client
+        .post(server.url("/sso/v2/login"))
+        .form(&[
+            ("email", ALICE_EMAIL),
+            ("password", "wrong"),
+            ("csrf", csrf.as_str()),
+            ("login_hint", "e-mer-1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        location(&response)
+            .unwrap()
+            .ends_with("&login_hint=e-mer-1")
+    );
+}
+
 crate::backend_tests!(
+    login_hint_naming_an_entity_brands_the_login_page,
     pages_carry_the_security_headers,
     unknown_paths_get_an_html_error_page,
     health_and_readiness,
