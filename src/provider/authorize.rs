@@ -117,6 +117,7 @@ async fn start(
         }
     };
     let pending = pending_authorization::Model {
+        // Upstream SAML will use this id as the AuthnRequest ID, an xs:ID: no leading digit.
         id: format!("a{}", crypto::random_token()),
         browser_hash: crypto::sha256_hex(&browser_token),
         client_id: client.id.clone(),
