@@ -11,6 +11,7 @@ pub mod password;
 pub mod provider;
 pub mod state;
 pub mod store;
+pub mod upstream;
 pub mod web;
 
 use std::future::Future;

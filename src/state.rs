@@ -8,6 +8,7 @@ use crate::keys::{self, KeyError, KeyRing};
 use crate::password::{self, PasswordError};
 use crate::provider::clients::Clients;
 use crate::store::{Store, StoreError};
+use crate::upstream::Connectors;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -17,6 +18,8 @@ pub struct AppState {
     pub hierarchy: Arc<Hierarchy>,
     pub clients: Arc<Clients>,
     pub keys: Arc<KeyRing>,
+    /// Ways to sign in; local accounts only until upstream connections are configured.
+    pub connectors: Arc<Connectors>,
     /// HMAC key of the CSRF tokens; shared by all processes through the database.
     pub csrf_key: Arc<[u8; 32]>,
     /// A hash of no one's password, verified against when an account does not exist so that the
@@ -61,6 +64,7 @@ impl AppState {
             hierarchy: Arc::new(Hierarchy::new(&config.entities)),
             clients: Arc::new(Clients::new(&config.clients)),
             keys: Arc::new(keys),
+            connectors: Arc::new(Connectors::new(Vec::new())),
             config: Arc::new(config),
             store,
             clock,

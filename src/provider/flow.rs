@@ -13,6 +13,7 @@ use super::tokens::CODE_TTL;
 use crate::crypto;
 use crate::state::AppState;
 use crate::store::tables::{authorization_code, pending_authorization};
+use crate::upstream::LoginRequest;
 use crate::web::{PageError, cookies, current_session};
 
 /// Marks the browser that started an authorization: the pending id it is given in URLs is
@@ -94,20 +95,16 @@ pub async fn proceed(
             return fail(state, request, error).await;
         }
         request.keep(state).await?;
-        let mut login = Url::parse("http://idbridge/sso/v2/login").expect("static URL");
-        login
-            .query_pairs_mut()
-            .append_pair("return_to", &resume_path(pending));
-        if session.is_some() {
-            login.query_pairs_mut().append_pair("force", "1");
-        }
-        if let Some(hint) = &pending.login_hint {
-            login.query_pairs_mut().append_pair("login_hint", hint);
-        }
-        return Ok(
-            Redirect::to(&format!("{}?{}", login.path(), login.query().unwrap_or("")))
-                .into_response(),
-        );
+        let connector = state
+            .connectors
+            .for_login_hint(pending.login_hint.as_deref());
+        let start = connector.begin(&LoginRequest {
+            pending_id: &pending.id,
+            resume_path: &resume_path(pending),
+            force: session.is_some(),
+            login_hint: pending.login_hint.as_deref(),
+        });
+        return Ok(Redirect::to(&start).into_response());
     };
 
     // Personal data (profile) and access while the user is away (offline_access, OIDC Core 11)
