@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::oidc::{
     Browser, PROVIDER_CONFIG, REDIRECT, RP_SECRET, VERIFIER, authorize_url, post_form, provider,
-    redeem, two_servers,
+    redeem,
 };
 use crate::support::*;
 
@@ -617,10 +617,13 @@ async fn the_demo_client_shows_claims_and_userinfo(backend: Backend) {
     );
 }
 
-/// Two servers on one database: a flow started on one finishes on the other, and a code raced
-/// at both is spent once and never yields two live sets of tokens.
-async fn two_servers_share_one_database(backend: Backend) {
-    let (_db, a, b) = two_servers(backend).await;
+/// Two server processes on one database — this test process and the `idbridge` binary: a flow
+/// started on one finishes on the other, keys made by one sign and verify on the other, and a
+/// code raced at both is spent once and never yields two live sets of tokens.
+async fn two_processes_share_one_database(backend: Backend) {
+    let (db, a) = provider(backend).await;
+    let config = format!("{BASE_CONFIG}{PROVIDER_CONFIG}");
+    let b = ServerProcess::spawn(&db, &config, &a.base, &[("RP_SECRET", RP_SECRET)]).await;
     let browser = Browser::new(&a);
     for round in 0..5 {
         let code = browser
@@ -628,18 +631,21 @@ async fn two_servers_share_one_database(backend: Backend) {
             .await
             .param("code")
             .unwrap();
-        let ((at_a, body_a), (at_b, body_b)) =
-            tokio::join!(redeem(&a, "rp-eddsa", &code), redeem(&b, "rp-eddsa", &code));
-        // The code is spent once. Presented twice, it counts as replayed (RFC 6749 4.1.2): at most
-        // one answer carries tokens, and none of those tokens stays alive.
-        let winners: Vec<&Value> = [(at_a, &body_a), (at_b, &body_b)]
+        let token_url = b.url("/sso/v2/token");
+        let ((status_a, body_a), (status_b, body_b)) = tokio::join!(
+            redeem(&a, "rp-eddsa", &code),
+            post_form_to(&token_url, &code)
+        );
+        // Presented twice, the code counts as replayed (RFC 6749 4.1.2): at most one answer
+        // carries tokens, and none of those tokens stays alive.
+        let winners: Vec<&Value> = [(status_a, &body_a), (status_b, &body_b)]
             .into_iter()
             .filter(|(status, _)| *status == StatusCode::OK)
             .map(|(_, body)| body)
             .collect();
         assert!(
             winners.len() <= 1,
-            "round {round}: {at_a} at A, {at_b} at B"
+            "round {round}: {status_a} here, {status_b} in the other process"
         );
         for winner in winners {
             let userinfo = reqwest::Client::new()
@@ -655,14 +661,16 @@ async fn two_servers_share_one_database(backend: Backend) {
             );
         }
     }
-    // Authorize on A, redeem on B.
+    // Authorize here, redeem in the other process; its ID token verifies through this one's JWKS,
+    // and its access token works here.
     let code = browser
         .authorize(&authorize_url(&a, "rp-eddsa", &[]), true)
         .await
         .param("code")
         .unwrap();
-    let (status, body) = redeem(&b, "rp-eddsa", &code).await;
+    let (status, body) = post_form_to(&b.url("/sso/v2/token"), &code).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(verifies_through_jwks(&a, body["id_token"].as_str().unwrap()).await);
     let userinfo = reqwest::Client::new()
         .get(a.url("/sso/v2/userinfo"))
         .bearer_auth(body["access_token"].as_str().unwrap())
@@ -672,8 +680,26 @@ async fn two_servers_share_one_database(backend: Backend) {
     assert_eq!(
         userinfo.status(),
         StatusCode::OK,
-        "a token from B works at A"
+        "a token from the other process works here"
     );
+}
+
+/// Redeems a code for `rp-eddsa` at a token endpoint URL.
+async fn post_form_to(token_url: &str, code: &str) -> (StatusCode, Value) {
+    let response = reqwest::Client::new()
+        .post(token_url)
+        .basic_auth("rp-eddsa", Some(RP_SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap())
 }
 
 async fn expired_grants_are_swept(backend: Backend) {
@@ -741,5 +767,5 @@ crate::backend_tests!(
     a_public_client_uses_pkce_and_no_secret,
     key_rotation_keeps_old_tokens_valid,
     the_demo_client_shows_claims_and_userinfo,
-    two_servers_share_one_database,
+    two_processes_share_one_database,
 );

@@ -243,6 +243,68 @@ impl Drop for TestServer {
     }
 }
 
+/// The real `idbridge` binary in a process of its own, on `db`, answering as `issuer`: a second
+/// server beside an in-process one, for what several processes on one database must guarantee.
+pub struct ServerProcess {
+    pub base: String,
+    _child: tokio::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl ServerProcess {
+    pub async fn spawn(
+        db: &TestDb,
+        config: &str,
+        issuer: &str,
+        env: &[(&str, &str)],
+    ) -> ServerProcess {
+        use tokio::io::AsyncBufReadExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("idbridge.toml");
+        std::fs::write(&file, config).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_idbridge"))
+            .args(["serve", "--config"])
+            .arg(&file)
+            .env("IDBRIDGE_BIND", format!("127.0.0.1:{port}"))
+            .env("IDBRIDGE_ISSUER", issuer)
+            .env("IDBRIDGE_DATABASE_URL", &db.url)
+            .env("SHOP_SECRET", SHOP_SECRET)
+            .envs(env.iter().copied())
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn idbridge");
+        // Ready once it says it is running (it prints that after binding).
+        let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let ready = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.starts_with("idbridge is running") {
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        assert_eq!(ready.ok(), Some(true), "the idbridge process did not start");
+        ServerProcess {
+            base: format!("http://127.0.0.1:{port}"),
+            _child: child,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
 pub fn location(response: &Response) -> Option<String> {
     response
         .headers()
