@@ -54,7 +54,7 @@ pub async fn revoke(
         && refresh.client_id == client.id
     {
         state.store.revoke_family(&refresh.family_id, now).await?;
-    } else if let Some((access, _)) = state.store.find_access_token(&hash, now).await?
+    } else if let Some(access) = state.store.find_access_token(&hash, now).await?
         && access.client_id == client.id
     {
         state.store.revoke_access_token(&hash, now).await?;
@@ -74,7 +74,7 @@ pub async fn introspect(
         ));
     }
     let now = state.clock.now();
-    let answer = if let Some((access, _)) = state.store.find_access_token(&hash, now).await?
+    let answer = if let Some(access) = state.store.find_access_token(&hash, now).await?
         && access.client_id == client.id
     {
         json!({"active": true, "token_type": "Bearer", "client_id": access.client_id,

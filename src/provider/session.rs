@@ -8,17 +8,13 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::state::AppState;
-use crate::web::{PageError, current_session};
+use crate::web::{PageError, current_session, pages};
 
 pub async fn script() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
+    pages::asset(
+        "text/javascript; charset=utf-8",
         include_str!("../../templates/oasm.js"),
     )
-        .into_response()
 }
 
 pub async fn status(

@@ -196,16 +196,15 @@ impl Store {
         })
     }
 
-    /// A live access token and its user (if it has one), in one query.
+    /// A live access token.
     pub async fn find_access_token(
         &self,
         token_hash: &str,
         now: i64,
-    ) -> Result<Option<(access_token::Model, Option<user::Model>)>, StoreError> {
+    ) -> Result<Option<access_token::Model>, StoreError> {
         Ok(access_token::Entity::find_by_id(token_hash.to_string())
             .filter(access_token::Column::ExpiresAt.gt(now))
             .filter(access_token::Column::RevokedAt.is_null())
-            .find_also_related(user::Entity)
             .one(&self.db)
             .await?)
     }

@@ -282,8 +282,6 @@ pub mod access_token {
         pub scope: String,
         pub expires_at: i64,
         pub revoked_at: Option<i64>,
-        #[sea_orm(belongs_to, from = "user_id", to = "id")]
-        pub user: BelongsTo<Option<super::user::Entity>>,
     }
 
     impl ActiveModelBehavior for ActiveModel {}

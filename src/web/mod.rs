@@ -13,8 +13,8 @@ mod session;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Redirect};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
 use crate::state::AppState;
@@ -57,22 +57,16 @@ pub fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn stylesheet() -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
+async fn stylesheet() -> Response {
+    pages::asset(
+        "text/css; charset=utf-8",
         include_str!("../../templates/idbridge.css"),
     )
 }
 
-async fn form_post_script() -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
+async fn form_post_script() -> Response {
+    pages::asset(
+        "text/javascript; charset=utf-8",
         include_str!("../../templates/form_post.js"),
     )
 }

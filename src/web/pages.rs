@@ -15,6 +15,18 @@ pub fn render(template: &impl Template, cookies: &[String]) -> Result<Response, 
     Ok(response)
 }
 
+/// A file built into the binary (stylesheet, scripts), cached by browsers for an hour.
+pub fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, content_type),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
 /// A `303 See Other` to a path on this site, with any cookies to set.
 pub fn see_other(location: &str, cookies: &[String]) -> Response {
     let mut response = Redirect::to(location).into_response();
