@@ -156,9 +156,16 @@ impl Store {
         })
     }
 
-    /// Revokes every access and refresh token of a grant, and marks its code, so that a request
-    /// still issuing tokens for the grant sees the revocation afterwards ([`Self::grant_revoked`]).
+    /// Revokes every access and refresh token of a grant.
+    ///
+    /// A request still issuing tokens for the grant checks, after storing them, whether what it
+    /// spent was revoked ([`Self::grant_revoked`]). So the spent items (the code and the consumed
+    /// refresh tokens) are marked first, each in its own committed statement, and only then is
+    /// the rest revoked: either the issuer sees its marker, or its new tokens were committed
+    /// before the later statements began and are revoked by them. One transaction would commit
+    /// the markers last and reopen that window on PostgreSQL.
     pub async fn revoke_family(&self, family_id: &str, now: i64) -> Result<(), StoreError> {
+        use refresh_token::Column as R;
         authorization_code::Entity::update_many()
             .col_expr(authorization_code::Column::RevokedAt, Expr::value(now))
             .filter(authorization_code::Column::FamilyId.eq(family_id))
@@ -166,9 +173,16 @@ impl Store {
             .exec(&self.writer)
             .await?;
         refresh_token::Entity::update_many()
-            .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
-            .filter(refresh_token::Column::FamilyId.eq(family_id))
-            .filter(refresh_token::Column::RevokedAt.is_null())
+            .col_expr(R::RevokedAt, Expr::value(now))
+            .filter(R::FamilyId.eq(family_id))
+            .filter(R::ConsumedAt.is_not_null())
+            .filter(R::RevokedAt.is_null())
+            .exec(&self.writer)
+            .await?;
+        refresh_token::Entity::update_many()
+            .col_expr(R::RevokedAt, Expr::value(now))
+            .filter(R::FamilyId.eq(family_id))
+            .filter(R::RevokedAt.is_null())
             .exec(&self.writer)
             .await?;
         access_token::Entity::update_many()

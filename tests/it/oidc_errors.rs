@@ -541,7 +541,7 @@ async fn token_request(server: &TestServer, form: &[(&str, &str)]) -> (StatusCod
 async fn a_raced_refresh_token_revokes_the_whole_family(backend: Backend) {
     let (_db, a, b) = two_servers(backend).await;
     let browser = Browser::new(&a);
-    for round in 0..5 {
+    for round in 0..20 {
         let (_, first) = redeem(&a, &code(&a, &browser).await).await;
         let stolen = first["refresh_token"].as_str().unwrap().to_string();
         let form = [
