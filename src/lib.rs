@@ -27,7 +27,12 @@ pub use state::{AppState, StartError};
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
-    web::with_layers(web::routes().merge(provider::router()), state)
+    web::with_layers(
+        web::routes()
+            .merge(provider::router())
+            .merge(upstream::router()),
+        state,
+    )
 }
 
 /// How often expired sessions and failure counters are deleted.

@@ -8,7 +8,7 @@ use crate::keys::{self, KeyError, KeyRing};
 use crate::password::{self, PasswordError};
 use crate::provider::clients::Clients;
 use crate::store::{Store, StoreError};
-use crate::upstream::Connectors;
+use crate::upstream::{Connectors, UpstreamError};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -18,7 +18,7 @@ pub struct AppState {
     pub hierarchy: Arc<Hierarchy>,
     pub clients: Arc<Clients>,
     pub keys: Arc<KeyRing>,
-    /// Ways to sign in; local accounts only until upstream connections are configured.
+    /// Ways to sign in: local accounts and the configured upstream connections.
     pub connectors: Arc<Connectors>,
     /// HMAC key of the CSRF tokens; shared by all processes through the database.
     pub csrf_key: Arc<[u8; 32]>,
@@ -41,6 +41,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Password(#[from] PasswordError),
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
 }
 
 impl AppState {
@@ -64,7 +66,7 @@ impl AppState {
             hierarchy: Arc::new(Hierarchy::new(&config.entities)),
             clients: Arc::new(Clients::new(&config.clients)),
             keys: Arc::new(keys),
-            connectors: Arc::new(Connectors::new(Vec::new())),
+            connectors: Arc::new(Connectors::from_config(&config)?),
             config: Arc::new(config),
             store,
             clock,

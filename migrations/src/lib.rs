@@ -17,6 +17,7 @@ mod m0011_authorization_codes;
 mod m0012_refresh_tokens;
 mod m0013_access_tokens;
 mod m0014_consents;
+mod m0015_upstream;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0012_refresh_tokens::Migration),
             Box::new(m0013_access_tokens::Migration),
             Box::new(m0014_consents::Migration),
+            Box::new(m0015_upstream::Migration),
         ]
     }
 }

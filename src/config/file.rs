@@ -18,6 +18,8 @@ pub struct FileConfig {
     pub clients: Vec<FileClient>,
     #[serde(default)]
     pub api_credentials: Vec<FileApiCredential>,
+    #[serde(default)]
+    pub connections: Vec<FileConnection>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -88,4 +90,27 @@ pub struct FileApiCredential {
     pub password_hash: Option<String>,
     pub password: Option<String>,
     pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FileConnection {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: Option<String>,
+    pub entity: String,
+    #[serde(default)]
+    pub domains: Vec<String>,
+    pub issuer: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub claims: Option<FileClaimMap>,
+    pub timeout: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FileClaimMap {
+    pub email: Option<String>,
+    pub name: Option<String>,
 }

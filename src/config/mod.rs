@@ -33,6 +33,7 @@ pub struct Config {
     pub users: Vec<UserDecl>,
     pub clients: Vec<ClientDecl>,
     pub api_credentials: Vec<ApiCredentialDecl>,
+    pub connections: Vec<ConnectionDecl>,
 }
 
 #[derive(Debug, Clone)]
@@ -199,6 +200,39 @@ pub struct ApiCredentialDecl {
     pub username: String,
     pub password: PasswordDecl,
     pub scopes: Vec<String>,
+}
+
+/// An upstream identity provider that people sign in at (SPEC sections 5 and 6).
+#[derive(Debug, Clone)]
+pub struct ConnectionDecl {
+    /// Appears in paths: `/oidc/{id}/callback`.
+    pub id: String,
+    /// Shown on the login page.
+    pub name: String,
+    /// The entity its users are attached to.
+    pub entity: String,
+    /// Lowercase email domains whose users sign in here.
+    pub domains: Vec<String>,
+    pub protocol: ConnectionProtocol,
+}
+
+#[derive(Debug, Clone)]
+pub enum ConnectionProtocol {
+    Oidc(OidcConnectionDecl),
+}
+
+#[derive(Debug, Clone)]
+pub struct OidcConnectionDecl {
+    /// Exactly as the provider's discovery document states it.
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub scopes: Vec<String>,
+    /// Which upstream claim holds the email address, and which the display name.
+    pub email_claim: String,
+    pub name_claim: String,
+    /// How long any one call to the provider may take, in seconds.
+    pub timeout: u64,
 }
 
 /// Scopes a downstream client may be allowed (SPEC section 4).

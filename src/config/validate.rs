@@ -1,4 +1,6 @@
 //! Turns a [`FileConfig`] into a [`Config`], collecting every problem with its key path.
+mod connections;
+
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 
@@ -268,6 +270,7 @@ pub(super) fn validate(
     let users = check_users(&mut check, &file.users, &entity_ids);
     let clients = check_clients(&mut check, &file.clients, id_token_alg, issuer_is_https);
     let api_credentials = check_api_credentials(&mut check, &file.api_credentials);
+    let connections = connections::check_connections(&mut check, &file.connections, &entity_ids);
 
     if !check.problems.is_empty() {
         return Err(ConfigError::Invalid(check.problems));
@@ -289,6 +292,7 @@ pub(super) fn validate(
         users,
         clients,
         api_credentials,
+        connections,
     })
 }
 

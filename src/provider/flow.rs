@@ -46,8 +46,19 @@ pub async fn pending_for_browser(
     })
 }
 
+const RESUME_PATH: &str = "/sso/v2/authorize/resume?id=";
+
 pub fn resume_path(pending: &pending_authorization::Model) -> String {
-    format!("/sso/v2/authorize/resume?id={}", pending.id)
+    format!("{RESUME_PATH}{}", pending.id)
+}
+
+/// The pending authorization a login's `return_to` resumes, if it resumes one: a connector that
+/// fails tells the waiting client.
+pub fn resumed_by(return_to: &str) -> Option<&str> {
+    return_to.strip_prefix(RESUME_PATH).filter(|id| {
+        id.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    })
 }
 
 /// A pending authorization, and whether it is in the database yet. A new request is stored only
@@ -99,8 +110,7 @@ pub async fn proceed(
             .connectors
             .for_login_hint(pending.login_hint.as_deref());
         let start = connector.begin(&LoginRequest {
-            pending_id: &pending.id,
-            resume_path: &resume_path(pending),
+            return_to: &resume_path(pending),
             force: session.is_some(),
             login_hint: pending.login_hint.as_deref(),
         });
@@ -162,6 +172,17 @@ pub async fn proceed(
         &pending.response_mode,
         params,
     ))
+}
+
+/// Ends the pending authorization `id`, started by this browser, with an error sent to its client.
+pub async fn fail_for_browser(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+    error: AuthorizationError,
+) -> Result<Response, PageError> {
+    let pending = pending_for_browser(state, headers, id).await?;
+    fail(state, &pending, error).await
 }
 
 /// Ends a pending authorization with an error sent to the client.

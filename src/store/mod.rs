@@ -8,6 +8,7 @@ mod sweep;
 mod sync;
 pub mod tables;
 mod throttle;
+mod upstream;
 mod users;
 
 use std::time::Duration;
@@ -19,6 +20,7 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 pub use grants::{CodeUse, RefreshUse, SpentGrant, UserinfoGrant};
 pub use sessions::SessionInfo;
 pub use throttle::ThrottleRule;
+pub use upstream::UpstreamProfile;
 pub use users::{Attachment, UserProfile};
 
 /// Pool options; SQLite runs in WAL mode with a busy timeout, so several processes can share

@@ -1,9 +1,10 @@
 //! Removal of state that can no longer be used: expired sessions, passed throttle windows,
-//! abandoned authorizations, and codes and tokens past their lifetime.
+//! abandoned authorizations and upstream logins, and codes and tokens past their lifetime.
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::tables::{
-    access_token, authorization_code, login_throttle, pending_authorization, refresh_token, session,
+    access_token, authorization_code, login_throttle, pending_authorization, refresh_token,
+    session, upstream_login,
 };
 use super::{Store, StoreError};
 
@@ -38,6 +39,10 @@ impl Store {
                 .await?,
             refresh_token::Entity::delete_many()
                 .filter(refresh_token::Column::ExpiresAt.lte(now))
+                .exec(db)
+                .await?,
+            upstream_login::Entity::delete_many()
+                .filter(upstream_login::Column::ExpiresAt.lte(now))
                 .exec(db)
                 .await?,
         ];

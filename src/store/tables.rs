@@ -305,3 +305,49 @@ pub mod consent {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod upstream_login {
+    use sea_orm::entity::prelude::*;
+
+    /// A login sent to an upstream identity provider, waiting for its callback. Keyed by the
+    /// SHA-256 of the `state` it was sent with.
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "upstream_logins")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub state_hash: String,
+        pub connection_id: String,
+        /// SHA-256 of the cookie that marks the browser that started the login.
+        pub browser_hash: String,
+        pub nonce: Option<String>,
+        pub pkce_verifier: Option<String>,
+        /// A local path: where the browser goes once signed in.
+        pub return_to: String,
+        /// The authorization a client waits on, told of upstream errors.
+        pub pending_id: Option<String>,
+        pub expires_at: i64,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod upstream_identity {
+    use sea_orm::entity::prelude::*;
+
+    /// The user behind an upstream subject: never matched by email, which an upstream IdP may
+    /// let its users choose.
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "upstream_identities")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub connection_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub subject: String,
+        pub user_id: String,
+        pub created_at: i64,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

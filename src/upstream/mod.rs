@@ -1,23 +1,30 @@
-//! Where a person proves who they are: a local account here, a customer's identity provider
-//! (SAML, OpenID Connect) in the connectors that later issues add. All of them sit behind one
-//! interface, so the authorization flow never asks which kind it is dealing with: it asks the
-//! registry for the connector a `login_hint` points to (home-realm discovery by email domain)
-//! and sends the browser where that connector says. A connector signs the person in, starts the
-//! idbridge session and sends the browser back to the pending authorization's resume URL.
+//! Where a person proves who they are: a local account, or a customer's identity provider
+//! (OpenID Connect now, SAML next). All of them sit behind one interface, so neither the login
+//! page nor the authorization flow asks which kind it is dealing with: they ask the registry for
+//! the connector a `login_hint` points to (home-realm discovery by email domain) and send the
+//! browser where that connector says. A connector signs the person in, starts the idbridge
+//! session and sends the browser on to the `return_to` it was given (for an authorization, its
+//! resume URL).
 mod local;
+mod oidc;
+mod routes;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-pub use local::LocalLogin;
+use url::form_urlencoded::Serializer;
 
-/// What a connector needs to start a login for a pending authorization.
+use crate::config::{Config, ConnectionProtocol};
+use crate::store::StoreError;
+pub use local::LocalLogin;
+pub use oidc::OidcConnector;
+pub use routes::router;
+
+/// What a connector needs to start a login.
 #[derive(Debug, Clone, Copy)]
 pub struct LoginRequest<'a> {
-    /// The pending authorization, which the connector's callback resumes; it doubles as the
-    /// upstream `state` / SAML `RelayState`.
-    pub pending_id: &'a str,
-    /// Where the browser goes once signed in.
-    pub resume_path: &'a str,
+    /// A local path: where the browser goes once signed in.
+    pub return_to: &'a str,
     /// Ask for credentials even if the browser is signed in (`prompt=login`, `max_age`).
     pub force: bool,
     pub login_hint: Option<&'a str>,
@@ -27,24 +34,72 @@ pub struct LoginRequest<'a> {
 pub trait UpstreamConnector: Send + Sync {
     /// The connection id (`local` for local accounts).
     fn id(&self) -> &str;
+    /// What the login page calls it.
+    fn name(&self) -> &str;
     /// Email domains whose users sign in here (home-realm discovery).
     fn domains(&self) -> &[String];
     /// Where to send the browser to start signing in.
     fn begin(&self, request: &LoginRequest) -> String;
 }
 
+/// The query string every connector's login path takes: `return_to`, `force`, `login_hint`.
+fn login_query(request: &LoginRequest) -> String {
+    let mut query = Serializer::new(String::new());
+    query.append_pair("return_to", request.return_to);
+    if request.force {
+        query.append_pair("force", "1");
+    }
+    if let Some(hint) = request.login_hint {
+        query.append_pair("login_hint", hint);
+    }
+    query.finish()
+}
+
+/// Why a login at an upstream identity provider did not work.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("connection {connection}: the identity provider could not be reached: {detail}")]
+    Unreachable { connection: String, detail: String },
+    #[error("connection {connection}: the identity provider's answer was refused: {detail}")]
+    Invalid { connection: String, detail: String },
+    #[error("connection {connection}: the identity provider answered error={code}")]
+    Denied { connection: String, code: String },
+    #[error("connection {connection}: {email_domain} is not one of the connection's domains")]
+    ForeignDomain {
+        connection: String,
+        email_domain: String,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// The connectors of this deployment; local login when no connector claims the hint.
 pub struct Connectors {
     local: LocalLogin,
     upstream: Vec<Arc<dyn UpstreamConnector>>,
+    oidc: HashMap<String, Arc<OidcConnector>>,
 }
 
 impl Connectors {
-    pub fn new(upstream: Vec<Arc<dyn UpstreamConnector>>) -> Connectors {
-        Connectors {
+    /// The connectors `config` declares.
+    pub fn from_config(config: &Config) -> Result<Connectors, UpstreamError> {
+        let mut upstream: Vec<Arc<dyn UpstreamConnector>> = Vec::new();
+        let mut oidc = HashMap::new();
+        for connection in &config.connections {
+            match &connection.protocol {
+                ConnectionProtocol::Oidc(settings) => {
+                    let connector =
+                        Arc::new(OidcConnector::new(connection.clone(), settings.clone())?);
+                    oidc.insert(connection.id.clone(), connector.clone());
+                    upstream.push(connector);
+                }
+            }
+        }
+        Ok(Connectors {
             local: LocalLogin,
             upstream,
-        }
+            oidc,
+        })
     }
 
     /// The connector for a login hint: the one whose `domains` contain the hint's email domain
@@ -65,6 +120,15 @@ impl Connectors {
             .map(|connector| connector.as_ref())
             .unwrap_or(&self.local)
     }
+
+    /// The upstream connectors, for the login page to offer.
+    pub fn upstream(&self) -> impl Iterator<Item = &dyn UpstreamConnector> {
+        self.upstream.iter().map(|connector| connector.as_ref())
+    }
+
+    fn oidc(&self, id: &str) -> Option<&OidcConnector> {
+        self.oidc.get(id).map(|connector| connector.as_ref())
+    }
 }
 
 #[cfg(test)]
@@ -77,17 +141,24 @@ mod tests {
         fn id(&self) -> &str {
             "acme"
         }
+        fn name(&self) -> &str {
+            "Acme"
+        }
         fn domains(&self) -> &[String] {
             &self.0
         }
         fn begin(&self, request: &LoginRequest) -> String {
-            format!("/saml/acme/login?pending={}", request.pending_id)
+            format!("/saml/acme/login?{}", login_query(request))
         }
     }
 
     #[test]
     fn the_email_domain_picks_the_connector() {
-        let connectors = Connectors::new(vec![Arc::new(Acme(vec!["acme.com".into()]))]);
+        let connectors = Connectors {
+            local: LocalLogin,
+            upstream: vec![Arc::new(Acme(vec!["acme.com".into()]))],
+            oidc: HashMap::new(),
+        };
         assert_eq!(connectors.for_login_hint(Some("bob@ACME.com")).id(), "acme");
         for other in [
             Some("bob@example.com"),

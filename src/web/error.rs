@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::auth::LoginError;
 use crate::store::StoreError;
+use crate::upstream::UpstreamError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PageError {
@@ -20,6 +21,8 @@ pub enum PageError {
     BadRequest(&'static str),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -70,7 +73,29 @@ impl PageError {
                 "Page not found",
                 "There is nothing at this address.",
             ),
-            PageError::Store(_) | PageError::Internal(_) => (
+            PageError::Upstream(UpstreamError::Unreachable { .. }) => (
+                StatusCode::BAD_GATEWAY,
+                "Sign-in unavailable",
+                "Your organisation's sign-in service could not be reached. Please try again in a few minutes.",
+            ),
+            PageError::Upstream(UpstreamError::Invalid { .. }) => (
+                StatusCode::BAD_GATEWAY,
+                "Sign-in failed",
+                "The answer from your organisation's sign-in service could not be verified, so you were not signed in. Please try again; if it keeps happening, contact your administrator.",
+            ),
+            PageError::Upstream(UpstreamError::Denied { .. }) => (
+                StatusCode::FORBIDDEN,
+                "Sign-in refused",
+                "Your organisation's sign-in service did not sign you in. If you think this is a mistake, contact your administrator.",
+            ),
+            PageError::Upstream(UpstreamError::ForeignDomain { .. }) => (
+                StatusCode::FORBIDDEN,
+                "Sign-in refused",
+                "This account of your organisation may not sign in here. Sign in with an address of your organisation's own domain, or contact your administrator.",
+            ),
+            PageError::Store(_)
+            | PageError::Upstream(UpstreamError::Store(_))
+            | PageError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Something went wrong",
                 "Something went wrong on our side. Please try again in a moment.",

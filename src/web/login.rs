@@ -6,7 +6,6 @@ use axum::Form;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Extension, Query, State};
 use axum::http::HeaderMap;
-use axum::http::header::USER_AGENT;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -15,9 +14,10 @@ use serde::Deserialize;
 use super::error::PageError;
 use super::middleware::ClientAddr;
 use super::pages::{local_path, render, see_other};
-use super::{cookies, csrf, current_session};
+use super::{cookies, csrf, current_session, start_session};
 use crate::auth::{self, LoginError};
 use crate::state::AppState;
+use crate::upstream::LoginRequest;
 
 const LOGIN_PATH: &str = "/sso/v2/login";
 
@@ -121,6 +121,8 @@ struct LoginPage {
     email_error: Option<&'static str>,
     password_error: Option<String>,
     notice: Option<&'static str>,
+    /// Upstream connections to sign in at instead: name and where to start.
+    connections: Vec<(String, String)>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -153,7 +155,7 @@ pub async fn show(
     };
     let page = LoginPage {
         csrf,
-        return_to,
+        return_to: return_to.clone(),
         branding: BrandingView::for_hint(&state, Some(&login_hint)),
         login_hint,
         email,
@@ -168,6 +170,18 @@ pub async fn show(
             _ => None,
         },
         notice: (flash == Some(Flash::SignedOut)).then_some("You are signed out."),
+        connections: state
+            .connectors
+            .upstream()
+            .map(|connector| {
+                let start = connector.begin(&LoginRequest {
+                    return_to: &return_to,
+                    force: query.force.is_some(),
+                    login_hint: None,
+                });
+                (connector.name().to_string(), start)
+            })
+            .collect(),
     };
     let mut set_cookies: Vec<String> = csrf_cookie.into_iter().collect();
     if flash.is_some() {
@@ -211,6 +225,17 @@ pub async fn submit(
     if email.is_empty() {
         return Ok(back(Flash::EmailMissing));
     }
+    // Home-realm discovery: people of an organisation with its own identity provider sign in
+    // there, whatever they typed as a password.
+    let connector = state.connectors.for_login_hint(Some(email));
+    if !connector.domains().is_empty() {
+        let start = connector.begin(&LoginRequest {
+            return_to: &return_to,
+            force: false,
+            login_hint: Some(email),
+        });
+        return Ok(see_other(&start, &[]));
+    }
     if form.password.is_empty() {
         return Ok(back(Flash::PasswordMissing));
     }
@@ -224,24 +249,9 @@ pub async fn submit(
         }
         Err(other) => return Err(other.into()),
     };
-    // A new session id at every login: whatever id the browser had before is dead from now on.
-    if let Some(previous) = cookies::get(&state, &headers, cookies::SESSION) {
-        state.store.delete_session(previous).await?;
-    }
-    let user_agent = headers
-        .get(USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let ttl = state.config.server.session_ttl;
-    let token = state
-        .store
-        .create_session(&user.id, state.clock.now(), ttl, &client, user_agent)
-        .await?;
+    let cookie = start_session(&state, &headers, &user.id, &client).await?;
     tracing::info!(user = %user.id, "signed in");
-    Ok(see_other(
-        &return_to,
-        &[cookies::set(&state, cookies::SESSION, &token, Some(ttl))],
-    ))
+    Ok(see_other(&return_to, &[cookie]))
 }
 
 /// The answer once a browser is signed out: back to the login page, which says so.

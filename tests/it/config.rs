@@ -430,3 +430,82 @@ branding = { css = "big.css", colour = "red" }
     assert_problem(&found, "entities[0].branding.logo", "must be .png, .svg");
     assert_problem(&found, "entities[1].branding.css", "larger than 512 KiB");
 }
+
+/// SPEC section 3's OIDC connection, on BASE_CONFIG's entities.
+const OIDC_CONNECTION: &str = r#"
+[[connections]]
+id = "globex-oidc"
+type = "oidc"
+entity = "e-div-1"
+domains = ["globex.com"]
+issuer = "https://login.globex.com"
+client_id = "idbridge"
+client_secret = "env:GLOBEX_SECRET"
+scopes = ["openid", "profile", "email"]
+claims = { email = "email", name = "name" }
+"#;
+
+#[test]
+fn the_spec_oidc_connection_is_valid() {
+    let config = check_env(
+        &format!("{BASE_CONFIG}{OIDC_CONNECTION}"),
+        &[SHOP_SECRET_ENV, ("GLOBEX_SECRET", "globex-gave-us-this")],
+    )
+    .unwrap();
+    let connection = &config.connections[0];
+    assert_eq!(
+        connection.name, "globex-oidc",
+        "the id when no name is given"
+    );
+    assert_eq!(connection.domains, ["globex.com"]);
+    let idbridge::config::ConnectionProtocol::Oidc(oidc) = &connection.protocol;
+    assert_eq!(oidc.issuer, "https://login.globex.com");
+    assert_eq!(oidc.client_secret.expose(), "globex-gave-us-this");
+    assert_eq!(oidc.timeout, 10);
+    assert!(!format!("{config:?}").contains("globex-gave-us-this"));
+}
+
+#[test]
+fn connection_problems_are_named() {
+    let text = format!(
+        r#"{BASE_CONFIG}
+[[connections]]
+id = "Globex OIDC"
+type = "oidc"
+entity = "e-nowhere"
+domains = ["globex.com", "not a domain"]
+issuer = "http://login.globex.com"
+scopes = ["profile"]
+timeout = "soon"
+claims = {{ email = "upn" }}
+
+[[connections]]
+id = "acme"
+type = "saml"
+entity = "e-mer-1"
+domains = ["GLOBEX.com"]
+
+[[connections]]
+id = "local"
+type = "ldap"
+entity = "e-mer-1"
+"#
+    );
+    let found = problems(&text);
+    assert_problem(&found, "connections[0].id", "lowercase letters");
+    assert_problem(&found, "connections[0].entity", "unknown entity");
+    assert_problem(&found, "connections[0].domains[1]", "not a domain name");
+    assert_problem(&found, "connections[0].issuer", "https");
+    assert_problem(&found, "connections[0].client_id", "required");
+    assert_problem(&found, "connections[0].client_secret", "required");
+    assert_problem(&found, "connections[0].scopes", "openid");
+    assert_problem(&found, "connections[0].timeout", "not a duration");
+    assert_problem(&found, "connections[1].type", "SAML");
+    assert_problem(&found, "connections[1].domains[0]", "another connection");
+    assert_problem(&found, "connections[2].id", "not \"local\"");
+    assert_problem(&found, "connections[2].type", "must be oidc or saml");
+
+    let unknown_claim = OIDC_CONNECTION.replace("name = \"name\" }", "phone = \"phone_number\" }");
+    let found = problems(&format!("{BASE_CONFIG}{unknown_claim}"));
+    assert_problem(&found, "connections[0].claims.phone", "unknown key");
+}

@@ -14,6 +14,7 @@ mod oidc_errors;
 mod oidc_features;
 mod pages;
 mod storage;
+mod upstream_oidc;
 
 /// Declares each listed `async fn name(backend: Backend)` as two tests, `sqlite::name` and
 /// `postgres::name`.

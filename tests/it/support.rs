@@ -258,15 +258,21 @@ impl ServerProcess {
         issuer: &str,
         env: &[(&str, &str)],
     ) -> ServerProcess {
+        ServerProcess::spawn_on(free_port(), db, config, issuer, env).await
+    }
+
+    /// Spawns on a given port of 127.0.0.1, for a server whose address others must know first.
+    pub async fn spawn_on(
+        port: u16,
+        db: &TestDb,
+        config: &str,
+        issuer: &str,
+        env: &[(&str, &str)],
+    ) -> ServerProcess {
         use tokio::io::AsyncBufReadExt;
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("idbridge.toml");
         std::fs::write(&file, config).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_idbridge"))
             .args(["serve", "--config"])
             .arg(&file)
@@ -303,6 +309,15 @@ impl ServerProcess {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
+}
+
+/// A port of 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub fn location(response: &Response) -> Option<String> {

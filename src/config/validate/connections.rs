@@ -1,0 +1,170 @@
+//! `[[connections]]`: the upstream identity providers.
+use std::collections::HashSet;
+
+use url::Url;
+
+use super::super::file::FileConnection;
+use super::{Checker, check_unique};
+use crate::config::{ConnectionDecl, ConnectionProtocol, OidcConnectionDecl};
+
+const DEFAULT_TIMEOUT_SECONDS: i64 = 10;
+
+pub(super) fn check_connections(
+    check: &mut Checker,
+    connections: &[FileConnection],
+    entity_ids: &HashSet<&str>,
+) -> Vec<ConnectionDecl> {
+    let mut seen = HashSet::new();
+    let mut claimed_domains = HashSet::new();
+    let mut declared = Vec::new();
+    for (i, connection) in connections.iter().enumerate() {
+        let path = format!("connections[{i}]");
+        if let Some(id) = check_unique(check, &mut seen, format!("{path}.id"), &connection.id)
+            && !is_path_segment(id)
+        {
+            check.problem(
+                format!("{path}.id"),
+                "use only lowercase letters, digits, - and _ (it appears in URLs), and not \"local\"",
+            );
+        }
+        if !entity_ids.contains(connection.entity.as_str()) {
+            check.problem(
+                format!("{path}.entity"),
+                format!("unknown entity {:?}", connection.entity),
+            );
+        }
+        let mut domains = Vec::new();
+        for (j, domain) in connection.domains.iter().enumerate() {
+            let domain = domain.trim().to_ascii_lowercase();
+            let key = format!("{path}.domains[{j}]");
+            if !is_domain_name(&domain) {
+                check.problem(key, "not a domain name (example: acme.com)");
+            } else if !claimed_domains.insert(domain.clone()) {
+                check.problem(key, format!("{domain} is claimed by another connection"));
+            } else {
+                domains.push(domain);
+            }
+        }
+        let protocol = match connection.kind.as_str() {
+            "oidc" => check_oidc(check, &path, connection).map(ConnectionProtocol::Oidc),
+            "saml" => {
+                check.problem(
+                    format!("{path}.type"),
+                    "SAML connections are not available in this version yet",
+                );
+                None
+            }
+            _ => {
+                check.problem(format!("{path}.type"), "must be oidc or saml");
+                None
+            }
+        };
+        if let Some(protocol) = protocol {
+            declared.push(ConnectionDecl {
+                id: connection.id.clone(),
+                name: connection
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| connection.id.clone()),
+                entity: connection.entity.clone(),
+                domains,
+                protocol,
+            });
+        }
+    }
+    declared
+}
+
+fn check_oidc(
+    check: &mut Checker,
+    path: &str,
+    connection: &FileConnection,
+) -> Option<OidcConnectionDecl> {
+    let issuer = match connection.issuer.as_deref() {
+        None => {
+            check.problem(format!("{path}.issuer"), "required for an oidc connection");
+            None
+        }
+        Some(issuer) => match check_upstream_issuer(issuer) {
+            Ok(()) => Some(issuer.to_string()),
+            Err(message) => {
+                check.problem(format!("{path}.issuer"), message);
+                None
+            }
+        },
+    };
+    let client_id = connection.client_id.clone().filter(|id| !id.is_empty());
+    if client_id.is_none() {
+        check.problem(
+            format!("{path}.client_id"),
+            "required for an oidc connection",
+        );
+    }
+    let client_secret = match connection.client_secret.as_deref() {
+        None => {
+            check.problem(
+                format!("{path}.client_secret"),
+                "required for an oidc connection",
+            );
+            None
+        }
+        Some(value) => check.secret(&format!("{path}.client_secret"), value),
+    };
+    let scopes = connection
+        .scopes
+        .clone()
+        .unwrap_or_else(|| ["openid", "profile", "email"].map(String::from).to_vec());
+    if !scopes.iter().any(|s| s == "openid") {
+        check.problem(format!("{path}.scopes"), "must include openid");
+    }
+    let claim =
+        |name: Option<&String>, default: &str| name.cloned().unwrap_or_else(|| default.to_string());
+    let claims = connection.claims.as_ref();
+    let timeout = check.duration(
+        &format!("{path}.timeout"),
+        connection.timeout.as_deref(),
+        DEFAULT_TIMEOUT_SECONDS,
+    );
+    Some(OidcConnectionDecl {
+        issuer: issuer?,
+        client_id: client_id?,
+        client_secret: client_secret?,
+        scopes,
+        email_claim: claim(claims.and_then(|c| c.email.as_ref()), "email"),
+        name_claim: claim(claims.and_then(|c| c.name.as_ref()), "name"),
+        timeout: timeout as u64,
+    })
+}
+
+fn is_path_segment(id: &str) -> bool {
+    id != "local"
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+fn is_domain_name(domain: &str) -> bool {
+    domain.contains('.')
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
+/// An upstream issuer is https, except on the machine itself (a development setup, or tests).
+fn check_upstream_issuer(value: &str) -> Result<(), &'static str> {
+    let url = Url::parse(value).map_err(|_| "not an absolute URL")?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("must not have a query or fragment");
+    }
+    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err("must be an https URL (http only for localhost)"),
+    }
+}

@@ -1,0 +1,125 @@
+//! Logins at upstream identity providers: the ones on their way, and the users they bring.
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, TransactionTrait,
+};
+
+use super::tables::{upstream_identity, upstream_login, user, user_entity};
+use super::{Store, StoreError};
+
+/// What an upstream identity provider says about a person, already verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamProfile {
+    pub connection_id: String,
+    pub subject: String,
+    pub email: String,
+    pub name: String,
+    /// The entity the connection's users are attached to.
+    pub entity_id: String,
+}
+
+impl Store {
+    pub async fn create_upstream_login(
+        &self,
+        login: upstream_login::Model,
+    ) -> Result<(), StoreError> {
+        login.into_active_model().insert(&self.writer).await?;
+        Ok(())
+    }
+
+    /// Takes the unexpired login a callback's `state` names, once across all processes: a
+    /// replayed callback finds nothing.
+    pub async fn take_upstream_login(
+        &self,
+        connection_id: &str,
+        state_hash: &str,
+        now: i64,
+    ) -> Result<Option<upstream_login::Model>, StoreError> {
+        use upstream_login::Column as L;
+        let taken = upstream_login::Entity::delete_many()
+            .filter(L::StateHash.eq(state_hash))
+            .filter(L::ConnectionId.eq(connection_id))
+            .filter(L::ExpiresAt.gt(now))
+            .exec_with_returning(&self.writer)
+            .await?;
+        Ok(taken.into_iter().next())
+    }
+
+    /// The user behind an upstream subject, created on first login and kept up to date after:
+    /// email and name as the upstream says now, attached to the connection's entity.
+    pub async fn upsert_upstream_user(
+        &self,
+        profile: &UpstreamProfile,
+        new_user_id: &str,
+        now: i64,
+    ) -> Result<user::Model, StoreError> {
+        let txn = self.writer.begin().await?;
+        let known = upstream_identity::Entity::find_by_id((
+            profile.connection_id.clone(),
+            profile.subject.clone(),
+        ))
+        .one(&txn)
+        .await?;
+        let user = match known {
+            Some(identity) => {
+                let current = user::Entity::find_by_id(identity.user_id)
+                    .one(&txn)
+                    .await?
+                    .ok_or_else(|| StoreError::Corrupt("upstream identity without user".into()))?;
+                if current.email == profile.email && current.name == profile.name {
+                    current
+                } else {
+                    let mut changed = current.into_active_model();
+                    changed.email = sea_orm::Set(profile.email.clone());
+                    changed.name = sea_orm::Set(profile.name.clone());
+                    changed.updated_at = sea_orm::Set(now);
+                    changed.update(&txn).await?
+                }
+            }
+            None => {
+                let created = user::Model {
+                    id: new_user_id.to_string(),
+                    email: profile.email.clone(),
+                    name: profile.name.clone(),
+                    password_hash: None,
+                    source: profile.connection_id.clone(),
+                    created_at: now,
+                    updated_at: now,
+                }
+                .into_active_model()
+                .insert(&txn)
+                .await?;
+                // A concurrent first login of the same subject fails here on the primary key and
+                // rolls back, instead of making a second user.
+                upstream_identity::Model {
+                    connection_id: profile.connection_id.clone(),
+                    subject: profile.subject.clone(),
+                    user_id: created.id.clone(),
+                    created_at: now,
+                }
+                .into_active_model()
+                .insert(&txn)
+                .await?;
+                created
+            }
+        };
+        // Attached to the connection's entity, and to nothing else: a changed `entity` in the
+        // config moves the connection's users at their next login.
+        user_entity::Entity::delete_many()
+            .filter(user_entity::Column::UserId.eq(&user.id))
+            .filter(user_entity::Column::EntityId.ne(&profile.entity_id))
+            .exec(&txn)
+            .await?;
+        user_entity::Entity::insert(
+            user_entity::Model {
+                user_id: user.id.clone(),
+                entity_id: profile.entity_id.clone(),
+            }
+            .into_active_model(),
+        )
+        .on_conflict_do_nothing_on([user_entity::Column::UserId, user_entity::Column::EntityId])
+        .exec(&txn)
+        .await?;
+        txn.commit().await?;
+        Ok(user)
+    }
+}

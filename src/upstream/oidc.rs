@@ -1,0 +1,428 @@
+//! OpenID Connect connections (SPEC section 6): idbridge as a relying party of a customer's
+//! identity provider, with the `openidconnect` crate. Discovery is cached; the provider's keys are
+//! fetched again when a token names one not seen yet (key rotation), at most every
+//! [`JWKS_REFETCH_INTERVAL`].
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreClientAuthMethod, CoreIdToken, CoreJsonWebKeySet,
+    CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreTokenResponse,
+};
+use openidconnect::{
+    AuthType, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
+    IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, Scope,
+    SignatureVerificationError, TokenResponse, reqwest,
+};
+use serde_json::{Map, Value};
+use tokio::sync::RwLock;
+
+use super::{LoginRequest, UpstreamConnector, UpstreamError, login_query};
+use crate::config::{ConnectionDecl, OidcConnectionDecl};
+use crate::store::UpstreamProfile;
+
+/// How long discovery is trusted before it is fetched again.
+const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
+/// The least time between two fetches of the provider's keys for an unknown `kid`, so that
+/// tokens naming made-up keys cannot make idbridge hammer the provider.
+const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(10);
+/// Tolerated difference between the provider's clock and ours for `iat`.
+const CLOCK_SKEW: i64 = 60;
+
+/// What a login sends along and must find again at the callback.
+pub struct Outbound {
+    /// The provider's authorization URL, with `state`, `nonce` and the PKCE challenge.
+    pub url: String,
+    pub state: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
+}
+
+/// Discovery, when it was fetched, and when its keys were last fetched again.
+#[derive(Clone)]
+struct Discovered {
+    metadata: CoreProviderMetadata,
+    fetched_at: Instant,
+    keys_refetched_at: Option<Instant>,
+}
+
+pub struct OidcConnector {
+    connection: ConnectionDecl,
+    settings: OidcConnectionDecl,
+    http: reqwest::Client,
+    discovered: RwLock<Option<Discovered>>,
+}
+
+impl UpstreamConnector for OidcConnector {
+    fn id(&self) -> &str {
+        &self.connection.id
+    }
+
+    fn name(&self) -> &str {
+        &self.connection.name
+    }
+
+    fn domains(&self) -> &[String] {
+        &self.connection.domains
+    }
+
+    fn begin(&self, request: &LoginRequest) -> String {
+        format!(
+            "/oidc/{}/login?{}",
+            self.connection.id,
+            login_query(request)
+        )
+    }
+}
+
+impl OidcConnector {
+    pub fn new(
+        connection: ConnectionDecl,
+        settings: OidcConnectionDecl,
+    ) -> Result<OidcConnector, UpstreamError> {
+        // No redirects: a provider's answer is taken from the URL it was asked at, or not at all.
+        let http = reqwest::ClientBuilder::new()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(settings.timeout))
+            .build()
+            .map_err(|e| UpstreamError::Unreachable {
+                connection: connection.id.clone(),
+                detail: format!("HTTP client: {e}"),
+            })?;
+        Ok(OidcConnector {
+            connection,
+            settings,
+            http,
+            discovered: RwLock::new(None),
+        })
+    }
+
+    pub fn entity(&self) -> &str {
+        &self.connection.entity
+    }
+
+    /// The provider's authorization URL for a new login, with fresh `state`, `nonce` and PKCE
+    /// verifier, which the caller keeps for the callback.
+    pub async fn authorization_url(
+        &self,
+        redirect_uri: &str,
+        request: &LoginRequest<'_>,
+    ) -> Result<Outbound, UpstreamError> {
+        let metadata = self.metadata().await?;
+        let client = self.client(metadata, redirect_uri)?;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let mut authorize = client
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
+            .set_pkce_challenge(challenge)
+            .add_scopes(
+                self.settings
+                    .scopes
+                    .iter()
+                    .filter(|s| *s != "openid")
+                    .map(|s| Scope::new(s.clone())),
+            );
+        if let Some(hint) = request.login_hint {
+            authorize = authorize.add_extra_param("login_hint", hint);
+        }
+        if request.force {
+            authorize = authorize.add_extra_param("prompt", "login");
+        }
+        let (url, state, nonce) = authorize.url();
+        Ok(Outbound {
+            url: url.to_string(),
+            state: state.into_secret(),
+            nonce: nonce.secret().clone(),
+            pkce_verifier: verifier.into_secret(),
+        })
+    }
+
+    /// Redeems the code of a callback and verifies the ID token that comes back; the person it
+    /// names, with the configured claims (asked from userinfo when the ID token lacks them).
+    pub async fn complete(
+        &self,
+        redirect_uri: &str,
+        code: &str,
+        nonce: &str,
+        pkce_verifier: &str,
+        now: i64,
+    ) -> Result<UpstreamProfile, UpstreamError> {
+        let metadata = self.metadata().await?;
+        let client = self.client(metadata.clone(), redirect_uri)?;
+        let response: CoreTokenResponse = client
+            .exchange_code(AuthorizationCode::new(code.to_string()))
+            .map_err(|e| self.invalid(format!("token endpoint: {e}")))?
+            .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_string()))
+            .request_async(&self.http)
+            .await
+            .map_err(|e| self.unreachable_or_invalid(e))?;
+        let id_token = response
+            .id_token()
+            .ok_or_else(|| self.invalid("the token response has no ID token"))?;
+        let nonce = Nonce::new(nonce.to_string());
+        let verified = match verify(&client, &metadata, id_token, &nonce, now) {
+            Err(ClaimsVerificationError::SignatureVerification(
+                SignatureVerificationError::NoMatchingKey,
+            )) => {
+                // Perhaps the provider rotated its keys since we last fetched them.
+                let refreshed = self.refetch_keys().await?;
+                let client = self.client(refreshed.clone(), redirect_uri)?;
+                verify(&client, &refreshed, id_token, &nonce, now)
+            }
+            other => other,
+        };
+        verified.map_err(|e| self.invalid(format!("ID token refused: {e}")))?;
+        let mut claims = jwt_payload(&id_token.to_string())
+            .ok_or_else(|| self.invalid("the ID token's payload is not a JSON object"))?;
+        let subject = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .filter(|sub| !sub.is_empty())
+            .ok_or_else(|| self.invalid("the ID token has no sub"))?
+            .to_string();
+        if !claims.contains_key(&self.settings.email_claim)
+            && let Some(endpoint) = metadata.userinfo_endpoint()
+        {
+            let userinfo = self
+                .userinfo(endpoint.url().as_str(), response.access_token().secret())
+                .await?;
+            // OIDC Core 5.3.2: userinfo about someone else is not about this login.
+            if userinfo.get("sub").and_then(Value::as_str) != Some(subject.as_str()) {
+                return Err(self.invalid("userinfo names another subject"));
+            }
+            for (name, value) in userinfo {
+                claims.entry(name).or_insert(value);
+            }
+        }
+        let text = |name: &str| {
+            claims
+                .get(name)
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        let email = text(&self.settings.email_claim)
+            .filter(|email| crate::config::is_plausible_email(email))
+            .ok_or_else(|| {
+                self.invalid(format!(
+                    "no email address in claim {:?}",
+                    self.settings.email_claim
+                ))
+            })?;
+        // A provider may sign in people of other organisations too (a Google or Entra
+        // multi-tenant app, guests): only the connection's own domains are its people.
+        let email_domain = email
+            .rsplit_once('@')
+            .map(|(_, domain)| domain.to_ascii_lowercase())
+            .unwrap_or_default();
+        if !self.connection.domains.is_empty() && !self.connection.domains.contains(&email_domain) {
+            return Err(UpstreamError::ForeignDomain {
+                connection: self.connection.id.clone(),
+                email_domain,
+            });
+        }
+        let name = text(&self.settings.name_claim).unwrap_or_else(|| email.clone());
+        Ok(UpstreamProfile {
+            connection_id: self.connection.id.clone(),
+            subject,
+            email,
+            name,
+            entity_id: self.connection.entity.clone(),
+        })
+    }
+
+    /// Discovery, from the cache while it is fresh. When a refresh fails, the copy we have is
+    /// used still: a provider briefly down should not stop logins that need nothing new from it.
+    async fn metadata(&self) -> Result<CoreProviderMetadata, UpstreamError> {
+        let cached = self.discovered.read().await.clone();
+        if let Some(cached) = &cached
+            && cached.fetched_at.elapsed() < DISCOVERY_TTL
+        {
+            return Ok(cached.metadata.clone());
+        }
+        match self.discover().await {
+            Ok(metadata) => {
+                *self.discovered.write().await = Some(Discovered {
+                    metadata: metadata.clone(),
+                    fetched_at: Instant::now(),
+                    keys_refetched_at: None,
+                });
+                Ok(metadata)
+            }
+            Err(error) => match cached {
+                Some(stale) => {
+                    tracing::warn!(connection = %self.connection.id, %error, "discovery refresh failed; using the cached copy");
+                    Ok(stale.metadata)
+                }
+                None => Err(error),
+            },
+        }
+    }
+
+    async fn discover(&self) -> Result<CoreProviderMetadata, UpstreamError> {
+        let issuer = IssuerUrl::new(self.settings.issuer.clone())
+            .map_err(|e| self.invalid(format!("issuer: {e}")))?;
+        CoreProviderMetadata::discover_async(issuer, &self.http)
+            .await
+            .map_err(|e| self.unreachable(format!("discovery: {e}")))
+    }
+
+    /// Fetches the provider's keys again, unless that was done a moment ago.
+    async fn refetch_keys(&self) -> Result<CoreProviderMetadata, UpstreamError> {
+        let mut discovered = self.discovered.write().await;
+        let Some(current) = discovered.as_mut() else {
+            return Err(self.invalid("keys asked for before discovery"));
+        };
+        if current
+            .keys_refetched_at
+            .is_none_or(|at| at.elapsed() >= JWKS_REFETCH_INTERVAL)
+        {
+            let keys = CoreJsonWebKeySet::fetch_async(current.metadata.jwks_uri(), &self.http)
+                .await
+                .map_err(|e| self.unreachable(format!("keys: {e}")))?;
+            current.metadata = current.metadata.clone().set_jwks(keys);
+            current.keys_refetched_at = Some(Instant::now());
+        }
+        Ok(current.metadata.clone())
+    }
+
+    async fn userinfo(
+        &self,
+        endpoint: &str,
+        access_token: &str,
+    ) -> Result<Map<String, Value>, UpstreamError> {
+        let response = self
+            .http
+            .get(endpoint)
+            .bearer_auth(access_token)
+            .header("accept", "application/json")
+            .send()
+            .await
+            .map_err(|e| self.unreachable(format!("userinfo: {e}")))?;
+        if !response.status().is_success() {
+            return Err(self.invalid(format!("userinfo answered {}", response.status())));
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| self.unreachable(format!("userinfo: {e}")))?;
+        serde_json::from_slice(&body)
+            .map_err(|e| self.invalid(format!("userinfo is not a JSON object: {e}")))
+    }
+
+    fn client(
+        &self,
+        metadata: CoreProviderMetadata,
+        redirect_uri: &str,
+    ) -> Result<ProviderClient, UpstreamError> {
+        // client_secret_basic unless the provider says it only takes the secret in the body.
+        let post_only = metadata
+            .token_endpoint_auth_methods_supported()
+            .is_some_and(|methods| {
+                !methods.contains(&CoreClientAuthMethod::ClientSecretBasic)
+                    && methods.contains(&CoreClientAuthMethod::ClientSecretPost)
+            });
+        let redirect = openidconnect::RedirectUrl::new(redirect_uri.to_string())
+            .map_err(|e| self.invalid(format!("redirect URI: {e}")))?;
+        Ok(CoreClient::from_provider_metadata(
+            metadata,
+            ClientId::new(self.settings.client_id.clone()),
+            Some(ClientSecret::new(
+                self.settings.client_secret.expose().to_string(),
+            )),
+        )
+        .set_redirect_uri(redirect)
+        .set_auth_type(if post_only {
+            AuthType::RequestBody
+        } else {
+            AuthType::BasicAuth
+        }))
+    }
+
+    fn invalid(&self, detail: impl Into<String>) -> UpstreamError {
+        UpstreamError::Invalid {
+            connection: self.connection.id.clone(),
+            detail: detail.into(),
+        }
+    }
+
+    fn unreachable(&self, detail: impl Into<String>) -> UpstreamError {
+        UpstreamError::Unreachable {
+            connection: self.connection.id.clone(),
+            detail: detail.into(),
+        }
+    }
+
+    /// A failed code exchange: the provider could not be reached, or it said no.
+    fn unreachable_or_invalid<RE: std::error::Error + 'static, T: openidconnect::ErrorResponse>(
+        &self,
+        error: openidconnect::RequestTokenError<RE, T>,
+    ) -> UpstreamError {
+        match error {
+            openidconnect::RequestTokenError::Request(e) => {
+                self.unreachable(format!("token endpoint: {e}"))
+            }
+            other => self.invalid(format!("token endpoint: {other}")),
+        }
+    }
+}
+
+/// A client of the provider, as built from its discovery document.
+type ProviderClient = CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
+/// Checks an ID token: signature with the provider's keys, `iss`, `aud`, `azp`, `exp`, `iat`
+/// (with [`CLOCK_SKEW`]) and `nonce`.
+fn verify(
+    client: &ProviderClient,
+    metadata: &CoreProviderMetadata,
+    id_token: &CoreIdToken,
+    nonce: &Nonce,
+    now: i64,
+) -> Result<(), ClaimsVerificationError> {
+    let verifier = client
+        .id_token_verifier()
+        // Only the provider's public keys: an HS256 token "signed" with our own client secret,
+        // or one with alg `none`, proves nothing about the provider.
+        .set_allowed_algs(asymmetric_algs(metadata))
+        .set_time_fn(move || {
+            chrono::DateTime::from_timestamp(now, 0).unwrap_or(chrono::DateTime::UNIX_EPOCH)
+        })
+        .set_issue_time_verifier_fn(move |iat| {
+            if iat.timestamp() > now + CLOCK_SKEW {
+                Err("issued in the future".into())
+            } else {
+                Ok(())
+            }
+        });
+    id_token.claims(&verifier, nonce).map(|_| ())
+}
+
+/// The algorithms the provider says it signs ID tokens with, verified with its published keys.
+fn asymmetric_algs(metadata: &CoreProviderMetadata) -> Vec<CoreJwsSigningAlgorithm> {
+    use CoreJwsSigningAlgorithm as A;
+    metadata
+        .id_token_signing_alg_values_supported()
+        .iter()
+        .filter(|alg| !matches!(alg, A::HmacSha256 | A::HmacSha384 | A::HmacSha512 | A::None))
+        .cloned()
+        .collect()
+}
+
+/// The claims of a compact JWS whose signature has been verified.
+fn jwt_payload(token: &str) -> Option<Map<String, Value>> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}

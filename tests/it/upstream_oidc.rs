@@ -1,0 +1,694 @@
+//! Upstream OpenID Connect connections, against a real upstream: a second idbridge, running as a
+//! process of its own, whose client idbridge is. A relying party logs in at idbridge ("A"), which
+//! sends the person to the upstream ("B") and back.
+//!
+//! To forge what no honest provider sends, a small proxy stands between A and B's token
+//! endpoint: it passes B's answer on with the ID token re-signed by keys of its own (published
+//! in its JWKS), after changing what the test asks for. An untouched pass through the proxy
+//! signs in, so each refusal is the forgery's doing.
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+use url::Url;
+
+use crate::oidc::{PROVIDER_CONFIG, RP_SECRET, authorize_url, redeem};
+use crate::support::*;
+
+const UPSTREAM_SECRET: &str = "upstream-secret-0123456789abcdefghijklmnop";
+const CONNECTION: &str = "partner";
+
+/// B: Alice's home, with A as a client.
+fn upstream_config(callback: &str) -> String {
+    format!(
+        r#"{BASE_CONFIG}
+[[clients]]
+client_id = "bridge"
+client_secret = "env:UPSTREAM_SECRET"
+redirect_uris = ["{callback}"]
+allowed_scopes = ["openid", "profile", "email"]
+"#
+    )
+}
+
+/// A: the relying parties' provider, whose people of `domains` (a TOML array) sign in at
+/// `issuer`.
+fn bridge_config(issuer: &str, timeout: &str, domains: &str) -> String {
+    format!(
+        r#"{BASE_CONFIG}{PROVIDER_CONFIG}
+[[connections]]
+id = "{CONNECTION}"
+type = "oidc"
+name = "Partner IdP"
+entity = "e-div-1"
+domains = {domains}
+issuer = "{issuer}"
+client_id = "bridge"
+client_secret = "env:UPSTREAM_SECRET"
+timeout = "{timeout}"
+"#
+    )
+}
+
+const DOMAINS: &str = r#"["example.com"]"#;
+
+async fn start_bridge(db: &TestDb, issuer: &str, timeout: &str, domains: &str) -> TestServer {
+    TestServer::start_with(
+        db,
+        &bridge_config(issuer, timeout, domains),
+        idbridge::Clock::system(),
+        &[
+            ("RP_SECRET", RP_SECRET),
+            ("UPSTREAM_SECRET", UPSTREAM_SECRET),
+        ],
+    )
+    .await
+    .unwrap()
+}
+
+/// A, B, and the proxy when there is one.
+struct Chain {
+    a: TestServer,
+    _b: ServerProcess,
+    b_base: String,
+    proxy: Option<Arc<Proxy>>,
+    _dbs: (TestDb, TestDb),
+}
+
+impl Chain {
+    /// B answers at `localhost` and A at `127.0.0.1`: cookies are not kept apart by port, so
+    /// two hosts keep one browser's two sessions apart, as two domains would.
+    async fn start(backend: Backend, via_proxy: bool) -> Chain {
+        Chain::start_for(backend, via_proxy, DOMAINS).await
+    }
+
+    async fn start_for(backend: Backend, via_proxy: bool, domains: &str) -> Chain {
+        let db_a = TestDb::new(backend).await;
+        let db_b = TestDb::new(backend).await;
+        let b_port = free_port();
+        let b_issuer = format!("http://localhost:{b_port}");
+        let proxy = if via_proxy {
+            Some(Proxy::start(&b_issuer).await)
+        } else {
+            None
+        };
+        let issuer = proxy.as_ref().map_or(b_issuer.clone(), |p| p.base.clone());
+        let a = start_bridge(&db_a, &issuer, "5s", domains).await;
+        let b = ServerProcess::spawn_on(
+            b_port,
+            &db_b,
+            &upstream_config(&a.url(&format!("/oidc/{CONNECTION}/callback"))),
+            &b_issuer,
+            &[("UPSTREAM_SECRET", UPSTREAM_SECRET)],
+        )
+        .await;
+        Chain {
+            a,
+            _b: b,
+            b_base: b_issuer,
+            proxy,
+            _dbs: (db_a, db_b),
+        }
+    }
+
+    fn tamper(&self, tamper: Tamper) {
+        *self.proxy.as_ref().unwrap().tamper.lock().unwrap() = tamper;
+    }
+
+    /// Users, sessions and upstream identities at A.
+    async fn counts(&self) -> [i64; 3] {
+        [
+            self.a.count("users").await,
+            self.a.count("sessions").await,
+            self.a.count("upstream_identities").await,
+        ]
+    }
+}
+
+/// Where a browser's walk ended.
+#[derive(Debug)]
+enum Landing {
+    /// Sent off to another site: the relying party.
+    Left(Url),
+    /// A page that is not a redirect.
+    Page(StatusCode, String),
+}
+
+/// What a walk does at B's consent page, and whether it stops before A's callback.
+#[derive(Clone, Copy)]
+struct Walk {
+    allow_at_upstream: bool,
+    stop_at_callback: bool,
+}
+
+const ALLOW: Walk = Walk {
+    allow_at_upstream: true,
+    stop_at_callback: false,
+};
+
+/// Follows the browser's redirects from `url` through A and B, signing in at B's login page as
+/// Alice and answering consent pages, until the browser leaves both or lands on a page.
+async fn walk(chain: &Chain, http: &Client, url: &str, how: Walk) -> Landing {
+    let own = [
+        Url::parse(&chain.a.base).unwrap(),
+        Url::parse(&chain.b_base).unwrap(),
+    ];
+    let is_own = |url: &Url| own.iter().any(|o| o.origin() == url.origin());
+    let mut next = Url::parse(url).unwrap();
+    for _ in 0..20 {
+        if !is_own(&next) {
+            return Landing::Left(next);
+        }
+        if how.stop_at_callback && next.path() == format!("/oidc/{CONNECTION}/callback") {
+            return Landing::Left(next);
+        }
+        let response = http.get(next.as_str()).send().await.unwrap();
+        let status = response.status();
+        if status != StatusCode::SEE_OTHER {
+            let body = response.text().await.unwrap();
+            let at_b = next.origin() == own[1].origin();
+            next = match next.path() {
+                "/sso/v2/login" if at_b && status == StatusCode::OK => {
+                    sign_in(http, &next, &body).await
+                }
+                "/sso/v2/consent" if status == StatusCode::OK => {
+                    consent(http, &next, &body, !at_b || how.allow_at_upstream).await
+                }
+                _ => return Landing::Page(status, body),
+            };
+            continue;
+        }
+        next = next.join(&location(&response).unwrap()).unwrap();
+    }
+    panic!("too many redirects");
+}
+
+async fn sign_in(http: &Client, page_url: &Url, page: &str) -> Url {
+    let response = http
+        .post(page_url.join("/sso/v2/login").unwrap())
+        .form(&[
+            ("email", ALICE_EMAIL),
+            ("password", ALICE_PASSWORD),
+            ("csrf", &form_value(page, "csrf").unwrap()),
+            ("return_to", &form_value(page, "return_to").unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "upstream login");
+    page_url.join(&location(&response).unwrap()).unwrap()
+}
+
+async fn consent(http: &Client, page_url: &Url, page: &str, allow: bool) -> Url {
+    let response = http
+        .post(page_url.join("/sso/v2/consent").unwrap())
+        .form(&[
+            ("csrf", form_value(page, "csrf").unwrap().as_str()),
+            ("id", &form_value(page, "id").unwrap()),
+            ("decision", if allow { "allow" } else { "deny" }),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "consent");
+    page_url.join(&location(&response).unwrap()).unwrap()
+}
+
+fn param(url: &Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// An authorization request at A for Alice, whose email domain sends her to B.
+fn rp_login(chain: &Chain) -> String {
+    authorize_url(&chain.a, "rp-rs256", &[("login_hint", ALICE_EMAIL)])
+}
+
+/// Walks the whole chain and redeems the code; the token response.
+async fn chained_login(chain: &Chain) -> Value {
+    let http = chain.a.client();
+    let Landing::Left(back) = walk(chain, &http, &rp_login(chain), ALLOW).await else {
+        panic!("the login did not come back to the relying party");
+    };
+    assert!(back.as_str().starts_with("https://rp.example.com/callback"));
+    assert_eq!(param(&back, "state").as_deref(), Some("st-1"));
+    let code = param(&back, "code").expect("a code");
+    let (status, tokens) = redeem(&chain.a, "rp-rs256", &code).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    tokens
+}
+
+async fn userinfo(server: &TestServer, access_token: &str) -> Value {
+    let response = Client::new()
+        .get(server.url("/sso/v2/userinfo"))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+fn jwt_claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+crate::backend_tests!(
+    a_chained_login_reaches_the_relying_party,
+    forged_id_tokens_sign_no_one_in,
+    a_rotated_upstream_key_is_fetched,
+    bad_callbacks_sign_no_one_in,
+    an_upstream_refusal_reaches_the_waiting_client,
+    an_unreachable_upstream_gets_a_page_in_time,
+    the_login_page_leads_to_the_connection,
+    people_of_other_domains_are_refused,
+);
+
+async fn a_chained_login_reaches_the_relying_party(backend: Backend) {
+    let chain = Chain::start(backend, false).await;
+    let tokens = chained_login(&chain).await;
+    let claims = userinfo(&chain.a, tokens["access_token"].as_str().unwrap()).await;
+    let sub = claims["sub"].as_str().unwrap().to_string();
+    assert_ne!(
+        sub, "u-alice",
+        "a user of its own, not the local account with her email"
+    );
+    assert_eq!(
+        claims["name"], "Alice Example",
+        "the name came from the upstream"
+    );
+    assert_eq!(
+        claims["attached_to"],
+        json!([{"path": "/PSPName/DivisionName", "level": "DIVISION", "entityId": "e-div-1"}]),
+        "attached to the connection's entity at A, not to B's"
+    );
+    assert_eq!(jwt_claims(tokens["id_token"].as_str().unwrap())["sub"], sub);
+    assert_eq!(chain.a.count("upstream_identities").await, 1);
+
+    // Her next login, in another browser, is the same user at A.
+    let again = chained_login(&chain).await;
+    let claims = userinfo(&chain.a, again["access_token"].as_str().unwrap()).await;
+    assert_eq!(claims["sub"], sub.as_str());
+    assert_eq!(chain.a.count("upstream_identities").await, 1);
+}
+
+/// How the proxy changes B's ID token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tamper {
+    /// Re-signed, unchanged otherwise (with the proxy's own issuer).
+    Nothing,
+    WrongIssuer,
+    WrongAudience,
+    Expired,
+    WrongNonce,
+    /// Signed with a key the proxy never publishes.
+    UnknownKey,
+    /// `alg: none`, no signature.
+    Unsigned,
+    /// HS256 with the client secret, though the provider publishes asymmetric keys.
+    Hs256WithClientSecret,
+    /// Signed with a second key, published only from now on.
+    Rotated,
+}
+
+async fn forged_id_tokens_sign_no_one_in(backend: Backend) {
+    let chain = Chain::start(backend, true).await;
+    chained_login(&chain).await;
+    let before = chain.counts().await;
+    for tamper in [
+        Tamper::WrongIssuer,
+        Tamper::WrongAudience,
+        Tamper::Expired,
+        Tamper::WrongNonce,
+        Tamper::UnknownKey,
+        Tamper::Unsigned,
+        Tamper::Hs256WithClientSecret,
+    ] {
+        chain.tamper(tamper);
+        let http = chain.a.client();
+        match walk(&chain, &http, &rp_login(&chain), ALLOW).await {
+            Landing::Page(status, body) => {
+                assert_eq!(status, StatusCode::BAD_GATEWAY, "{tamper:?}");
+                assert_eq!(texts(&body, "h1"), ["Sign-in failed"], "{tamper:?}");
+            }
+            other => panic!("{tamper:?} was let through: {other:?}"),
+        }
+        assert_eq!(chain.counts().await, before, "{tamper:?} changed nothing");
+    }
+    // The same way, untouched, still signs in: the refusals were the forgeries' doing.
+    chain.tamper(Tamper::Nothing);
+    chained_login(&chain).await;
+}
+
+async fn a_rotated_upstream_key_is_fetched(backend: Backend) {
+    let chain = Chain::start(backend, true).await;
+    chained_login(&chain).await;
+    chain.tamper(Tamper::Rotated);
+    chained_login(&chain).await;
+}
+
+async fn bad_callbacks_sign_no_one_in(backend: Backend) {
+    let chain = Chain::start(backend, false).await;
+    let callback = chain.a.url(&format!("/oidc/{CONNECTION}/callback"));
+    let http = chain.a.client();
+    let before = chain.counts().await;
+    for query in ["?code=abc", "?state=&code=abc", "?state=made-up&code=abc"] {
+        let response = http.get(format!("{callback}{query}")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{query}");
+    }
+
+    // A genuine callback carried to another browser does nothing there, and is spent.
+    let stopped = Walk {
+        allow_at_upstream: true,
+        stop_at_callback: true,
+    };
+    let Landing::Left(genuine) = walk(&chain, &http, &rp_login(&chain), stopped).await else {
+        panic!("no callback");
+    };
+    let other_browser = chain.a.client();
+    let response = other_browser.get(genuine.as_str()).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("meant for another browser")
+    );
+    assert_eq!(chain.counts().await, before);
+
+    // A callback that worked once does not work again.
+    let Landing::Left(genuine) = walk(&chain, &http, &rp_login(&chain), stopped).await else {
+        panic!("no callback");
+    };
+    let first = http.get(genuine.as_str()).send().await.unwrap();
+    assert_eq!(first.status(), StatusCode::SEE_OTHER);
+    let after_first = chain.counts().await;
+    let replay = chain.a.client().get(genuine.as_str()).send().await.unwrap();
+    assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
+    let replay = http.get(genuine.as_str()).send().await.unwrap();
+    assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
+    assert!(replay.text().await.unwrap().contains("already used"));
+    assert_eq!(chain.counts().await, after_first);
+}
+
+async fn an_upstream_refusal_reaches_the_waiting_client(backend: Backend) {
+    let chain = Chain::start(backend, false).await;
+    let before = chain.counts().await;
+    let deny = Walk {
+        allow_at_upstream: false,
+        stop_at_callback: false,
+    };
+    let http = chain.a.client();
+    let Landing::Left(back) = walk(&chain, &http, &rp_login(&chain), deny).await else {
+        panic!("the client was not told");
+    };
+    assert!(back.as_str().starts_with("https://rp.example.com/callback"));
+    assert_eq!(param(&back, "error").as_deref(), Some("access_denied"));
+    assert_eq!(param(&back, "state").as_deref(), Some("st-1"));
+    assert_eq!(param(&back, "code"), None);
+    assert_eq!(chain.counts().await, before);
+
+    // With no client waiting, the person is told.
+    let start = chain
+        .a
+        .url(&format!("/oidc/{CONNECTION}/login?return_to=/account"));
+    match walk(&chain, &chain.a.client(), &start, deny).await {
+        Landing::Page(status, body) => {
+            assert_eq!(status, StatusCode::FORBIDDEN);
+            assert_eq!(texts(&body, "h1"), ["Sign-in refused"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(chain.counts().await, before);
+}
+
+async fn an_unreachable_upstream_gets_a_page_in_time(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    // Accepts connections and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_issuer = format!("http://{}", silent.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            open.push(socket);
+        }
+    });
+    let closed_issuer = format!("http://127.0.0.1:{}", free_port());
+    for issuer in [silent_issuer, closed_issuer] {
+        let a = start_bridge(&db, &issuer, "1s", DOMAINS).await;
+        let http = a.client();
+        let started = Instant::now();
+        let response = http
+            .get(authorize_url(
+                &a,
+                "rp-rs256",
+                &[("login_hint", ALICE_EMAIL)],
+            ))
+            .send()
+            .await
+            .unwrap();
+        let start = a.url(&location(&response).unwrap());
+        assert!(start.contains("/oidc/partner/login"), "{start}");
+        let response = http.get(start).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_GATEWAY, "{issuer}");
+        assert_eq!(
+            texts(&response.text().await.unwrap(), "h1"),
+            ["Sign-in unavailable"]
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{issuer}: no hang beyond the timeout"
+        );
+        assert_eq!(a.count("upstream_logins").await, 0);
+        a.stop().await;
+    }
+    held.abort();
+}
+
+async fn the_login_page_leads_to_the_connection(backend: Backend) {
+    let chain = Chain::start(backend, false).await;
+    let http = chain.a.client();
+    let page = http
+        .get(chain.a.url("/sso/v2/login?return_to=/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(texts(&page, ".connections a"), ["Partner IdP"]);
+    // Typing an address of the connection's domain goes there, password or not.
+    let csrf = form_value(&page, "csrf").unwrap();
+    let response = http
+        .post(chain.a.url("/sso/v2/login"))
+        .form(&[
+            ("email", "Bob@Example.com"),
+            ("password", ""),
+            ("csrf", &csrf),
+            ("return_to", "/account"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let start = location(&response).unwrap();
+    assert!(
+        start.starts_with(&format!("/oidc/{CONNECTION}/login?return_to=%2Faccount")),
+        "{start}"
+    );
+    // And from there, through B, to the account page, signed in.
+    let landing = walk(&chain, &http, &chain.a.url(&start), ALLOW).await;
+    match landing {
+        Landing::Page(StatusCode::OK, body) => {
+            assert!(body.contains("Alice Example"), "the account page: {body}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(chain.a.count("sessions").await, 1);
+}
+
+async fn people_of_other_domains_are_refused(backend: Backend) {
+    // Alice is alice@example.com at B, which is not the connection's domain.
+    let chain = Chain::start_for(backend, false, r#"["globex.com"]"#).await;
+    let before = chain.counts().await;
+    let start = chain
+        .a
+        .url(&format!("/oidc/{CONNECTION}/login?return_to=/account"));
+    match walk(&chain, &chain.a.client(), &start, ALLOW).await {
+        Landing::Page(status, body) => {
+            assert_eq!(status, StatusCode::FORBIDDEN);
+            assert_eq!(texts(&body, "h1"), ["Sign-in refused"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(chain.counts().await, before);
+}
+
+/// The tampering proxy: discovery and keys of its own, B's token endpoint behind it.
+struct Proxy {
+    base: String,
+    upstream: String,
+    tamper: Mutex<Tamper>,
+    /// Published from the start, published after a rotation, never published.
+    keys: [ProxyKey; 3],
+    http: Client,
+}
+
+struct ProxyKey {
+    kid: &'static str,
+    encoding: EncodingKey,
+    jwk: Value,
+}
+
+impl ProxyKey {
+    fn generate(kid: &'static str) -> ProxyKey {
+        use ed25519_dalek::pkcs8::EncodePrivateKey;
+        let key = ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng);
+        let pem = key.to_pkcs8_pem(rsa::pkcs8::LineEnding::LF).unwrap();
+        ProxyKey {
+            kid,
+            encoding: EncodingKey::from_ed_pem(pem.as_bytes()).unwrap(),
+            jwk: json!({
+                "kty": "OKP", "crv": "Ed25519", "use": "sig", "alg": "EdDSA", "kid": kid,
+                "x": URL_SAFE_NO_PAD.encode(key.verifying_key().to_bytes()),
+            }),
+        }
+    }
+}
+
+impl Proxy {
+    async fn start(upstream: &str) -> Arc<Proxy> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy = Arc::new(Proxy {
+            base: format!("http://{}", listener.local_addr().unwrap()),
+            upstream: upstream.to_string(),
+            tamper: Mutex::new(Tamper::Nothing),
+            keys: [
+                ProxyKey::generate("proxy-1"),
+                ProxyKey::generate("proxy-2"),
+                ProxyKey::generate("proxy-3"),
+            ],
+            http: Client::new(),
+        });
+        let app = Router::new()
+            .route("/.well-known/openid-configuration", get(proxy_discovery))
+            .route("/jwks", get(proxy_jwks))
+            .route("/token", post(proxy_token))
+            .with_state(proxy.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        proxy
+    }
+
+    fn tamper(&self) -> Tamper {
+        *self.tamper.lock().unwrap()
+    }
+
+    /// B's ID token as the proxy passes it on.
+    fn forge(&self, id_token: &str) -> String {
+        let tamper = self.tamper();
+        let mut claims = jwt_claims(id_token);
+        claims["iss"] = json!(self.base);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        match tamper {
+            Tamper::WrongIssuer => claims["iss"] = json!("https://evil.example.com"),
+            Tamper::WrongAudience => claims["aud"] = json!("someone-else"),
+            Tamper::Expired => {
+                claims["iat"] = json!(now - 7200);
+                claims["exp"] = json!(now - 3600);
+            }
+            Tamper::WrongNonce => claims["nonce"] = json!("not-the-nonce"),
+            _ => {}
+        }
+        let sign_with = |key: &ProxyKey| {
+            let mut header = Header::new(Algorithm::EdDSA);
+            header.kid = Some(key.kid.to_string());
+            jsonwebtoken::encode(&header, &claims, &key.encoding).unwrap()
+        };
+        match tamper {
+            Tamper::Unsigned => format!(
+                "{}.{}.",
+                URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#),
+                URL_SAFE_NO_PAD.encode(claims.to_string())
+            ),
+            Tamper::Hs256WithClientSecret => jsonwebtoken::encode(
+                &Header::new(Algorithm::HS256),
+                &claims,
+                &EncodingKey::from_secret(UPSTREAM_SECRET.as_bytes()),
+            )
+            .unwrap(),
+            Tamper::UnknownKey => sign_with(&self.keys[2]),
+            Tamper::Rotated => sign_with(&self.keys[1]),
+            _ => sign_with(&self.keys[0]),
+        }
+    }
+}
+
+async fn proxy_discovery(State(proxy): State<Arc<Proxy>>) -> axum::Json<Value> {
+    let mut metadata: Value = proxy
+        .http
+        .get(format!(
+            "{}/.well-known/openid-configuration",
+            proxy.upstream
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    metadata["issuer"] = json!(proxy.base);
+    metadata["jwks_uri"] = json!(format!("{}/jwks", proxy.base));
+    metadata["token_endpoint"] = json!(format!("{}/token", proxy.base));
+    // As many providers do, it says it also signs with HS256 (for clients that ask for it) and
+    // even `none`: neither may be accepted from it for a client that did not ask.
+    metadata["id_token_signing_alg_values_supported"] = json!(["EdDSA", "HS256", "none"]);
+    axum::Json(metadata)
+}
+
+async fn proxy_jwks(State(proxy): State<Arc<Proxy>>) -> axum::Json<Value> {
+    let published = if proxy.tamper() == Tamper::Rotated {
+        2
+    } else {
+        1
+    };
+    let keys: Vec<&Value> = proxy.keys[..published].iter().map(|k| &k.jwk).collect();
+    axum::Json(json!({ "keys": keys }))
+}
+
+async fn proxy_token(
+    State(proxy): State<Arc<Proxy>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, axum::Json<Value>) {
+    let mut request = proxy
+        .http
+        .post(format!("{}/sso/v2/token", proxy.upstream))
+        .body(body);
+    for name in ["authorization", "content-type", "accept"] {
+        if let Some(value) = headers.get(name) {
+            request = request.header(name, value.to_str().unwrap());
+        }
+    }
+    let response = request.send().await.unwrap();
+    let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
+    let mut answer: Value = response.json().await.unwrap();
+    if let Some(id_token) = answer["id_token"].as_str().map(str::to_string) {
+        answer["id_token"] = json!(proxy.forge(&id_token));
+    }
+    (status, axum::Json(answer))
+}
