@@ -273,6 +273,7 @@ crate::backend_tests!(
     an_unreachable_upstream_gets_a_page_in_time,
     the_login_page_leads_to_the_connection,
     people_of_other_domains_are_refused,
+    a_callback_may_land_on_another_process,
 );
 
 async fn a_chained_login_reaches_the_relying_party(backend: Backend) {
@@ -534,6 +535,48 @@ async fn people_of_other_domains_are_refused(backend: Backend) {
         other => panic!("{other:?}"),
     }
     assert_eq!(chain.counts().await, before);
+}
+
+/// The login starts at one idbridge process and comes back to another on the same database.
+async fn a_callback_may_land_on_another_process(backend: Backend) {
+    let chain = Chain::start(backend, false).await;
+    let second = ServerProcess::spawn(
+        &chain._dbs.0,
+        &bridge_config(&chain.b_base, "5s", DOMAINS),
+        &chain.a.base,
+        &[
+            ("RP_SECRET", RP_SECRET),
+            ("UPSTREAM_SECRET", UPSTREAM_SECRET),
+        ],
+    )
+    .await;
+    let http = chain.a.client();
+    let stopped = Walk {
+        allow_at_upstream: true,
+        stop_at_callback: true,
+    };
+    let Landing::Left(callback) = walk(&chain, &http, &rp_login(&chain), stopped).await else {
+        panic!("no callback");
+    };
+    let elsewhere = second.url(&format!(
+        "{}?{}",
+        callback.path(),
+        callback.query().unwrap()
+    ));
+    let response = http.get(elsewhere).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let resume = location(&response).unwrap();
+    assert!(
+        resume.starts_with("/sso/v2/authorize/resume?id="),
+        "{resume}"
+    );
+    let Landing::Left(back) = walk(&chain, &http, &chain.a.url(&resume), ALLOW).await else {
+        panic!("the login did not come back to the relying party");
+    };
+    let code = param(&back, "code").expect("a code");
+    let (status, _) = redeem(&chain.a, "rp-rs256", &code).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(chain.a.count("upstream_identities").await, 1);
 }
 
 /// The tampering proxy: discovery and keys of its own, B's token endpoint behind it.
