@@ -1,5 +1,6 @@
 //! idbridge: an identity-provider bridge. `main.rs` is only the command line; everything a test
 //! needs to run the real server in-process is here.
+pub mod api_auth;
 pub mod auth;
 pub mod clock;
 pub mod config;
