@@ -9,6 +9,7 @@ pub mod demo;
 pub mod hierarchy;
 pub mod keys;
 pub mod password;
+pub mod products;
 pub mod provider;
 pub mod state;
 pub mod store;
@@ -28,7 +29,12 @@ pub use state::{AppState, StartError};
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
-    web::with_layers(web::routes().merge(provider::router()), state)
+    web::with_layers(
+        web::routes()
+            .merge(provider::router())
+            .merge(products::router()),
+        state,
+    )
 }
 
 /// How often expired sessions and failure counters are deleted.

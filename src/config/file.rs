@@ -18,6 +18,8 @@ pub struct FileConfig {
     pub clients: Vec<FileClient>,
     #[serde(default)]
     pub api_credentials: Vec<FileApiCredential>,
+    #[serde(default)]
+    pub products: Vec<FileProduct>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -88,4 +90,17 @@ pub struct FileApiCredential {
     pub password_hash: Option<String>,
     pub password: Option<String>,
     pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FileProduct {
+    pub id: String,
+    pub format: String,
+    pub login_url: Option<String>,
+    #[serde(default)]
+    pub allowed_domains: Vec<String>,
+    pub preview_domain: Option<String>,
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    pub token_ttl: Option<String>,
 }
