@@ -13,6 +13,7 @@ mod oidc;
 mod oidc_errors;
 mod oidc_features;
 mod pages;
+mod products;
 mod storage;
 
 /// Declares each listed `async fn name(backend: Backend)` as two tests, `sqlite::name` and
