@@ -2,10 +2,13 @@
 //! `[[api_credentials]]`, whose passwords are argon2id hashes. An unknown username costs the same
 //! argon2 work and gets the same answer as a wrong password. A credential that verified is
 //! remembered for a minute ([`VerifiedCache`]), so a busy backend does not pay argon2 on every
-//! call.
+//! call. Failures are counted per client address (SPEC section 11), not per username, so that
+//! nobody can lock a backend out by failing in its name.
 mod cache;
 
 use axum::Json;
+use std::net::IpAddr;
+
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -14,7 +17,7 @@ use serde_json::json;
 
 pub use cache::VerifiedCache;
 
-use crate::auth::MAX_PASSWORD_LEN;
+use crate::auth::{ADDRESS_RULE, MAX_PASSWORD_LEN};
 use crate::password::{self, PasswordError};
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -32,6 +35,8 @@ pub enum ApiAuthError {
     Missing,
     #[error("wrong API username or password")]
     Invalid,
+    #[error("too many failed API logins from this address; blocked until {until}")]
+    Throttled { until: i64, now: i64 },
     #[error("API credential {username:?} lacks scope {scope}")]
     MissingScope {
         username: String,
@@ -43,11 +48,12 @@ pub enum ApiAuthError {
     Password(#[from] PasswordError),
 }
 
-/// Checks the request's HTTP Basic credentials and that they hold `required_scope` (one of
-/// [`crate::config::API_SCOPES`]).
+/// Checks the request's HTTP Basic credentials, sent from `client` (the address resolved through
+/// trusted proxies), and that they hold `required_scope` (one of [`crate::config::API_SCOPES`]).
 pub async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
+    client: IpAddr,
     required_scope: &'static str,
 ) -> Result<ApiCredential, ApiAuthError> {
     let (username, password) = headers
@@ -59,7 +65,7 @@ pub async fn authenticate(
     let credential = match state.api_auth.get(&username, &password, now) {
         Some(credential) => credential,
         None => {
-            let credential = verify(state, &username, &password).await?;
+            let credential = verify(state, &username, &password, client).await?;
             state
                 .api_auth
                 .insert(&username, &password, &credential, now);
@@ -76,12 +82,20 @@ pub async fn authenticate(
 }
 
 /// Verifies a password against the stored argon2id hash, or against the dummy hash when no
-/// credential has that username, so that both take the same time.
+/// credential has that username, so that both take the same time; unless the client address has
+/// failed too often, and counting a failure against it.
 async fn verify(
     state: &AppState,
     username: &str,
     password: &str,
+    client: IpAddr,
 ) -> Result<ApiCredential, ApiAuthError> {
+    let now = state.clock.now();
+    let address_key = format!("api-address:{client}");
+    let keys = [(address_key.as_str(), ADDRESS_RULE)];
+    if let Some(until) = state.store.throttled_until(&keys, now).await? {
+        return Err(ApiAuthError::Throttled { until, now });
+    }
     let stored = state.store.find_api_credential(username).await?;
     let hash = stored
         .as_ref()
@@ -94,7 +108,10 @@ async fn verify(
             username: stored.username,
             scopes: stored.scopes.split_whitespace().map(String::from).collect(),
         }),
-        _ => Err(ApiAuthError::Invalid),
+        _ => {
+            state.store.record_failure(&keys, now).await?;
+            Err(ApiAuthError::Invalid)
+        }
     }
 }
 
@@ -118,6 +135,18 @@ impl IntoResponse for ApiAuthError {
                 "unauthorized",
                 "HTTP Basic credentials of an API credential are required",
             ),
+            ApiAuthError::Throttled { until, now } => {
+                let mut response = json_error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_requests",
+                    "too many failed logins from this address; try again later",
+                    &self,
+                );
+                if let Ok(value) = HeaderValue::from_str(&(until - now).max(1).to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                }
+                return response;
+            }
             ApiAuthError::MissingScope { .. } => (
                 StatusCode::FORBIDDEN,
                 "forbidden",

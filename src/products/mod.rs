@@ -8,7 +8,7 @@ pub mod jwt;
 pub mod request;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -21,7 +21,7 @@ use crate::state::AppState;
 use crate::store::StoreError;
 use crate::store::tables::user;
 use crate::web::pages::see_other;
-use crate::web::{PageError, current_session, login_page};
+use crate::web::{ClientAddr, PageError, current_session, login_page};
 use error::{ApiError, ProductError};
 use jwt::{Organization, SsoUser};
 use request::{Destination, SsoRequest};
@@ -78,10 +78,11 @@ struct LoginUrlBody {
 async fn api_login_url(
     State(state): State<AppState>,
     Path(product): Path<String>,
+    Extension(ClientAddr(client)): Extension<ClientAddr>,
     headers: HeaderMap,
     body: Result<Json<LoginUrlBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    crate::api_auth::authenticate(&state, &headers, SSO_URLS_SCOPE).await?;
+    crate::api_auth::authenticate(&state, &headers, client, SSO_URLS_SCOPE).await?;
     let product = find_product(&state, &product)?;
     let Json(body) = body?;
     let destination = request::destination(product, &body.destination)?;

@@ -538,6 +538,47 @@ async fn login_url_api_for_backends(backend: Backend) {
     }
 }
 
+async fn api_failures_are_throttled_per_address(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    let body = json!({"user_id": "u-alice", "hub_domain": "help.example.com"});
+    // 20 failures per 15 minutes from one address, whatever usernames they name.
+    for i in 0..20 {
+        let basic = if i % 2 == 0 {
+            ("backend", "wrong password")
+        } else {
+            ("nobody", "wrong password")
+        };
+        let (status, _, _) = login_url_api(&server, "helpdesk", Some(basic), body.clone()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    let response = reqwest::Client::new()
+        .post(server.url("/api/v1/products/helpdesk/login-url"))
+        .basic_auth("backend", Some(BACKEND_PASSWORD))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: i64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=900).contains(&retry_after), "{retry_after}");
+    let body_json: Value = response.json().await.unwrap();
+    assert_eq!(body_json["error"], "too_many_requests");
+
+    server.clock.advance(15 * 60 + 1);
+    let (status, _, _) = login_url_api(
+        &server,
+        "helpdesk",
+        Some(("backend", BACKEND_PASSWORD)),
+        body,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
 crate::backend_tests!(
     hub_token_for_a_signed_in_user,
     workspace_token_for_a_signed_in_user,
@@ -545,6 +586,7 @@ crate::backend_tests!(
     refused_with_nothing_signed,
     secret_rotation,
     login_url_api_for_backends,
+    api_failures_are_throttled_per_address,
 );
 
 /// Config problems of `[[products]]`, each under its key path.
