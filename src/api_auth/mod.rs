@@ -135,18 +135,11 @@ impl IntoResponse for ApiAuthError {
                 "unauthorized",
                 "HTTP Basic credentials of an API credential are required",
             ),
-            ApiAuthError::Throttled { until, now } => {
-                let mut response = json_error(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "too_many_requests",
-                    "too many failed logins from this address; try again later",
-                    &self,
-                );
-                if let Ok(value) = HeaderValue::from_str(&(until - now).max(1).to_string()) {
-                    response.headers_mut().insert(header::RETRY_AFTER, value);
-                }
-                return response;
-            }
+            ApiAuthError::Throttled { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                "too many failed logins from this address; try again later",
+            ),
             ApiAuthError::MissingScope { .. } => (
                 StatusCode::FORBIDDEN,
                 "forbidden",
@@ -159,11 +152,18 @@ impl IntoResponse for ApiAuthError {
             ),
         };
         let mut response = json_error(status, code, message, &self);
-        if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
+        let extra = match self {
+            ApiAuthError::Missing | ApiAuthError::Invalid => Some((
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Basic realm=\"idbridge\", charset=\"UTF-8\""),
-            );
+            )),
+            ApiAuthError::Throttled { until, now } => {
+                Some((header::RETRY_AFTER, HeaderValue::from((until - now).max(1))))
+            }
+            _ => None,
+        };
+        if let Some((name, value)) = extra {
+            response.headers_mut().insert(name, value);
         }
         response
     }
