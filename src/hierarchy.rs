@@ -56,6 +56,16 @@ impl Hierarchy {
         self.by_id.get(entity_id)?.branding.as_ref()
     }
 
+    /// The entity that stands for a user's organization: of the entities the user is attached
+    /// to, the one nearest to MERCHANT (MERCHANT before DIVISION before PSP); among several on
+    /// that level, the first by path. Unknown ids are skipped.
+    pub fn organization(&self, entity_ids: &[String]) -> Option<(&EntityDecl, Attachment)> {
+        let attachments = self.attachments(entity_ids);
+        let most_specific = attachments.last()?.level;
+        let chosen = attachments.into_iter().find(|a| a.level == most_specific)?;
+        Some((self.by_id.get(&chosen.entity_id)?, chosen))
+    }
+
     /// `attached_to` for a set of entity ids, most general level first (PSP, DIVISION, MERCHANT).
     pub fn attachments(&self, entity_ids: &[String]) -> Vec<Attachment> {
         let mut attachments: Vec<Attachment> = entity_ids
@@ -101,5 +111,29 @@ mod tests {
                 {"path": "/PSPName/DivisionName/MerchantName", "level": "MERCHANT", "entityId": "e-mer-1"}
             ])
         );
+    }
+
+    #[test]
+    fn the_organization_is_the_attachment_nearest_to_merchant() {
+        let tree = Hierarchy::new(&[
+            entity("e-psp-1", "PSPName", Level::Psp, None),
+            entity("e-div-1", "DivisionName", Level::Division, Some("e-psp-1")),
+            entity("e-div-2", "Another", Level::Division, Some("e-psp-1")),
+            entity("e-mer-1", "MerchantName", Level::Merchant, Some("e-div-1")),
+        ]);
+        let chosen = |ids: &[&str]| {
+            let ids: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+            tree.organization(&ids).map(|(entity, _)| entity.id.clone())
+        };
+        assert_eq!(
+            chosen(&["e-psp-1", "e-mer-1", "e-div-1"]).as_deref(),
+            Some("e-mer-1")
+        );
+        assert_eq!(chosen(&["e-psp-1", "e-div-1"]).as_deref(), Some("e-div-1"));
+        // Two divisions: the first by path, /PSPName/Another.
+        assert_eq!(chosen(&["e-div-1", "e-div-2"]).as_deref(), Some("e-div-2"));
+        assert_eq!(chosen(&["e-psp-1"]).as_deref(), Some("e-psp-1"));
+        assert_eq!(chosen(&["gone"]), None);
+        assert_eq!(chosen(&[]), None);
     }
 }

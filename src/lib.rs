@@ -1,5 +1,6 @@
 //! idbridge: an identity-provider bridge. `main.rs` is only the command line; everything a test
 //! needs to run the real server in-process is here.
+pub mod api_auth;
 pub mod auth;
 pub mod clock;
 pub mod config;
@@ -8,6 +9,7 @@ pub mod demo;
 pub mod hierarchy;
 pub mod keys;
 pub mod password;
+pub mod products;
 pub mod provider;
 pub mod state;
 pub mod store;
@@ -30,7 +32,8 @@ pub fn app(state: AppState) -> Router {
     web::with_layers(
         web::routes()
             .merge(provider::router())
-            .merge(upstream::router()),
+            .merge(upstream::router())
+            .merge(products::router()),
         state,
     )
 }

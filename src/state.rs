@@ -1,6 +1,7 @@
 //! Application state shared by every request, and what it takes to build it at start.
 use std::sync::Arc;
 
+use crate::api_auth::VerifiedCache;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::hierarchy::Hierarchy;
@@ -25,6 +26,8 @@ pub struct AppState {
     /// A hash of no one's password, verified against when an account does not exist so that the
     /// answer takes as long as for a wrong password.
     pub dummy_hash: Arc<str>,
+    /// API credentials verified in the last minute (see `api_auth`).
+    pub api_auth: Arc<VerifiedCache>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +75,7 @@ impl AppState {
             clock,
             csrf_key: Arc::new(csrf_key),
             dummy_hash: dummy_hash.into(),
+            api_auth: Arc::new(VerifiedCache::default()),
         })
     }
 }

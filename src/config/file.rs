@@ -20,6 +20,8 @@ pub struct FileConfig {
     pub api_credentials: Vec<FileApiCredential>,
     #[serde(default)]
     pub connections: Vec<FileConnection>,
+    #[serde(default)]
+    pub products: Vec<FileProduct>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -113,4 +115,17 @@ pub struct FileConnection {
 pub struct FileClaimMap {
     pub email: Option<String>,
     pub name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FileProduct {
+    pub id: String,
+    pub format: String,
+    pub login_url: Option<String>,
+    #[serde(default)]
+    pub allowed_domains: Vec<String>,
+    pub preview_domain: Option<String>,
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    pub token_ttl: Option<String>,
 }

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
 
+use crate::products::domains::DomainPattern;
+
 pub use validate::{is_plausible_email, parse_duration};
 
 pub const DEFAULT_ISSUER: &str = "http://127.0.0.1:8080";
@@ -34,6 +36,7 @@ pub struct Config {
     pub clients: Vec<ClientDecl>,
     pub api_credentials: Vec<ApiCredentialDecl>,
     pub connections: Vec<ConnectionDecl>,
+    pub products: Vec<ProductDecl>,
 }
 
 #[derive(Debug, Clone)]
@@ -233,6 +236,37 @@ pub struct OidcConnectionDecl {
     pub name_claim: String,
     /// How long any one call to the provider may take, in seconds.
     pub timeout: u64,
+}
+
+/// How a product takes its SSO JWT (SPEC section 7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProductFormat {
+    /// To `login_url` (an absolute URL containing `{hub_domain}`) with `?jwt=&return_to=`;
+    /// claims `aud` and `user{...}`.
+    Hub { login_url: String },
+    /// To `https://{domain}/sso?identifier=&strategy=email&token=`; claim `sub` = `email:domain`.
+    Workspace,
+}
+
+/// A downstream product that takes an HS256 SSO JWT (SPEC section 7).
+#[derive(Debug, Clone)]
+pub struct ProductDecl {
+    pub id: String,
+    pub format: ProductFormat,
+    pub allowed_domains: Vec<DomainPattern>,
+    /// A host accepted besides `allowed_domains` (a hub's staging copy).
+    pub preview_domain: Option<String>,
+    /// Never empty; the first signs, the others are only kept while products move to it.
+    pub secrets: Vec<Secret>,
+    /// Lifetime of a token in seconds.
+    pub token_ttl: i64,
+}
+
+impl ProductDecl {
+    /// The key every new token is signed with.
+    pub fn signing_secret(&self) -> &Secret {
+        &self.secrets[0]
+    }
 }
 
 /// Scopes a downstream client may be allowed (SPEC section 4).

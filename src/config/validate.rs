@@ -8,12 +8,20 @@ use base64::Engine;
 use ipnet::IpNet;
 use url::Url;
 
-use super::file::{FileApiCredential, FileClient, FileConfig, FileEntity, FileUser};
+use super::file::{FileApiCredential, FileClient, FileConfig, FileEntity, FileProduct, FileUser};
 use super::*;
+use crate::products::domains::{self, DomainPattern};
 
 /// Minimum length of a client secret given in the config: 32 characters, about what
 /// `openssl rand -base64 32` prints, so that a secret is never guessable.
 const MIN_CLIENT_SECRET_LEN: usize = 32;
+
+/// Minimum length of a product's HS256 secret: 32 bytes, the output size of SHA-256 (RFC 7518
+/// section 3.2 requires a key at least that long).
+const MIN_PRODUCT_SECRET_LEN: usize = 32;
+
+/// Default lifetime of a product SSO JWT: long enough for a redirect, short against replay.
+const DEFAULT_PRODUCT_TOKEN_TTL: i64 = 5 * 60;
 
 /// Parses TOML text, collecting unknown keys and the first type error as problems.
 pub(super) fn parse(text: &str) -> Result<FileConfig, ConfigError> {
@@ -271,6 +279,7 @@ pub(super) fn validate(
     let clients = check_clients(&mut check, &file.clients, id_token_alg, issuer_is_https);
     let api_credentials = check_api_credentials(&mut check, &file.api_credentials);
     let connections = connections::check_connections(&mut check, &file.connections, &entity_ids);
+    let products = check_products(&mut check, &file.products, issuer_is_https);
 
     if !check.problems.is_empty() {
         return Err(ConfigError::Invalid(check.problems));
@@ -293,6 +302,7 @@ pub(super) fn validate(
         clients,
         api_credentials,
         connections,
+        products,
     })
 }
 
@@ -748,6 +758,138 @@ fn check_api_credentials(
                 username: credential.username.clone(),
                 password,
                 scopes: credential.scopes.clone(),
+            });
+        }
+    }
+    declared
+}
+
+/// Product ids appear in URLs (`/sso/jwt/{id}`), so they are kept to URL-safe characters.
+fn is_url_safe_id(id: &str) -> bool {
+    id.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+fn check_products(
+    check: &mut Checker,
+    products: &[FileProduct],
+    issuer_is_https: bool,
+) -> Vec<ProductDecl> {
+    let mut seen = HashSet::new();
+    let mut declared = Vec::new();
+    for (i, product) in products.iter().enumerate() {
+        let path = format!("products[{i}]");
+        let problems_before = check.problems.len();
+        if check_unique(check, &mut seen, format!("{path}.id"), &product.id).is_some()
+            && !is_url_safe_id(&product.id)
+        {
+            check.problem(
+                format!("{path}.id"),
+                "only letters, digits, '-', '_' and '.' (it is part of /sso/jwt/{id})",
+            );
+        }
+        let format = match (product.format.as_str(), product.login_url.as_deref()) {
+            ("hub", None) => {
+                check.problem(format!("{path}.login_url"), "required for format hub");
+                None
+            }
+            ("hub", Some(login_url)) => {
+                if !login_url.contains("{hub_domain}") {
+                    check.problem(
+                        format!("{path}.login_url"),
+                        "must contain {hub_domain} (example: https://{hub_domain}/login/sso)",
+                    );
+                } else if let Err(message) = check_redirect_uri(
+                    &login_url.replace("{hub_domain}", "hub.example.com"),
+                    issuer_is_https,
+                ) {
+                    check.problem(format!("{path}.login_url"), message);
+                }
+                Some(ProductFormat::Hub {
+                    login_url: login_url.to_string(),
+                })
+            }
+            ("workspace", None) => Some(ProductFormat::Workspace),
+            ("workspace", Some(_)) => {
+                check.problem(
+                    format!("{path}.login_url"),
+                    "only for format hub (a workspace is sent to https://{domain}/sso)",
+                );
+                None
+            }
+            _ => {
+                check.problem(format!("{path}.format"), "must be hub or workspace");
+                None
+            }
+        };
+        if product.allowed_domains.is_empty() {
+            check.problem(
+                format!("{path}.allowed_domains"),
+                "at least one is required",
+            );
+        }
+        let allowed_domains: Vec<DomainPattern> = product
+            .allowed_domains
+            .iter()
+            .enumerate()
+            .filter_map(|(j, value)| {
+                DomainPattern::parse(value)
+                    .map_err(|message| {
+                        check.problem(format!("{path}.allowed_domains[{j}]"), message)
+                    })
+                    .ok()
+            })
+            .collect();
+        let preview_domain = product.preview_domain.as_deref().and_then(|value| {
+            let host = domains::normalize_host(value);
+            if host.is_none() {
+                check.problem(
+                    format!("{path}.preview_domain"),
+                    "not a DNS hostname (no scheme, port, path, wildcard or trailing dot)",
+                );
+            }
+            host
+        });
+        if product.secrets.is_empty() {
+            check.problem(
+                format!("{path}.secrets"),
+                "at least one is required (the first signs)",
+            );
+        }
+        let secrets: Vec<Secret> = product
+            .secrets
+            .iter()
+            .enumerate()
+            .filter_map(|(j, value)| {
+                let key = format!("{path}.secrets[{j}]");
+                let secret = check.secret(&key, value)?;
+                if secret.expose().len() < MIN_PRODUCT_SECRET_LEN {
+                    check.problem(
+                        key,
+                        format!(
+                            "shorter than {MIN_PRODUCT_SECRET_LEN} bytes (make one with `openssl rand -base64 32`)"
+                        ),
+                    );
+                    return None;
+                }
+                Some(secret)
+            })
+            .collect();
+        let token_ttl = check.duration(
+            &format!("{path}.token_ttl"),
+            product.token_ttl.as_deref(),
+            DEFAULT_PRODUCT_TOKEN_TTL,
+        );
+        if let Some(format) = format
+            && check.problems.len() == problems_before
+        {
+            declared.push(ProductDecl {
+                id: product.id.clone(),
+                format,
+                allowed_domains,
+                preview_domain,
+                secrets,
+                token_ttl,
             });
         }
     }

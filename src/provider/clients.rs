@@ -2,8 +2,6 @@
 //! authenticates a client without a database round trip.
 use std::collections::HashMap;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use url::Url;
 
 use crate::config::{Alg, ClientDecl, Secret, TokenAuthMethod};
@@ -103,21 +101,20 @@ impl Clients {
 /// Client credentials as presented at an endpoint: HTTP Basic (RFC 6749 section 2.3.1, whose
 /// parts are form-encoded) or form fields.
 pub fn basic_credentials(header: &str) -> Option<(String, String)> {
-    let encoded = header
-        .strip_prefix("Basic ")
-        .or_else(|| header.strip_prefix("basic "))?;
-    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
-    let (id, secret) = decoded.split_once(':')?;
+    let (id, secret) = crate::api_auth::basic_pair(header)?;
     let unescape = |part: &str| {
         url::form_urlencoded::parse(format!("x={part}").as_bytes())
             .next()
             .map(|(_, v)| v.into_owned())
     };
-    Some((unescape(id)?, unescape(secret)?))
+    Some((unescape(&id)?, unescape(&secret)?))
 }
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+
     use super::*;
 
     #[test]

@@ -1,5 +1,6 @@
 //! Storage: the one module that talks to the database (sea-orm over SQLite or PostgreSQL). Every
 //! piece of state a request needs lives here, so any number of processes can share one database.
+mod api_credentials;
 mod grants;
 mod secrets;
 mod sessions;

@@ -21,6 +21,11 @@ use crate::upstream::LoginRequest;
 
 const LOGIN_PATH: &str = "/sso/v2/login";
 
+/// The login page, which sends the browser on to `return_to` (a local path) once signed in.
+pub fn login_page(return_to: &str) -> String {
+    format!("{LOGIN_PATH}?return_to={}", urlencode(return_to))
+}
+
 /// What the last POST left for the next page view.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Flash {
@@ -215,7 +220,7 @@ pub async fn submit(
     let return_to = local_path(form.return_to.as_deref());
     let email = form.email.trim();
     let back = |flash: Flash| {
-        let mut location = format!("{LOGIN_PATH}?return_to={}", urlencode(&return_to));
+        let mut location = login_page(&return_to);
         if !form.login_hint.is_empty() {
             location.push_str(&format!("&login_hint={}", urlencode(&form.login_hint)));
         }

@@ -19,7 +19,7 @@ use axum::routing::{get, post};
 
 use crate::state::AppState;
 pub use error::PageError;
-pub use login::signed_out;
+pub use login::{login_page, signed_out};
 pub use middleware::ClientAddr;
 pub use session::{current_session, start_session};
 

@@ -42,18 +42,18 @@ fn append_cookies(response: &mut Response, cookies: &[String]) {
     }
 }
 
-/// Only a path on this site: one leading `/`, no `//` or `/\` (which browsers read as another
-/// host), no control characters. Anything else becomes `/account`.
+/// Whether a redirect target is only a path on the same site: one leading `/`, no `//` or `/\`
+/// (which browsers read as another host), no backslash or control characters.
+pub fn is_local_path(path: &str) -> bool {
+    path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.chars().any(|c| c.is_control() || c == '\\')
+}
+
+/// A `return_to` for this site's pages: kept when it is a local path, else `/account`.
 pub fn local_path(candidate: Option<&str>) -> String {
     match candidate {
-        Some(path)
-            if path.starts_with('/')
-                && !path.starts_with("//")
-                && !path.starts_with("/\\")
-                && !path.chars().any(|c| c.is_control() || c == '\\') =>
-        {
-            path.to_string()
-        }
+        Some(path) if is_local_path(path) => path.to_string(),
         _ => "/account".to_string(),
     }
 }

@@ -95,6 +95,15 @@ token_endpoint_auth_method = "client_secret_basic"
 username = "backend"
 password_hash = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$hBSRn2aS0xJAgSZ0h6N8F4a6E3v1v3ZsNvYJc1W2Qy8"
 scopes = ["session_urls"]
+
+[[products]]
+id = "helpdesk"
+format = "hub"
+login_url = "https://{hub_domain}/login/sso"
+allowed_domains = ["help.example.com", "*.help.example.com"]
+preview_domain = "preview.help.example.com"
+secrets = ["env:HELPDESK_SECRET_2", "env:HELPDESK_SECRET_1"]
+token_ttl = "5m"
 "#;
     let config = check_env(
         text,
@@ -105,10 +114,24 @@ scopes = ["session_urls"]
             ),
             ("ALICE_PASSWORD", "alice's password"),
             SHOP_SECRET_ENV,
+            (
+                "HELPDESK_SECRET_2",
+                "helpdesk-secret-2-0123456789abcdefghijkl",
+            ),
+            (
+                "HELPDESK_SECRET_1",
+                "helpdesk-secret-1-0123456789abcdefghijkl",
+            ),
         ],
     )
     .unwrap();
     assert_eq!(config.server.issuer, "https://id.example.com");
+    let product = &config.products[0];
+    assert_eq!(
+        product.signing_secret().expose(),
+        "helpdesk-secret-2-0123456789abcdefghijkl"
+    );
+    assert_eq!((product.secrets.len(), product.token_ttl), (2, 300));
     assert!(config.keys.encryption_key.is_some());
 }
 

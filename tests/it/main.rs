@@ -13,6 +13,7 @@ mod oidc;
 mod oidc_errors;
 mod oidc_features;
 mod pages;
+mod products;
 mod storage;
 mod upstream_oidc;
 

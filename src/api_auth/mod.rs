@@ -1,0 +1,208 @@
+//! HTTP Basic authentication of the server-to-server APIs (SPEC section 7) against the
+//! `[[api_credentials]]`, whose passwords are argon2id hashes. An unknown username costs the same
+//! argon2 work and gets the same answer as a wrong password. A credential that verified is
+//! remembered for a minute ([`VerifiedCache`]), so a busy backend does not pay argon2 on every
+//! call. Failures are counted per client address (SPEC section 11), not per username, so that
+//! nobody can lock a backend out by failing in its name.
+mod cache;
+
+use axum::Json;
+use std::net::IpAddr;
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::json;
+
+pub use cache::VerifiedCache;
+
+use crate::auth::{ADDRESS_RULE, MAX_PASSWORD_LEN};
+use crate::password::{self, PasswordError};
+use crate::state::AppState;
+use crate::store::StoreError;
+
+/// An API credential whose password was verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiCredential {
+    pub username: String,
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiAuthError {
+    #[error("no HTTP Basic credentials")]
+    Missing,
+    #[error("wrong API username or password")]
+    Invalid,
+    #[error("too many failed API logins from this address; blocked until {until}")]
+    Throttled { until: i64, now: i64 },
+    #[error("API credential {username:?} lacks scope {scope}")]
+    MissingScope {
+        username: String,
+        scope: &'static str,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+}
+
+/// Checks the request's HTTP Basic credentials, sent from `client` (the address resolved through
+/// trusted proxies), and that they hold `required_scope` (one of [`crate::config::API_SCOPES`]).
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: IpAddr,
+    required_scope: &'static str,
+) -> Result<ApiCredential, ApiAuthError> {
+    let (username, password) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(basic_pair)
+        .ok_or(ApiAuthError::Missing)?;
+    let now = state.clock.now();
+    let credential = match state.api_auth.get(&username, &password, now) {
+        Some(credential) => credential,
+        None => {
+            let credential = verify(state, &username, &password, client).await?;
+            state
+                .api_auth
+                .insert(&username, &password, &credential, now);
+            credential
+        }
+    };
+    if !credential.scopes.iter().any(|s| s == required_scope) {
+        return Err(ApiAuthError::MissingScope {
+            username: credential.username,
+            scope: required_scope,
+        });
+    }
+    Ok(credential)
+}
+
+/// Verifies a password against the stored argon2id hash, or against the dummy hash when no
+/// credential has that username, so that both take the same time; unless the client address has
+/// failed too often, and counting a failure against it.
+async fn verify(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    client: IpAddr,
+) -> Result<ApiCredential, ApiAuthError> {
+    let now = state.clock.now();
+    let address_key = format!("api-address:{client}");
+    let keys = [(address_key.as_str(), ADDRESS_RULE)];
+    if let Some(until) = state.store.throttled_until(&keys, now).await? {
+        return Err(ApiAuthError::Throttled { until, now });
+    }
+    let stored = state.store.find_api_credential(username).await?;
+    let hash = stored
+        .as_ref()
+        .map(|c| c.password_hash.clone())
+        .unwrap_or_else(|| state.dummy_hash.to_string());
+    let password_ok =
+        password.len() <= MAX_PASSWORD_LEN && password::verify(password.to_string(), hash).await?;
+    match stored {
+        Some(stored) if password_ok => Ok(ApiCredential {
+            username: stored.username,
+            scopes: stored.scopes.split_whitespace().map(String::from).collect(),
+        }),
+        _ => {
+            state.store.record_failure(&keys, now).await?;
+            Err(ApiAuthError::Invalid)
+        }
+    }
+}
+
+/// The user-id and password of an `Authorization: Basic` header (RFC 7617): base64 of
+/// `user-id:password`, split at the first colon.
+pub fn basic_pair(header: &str) -> Option<(String, String)> {
+    let (scheme, encoded) = header.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let (user, password) = decoded.split_once(':')?;
+    Some((user.to_string(), password.to_string()))
+}
+
+impl IntoResponse for ApiAuthError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = match &self {
+            ApiAuthError::Missing | ApiAuthError::Invalid => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "HTTP Basic credentials of an API credential are required",
+            ),
+            ApiAuthError::Throttled { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                "too many failed logins from this address; try again later",
+            ),
+            ApiAuthError::MissingScope { .. } => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this API credential is not allowed to use this API",
+            ),
+            ApiAuthError::Store(_) | ApiAuthError::Password(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "internal error",
+            ),
+        };
+        let mut response = json_error(status, code, message, &self);
+        let extra = match self {
+            ApiAuthError::Missing | ApiAuthError::Invalid => Some((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"idbridge\", charset=\"UTF-8\""),
+            )),
+            ApiAuthError::Throttled { until, now } => {
+                Some((header::RETRY_AFTER, HeaderValue::from((until - now).max(1))))
+            }
+            _ => None,
+        };
+        if let Some((name, value)) = extra {
+            response.headers_mut().insert(name, value);
+        }
+        response
+    }
+}
+
+/// The JSON error answer of the server-to-server APIs, `{"error": code, "message": text}`, with
+/// its log line: the cause at `error` level for a 5xx, at `info` otherwise.
+pub fn json_error(
+    status: StatusCode,
+    code: &'static str,
+    message: &str,
+    cause: &dyn std::error::Error,
+) -> Response {
+    if status.is_server_error() {
+        tracing::error!(error = %cause, "API request failed");
+    } else {
+        tracing::info!(error = %cause, "API request refused");
+    }
+    (status, Json(json!({"error": code, "message": message}))).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_headers() {
+        let header = format!("Basic {}", STANDARD.encode("backend:p:ss+w%20rd"));
+        assert_eq!(
+            basic_pair(&header),
+            Some(("backend".into(), "p:ss+w%20rd".into()))
+        );
+        let lower = format!("basic {}", STANDARD.encode("a:b"));
+        assert_eq!(basic_pair(&lower), Some(("a".into(), "b".into())));
+        assert_eq!(basic_pair("Bearer abc"), None);
+        assert_eq!(basic_pair("Basic !!!"), None);
+        assert_eq!(
+            basic_pair(&format!("Basic {}", STANDARD.encode("no-colon"))),
+            None
+        );
+    }
+}

@@ -1,0 +1,84 @@
+//! What can go wrong when a product token is asked for, and the one place where that becomes
+//! HTTP: an HTML error page for a browser (`GET /sso/jwt/{product}`), JSON for a backend
+//! (`POST /api/v1/products/{product}/login-url`). Nothing is signed when an error is returned,
+//! and the browser is never redirected anywhere on an error.
+use axum::extract::rejection::JsonRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::api_auth::{ApiAuthError, json_error};
+use crate::store::StoreError;
+use crate::web::PageError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProductError {
+    #[error("no such product")]
+    UnknownProduct,
+    #[error("no such user")]
+    UnknownUser,
+    /// The request names a destination or parameter this product does not accept; the text
+    /// is shown to the caller.
+    #[error("{0}")]
+    BadRequest(&'static str),
+    #[error("cannot sign the token: {0}")]
+    Sign(#[from] jsonwebtoken::errors::Error),
+    #[error("cannot build the login URL: {0}")]
+    Url(#[from] url::ParseError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<ProductError> for PageError {
+    fn from(error: ProductError) -> PageError {
+        match error {
+            ProductError::UnknownProduct => PageError::NotFound,
+            ProductError::BadRequest(message) => PageError::BadRequest(message),
+            ProductError::Store(e) => PageError::Store(e),
+            other => PageError::Internal(other.to_string()),
+        }
+    }
+}
+
+/// An error of the login-URL API.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Auth(#[from] ApiAuthError),
+    #[error(transparent)]
+    Product(#[from] ProductError),
+    #[error("body not understood: {0}")]
+    Body(#[from] JsonRejection),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::Auth(auth) => auth.into_response(),
+            ApiError::Body(rejection) => json_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "the body must be a JSON object with user_id and the destination's fields",
+                &rejection,
+            ),
+            ApiError::Product(error) => {
+                let (status, code, message) = match &error {
+                    ProductError::UnknownProduct => {
+                        (StatusCode::NOT_FOUND, "not_found", "no such product")
+                    }
+                    ProductError::UnknownUser => {
+                        (StatusCode::NOT_FOUND, "not_found", "no such user")
+                    }
+                    ProductError::BadRequest(message) => {
+                        (StatusCode::BAD_REQUEST, "invalid_request", *message)
+                    }
+                    ProductError::Sign(_) | ProductError::Url(_) | ProductError::Store(_) => (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "server_error",
+                        "internal error",
+                    ),
+                };
+                json_error(status, code, message, &error)
+            }
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! Downstream products that take an HS256 SSO JWT (SPEC section 7): `GET /sso/jwt/{product}` for
+//! a signed-in browser, `POST /api/v1/products/{product}/login-url` for a backend that builds
+//! login links itself. The handlers here only read the request and answer; [`request`] checks
+//! where a token may go, [`jwt`] signs it and builds the URL, [`error`] turns failures into HTTP.
+pub mod domains;
+pub mod error;
+pub mod jwt;
+pub mod request;
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::{HeaderMap, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::config::ProductDecl;
+use crate::state::AppState;
+use crate::store::StoreError;
+use crate::store::tables::user;
+use crate::web::pages::see_other;
+use crate::web::{ClientAddr, PageError, current_session, login_page};
+use error::{ApiError, ProductError};
+use jwt::{Organization, SsoUser};
+use request::{Destination, SsoRequest};
+
+/// The API scope that may ask for login URLs.
+pub const SSO_URLS_SCOPE: &str = "sso_urls";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/sso/jwt/{product}", get(browser_login))
+        .route("/api/v1/products/{product}/login-url", post(api_login_url))
+}
+
+fn find_product<'a>(state: &'a AppState, id: &str) -> Result<&'a ProductDecl, ProductError> {
+    state
+        .config
+        .products
+        .iter()
+        .find(|product| product.id == id)
+        .ok_or(ProductError::UnknownProduct)
+}
+
+/// `GET /sso/jwt/{product}?hub_domain=&hub_id=&return_to=` (hub) or `?domain=&redirect_to=`
+/// (workspace). The request is checked first; a browser without a session signs in and comes
+/// back to this same URL; then it is sent to the product with a fresh token.
+async fn browser_login(
+    State(state): State<AppState>,
+    Path(product): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    query: Result<Query<SsoRequest>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let product = find_product(&state, &product)?;
+    let Query(query) =
+        query.map_err(|_| ProductError::BadRequest("the query string could not be read"))?;
+    let destination = request::destination(product, &query)?;
+    let Some(session) = current_session(&state, &headers).await? else {
+        let this_request = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
+        return Ok(see_other(&login_page(this_request), &[]));
+    };
+    let url = issue(&state, product, &destination, session.user).await?;
+    Ok(see_other(url.as_str(), &[]))
+}
+
+#[derive(Deserialize)]
+struct LoginUrlBody {
+    user_id: String,
+    #[serde(flatten)]
+    destination: SsoRequest,
+}
+
+/// `POST /api/v1/products/{product}/login-url` with HTTP Basic credentials holding scope
+/// `sso_urls` and `{"user_id": ..., <destination fields>}`; answers `{"url": ...}`.
+async fn api_login_url(
+    State(state): State<AppState>,
+    Path(product): Path<String>,
+    Extension(ClientAddr(client)): Extension<ClientAddr>,
+    headers: HeaderMap,
+    body: Result<Json<LoginUrlBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    crate::api_auth::authenticate(&state, &headers, client, SSO_URLS_SCOPE).await?;
+    let product = find_product(&state, &product)?;
+    let Json(body) = body?;
+    let destination = request::destination(product, &body.destination)?;
+    let user = state
+        .store
+        .find_user(&body.user_id)
+        .await
+        .map_err(ProductError::from)?
+        .ok_or(ProductError::UnknownUser)?;
+    let url = issue(&state, product, &destination, user).await?;
+    Ok(Json(json!({"url": url.as_str()})).into_response())
+}
+
+/// Signs a token for `user` and returns the URL that carries it to the product.
+async fn issue(
+    state: &AppState,
+    product: &ProductDecl,
+    destination: &Destination,
+    user: user::Model,
+) -> Result<url::Url, ProductError> {
+    let user = sso_user(state, user).await?;
+    let url = jwt::login_url(
+        product,
+        &state.config.server.issuer,
+        destination,
+        &user,
+        state.clock.now(),
+    )?;
+    tracing::info!(product = %product.id, user = %user.id, "product SSO token issued");
+    Ok(url)
+}
+
+async fn sso_user(state: &AppState, user: user::Model) -> Result<SsoUser, StoreError> {
+    let entity_ids = state.store.attached_entity_ids(&user.id).await?;
+    let organization = state
+        .hierarchy
+        .organization(&entity_ids)
+        .map(|(entity, attachment)| Organization {
+            id: entity.id.clone(),
+            name: entity.name.clone(),
+            level: attachment.level,
+            path: attachment.path,
+        });
+    Ok(SsoUser {
+        id: user.id,
+        email: user.email,
+        name: user.name,
+        organization,
+    })
+}
