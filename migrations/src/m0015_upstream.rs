@@ -5,8 +5,9 @@ use crate::m0002_users::Users;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-/// A login sent to an upstream identity provider and not yet back: what its callback needs, on
-/// whichever process it lands.
+/// A login at an upstream identity provider on its way: sent there and not yet back (what its
+/// callback needs, on whichever process it lands), or back from a SAML IdP and waiting for the
+/// browser that started it (`user_id` set).
 #[derive(DeriveIden)]
 enum UpstreamLogins {
     Table,
@@ -15,8 +16,19 @@ enum UpstreamLogins {
     BrowserHash,
     Nonce,
     PkceVerifier,
+    RequestId,
+    UserId,
     ReturnTo,
     PendingId,
+    ExpiresAt,
+}
+
+/// SAML assertion IDs already used, kept until the assertion expires.
+#[derive(DeriveIden)]
+enum SamlAssertions {
+    Table,
+    ConnectionId,
+    AssertionId,
     ExpiresAt,
 }
 
@@ -33,6 +45,7 @@ enum UpstreamIdentities {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        use SamlAssertions as A;
         use UpstreamIdentities as I;
         use UpstreamLogins as L;
         manager
@@ -44,6 +57,8 @@ impl MigrationTrait for Migration {
                     .col(string(L::BrowserHash))
                     .col(text_null(L::Nonce))
                     .col(text_null(L::PkceVerifier))
+                    .col(string_null(L::RequestId))
+                    .col(string_null(L::UserId))
                     .col(text(L::ReturnTo))
                     .col(string_null(L::PendingId))
                     .col(big_integer(L::ExpiresAt))
@@ -66,6 +81,17 @@ impl MigrationTrait for Migration {
                             .to(Users::Table, Users::Id)
                             .on_delete(ForeignKeyAction::Cascade),
                     )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(A::Table)
+                    .col(string(A::ConnectionId))
+                    .col(string(A::AssertionId))
+                    .col(big_integer(A::ExpiresAt))
+                    .primary_key(Index::create().col(A::ConnectionId).col(A::AssertionId))
                     .to_owned(),
             )
             .await

@@ -109,6 +109,33 @@ pub struct FileConnection {
     pub scopes: Option<Vec<String>>,
     pub claims: Option<FileClaimMap>,
     pub timeout: Option<String>,
+    pub idp_metadata: Option<String>,
+    pub idp_metadata_url: Option<String>,
+    pub idp_entity_id: Option<String>,
+    pub idp_sso_url: Option<String>,
+    pub idp_certificate: Option<OneOrMany>,
+    pub sp_entity_id: Option<String>,
+    pub allow_idp_initiated: Option<bool>,
+    pub attributes: Option<FileClaimMap>,
+    pub clock_skew: Option<String>,
+    pub max_response_bytes: Option<usize>,
+}
+
+/// One value or a list of them.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn values(&self) -> Vec<&str> {
+        match self {
+            OneOrMany::One(value) => vec![value.as_str()],
+            OneOrMany::Many(values) => values.iter().map(String::as_str).collect(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

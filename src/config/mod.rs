@@ -222,6 +222,27 @@ pub struct ConnectionDecl {
 #[derive(Debug, Clone)]
 pub enum ConnectionProtocol {
     Oidc(OidcConnectionDecl),
+    Saml(SamlConnectionDecl),
+}
+
+#[derive(Debug, Clone)]
+pub struct SamlConnectionDecl {
+    pub idp_entity_id: String,
+    /// Where AuthnRequests go (HTTP-Redirect binding).
+    pub idp_sso_url: String,
+    /// DER of every certificate the IdP signs with (several during a rollover). Never empty.
+    pub idp_certificates: Vec<Vec<u8>>,
+    /// Our entity ID at the IdP, and the Audience its assertions must name.
+    pub sp_entity_id: String,
+    pub allow_idp_initiated: bool,
+    /// The attribute holding the email address; `None`: the NameID is the address.
+    pub email_attribute: Option<String>,
+    /// The attribute holding the display name; `None`: the email address.
+    pub name_attribute: Option<String>,
+    /// Tolerated clock difference with the IdP, in seconds.
+    pub clock_skew: i64,
+    /// The largest SAMLResponse (base64) accepted.
+    pub max_response_bytes: usize,
 }
 
 #[derive(Debug, Clone)]

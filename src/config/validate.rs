@@ -278,7 +278,13 @@ pub(super) fn validate(
     let users = check_users(&mut check, &file.users, &entity_ids);
     let clients = check_clients(&mut check, &file.clients, id_token_alg, issuer_is_https);
     let api_credentials = check_api_credentials(&mut check, &file.api_credentials);
-    let connections = connections::check_connections(&mut check, &file.connections, &entity_ids);
+    let connections = connections::check_connections(
+        &mut check,
+        &file.connections,
+        &entity_ids,
+        &issuer,
+        base_dir,
+    );
     let products = check_products(&mut check, &file.products, issuer_is_https);
 
     if !check.problems.is_empty() {

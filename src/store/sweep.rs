@@ -4,7 +4,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::tables::{
     access_token, authorization_code, login_throttle, pending_authorization, refresh_token,
-    session, upstream_login,
+    saml_assertion, session, upstream_login,
 };
 use super::{Store, StoreError};
 
@@ -43,6 +43,10 @@ impl Store {
                 .await?,
             upstream_login::Entity::delete_many()
                 .filter(upstream_login::Column::ExpiresAt.lte(now))
+                .exec(db)
+                .await?,
+            saml_assertion::Entity::delete_many()
+                .filter(saml_assertion::Column::ExpiresAt.lte(now))
                 .exec(db)
                 .await?,
         ];

@@ -309,8 +309,9 @@ pub mod consent {
 pub mod upstream_login {
     use sea_orm::entity::prelude::*;
 
-    /// A login sent to an upstream identity provider, waiting for its callback. Keyed by the
-    /// SHA-256 of the `state` it was sent with.
+    /// A login at an upstream identity provider on its way, keyed by the SHA-256 of a random
+    /// token: the `state` / `RelayState` it was sent with while it waits for the provider, or the
+    /// resume token once a SAML IdP has answered (`user_id` set) and it waits for the browser.
     #[sea_orm::model]
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "upstream_logins")]
@@ -322,6 +323,10 @@ pub mod upstream_login {
         pub browser_hash: String,
         pub nonce: Option<String>,
         pub pkce_verifier: Option<String>,
+        /// The SAML AuthnRequest ID, which the response must answer (`InResponseTo`).
+        pub request_id: Option<String>,
+        /// Who the SAML IdP said signed in, waiting for the browser that started the login.
+        pub user_id: Option<String>,
         /// A local path: where the browser goes once signed in.
         pub return_to: String,
         /// The authorization a client waits on, told of upstream errors.
@@ -347,6 +352,24 @@ pub mod upstream_identity {
         pub subject: String,
         pub user_id: String,
         pub created_at: i64,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod saml_assertion {
+    use sea_orm::entity::prelude::*;
+
+    /// A SAML assertion ID already used at a connection: each assertion signs in once.
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "saml_assertions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub connection_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub assertion_id: String,
+        pub expires_at: i64,
     }
 
     impl ActiveModelBehavior for ActiveModel {}

@@ -3,7 +3,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, TransactionTrait,
 };
 
-use super::tables::{upstream_identity, upstream_login, user, user_entity};
+use super::tables::{saml_assertion, upstream_identity, upstream_login, user, user_entity};
 use super::{Store, StoreError};
 
 /// What an upstream identity provider says about a person, already verified.
@@ -26,12 +26,14 @@ impl Store {
         Ok(())
     }
 
-    /// Takes the unexpired login a callback's `state` names, once across all processes: a
-    /// replayed callback finds nothing.
+    /// Takes the unexpired login a callback's `state` (or `RelayState`) names, once across all
+    /// processes: a replayed callback finds nothing. `answered`: one a SAML IdP has answered,
+    /// waiting for its browser; otherwise one still waiting for the provider.
     pub async fn take_upstream_login(
         &self,
         connection_id: &str,
         state_hash: &str,
+        answered: bool,
         now: i64,
     ) -> Result<Option<upstream_login::Model>, StoreError> {
         use upstream_login::Column as L;
@@ -39,9 +41,35 @@ impl Store {
             .filter(L::StateHash.eq(state_hash))
             .filter(L::ConnectionId.eq(connection_id))
             .filter(L::ExpiresAt.gt(now))
+            .filter(if answered {
+                L::UserId.is_not_null()
+            } else {
+                L::UserId.is_null()
+            })
             .exec_with_returning(&self.writer)
             .await?;
         Ok(taken.into_iter().next())
+    }
+
+    /// Spends a SAML assertion ID; `false` when it was used before.
+    pub async fn spend_assertion(
+        &self,
+        connection_id: &str,
+        assertion_id: &str,
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
+        let inserted = saml_assertion::Entity::insert(
+            saml_assertion::Model {
+                connection_id: connection_id.to_string(),
+                assertion_id: assertion_id.to_string(),
+                expires_at,
+            }
+            .into_active_model(),
+        )
+        .on_conflict_do_nothing()
+        .exec(&self.writer)
+        .await?;
+        Ok(matches!(inserted, sea_orm::TryInsertResult::Inserted(_)))
     }
 
     /// The user behind an upstream subject, created on first login and kept up to date after:

@@ -1,5 +1,5 @@
 //! Where a person proves who they are: a local account, or a customer's identity provider
-//! (OpenID Connect now, SAML next). All of them sit behind one interface, so neither the login
+//! (OpenID Connect or SAML). All of them sit behind one interface, so neither the login
 //! page nor the authorization flow asks which kind it is dealing with: they ask the registry for
 //! the connector a `login_hint` points to (home-realm discovery by email domain) and send the
 //! browser where that connector says. A connector signs the person in, starts the idbridge
@@ -8,6 +8,7 @@
 mod local;
 mod oidc;
 mod routes;
+mod saml;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use crate::store::StoreError;
 pub use local::LocalLogin;
 pub use oidc::OidcConnector;
 pub use routes::router;
+pub use saml::{SamlConnector, SamlError, SamlIdentity};
 
 /// What a connector needs to start a login.
 #[derive(Debug, Clone, Copy)]
@@ -69,6 +71,8 @@ pub enum UpstreamError {
         connection: String,
         email_domain: String,
     },
+    #[error("connection {connection}: the SAML response was refused: {detail}")]
+    Rejected { connection: String, detail: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -78,6 +82,7 @@ pub struct Connectors {
     local: LocalLogin,
     upstream: Vec<Arc<dyn UpstreamConnector>>,
     oidc: HashMap<String, Arc<OidcConnector>>,
+    saml: HashMap<String, Arc<SamlConnector>>,
 }
 
 impl Connectors {
@@ -85,6 +90,7 @@ impl Connectors {
     pub fn from_config(config: &Config) -> Result<Connectors, UpstreamError> {
         let mut upstream: Vec<Arc<dyn UpstreamConnector>> = Vec::new();
         let mut oidc = HashMap::new();
+        let mut saml = HashMap::new();
         for connection in &config.connections {
             match &connection.protocol {
                 ConnectionProtocol::Oidc(settings) => {
@@ -93,12 +99,22 @@ impl Connectors {
                     oidc.insert(connection.id.clone(), connector.clone());
                     upstream.push(connector);
                 }
+                ConnectionProtocol::Saml(settings) => {
+                    let connector = Arc::new(SamlConnector::new(
+                        connection.clone(),
+                        settings.clone(),
+                        &config.server.issuer,
+                    ));
+                    saml.insert(connection.id.clone(), connector.clone());
+                    upstream.push(connector);
+                }
             }
         }
         Ok(Connectors {
             local: LocalLogin,
             upstream,
             oidc,
+            saml,
         })
     }
 
@@ -129,6 +145,10 @@ impl Connectors {
     fn oidc(&self, id: &str) -> Option<&OidcConnector> {
         self.oidc.get(id).map(|connector| connector.as_ref())
     }
+
+    fn saml(&self, id: &str) -> Option<Arc<SamlConnector>> {
+        self.saml.get(id).cloned()
+    }
 }
 
 #[cfg(test)]
@@ -158,6 +178,7 @@ mod tests {
             local: LocalLogin,
             upstream: vec![Arc::new(Acme(vec!["acme.com".into()]))],
             oidc: HashMap::new(),
+            saml: HashMap::new(),
         };
         assert_eq!(connectors.for_login_hint(Some("bob@ACME.com")).id(), "acme");
         for other in [

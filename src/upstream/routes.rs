@@ -1,16 +1,27 @@
-//! The HTTP side of upstream logins: `GET /oidc/{connection}/login` sends the browser to the
-//! provider, `GET /oidc/{connection}/callback` takes it back.
+//! The HTTP side of upstream logins. OpenID Connect: `GET /oidc/{connection}/login` sends the
+//! browser to the provider, `GET /oidc/{connection}/callback` takes it back. SAML:
+//! `GET /saml/{connection}/login` sends an AuthnRequest, the IdP POSTs to
+//! `/saml/{connection}/acs`, which (a cross-site POST carries no `SameSite=Lax` cookie) stores the
+//! verified result and sends the browser to `/saml/{connection}/resume`, where its cookie shows
+//! whether it is the browser that started the login.
+use axum::extract::DefaultBodyLimit;
+use axum::extract::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Extension, Router};
 use serde::Deserialize;
 
-use super::{LoginRequest, OidcConnector, UpstreamConnector, UpstreamError};
+use super::{
+    LoginRequest, OidcConnector, SamlConnector, SamlError, UpstreamConnector, UpstreamError,
+};
 use crate::crypto;
 use crate::provider::{self, AuthorizationError};
 use crate::state::AppState;
+use crate::store::UpstreamProfile;
 use crate::store::tables::upstream_login;
 use crate::web::pages::{local_path, see_other};
 use crate::web::{ClientAddr, PageError, cookies, start_session};
@@ -22,10 +33,23 @@ const UPSTREAM_LOGIN_TTL: i64 = 600;
 /// carried to another browser signs no one in there.
 const BROWSER_COOKIE: &str = "idbridge_upstream";
 
+/// The largest body the ACS reads; each connection's `max_response_bytes` is checked within it.
+const ACS_BODY_LIMIT: usize = 1024 * 1024;
+
+/// How long a SAML result waits for its browser at the resume step.
+const RESUME_TTL: i64 = 120;
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/oidc/{connection}/login", get(oidc_login))
         .route("/oidc/{connection}/callback", get(oidc_callback))
+        .route("/saml/{connection}/metadata", get(saml_metadata))
+        .route("/saml/{connection}/login", get(saml_login))
+        .route(
+            "/saml/{connection}/acs",
+            post(saml_acs).layer(DefaultBodyLimit::max(ACS_BODY_LIMIT)),
+        )
+        .route("/saml/{connection}/resume", get(saml_resume))
 }
 
 #[derive(Deserialize)]
@@ -70,9 +94,7 @@ async fn oidc_login(
     let outbound = connector
         .authorization_url(&callback_url(&state, connector), &request)
         .await?;
-    let browser = cookies::get(&state, &headers, BROWSER_COOKIE)
-        .map(str::to_string)
-        .unwrap_or_else(crypto::random_token);
+    let browser = browser_mark(&state, &headers);
     state
         .store
         .create_upstream_login(upstream_login::Model {
@@ -81,6 +103,8 @@ async fn oidc_login(
             browser_hash: crypto::sha256_hex(&browser),
             nonce: Some(outbound.nonce),
             pkce_verifier: Some(outbound.pkce_verifier),
+            request_id: None,
+            user_id: None,
             pending_id: provider::resumed_by(&return_to).map(str::to_string),
             return_to,
             expires_at: state.clock.now() + UPSTREAM_LOGIN_TTL,
@@ -107,17 +131,17 @@ async fn oidc_callback(
         ))?;
     let login = state
         .store
-        .take_upstream_login(connector.id(), &crypto::sha256_hex(&upstream_state), now)
+        .take_upstream_login(
+            connector.id(),
+            &crypto::sha256_hex(&upstream_state),
+            false,
+            now,
+        )
         .await?
         .ok_or(PageError::BadRequest(
             "This sign-in answer is unknown, has expired or was already used. Go back to the application and start again.",
         ))?;
-    let browser = cookies::get(&state, &headers, BROWSER_COOKIE).map(crypto::sha256_hex);
-    if browser.is_none_or(|hash| !crypto::constant_time_eq(&hash, &login.browser_hash)) {
-        return Err(PageError::BadRequest(
-            "This sign-in answer was meant for another browser. Go back to the application and start again.",
-        ));
-    }
+    check_browser(&state, &headers, &login)?;
     if let Some(error) = query.error {
         return refused(&state, &headers, connector, &login, &error).await;
     }
@@ -145,10 +169,271 @@ async fn oidc_callback(
         .store
         .upsert_upstream_user(&profile, &format!("u-{}", crypto::random_token()), now)
         .await?;
-    let cookie = start_session(&state, &headers, &user.id, &client.to_string()).await?;
-    tracing::info!(user = %user.id, connection = %connector.id(), "signed in upstream");
-    let clear = cookies::set(&state, BROWSER_COOKIE, "", Some(0));
-    Ok(see_other(&login.return_to, &[cookie, clear]))
+    finish(
+        &state,
+        &headers,
+        &client.to_string(),
+        &user.id,
+        connector.id(),
+        &login.return_to,
+    )
+    .await
+}
+
+/// The browser's upstream-login mark: the one it has, or a new one.
+fn browser_mark(state: &AppState, headers: &HeaderMap) -> String {
+    cookies::get(state, headers, BROWSER_COOKIE)
+        .map(str::to_string)
+        .unwrap_or_else(crypto::random_token)
+}
+
+/// Refuses a login carried to a browser other than the one that started it.
+fn check_browser(
+    state: &AppState,
+    headers: &HeaderMap,
+    login: &upstream_login::Model,
+) -> Result<(), PageError> {
+    let browser = cookies::get(state, headers, BROWSER_COOKIE).map(crypto::sha256_hex);
+    if browser.is_none_or(|hash| !crypto::constant_time_eq(&hash, &login.browser_hash)) {
+        return Err(PageError::BadRequest(
+            "This sign-in answer was meant for another browser. Go back to the application and start again.",
+        ));
+    }
+    Ok(())
+}
+
+/// Starts the session of someone an upstream provider signed in, and sends the browser on.
+async fn finish(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: &str,
+    user_id: &str,
+    connection: &str,
+    return_to: &str,
+) -> Result<Response, PageError> {
+    let cookie = start_session(state, headers, user_id, client).await?;
+    tracing::info!(user = %user_id, %connection, "signed in upstream");
+    let clear = cookies::set(state, BROWSER_COOKIE, "", Some(0));
+    Ok(see_other(return_to, &[cookie, clear]))
+}
+
+fn saml_connector(state: &AppState, id: &str) -> Result<std::sync::Arc<SamlConnector>, PageError> {
+    state.connectors.saml(id).ok_or(PageError::NotFound)
+}
+
+async fn saml_metadata(
+    State(state): State<AppState>,
+    Path(connection): Path<String>,
+) -> Result<Response, PageError> {
+    let connector = saml_connector(&state, &connection)?;
+    Ok((
+        [(CONTENT_TYPE, "application/samlmetadata+xml")],
+        connector.metadata(),
+    )
+        .into_response())
+}
+
+async fn saml_login(
+    State(state): State<AppState>,
+    Path(connection): Path<String>,
+    headers: HeaderMap,
+    Query(query): Query<LoginQuery>,
+) -> Result<Response, PageError> {
+    let connector = saml_connector(&state, &connection)?;
+    let return_to = local_path(query.return_to.as_deref());
+    let now = state.clock.now();
+    // xs:ID must start with a letter.
+    let request_id = format!("id-{}", crypto::random_token());
+    let relay_state = crypto::random_token();
+    let url = connector
+        .authn_request_url(&request_id, &relay_state, query.force.is_some(), now)
+        .map_err(|e| saml_error(&connector, e))?;
+    let browser = browser_mark(&state, &headers);
+    state
+        .store
+        .create_upstream_login(upstream_login::Model {
+            state_hash: crypto::sha256_hex(&relay_state),
+            connection_id: connector.connection_id().to_string(),
+            browser_hash: crypto::sha256_hex(&browser),
+            nonce: None,
+            pkce_verifier: None,
+            request_id: Some(request_id),
+            user_id: None,
+            pending_id: provider::resumed_by(&return_to).map(str::to_string),
+            return_to,
+            expires_at: now + UPSTREAM_LOGIN_TTL,
+        })
+        .await?;
+    let cookie = cookies::set(&state, BROWSER_COOKIE, &browser, Some(UPSTREAM_LOGIN_TTL));
+    Ok(see_other(&url, &[cookie]))
+}
+
+#[derive(Deserialize)]
+struct AcsForm {
+    #[serde(rename = "SAMLResponse")]
+    saml_response: Option<String>,
+    #[serde(rename = "RelayState")]
+    relay_state: Option<String>,
+}
+
+/// The IdP's POST (HTTP-POST binding). Nothing is stored unless the response verifies; the
+/// person is signed in at the resume step, in the browser that started the login.
+async fn saml_acs(
+    State(state): State<AppState>,
+    Path(connection): Path<String>,
+    form: Result<Form<AcsForm>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, PageError> {
+    let connector = saml_connector(&state, &connection)?;
+    let Form(form) = form?;
+    let saml_response =
+        form.saml_response
+            .filter(|r| !r.is_empty())
+            .ok_or(PageError::BadRequest(
+                "This sign-in answer has no SAMLResponse.",
+            ))?;
+    let now = state.clock.now();
+    let solicited = match form.relay_state.filter(|r| !r.is_empty()) {
+        Some(relay_state) => {
+            state
+                .store
+                .take_upstream_login(
+                    connector.connection_id(),
+                    &crypto::sha256_hex(&relay_state),
+                    false,
+                    now,
+                )
+                .await?
+        }
+        None => None,
+    };
+    if solicited.is_none() && !connector.allows_idp_initiated() {
+        return Err(PageError::BadRequest(
+            "This sign-in answer is unknown, has expired or was already used. Go back to the application and start again.",
+        ));
+    }
+    let request_id = solicited
+        .as_ref()
+        .and_then(|login| login.request_id.clone());
+    let verifying = connector.clone();
+    let verified = tokio::task::spawn_blocking(move || {
+        verifying.verify(&saml_response, request_id.as_deref(), now)
+    })
+    .await
+    .map_err(|e| PageError::Internal(format!("SAML verification task: {e}")))?;
+    let identity = verified.map_err(|e| saml_error(&connector, e))?;
+    if !state
+        .store
+        .spend_assertion(
+            connector.connection_id(),
+            &identity.assertion_id,
+            identity.expires_at,
+        )
+        .await?
+    {
+        return Err(saml_error(
+            &connector,
+            SamlError::Refused("the assertion was used before".into()),
+        ));
+    }
+    let user = state
+        .store
+        .upsert_upstream_user(
+            &UpstreamProfile {
+                connection_id: connector.connection_id().to_string(),
+                subject: identity.name_id,
+                email: identity.email,
+                name: identity.name,
+                entity_id: connector.entity().to_string(),
+            },
+            &format!("u-{}", crypto::random_token()),
+            now,
+        )
+        .await?;
+    let resume = crypto::random_token();
+    let (browser_hash, return_to, pending_id) = match solicited {
+        Some(login) => (login.browser_hash, login.return_to, login.pending_id),
+        // IdP-initiated: no browser started it, so any browser may resume it.
+        None => (String::new(), "/account".to_string(), None),
+    };
+    state
+        .store
+        .create_upstream_login(upstream_login::Model {
+            state_hash: crypto::sha256_hex(&resume),
+            connection_id: connector.connection_id().to_string(),
+            browser_hash,
+            nonce: None,
+            pkce_verifier: None,
+            request_id: None,
+            user_id: Some(user.id),
+            return_to,
+            pending_id,
+            expires_at: now + RESUME_TTL,
+        })
+        .await?;
+    Ok(see_other(
+        &format!("/saml/{}/resume?token={resume}", connector.connection_id()),
+        &[],
+    ))
+}
+
+#[derive(Deserialize)]
+struct ResumeQuery {
+    token: Option<String>,
+}
+
+async fn saml_resume(
+    State(state): State<AppState>,
+    Extension(ClientAddr(client)): Extension<ClientAddr>,
+    Path(connection): Path<String>,
+    headers: HeaderMap,
+    Query(query): Query<ResumeQuery>,
+) -> Result<Response, PageError> {
+    let connector = saml_connector(&state, &connection)?;
+    let expired = PageError::BadRequest(
+        "This sign-in answer is unknown, has expired or was already used. Go back to the application and start again.",
+    );
+    let token = query
+        .token
+        .filter(|t| !t.is_empty())
+        .ok_or(PageError::BadRequest(
+            "This sign-in answer is not valid. Go back to the application and start again.",
+        ))?;
+    let login = state
+        .store
+        .take_upstream_login(
+            connector.connection_id(),
+            &crypto::sha256_hex(&token),
+            true,
+            state.clock.now(),
+        )
+        .await?
+        .ok_or(expired)?;
+    if !login.browser_hash.is_empty() {
+        check_browser(&state, &headers, &login)?;
+    }
+    let Some(user_id) = &login.user_id else {
+        return Err(PageError::Internal(
+            "answered SAML login without user".into(),
+        ));
+    };
+    finish(
+        &state,
+        &headers,
+        &client.to_string(),
+        user_id,
+        connector.connection_id(),
+        &login.return_to,
+    )
+    .await
+}
+
+fn saml_error(connector: &SamlConnector, error: SamlError) -> PageError {
+    let connection = connector.connection_id().to_string();
+    match error {
+        SamlError::Refused(detail) => UpstreamError::Rejected { connection, detail },
+        SamlError::Status(code) => UpstreamError::Denied { connection, code },
+    }
+    .into()
 }
 
 /// The provider answered `error=`: the waiting client hears it as an authorization error, a

@@ -83,6 +83,11 @@ impl PageError {
                 "Sign-in failed",
                 "The answer from your organisation's sign-in service could not be verified, so you were not signed in. Please try again; if it keeps happening, contact your administrator.",
             ),
+            PageError::Upstream(UpstreamError::Rejected { .. }) => (
+                StatusCode::BAD_REQUEST,
+                "Sign-in failed",
+                "The answer from your organisation's sign-in service could not be verified, so you were not signed in. Please try again; if it keeps happening, contact your administrator.",
+            ),
             PageError::Upstream(UpstreamError::Denied { .. }) => (
                 StatusCode::FORBIDDEN,
                 "Sign-in refused",

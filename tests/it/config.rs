@@ -481,7 +481,9 @@ fn the_spec_oidc_connection_is_valid() {
         "the id when no name is given"
     );
     assert_eq!(connection.domains, ["globex.com"]);
-    let idbridge::config::ConnectionProtocol::Oidc(oidc) = &connection.protocol;
+    let idbridge::config::ConnectionProtocol::Oidc(oidc) = &connection.protocol else {
+        panic!("an oidc connection");
+    };
     assert_eq!(oidc.issuer, "https://login.globex.com");
     assert_eq!(oidc.client_secret.expose(), "globex-gave-us-this");
     assert_eq!(oidc.timeout, 10);
@@ -523,7 +525,8 @@ entity = "e-mer-1"
     assert_problem(&found, "connections[0].client_secret", "required");
     assert_problem(&found, "connections[0].scopes", "openid");
     assert_problem(&found, "connections[0].timeout", "not a duration");
-    assert_problem(&found, "connections[1].type", "SAML");
+    assert_problem(&found, "connections[1].idp_entity_id", "required");
+    assert_problem(&found, "connections[1].idp_certificate", "required");
     assert_problem(&found, "connections[1].domains[0]", "another connection");
     assert_problem(&found, "connections[2].id", "not \"local\"");
     assert_problem(&found, "connections[2].type", "must be oidc or saml");

@@ -1,5 +1,8 @@
 //! `[[connections]]`: the upstream identity providers.
+mod saml;
+
 use std::collections::HashSet;
+use std::path::Path;
 
 use url::Url;
 
@@ -13,6 +16,8 @@ pub(super) fn check_connections(
     check: &mut Checker,
     connections: &[FileConnection],
     entity_ids: &HashSet<&str>,
+    issuer: &str,
+    base_dir: &Path,
 ) -> Vec<ConnectionDecl> {
     let mut seen = HashSet::new();
     let mut claimed_domains = HashSet::new();
@@ -47,13 +52,8 @@ pub(super) fn check_connections(
         }
         let protocol = match connection.kind.as_str() {
             "oidc" => check_oidc(check, &path, connection).map(ConnectionProtocol::Oidc),
-            "saml" => {
-                check.problem(
-                    format!("{path}.type"),
-                    "SAML connections are not available in this version yet",
-                );
-                None
-            }
+            "saml" => saml::check_saml(check, &path, connection, issuer, base_dir)
+                .map(ConnectionProtocol::Saml),
             _ => {
                 check.problem(format!("{path}.type"), "must be oidc or saml");
                 None

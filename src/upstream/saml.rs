@@ -1,0 +1,464 @@
+//! SAML 2.0 connections (SPEC section 5): idbridge as a service provider of a customer's IdP.
+//!
+//! samael (over libxmlsec1) checks XML signatures and hands back only the signed content; it is
+//! not a policy, so every other check is made here and fails closed:
+//! - the document is read first by a strict parser (quick-xml) that refuses a DOCTYPE (and so any
+//!   entity), comments (which exclusive canonicalization leaves out of the signature, so text
+//!   could be split without breaking it), processing instructions, malformed XML (libxml's
+//!   recovery mode never sees it), more than one assertion and encrypted assertions;
+//! - signatures are verified only with the configured IdP certificates, with SHA-256 or stronger
+//!   (SHA-1 is refused);
+//! - in the signed assertion: Issuer, Audience (required), NotBefore / NotOnOrAfter, a bearer
+//!   SubjectConfirmation with our ACS as Recipient, its NotOnOrAfter (required), and its
+//!   InResponseTo, which must be the outstanding request (or absent, for an IdP-initiated login
+//!   the connection allows); the caller then spends the assertion ID once.
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Utc};
+use quick_xml::events::Event;
+use quick_xml::name::ResolveResult;
+use samael::crypto::{
+    AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider, ReduceMode,
+};
+use samael::schema::{Assertion, AuthnRequest, Issuer, NameIdPolicy, Response};
+
+use super::{LoginRequest, UpstreamConnector, login_query};
+use crate::config::{ConnectionDecl, SamlConnectionDecl};
+
+const PROTOCOL_NS: &[u8] = b"urn:oasis:names:tc:SAML:2.0:protocol";
+const ASSERTION_NS: &[u8] = b"urn:oasis:names:tc:SAML:2.0:assertion";
+const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
+const POST_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
+/// How old an assertion may be when it arrives (besides the clock skew).
+const MAX_ASSERTION_AGE: i64 = 300;
+
+/// Why a SAML response signs no one in.
+#[derive(Debug, thiserror::Error)]
+pub enum SamlError {
+    /// Not a response we accept at all: malformed, hostile or not verifiable.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The IdP answered, but not with a sign-in.
+    #[error("the IdP answered with status {0}")]
+    Status(String),
+}
+
+/// The person a verified assertion names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SamlIdentity {
+    pub name_id: String,
+    pub email: String,
+    pub name: String,
+    pub assertion_id: String,
+    /// Until when the assertion could be presented: how long its ID is remembered.
+    pub expires_at: i64,
+}
+
+pub struct SamlConnector {
+    connection: ConnectionDecl,
+    settings: SamlConnectionDecl,
+    acs_url: String,
+    certificates: Vec<CertificateDer>,
+}
+
+impl UpstreamConnector for SamlConnector {
+    fn id(&self) -> &str {
+        &self.connection.id
+    }
+
+    fn name(&self) -> &str {
+        &self.connection.name
+    }
+
+    fn domains(&self) -> &[String] {
+        &self.connection.domains
+    }
+
+    fn begin(&self, request: &LoginRequest) -> String {
+        format!(
+            "/saml/{}/login?{}",
+            self.connection.id,
+            login_query(request)
+        )
+    }
+}
+
+impl SamlConnector {
+    pub fn new(connection: ConnectionDecl, settings: SamlConnectionDecl, issuer: &str) -> Self {
+        let acs_url = format!("{issuer}/saml/{}/acs", connection.id);
+        let certificates = settings
+            .idp_certificates
+            .iter()
+            .map(|der| CertificateDer::from(der.clone()))
+            .collect();
+        SamlConnector {
+            connection,
+            settings,
+            acs_url,
+            certificates,
+        }
+    }
+
+    pub fn entity(&self) -> &str {
+        &self.connection.entity
+    }
+
+    pub fn connection_id(&self) -> &str {
+        &self.connection.id
+    }
+
+    pub fn allows_idp_initiated(&self) -> bool {
+        self.settings.allow_idp_initiated
+    }
+
+    pub fn max_response_bytes(&self) -> usize {
+        self.settings.max_response_bytes
+    }
+
+    /// The IdP's URL for a new AuthnRequest `request_id` (HTTP-Redirect binding), carrying
+    /// `relay_state`.
+    pub fn authn_request_url(
+        &self,
+        request_id: &str,
+        relay_state: &str,
+        force: bool,
+        now: i64,
+    ) -> Result<String, SamlError> {
+        let request = AuthnRequest {
+            id: request_id.to_string(),
+            issue_instant: timestamp(now),
+            version: "2.0".to_string(),
+            destination: Some(self.settings.idp_sso_url.clone()),
+            assertion_consumer_service_url: Some(self.acs_url.clone()),
+            protocol_binding: Some(POST_BINDING.to_string()),
+            force_authn: force.then_some(true),
+            issuer: Some(Issuer {
+                value: Some(self.settings.sp_entity_id.clone()),
+                ..Issuer::default()
+            }),
+            name_id_policy: Some(NameIdPolicy {
+                allow_create: Some(true),
+                ..NameIdPolicy::default()
+            }),
+            ..AuthnRequest::default()
+        };
+        request
+            .redirect(relay_state)
+            .ok()
+            .flatten()
+            .map(|url| url.to_string())
+            .ok_or_else(|| SamlError::Refused("the AuthnRequest could not be encoded".into()))
+    }
+
+    /// SP metadata an IdP administrator can import.
+    pub fn metadata(&self) -> String {
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{entity}">
+  <md:SPSSODescriptor AuthnRequestsSigned="false" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>
+    <md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>
+    <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified</md:NameIDFormat>
+    <md:AssertionConsumerService Binding="{POST_BINDING}" Location="{acs}" index="0" isDefault="true"/>
+  </md:SPSSODescriptor>
+</md:EntityDescriptor>
+"#,
+            entity = xml_escape(&self.settings.sp_entity_id),
+            acs = xml_escape(&self.acs_url),
+        )
+    }
+
+    /// Verifies a base64 `SAMLResponse` that answers `request_id` (`None`: unsolicited, which
+    /// the caller allows only where the connection does). CPU-bound: run it off the async
+    /// threads.
+    pub fn verify(
+        &self,
+        saml_response: &str,
+        request_id: Option<&str>,
+        now: i64,
+    ) -> Result<SamlIdentity, SamlError> {
+        let refused = |why: &str| SamlError::Refused(why.to_string());
+        if saml_response.len() > self.settings.max_response_bytes {
+            return Err(refused("the response is larger than allowed"));
+        }
+        let compact: String = saml_response
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        let bytes = STANDARD
+            .decode(compact)
+            .map_err(|_| refused("SAMLResponse is not base64"))?;
+        let xml = String::from_utf8(bytes).map_err(|_| refused("the response is not UTF-8"))?;
+        let outline = scan(&xml)?;
+        if outline.status.as_deref() != Some(STATUS_SUCCESS) {
+            return Err(SamlError::Status(
+                outline.status.unwrap_or_else(|| "(none)".into()),
+            ));
+        }
+        if outline
+            .destination
+            .as_deref()
+            .is_some_and(|d| d != self.acs_url)
+        {
+            return Err(refused("the response's Destination is not our ACS"));
+        }
+        let signed = Crypto::reduce_xml_to_signed_with_allowed_algorithms(
+            &xml,
+            &self.certificates,
+            ReduceMode::ValidateAndMarkNoAncestors,
+            Some(&self.allowed_algorithms()),
+        )
+        .map_err(|_| refused("no valid signature by the IdP's certificate"))?;
+        let assertion = self.signed_assertion(&signed, request_id)?;
+        self.check_assertion(&assertion, request_id, now)
+    }
+
+    /// SHA-256 or stronger: samael has no SHA-1 entry, so a SHA-1 signature or digest is never
+    /// accepted.
+    fn allowed_algorithms(&self) -> Vec<AllowedSignatureAlgorithm> {
+        use AllowedSignatureAlgorithm as A;
+        vec![
+            A::RsaSha256,
+            A::RsaSha384,
+            A::RsaSha512,
+            A::EcdsaSha256,
+            A::EcdsaSha384,
+            A::EcdsaSha512,
+        ]
+    }
+
+    /// The assertion in the signed content: the signed Response's, or the signed Assertion.
+    fn signed_assertion(
+        &self,
+        signed: &str,
+        request_id: Option<&str>,
+    ) -> Result<Assertion, SamlError> {
+        let refused = |why: &str| SamlError::Refused(why.to_string());
+        match root_element(signed).as_deref() {
+            Some("Response") => {
+                let response: Response = signed
+                    .parse()
+                    .map_err(|_| refused("the signed response cannot be read"))?;
+                if let Some(issuer) = &response.issuer
+                    && issuer.value.as_deref() != Some(self.settings.idp_entity_id.as_str())
+                {
+                    return Err(refused("the response's Issuer is not the IdP"));
+                }
+                if response.in_response_to.is_some()
+                    && response.in_response_to.as_deref() != request_id
+                {
+                    return Err(refused("the response answers another request"));
+                }
+                response
+                    .assertion
+                    .ok_or_else(|| refused("the signed response has no assertion"))
+            }
+            Some("Assertion") => signed
+                .parse()
+                .map_err(|_| refused("the signed assertion cannot be read")),
+            _ => Err(refused(
+                "the signed content is neither a response nor an assertion",
+            )),
+        }
+    }
+
+    fn check_assertion(
+        &self,
+        assertion: &Assertion,
+        request_id: Option<&str>,
+        now: i64,
+    ) -> Result<SamlIdentity, SamlError> {
+        let refused = |why: &str| Err(SamlError::Refused(why.to_string()));
+        let skew = self.settings.clock_skew;
+        if assertion.issuer.value.as_deref() != Some(self.settings.idp_entity_id.as_str()) {
+            return refused("the assertion's Issuer is not the IdP");
+        }
+        let issued = assertion.issue_instant.timestamp();
+        if issued > now + skew || issued + MAX_ASSERTION_AGE + skew < now {
+            return refused("the assertion was issued too long ago or in the future");
+        }
+        let Some(conditions) = &assertion.conditions else {
+            return refused("the assertion has no Conditions");
+        };
+        if conditions
+            .not_before
+            .is_some_and(|t| t.timestamp() > now + skew)
+        {
+            return refused("the assertion is not valid yet");
+        }
+        if conditions
+            .not_on_or_after
+            .is_some_and(|t| t.timestamp() + skew <= now)
+        {
+            return refused("the assertion has expired");
+        }
+        let for_us = conditions
+            .audience_restrictions
+            .iter()
+            .flatten()
+            .any(|r| r.audience.contains(&self.settings.sp_entity_id));
+        if !for_us {
+            return refused("the assertion's Audience is not us");
+        }
+        let Some(subject) = &assertion.subject else {
+            return refused("the assertion has no Subject");
+        };
+        let name_id = subject
+            .name_id
+            .as_ref()
+            .map(|n| n.value.trim().to_string())
+            .filter(|v| !v.is_empty());
+        let Some(name_id) = name_id else {
+            return refused("the assertion has no NameID");
+        };
+        let confirmed_until = subject
+            .subject_confirmations
+            .iter()
+            .flatten()
+            .filter(|c| c.method.as_deref() == Some(BEARER))
+            .filter_map(|c| c.subject_confirmation_data.as_ref())
+            .filter(|data| data.recipient.as_deref() == Some(self.acs_url.as_str()))
+            .filter(|data| data.in_response_to.as_deref() == request_id)
+            .filter(|data| data.not_before.is_none_or(|t| t.timestamp() <= now + skew))
+            .filter_map(|data| data.not_on_or_after)
+            .map(|t| t.timestamp())
+            .find(|until| until + skew > now);
+        let Some(confirmed_until) = confirmed_until else {
+            return refused(
+                "no bearer SubjectConfirmation for our ACS, this request and this time",
+            );
+        };
+        let attribute = |wanted: &str| {
+            assertion
+                .attribute_statements
+                .iter()
+                .flatten()
+                .flat_map(|s| &s.attributes)
+                .find(|a| {
+                    a.name.as_deref() == Some(wanted) || a.friendly_name.as_deref() == Some(wanted)
+                })
+                .and_then(|a| a.values.iter().find_map(|v| v.value.clone()))
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let email = match &self.settings.email_attribute {
+            Some(name) => attribute(name),
+            None => Some(name_id.clone()),
+        }
+        .filter(|email| crate::config::is_plausible_email(email));
+        let Some(email) = email else {
+            return refused("the assertion carries no email address");
+        };
+        let name = self
+            .settings
+            .name_attribute
+            .as_deref()
+            .and_then(attribute)
+            .unwrap_or_else(|| email.clone());
+        if assertion.id.is_empty() {
+            return refused("the assertion has no ID");
+        }
+        let expires_at = conditions
+            .not_on_or_after
+            .map_or(confirmed_until, |t| t.timestamp().min(confirmed_until))
+            + skew;
+        Ok(SamlIdentity {
+            name_id,
+            email,
+            name,
+            assertion_id: assertion.id.clone(),
+            expires_at,
+        })
+    }
+}
+
+/// What the strict first reading of a response found.
+struct Outline {
+    destination: Option<String>,
+    status: Option<String>,
+}
+
+/// Reads the whole document strictly before any XML library with looser habits sees it.
+fn scan(xml: &str) -> Result<Outline, SamlError> {
+    let refused = |why: &str| Err(SamlError::Refused(why.to_string()));
+    let mut reader = quick_xml::NsReader::from_str(xml);
+    reader.config_mut().check_end_names = true;
+    let mut assertions = 0;
+    let mut outline = Outline {
+        destination: None,
+        status: None,
+    };
+    let mut seen_root = false;
+    loop {
+        let (namespace, event) = match reader.read_resolved_event() {
+            Ok(event) => event,
+            Err(_) => return refused("the response is not well-formed XML"),
+        };
+        let element = match &event {
+            Event::Eof => break,
+            Event::DocType(_) => return refused("the response has a DOCTYPE"),
+            Event::Comment(_) => return refused("the response has a comment"),
+            Event::PI(_) => return refused("the response has a processing instruction"),
+            Event::Start(element) | Event::Empty(element) => element,
+            _ => continue,
+        };
+        let local = element.local_name();
+        let in_ns = |ns: &[u8]| matches!(&namespace, ResolveResult::Bound(n) if n.as_ref() == ns);
+        if !seen_root {
+            if !(in_ns(PROTOCOL_NS) && local.as_ref() == b"Response") {
+                return refused("the document is not a SAML Response");
+            }
+            seen_root = true;
+            outline.destination = attribute(element, b"Destination");
+        }
+        if in_ns(ASSERTION_NS) && local.as_ref() == b"Assertion" {
+            assertions += 1;
+        }
+        if in_ns(ASSERTION_NS) && local.as_ref() == b"EncryptedAssertion" {
+            return refused("encrypted assertions are not accepted");
+        }
+        if in_ns(PROTOCOL_NS) && local.as_ref() == b"StatusCode" && outline.status.is_none() {
+            outline.status = attribute(element, b"Value");
+        }
+    }
+    if assertions != 1 {
+        return refused("the response must hold exactly one assertion");
+    }
+    Ok(outline)
+}
+
+/// The local name of the document's root element.
+fn root_element(xml: &str) -> Option<String> {
+    let mut reader = quick_xml::Reader::from_str(xml);
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(element) | Event::Empty(element) => {
+                return Some(String::from_utf8_lossy(element.local_name().as_ref()).into_owned());
+            }
+            Event::Eof => return None,
+            _ => {}
+        }
+    }
+}
+
+fn attribute(element: &quick_xml::events::BytesStart, name: &[u8]) -> Option<String> {
+    element
+        .attributes()
+        .flatten()
+        .find(|a| a.key.local_name().as_ref() == name)
+        .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok())
+        .map(|v| v.into_owned())
+}
+
+fn timestamp(seconds: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(seconds, 0).unwrap_or(DateTime::UNIX_EPOCH)
+}
+
+fn xml_escape(value: &str) -> String {
+    value
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}

@@ -1,0 +1,774 @@
+//! SAML connections, against a test IdP that signs real responses: its RSA key and certificate
+//! are made at test time, and responses are signed with libxmlsec1 (samael's signer), SHA-256
+//! and exclusive canonicalization, on the assertion, the response or both.
+use std::io::Read;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use reqwest::{Client, StatusCode};
+use samael::crypto::{Crypto, CryptoProvider};
+use samael::idp::{CertificateParams, IdentityProvider, KeyType, Rsa};
+use serde_json::json;
+use url::Url;
+
+use crate::oidc::{PROVIDER_CONFIG, RP_SECRET, authorize_url, redeem};
+use crate::support::*;
+
+const IDP_ENTITY: &str = "https://idp.acme.test/metadata";
+const IDP_SSO: &str = "https://idp.acme.test/sso";
+const ACME_EMAIL: &str = "alice@acme.test";
+const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+
+/// A signing key and its certificate.
+struct IdpKey {
+    key_der: Vec<u8>,
+    cert_b64: String,
+}
+
+impl IdpKey {
+    fn generate() -> IdpKey {
+        let idp = IdentityProvider::generate_new(KeyType::Rsa(Rsa::Rsa2048)).unwrap();
+        let cert = idp
+            .create_certificate(&CertificateParams {
+                common_name: "idp.acme.test",
+                issuer_name: "idp.acme.test",
+                days_until_expiration: 30,
+            })
+            .unwrap();
+        IdpKey {
+            key_der: idp.export_private_key_der().unwrap(),
+            cert_b64: STANDARD.encode(cert.der_data()),
+        }
+    }
+
+    fn sign(&self, xml: &str) -> String {
+        let signed = Crypto::sign_xml(xml, &self.key_der).unwrap();
+        strip_declaration(&signed)
+    }
+}
+
+fn strip_declaration(xml: &str) -> String {
+    match xml.trim_start().strip_prefix("<?xml") {
+        Some(rest) => rest[rest.find("?>").unwrap() + 2..]
+            .trim_start()
+            .to_string(),
+        None => xml.to_string(),
+    }
+}
+
+/// Which elements the IdP signs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signed {
+    Assertion,
+    Response,
+    Both,
+    Nothing,
+}
+
+/// A response, valid unless a test changes something.
+#[derive(Debug, Clone)]
+struct Spec {
+    in_response_to: Option<String>,
+    name_id: String,
+    display_name: String,
+    issuer: String,
+    audience: String,
+    recipient: String,
+    destination: String,
+    status: String,
+    /// Seconds from now.
+    not_before: i64,
+    not_on_or_after: i64,
+    signed: Signed,
+}
+
+fn rfc3339(offset: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(offset))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+fn signature_template(id: &str, cert: &str) -> String {
+    format!(
+        r##"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="#{id}"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue></ds:DigestValue></ds:Reference></ds:SignedInfo><ds:SignatureValue></ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>"##
+    )
+}
+
+fn random_id(prefix: &str) -> String {
+    format!(
+        "{prefix}{}",
+        &idbridge::crypto::random_token()[..20].replace(['-', '_'], "x")
+    )
+}
+
+impl IdpKey {
+    /// The assertion of `spec`, signed when asked.
+    fn assertion(&self, spec: &Spec) -> String {
+        let id = random_id("a");
+        let in_response_to = spec
+            .in_response_to
+            .as_ref()
+            .map(|id| format!(r#" InResponseTo="{id}""#))
+            .unwrap_or_default();
+        let signed = matches!(spec.signed, Signed::Assertion | Signed::Both);
+        let signature = if signed {
+            signature_template(&id, &self.cert_b64)
+        } else {
+            String::new()
+        };
+        let xml = format!(
+            r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{now}"><saml:Issuer>{issuer}</saml:Issuer>{signature}<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">{name_id}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData{in_response_to} NotOnOrAfter="{until}" Recipient="{recipient}"/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{not_before}" NotOnOrAfter="{until}"><saml:AudienceRestriction><saml:Audience>{audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{now}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement><saml:Attribute Name="displayName"><saml:AttributeValue>{display}</saml:AttributeValue></saml:Attribute></saml:AttributeStatement></saml:Assertion>"#,
+            now = rfc3339(0),
+            issuer = spec.issuer,
+            name_id = spec.name_id,
+            until = rfc3339(spec.not_on_or_after),
+            not_before = rfc3339(spec.not_before),
+            recipient = spec.recipient,
+            audience = spec.audience,
+            display = spec.display_name,
+        );
+        if signed { self.sign(&xml) } else { xml }
+    }
+
+    /// The response of `spec` around `assertion`, as XML.
+    fn response_xml(&self, spec: &Spec, assertion: &str) -> String {
+        let id = random_id("r");
+        let in_response_to = spec
+            .in_response_to
+            .as_ref()
+            .map(|id| format!(r#" InResponseTo="{id}""#))
+            .unwrap_or_default();
+        let signed = matches!(spec.signed, Signed::Response | Signed::Both);
+        let signature = if signed {
+            signature_template(&id, &self.cert_b64)
+        } else {
+            String::new()
+        };
+        let xml = format!(
+            r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{now}" Destination="{destination}"{in_response_to}><saml:Issuer>{issuer}</saml:Issuer>{signature}<samlp:Status><samlp:StatusCode Value="{status}"/></samlp:Status>{assertion}</samlp:Response>"#,
+            now = rfc3339(0),
+            destination = spec.destination,
+            issuer = spec.issuer,
+            status = spec.status,
+        );
+        if signed { self.sign(&xml) } else { xml }
+    }
+
+    fn response(&self, spec: &Spec) -> String {
+        self.response_xml(spec, &self.assertion(spec))
+    }
+}
+
+fn encode(xml: &str) -> String {
+    STANDARD.encode(xml)
+}
+
+fn bridge_config(cert: &str) -> String {
+    format!(
+        r#"{BASE_CONFIG}{PROVIDER_CONFIG}
+[[connections]]
+id = "acme"
+type = "saml"
+name = "Acme SSO"
+entity = "e-mer-1"
+domains = ["acme.test"]
+idp_entity_id = "{IDP_ENTITY}"
+idp_sso_url = "{IDP_SSO}"
+idp_certificate = "{cert}"
+attributes = {{ name = "displayName" }}
+
+[[connections]]
+id = "acme-direct"
+type = "saml"
+entity = "e-mer-1"
+idp_entity_id = "{IDP_ENTITY}"
+idp_sso_url = "{IDP_SSO}"
+idp_certificate = ["{cert}"]
+allow_idp_initiated = true
+"#
+    )
+}
+
+struct Setup {
+    server: TestServer,
+    idp: IdpKey,
+    _db: TestDb,
+}
+
+impl Setup {
+    async fn start(backend: Backend) -> Setup {
+        let db = TestDb::new(backend).await;
+        let idp = IdpKey::generate();
+        let server = TestServer::start_with(
+            &db,
+            &bridge_config(&idp.cert_b64),
+            idbridge::Clock::system(),
+            &[("RP_SECRET", RP_SECRET)],
+        )
+        .await
+        .unwrap();
+        Setup {
+            server,
+            idp,
+            _db: db,
+        }
+    }
+
+    fn acs(&self, connection: &str) -> String {
+        self.server.url(&format!("/saml/{connection}/acs"))
+    }
+
+    /// A response for a login started with `request_id`, valid for connection `acme`.
+    fn spec(&self, request_id: Option<&str>) -> Spec {
+        Spec {
+            in_response_to: request_id.map(str::to_string),
+            name_id: ACME_EMAIL.into(),
+            display_name: "Alice Acme".into(),
+            issuer: IDP_ENTITY.into(),
+            audience: self.server.url("/saml/acme"),
+            recipient: self.acs("acme"),
+            destination: self.acs("acme"),
+            status: SUCCESS.into(),
+            not_before: -60,
+            not_on_or_after: 300,
+            signed: Signed::Assertion,
+        }
+    }
+
+    /// Users, sessions, upstream identities and spent assertions.
+    async fn counts(&self) -> [i64; 4] {
+        [
+            self.server.count("users").await,
+            self.server.count("sessions").await,
+            self.server.count("upstream_identities").await,
+            self.server.count("saml_assertions").await,
+        ]
+    }
+}
+
+/// Where the IdP was asked to sign in: the AuthnRequest's ID and the RelayState.
+struct Outstanding {
+    request_id: String,
+    relay_state: String,
+}
+
+/// Follows a browser to the IdP and reads the AuthnRequest it carries.
+async fn to_idp(server: &TestServer, http: &Client, url: &str) -> Outstanding {
+    let mut next = url.to_string();
+    loop {
+        let response = http.get(&next).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "GET {next}");
+        let location = Url::parse(&server.base)
+            .unwrap()
+            .join(&location(&response).unwrap())
+            .unwrap();
+        if location.as_str().starts_with(IDP_SSO) {
+            let param = |name: &str| {
+                location
+                    .query_pairs()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap()
+            };
+            let deflated = STANDARD.decode(param("SAMLRequest")).unwrap();
+            let mut request = String::new();
+            flate2::read::DeflateDecoder::new(&deflated[..])
+                .read_to_string(&mut request)
+                .unwrap();
+            assert!(request.contains(&format!(
+                r#"AssertionConsumerServiceURL="{}""#,
+                server.url("/saml/acme/acs")
+            )));
+            let id_at = request.find(" ID=\"").unwrap() + 5;
+            let request_id =
+                request[id_at..id_at + request[id_at..].find('"').unwrap()].to_string();
+            return Outstanding {
+                request_id,
+                relay_state: param("RelayState"),
+            };
+        }
+        next = location.to_string();
+    }
+}
+
+/// Starts a login at connection `acme` that ends at `/account`.
+async fn start(setup: &Setup, http: &Client) -> Outstanding {
+    to_idp(
+        &setup.server,
+        http,
+        &setup.server.url("/saml/acme/login?return_to=/account"),
+    )
+    .await
+}
+
+/// Posts a SAMLResponse to an ACS as the IdP's auto-submitted form does.
+async fn post_acs(
+    http: &Client,
+    acs: &str,
+    saml_response: &str,
+    relay_state: Option<&str>,
+) -> reqwest::Response {
+    let mut form = vec![("SAMLResponse", saml_response)];
+    form.extend(relay_state.map(|r| ("RelayState", r)));
+    http.post(acs).form(&form).send().await.unwrap()
+}
+
+crate::backend_tests!(
+    a_relying_party_signs_in_through_the_saml_idp,
+    signed_on_the_response_or_on_both_is_accepted,
+    idp_initiated_only_where_allowed,
+    forged_and_tampered_responses_sign_no_one_in,
+    hostile_xml_is_refused_and_fetches_nothing,
+    an_assertion_signs_in_once,
+    invalid_conditions_are_refused,
+    a_non_success_status_is_told_plainly,
+    the_sp_metadata_describes_the_connection,
+);
+
+async fn a_relying_party_signs_in_through_the_saml_idp(backend: Backend) {
+    let setup = Setup::start(backend).await;
+    let server = &setup.server;
+    let browser = server.client();
+    let outstanding = to_idp(
+        server,
+        &browser,
+        &authorize_url(server, "rp-rs256", &[("login_hint", ACME_EMAIL)]),
+    )
+    .await;
+    let response = setup
+        .idp
+        .response(&setup.spec(Some(&outstanding.request_id)));
+    // The IdP's POST is cross-site: it arrives without the browser's cookies.
+    let acs = post_acs(
+        &Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        &setup.acs("acme"),
+        &encode(&response),
+        Some(&outstanding.relay_state),
+    )
+    .await;
+    assert_eq!(acs.status(), StatusCode::SEE_OTHER);
+    let resume = location(&acs).unwrap();
+    assert!(resume.starts_with("/saml/acme/resume?token="), "{resume}");
+    // The browser that started the login picks it up and goes on to consent and the client.
+    let mut next = server.url(&resume);
+    let back = loop {
+        if next.starts_with("https://rp.example.com/") {
+            break Url::parse(&next).unwrap();
+        }
+        let response = browser.get(&next).send().await.unwrap();
+        if response.status() == StatusCode::OK {
+            let page = response.text().await.unwrap();
+            let form = [
+                ("csrf", form_value(&page, "csrf").unwrap()),
+                ("id", form_value(&page, "id").unwrap()),
+                ("decision", "allow".to_string()),
+            ];
+            let decided = browser
+                .post(server.url("/sso/v2/consent"))
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            let base = Url::parse(&server.base).unwrap();
+            next = base.join(&location(&decided).unwrap()).unwrap().to_string();
+            continue;
+        }
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "GET {next}");
+        let location = location(&response).unwrap();
+        if location.starts_with("https://rp.example.com/") {
+            break Url::parse(&location).unwrap();
+        }
+        next = server.url(&location);
+    };
+    let code = back
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .expect("a code");
+    let (status, tokens) = redeem(server, "rp-rs256", &code).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let claims: serde_json::Value = Client::new()
+        .get(server.url("/sso/v2/userinfo"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(claims["name"], "Alice Acme");
+    assert_eq!(
+        claims["attached_to"],
+        json!([{
+            "path": "/PSPName/DivisionName/MerchantName",
+            "level": "MERCHANT",
+            "entityId": "e-mer-1"
+        }])
+    );
+}
+
+/// Signs in at connection `acme` with a response signed as `signed`; the status of the resume.
+async fn sign_in(setup: &Setup, signed: Signed) -> StatusCode {
+    let browser = setup.server.client();
+    let outstanding = start(setup, &browser).await;
+    let mut spec = setup.spec(Some(&outstanding.request_id));
+    spec.signed = signed;
+    let acs = post_acs(
+        &browser,
+        &setup.acs("acme"),
+        &encode(&setup.idp.response(&spec)),
+        Some(&outstanding.relay_state),
+    )
+    .await;
+    if acs.status() != StatusCode::SEE_OTHER {
+        return acs.status();
+    }
+    let resumed = browser
+        .get(setup.server.url(&location(&acs).unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&resumed).as_deref(), Some("/account"));
+    resumed.status()
+}
+
+async fn signed_on_the_response_or_on_both_is_accepted(backend: Backend) {
+    let setup = Setup::start(backend).await;
+    for signed in [Signed::Assertion, Signed::Response, Signed::Both] {
+        assert_eq!(
+            sign_in(&setup, signed).await,
+            StatusCode::SEE_OTHER,
+            "{signed:?}"
+        );
+    }
+    assert_eq!(setup.server.count("upstream_identities").await, 1);
+    assert_eq!(setup.server.count("sessions").await, 3);
+}
+
+async fn idp_initiated_only_where_allowed(backend: Backend) {
+    let setup = Setup::start(backend).await;
+    let http = setup.server.client();
+    let mut spec = setup.spec(None);
+    spec.audience = setup.server.url("/saml/acme-direct");
+    spec.recipient = setup.acs("acme-direct");
+    spec.destination = setup.acs("acme-direct");
+    let unsolicited = encode(&setup.idp.response(&spec));
+    let acs = post_acs(&http, &setup.acs("acme-direct"), &unsolicited, None).await;
+    assert_eq!(acs.status(), StatusCode::SEE_OTHER);
+    let resumed = http
+        .get(setup.server.url(&location(&acs).unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&resumed).as_deref(), Some("/account"));
+    assert_eq!(setup.server.count("sessions").await, 1);
+
+    // Connection `acme` takes only answers to its own requests.
+    let before = setup.counts().await;
+    let mut spec = setup.spec(None);
+    spec.not_on_or_after = 200;
+    let refused = post_acs(
+        &http,
+        &setup.acs("acme"),
+        &encode(&setup.idp.response(&spec)),
+        None,
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    // Nor an answer to an unknown request, even with a RelayState of its own.
+    let outstanding = start(&setup, &http).await;
+    let refused = post_acs(
+        &http,
+        &setup.acs("acme"),
+        &encode(&setup.idp.response(&setup.spec(Some("id-never-asked")))),
+        Some(&outstanding.relay_state),
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(setup.counts().await, before);
+}
+
+/// Posts `saml_response` for a fresh login at `acme`; asserts it is refused with `status` and
+/// nothing is stored.
+async fn assert_refused(
+    setup: &Setup,
+    what: &str,
+    status: StatusCode,
+    make: impl Fn(&Spec) -> String,
+) {
+    let before = setup.counts().await;
+    let browser = setup.server.client();
+    let outstanding = start(setup, &browser).await;
+    let saml_response = make(&setup.spec(Some(&outstanding.request_id)));
+    let acs = post_acs(
+        &browser,
+        &setup.acs("acme"),
+        &saml_response,
+        Some(&outstanding.relay_state),
+    )
+    .await;
+    assert_eq!(acs.status(), status, "{what}");
+    assert_eq!(setup.counts().await, before, "{what}: nothing stored");
+}
+
+async fn forged_and_tampered_responses_sign_no_one_in(backend: Backend) {
+    let setup = Setup::start(backend).await;
+    let idp = &setup.idp;
+    let other = IdpKey::generate();
+    let bad = StatusCode::BAD_REQUEST;
+    assert_refused(&setup, "unsigned", bad, |spec| {
+        let mut spec = spec.clone();
+        spec.signed = Signed::Nothing;
+        encode(&idp.response(&spec))
+    })
+    .await;
+    assert_refused(&setup, "another key", bad, |spec| {
+        encode(&other.response(spec))
+    })
+    .await;
+    for (what, from, to) in [
+        ("NameID", ACME_EMAIL, "mallory@acme.test"),
+        ("attribute", "Alice Acme", "Mallory"),
+        ("audience", "/saml/acme<", "/saml/acmf<"),
+    ] {
+        assert_refused(&setup, what, bad, |spec| {
+            let signed = idp.response(spec);
+            assert!(signed.contains(from), "{what}");
+            encode(&signed.replacen(from, to, 1))
+        })
+        .await;
+    }
+    // Signature wrapping: an unsigned assertion beside the signed one, before or after it.
+    for before in [true, false] {
+        assert_refused(&setup, "wrapped", bad, |spec| {
+            let signed = idp.assertion(spec);
+            let mut forged_spec = spec.clone();
+            forged_spec.name_id = "mallory@acme.test".into();
+            forged_spec.signed = Signed::Nothing;
+            let forged = idp.assertion(&forged_spec);
+            let both = if before {
+                format!("{forged}{signed}")
+            } else {
+                format!("{signed}{forged}")
+            };
+            encode(&idp.response_xml(spec, &both))
+        })
+        .await;
+    }
+    // The signed assertion moved into an extension, a forged one where the assertion belongs.
+    assert_refused(&setup, "moved", bad, |spec| {
+        let signed = idp.assertion(spec);
+        let mut forged_spec = spec.clone();
+        forged_spec.name_id = "mallory@acme.test".into();
+        forged_spec.signed = Signed::Nothing;
+        let forged = idp.assertion(&forged_spec);
+        encode(&idp.response_xml(
+            spec,
+            &format!("<samlp:Extensions>{signed}</samlp:Extensions>{forged}"),
+        ))
+    })
+    .await;
+    // A comment splits the NameID without breaking the signature (exclusive c14n drops it).
+    assert_refused(&setup, "comment in NameID", bad, |spec| {
+        let mut spec = spec.clone();
+        spec.name_id = "alice@acme.test<!---->.evil.test".into();
+        encode(&idp.response(&spec))
+    })
+    .await;
+    assert_refused(&setup, "two assertions", bad, |spec| {
+        let first = idp.assertion(spec);
+        let second = idp.assertion(spec);
+        encode(&idp.response_xml(spec, &format!("{first}{second}")))
+    })
+    .await;
+    assert_refused(&setup, "wrong audience", bad, |spec| {
+        let mut spec = spec.clone();
+        spec.audience = "https://someone-else.test/saml".into();
+        encode(&idp.response(&spec))
+    })
+    .await;
+    assert_refused(&setup, "wrong recipient", bad, |spec| {
+        let mut spec = spec.clone();
+        spec.recipient = "https://someone-else.test/acs".into();
+        encode(&idp.response(&spec))
+    })
+    .await;
+    assert_refused(&setup, "wrong destination", bad, |spec| {
+        let mut spec = spec.clone();
+        spec.destination = "https://someone-else.test/acs".into();
+        spec.signed = Signed::Both;
+        encode(&idp.response(&spec))
+    })
+    .await;
+    assert_refused(&setup, "wrong issuer", bad, |spec| {
+        let mut spec = spec.clone();
+        spec.issuer = "https://idp.evil.test".into();
+        encode(&idp.response(&spec))
+    })
+    .await;
+}
+
+async fn invalid_conditions_are_refused(backend: Backend) {
+    let setup = Setup::start(backend).await;
+    let idp = &setup.idp;
+    let bad = StatusCode::BAD_REQUEST;
+    assert_refused(&setup, "expired", bad, |spec| {
+        let mut spec = spec.clone();
+        spec.not_on_or_after = -600;
+        encode(&idp.response(&spec))
+    })
+    .await;
+    assert_refused(&setup, "not yet valid", bad, |spec| {
+        let mut spec = spec.clone();
+        spec.not_before = 600;
+        encode(&idp.response(&spec))
+    })
+    .await;
+    // Within the 2-minute skew both still pass.
+    let browser = setup.server.client();
+    let outstanding = start(&setup, &browser).await;
+    let mut spec = setup.spec(Some(&outstanding.request_id));
+    spec.not_before = 60;
+    let acs = post_acs(
+        &browser,
+        &setup.acs("acme"),
+        &encode(&idp.response(&spec)),
+        Some(&outstanding.relay_state),
+    )
+    .await;
+    assert_eq!(acs.status(), StatusCode::SEE_OTHER);
+}
+
+async fn hostile_xml_is_refused_and_fetches_nothing(backend: Backend) {
+    let setup = Setup::start(backend).await;
+    let idp = &setup.idp;
+    let bad = StatusCode::BAD_REQUEST;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    assert_refused(&setup, "external entity", bad, |spec| {
+        let signed = idp.response(spec);
+        let doctype = format!(
+            r#"<!DOCTYPE samlp:Response [<!ENTITY x SYSTEM "http://127.0.0.1:{port}/x">]>"#
+        );
+        encode(&format!(
+            "{doctype}{}",
+            signed.replacen("Alice Acme", "&x;", 1)
+        ))
+    })
+    .await;
+    let fetched = tokio::time::timeout(Duration::from_millis(300), listener.accept()).await;
+    assert!(fetched.is_err(), "the external entity was fetched");
+    assert_refused(&setup, "entity expansion", bad, |spec| {
+        let signed = idp.response(spec);
+        let bomb = r#"<!DOCTYPE samlp:Response [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]>"#;
+        encode(&format!("{bomb}{}", signed.replacen("Alice Acme", "&d;", 1)))
+    })
+    .await;
+    assert_refused(&setup, "oversize", bad, |_| "A".repeat(300 * 1024)).await;
+    assert_refused(
+        &setup,
+        "far oversize",
+        StatusCode::PAYLOAD_TOO_LARGE,
+        |_| "A".repeat(2 * 1024 * 1024),
+    )
+    .await;
+    assert_refused(&setup, "not XML", bad, |_| encode("<samlp:Response")).await;
+}
+
+async fn an_assertion_signs_in_once(backend: Backend) {
+    let setup = Setup::start(backend).await;
+    let http = setup.server.client();
+    let mut spec = setup.spec(None);
+    spec.audience = setup.server.url("/saml/acme-direct");
+    spec.recipient = setup.acs("acme-direct");
+    spec.destination = setup.acs("acme-direct");
+    let response = encode(&setup.idp.response(&spec));
+    let first = post_acs(&http, &setup.acs("acme-direct"), &response, None).await;
+    assert_eq!(first.status(), StatusCode::SEE_OTHER);
+    let before = setup.counts().await;
+    let again = post_acs(&http, &setup.acs("acme-direct"), &response, None).await;
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(setup.counts().await, before);
+    // A solicited response posted twice: the second finds its request spent.
+    let outstanding = start(&setup, &http).await;
+    let response = encode(
+        &setup
+            .idp
+            .response(&setup.spec(Some(&outstanding.request_id))),
+    );
+    let first = post_acs(
+        &http,
+        &setup.acs("acme"),
+        &response,
+        Some(&outstanding.relay_state),
+    )
+    .await;
+    assert_eq!(first.status(), StatusCode::SEE_OTHER);
+    let again = post_acs(
+        &http,
+        &setup.acs("acme"),
+        &response,
+        Some(&outstanding.relay_state),
+    )
+    .await;
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+}
+
+async fn a_non_success_status_is_told_plainly(backend: Backend) {
+    let setup = Setup::start(backend).await;
+    let idp = &setup.idp;
+    let before = setup.counts().await;
+    let browser = setup.server.client();
+    let outstanding = start(&setup, &browser).await;
+    let mut spec = setup.spec(Some(&outstanding.request_id));
+    spec.status = "urn:oasis:names:tc:SAML:2.0:status:Responder".into();
+    let acs = post_acs(
+        &browser,
+        &setup.acs("acme"),
+        &encode(&idp.response(&spec)),
+        Some(&outstanding.relay_state),
+    )
+    .await;
+    assert_eq!(acs.status(), StatusCode::FORBIDDEN);
+    assert_eq!(texts(&acs.text().await.unwrap(), "h1"), ["Sign-in refused"]);
+    assert_eq!(setup.counts().await, before);
+}
+
+async fn the_sp_metadata_describes_the_connection(backend: Backend) {
+    let setup = Setup::start(backend).await;
+    let response = Client::new()
+        .get(setup.server.url("/saml/acme/metadata"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/samlmetadata+xml"
+    );
+    let xml = response.text().await.unwrap();
+    let metadata: samael::metadata::EntityDescriptor = xml.parse().unwrap();
+    assert_eq!(
+        metadata.entity_id.as_deref(),
+        Some(setup.server.url("/saml/acme").as_str())
+    );
+    let sp = &metadata.sp_sso_descriptors.unwrap()[0];
+    assert_eq!(
+        sp.assertion_consumer_services[0].location,
+        setup.acs("acme")
+    );
+    assert_eq!(
+        sp.assertion_consumer_services[0].binding,
+        "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+    );
+    let unknown = Client::new()
+        .get(setup.server.url("/saml/nope/metadata"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+}
