@@ -3,14 +3,7 @@
 # and pg_stop (also run on EXIT). initdb refuses to run as root, so as root the cluster runs as
 # the `postgres` user.
 
-as_root() {
-  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
-}
-
-apt_install() {
-  as_root apt-get update -q
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@"
-}
+source "$(dirname "${BASH_SOURCE[0]}")/deps.sh"
 
 pg_bin() {
   ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1

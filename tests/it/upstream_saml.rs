@@ -1,168 +1,20 @@
-//! SAML connections, against a test IdP that signs real responses: its RSA key and certificate
-//! are made at test time, and responses are signed with libxmlsec1 (samael's signer), SHA-256
-//! and exclusive canonicalization, on the assertion, the response or both.
+//! SAML connections, against a test IdP ([`crate::saml_idp`]) that signs real responses with a
+//! key made at test time.
 use std::io::Read;
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use reqwest::{Client, StatusCode};
-use samael::crypto::{Crypto, CryptoProvider};
-use samael::idp::{CertificateParams, IdentityProvider, KeyType, Rsa};
 use serde_json::json;
 use url::Url;
 
 use crate::oidc::{PROVIDER_CONFIG, RP_SECRET, authorize_url, redeem};
+use crate::saml_idp::*;
 use crate::support::*;
 
-const IDP_ENTITY: &str = "https://idp.acme.test/metadata";
 const IDP_SSO: &str = "https://idp.acme.test/sso";
 const ACME_EMAIL: &str = "alice@acme.test";
-const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
-
-/// A signing key and its certificate.
-struct IdpKey {
-    key_der: Vec<u8>,
-    cert_b64: String,
-}
-
-impl IdpKey {
-    fn generate() -> IdpKey {
-        let idp = IdentityProvider::generate_new(KeyType::Rsa(Rsa::Rsa2048)).unwrap();
-        let cert = idp
-            .create_certificate(&CertificateParams {
-                common_name: "idp.acme.test",
-                issuer_name: "idp.acme.test",
-                days_until_expiration: 30,
-            })
-            .unwrap();
-        IdpKey {
-            key_der: idp.export_private_key_der().unwrap(),
-            cert_b64: STANDARD.encode(cert.der_data()),
-        }
-    }
-
-    fn sign(&self, xml: &str) -> String {
-        let signed = Crypto::sign_xml(xml, &self.key_der).unwrap();
-        strip_declaration(&signed)
-    }
-}
-
-fn strip_declaration(xml: &str) -> String {
-    match xml.trim_start().strip_prefix("<?xml") {
-        Some(rest) => rest[rest.find("?>").unwrap() + 2..]
-            .trim_start()
-            .to_string(),
-        None => xml.to_string(),
-    }
-}
-
-/// Which elements the IdP signs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Signed {
-    Assertion,
-    Response,
-    Both,
-    Nothing,
-}
-
-/// A response, valid unless a test changes something.
-#[derive(Debug, Clone)]
-struct Spec {
-    in_response_to: Option<String>,
-    name_id: String,
-    display_name: String,
-    issuer: String,
-    audience: String,
-    recipient: String,
-    destination: String,
-    status: String,
-    /// Seconds from now.
-    not_before: i64,
-    not_on_or_after: i64,
-    signed: Signed,
-}
-
-fn rfc3339(offset: i64) -> String {
-    (chrono::Utc::now() + chrono::Duration::seconds(offset))
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
-}
-
-fn signature_template(id: &str, cert: &str) -> String {
-    format!(
-        r##"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="#{id}"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue></ds:DigestValue></ds:Reference></ds:SignedInfo><ds:SignatureValue></ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>"##
-    )
-}
-
-fn random_id(prefix: &str) -> String {
-    format!(
-        "{prefix}{}",
-        &idbridge::crypto::random_token()[..20].replace(['-', '_'], "x")
-    )
-}
-
-impl IdpKey {
-    /// The assertion of `spec`, signed when asked.
-    fn assertion(&self, spec: &Spec) -> String {
-        let id = random_id("a");
-        let in_response_to = spec
-            .in_response_to
-            .as_ref()
-            .map(|id| format!(r#" InResponseTo="{id}""#))
-            .unwrap_or_default();
-        let signed = matches!(spec.signed, Signed::Assertion | Signed::Both);
-        let signature = if signed {
-            signature_template(&id, &self.cert_b64)
-        } else {
-            String::new()
-        };
-        let xml = format!(
-            r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{now}"><saml:Issuer>{issuer}</saml:Issuer>{signature}<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">{name_id}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData{in_response_to} NotOnOrAfter="{until}" Recipient="{recipient}"/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{not_before}" NotOnOrAfter="{until}"><saml:AudienceRestriction><saml:Audience>{audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{now}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement><saml:Attribute Name="displayName"><saml:AttributeValue>{display}</saml:AttributeValue></saml:Attribute></saml:AttributeStatement></saml:Assertion>"#,
-            now = rfc3339(0),
-            issuer = spec.issuer,
-            name_id = spec.name_id,
-            until = rfc3339(spec.not_on_or_after),
-            not_before = rfc3339(spec.not_before),
-            recipient = spec.recipient,
-            audience = spec.audience,
-            display = spec.display_name,
-        );
-        if signed { self.sign(&xml) } else { xml }
-    }
-
-    /// The response of `spec` around `assertion`, as XML.
-    fn response_xml(&self, spec: &Spec, assertion: &str) -> String {
-        let id = random_id("r");
-        let in_response_to = spec
-            .in_response_to
-            .as_ref()
-            .map(|id| format!(r#" InResponseTo="{id}""#))
-            .unwrap_or_default();
-        let signed = matches!(spec.signed, Signed::Response | Signed::Both);
-        let signature = if signed {
-            signature_template(&id, &self.cert_b64)
-        } else {
-            String::new()
-        };
-        let xml = format!(
-            r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{now}" Destination="{destination}"{in_response_to}><saml:Issuer>{issuer}</saml:Issuer>{signature}<samlp:Status><samlp:StatusCode Value="{status}"/></samlp:Status>{assertion}</samlp:Response>"#,
-            now = rfc3339(0),
-            destination = spec.destination,
-            issuer = spec.issuer,
-            status = spec.status,
-        );
-        if signed { self.sign(&xml) } else { xml }
-    }
-
-    fn response(&self, spec: &Spec) -> String {
-        self.response_xml(spec, &self.assertion(spec))
-    }
-}
-
-fn encode(xml: &str) -> String {
-    STANDARD.encode(xml)
-}
 
 fn bridge_config(cert: &str) -> String {
     format!(
@@ -324,6 +176,7 @@ crate::backend_tests!(
     invalid_conditions_are_refused,
     a_non_success_status_is_told_plainly,
     the_sp_metadata_describes_the_connection,
+    idp_metadata_with_two_certificates_verifies_either,
 );
 
 async fn a_relying_party_signs_in_through_the_saml_idp(backend: Backend) {
@@ -771,4 +624,85 @@ async fn the_sp_metadata_describes_the_connection(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+}
+
+/// IdP metadata as an IdP publishes it during a key rollover: two signing certificates.
+fn idp_metadata(certs: &[&str], encryption: &str) -> String {
+    let keys: String = certs
+        .iter()
+        .map(|cert| {
+            format!(
+                r#"<md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#
+            )
+        })
+        .collect();
+    format!(
+        r#"<?xml version="1.0"?>
+<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{IDP_ENTITY}">
+  <md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    {keys}
+    <md:KeyDescriptor use="encryption"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{encryption}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
+    <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://idp.acme.test/post"/>
+    <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="{IDP_SSO}"/>
+  </md:IDPSSODescriptor>
+</md:EntityDescriptor>"#,
+    )
+}
+
+async fn idp_metadata_with_two_certificates_verifies_either(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let (old, new, stranger) = (IdpKey::generate(), IdpKey::generate(), IdpKey::generate());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("acme-idp.xml");
+    std::fs::write(
+        &file,
+        idp_metadata(&[&old.cert_b64, &new.cert_b64], &stranger.cert_b64),
+    )
+    .unwrap();
+    let config = format!(
+        r#"{BASE_CONFIG}
+[[connections]]
+id = "acme"
+type = "saml"
+entity = "e-mer-1"
+idp_metadata = "{}"
+"#,
+        file.display()
+    );
+    let server = TestServer::start(&db, &config).await;
+    let setup = Setup {
+        server,
+        idp: old,
+        _db: db,
+    };
+    assert_eq!(
+        sign_in(&setup, Signed::Assertion).await,
+        StatusCode::SEE_OTHER
+    );
+    let setup = Setup { idp: new, ..setup };
+    assert_eq!(
+        sign_in(&setup, Signed::Response).await,
+        StatusCode::SEE_OTHER
+    );
+    // Only the metadata's signing keys count, not its encryption key.
+    let setup = Setup {
+        idp: IdpKey {
+            key_der: stranger.key_der.clone(),
+            cert_b64: stranger.cert_b64.clone(),
+        },
+        ..setup
+    };
+    assert_eq!(
+        sign_in(&setup, Signed::Assertion).await,
+        StatusCode::BAD_REQUEST
+    );
+
+    // Metadata without a signing certificate is refused when the config is read.
+    std::fs::write(&file, idp_metadata(&[], &stranger.cert_b64)).unwrap();
+    let refused = idbridge::Config::from_toml(&config, &|name| {
+        (name == "SHOP_SECRET").then(|| SHOP_SECRET.to_string())
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(refused.contains("has no signing certificate"), "{refused}");
 }

@@ -1,0 +1,26 @@
+# What building idbridge needs from Debian's packages. Source this file, then:
+# install_build_deps (installs whatever is missing), or apt_install PACKAGE....
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_install() {
+  as_root apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@"
+}
+
+# A C toolchain, and for samael (SAML): libxml2 and libxmlsec1 to link, libclang for the
+# bindings its build script generates.
+install_build_deps() {
+  local missing=()
+  command -v cc >/dev/null || missing+=(build-essential)
+  command -v pkg-config >/dev/null || missing+=(pkg-config)
+  for package in libclang-dev libxml2-dev libxmlsec1-dev libssl-dev; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "==> installing from Debian's packages: ${missing[*]}"
+    apt_install "${missing[@]}"
+  fi
+}
