@@ -123,24 +123,7 @@ async fn oidc_callback(
 ) -> Result<Response, PageError> {
     let connector = oidc_connector(&state, &connection)?;
     let now = state.clock.now();
-    let upstream_state = query
-        .state
-        .filter(|s| !s.is_empty())
-        .ok_or(PageError::BadRequest(
-            "This sign-in answer is not valid. Go back to the application and start again.",
-        ))?;
-    let login = state
-        .store
-        .take_upstream_login(
-            connector.id(),
-            &crypto::sha256_hex(&upstream_state),
-            false,
-            now,
-        )
-        .await?
-        .ok_or(PageError::BadRequest(
-            "This sign-in answer is unknown, has expired or was already used. Go back to the application and start again.",
-        ))?;
+    let login = take_login(&state, connector.id(), query.state.as_deref(), false).await?;
     check_browser(&state, &headers, &login)?;
     if let Some(error) = query.error {
         return refused(&state, &headers, connector, &login, &error).await;
@@ -178,6 +161,33 @@ async fn oidc_callback(
         &login.return_to,
     )
     .await
+}
+
+/// Takes, once, the login a `state`, RelayState or resume token names (see
+/// [`crate::store::Store::take_upstream_login`]).
+async fn take_login(
+    state: &AppState,
+    connection: &str,
+    token: Option<&str>,
+    answered: bool,
+) -> Result<upstream_login::Model, PageError> {
+    let token = token
+        .filter(|t| !t.is_empty())
+        .ok_or(PageError::BadRequest(
+            "This sign-in answer is not valid. Go back to the application and start again.",
+        ))?;
+    state
+        .store
+        .take_upstream_login(
+            connection,
+            &crypto::sha256_hex(token),
+            answered,
+            state.clock.now(),
+        )
+        .await?
+        .ok_or(PageError::BadRequest(
+            "This sign-in answer is unknown, has expired or was already used. Go back to the application and start again.",
+        ))
 }
 
 /// The browser's upstream-login mark: the one it has, or a new one.
@@ -253,7 +263,7 @@ async fn saml_login(
         .store
         .create_upstream_login(upstream_login::Model {
             state_hash: crypto::sha256_hex(&relay_state),
-            connection_id: connector.connection_id().to_string(),
+            connection_id: connector.id().to_string(),
             browser_hash: crypto::sha256_hex(&browser),
             nonce: None,
             pkce_verifier: None,
@@ -292,25 +302,13 @@ async fn saml_acs(
                 "This sign-in answer has no SAMLResponse.",
             ))?;
     let now = state.clock.now();
-    let solicited = match form.relay_state.filter(|r| !r.is_empty()) {
-        Some(relay_state) => {
-            state
-                .store
-                .take_upstream_login(
-                    connector.connection_id(),
-                    &crypto::sha256_hex(&relay_state),
-                    false,
-                    now,
-                )
-                .await?
-        }
-        None => None,
-    };
-    if solicited.is_none() && !connector.allows_idp_initiated() {
-        return Err(PageError::BadRequest(
-            "This sign-in answer is unknown, has expired or was already used. Go back to the application and start again.",
-        ));
-    }
+    // A response to none of our requests is taken as IdP-initiated, where that is allowed.
+    let solicited =
+        match take_login(&state, connector.id(), form.relay_state.as_deref(), false).await {
+            Ok(login) => Some(login),
+            Err(PageError::BadRequest(_)) if connector.allows_idp_initiated() => None,
+            Err(refused) => return Err(refused),
+        };
     let request_id = solicited
         .as_ref()
         .and_then(|login| login.request_id.clone());
@@ -323,11 +321,7 @@ async fn saml_acs(
     let identity = verified.map_err(|e| saml_error(&connector, e))?;
     if !state
         .store
-        .spend_assertion(
-            connector.connection_id(),
-            &identity.assertion_id,
-            identity.expires_at,
-        )
+        .spend_assertion(connector.id(), &identity.assertion_id, identity.expires_at)
         .await?
     {
         return Err(saml_error(
@@ -339,7 +333,7 @@ async fn saml_acs(
         .store
         .upsert_upstream_user(
             &UpstreamProfile {
-                connection_id: connector.connection_id().to_string(),
+                connection_id: connector.id().to_string(),
                 subject: identity.name_id,
                 email: identity.email,
                 name: identity.name,
@@ -359,7 +353,7 @@ async fn saml_acs(
         .store
         .create_upstream_login(upstream_login::Model {
             state_hash: crypto::sha256_hex(&resume),
-            connection_id: connector.connection_id().to_string(),
+            connection_id: connector.id().to_string(),
             browser_hash,
             nonce: None,
             pkce_verifier: None,
@@ -371,7 +365,7 @@ async fn saml_acs(
         })
         .await?;
     Ok(see_other(
-        &format!("/saml/{}/resume?token={resume}", connector.connection_id()),
+        &format!("/saml/{}/resume?token={resume}", connector.id()),
         &[],
     ))
 }
@@ -389,25 +383,7 @@ async fn saml_resume(
     Query(query): Query<ResumeQuery>,
 ) -> Result<Response, PageError> {
     let connector = saml_connector(&state, &connection)?;
-    let expired = PageError::BadRequest(
-        "This sign-in answer is unknown, has expired or was already used. Go back to the application and start again.",
-    );
-    let token = query
-        .token
-        .filter(|t| !t.is_empty())
-        .ok_or(PageError::BadRequest(
-            "This sign-in answer is not valid. Go back to the application and start again.",
-        ))?;
-    let login = state
-        .store
-        .take_upstream_login(
-            connector.connection_id(),
-            &crypto::sha256_hex(&token),
-            true,
-            state.clock.now(),
-        )
-        .await?
-        .ok_or(expired)?;
+    let login = take_login(&state, connector.id(), query.token.as_deref(), true).await?;
     if !login.browser_hash.is_empty() {
         check_browser(&state, &headers, &login)?;
     }
@@ -421,14 +397,14 @@ async fn saml_resume(
         &headers,
         &client.to_string(),
         user_id,
-        connector.connection_id(),
+        connector.id(),
         &login.return_to,
     )
     .await
 }
 
 fn saml_error(connector: &SamlConnector, error: SamlError) -> PageError {
-    let connection = connector.connection_id().to_string();
+    let connection = connector.id().to_string();
     match error {
         SamlError::Refused(detail) => UpstreamError::Rejected { connection, detail },
         SamlError::Status(code) => UpstreamError::Denied { connection, code },

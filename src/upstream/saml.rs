@@ -104,10 +104,6 @@ impl SamlConnector {
         &self.connection.entity
     }
 
-    pub fn connection_id(&self) -> &str {
-        &self.connection.id
-    }
-
     pub fn allows_idp_initiated(&self) -> bool {
         self.settings.allow_idp_initiated
     }
