@@ -27,6 +27,7 @@ fn main() {
         name_attribute: Some("displayName".into()),
         clock_skew: 120,
         max_response_bytes: 256 * 1024,
+        sp_signing: None,
     };
     let connection = ConnectionDecl {
         id: "acme".into(),

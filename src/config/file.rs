@@ -119,6 +119,8 @@ pub struct FileConnection {
     pub attributes: Option<FileClaimMap>,
     pub clock_skew: Option<String>,
     pub max_response_bytes: Option<usize>,
+    pub sp_private_key: Option<String>,
+    pub sp_certificate: Option<String>,
 }
 
 /// One value or a list of them.

@@ -243,6 +243,17 @@ pub struct SamlConnectionDecl {
     pub clock_skew: i64,
     /// The largest SAMLResponse (base64) accepted.
     pub max_response_bytes: usize,
+    /// Our key and certificate, when AuthnRequests are signed.
+    pub sp_signing: Option<SpSigning>,
+}
+
+/// The key that signs a SAML connection's AuthnRequests, and its certificate.
+#[derive(Debug, Clone)]
+pub struct SpSigning {
+    /// PEM, checked at load to be a private key whose public half is the certificate's.
+    pub private_key_pem: Secret,
+    /// DER.
+    pub certificate: Vec<u8>,
 }
 
 #[derive(Debug, Clone)]

@@ -15,6 +15,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
+use openssl::pkey::{PKey, Private};
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
 use samael::crypto::{
@@ -60,6 +61,8 @@ pub struct SamlConnector {
     settings: SamlConnectionDecl,
     acs_url: String,
     certificates: Vec<CertificateDer>,
+    /// Signs AuthnRequests, when the connection has a key.
+    signing_key: Option<PKey<Private>>,
 }
 
 impl UpstreamConnector for SamlConnector {
@@ -92,11 +95,16 @@ impl SamlConnector {
             .iter()
             .map(|der| CertificateDer::from(der.clone()))
             .collect();
+        // Checked when the config was loaded.
+        let signing_key = settings.sp_signing.as_ref().and_then(|signing| {
+            PKey::private_key_from_pem(signing.private_key_pem.expose().as_bytes()).ok()
+        });
         SamlConnector {
             connection,
             settings,
             acs_url,
             certificates,
+            signing_key,
         }
     }
 
@@ -139,9 +147,11 @@ impl SamlConnector {
             }),
             ..AuthnRequest::default()
         };
-        request
-            .redirect(relay_state)
-            .ok()
+        let url = match &self.signing_key {
+            Some(key) => request.signed_redirect(relay_state, key),
+            None => request.redirect(relay_state),
+        };
+        url.ok()
             .flatten()
             .map(|url| url.to_string())
             .ok_or_else(|| SamlError::Refused("the AuthnRequest could not be encoded".into()))
@@ -149,10 +159,21 @@ impl SamlConnector {
 
     /// SP metadata an IdP administrator can import.
     pub fn metadata(&self) -> String {
+        let (signed, key) = match &self.settings.sp_signing {
+            Some(signing) => (
+                true,
+                format!(
+                    r#"
+    <md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#,
+                    STANDARD.encode(&signing.certificate)
+                ),
+            ),
+            None => (false, String::new()),
+        };
         format!(
             r#"<?xml version="1.0" encoding="UTF-8"?>
 <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{entity}">
-  <md:SPSSODescriptor AuthnRequestsSigned="false" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+  <md:SPSSODescriptor AuthnRequestsSigned="{signed}" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{key}
     <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>
     <md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>
     <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified</md:NameIDFormat>

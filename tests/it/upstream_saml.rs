@@ -193,6 +193,7 @@ crate::backend_tests!(
     a_non_success_status_is_told_plainly,
     the_sp_metadata_describes_the_connection,
     idp_metadata_with_two_certificates_verifies_either,
+    authn_requests_are_signed_when_the_connection_has_a_key,
 );
 
 async fn a_relying_party_signs_in_through_the_saml_idp(backend: Backend) {
@@ -792,4 +793,79 @@ idp_metadata = "{}"
     .unwrap_err()
     .to_string();
     assert!(refused.contains("has no signing certificate"), "{refused}");
+}
+
+async fn authn_requests_are_signed_when_the_connection_has_a_key(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let idp = IdpKey::generate();
+    let sp = IdpKey::generate();
+    let sp_key_pem = String::from_utf8(
+        openssl::rsa::Rsa::private_key_from_der(&sp.key_der)
+            .unwrap()
+            .private_key_to_pem()
+            .unwrap(),
+    )
+    .unwrap();
+    let config = format!(
+        r#"{BASE_CONFIG}
+[[connections]]
+id = "acme"
+type = "saml"
+entity = "e-mer-1"
+idp_entity_id = "{IDP_ENTITY}"
+idp_sso_url = "{IDP_SSO}"
+idp_certificate = "{}"
+sp_private_key = "env:SP_KEY"
+sp_certificate = "{}"
+"#,
+        idp.cert_b64, sp.cert_b64
+    );
+    let server = TestServer::start_with(
+        &db,
+        &config,
+        idbridge::Clock::system(),
+        &[("SP_KEY", &sp_key_pem)],
+    )
+    .await
+    .unwrap();
+    let response = server
+        .client()
+        .get(server.url("/saml/acme/login?return_to=/account"))
+        .send()
+        .await
+        .unwrap();
+    let to_idp = Url::parse(&location(&response).unwrap()).unwrap();
+    assert!(to_idp.query_pairs().any(|(k, _)| k == "Signature"));
+    let cert = samael::crypto::CertificateDer::from(STANDARD.decode(&sp.cert_b64).unwrap());
+    let verifier = samael::crypto::UrlVerifier::from_x509(&cert).unwrap();
+    assert!(verifier.verify_signed_request_url(&to_idp).unwrap());
+    // Verified with another key, it fails: the check above can fail.
+    let stranger = samael::crypto::CertificateDer::from(STANDARD.decode(&idp.cert_b64).unwrap());
+    let stranger = samael::crypto::UrlVerifier::from_x509(&stranger).unwrap();
+    assert!(!stranger.verify_signed_request_url(&to_idp).unwrap_or(false));
+
+    let metadata = Client::new()
+        .get(server.url("/saml/acme/metadata"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metadata.contains(r#"AuthnRequestsSigned="true""#));
+    assert!(metadata.contains(&sp.cert_b64));
+
+    // A certificate that is not the key's is refused when the config is read.
+    let mismatched = config.replace(&sp.cert_b64, &idp.cert_b64);
+    let refused = idbridge::Config::from_toml(&mismatched, &|name| match name {
+        "SP_KEY" => Some(sp_key_pem.clone()),
+        "SHOP_SECRET" => Some(SHOP_SECRET.to_string()),
+        _ => None,
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        refused.contains("is not the certificate of sp_private_key"),
+        "{refused}"
+    );
 }

@@ -8,7 +8,7 @@ use samael::metadata::{EntityDescriptor, HTTP_REDIRECT_BINDING};
 
 use super::super::super::file::FileConnection;
 use super::super::Checker;
-use crate::config::SamlConnectionDecl;
+use crate::config::{SamlConnectionDecl, SpSigning};
 
 const DEFAULT_CLOCK_SKEW_SECONDS: i64 = 120;
 const DEFAULT_MAX_RESPONSE_BYTES: usize = 256 * 1024;
@@ -62,6 +62,7 @@ pub(super) fn check_saml(
             "must be between 1024 and 16777216",
         );
     }
+    let sp_signing = sp_signing(check, path, connection);
     let attribute = |name: Option<&String>| name.cloned().filter(|n| !n.is_empty());
     let attributes = connection.attributes.as_ref();
     let idp = idp?;
@@ -78,6 +79,42 @@ pub(super) fn check_saml(
         name_attribute: attribute(attributes.and_then(|a| a.name.as_ref())),
         clock_skew,
         max_response_bytes,
+        sp_signing,
+    })
+}
+
+/// `sp_private_key` and `sp_certificate`, given together: a key and the certificate of its
+/// public half.
+fn sp_signing(check: &mut Checker, path: &str, connection: &FileConnection) -> Option<SpSigning> {
+    let (key, certificate) = match (&connection.sp_private_key, &connection.sp_certificate) {
+        (None, None) => return None,
+        (Some(key), Some(certificate)) => (key, certificate),
+        _ => {
+            check.problem(path, "give sp_private_key and sp_certificate together");
+            return None;
+        }
+    };
+    let key_path = format!("{path}.sp_private_key");
+    let pem = check.secret(&key_path, key)?;
+    let Ok(private) = openssl::pkey::PKey::private_key_from_pem(pem.expose().as_bytes()) else {
+        check.problem(key_path, "not a PEM private key");
+        return None;
+    };
+    let cert_path = format!("{path}.sp_certificate");
+    let Some(der) = certificate_der(certificate) else {
+        check.problem(cert_path, "not an X.509 certificate (PEM or base64 DER)");
+        return None;
+    };
+    let matches = openssl::x509::X509::from_der(&der)
+        .and_then(|cert| cert.public_key())
+        .is_ok_and(|public| public.public_eq(&private));
+    if !matches {
+        check.problem(cert_path, "is not the certificate of sp_private_key");
+        return None;
+    }
+    Some(SpSigning {
+        private_key_pem: pem,
+        certificate: der,
     })
 }
 
