@@ -4,7 +4,9 @@
 //! Run by `cargo test --all-targets` (without `--bench`), it verifies one response and stops.
 use std::time::{Duration, Instant};
 
-use idbridge::config::{ConnectionDecl, ConnectionProtocol, SamlConnectionDecl};
+use idbridge::config::{
+    ConnectionDecl, ConnectionProtocol, IdpDescriptor, IdpSource, SamlConnectionDecl,
+};
 use idbridge::upstream::SamlConnector;
 
 #[allow(dead_code)] // the integration tests use more of the test IdP than this benchmark does
@@ -18,9 +20,11 @@ const ISSUER: &str = "https://id.example.com";
 fn main() {
     let idp = IdpKey::generate();
     let settings = SamlConnectionDecl {
-        idp_entity_id: IDP_ENTITY.into(),
-        idp_sso_url: "https://idp.acme.test/sso".into(),
-        idp_certificates: vec![base64_der(&idp.cert_b64)],
+        idp: IdpSource::Declared(IdpDescriptor {
+            entity_id: IDP_ENTITY.into(),
+            sso_url: "https://idp.acme.test/sso".into(),
+            certificates: vec![base64_der(&idp.cert_b64)],
+        }),
         sp_entity_id: format!("{ISSUER}/saml/acme"),
         allow_idp_initiated: false,
         email_attribute: None,

@@ -49,6 +49,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(sweep_periodically(state.clone()));
+    let refresher = tokio::spawn(refresh_idp_metadata(state.clone()));
     let served = axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -56,6 +57,7 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await;
     sweeper.abort();
+    refresher.abort();
     served
 }
 
@@ -70,6 +72,20 @@ pub async fn rotate_keys(state: &AppState) -> Result<(), keys::KeyError> {
     )
     .await?;
     state.keys.reload().await
+}
+
+/// How often SAML IdP metadata named by URL is fetched again.
+const METADATA_REFRESH: Duration = Duration::from_secs(3600);
+
+async fn refresh_idp_metadata(state: AppState) {
+    let mut interval = tokio::time::interval(METADATA_REFRESH);
+    interval.tick().await;
+    loop {
+        interval.tick().await;
+        if let Err(e) = state.connectors.fetch_metadata().await {
+            tracing::warn!(error = %e, "IdP metadata refresh failed; keeping what was read before");
+        }
+    }
 }
 
 async fn sweep_periodically(state: AppState) {

@@ -65,11 +65,13 @@ impl AppState {
         let csrf_key = store.server_secret("csrf").await?;
         let dummy_hash = password::hash(crate::crypto::random_token()).await?;
         let keys = KeyRing::load(store.clone(), config.keys.clone()).await?;
+        let connectors = Connectors::from_config(&config)?;
+        connectors.fetch_metadata().await?;
         Ok(AppState {
             hierarchy: Arc::new(Hierarchy::new(&config.entities)),
             clients: Arc::new(Clients::new(&config.clients)),
             keys: Arc::new(keys),
-            connectors: Arc::new(Connectors::from_config(&config)?),
+            connectors: Arc::new(connectors),
             config: Arc::new(config),
             store,
             clock,

@@ -227,11 +227,7 @@ pub enum ConnectionProtocol {
 
 #[derive(Debug, Clone)]
 pub struct SamlConnectionDecl {
-    pub idp_entity_id: String,
-    /// Where AuthnRequests go (HTTP-Redirect binding).
-    pub idp_sso_url: String,
-    /// DER of every certificate the IdP signs with (several during a rollover). Never empty.
-    pub idp_certificates: Vec<Vec<u8>>,
+    pub idp: IdpSource,
     /// Our entity ID at the IdP, and the Audience its assertions must name.
     pub sp_entity_id: String,
     pub allow_idp_initiated: bool,
@@ -245,6 +241,88 @@ pub struct SamlConnectionDecl {
     pub max_response_bytes: usize,
     /// Our key and certificate, when AuthnRequests are signed.
     pub sp_signing: Option<SpSigning>,
+}
+
+/// Where a SAML IdP's description comes from.
+#[derive(Debug, Clone)]
+pub enum IdpSource {
+    /// From the config: inline keys, or a metadata file read at load.
+    Declared(IdpDescriptor),
+    /// Metadata fetched from this URL at start and refreshed while running.
+    MetadataUrl(String),
+}
+
+/// What idbridge needs to know of a SAML IdP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdpDescriptor {
+    pub entity_id: String,
+    /// Where AuthnRequests go (HTTP-Redirect binding).
+    pub sso_url: String,
+    /// DER of every certificate the IdP signs with (several during a rollover). Never empty.
+    pub certificates: Vec<Vec<u8>>,
+}
+
+impl IdpDescriptor {
+    /// The IdP described by SAML metadata, or what the metadata lacks.
+    pub fn from_metadata(xml: &str) -> Result<IdpDescriptor, Vec<&'static str>> {
+        use samael::metadata::{EntityDescriptor, HTTP_REDIRECT_BINDING};
+        let metadata: EntityDescriptor = xml
+            .parse()
+            .map_err(|_| vec!["not SAML metadata (an EntityDescriptor)"])?;
+        let descriptors = metadata.idp_sso_descriptors.unwrap_or_default();
+        let sso_url = descriptors
+            .iter()
+            .flat_map(|d| &d.single_sign_on_services)
+            .find(|service| service.binding == HTTP_REDIRECT_BINDING)
+            .map(|service| service.location.clone());
+        // Keys for signing, or for no stated use (which includes signing).
+        let certificates: Vec<Vec<u8>> = descriptors
+            .iter()
+            .flat_map(|d| &d.key_descriptors)
+            .filter(|k| {
+                k.key_use
+                    .as_deref()
+                    .is_none_or(|u| u.is_empty() || u == "signing")
+            })
+            .filter_map(|k| k.key_info.x509_data.as_ref())
+            .flat_map(|x509| &x509.certificates)
+            .filter_map(|cert| certificate_der(cert))
+            .collect();
+        let mut lacks = Vec::new();
+        if metadata.entity_id.is_none() {
+            lacks.push("has no entityID");
+        }
+        if sso_url.is_none() {
+            lacks.push("has no SingleSignOnService with the HTTP-Redirect binding");
+        }
+        if certificates.is_empty() {
+            lacks.push("has no signing certificate, so no response could be verified");
+        }
+        match (metadata.entity_id, sso_url) {
+            (Some(entity_id), Some(sso_url)) if lacks.is_empty() => Ok(IdpDescriptor {
+                entity_id,
+                sso_url,
+                certificates,
+            }),
+            _ => Err(lacks),
+        }
+    }
+}
+
+/// DER of a certificate given as PEM or as bare base64 (as metadata carries it), if it is one.
+pub fn certificate_der(value: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let body: String = value
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .flat_map(|line| line.chars())
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .ok()?;
+    openssl::x509::X509::from_der(&der).ok()?;
+    Some(der)
 }
 
 /// The key that signs a SAML connection's AuthnRequests, and its certificate.

@@ -137,6 +137,15 @@ impl Connectors {
             .unwrap_or(&self.local)
     }
 
+    /// Fetches the metadata of SAML connections that name a URL for it; an error names the
+    /// first connection that failed.
+    pub async fn fetch_metadata(&self) -> Result<(), UpstreamError> {
+        for connector in self.saml.values() {
+            connector.fetch_metadata().await?;
+        }
+        Ok(())
+    }
+
     /// The upstream connectors, for the login page to offer.
     pub fn upstream(&self) -> impl Iterator<Item = &dyn UpstreamConnector> {
         self.upstream.iter().map(|connector| connector.as_ref())

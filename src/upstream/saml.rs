@@ -23,14 +23,20 @@ use samael::crypto::{
 };
 use samael::schema::{Assertion, AuthnRequest, Issuer, NameIdPolicy, Response};
 
-use super::{LoginRequest, UpstreamConnector, login_query};
-use crate::config::{ConnectionDecl, SamlConnectionDecl};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use super::{LoginRequest, UpstreamConnector, UpstreamError, login_query};
+use crate::config::{ConnectionDecl, IdpDescriptor, IdpSource, SamlConnectionDecl};
 
 const PROTOCOL_NS: &[u8] = b"urn:oasis:names:tc:SAML:2.0:protocol";
 const ASSERTION_NS: &[u8] = b"urn:oasis:names:tc:SAML:2.0:assertion";
 const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
 const POST_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
+/// The longest a fetch of IdP metadata may take, and the most it may bring.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
+const MAX_METADATA_BYTES: usize = 1024 * 1024;
 /// How old an assertion may be when it arrives (besides the clock skew).
 const MAX_ASSERTION_AGE: i64 = 300;
 
@@ -60,7 +66,8 @@ pub struct SamlConnector {
     connection: ConnectionDecl,
     settings: SamlConnectionDecl,
     acs_url: String,
-    certificates: Vec<CertificateDer>,
+    /// The IdP as last read; `None` until metadata from a URL has been fetched.
+    idp: RwLock<Option<Arc<Idp>>>,
     /// Signs AuthnRequests, when the connection has a key.
     signing_key: Option<PKey<Private>>,
 }
@@ -90,11 +97,10 @@ impl UpstreamConnector for SamlConnector {
 impl SamlConnector {
     pub fn new(connection: ConnectionDecl, settings: SamlConnectionDecl, issuer: &str) -> Self {
         let acs_url = format!("{issuer}/saml/{}/acs", connection.id);
-        let certificates = settings
-            .idp_certificates
-            .iter()
-            .map(|der| CertificateDer::from(der.clone()))
-            .collect();
+        let idp = match &settings.idp {
+            IdpSource::Declared(descriptor) => Some(Arc::new(Idp::from(descriptor))),
+            IdpSource::MetadataUrl(_) => None,
+        };
         // Checked when the config was loaded.
         let signing_key = settings.sp_signing.as_ref().and_then(|signing| {
             PKey::private_key_from_pem(signing.private_key_pem.expose().as_bytes()).ok()
@@ -103,9 +109,56 @@ impl SamlConnector {
             connection,
             settings,
             acs_url,
-            certificates,
+            idp: RwLock::new(idp),
             signing_key,
         }
+    }
+
+    fn idp(&self) -> Result<Arc<Idp>, SamlError> {
+        self.idp
+            .read()
+            .ok()
+            .and_then(|idp| idp.clone())
+            .ok_or_else(|| SamlError::Refused("the IdP's metadata has not been read".into()))
+    }
+
+    /// Fetches the IdP's metadata when the connection names a URL for it (at start, and again
+    /// from time to time); a failed refresh keeps what was read before.
+    pub async fn fetch_metadata(&self) -> Result<(), UpstreamError> {
+        let IdpSource::MetadataUrl(url) = &self.settings.idp else {
+            return Ok(());
+        };
+        let failed = |detail: String| UpstreamError::Unreachable {
+            connection: self.connection.id.clone(),
+            detail: format!("IdP metadata from {url}: {detail}"),
+        };
+        let http = openidconnect::reqwest::ClientBuilder::new()
+            .redirect(openidconnect::reqwest::redirect::Policy::none())
+            .timeout(METADATA_TIMEOUT)
+            .build()
+            .map_err(|e| failed(e.to_string()))?;
+        let mut response = http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        if !response.status().is_success() {
+            return Err(failed(format!("answered {}", response.status())));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| failed(e.to_string()))? {
+            if body.len() + chunk.len() > MAX_METADATA_BYTES {
+                return Err(failed(format!("larger than {MAX_METADATA_BYTES} bytes")));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let text = String::from_utf8(body).map_err(|_| failed("not UTF-8".into()))?;
+        let descriptor =
+            IdpDescriptor::from_metadata(&text).map_err(|lacks| failed(lacks.join("; ")))?;
+        if let Ok(mut idp) = self.idp.write() {
+            *idp = Some(Arc::new(Idp::from(&descriptor)));
+        }
+        Ok(())
     }
 
     pub fn entity(&self) -> &str {
@@ -114,10 +167,6 @@ impl SamlConnector {
 
     pub fn allows_idp_initiated(&self) -> bool {
         self.settings.allow_idp_initiated
-    }
-
-    pub fn max_response_bytes(&self) -> usize {
-        self.settings.max_response_bytes
     }
 
     /// The IdP's URL for a new AuthnRequest `request_id` (HTTP-Redirect binding), carrying
@@ -133,7 +182,7 @@ impl SamlConnector {
             id: request_id.to_string(),
             issue_instant: timestamp(now),
             version: "2.0".to_string(),
-            destination: Some(self.settings.idp_sso_url.clone()),
+            destination: Some(self.idp()?.sso_url.clone()),
             assertion_consumer_service_url: Some(self.acs_url.clone()),
             protocol_binding: Some(POST_BINDING.to_string()),
             force_authn: force.then_some(true),
@@ -220,15 +269,16 @@ impl SamlConnector {
         {
             return Err(refused("the response's Destination is not our ACS"));
         }
+        let idp = self.idp()?;
         let signed = Crypto::reduce_xml_to_signed_with_allowed_algorithms(
             &xml,
-            &self.certificates,
+            &idp.certificates,
             ReduceMode::ValidateAndMarkNoAncestors,
             Some(&self.allowed_algorithms()),
         )
         .map_err(|_| refused("no valid signature by the IdP's certificate"))?;
-        let assertion = self.signed_assertion(&signed, request_id)?;
-        self.check_assertion(&assertion, request_id, now)
+        let assertion = self.signed_assertion(&idp, &signed, request_id)?;
+        self.check_assertion(&idp, &assertion, request_id, now)
     }
 
     /// SHA-256 or stronger: samael has no SHA-1 entry, so a SHA-1 signature or digest is never
@@ -248,6 +298,7 @@ impl SamlConnector {
     /// The assertion in the signed content: the signed Response's, or the signed Assertion.
     fn signed_assertion(
         &self,
+        idp: &Idp,
         signed: &str,
         request_id: Option<&str>,
     ) -> Result<Assertion, SamlError> {
@@ -258,7 +309,7 @@ impl SamlConnector {
                     .parse()
                     .map_err(|_| refused("the signed response cannot be read"))?;
                 if let Some(issuer) = &response.issuer
-                    && issuer.value.as_deref() != Some(self.settings.idp_entity_id.as_str())
+                    && issuer.value.as_deref() != Some(idp.entity_id.as_str())
                 {
                     return Err(refused("the response's Issuer is not the IdP"));
                 }
@@ -282,13 +333,14 @@ impl SamlConnector {
 
     fn check_assertion(
         &self,
+        idp: &Idp,
         assertion: &Assertion,
         request_id: Option<&str>,
         now: i64,
     ) -> Result<SamlIdentity, SamlError> {
         let refused = |why: &str| Err(SamlError::Refused(why.to_string()));
         let skew = self.settings.clock_skew;
-        if assertion.issuer.value.as_deref() != Some(self.settings.idp_entity_id.as_str()) {
+        if assertion.issuer.value.as_deref() != Some(idp.entity_id.as_str()) {
             return refused("the assertion's Issuer is not the IdP");
         }
         let issued = assertion.issue_instant.timestamp();
@@ -387,6 +439,27 @@ impl SamlConnector {
             assertion_id: assertion.id.clone(),
             expires_at,
         })
+    }
+}
+
+/// The IdP as verification uses it.
+struct Idp {
+    entity_id: String,
+    sso_url: String,
+    certificates: Vec<CertificateDer>,
+}
+
+impl From<&IdpDescriptor> for Idp {
+    fn from(descriptor: &IdpDescriptor) -> Idp {
+        Idp {
+            entity_id: descriptor.entity_id.clone(),
+            sso_url: descriptor.sso_url.clone(),
+            certificates: descriptor
+                .certificates
+                .iter()
+                .map(|der| CertificateDer::from(der.clone()))
+                .collect(),
+        }
     }
 }
 

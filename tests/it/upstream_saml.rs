@@ -194,6 +194,7 @@ crate::backend_tests!(
     the_sp_metadata_describes_the_connection,
     idp_metadata_with_two_certificates_verifies_either,
     authn_requests_are_signed_when_the_connection_has_a_key,
+    idp_metadata_is_fetched_from_its_url_and_refreshed,
 );
 
 async fn a_relying_party_signs_in_through_the_saml_idp(backend: Backend) {
@@ -868,4 +869,87 @@ sp_certificate = "{}"
         refused.contains("is not the certificate of sp_private_key"),
         "{refused}"
     );
+}
+
+/// Serves `body` (changeable) at `/metadata` on an ephemeral port; the URL.
+async fn metadata_server(body: std::sync::Arc<std::sync::Mutex<String>>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/metadata", listener.local_addr().unwrap());
+    let app = axum::Router::new().route(
+        "/metadata",
+        axum::routing::get(move || {
+            let body = body.lock().unwrap().clone();
+            async move { body }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+async fn idp_metadata_is_fetched_from_its_url_and_refreshed(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let (old, new) = (IdpKey::generate(), IdpKey::generate());
+    let served = std::sync::Arc::new(std::sync::Mutex::new(idp_metadata(
+        &[&old.cert_b64],
+        &new.cert_b64,
+    )));
+    let url = metadata_server(served.clone()).await;
+    let config = |url: &str| {
+        format!(
+            r#"{BASE_CONFIG}
+[[connections]]
+id = "acme"
+type = "saml"
+entity = "e-mer-1"
+idp_metadata_url = "{url}"
+"#
+        )
+    };
+    let server = TestServer::start(&db, &config(&url)).await;
+    let setup = Setup {
+        server,
+        idp: old,
+        _db: db,
+    };
+    assert_eq!(
+        sign_in(&setup, Signed::Assertion).await,
+        StatusCode::SEE_OTHER
+    );
+    let new_key = IdpKey {
+        key_der: new.key_der.clone(),
+        cert_b64: new.cert_b64.clone(),
+    };
+    let setup = Setup {
+        idp: new_key,
+        ..setup
+    };
+    assert_eq!(
+        sign_in(&setup, Signed::Assertion).await,
+        StatusCode::BAD_REQUEST
+    );
+    // The IdP rolls its key over; the next refresh picks it up.
+    *served.lock().unwrap() = idp_metadata(&[&new.cert_b64], &IdpKey::generate().cert_b64);
+    setup
+        .server
+        .state
+        .connectors
+        .fetch_metadata()
+        .await
+        .unwrap();
+    assert_eq!(
+        sign_in(&setup, Signed::Assertion).await,
+        StatusCode::SEE_OTHER
+    );
+
+    // A start without the metadata fails, naming the connection: unreachable, too large.
+    let unreachable = format!("http://127.0.0.1:{}/metadata", free_port());
+    *served.lock().unwrap() = "x".repeat(2 * 1024 * 1024);
+    for bad in [unreachable, url] {
+        let db = TestDb::new(backend).await;
+        let refused = TestServer::start_with(&db, &config(&bad), idbridge::Clock::system(), &[])
+            .await
+            .err()
+            .expect("refused");
+        assert!(refused.contains("connection acme"), "{refused}");
+    }
 }

@@ -2,23 +2,12 @@
 //! policy idbridge applies to its responses.
 use std::path::Path;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use samael::metadata::{EntityDescriptor, HTTP_REDIRECT_BINDING};
-
 use super::super::super::file::FileConnection;
 use super::super::Checker;
-use crate::config::{SamlConnectionDecl, SpSigning};
+use crate::config::{IdpDescriptor, IdpSource, SamlConnectionDecl, SpSigning, certificate_der};
 
 const DEFAULT_CLOCK_SKEW_SECONDS: i64 = 120;
 const DEFAULT_MAX_RESPONSE_BYTES: usize = 256 * 1024;
-
-/// What the IdP is: from its metadata, or from the inline keys.
-struct Idp {
-    entity_id: String,
-    sso_url: String,
-    certificates: Vec<Vec<u8>>,
-}
 
 pub(super) fn check_saml(
     check: &mut Checker,
@@ -30,23 +19,31 @@ pub(super) fn check_saml(
     let inline = connection.idp_entity_id.is_some()
         || connection.idp_sso_url.is_some()
         || connection.idp_certificate.is_some();
-    if connection.idp_metadata_url.is_some() {
+    let sources = [
+        connection.idp_metadata.is_some(),
+        connection.idp_metadata_url.is_some(),
+        inline,
+    ];
+    let idp = if sources.iter().filter(|given| **given).count() > 1 {
         check.problem(
-            format!("{path}.idp_metadata_url"),
-            "not available yet: download the metadata and give it as idp_metadata (a file)",
+            path,
+            "give one of idp_metadata, idp_metadata_url, or idp_entity_id + idp_sso_url + idp_certificate",
         );
-        return None;
-    }
-    let idp = match (&connection.idp_metadata, inline) {
-        (Some(_), true) => {
+        None
+    } else if let Some(url) = &connection.idp_metadata_url {
+        if is_https_or_loopback(url) {
+            Some(IdpSource::MetadataUrl(url.clone()))
+        } else {
             check.problem(
-                path,
-                "give idp_metadata or idp_entity_id + idp_sso_url + idp_certificate, not both",
+                format!("{path}.idp_metadata_url"),
+                "must be an https URL (http only for localhost)",
             );
             None
         }
-        (Some(file), false) => from_metadata(check, path, &base_dir.join(file)),
-        (None, _) => from_inline(check, path, connection),
+    } else if let Some(file) = &connection.idp_metadata {
+        from_metadata(check, path, &base_dir.join(file)).map(IdpSource::Declared)
+    } else {
+        from_inline(check, path, connection).map(IdpSource::Declared)
     };
     let clock_skew = check.duration(
         &format!("{path}.clock_skew"),
@@ -67,9 +64,7 @@ pub(super) fn check_saml(
     let attributes = connection.attributes.as_ref();
     let idp = idp?;
     Some(SamlConnectionDecl {
-        idp_entity_id: idp.entity_id,
-        idp_sso_url: idp.sso_url,
-        idp_certificates: idp.certificates,
+        idp,
         sp_entity_id: connection
             .sp_entity_id
             .clone()
@@ -118,7 +113,11 @@ fn sp_signing(check: &mut Checker, path: &str, connection: &FileConnection) -> O
     })
 }
 
-fn from_inline(check: &mut Checker, path: &str, connection: &FileConnection) -> Option<Idp> {
+fn from_inline(
+    check: &mut Checker,
+    path: &str,
+    connection: &FileConnection,
+) -> Option<IdpDescriptor> {
     let mut required = |key: &str, value: &Option<String>| {
         let value = value.clone().filter(|v| !v.trim().is_empty());
         if value.is_none() {
@@ -172,14 +171,14 @@ fn from_inline(check: &mut Checker, path: &str, connection: &FileConnection) -> 
     if certificates.is_empty() {
         return None;
     }
-    Some(Idp {
+    Some(IdpDescriptor {
         entity_id: entity_id?,
         sso_url: sso_url?,
         certificates,
     })
 }
 
-fn from_metadata(check: &mut Checker, path: &str, file: &Path) -> Option<Idp> {
+fn from_metadata(check: &mut Checker, path: &str, file: &Path) -> Option<IdpDescriptor> {
     let key = format!("{path}.idp_metadata");
     let text = match std::fs::read_to_string(file) {
         Ok(text) => text,
@@ -188,68 +187,15 @@ fn from_metadata(check: &mut Checker, path: &str, file: &Path) -> Option<Idp> {
             return None;
         }
     };
-    let Ok(metadata) = text.parse::<EntityDescriptor>() else {
-        check.problem(key, "not SAML metadata (an EntityDescriptor)");
-        return None;
-    };
-    let descriptors = metadata.idp_sso_descriptors.unwrap_or_default();
-    let sso_url = descriptors
-        .iter()
-        .flat_map(|d| &d.single_sign_on_services)
-        .find(|service| service.binding == HTTP_REDIRECT_BINDING)
-        .map(|service| service.location.clone());
-    // Keys for signing, or for no stated use (which includes signing).
-    let certificates: Vec<Vec<u8>> = descriptors
-        .iter()
-        .flat_map(|d| &d.key_descriptors)
-        .filter(|k| {
-            k.key_use
-                .as_deref()
-                .is_none_or(|u| u.is_empty() || u == "signing")
-        })
-        .filter_map(|k| k.key_info.x509_data.as_ref())
-        .flat_map(|x509| &x509.certificates)
-        .filter_map(|cert| certificate_der(cert))
-        .collect();
-    let problems = [
-        (metadata.entity_id.is_none(), "has no entityID"),
-        (
-            sso_url.is_none(),
-            "has no SingleSignOnService with the HTTP-Redirect binding",
-        ),
-        (
-            certificates.is_empty(),
-            "has no signing certificate, so no response could be verified",
-        ),
-    ];
-    let mut ok = true;
-    for (failed, message) in problems {
-        if failed {
-            check.problem(key.clone(), message);
-            ok = false;
+    match IdpDescriptor::from_metadata(&text) {
+        Ok(idp) => Some(idp),
+        Err(lacks) => {
+            for message in lacks {
+                check.problem(key.clone(), message);
+            }
+            None
         }
     }
-    if !ok {
-        return None;
-    }
-    Some(Idp {
-        entity_id: metadata.entity_id?,
-        sso_url: sso_url?,
-        certificates,
-    })
-}
-
-/// DER of a certificate given as PEM or as bare base64 (as metadata carries it), if it is one.
-fn certificate_der(value: &str) -> Option<Vec<u8>> {
-    let body: String = value
-        .lines()
-        .filter(|line| !line.starts_with("-----"))
-        .flat_map(|line| line.chars())
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    let der = STANDARD.decode(body).ok()?;
-    openssl::x509::X509::from_der(&der).ok()?;
-    Some(der)
 }
 
 fn is_https_or_loopback(value: &str) -> bool {
