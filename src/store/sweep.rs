@@ -1,10 +1,11 @@
 //! Removal of state that can no longer be used: expired sessions, passed throttle windows,
-//! abandoned authorizations and upstream logins, and codes and tokens past their lifetime.
+//! abandoned authorizations and upstream logins, codes and tokens past their lifetime, and session
+//! URLs that were never opened.
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::tables::{
     access_token, authorization_code, login_throttle, pending_authorization, refresh_token,
-    session, upstream_login,
+    session, session_url, upstream_login,
 };
 use super::{Store, StoreError};
 
@@ -43,6 +44,10 @@ impl Store {
                 .await?,
             upstream_login::Entity::delete_many()
                 .filter(upstream_login::Column::ExpiresAt.lte(now))
+                .exec(db)
+                .await?,
+            session_url::Entity::delete_many()
+                .filter(session_url::Column::ExpiresAt.lte(now))
                 .exec(db)
                 .await?,
         ];
