@@ -14,6 +14,7 @@ mod oidc_errors;
 mod oidc_features;
 mod pages;
 mod products;
+mod session_urls;
 mod storage;
 mod upstream_oidc;
 
