@@ -100,6 +100,21 @@ impl Store {
         Ok(())
     }
 
+    /// The user of the profile of `internal_customer`, if there is one.
+    pub async fn find_customer_user(
+        &self,
+        internal_customer: &str,
+    ) -> Result<Option<user::Model>, StoreError> {
+        let profile = customer_profile::Entity::find()
+            .filter(customer_profile::Column::InternalCustomer.eq(internal_customer))
+            .one(&self.db)
+            .await?;
+        match profile {
+            Some(profile) => self.find_user(&profile.user_id).await,
+            None => Ok(None),
+        }
+    }
+
     /// Spends the unexpired session URL whose token hashes to `token_hash`, once across all
     /// processes, and in the same transaction creates its customer's profile (with a user called
     /// `new_user_id`) or applies its fields to the existing one. `None` when there is no such URL
