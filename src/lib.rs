@@ -11,6 +11,7 @@ pub mod keys;
 pub mod password;
 pub mod products;
 pub mod provider;
+pub mod session_urls;
 pub mod state;
 pub mod store;
 pub mod upstream;
@@ -33,7 +34,8 @@ pub fn app(state: AppState) -> Router {
         web::routes()
             .merge(provider::router())
             .merge(upstream::router())
-            .merge(products::router()),
+            .merge(products::router())
+            .merge(session_urls::router()),
         state,
     )
 }

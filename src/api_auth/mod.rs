@@ -127,9 +127,10 @@ pub fn basic_pair(header: &str) -> Option<(String, String)> {
     Some((user.to_string(), password.to_string()))
 }
 
-impl IntoResponse for ApiAuthError {
-    fn into_response(self) -> Response {
-        let (status, code, message) = match &self {
+impl ApiAuthError {
+    /// The status of this failure's answer, its `error` code and the text for the caller.
+    pub fn answer(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
             ApiAuthError::Missing | ApiAuthError::Invalid => (
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
@@ -150,8 +151,12 @@ impl IntoResponse for ApiAuthError {
                 "server_error",
                 "internal error",
             ),
-        };
-        let mut response = json_error(status, code, message, &self);
+        }
+    }
+
+    /// Adds the header that goes with this failure's answer, whatever its body: the Basic
+    /// challenge of a 401 (RFC 7617), the `Retry-After` of a 429.
+    pub fn add_headers(&self, response: &mut Response) {
         let extra = match self {
             ApiAuthError::Missing | ApiAuthError::Invalid => Some((
                 header::WWW_AUTHENTICATE,
@@ -165,24 +170,38 @@ impl IntoResponse for ApiAuthError {
         if let Some((name, value)) = extra {
             response.headers_mut().insert(name, value);
         }
+    }
+}
+
+impl IntoResponse for ApiAuthError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = self.answer();
+        let mut response = json_error(status, code, message, &self);
+        self.add_headers(&mut response);
         response
     }
 }
 
 /// The JSON error answer of the server-to-server APIs, `{"error": code, "message": text}`, with
-/// its log line: the cause at `error` level for a 5xx, at `info` otherwise.
+/// its log line.
 pub fn json_error(
     status: StatusCode,
     code: &'static str,
     message: &str,
     cause: &dyn std::error::Error,
 ) -> Response {
+    log_failure(status, cause);
+    (status, Json(json!({"error": code, "message": message}))).into_response()
+}
+
+/// The log line of a failed API request: the cause at `error` level for a 5xx, at `info`
+/// otherwise.
+pub fn log_failure(status: StatusCode, cause: &dyn std::error::Error) {
     if status.is_server_error() {
         tracing::error!(error = %cause, "API request failed");
     } else {
         tracing::info!(error = %cause, "API request refused");
     }
-    (status, Json(json!({"error": code, "message": message}))).into_response()
 }
 
 #[cfg(test)]

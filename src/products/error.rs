@@ -57,7 +57,7 @@ impl IntoResponse for ApiError {
             ApiError::Body(rejection) => json_error(
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
-                "the body must be a JSON object with user_id and the destination's fields",
+                "the body must be a JSON object with user_id or internal_customer and the destination's fields",
                 &rejection,
             ),
             ApiError::Product(error) => {

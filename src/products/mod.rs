@@ -68,13 +68,16 @@ async fn browser_login(
 
 #[derive(Deserialize)]
 struct LoginUrlBody {
-    user_id: String,
+    user_id: Option<String>,
+    /// Instead of `user_id`: the `internalcustomer` of session URLs, whose profile's user it is.
+    internal_customer: Option<String>,
     #[serde(flatten)]
     destination: SsoRequest,
 }
 
 /// `POST /api/v1/products/{product}/login-url` with HTTP Basic credentials holding scope
-/// `sso_urls` and `{"user_id": ..., <destination fields>}`; answers `{"url": ...}`.
+/// `sso_urls` and `{"user_id": ..., <destination fields>}` (or `"internal_customer"` instead of
+/// `"user_id"`); answers `{"url": ...}`.
 async fn api_login_url(
     State(state): State<AppState>,
     Path(product): Path<String>,
@@ -86,12 +89,18 @@ async fn api_login_url(
     let product = find_product(&state, &product)?;
     let Json(body) = body?;
     let destination = request::destination(product, &body.destination)?;
-    let user = state
-        .store
-        .find_user(&body.user_id)
-        .await
-        .map_err(ProductError::from)?
-        .ok_or(ProductError::UnknownUser)?;
+    let user = match (body.user_id, body.internal_customer) {
+        (Some(user_id), None) => state.store.find_user(&user_id).await,
+        (None, Some(customer)) => state.store.find_customer_user(&customer).await,
+        _ => {
+            return Err(ProductError::BadRequest(
+                "give exactly one of user_id and internal_customer",
+            )
+            .into());
+        }
+    }
+    .map_err(ProductError::from)?
+    .ok_or(ProductError::UnknownUser)?;
     let url = issue(&state, product, &destination, user).await?;
     Ok(Json(json!({"url": url.as_str()})).into_response())
 }

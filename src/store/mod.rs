@@ -3,6 +3,7 @@
 mod api_credentials;
 mod grants;
 mod secrets;
+mod session_urls;
 mod sessions;
 mod signing_keys;
 mod sweep;
@@ -19,6 +20,7 @@ use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
 pub use grants::{CodeUse, RefreshUse, SpentGrant, UserinfoGrant};
+pub use session_urls::{OpenedSessionUrl, ProfileChange, ProfileFields, SessionUrlData};
 pub use sessions::SessionInfo;
 pub use throttle::ThrottleRule;
 pub use upstream::UpstreamProfile;

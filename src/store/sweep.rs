@@ -1,10 +1,11 @@
 //! Removal of state that can no longer be used: expired sessions, passed throttle windows,
-//! abandoned authorizations and upstream logins, and codes and tokens past their lifetime.
+//! abandoned authorizations and upstream logins, codes and tokens past their lifetime, and session
+//! URLs that were never opened.
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::tables::{
     access_token, authorization_code, login_throttle, pending_authorization, refresh_token,
-    saml_assertion, session, upstream_login,
+    saml_assertion, session, session_url, upstream_login,
 };
 use super::{Store, StoreError};
 
@@ -47,6 +48,10 @@ impl Store {
                 .await?,
             saml_assertion::Entity::delete_many()
                 .filter(saml_assertion::Column::ExpiresAt.lte(now))
+                .exec(db)
+                .await?,
+            session_url::Entity::delete_many()
+                .filter(session_url::Column::ExpiresAt.lte(now))
                 .exec(db)
                 .await?,
         ];

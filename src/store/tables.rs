@@ -33,7 +33,8 @@ pub mod user {
         pub name: String,
         /// argon2id PHC string; `None` for users who only log in through an upstream IdP.
         pub password_hash: Option<String>,
-        /// `config` for users declared in the config file.
+        /// `config` for users declared in the config file, `session_url` for customer profiles,
+        /// else the upstream connection id.
         pub source: String,
         pub created_at: i64,
         pub updated_at: i64,
@@ -42,6 +43,8 @@ pub mod user {
     impl ActiveModelBehavior for ActiveModel {}
 
     pub const SOURCE_CONFIG: &str = "config";
+    /// Users created for a customer profile by a session URL; config sync never touches them.
+    pub const SOURCE_SESSION_URL: &str = "session_url";
 }
 
 pub mod user_entity {
@@ -369,6 +372,57 @@ pub mod saml_assertion {
         pub connection_id: String,
         #[sea_orm(primary_key, auto_increment = false)]
         pub assertion_id: String,
+        pub expires_at: i64,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod customer_profile {
+    use sea_orm::entity::prelude::*;
+
+    /// A customer's profile, named by the `internalcustomer` of session URLs, and the user it
+    /// signs in. A billing field is `None` until a session URL gives it.
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "customer_profiles")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: String,
+        #[sea_orm(unique)]
+        pub internal_customer: String,
+        pub billing_first_name: Option<String>,
+        pub billing_last_name: Option<String>,
+        pub billing_email: Option<String>,
+        pub billing_street1: Option<String>,
+        pub billing_postal_code: Option<String>,
+        pub billing_city: Option<String>,
+        pub billing_country_id: Option<String>,
+        pub language: Option<String>,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod session_url {
+    use sea_orm::entity::prelude::*;
+
+    /// A one-time session URL that has not been opened. Keyed by the SHA-256 of its token; opening
+    /// it deletes the row.
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "session_urls")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub token_hash: String,
+        pub internal_customer: String,
+        /// Where the browser goes, without the profile parameters.
+        pub target_url: String,
+        /// The profile fields the URL carries, as JSON (`ProfileFields`).
+        pub profile: String,
+        pub created_at: i64,
         pub expires_at: i64,
     }
 

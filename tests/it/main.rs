@@ -15,6 +15,7 @@ mod oidc_features;
 mod pages;
 mod products;
 mod saml_idp;
+mod session_urls;
 mod storage;
 mod upstream_oidc;
 mod upstream_saml;

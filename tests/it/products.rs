@@ -579,6 +579,62 @@ async fn api_failures_are_throttled_per_address(backend: Backend) {
     assert_eq!(status, StatusCode::OK);
 }
 
+/// `internal_customer` instead of `user_id`: the user of the profile a session URL made.
+async fn login_url_api_by_internal_customer(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    let made = reqwest::Client::new()
+        .post(server.url("/urlgenerator/generateusersessionurl"))
+        .basic_auth("sessions-only", Some(BACKEND_PASSWORD))
+        .json(&json!({"TargetUrl": "https://shop.example.com/?internalcustomer=C-77&billingEMail=c77%40example.com&billingFirstname=Cee"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), StatusCode::OK);
+    let session_url: Value = made.json().await.unwrap();
+    let opened = server
+        .client()
+        .get(session_url["Url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), StatusCode::SEE_OTHER);
+
+    let good = Some(("backend", BACKEND_PASSWORD));
+    let (status, _, body) = login_url_api(
+        &server,
+        "helpdesk",
+        good,
+        json!({"internal_customer": "C-77", "hub_domain": "acme.help.example.com"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let url = Url::parse(body["url"].as_str().unwrap()).unwrap();
+    let claims = verify_hub(
+        &param(&url, "jwt").unwrap(),
+        HELPDESK_SECRET,
+        "acme.help.example.com",
+    )
+    .unwrap();
+    assert_eq!(claims["user"]["email"], "c77@example.com");
+    assert_eq!(claims["user"]["name"], "Cee");
+    assert!(claims["user"]["id"].as_str().unwrap().starts_with("u-"));
+
+    for (request, status) in [
+        (
+            json!({"internal_customer": "C-78", "hub_domain": "help.example.com"}),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            json!({"internal_customer": "C-77", "user_id": "u-alice", "hub_domain": "help.example.com"}),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let (got, _, body) = login_url_api(&server, "helpdesk", good, request.clone()).await;
+        assert_eq!(got, status, "{request}: {body}");
+        assert!(body.get("url").is_none(), "{body}");
+    }
+}
+
 crate::backend_tests!(
     hub_token_for_a_signed_in_user,
     workspace_token_for_a_signed_in_user,
@@ -586,6 +642,7 @@ crate::backend_tests!(
     refused_with_nothing_signed,
     secret_rotation,
     login_url_api_for_backends,
+    login_url_api_by_internal_customer,
     api_failures_are_throttled_per_address,
 );
 

@@ -1,0 +1,93 @@
+//! One-time session URLs (SPEC section 7). A trusted backend asks
+//! `POST /urlgenerator/generateusersessionurl` for a URL that signs its customer in; the browser
+//! that opens `GET /surl/{token}` gets the customer's profile created or updated, an idbridge
+//! session, and a redirect to the target. The handlers only read the request and answer:
+//! [`target`] reads and checks the `TargetUrl`, the store spends the URL and applies the profile,
+//! [`error`] turns failures into HTTP.
+pub mod error;
+pub mod target;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Extension, Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::crypto;
+use crate::state::AppState;
+use crate::web::pages::see_other;
+use crate::web::{ClientAddr, PageError, start_session};
+use error::{GenerateError, OpenError};
+
+/// The API scope that may ask for session URLs.
+pub const SESSION_URLS_SCOPE: &str = "session_urls";
+
+/// How long a session URL can be opened after it was made: 72 hours.
+pub const SESSION_URL_TTL: i64 = 72 * 3600;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/urlgenerator/generateusersessionurl", post(generate))
+        .route("/surl/{token}", get(open))
+}
+
+#[derive(Deserialize)]
+struct GenerateRequest {
+    #[serde(rename = "TargetUrl")]
+    target_url: String,
+}
+
+/// `POST /urlgenerator/generateusersessionurl` with HTTP Basic credentials holding scope
+/// `session_urls` and `{"TargetUrl": ...}`; answers `{"Url": ".../surl/<token>", "ResultMessage":
+/// "OK"}`. Only the SHA-256 of the token is stored.
+async fn generate(
+    State(state): State<AppState>,
+    Extension(ClientAddr(client)): Extension<ClientAddr>,
+    headers: HeaderMap,
+    body: Result<Json<GenerateRequest>, JsonRejection>,
+) -> Result<Response, GenerateError> {
+    let credential =
+        crate::api_auth::authenticate(&state, &headers, client, SESSION_URLS_SCOPE).await?;
+    let Json(request) = body?;
+    let data = target::read(&request.target_url, &state.clients, &state.config.products)?;
+    let token = crypto::random_token();
+    let now = state.clock.now();
+    state
+        .store
+        .create_session_url(
+            &crypto::sha256_hex(&token),
+            &data,
+            now,
+            now + SESSION_URL_TTL,
+        )
+        .await?;
+    tracing::info!(credential = %credential.username, "session URL issued");
+    let url = format!("{}/surl/{token}", state.config.server.issuer);
+    Ok(Json(json!({"Url": url, "ResultMessage": "OK"})).into_response())
+}
+
+/// `GET /surl/{token}`: spends the URL, creates or updates the customer's profile, starts a
+/// session for its user and sends the browser to the target.
+async fn open(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Extension(ClientAddr(client)): Extension<ClientAddr>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let opened = state
+        .store
+        .open_session_url(
+            &crypto::sha256_hex(&token),
+            &format!("u-{}", crypto::random_token()),
+            state.clock.now(),
+        )
+        .await
+        .map_err(OpenError::from)?
+        .ok_or(OpenError::Unusable)?;
+    let cookie = start_session(&state, &headers, &opened.user.id, &client.to_string()).await?;
+    tracing::info!(user = %opened.user.id, profile = ?opened.change, "signed in by session URL");
+    Ok(see_other(&opened.target_url, &[cookie]))
+}

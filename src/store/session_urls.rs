@@ -1,0 +1,260 @@
+//! One-time session URLs (SPEC section 7) and the customer profiles they create and update.
+//!
+//! A session URL is spent by one `DELETE … RETURNING` at the start of the transaction that
+//! applies its profile: of two openings racing on any number of processes, exactly one gets the
+//! row, and the other finds nothing and changes nothing. If applying the profile fails, the
+//! transaction rolls back and the URL is still unspent.
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel,
+    QueryFilter, SqlErr, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+
+use super::tables::{customer_profile, session_url, user};
+use super::{Store, StoreError};
+
+/// The profile fields a session URL carries. A field that is `Some` replaces the stored value
+/// when the URL is opened; `None` leaves it as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileFields {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub street1: Option<String>,
+    pub postal_code: Option<String>,
+    pub city: Option<String>,
+    pub country_id: Option<String>,
+    pub language: Option<String>,
+}
+
+impl ProfileFields {
+    /// The profile with each given field replaced.
+    fn applied_to(&self, mut profile: customer_profile::Model) -> customer_profile::Model {
+        for (given, stored) in [
+            (&self.first_name, &mut profile.billing_first_name),
+            (&self.last_name, &mut profile.billing_last_name),
+            (&self.email, &mut profile.billing_email),
+            (&self.street1, &mut profile.billing_street1),
+            (&self.postal_code, &mut profile.billing_postal_code),
+            (&self.city, &mut profile.billing_city),
+            (&self.country_id, &mut profile.billing_country_id),
+            (&self.language, &mut profile.language),
+        ] {
+            if let Some(value) = given {
+                *stored = Some(value.clone());
+            }
+        }
+        profile
+    }
+}
+
+/// What a session URL is for: the customer it signs in, the profile data it brings, and where the
+/// browser goes (already checked, without the profile parameters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionUrlData {
+    pub internal_customer: String,
+    pub profile: ProfileFields,
+    pub target_url: String,
+}
+
+/// What opening a session URL did to the customer's profile: the event a notification reports
+/// (`ProfileCreatedNotification`, `ProfileUpdatedNotification`, SPEC section 8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileChange {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// A session URL that has just been spent.
+#[derive(Debug, Clone)]
+pub struct OpenedSessionUrl {
+    /// The profile's user, as stored after the change: the one to sign in.
+    pub user: user::Model,
+    pub change: ProfileChange,
+    pub target_url: String,
+}
+
+impl Store {
+    /// Stores a session URL by the SHA-256 of its token.
+    pub async fn create_session_url(
+        &self,
+        token_hash: &str,
+        data: &SessionUrlData,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        let profile = serde_json::to_string(&data.profile)
+            .map_err(|e| StoreError::Corrupt(format!("session URL profile: {e}")))?;
+        session_url::Model {
+            token_hash: token_hash.to_string(),
+            internal_customer: data.internal_customer.clone(),
+            target_url: data.target_url.clone(),
+            profile,
+            created_at: now,
+            expires_at,
+        }
+        .into_active_model()
+        .insert(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// The user of the profile of `internal_customer`, if there is one.
+    pub async fn find_customer_user(
+        &self,
+        internal_customer: &str,
+    ) -> Result<Option<user::Model>, StoreError> {
+        let profile = customer_profile::Entity::find()
+            .filter(customer_profile::Column::InternalCustomer.eq(internal_customer))
+            .one(&self.db)
+            .await?;
+        match profile {
+            Some(profile) => self.find_user(&profile.user_id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Spends the unexpired session URL whose token hashes to `token_hash`, once across all
+    /// processes, and in the same transaction creates its customer's profile (with a user called
+    /// `new_user_id`) or applies its fields to the existing one. `None` when there is no such URL
+    /// (unknown, opened before, or expired): then nothing changed.
+    pub async fn open_session_url(
+        &self,
+        token_hash: &str,
+        new_user_id: &str,
+        now: i64,
+    ) -> Result<Option<OpenedSessionUrl>, StoreError> {
+        match self
+            .try_open_session_url(token_hash, new_user_id, now)
+            .await
+        {
+            // Another session URL for the same new customer was opened at the same moment and
+            // created the profile first. This transaction rolled back whole, its URL unspent;
+            // tried again, it finds the profile and updates it.
+            Err(StoreError::Db(e)) if is_unique_violation(&e) => {
+                self.try_open_session_url(token_hash, new_user_id, now)
+                    .await
+            }
+            other => other,
+        }
+    }
+
+    async fn try_open_session_url(
+        &self,
+        token_hash: &str,
+        new_user_id: &str,
+        now: i64,
+    ) -> Result<Option<OpenedSessionUrl>, StoreError> {
+        use session_url::Column as S;
+        // The write comes first, so that on SQLite the transaction takes the write lock at once
+        // instead of upgrading a read lock, which can fail under contention.
+        let txn = self.writer.begin().await?;
+        let spent = session_url::Entity::delete_many()
+            .filter(S::TokenHash.eq(token_hash))
+            .filter(S::ExpiresAt.gt(now))
+            .exec_with_returning(&txn)
+            .await?;
+        let Some(url) = spent.into_iter().next() else {
+            return Ok(None);
+        };
+        let fields: ProfileFields = serde_json::from_str(&url.profile)
+            .map_err(|e| StoreError::Corrupt(format!("session URL profile: {e}")))?;
+        let (user, change) =
+            upsert_profile(&txn, &url.internal_customer, &fields, new_user_id, now).await?;
+        txn.commit().await?;
+        Ok(Some(OpenedSessionUrl {
+            user,
+            change,
+            target_url: url.target_url,
+        }))
+    }
+}
+
+/// Creates the profile of `internal_customer` from `fields`, with a new user `new_user_id`, or
+/// applies `fields` to the profile there is. The profile's user follows it: name from the billing
+/// first and last names, email from the billing email (empty while there is none). Runs in the
+/// caller's transaction, which is where whatever must happen together with the change (a
+/// notification in the outbox) belongs too.
+async fn upsert_profile(
+    txn: &DatabaseTransaction,
+    internal_customer: &str,
+    fields: &ProfileFields,
+    new_user_id: &str,
+    now: i64,
+) -> Result<(user::Model, ProfileChange), StoreError> {
+    let current = customer_profile::Entity::find()
+        .filter(customer_profile::Column::InternalCustomer.eq(internal_customer))
+        .one(txn)
+        .await?;
+    let Some(current) = current else {
+        let profile = fields.applied_to(customer_profile::Model {
+            user_id: new_user_id.to_string(),
+            internal_customer: internal_customer.to_string(),
+            billing_first_name: None,
+            billing_last_name: None,
+            billing_email: None,
+            billing_street1: None,
+            billing_postal_code: None,
+            billing_city: None,
+            billing_country_id: None,
+            language: None,
+            created_at: now,
+            updated_at: now,
+        });
+        let user = user::Model {
+            id: new_user_id.to_string(),
+            email: user_email(&profile),
+            name: user_name(&profile),
+            password_hash: None,
+            source: user::SOURCE_SESSION_URL.to_string(),
+            created_at: now,
+            updated_at: now,
+        }
+        .into_active_model()
+        .insert(txn)
+        .await?;
+        // A concurrent creation of the same customer fails here on the unique internal_customer.
+        profile.into_active_model().insert(txn).await?;
+        return Ok((user, ProfileChange::Created));
+    };
+    let user = user::Entity::find_by_id(current.user_id.clone())
+        .one(txn)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("customer profile without user".into()))?;
+    let mut profile = fields.applied_to(current.clone());
+    if profile == current {
+        return Ok((user, ProfileChange::Unchanged));
+    }
+    profile.updated_at = now;
+    let profile = profile.into_active_model().reset_all().update(txn).await?;
+    let (email, name) = (user_email(&profile), user_name(&profile));
+    let user = if user.email == email && user.name == name {
+        user
+    } else {
+        let mut changed = user.into_active_model();
+        changed.email = sea_orm::Set(email);
+        changed.name = sea_orm::Set(name);
+        changed.updated_at = sea_orm::Set(now);
+        changed.update(txn).await?
+    };
+    Ok((user, ProfileChange::Updated))
+}
+
+/// The user's name: the billing first and last names, as far as they are known.
+fn user_name(profile: &customer_profile::Model) -> String {
+    [&profile.billing_first_name, &profile.billing_last_name]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn user_email(profile: &customer_profile::Model) -> String {
+    profile.billing_email.clone().unwrap_or_default()
+}
+
+fn is_unique_violation(error: &DbErr) -> bool {
+    matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
