@@ -6,6 +6,7 @@ use url::Url;
 use super::super::file::FileConnection;
 use super::{Checker, check_unique};
 use crate::config::{ConnectionDecl, ConnectionProtocol, OidcConnectionDecl};
+use crate::upstream::LocalLogin;
 
 const DEFAULT_TIMEOUT_SECONDS: i64 = 10;
 
@@ -137,7 +138,7 @@ fn check_oidc(
 }
 
 fn is_path_segment(id: &str) -> bool {
-    id != "local"
+    id != LocalLogin::ID
         && id.len() <= 64
         && id
             .chars()
