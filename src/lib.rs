@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod demo;
 pub mod hierarchy;
 pub mod keys;
+pub mod notifications;
 pub mod password;
 pub mod products;
 pub mod provider;
@@ -33,7 +34,8 @@ pub fn app(state: AppState) -> Router {
         web::routes()
             .merge(provider::router())
             .merge(upstream::router())
-            .merge(products::router()),
+            .merge(products::router())
+            .merge(notifications::schemas::router()),
         state,
     )
 }
@@ -42,13 +44,19 @@ pub fn app(state: AppState) -> Router {
 const SWEEP_INTERVAL: Duration = Duration::from_secs(600);
 
 /// Serves the application on a bound listener until `shutdown` completes, sweeping expired state
-/// in the background meanwhile.
+/// and delivering notifications in the background meanwhile. The delivery worker is stopped last
+/// and given a moment to finish the attempts it has in flight.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(sweep_periodically(state.clone()));
+    let (stop_delivery, delivery_stopped) = tokio::sync::watch::channel(false);
+    let delivery = tokio::spawn(notifications::delivery::run(
+        state.clone(),
+        delivery_stopped,
+    ));
     let served = axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -56,6 +64,8 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await;
     sweeper.abort();
+    stop_delivery.send(true).ok();
+    delivery.await.ok();
     served
 }
 

@@ -18,6 +18,7 @@ mod m0012_refresh_tokens;
 mod m0013_access_tokens;
 mod m0014_consents;
 mod m0015_upstream;
+mod m0017_outbox;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0013_access_tokens::Migration),
             Box::new(m0014_consents::Migration),
             Box::new(m0015_upstream::Migration),
+            Box::new(m0017_outbox::Migration),
         ]
     }
 }

@@ -1,5 +1,6 @@
 //! Turns a [`FileConfig`] into a [`Config`], collecting every problem with its key path.
 mod connections;
+mod webhooks;
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -280,6 +281,7 @@ pub(super) fn validate(
     let api_credentials = check_api_credentials(&mut check, &file.api_credentials);
     let connections = connections::check_connections(&mut check, &file.connections, &entity_ids);
     let products = check_products(&mut check, &file.products, issuer_is_https);
+    let webhooks = webhooks::check_webhooks(&mut check, &file.webhooks);
 
     if !check.problems.is_empty() {
         return Err(ConfigError::Invalid(check.problems));
@@ -303,6 +305,7 @@ pub(super) fn validate(
         api_credentials,
         connections,
         products,
+        webhooks,
     })
 }
 

@@ -1,12 +1,13 @@
 //! Removal of state that can no longer be used: expired sessions, passed throttle windows,
-//! abandoned authorizations and upstream logins, and codes and tokens past their lifetime.
+//! abandoned authorizations and upstream logins, codes and tokens past their lifetime, and
+//! outbox rows past their retention.
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::tables::{
-    access_token, authorization_code, login_throttle, pending_authorization, refresh_token,
+    access_token, authorization_code, login_throttle, outbox, pending_authorization, refresh_token,
     session, upstream_login,
 };
-use super::{Store, StoreError};
+use super::{OUTBOX_RETENTION, Store, StoreError};
 
 /// A spent code is kept this long past its expiry, so that a late replay is still recognised as
 /// one and revokes what the code issued.
@@ -43,6 +44,10 @@ impl Store {
                 .await?,
             upstream_login::Entity::delete_many()
                 .filter(upstream_login::Column::ExpiresAt.lte(now))
+                .exec(db)
+                .await?,
+            outbox::Entity::delete_many()
+                .filter(outbox::Column::CreatedAt.lte(now - OUTBOX_RETENTION))
                 .exec(db)
                 .await?,
         ];

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::{LoginRequest, OidcConnector, UpstreamConnector, UpstreamError};
 use crate::crypto;
+use crate::notifications::Notification;
 use crate::provider::{self, AuthorizationError};
 use crate::state::AppState;
 use crate::store::tables::upstream_login;
@@ -143,9 +144,15 @@ async fn oidc_callback(
         .await?;
     let user = state
         .store
-        .upsert_upstream_user(&profile, &format!("u-{}", crypto::random_token()), now)
+        .upsert_upstream_user(
+            &profile,
+            &format!("u-{}", crypto::random_token()),
+            &state.config,
+            now,
+        )
         .await?;
-    let cookie = start_session(&state, &headers, &user.id, &client.to_string()).await?;
+    let signed_in = Notification::user_login(&user, connector.id());
+    let cookie = start_session(&state, &headers, &signed_in, &client.to_string()).await?;
     tracing::info!(user = %user.id, connection = %connector.id(), "signed in upstream");
     let clear = cookies::set(&state, BROWSER_COOKIE, "", Some(0));
     Ok(see_other(&login.return_to, &[cookie, clear]))

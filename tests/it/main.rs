@@ -16,6 +16,7 @@ mod pages;
 mod products;
 mod storage;
 mod upstream_oidc;
+mod webhooks;
 
 /// Declares each listed `async fn name(backend: Backend)` as two tests, `sqlite::name` and
 /// `postgres::name`.
