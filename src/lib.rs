@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod demo;
 pub mod hierarchy;
 pub mod keys;
+pub mod notifications;
 pub mod password;
 pub mod products;
 pub mod provider;
@@ -35,7 +36,8 @@ pub fn app(state: AppState) -> Router {
             .merge(provider::router())
             .merge(upstream::router())
             .merge(products::router())
-            .merge(session_urls::router()),
+            .merge(session_urls::router())
+            .merge(notifications::schemas::router()),
         state,
     )
 }
@@ -44,7 +46,8 @@ pub fn app(state: AppState) -> Router {
 const SWEEP_INTERVAL: Duration = Duration::from_secs(600);
 
 /// Serves the application on a bound listener until `shutdown` completes, sweeping expired state
-/// in the background meanwhile.
+/// and delivering notifications in the background meanwhile. The delivery worker is stopped last
+/// and given a moment to finish the attempts it has in flight.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -52,6 +55,11 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(sweep_periodically(state.clone()));
     let refresher = tokio::spawn(refresh_idp_metadata(state.clone()));
+    let (stop_delivery, delivery_stopped) = tokio::sync::watch::channel(false);
+    let delivery = tokio::spawn(notifications::delivery::run(
+        state.clone(),
+        delivery_stopped,
+    ));
     let served = axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -60,6 +68,8 @@ pub async fn serve(
     .await;
     sweeper.abort();
     refresher.abort();
+    stop_delivery.send(true).ok();
+    delivery.await.ok();
     served
 }
 

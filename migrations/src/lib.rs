@@ -19,6 +19,7 @@ mod m0013_access_tokens;
 mod m0014_consents;
 mod m0015_upstream;
 mod m0016_session_urls;
+mod m0017_outbox;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0014_consents::Migration),
             Box::new(m0015_upstream::Migration),
             Box::new(m0016_session_urls::Migration),
+            Box::new(m0017_outbox::Migration),
         ]
     }
 }

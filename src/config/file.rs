@@ -22,6 +22,8 @@ pub struct FileConfig {
     pub connections: Vec<FileConnection>,
     #[serde(default)]
     pub products: Vec<FileProduct>,
+    #[serde(default)]
+    pub webhooks: Vec<FileWebhook>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -157,4 +159,14 @@ pub struct FileProduct {
     #[serde(default)]
     pub secrets: Vec<String>,
     pub token_ttl: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FileWebhook {
+    pub url: String,
+    pub secret: String,
+    pub events: Vec<String>,
+    pub max_attempts: Option<i64>,
+    pub backoff: Option<String>,
+    pub timeout: Option<String>,
 }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
 
+use crate::notifications::EventType;
 use crate::products::domains::DomainPattern;
 
 pub use validate::{is_plausible_email, parse_duration};
@@ -37,6 +38,7 @@ pub struct Config {
     pub api_credentials: Vec<ApiCredentialDecl>,
     pub connections: Vec<ConnectionDecl>,
     pub products: Vec<ProductDecl>,
+    pub webhooks: Vec<WebhookDecl>,
 }
 
 #[derive(Debug, Clone)]
@@ -376,6 +378,35 @@ impl ProductDecl {
     /// The key every new token is signed with.
     pub fn signing_secret(&self) -> &Secret {
         &self.secrets[0]
+    }
+}
+
+/// A receiver of notifications (SPEC section 8).
+#[derive(Debug, Clone)]
+pub struct WebhookDecl {
+    /// Absolute `https` URL (`http` only on loopback hosts); unique, so it names the webhook.
+    pub url: String,
+    /// HMAC-SHA256 key of the `X-Idbridge-Signature` header; at least 32 bytes.
+    pub secret: Secret,
+    /// The events it is sent; never empty.
+    pub events: Vec<EventType>,
+    /// Attempts before a notification is given up, the first included.
+    pub max_attempts: u32,
+    /// Seconds to wait after the first failed attempt; doubled after each further one.
+    pub backoff: i64,
+    /// How long one attempt may take, in seconds.
+    pub timeout: u64,
+}
+
+impl WebhookDecl {
+    /// What outbox rows name the webhook by: the hex SHA-256 of its URL, so that the URL (which may
+    /// carry a token of the receiver's) is not copied into the database.
+    pub fn key(&self) -> String {
+        crate::crypto::sha256_hex(&self.url)
+    }
+
+    pub fn wants(&self, event: EventType) -> bool {
+        self.events.contains(&event)
     }
 }
 

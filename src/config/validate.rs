@@ -1,5 +1,6 @@
 //! Turns a [`FileConfig`] into a [`Config`], collecting every problem with its key path.
 mod connections;
+mod webhooks;
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -286,6 +287,7 @@ pub(super) fn validate(
         base_dir,
     );
     let products = check_products(&mut check, &file.products, issuer_is_https);
+    let webhooks = webhooks::check_webhooks(&mut check, &file.webhooks);
 
     if !check.problems.is_empty() {
         return Err(ConfigError::Invalid(check.problems));
@@ -309,6 +311,7 @@ pub(super) fn validate(
         api_credentials,
         connections,
         products,
+        webhooks,
     })
 }
 

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::crypto;
+use crate::notifications::Notification;
 use crate::state::AppState;
 use crate::web::pages::see_other;
 use crate::web::{ClientAddr, PageError, start_session};
@@ -24,6 +25,10 @@ use error::{GenerateError, OpenError};
 
 /// The API scope that may ask for session URLs.
 pub const SESSION_URLS_SCOPE: &str = "session_urls";
+
+/// The `connection` of the `UserLoginNotification` of a login by session URL; no configured
+/// connection may have this id.
+pub const SESSION_URL_CONNECTION: &str = "session_url";
 
 /// How long a session URL can be opened after it was made: 72 hours.
 pub const SESSION_URL_TTL: i64 = 72 * 3600;
@@ -82,12 +87,15 @@ async fn open(
         .open_session_url(
             &crypto::sha256_hex(&token),
             &format!("u-{}", crypto::random_token()),
+            &state.config,
             state.clock.now(),
         )
         .await
         .map_err(OpenError::from)?
         .ok_or(OpenError::Unusable)?;
-    let cookie = start_session(&state, &headers, &opened.user.id, &client.to_string()).await?;
+    let signed_in = Notification::user_login(&opened.user, SESSION_URL_CONNECTION)
+        .with_internal_customer(&opened.internal_customer);
+    let cookie = start_session(&state, &headers, &signed_in, &client.to_string()).await?;
     tracing::info!(user = %opened.user.id, profile = ?opened.change, "signed in by session URL");
     Ok(see_other(&opened.target_url, &[cookie]))
 }

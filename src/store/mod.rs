@@ -2,6 +2,7 @@
 //! piece of state a request needs lives here, so any number of processes can share one database.
 mod api_credentials;
 mod grants;
+mod outbox;
 mod secrets;
 mod session_urls;
 mod sessions;
@@ -20,8 +21,9 @@ use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
 pub use grants::{CodeUse, RefreshUse, SpentGrant, UserinfoGrant};
+pub use outbox::{AttemptOutcome, DueNotification, OUTBOX_RETENTION, enqueue_notification};
 pub use session_urls::{OpenedSessionUrl, ProfileChange, ProfileFields, SessionUrlData};
-pub use sessions::SessionInfo;
+pub use sessions::{NewSession, SessionInfo};
 pub use throttle::ThrottleRule;
 pub use upstream::UpstreamProfile;
 pub use users::{Attachment, UserProfile};

@@ -11,7 +11,9 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use super::tables::{customer_profile, session_url, user};
-use super::{Store, StoreError};
+use super::{Store, StoreError, enqueue_notification};
+use crate::config::Config;
+use crate::notifications::{EventType, Notification};
 
 /// The profile fields a session URL carries. A field that is `Some` replaces the stored value
 /// when the URL is opened; `None` leaves it as it is.
@@ -71,6 +73,7 @@ pub enum ProfileChange {
 pub struct OpenedSessionUrl {
     /// The profile's user, as stored after the change: the one to sign in.
     pub user: user::Model,
+    pub internal_customer: String,
     pub change: ProfileChange,
     pub target_url: String,
 }
@@ -117,23 +120,25 @@ impl Store {
 
     /// Spends the unexpired session URL whose token hashes to `token_hash`, once across all
     /// processes, and in the same transaction creates its customer's profile (with a user called
-    /// `new_user_id`) or applies its fields to the existing one. `None` when there is no such URL
-    /// (unknown, opened before, or expired): then nothing changed.
+    /// `new_user_id`) or applies its fields to the existing one, announcing a created or changed
+    /// profile to the webhooks of `config`. `None` when there is no such URL (unknown, opened
+    /// before, or expired): then nothing changed.
     pub async fn open_session_url(
         &self,
         token_hash: &str,
         new_user_id: &str,
+        config: &Config,
         now: i64,
     ) -> Result<Option<OpenedSessionUrl>, StoreError> {
         match self
-            .try_open_session_url(token_hash, new_user_id, now)
+            .try_open_session_url(token_hash, new_user_id, config, now)
             .await
         {
             // Another session URL for the same new customer was opened at the same moment and
             // created the profile first. This transaction rolled back whole, its URL unspent;
             // tried again, it finds the profile and updates it.
             Err(StoreError::Db(e)) if is_unique_violation(&e) => {
-                self.try_open_session_url(token_hash, new_user_id, now)
+                self.try_open_session_url(token_hash, new_user_id, config, now)
                     .await
             }
             other => other,
@@ -144,6 +149,7 @@ impl Store {
         &self,
         token_hash: &str,
         new_user_id: &str,
+        config: &Config,
         now: i64,
     ) -> Result<Option<OpenedSessionUrl>, StoreError> {
         use session_url::Column as S;
@@ -162,9 +168,20 @@ impl Store {
             .map_err(|e| StoreError::Corrupt(format!("session URL profile: {e}")))?;
         let (user, change) =
             upsert_profile(&txn, &url.internal_customer, &fields, new_user_id, now).await?;
+        let event = match change {
+            ProfileChange::Created => Some(EventType::ProfileCreated),
+            ProfileChange::Updated => Some(EventType::ProfileUpdated),
+            ProfileChange::Unchanged => None,
+        };
+        if let Some(event) = event {
+            let notification =
+                Notification::new(event, &user).with_internal_customer(&url.internal_customer);
+            enqueue_notification(&txn, config, &notification, now).await?;
+        }
         txn.commit().await?;
         Ok(Some(OpenedSessionUrl {
             user,
+            internal_customer: url.internal_customer,
             change,
             target_url: url.target_url,
         }))
@@ -174,8 +191,7 @@ impl Store {
 /// Creates the profile of `internal_customer` from `fields`, with a new user `new_user_id`, or
 /// applies `fields` to the profile there is. The profile's user follows it: name from the billing
 /// first and last names, email from the billing email (empty while there is none). Runs in the
-/// caller's transaction, which is where whatever must happen together with the change (a
-/// notification in the outbox) belongs too.
+/// caller's transaction.
 async fn upsert_profile(
     txn: &DatabaseTransaction,
     internal_customer: &str,

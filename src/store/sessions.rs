@@ -1,11 +1,14 @@
 //! End-user sessions at idbridge.
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    TransactionTrait,
 };
 
 use super::tables::{session, user};
-use super::{Store, StoreError};
+use super::{Store, StoreError, enqueue_notification};
+use crate::config::Config;
 use crate::crypto;
+use crate::notifications::Notification;
 
 /// A live session and whose it is.
 #[derive(Debug, Clone)]
@@ -16,29 +19,44 @@ pub struct SessionInfo {
     pub expires_at: i64,
 }
 
+/// A session about to start.
+#[derive(Debug, Clone, Copy)]
+pub struct NewSession<'a> {
+    /// The sign-in that starts it: whose session it is, and the `UserLoginNotification` sent.
+    pub login: &'a Notification,
+    pub now: i64,
+    /// Lifetime in seconds.
+    pub ttl: i64,
+    pub client_addr: &'a str,
+    pub user_agent: &'a str,
+}
+
 impl Store {
-    /// Starts a session and returns the token for the cookie (stored only as its SHA-256).
+    /// Starts a session for the user of `new.login` and returns the token for the cookie (stored
+    /// only as its SHA-256). The login notification is written to the outbox in the same
+    /// transaction: a session never starts unannounced, and nothing is announced for a session
+    /// that failed to start.
     pub async fn create_session(
         &self,
-        user_id: &str,
-        now: i64,
-        ttl: i64,
-        client_addr: &str,
-        user_agent: &str,
+        new: NewSession<'_>,
+        config: &Config,
     ) -> Result<String, StoreError> {
         let token = crypto::random_token();
+        let txn = self.writer.begin().await?;
+        enqueue_notification(&txn, config, new.login, new.now).await?;
         session::Model {
             id_hash: crypto::sha256_hex(&token),
             sid: crypto::random_token(),
-            user_id: user_id.to_string(),
-            auth_time: now,
-            expires_at: now + ttl,
-            client_addr: client_addr.to_string(),
-            user_agent: user_agent.chars().take(256).collect(),
+            user_id: new.login.user.id.clone(),
+            auth_time: new.now,
+            expires_at: new.now + new.ttl,
+            client_addr: new.client_addr.to_string(),
+            user_agent: new.user_agent.chars().take(256).collect(),
         }
         .into_active_model()
-        .insert(&self.writer)
+        .insert(&txn)
         .await?;
+        txn.commit().await?;
         Ok(token)
     }
 

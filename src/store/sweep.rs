@@ -1,13 +1,13 @@
 //! Removal of state that can no longer be used: expired sessions, passed throttle windows,
-//! abandoned authorizations and upstream logins, codes and tokens past their lifetime, and session
-//! URLs that were never opened.
+//! abandoned authorizations and upstream logins, codes and tokens past their lifetime, session
+//! URLs that were never opened, and outbox rows past their retention.
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::tables::{
-    access_token, authorization_code, login_throttle, pending_authorization, refresh_token,
+    access_token, authorization_code, login_throttle, outbox, pending_authorization, refresh_token,
     saml_assertion, session, session_url, upstream_login,
 };
-use super::{Store, StoreError};
+use super::{OUTBOX_RETENTION, Store, StoreError};
 
 /// A spent code is kept this long past its expiry, so that a late replay is still recognised as
 /// one and revokes what the code issued.
@@ -52,6 +52,10 @@ impl Store {
                 .await?,
             session_url::Entity::delete_many()
                 .filter(session_url::Column::ExpiresAt.lte(now))
+                .exec(db)
+                .await?,
+            outbox::Entity::delete_many()
+                .filter(outbox::Column::CreatedAt.lte(now - OUTBOX_RETENTION))
                 .exec(db)
                 .await?,
         ];

@@ -428,3 +428,35 @@ pub mod session_url {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod outbox {
+    use sea_orm::entity::prelude::*;
+
+    /// A notification for one webhook (SPEC section 8), written in the transaction of the change
+    /// that caused it and kept until delivered or given up.
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "outbox")]
+    pub struct Model {
+        /// Random; the payload's `meta.id` and the `X-Idbridge-Delivery` header.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// Hex SHA-256 of the webhook's URL: which `[[webhooks]]` entry it is for.
+        pub webhook: String,
+        pub event_type: String,
+        /// The JSON payload, fixed at write time.
+        pub body: String,
+        pub created_at: i64,
+        /// Attempts started; counted when a process claims the row, so it fences late writers.
+        pub attempts: i32,
+        pub next_attempt_at: i64,
+        /// While in the future, a process is delivering the row and no other may claim it.
+        pub locked_until: Option<i64>,
+        pub delivered_at: Option<i64>,
+        pub given_up_at: Option<i64>,
+        /// Why the last attempt failed: a status code or a short transport error, never a body.
+        pub last_error: Option<String>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

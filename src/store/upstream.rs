@@ -4,7 +4,9 @@ use sea_orm::{
 };
 
 use super::tables::{saml_assertion, upstream_identity, upstream_login, user, user_entity};
-use super::{Store, StoreError};
+use super::{Store, StoreError, enqueue_notification};
+use crate::config::Config;
+use crate::notifications::{EventType, Notification};
 
 /// What an upstream identity provider says about a person, already verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,11 +75,14 @@ impl Store {
     }
 
     /// The user behind an upstream subject, created on first login and kept up to date after:
-    /// email and name as the upstream says now, attached to the connection's entity.
+    /// email and name as the upstream says now, attached to the connection's entity. A created
+    /// user is announced as `ProfileCreatedNotification`, a changed email or name as
+    /// `ProfileUpdatedNotification`, in the same transaction.
     pub async fn upsert_upstream_user(
         &self,
         profile: &UpstreamProfile,
         new_user_id: &str,
+        config: &Config,
         now: i64,
     ) -> Result<user::Model, StoreError> {
         let txn = self.writer.begin().await?;
@@ -100,7 +105,10 @@ impl Store {
                     changed.email = sea_orm::Set(profile.email.clone());
                     changed.name = sea_orm::Set(profile.name.clone());
                     changed.updated_at = sea_orm::Set(now);
-                    changed.update(&txn).await?
+                    let updated = changed.update(&txn).await?;
+                    let notification = Notification::new(EventType::ProfileUpdated, &updated);
+                    enqueue_notification(&txn, config, &notification, now).await?;
+                    updated
                 }
             }
             None => {
@@ -116,6 +124,8 @@ impl Store {
                 .into_active_model()
                 .insert(&txn)
                 .await?;
+                let notification = Notification::new(EventType::ProfileCreated, &created);
+                enqueue_notification(&txn, config, &notification, now).await?;
                 // A concurrent first login of the same subject fails here on the primary key and
                 // rolls back, instead of making a second user.
                 upstream_identity::Model {

@@ -4,9 +4,14 @@ use super::{LoginRequest, UpstreamConnector, login_query};
 
 pub struct LocalLogin;
 
+impl LocalLogin {
+    /// Its connection id, which no `[[connections]]` entry may take.
+    pub const ID: &'static str = "local";
+}
+
 impl UpstreamConnector for LocalLogin {
     fn id(&self) -> &str {
-        "local"
+        Self::ID
     }
 
     fn name(&self) -> &str {

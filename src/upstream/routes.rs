@@ -19,6 +19,7 @@ use super::{
     LoginRequest, OidcConnector, SamlConnector, SamlError, UpstreamConnector, UpstreamError,
 };
 use crate::crypto;
+use crate::notifications::Notification;
 use crate::provider::{self, AuthorizationError};
 use crate::state::AppState;
 use crate::store::UpstreamProfile;
@@ -150,14 +151,19 @@ async fn oidc_callback(
         .await?;
     let user = state
         .store
-        .upsert_upstream_user(&profile, &format!("u-{}", crypto::random_token()), now)
+        .upsert_upstream_user(
+            &profile,
+            &format!("u-{}", crypto::random_token()),
+            &state.config,
+            now,
+        )
         .await?;
+    let signed_in = Notification::user_login(&user, connector.id());
     finish(
         &state,
         &headers,
         &client.to_string(),
-        &user.id,
-        connector.id(),
+        &signed_in,
         &login.return_to,
     )
     .await
@@ -217,12 +223,15 @@ async fn finish(
     state: &AppState,
     headers: &HeaderMap,
     client: &str,
-    user_id: &str,
-    connection: &str,
+    signed_in: &Notification,
     return_to: &str,
 ) -> Result<Response, PageError> {
-    let cookie = start_session(state, headers, user_id, client).await?;
-    tracing::info!(user = %user_id, %connection, "signed in upstream");
+    let cookie = start_session(state, headers, signed_in, client).await?;
+    tracing::info!(
+        user = %signed_in.user.id,
+        connection = signed_in.connection.as_deref().unwrap_or_default(),
+        "signed in upstream"
+    );
     let clear = cookies::set(state, BROWSER_COOKIE, "", Some(0));
     Ok(see_other(return_to, &[cookie, clear]))
 }
@@ -340,6 +349,7 @@ async fn saml_acs(
                 entity_id: connector.entity().to_string(),
             },
             &format!("u-{}", crypto::random_token()),
+            &state.config,
             now,
         )
         .await?;
@@ -392,12 +402,20 @@ async fn saml_resume(
             "answered SAML login without user".into(),
         ));
     };
+    // The user was written at the ACS; a user deleted since (by a config sync) cannot sign in.
+    let user = state
+        .store
+        .find_user(user_id)
+        .await?
+        .ok_or(PageError::BadRequest(
+            "This account no longer exists. Go back to the application and start again.",
+        ))?;
+    let signed_in = Notification::user_login(&user, connector.id());
     finish(
         &state,
         &headers,
         &client.to_string(),
-        user_id,
-        connector.id(),
+        &signed_in,
         &login.return_to,
     )
     .await

@@ -16,8 +16,9 @@ use super::middleware::ClientAddr;
 use super::pages::{local_path, render, see_other};
 use super::{cookies, csrf, current_session, start_session};
 use crate::auth::{self, LoginError};
+use crate::notifications::Notification;
 use crate::state::AppState;
-use crate::upstream::LoginRequest;
+use crate::upstream::{LocalLogin, LoginRequest};
 
 const LOGIN_PATH: &str = "/sso/v2/login";
 
@@ -254,7 +255,8 @@ pub async fn submit(
         }
         Err(other) => return Err(other.into()),
     };
-    let cookie = start_session(&state, &headers, &user.id, &client).await?;
+    let login = Notification::user_login(&user, LocalLogin::ID);
+    let cookie = start_session(&state, &headers, &login, &client).await?;
     tracing::info!(user = %user.id, "signed in");
     Ok(see_other(&return_to, &[cookie]))
 }

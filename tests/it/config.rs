@@ -514,6 +514,11 @@ domains = ["GLOBEX.com"]
 id = "local"
 type = "ldap"
 entity = "e-mer-1"
+
+[[connections]]
+id = "session_url"
+type = "saml"
+entity = "e-mer-1"
 "#
     );
     let found = problems(&text);
@@ -530,6 +535,7 @@ entity = "e-mer-1"
     assert_problem(&found, "connections[1].domains[0]", "another connection");
     assert_problem(&found, "connections[2].id", "not \"local\"");
     assert_problem(&found, "connections[2].type", "must be oidc or saml");
+    assert_problem(&found, "connections[3].id", "\"session_url\"");
 
     let unknown_claim = OIDC_CONNECTION.replace("name = \"name\" }", "phone = \"phone_number\" }");
     let found = problems(&format!("{BASE_CONFIG}{unknown_claim}"));

@@ -19,6 +19,7 @@ mod session_urls;
 mod storage;
 mod upstream_oidc;
 mod upstream_saml;
+mod webhooks;
 
 /// Declares each listed `async fn name(backend: Backend)` as two tests, `sqlite::name` and
 /// `postgres::name`.

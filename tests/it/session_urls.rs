@@ -10,6 +10,9 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use crate::support::*;
+use crate::webhooks::{
+    ALL_EVENTS, Answer, Receiver, WEBHOOK_SECRET, check_payload, webhook_config,
+};
 
 const SESSION_URLS_CONFIG: &str = r#"
 [[products]]
@@ -60,6 +63,13 @@ async fn start(backend: Backend) -> (TestDb, TestServer) {
         .await
         .expect("server starts");
     (db, server)
+}
+
+/// Opens a session URL for `target` in a new browser and expects the redirect.
+async fn sign_in(server: &TestServer, target: &str) {
+    let path = session_url(server, target).await;
+    let (status, _, page) = open(&server.client(), &server.base, &path).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
 }
 
 /// Asks for a session URL with a JSON body; returns the status, the `WWW-Authenticate` header and
@@ -302,6 +312,58 @@ async fn an_existing_customer_is_updated_and_signed_in_again(backend: Backend) {
     assert_eq!(texts(&page, "#page-title"), vec!["Janet Doe"]);
 }
 
+/// Webhooks hear of the profile a session URL creates or changes and of each login by session
+/// URL, all with the `internalCustomer`; an opening that changes nothing is only a login.
+async fn profiles_and_logins_are_announced(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let receiver = Receiver::start(&[], Answer::Accept).await;
+    let webhook = webhook_config(&receiver.url, ALL_EVENTS, "");
+    let mut env = ENV.to_vec();
+    env.push(("WEBHOOK_SECRET", WEBHOOK_SECRET));
+    let server = TestServer::start_with(
+        &db,
+        &format!("{}{webhook}", config()),
+        Clock::system(),
+        &env,
+    )
+    .await
+    .expect("server starts");
+    let update = "https://shop.example.com/?internalcustomer=C-1001&billingCity=Graz";
+    sign_in(&server, SEED_TARGET).await;
+    sign_in(&server, update).await;
+    sign_in(&server, update).await;
+    receiver
+        .wait_for(10, "five notifications", |r| r.len() >= 5)
+        .await;
+    // Each opening's notifications are written in one transaction and may be delivered in any
+    // order; the profile events by their content, the logins by their number.
+    let payloads = receiver.accepted_payloads();
+    let of = |kind: &str| -> Vec<&Value> {
+        payloads
+            .iter()
+            .filter(|p| p["meta"]["type"] == kind)
+            .collect()
+    };
+    let user_id = profile(&server, "C-1001").await.unwrap().user_id;
+    let created = of("ProfileCreatedNotification");
+    let updated = of("ProfileUpdatedNotification");
+    let logins = of("UserLoginNotification");
+    assert_eq!((created.len(), updated.len(), logins.len()), (1, 1, 3));
+    assert_eq!(
+        created[0]["user"],
+        json!({"id": user_id, "email": "jane@example.com", "name": "Jane Doe"})
+    );
+    assert_eq!(updated[0]["user"]["id"], user_id.as_str());
+    for payload in created.iter().chain(&updated).chain(&logins) {
+        assert_eq!(payload["internalCustomer"], "C-1001", "{payload}");
+        check_payload(&server, payload).await;
+    }
+    for login in &logins {
+        assert_eq!(login["connection"], "session_url");
+        assert_eq!(login["user"]["id"], user_id.as_str());
+    }
+}
+
 async fn refused_requests_store_nothing(backend: Backend) {
     let (_db, server) = start(backend).await;
     let backend_login = Some(("backend", BACKEND_PASSWORD));
@@ -469,6 +531,7 @@ crate::backend_tests!(
     seed_example_signs_the_customer_in,
     expired_and_unknown_urls_are_refused,
     an_existing_customer_is_updated_and_signed_in_again,
+    profiles_and_logins_are_announced,
     refused_requests_store_nothing,
     racing_openings_across_processes_succeed_once,
     two_urls_of_a_new_customer_at_once_make_one_profile,

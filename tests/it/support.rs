@@ -167,11 +167,7 @@ impl TestServer {
 
     /// A browser-like client: its own cookie jar, and redirects left to the test to follow.
     pub fn client(&self) -> Client {
-        Client::builder()
-            .cookie_provider(Arc::new(reqwest::cookie::Jar::default()))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client")
+        browser()
     }
 
     /// Stops the server and waits until it has.
@@ -186,31 +182,12 @@ impl TestServer {
 
     /// Fetches the login page and returns the CSRF token of its form.
     pub async fn csrf_token(&self, client: &Client, path: &str) -> String {
-        let page = client
-            .get(self.url(path))
-            .send()
-            .await
-            .expect("GET")
-            .text()
-            .await
-            .unwrap();
-        form_value(&page, "csrf").expect("page has a CSRF token")
+        csrf_token_at(&self.base, client, path).await
     }
 
     /// Posts the login form (with a valid CSRF token) and returns the response, not followed.
     pub async fn login(&self, client: &Client, email: &str, password: &str) -> Response {
-        let csrf = self.csrf_token(client, "/sso/v2/login").await;
-        client
-            .post(self.url("/sso/v2/login"))
-            .form(&[
-                ("email", email),
-                ("password", password),
-                ("csrf", &csrf),
-                ("return_to", "/account"),
-            ])
-            .send()
-            .await
-            .expect("POST login")
+        login_at(&self.base, client, email, password).await
     }
 
     /// Follows one redirect (to a path on this server) and returns the page text.
@@ -309,6 +286,45 @@ impl ServerProcess {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
+}
+
+/// A browser-like client: its own cookie jar, and redirects left to the test to follow.
+pub fn browser() -> Client {
+    Client::builder()
+        .cookie_provider(Arc::new(reqwest::cookie::Jar::default()))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// Fetches a page of the server at `base` and returns the CSRF token of its form.
+pub async fn csrf_token_at(base: &str, client: &Client, path: &str) -> String {
+    let page = client
+        .get(format!("{base}{path}"))
+        .send()
+        .await
+        .expect("GET")
+        .text()
+        .await
+        .unwrap();
+    form_value(&page, "csrf").expect("page has a CSRF token")
+}
+
+/// Posts the login form of the server at `base` (with a valid CSRF token) and returns the
+/// response, not followed.
+pub async fn login_at(base: &str, client: &Client, email: &str, password: &str) -> Response {
+    let csrf = csrf_token_at(base, client, "/sso/v2/login").await;
+    client
+        .post(format!("{base}/sso/v2/login"))
+        .form(&[
+            ("email", email),
+            ("password", password),
+            ("csrf", &csrf),
+            ("return_to", "/account"),
+        ])
+        .send()
+        .await
+        .expect("POST login")
 }
 
 /// A port of 127.0.0.1 that was free a moment ago.

@@ -12,6 +12,9 @@ use url::Url;
 use crate::oidc::{PROVIDER_CONFIG, RP_SECRET, authorize_url, redeem};
 use crate::saml_idp::*;
 use crate::support::*;
+use crate::webhooks::{
+    ALL_EVENTS, Answer, Receiver, WEBHOOK_SECRET, check_payload, webhook_config,
+};
 
 const IDP_SSO: &str = "https://idp.acme.test/sso";
 const ACME_EMAIL: &str = "alice@acme.test";
@@ -50,13 +53,20 @@ struct Setup {
 
 impl Setup {
     async fn start(backend: Backend) -> Setup {
+        Setup::start_with(backend, "", &[]).await
+    }
+
+    /// Starts with `extra` appended to the config and `extra_env` set.
+    async fn start_with(backend: Backend, extra: &str, extra_env: &[(&str, &str)]) -> Setup {
         let db = TestDb::new(backend).await;
         let idp = IdpKey::generate();
+        let mut env = vec![("RP_SECRET", RP_SECRET)];
+        env.extend_from_slice(extra_env);
         let server = TestServer::start_with(
             &db,
-            &bridge_config(&idp.cert_b64),
+            &format!("{}{extra}", bridge_config(&idp.cert_b64)),
             idbridge::Clock::system(),
-            &[("RP_SECRET", RP_SECRET)],
+            &env,
         )
         .await
         .unwrap();
@@ -169,6 +179,7 @@ async fn post_acs(
 crate::backend_tests!(
     a_relying_party_signs_in_through_the_saml_idp,
     signed_on_the_response_or_on_both_is_accepted,
+    a_saml_login_is_announced,
     idp_initiated_only_where_allowed,
     an_unsigned_response_is_refused,
     a_response_signed_by_another_key_is_refused,
@@ -305,6 +316,42 @@ async fn sign_in(setup: &Setup, signed: Signed) -> StatusCode {
         .unwrap();
     assert_eq!(location(&resumed).as_deref(), Some("/account"));
     resumed.status()
+}
+
+/// A first login through a SAML IdP creates the user and starts a session: webhooks hear of both,
+/// the login with the connection's id.
+async fn a_saml_login_is_announced(backend: Backend) {
+    let receiver = Receiver::start(&[], Answer::Accept).await;
+    let setup = Setup::start_with(
+        backend,
+        &webhook_config(&receiver.url, ALL_EVENTS, ""),
+        &[("WEBHOOK_SECRET", WEBHOOK_SECRET)],
+    )
+    .await;
+    assert_eq!(
+        sign_in(&setup, Signed::Assertion).await,
+        StatusCode::SEE_OTHER
+    );
+    receiver
+        .wait_for(10, "two notifications", |r| r.len() >= 2)
+        .await;
+    let mut payloads = receiver.accepted_payloads();
+    payloads.sort_by_key(|p| p["meta"]["type"].as_str().unwrap().to_string());
+    let kinds: Vec<&str> = payloads
+        .iter()
+        .map(|p| p["meta"]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["ProfileCreatedNotification", "UserLoginNotification"]
+    );
+    for payload in &payloads {
+        assert_eq!(payload["user"]["email"], ACME_EMAIL);
+        assert_eq!(payload["user"]["name"], "Alice Acme");
+        assert_eq!(payload["user"]["id"], payloads[0]["user"]["id"]);
+        check_payload(&setup.server, payload).await;
+    }
+    assert_eq!(payloads[1]["connection"], "acme");
 }
 
 async fn signed_on_the_response_or_on_both_is_accepted(backend: Backend) {

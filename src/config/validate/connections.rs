@@ -9,6 +9,8 @@ use url::Url;
 use super::super::file::FileConnection;
 use super::{Checker, check_unique};
 use crate::config::{ConnectionDecl, ConnectionProtocol, OidcConnectionDecl};
+use crate::session_urls::SESSION_URL_CONNECTION;
+use crate::upstream::LocalLogin;
 
 const DEFAULT_TIMEOUT_SECONDS: i64 = 10;
 
@@ -29,7 +31,7 @@ pub(super) fn check_connections(
         {
             check.problem(
                 format!("{path}.id"),
-                "use only lowercase letters, digits, - and _ (it appears in URLs), and not \"local\"",
+                "use only lowercase letters, digits, - and _ (it appears in URLs), and not \"local\" or \"session_url\"",
             );
         }
         if !entity_ids.contains(connection.entity.as_str()) {
@@ -136,8 +138,11 @@ fn check_oidc(
     })
 }
 
+/// Ids that name logins other than through a connection, in notifications.
+const RESERVED_IDS: [&str; 2] = [LocalLogin::ID, SESSION_URL_CONNECTION];
+
 fn is_path_segment(id: &str) -> bool {
-    id != "local"
+    !RESERVED_IDS.contains(&id)
         && id.len() <= 64
         && id
             .chars()

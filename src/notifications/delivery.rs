@@ -1,0 +1,272 @@
+//! The delivery worker: one per process, started by `lib::serve`. About once a second it claims
+//! the outbox rows that are due (a conditional write, so that no two processes hold the same row)
+//! and POSTs each to its webhook. A 2xx marks the row delivered; anything else (another status,
+//! a timeout, a refused connection) schedules the next attempt with exponential backoff, until
+//! the webhook's `max_attempts` are spent and the row is given up.
+//!
+//! Delivery is at least once: a process that dies during an attempt leaves its row claimed until
+//! the lease runs out (the webhook's `timeout` plus [`LEASE_MARGIN`]), and then any process
+//! delivers it again. Receivers drop duplicates by `meta.id`.
+use std::collections::HashMap;
+use std::error::Error as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use openidconnect::reqwest;
+use reqwest::header::CONTENT_TYPE;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::signature;
+use crate::config::WebhookDecl;
+use crate::state::AppState;
+use crate::store::tables::outbox;
+use crate::store::{AttemptOutcome, DueNotification, StoreError};
+
+/// How often the outbox is looked at for due rows.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// A claimed row stays held this much longer than its webhook's `timeout`, so that a slow
+/// attempt still records its outcome before another process may take the row.
+pub const LEASE_MARGIN: i64 = 5;
+/// The longest wait between two attempts, in seconds; the backoff doubles up to it.
+pub const MAX_BACKOFF: i64 = 3600;
+/// The most attempts a webhook may be given.
+pub const MAX_ATTEMPTS: u32 = 100;
+/// The longest `timeout` a webhook may be given, in seconds.
+pub const MAX_TIMEOUT: i64 = 60;
+/// Attempts in flight at once in one process (and so rows claimed at most per poll).
+const MAX_IN_FLIGHT: usize = 32;
+/// At shutdown, attempts in flight get this long to finish; the rest are abandoned and delivered
+/// again once their lease has run out.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// `last_error` is kept short.
+const MAX_ERROR_LEN: usize = 200;
+
+/// Why an attempt failed. Its text is stored as `last_error`: a status code or a transport error,
+/// never the URL (which may carry a token) or the receiver's body.
+#[derive(Debug, thiserror::Error)]
+enum AttemptError {
+    #[error("answered HTTP {0}")]
+    Status(u16),
+    #[error("no answer within {0}s")]
+    Timeout(u64),
+    #[error("{0}")]
+    Transport(String),
+    #[error("the previous attempt was interrupted and no attempts are left")]
+    Interrupted,
+}
+
+/// A configured webhook with its HTTP client.
+struct Target {
+    webhook: WebhookDecl,
+    http: reqwest::Client,
+}
+
+impl Target {
+    fn new(webhook: &WebhookDecl) -> Result<Target, reqwest::Error> {
+        // No redirects: a notification goes to the configured URL or nowhere.
+        let http = reqwest::ClientBuilder::new()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(webhook.timeout))
+            .user_agent(concat!("idbridge/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Target {
+            webhook: webhook.clone(),
+            http,
+        })
+    }
+
+    fn lease(&self) -> i64 {
+        self.webhook.timeout as i64 + LEASE_MARGIN
+    }
+}
+
+/// The wait after failed attempt number `attempt` (1 for the first): `base × 2^(attempt-1)`,
+/// at most [`MAX_BACKOFF`].
+pub fn backoff_delay(base: i64, attempt: i32) -> i64 {
+    let doublings = u32::try_from(attempt.saturating_sub(1)).unwrap_or(0);
+    2i64.checked_pow(doublings)
+        .map_or(MAX_BACKOFF, |factor| base.saturating_mul(factor))
+        .min(MAX_BACKOFF)
+}
+
+/// Delivers due notifications until `shutdown` says `true` (or its sender is gone).
+pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    let mut targets = HashMap::new();
+    for webhook in &state.config.webhooks {
+        match Target::new(webhook) {
+            Ok(target) => {
+                targets.insert(webhook.key(), Arc::new(target));
+            }
+            Err(e) => tracing::error!(error = %e, "cannot make the HTTP client of a webhook"),
+        }
+    }
+    if targets.is_empty() {
+        return;
+    }
+    let keys: Vec<String> = targets.keys().cloned().collect();
+    let mut in_flight = JoinSet::new();
+    let mut poll = tokio::time::interval(POLL_INTERVAL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = poll.tick() => {}
+            _ = shutdown.wait_for(|stop| *stop) => break,
+        }
+        while in_flight.try_join_next().is_some() {}
+        let room = MAX_IN_FLIGHT - in_flight.len();
+        if room == 0 {
+            continue;
+        }
+        match claim_due(&state, &targets, &keys, room).await {
+            Ok(claimed) => {
+                for (target, row) in claimed {
+                    in_flight.spawn(attempt(state.clone(), target, row));
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read the outbox"),
+        }
+    }
+    let finished = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while in_flight.join_next().await.is_some() {}
+    })
+    .await;
+    if finished.is_err() {
+        tracing::info!(
+            abandoned = in_flight.len(),
+            "stopping with notifications in flight; they are sent again once their lease runs out"
+        );
+    }
+}
+
+/// Claims up to `room` due rows of the configured webhooks.
+async fn claim_due(
+    state: &AppState,
+    targets: &HashMap<String, Arc<Target>>,
+    keys: &[String],
+    room: usize,
+) -> Result<Vec<(Arc<Target>, outbox::Model)>, StoreError> {
+    let now = state.clock.now();
+    let due: Vec<DueNotification> = state
+        .store
+        .due_notifications(keys, now, room as u64)
+        .await?;
+    let mut claimed = Vec::new();
+    for row in due {
+        let Some(target) = targets.get(&row.webhook) else {
+            continue;
+        };
+        if let Some(model) = state
+            .store
+            .claim_notification(&row, now, target.lease())
+            .await?
+        {
+            claimed.push((Arc::clone(target), model));
+        }
+    }
+    Ok(claimed)
+}
+
+/// One attempt at a claimed row, and its outcome recorded.
+async fn attempt(state: AppState, target: Arc<Target>, row: outbox::Model) {
+    let webhook = &target.webhook;
+    // A row whose last attempt was cut short (its process died) is claimed once more, to be closed.
+    let result = if row.attempts as u32 > webhook.max_attempts {
+        Err(AttemptError::Interrupted)
+    } else {
+        send(&state, &target, &row).await
+    };
+    let now = state.clock.now();
+    let outcome = match result {
+        Ok(()) => AttemptOutcome::Delivered,
+        Err(e) if row.attempts as u32 >= webhook.max_attempts => {
+            tracing::warn!(
+                notification = %row.id,
+                event = %row.event_type,
+                attempts = row.attempts,
+                error = %e,
+                "giving up a notification"
+            );
+            AttemptOutcome::GiveUp {
+                error: e.to_string(),
+            }
+        }
+        Err(e) => {
+            tracing::info!(
+                notification = %row.id,
+                attempt = row.attempts,
+                error = %e,
+                "notification attempt failed"
+            );
+            AttemptOutcome::Retry {
+                at: now + backoff_delay(webhook.backoff, row.attempts),
+                error: e.to_string(),
+            }
+        }
+    };
+    if let Err(e) = state
+        .store
+        .finish_attempt(&row.id, row.attempts, &outcome, now)
+        .await
+    {
+        // The row stays claimed until its lease runs out, then it is tried again.
+        tracing::warn!(notification = %row.id, error = %e, "cannot record a notification attempt");
+    }
+}
+
+/// POSTs the stored body, signed.
+async fn send(state: &AppState, target: &Target, row: &outbox::Model) -> Result<(), AttemptError> {
+    let timestamp = state.clock.now();
+    let secret = target.webhook.secret.expose().as_bytes();
+    let response = target
+        .http
+        .post(&target.webhook.url)
+        .header(CONTENT_TYPE, "application/json")
+        .header("X-Idbridge-Timestamp", timestamp.to_string())
+        .header(
+            "X-Idbridge-Signature",
+            signature::sign(secret, timestamp, &row.body),
+        )
+        .header("X-Idbridge-Delivery", &row.id)
+        .body(row.body.clone())
+        .send()
+        .await
+        .map_err(|e| transport_error(e, target.webhook.timeout))?;
+    let status = response.status();
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(AttemptError::Status(status.as_u16()))
+    }
+}
+
+/// What went wrong, from reqwest's error and its causes, without the URL.
+fn transport_error(error: reqwest::Error, timeout: u64) -> AttemptError {
+    if error.is_timeout() {
+        return AttemptError::Timeout(timeout);
+    }
+    let error = error.without_url();
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    AttemptError::Transport(text.chars().take(MAX_ERROR_LEN).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        assert_eq!(backoff_delay(30, 1), 30);
+        assert_eq!(backoff_delay(30, 2), 60);
+        assert_eq!(backoff_delay(30, 3), 120);
+        assert_eq!(backoff_delay(30, 8), 3600, "30 × 128 is capped at an hour");
+        assert_eq!(backoff_delay(1, 100), MAX_BACKOFF, "no overflow");
+        assert_eq!(backoff_delay(3600, 1), 3600);
+    }
+}
