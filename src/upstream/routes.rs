@@ -23,7 +23,7 @@ use crate::notifications::Notification;
 use crate::provider::{self, AuthorizationError};
 use crate::state::AppState;
 use crate::store::UpstreamProfile;
-use crate::store::tables::upstream_login;
+use crate::store::tables::{upstream_login, user};
 use crate::web::pages::{local_path, see_other};
 use crate::web::{ClientAddr, PageError, cookies, start_session};
 
@@ -158,12 +158,12 @@ async fn oidc_callback(
             now,
         )
         .await?;
-    let signed_in = Notification::user_login(&user, connector.id());
     finish(
         &state,
         &headers,
         &client.to_string(),
-        &signed_in,
+        &user,
+        connector.id(),
         &login.return_to,
     )
     .await
@@ -223,15 +223,13 @@ async fn finish(
     state: &AppState,
     headers: &HeaderMap,
     client: &str,
-    signed_in: &Notification,
+    user: &user::Model,
+    connection: &str,
     return_to: &str,
 ) -> Result<Response, PageError> {
-    let cookie = start_session(state, headers, signed_in, client).await?;
-    tracing::info!(
-        user = %signed_in.user.id,
-        connection = signed_in.connection.as_deref().unwrap_or_default(),
-        "signed in upstream"
-    );
+    let signed_in = Notification::user_login(user, connection);
+    let cookie = start_session(state, headers, &signed_in, client).await?;
+    tracing::info!(user = %user.id, %connection, "signed in upstream");
     let clear = cookies::set(state, BROWSER_COOKIE, "", Some(0));
     Ok(see_other(return_to, &[cookie, clear]))
 }
@@ -410,12 +408,12 @@ async fn saml_resume(
         .ok_or(PageError::BadRequest(
             "This account no longer exists. Go back to the application and start again.",
         ))?;
-    let signed_in = Notification::user_login(&user, connector.id());
     finish(
         &state,
         &headers,
         &client.to_string(),
-        &signed_in,
+        &user,
+        connector.id(),
         &login.return_to,
     )
     .await
