@@ -71,5 +71,9 @@ pub async fn authenticate(
 /// authorizations, codes and tokens.
 pub async fn sweep_expired(state: &AppState) -> Result<u64, StoreError> {
     let window = ACCOUNT_RULE.window.max(ADDRESS_RULE.window);
-    state.store.sweep(state.clock.now(), window).await
+    let live_webhooks: Vec<String> = state.config.webhooks.iter().map(|w| w.key()).collect();
+    state
+        .store
+        .sweep(state.clock.now(), window, &live_webhooks)
+        .await
 }

@@ -156,9 +156,10 @@ async fn claim_due(
         let Some(target) = targets.get(&row.webhook) else {
             continue;
         };
+        // Read anew for each claim: the lease must run from the moment the row is taken.
         if let Some(model) = state
             .store
-            .claim_notification(&row, now, target.lease())
+            .claim_notification(&row, state.clock.now(), target.lease())
             .await?
         {
             claimed.push((Arc::clone(target), model));
@@ -170,8 +171,9 @@ async fn claim_due(
 /// One attempt at a claimed row, and its outcome recorded.
 async fn attempt(state: AppState, target: Arc<Target>, row: outbox::Model) {
     let webhook = &target.webhook;
-    // A row whose last attempt was cut short (its process died) is claimed once more, to be closed.
-    let result = if row.attempts as u32 > webhook.max_attempts {
+    // A row's last allowed attempt, cut short (its process stopped or died), may never have been
+    // sent: the row gets one attempt more. Cut short again, it is closed unsent.
+    let result = if row.attempts as u32 > webhook.max_attempts + 1 {
         Err(AttemptError::Interrupted)
     } else {
         send(&state, &target, &row).await

@@ -17,10 +17,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::crypto;
-use crate::notifications::Notification;
 use crate::state::AppState;
 use crate::web::pages::see_other;
-use crate::web::{ClientAddr, PageError, start_session};
+use crate::web::{ClientAddr, PageError, new_session, replace_session};
 use error::{GenerateError, OpenError};
 
 /// The API scope that may ask for session URLs.
@@ -87,15 +86,13 @@ async fn open(
         .open_session_url(
             &crypto::sha256_hex(&token),
             &format!("u-{}", crypto::random_token()),
+            new_session(&state, &headers, &client.to_string()),
             &state.config,
-            state.clock.now(),
         )
         .await
         .map_err(OpenError::from)?
         .ok_or(OpenError::Unusable)?;
-    let signed_in = Notification::user_login(&opened.user, SESSION_URL_CONNECTION)
-        .with_internal_customer(&opened.internal_customer);
-    let cookie = start_session(&state, &headers, &signed_in, &client.to_string()).await?;
+    let cookie = replace_session(&state, &headers, &opened.session_token).await?;
     tracing::info!(user = %opened.user.id, profile = ?opened.change, "signed in by session URL");
     Ok(see_other(&opened.target_url, &[cookie]))
 }

@@ -14,9 +14,9 @@ use crate::config::Config;
 use crate::crypto;
 use crate::notifications::Notification;
 
-/// Rows are deleted this long after their event, whatever became of them. No delivery schedule
-/// lasts that long (at most 100 attempts, at most an hour apart), so only delivered and given-up
-/// rows, and rows of webhooks that were removed from the config, are ever deleted.
+/// Finished rows (delivered or given up) and rows of webhooks removed from the config are deleted
+/// this long after their event. A row still waiting for delivery is never deleted, however long
+/// idbridge was stopped.
 pub const OUTBOX_RETENTION: i64 = 7 * 86_400;
 
 /// A row due for delivery, before it is claimed.

@@ -10,10 +10,12 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::sessions::insert_session;
 use super::tables::{customer_profile, session_url, user};
-use super::{Store, StoreError, enqueue_notification};
+use super::{NewSession, Store, StoreError, enqueue_notification};
 use crate::config::Config;
 use crate::notifications::{EventType, Notification};
+use crate::session_urls::SESSION_URL_CONNECTION;
 
 /// The profile fields a session URL carries. A field that is `Some` replaces the stored value
 /// when the URL is opened; `None` leaves it as it is.
@@ -71,11 +73,12 @@ pub enum ProfileChange {
 /// A session URL that has just been spent.
 #[derive(Debug, Clone)]
 pub struct OpenedSessionUrl {
-    /// The profile's user, as stored after the change: the one to sign in.
+    /// The profile's user, as stored after the change: the one signed in.
     pub user: user::Model,
-    pub internal_customer: String,
     pub change: ProfileChange,
     pub target_url: String,
+    /// The token of the user's new session, for the cookie.
+    pub session_token: String,
 }
 
 impl Store {
@@ -120,25 +123,27 @@ impl Store {
 
     /// Spends the unexpired session URL whose token hashes to `token_hash`, once across all
     /// processes, and in the same transaction creates its customer's profile (with a user called
-    /// `new_user_id`) or applies its fields to the existing one, announcing a created or changed
-    /// profile to the webhooks of `config`. `None` when there is no such URL (unknown, opened
-    /// before, or expired): then nothing changed.
+    /// `new_user_id`) or applies its fields to the existing one, and starts the user's session
+    /// for `browser`. A created or changed profile and the login are announced to the webhooks of
+    /// `config`, in that transaction too: the URL is spent exactly when the person is signed in.
+    /// `None` when there is no such URL (unknown, opened before, or expired): then nothing
+    /// changed.
     pub async fn open_session_url(
         &self,
         token_hash: &str,
         new_user_id: &str,
+        browser: NewSession<'_>,
         config: &Config,
-        now: i64,
     ) -> Result<Option<OpenedSessionUrl>, StoreError> {
         match self
-            .try_open_session_url(token_hash, new_user_id, config, now)
+            .try_open_session_url(token_hash, new_user_id, browser, config)
             .await
         {
             // Another session URL for the same new customer was opened at the same moment and
             // created the profile first. This transaction rolled back whole, its URL unspent;
             // tried again, it finds the profile and updates it.
             Err(StoreError::Db(e)) if is_unique_violation(&e) => {
-                self.try_open_session_url(token_hash, new_user_id, config, now)
+                self.try_open_session_url(token_hash, new_user_id, browser, config)
                     .await
             }
             other => other,
@@ -149,10 +154,11 @@ impl Store {
         &self,
         token_hash: &str,
         new_user_id: &str,
+        browser: NewSession<'_>,
         config: &Config,
-        now: i64,
     ) -> Result<Option<OpenedSessionUrl>, StoreError> {
         use session_url::Column as S;
+        let now = browser.now;
         // The write comes first, so that on SQLite the transaction takes the write lock at once
         // instead of upgrading a read lock, which can fail under contention.
         let txn = self.writer.begin().await?;
@@ -178,12 +184,15 @@ impl Store {
                 Notification::new(event, &user).with_internal_customer(&url.internal_customer);
             enqueue_notification(&txn, config, &notification, now).await?;
         }
+        let login = Notification::user_login(&user, SESSION_URL_CONNECTION)
+            .with_internal_customer(&url.internal_customer);
+        let session_token = insert_session(&txn, &login, browser, config).await?;
         txn.commit().await?;
         Ok(Some(OpenedSessionUrl {
             user,
-            internal_customer: url.internal_customer,
             change,
             target_url: url.target_url,
+            session_token,
         }))
     }
 }

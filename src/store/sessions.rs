@@ -1,7 +1,7 @@
 //! End-user sessions at idbridge.
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, TransactionTrait,
 };
 
 use super::tables::{session, user};
@@ -19,11 +19,9 @@ pub struct SessionInfo {
     pub expires_at: i64,
 }
 
-/// A session about to start.
+/// When and for which browser a session starts.
 #[derive(Debug, Clone, Copy)]
 pub struct NewSession<'a> {
-    /// The sign-in that starts it: whose session it is, and the `UserLoginNotification` sent.
-    pub login: &'a Notification,
     pub now: i64,
     /// Lifetime in seconds.
     pub ttl: i64,
@@ -31,31 +29,44 @@ pub struct NewSession<'a> {
     pub user_agent: &'a str,
 }
 
+/// Inserts a session for the user of `login`, whose `UserLoginNotification` goes to the outbox
+/// through the same connection (the caller's transaction), and returns the token for the cookie
+/// (stored only as its SHA-256).
+pub(super) async fn insert_session<C: ConnectionTrait>(
+    db: &C,
+    login: &Notification,
+    new: NewSession<'_>,
+    config: &Config,
+) -> Result<String, StoreError> {
+    let token = crypto::random_token();
+    enqueue_notification(db, config, login, new.now).await?;
+    session::Model {
+        id_hash: crypto::sha256_hex(&token),
+        sid: crypto::random_token(),
+        user_id: login.user.id.clone(),
+        auth_time: new.now,
+        expires_at: new.now + new.ttl,
+        client_addr: new.client_addr.to_string(),
+        user_agent: new.user_agent.chars().take(256).collect(),
+    }
+    .into_active_model()
+    .insert(db)
+    .await?;
+    Ok(token)
+}
+
 impl Store {
-    /// Starts a session for the user of `new.login` and returns the token for the cookie (stored
-    /// only as its SHA-256). The login notification is written to the outbox in the same
-    /// transaction: a session never starts unannounced, and nothing is announced for a session
-    /// that failed to start.
+    /// Starts a session for the user of `login` and returns the token for the cookie. The login
+    /// notification is written in the same transaction: a session never starts unannounced, and
+    /// nothing is announced for a session that failed to start.
     pub async fn create_session(
         &self,
+        login: &Notification,
         new: NewSession<'_>,
         config: &Config,
     ) -> Result<String, StoreError> {
-        let token = crypto::random_token();
         let txn = self.writer.begin().await?;
-        enqueue_notification(&txn, config, new.login, new.now).await?;
-        session::Model {
-            id_hash: crypto::sha256_hex(&token),
-            sid: crypto::random_token(),
-            user_id: new.login.user.id.clone(),
-            auth_time: new.now,
-            expires_at: new.now + new.ttl,
-            client_addr: new.client_addr.to_string(),
-            user_agent: new.user_agent.chars().take(256).collect(),
-        }
-        .into_active_model()
-        .insert(&txn)
-        .await?;
+        let token = insert_session(&txn, login, new, config).await?;
         txn.commit().await?;
         Ok(token)
     }

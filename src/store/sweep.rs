@@ -1,7 +1,7 @@
 //! Removal of state that can no longer be used: expired sessions, passed throttle windows,
 //! abandoned authorizations and upstream logins, codes and tokens past their lifetime, session
-//! URLs that were never opened, and outbox rows past their retention.
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+//! URLs that were never opened, and finished outbox rows past their retention.
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
 
 use super::tables::{
     access_token, authorization_code, login_throttle, outbox, pending_authorization, refresh_token,
@@ -14,8 +14,15 @@ use super::{OUTBOX_RETENTION, Store, StoreError};
 const CODE_REPLAY_MEMORY: i64 = 86_400;
 
 impl Store {
-    /// Deletes what has expired; counters older than `throttle_window`. Returns the rows removed.
-    pub async fn sweep(&self, now: i64, throttle_window: i64) -> Result<u64, StoreError> {
+    /// Deletes what has expired; counters older than `throttle_window`; outbox rows past their
+    /// retention that are finished or belong to none of the `live_webhooks` (by key). Returns the
+    /// rows removed.
+    pub async fn sweep(
+        &self,
+        now: i64,
+        throttle_window: i64,
+        live_webhooks: &[String],
+    ) -> Result<u64, StoreError> {
         let db = &self.writer;
         let removed = [
             session::Entity::delete_many()
@@ -56,6 +63,12 @@ impl Store {
                 .await?,
             outbox::Entity::delete_many()
                 .filter(outbox::Column::CreatedAt.lte(now - OUTBOX_RETENTION))
+                .filter(
+                    Condition::any()
+                        .add(outbox::Column::DeliveredAt.is_not_null())
+                        .add(outbox::Column::GivenUpAt.is_not_null())
+                        .add(outbox::Column::Webhook.is_not_in(live_webhooks.iter().cloned())),
+                )
                 .exec(db)
                 .await?,
         ];

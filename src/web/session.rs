@@ -19,30 +19,50 @@ pub async fn current_session(
 }
 
 /// Starts a session for someone who has just proved who they are, and returns its `Set-Cookie`.
-/// The session the browser had before is ended: a new id at every login, so an id planted or
-/// seen before the login is worthless after it. `login` is announced to the webhooks that want
-/// `UserLoginNotification` (see [`Notification::user_login`]).
+/// `login` is announced to the webhooks that want `UserLoginNotification` (see
+/// [`Notification::user_login`]).
 pub async fn start_session(
     state: &AppState,
     headers: &HeaderMap,
     login: &Notification,
     client_addr: &str,
 ) -> Result<String, StoreError> {
+    let browser = new_session(state, headers, client_addr);
+    let token = state
+        .store
+        .create_session(login, browser, &state.config)
+        .await?;
+    replace_session(state, headers, &token).await
+}
+
+/// A session for the browser behind `headers`, starting now.
+pub fn new_session<'a>(
+    state: &AppState,
+    headers: &'a HeaderMap,
+    client_addr: &'a str,
+) -> NewSession<'a> {
+    NewSession {
+        now: state.clock.now(),
+        ttl: state.config.server.session_ttl,
+        client_addr,
+        user_agent: headers
+            .get(USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(""),
+    }
+}
+
+/// Ends the session the browser had before the one of `token`, and returns the new one's
+/// `Set-Cookie`: a new id at every login, so an id planted or seen before the login is worthless
+/// after it.
+pub async fn replace_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    token: &str,
+) -> Result<String, StoreError> {
     if let Some(previous) = cookies::get(state, headers, cookies::SESSION) {
         state.store.delete_session(previous).await?;
     }
-    let user_agent = headers
-        .get(USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
     let ttl = state.config.server.session_ttl;
-    let new = NewSession {
-        login,
-        now: state.clock.now(),
-        ttl,
-        client_addr,
-        user_agent,
-    };
-    let token = state.store.create_session(new, &state.config).await?;
-    Ok(cookies::set(state, cookies::SESSION, &token, Some(ttl)))
+    Ok(cookies::set(state, cookies::SESSION, token, Some(ttl)))
 }

@@ -240,6 +240,14 @@ fn check_against_schema(value: &Value, schema: &Value, path: &str) {
             "{path}: not an RFC 3339 UTC date-time: {text}"
         );
     }
+    if let Some(alternatives) = schema.get("anyOf").and_then(Value::as_array) {
+        assert!(
+            alternatives
+                .iter()
+                .any(|alternative| satisfies(value, alternative, path)),
+            "{path}: none of {alternatives:?} holds for {value}"
+        );
+    }
     for key in schema["required"].as_array().into_iter().flatten() {
         let key = key.as_str().unwrap();
         assert!(
@@ -251,6 +259,21 @@ fn check_against_schema(value: &Value, schema: &Value, path: &str) {
         if let Some(inner) = value.get(key) {
             check_against_schema(inner, property, &format!("{path}.{key}"));
         }
+    }
+}
+
+/// Whether a string satisfies an `anyOf` alternative of the schemas: an email format or a
+/// maximum length.
+fn satisfies(value: &Value, alternative: &Value, path: &str) -> bool {
+    let text = value.as_str().unwrap_or_default();
+    let format = alternative.get("format").and_then(Value::as_str);
+    let max_length = alternative.get("maxLength").and_then(Value::as_u64);
+    match (format, max_length) {
+        (Some("email"), None) => text
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.')),
+        (None, Some(max)) => text.chars().count() as u64 <= max,
+        _ => panic!("{path}: anyOf alternative {alternative} not checked here"),
     }
 }
 
@@ -431,14 +454,13 @@ async fn profiles_are_announced_with_their_change(backend: Backend) {
     ghost.id = "u-nobody".into();
     let login = Notification::user_login(&ghost, "local");
     let session = NewSession {
-        login: &login,
         now,
         ttl: 60,
         client_addr: "127.0.0.1",
         user_agent: "test",
     };
     assert!(
-        store.create_session(session, config).await.is_err(),
+        store.create_session(&login, session, config).await.is_err(),
         "a session of an unknown user fails"
     );
     assert_eq!(server.count("users").await, users);
@@ -576,7 +598,7 @@ async fn a_killed_process_loses_nothing(backend: Backend) {
     }
 }
 
-async fn an_interrupted_last_attempt_is_given_up(backend: Backend) {
+async fn an_interrupted_last_attempt_is_made_once_more(backend: Backend) {
     let db = TestDb::new(backend).await;
     let receiver = Receiver::start(&[], Answer::Accept).await;
     let server = start(
@@ -586,28 +608,46 @@ async fn an_interrupted_last_attempt_is_given_up(backend: Backend) {
     .await;
     let (store, config) = (&server.state.store, &server.state.config);
     let user = store.find_user("u-alice").await.unwrap().unwrap();
-    // Written not yet due, then made to look like a row whose process died during attempt 2 of 2.
+    // Two rows, written not yet due, then made to look like rows whose process stopped during
+    // attempt 2 of 2, and during the one attempt more that such a row gets.
     let later = server.clock.now() + 3600;
     let login = Notification::user_login(&user, "local");
-    idbridge::store::enqueue_notification(store.connection(), config, &login, later)
-        .await
-        .unwrap();
-    store
-        .connection()
-        .execute_unprepared("UPDATE outbox SET attempts = 2, next_attempt_at = 0, locked_until = 1")
-        .await
-        .unwrap();
+    for _ in 0..2 {
+        idbridge::store::enqueue_notification(store.connection(), config, &login, later)
+            .await
+            .unwrap();
+    }
+    let ids: Vec<String> = outbox_rows(store).await.into_iter().map(|r| r.id).collect();
+    for (id, attempts) in ids.iter().zip([2, 3]) {
+        store
+            .connection()
+            .execute_unprepared(&format!(
+                "UPDATE outbox SET attempts = {attempts}, next_attempt_at = 0, locked_until = 1 \
+                 WHERE id = '{id}'"
+            ))
+            .await
+            .unwrap();
+    }
 
-    wait_for_rows(store, 10, "given up", |r| r.given_up_at.is_some()).await;
-    let row = &outbox_rows(store).await[0];
+    wait_for_rows(store, 10, "finished", |r| {
+        r.delivered_at.is_some() || r.given_up_at.is_some()
+    })
+    .await;
+    let rows = outbox_rows(store).await;
+    let row = |id: &str| rows.iter().find(|r| r.id == id).unwrap();
+    assert!(row(&ids[0]).delivered_at.is_some(), "sent once more");
+    assert_eq!(row(&ids[0]).attempts, 3);
+    assert!(row(&ids[1]).given_up_at.is_some());
     assert_eq!(
-        row.last_error.as_deref(),
+        row(&ids[1]).last_error.as_deref(),
         Some("the previous attempt was interrupted and no attempts are left")
     );
-    assert!(
-        receiver.requests().is_empty(),
-        "no attempt beyond max_attempts"
-    );
+    let sent: Vec<String> = receiver
+        .requests()
+        .into_iter()
+        .map(|r| r.delivery)
+        .collect();
+    assert_eq!(sent, [ids[0].clone()], "no attempt beyond that one more");
 }
 
 async fn a_row_is_held_by_one_claim_at_a_time(backend: Backend) {
@@ -691,11 +731,20 @@ async fn a_row_is_held_by_one_claim_at_a_time(backend: Backend) {
             .is_empty()
     );
 
-    // Rows are kept 7 days after their event.
+    // A delivered row is kept 7 days after its event; one still waiting (its webhook unreachable
+    // all week, or idbridge stopped) is kept while its webhook is configured.
+    idbridge::store::enqueue_notification(store.connection(), &config, &login, now)
+        .await
+        .unwrap();
     let week = idbridge::store::OUTBOX_RETENTION;
-    store.sweep(now + week - 1, 900).await.unwrap();
-    assert_eq!(outbox_rows(&store).await.len(), 1);
-    store.sweep(now + week, 900).await.unwrap();
+    store.sweep(now + week - 1, 900, &keys).await.unwrap();
+    assert_eq!(outbox_rows(&store).await.len(), 2);
+    store.sweep(now + week, 900, &keys).await.unwrap();
+    let rows = outbox_rows(&store).await;
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].delivered_at.is_none(), "the waiting row is kept");
+    // Once its webhook is gone from the config, it goes too.
+    store.sweep(now + week, 900, &[]).await.unwrap();
     assert!(outbox_rows(&store).await.is_empty());
 }
 
@@ -706,7 +755,7 @@ crate::backend_tests!(
     given_up_after_max_attempts,
     a_killed_process_loses_nothing,
     a_row_is_held_by_one_claim_at_a_time,
-    an_interrupted_last_attempt_is_given_up,
+    an_interrupted_last_attempt_is_made_once_more,
 );
 
 /// The problems of a config with `webhooks` added to the base config.
