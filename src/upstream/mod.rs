@@ -57,6 +57,24 @@ fn login_query(request: &LoginRequest) -> String {
     query.finish()
 }
 
+/// Refuses a person whose email address is not in one of the connection's `domains`, when it has
+/// any. A provider may sign in people of other organisations too (a Google or Entra multi-tenant
+/// app, guests): only the connection's own domains are its people.
+pub fn check_domain(connector: &dyn UpstreamConnector, email: &str) -> Result<(), UpstreamError> {
+    let email_domain = email
+        .rsplit_once('@')
+        .map(|(_, domain)| domain.to_ascii_lowercase())
+        .unwrap_or_default();
+    let domains = connector.domains();
+    if domains.is_empty() || domains.contains(&email_domain) {
+        return Ok(());
+    }
+    Err(UpstreamError::ForeignDomain {
+        connection: connector.id().to_string(),
+        email_domain,
+    })
+}
+
 /// Why a login at an upstream identity provider did not work.
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {

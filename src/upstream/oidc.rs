@@ -214,18 +214,6 @@ impl OidcConnector {
                     self.settings.email_claim
                 ))
             })?;
-        // A provider may sign in people of other organisations too (a Google or Entra
-        // multi-tenant app, guests): only the connection's own domains are its people.
-        let email_domain = email
-            .rsplit_once('@')
-            .map(|(_, domain)| domain.to_ascii_lowercase())
-            .unwrap_or_default();
-        if !self.connection.domains.is_empty() && !self.connection.domains.contains(&email_domain) {
-            return Err(UpstreamError::ForeignDomain {
-                connection: self.connection.id.clone(),
-                email_domain,
-            });
-        }
         let name = text(&self.settings.name_claim).unwrap_or_else(|| email.clone());
         Ok(UpstreamProfile {
             connection_id: self.connection.id.clone(),

@@ -17,6 +17,7 @@ use serde::Deserialize;
 
 use super::{
     LoginRequest, OidcConnector, SamlConnector, SamlError, UpstreamConnector, UpstreamError,
+    check_domain,
 };
 use crate::crypto;
 use crate::notifications::Notification;
@@ -149,6 +150,7 @@ async fn oidc_callback(
             now,
         )
         .await?;
+    check_domain(connector, &profile.email)?;
     let user = state
         .store
         .upsert_upstream_user(
@@ -326,6 +328,7 @@ async fn saml_acs(
     .await
     .map_err(|e| PageError::Internal(format!("SAML verification task: {e}")))?;
     let identity = verified.map_err(|e| saml_error(&connector, e))?;
+    check_domain(connector.as_ref(), &identity.email)?;
     if !state
         .store
         .spend_assertion(connector.id(), &identity.assertion_id, identity.expires_at)

@@ -195,6 +195,7 @@ crate::backend_tests!(
     a_wrong_recipient_is_refused,
     a_wrong_destination_is_refused,
     a_wrong_issuer_is_refused,
+    an_address_of_another_domain_is_refused,
     an_expired_assertion_is_refused,
     an_assertion_not_yet_valid_is_refused,
     an_external_entity_is_refused_and_not_fetched,
@@ -593,6 +594,15 @@ async fn a_wrong_issuer_is_refused(backend: Backend) {
         changed(&setup.idp, spec, |s| {
             s.issuer = "https://idp.evil.test".into()
         })
+    })
+    .await;
+}
+
+/// Connection `acme` has `domains = ["acme.test"]`: its IdP's guests are not its people.
+async fn an_address_of_another_domain_is_refused(backend: Backend) {
+    let setup = Setup::start(backend).await;
+    assert_refused(&setup, "guest of the IdP", StatusCode::FORBIDDEN, |spec| {
+        changed(&setup.idp, spec, |s| s.name_id = "guest@other.test".into())
     })
     .await;
 }
