@@ -16,7 +16,6 @@ use std::sync::Arc;
 use url::form_urlencoded::Serializer;
 
 use crate::config::{Config, ConnectionProtocol};
-use crate::store::StoreError;
 pub use local::LocalLogin;
 pub use oidc::OidcConnector;
 pub use routes::router;
@@ -91,8 +90,6 @@ pub enum UpstreamError {
     },
     #[error("connection {connection}: the SAML response was refused: {detail}")]
     Rejected { connection: String, detail: String },
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
 
 /// The connectors of this deployment; local login when no connector claims the hint.

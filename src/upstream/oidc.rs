@@ -98,10 +98,6 @@ impl OidcConnector {
         })
     }
 
-    pub fn entity(&self) -> &str {
-        &self.connection.entity
-    }
-
     /// The provider's authorization URL for a new login, with fresh `state`, `nonce` and PKCE
     /// verifier, which the caller keeps for the callback.
     pub async fn authorization_url(

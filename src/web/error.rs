@@ -98,9 +98,7 @@ impl PageError {
                 "Sign-in refused",
                 "This account of your organisation may not sign in here. Sign in with an address of your organisation's own domain, or contact your administrator.",
             ),
-            PageError::Store(_)
-            | PageError::Upstream(UpstreamError::Store(_))
-            | PageError::Internal(_) => (
+            PageError::Store(_) | PageError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Something went wrong",
                 "Something went wrong on our side. Please try again in a moment.",
