@@ -49,22 +49,38 @@ pub async fn authenticate(
         return Err(LoginError::Throttled { until });
     }
     let user = state.store.find_local_user(email.trim()).await?;
-    let stored_hash = user
-        .as_ref()
-        .and_then(|u| u.password_hash.clone())
-        .unwrap_or_else(|| state.dummy_hash.to_string());
-    let password_ok = password.len() <= MAX_PASSWORD_LEN
-        && password::verify(password.to_string(), stored_hash).await?;
+    let stored_hash = user.as_ref().and_then(|u| u.password_hash.clone());
+    // Verified before the match: an unknown account does the same work and counts the same.
+    let correct = verify_password::<LoginError>(state, &keys, stored_hash, password, now).await?;
     match user {
-        Some(user) if password_ok => {
+        Some(user) if correct => {
             state.store.clear_failures(&account_key).await?;
             Ok(user)
         }
-        _ => {
-            state.store.record_failure(&keys, now).await?;
-            Err(LoginError::InvalidCredentials)
-        }
+        _ => Err(LoginError::InvalidCredentials),
     }
+}
+
+/// Whether `password` is the one `stored_hash` was made from. Without a stored hash (no such
+/// account) the dummy hash is verified instead and the answer is `false`, so that an unknown name
+/// costs the same argon2 work as a wrong password. A `false` is counted against every one of
+/// `keys`. Local logins and API credentials both check passwords through here.
+pub async fn verify_password<E: From<StoreError> + From<PasswordError>>(
+    state: &AppState,
+    keys: &[(&str, ThrottleRule)],
+    stored_hash: Option<String>,
+    password: &str,
+    now: i64,
+) -> Result<bool, E> {
+    let known = stored_hash.is_some();
+    let hash = stored_hash.unwrap_or_else(|| state.dummy_hash.to_string());
+    let matches =
+        password.len() <= MAX_PASSWORD_LEN && password::verify(password.to_string(), hash).await?;
+    let correct = known && matches;
+    if !correct {
+        state.store.record_failure(keys, now).await?;
+    }
+    Ok(correct)
 }
 
 /// Deletes expired sessions, failure counters whose window has passed, and expired

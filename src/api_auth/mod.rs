@@ -17,8 +17,8 @@ use serde_json::json;
 
 pub use cache::VerifiedCache;
 
-use crate::auth::{ADDRESS_RULE, MAX_PASSWORD_LEN};
-use crate::password::{self, PasswordError};
+use crate::auth::{ADDRESS_RULE, verify_password};
+use crate::password::PasswordError;
 use crate::state::AppState;
 use crate::store::StoreError;
 
@@ -97,21 +97,15 @@ async fn verify(
         return Err(ApiAuthError::Throttled { until, now });
     }
     let stored = state.store.find_api_credential(username).await?;
-    let hash = stored
-        .as_ref()
-        .map(|c| c.password_hash.clone())
-        .unwrap_or_else(|| state.dummy_hash.to_string());
-    let password_ok =
-        password.len() <= MAX_PASSWORD_LEN && password::verify(password.to_string(), hash).await?;
+    let stored_hash = stored.as_ref().map(|c| c.password_hash.clone());
+    // Verified before the match: an unknown username does the same work and counts the same.
+    let correct = verify_password::<ApiAuthError>(state, &keys, stored_hash, password, now).await?;
     match stored {
-        Some(stored) if password_ok => Ok(ApiCredential {
+        Some(stored) if correct => Ok(ApiCredential {
             username: stored.username,
             scopes: stored.scopes.split_whitespace().map(String::from).collect(),
         }),
-        _ => {
-            state.store.record_failure(&keys, now).await?;
-            Err(ApiAuthError::Invalid)
-        }
+        _ => Err(ApiAuthError::Invalid),
     }
 }
 
