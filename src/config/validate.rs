@@ -17,9 +17,9 @@ use crate::products::domains::{self, DomainPattern};
 /// `openssl rand -base64 32` prints, so that a secret is never guessable.
 const MIN_CLIENT_SECRET_LEN: usize = 32;
 
-/// Minimum length of a product's HS256 secret: 32 bytes, the output size of SHA-256 (RFC 7518
-/// section 3.2 requires a key at least that long).
-const MIN_PRODUCT_SECRET_LEN: usize = 32;
+/// Minimum length of an HMAC-SHA256 key (a product's HS256 secret, a webhook's secret): 32 bytes,
+/// the output size of SHA-256 (RFC 2104 section 3; RFC 7518 section 3.2 requires it for HS256).
+const MIN_HMAC_SECRET_LEN: usize = 32;
 
 /// Default lifetime of a product SSO JWT: long enough for a redirect, short against replay.
 const DEFAULT_PRODUCT_TOKEN_TTL: i64 = 5 * 60;
@@ -112,6 +112,22 @@ impl Checker<'_> {
                 None
             }
         }
+    }
+
+    /// A secret used as an HMAC key (a product's JWTs, a webhook's signatures): at least
+    /// [`MIN_HMAC_SECRET_LEN`] bytes, else a problem and `None`.
+    fn hmac_secret(&mut self, path: &str, value: &str) -> Option<Secret> {
+        let secret = self.secret(path, value)?;
+        if secret.expose().len() < MIN_HMAC_SECRET_LEN {
+            self.problem(
+                path,
+                format!(
+                    "shorter than {MIN_HMAC_SECRET_LEN} bytes (make one with `openssl rand -base64 32`)"
+                ),
+            );
+            return None;
+        }
+        Some(secret)
     }
 
     /// A setting the environment may override: the value and the name to report problems under.
@@ -345,6 +361,17 @@ fn check_issuer(value: &str) -> Result<String, &'static str> {
 /// A redirect target a client registers: absolute, no fragment, https unless it points at the
 /// machine itself or the whole deployment runs on plain http (a development setup).
 fn check_redirect_uri(value: &str, issuer_is_https: bool) -> Result<(), &'static str> {
+    let url = parse_target_url(value)?;
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if !issuer_is_https || is_loopback(&url) => Ok(()),
+        "http" => Err("must use https (plain http is allowed only for loopback hosts)"),
+        _ => Err("must be an http or https URL"),
+    }
+}
+
+/// An absolute URL that idbridge sends people or data to: no fragment, no user information.
+fn parse_target_url(value: &str) -> Result<Url, &'static str> {
     let url = Url::parse(value).map_err(|_| "not an absolute URL")?;
     if url.fragment().is_some() {
         return Err("must not have a fragment");
@@ -352,12 +379,7 @@ fn check_redirect_uri(value: &str, issuer_is_https: bool) -> Result<(), &'static
     if !url.username().is_empty() || url.password().is_some() {
         return Err("must not carry user information");
     }
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" if !issuer_is_https || is_loopback(&url) => Ok(()),
-        "http" => Err("must use https (plain http is allowed only for loopback hosts)"),
-        _ => Err("must be an http or https URL"),
-    }
+    Ok(url)
 }
 
 fn is_loopback(url: &Url) -> bool {
@@ -869,20 +891,7 @@ fn check_products(
             .secrets
             .iter()
             .enumerate()
-            .filter_map(|(j, value)| {
-                let key = format!("{path}.secrets[{j}]");
-                let secret = check.secret(&key, value)?;
-                if secret.expose().len() < MIN_PRODUCT_SECRET_LEN {
-                    check.problem(
-                        key,
-                        format!(
-                            "shorter than {MIN_PRODUCT_SECRET_LEN} bytes (make one with `openssl rand -base64 32`)"
-                        ),
-                    );
-                    return None;
-                }
-                Some(secret)
-            })
+            .filter_map(|(j, value)| check.hmac_secret(&format!("{path}.secrets[{j}]"), value))
             .collect();
         let token_ttl = check.duration(
             &format!("{path}.token_ttl"),

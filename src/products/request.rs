@@ -51,7 +51,7 @@ fn given(value: &Option<String>) -> Option<&str> {
 
 /// The host, lower-cased, when it is a bare DNS name on the product's `allowed_domains` or its
 /// `preview_domain`.
-pub fn allowed_host(product: &ProductDecl, candidate: &str) -> Option<String> {
+fn allowed_host(product: &ProductDecl, candidate: &str) -> Option<String> {
     let host = normalize_host(candidate)?;
     let allowed = product.allowed_domains.iter().any(|p| p.matches(&host))
         || product.preview_domain.as_deref() == Some(host.as_str());
@@ -142,12 +142,18 @@ fn allowed_url(product: &ProductDecl, target: &str) -> Option<Url> {
         return None;
     }
     let url = Url::parse(target).ok()?;
-    let plain = url.scheme() == "https"
+    is_product_url(product, &url).then_some(url)
+}
+
+/// Whether `url` is https without user information or a port, on a host the product allows.
+pub fn is_product_url(product: &ProductDecl, url: &Url) -> bool {
+    url.scheme() == "https"
         && url.username().is_empty()
         && url.password().is_none()
-        && url.port().is_none();
-    let host = url.host_str()?;
-    (plain && allowed_host(product, host).is_some()).then_some(url)
+        && url.port().is_none()
+        && url
+            .host_str()
+            .is_some_and(|host| allowed_host(product, host).is_some())
 }
 
 #[cfg(test)]

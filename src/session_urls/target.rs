@@ -7,8 +7,8 @@ use percent_encoding::percent_decode_str;
 use url::Url;
 use url::form_urlencoded;
 
-use crate::config::ProductDecl;
-use crate::products::request::allowed_host;
+use crate::config::{ProductDecl, is_plausible_email};
+use crate::products::request::is_product_url;
 use crate::provider::clients::Clients;
 use crate::store::{ProfileFields, SessionUrlData};
 
@@ -131,12 +131,7 @@ fn normalize(raw: &str) -> Result<Url, TargetError> {
 /// Whether the target is where a registered client or product lives.
 fn registered(url: &Url, clients: &Clients, products: &[ProductDecl]) -> bool {
     let client = clients.has_origin(&url.origin().ascii_serialization());
-    let product = url.scheme() == "https"
-        && url.port().is_none()
-        && url
-            .host_str()
-            .is_some_and(|host| products.iter().any(|p| allowed_host(p, host).is_some()));
-    client || product
+    client || products.iter().any(|product| is_product_url(product, url))
 }
 
 /// Splits a raw query into the parameters that stay (as they were written, in their order) and
@@ -171,17 +166,13 @@ fn split_query(query: &str) -> Result<(String, [Option<String>; 9]), TargetError
     ))
 }
 
-/// An address of the shape `local@domain.tld`: one `@`, no spaces, a domain of non-empty
-/// dot-separated labels.
+/// An address as the config accepts one ([`is_plausible_email`]), whose domain has no empty
+/// label either (`jane@example..com`).
 fn is_email(value: &str) -> bool {
-    let Some((local, domain)) = value.split_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && !value.chars().any(char::is_whitespace)
-        && !domain.contains('@')
-        && domain.contains('.')
-        && domain.split('.').all(|label| !label.is_empty())
+    is_plausible_email(value)
+        && value
+            .rsplit_once('@')
+            .is_some_and(|(_, domain)| domain.split('.').all(|label| !label.is_empty()))
 }
 
 #[cfg(test)]

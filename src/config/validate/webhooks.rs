@@ -1,16 +1,12 @@
 //! `[[webhooks]]`: where notifications are delivered (SPEC section 8).
 use std::collections::HashSet;
 
-use url::Url;
-
 use super::super::file::FileWebhook;
-use super::{Checker, is_loopback};
+use super::{Checker, is_loopback, parse_target_url};
 use crate::config::WebhookDecl;
 use crate::notifications::EventType;
 use crate::notifications::delivery::{MAX_ATTEMPTS, MAX_BACKOFF, MAX_TIMEOUT};
 
-/// An HMAC-SHA256 key should be at least as long as the hash's output (RFC 2104 section 3).
-const MIN_SECRET_LEN: usize = 32;
 const DEFAULT_MAX_ATTEMPTS: i64 = 12;
 const DEFAULT_BACKOFF_SECONDS: i64 = 30;
 const DEFAULT_TIMEOUT_SECONDS: i64 = 10;
@@ -29,19 +25,7 @@ pub(super) fn check_webhooks(check: &mut Checker, webhooks: &[FileWebhook]) -> V
             ),
             Ok(()) => {}
         }
-        let secret_path = format!("{path}.secret");
-        let secret = check.secret(&secret_path, &webhook.secret);
-        if secret
-            .as_ref()
-            .is_some_and(|secret| secret.expose().len() < MIN_SECRET_LEN)
-        {
-            check.problem(
-                secret_path,
-                format!(
-                    "shorter than {MIN_SECRET_LEN} bytes (make one with `openssl rand -base64 32`)"
-                ),
-            );
-        }
+        let secret = check.hmac_secret(&format!("{path}.secret"), &webhook.secret);
         if webhook.events.is_empty() {
             check.problem(format!("{path}.events"), "at least one is required");
         }
@@ -109,13 +93,7 @@ pub(super) fn check_webhooks(check: &mut Checker, webhooks: &[FileWebhook]) -> V
 /// A webhook gets personal data, so it is https, except on the machine itself (a receiver
 /// beside idbridge, or tests).
 fn check_url(value: &str) -> Result<(), &'static str> {
-    let url = Url::parse(value).map_err(|_| "not an absolute URL")?;
-    if url.fragment().is_some() {
-        return Err("must not have a fragment");
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("must not carry user information");
-    }
+    let url = parse_target_url(value)?;
     match url.scheme() {
         "https" => Ok(()),
         "http" if is_loopback(&url) => Ok(()),
