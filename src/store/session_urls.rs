@@ -4,6 +4,7 @@
 //! applies its profile: of two openings racing on any number of processes, exactly one gets the
 //! row, and the other finds nothing and changes nothing. If applying the profile fails, the
 //! transaction rolls back and the URL is still unspent.
+use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel,
     QueryFilter, SqlErr, TransactionTrait,
@@ -12,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::sessions::insert_session;
 use super::tables::{customer_profile, session_url, user};
+use super::users::update_identity;
 use super::{NewSession, Store, StoreError, enqueue_notification};
 use crate::config::Config;
 use crate::notifications::{EventType, Notification};
@@ -111,14 +113,15 @@ impl Store {
         &self,
         internal_customer: &str,
     ) -> Result<Option<user::Model>, StoreError> {
-        let profile = customer_profile::Entity::find()
-            .filter(customer_profile::Column::InternalCustomer.eq(internal_customer))
+        let profile_user = Query::select()
+            .column(customer_profile::Column::UserId)
+            .from(customer_profile::Entity)
+            .and_where(customer_profile::Column::InternalCustomer.eq(internal_customer))
+            .to_owned();
+        Ok(user::Entity::find()
+            .filter(user::Column::Id.in_subquery(profile_user))
             .one(&self.db)
-            .await?;
-        match profile {
-            Some(profile) => self.find_user(&profile.user_id).await,
-            None => Ok(None),
-        }
+            .await?)
     }
 
     /// Spends the unexpired session URL whose token hashes to `token_hash`, once across all
@@ -253,16 +256,8 @@ async fn upsert_profile(
     }
     profile.updated_at = now;
     let profile = profile.into_active_model().reset_all().update(txn).await?;
-    let (email, name) = (user_email(&profile), user_name(&profile));
-    let user = if user.email == email && user.name == name {
-        user
-    } else {
-        let mut changed = user.into_active_model();
-        changed.email = sea_orm::Set(email);
-        changed.name = sea_orm::Set(name);
-        changed.updated_at = sea_orm::Set(now);
-        changed.update(txn).await?
-    };
+    let (user, _) =
+        update_identity(txn, user, user_email(&profile), user_name(&profile), now).await?;
     Ok((user, ProfileChange::Updated))
 }
 

@@ -4,6 +4,7 @@ use sea_orm::{
 };
 
 use super::tables::{saml_assertion, upstream_identity, upstream_login, user, user_entity};
+use super::users::update_identity;
 use super::{Store, StoreError, enqueue_notification};
 use crate::config::Config;
 use crate::notifications::{EventType, Notification};
@@ -98,18 +99,19 @@ impl Store {
                     .one(&txn)
                     .await?
                     .ok_or_else(|| StoreError::Corrupt("upstream identity without user".into()))?;
-                if current.email == profile.email && current.name == profile.name {
-                    current
-                } else {
-                    let mut changed = current.into_active_model();
-                    changed.email = sea_orm::Set(profile.email.clone());
-                    changed.name = sea_orm::Set(profile.name.clone());
-                    changed.updated_at = sea_orm::Set(now);
-                    let updated = changed.update(&txn).await?;
-                    let notification = Notification::new(EventType::ProfileUpdated, &updated);
+                let (user, changed) = update_identity(
+                    &txn,
+                    current,
+                    profile.email.clone(),
+                    profile.name.clone(),
+                    now,
+                )
+                .await?;
+                if changed {
+                    let notification = Notification::new(EventType::ProfileUpdated, &user);
                     enqueue_notification(&txn, config, &notification, now).await?;
-                    updated
                 }
+                user
             }
             None => {
                 let created = user::Model {

@@ -1,9 +1,32 @@
-//! Reading users and what they are attached to.
+//! Reading users and what they are attached to; keeping the email and name of users whom
+//! another source describes.
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QuerySelect, Set,
+};
 
 use super::tables::{user, user_entity};
 use super::{Store, StoreError};
+
+/// Gives `user` the `email` and `name` its source now reports, writing them (and `updated_at`)
+/// only when one changed. Returns the user as stored and whether it changed.
+pub(super) async fn update_identity<C: ConnectionTrait>(
+    db: &C,
+    user: user::Model,
+    email: String,
+    name: String,
+    now: i64,
+) -> Result<(user::Model, bool), StoreError> {
+    if user.email == email && user.name == name {
+        return Ok((user, false));
+    }
+    let mut changed = user.into_active_model();
+    changed.email = Set(email);
+    changed.name = Set(name);
+    changed.updated_at = Set(now);
+    Ok((changed.update(db).await?, true))
+}
 
 /// One element of `attached_to` (SPEC section 4).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
