@@ -96,24 +96,60 @@ async fn oidc_login(
     let outbound = connector
         .authorization_url(&callback_url(&state, connector), &request)
         .await?;
-    let browser = browser_mark(&state, &headers);
-    state
-        .store
-        .create_upstream_login(upstream_login::Model {
-            state_hash: crypto::sha256_hex(&outbound.state),
-            connection_id: connector.id().to_string(),
-            browser_hash: crypto::sha256_hex(&browser),
+    go_upstream(
+        &state,
+        &headers,
+        connector.id(),
+        return_to,
+        Outgoing {
+            url: &outbound.url,
+            state: &outbound.state,
             nonce: Some(outbound.nonce),
             pkce_verifier: Some(outbound.pkce_verifier),
             request_id: None,
+        },
+    )
+    .await
+}
+
+/// What a protocol keeps of a login it sends to the upstream provider.
+struct Outgoing<'a> {
+    /// Where the browser goes.
+    url: &'a str,
+    /// The value that comes back with the answer: OIDC `state`, SAML RelayState.
+    state: &'a str,
+    nonce: Option<String>,
+    pkce_verifier: Option<String>,
+    request_id: Option<String>,
+}
+
+/// Remembers a login on its way to `connection`'s provider, bound to this browser, and sends the
+/// browser there.
+async fn go_upstream(
+    state: &AppState,
+    headers: &HeaderMap,
+    connection: &str,
+    return_to: String,
+    outgoing: Outgoing<'_>,
+) -> Result<Response, PageError> {
+    let browser = browser_mark(state, headers);
+    state
+        .store
+        .create_upstream_login(upstream_login::Model {
+            state_hash: crypto::sha256_hex(outgoing.state),
+            connection_id: connection.to_string(),
+            browser_hash: crypto::sha256_hex(&browser),
+            nonce: outgoing.nonce,
+            pkce_verifier: outgoing.pkce_verifier,
+            request_id: outgoing.request_id,
             user_id: None,
             pending_id: provider::resumed_by(&return_to).map(str::to_string),
             return_to,
             expires_at: state.clock.now() + UPSTREAM_LOGIN_TTL,
         })
         .await?;
-    let cookie = cookies::set(&state, BROWSER_COOKIE, &browser, Some(UPSTREAM_LOGIN_TTL));
-    Ok(see_other(&outbound.url, &[cookie]))
+    let cookie = cookies::set(state, BROWSER_COOKIE, &browser, Some(UPSTREAM_LOGIN_TTL));
+    Ok(see_other(outgoing.url, &[cookie]))
 }
 
 async fn oidc_callback(
@@ -267,24 +303,20 @@ async fn saml_login(
     let url = connector
         .authn_request_url(&request_id, &relay_state, query.force.is_some(), now)
         .map_err(|e| saml_error(&connector, e))?;
-    let browser = browser_mark(&state, &headers);
-    state
-        .store
-        .create_upstream_login(upstream_login::Model {
-            state_hash: crypto::sha256_hex(&relay_state),
-            connection_id: connector.id().to_string(),
-            browser_hash: crypto::sha256_hex(&browser),
+    go_upstream(
+        &state,
+        &headers,
+        connector.id(),
+        return_to,
+        Outgoing {
+            url: &url,
+            state: &relay_state,
             nonce: None,
             pkce_verifier: None,
             request_id: Some(request_id),
-            user_id: None,
-            pending_id: provider::resumed_by(&return_to).map(str::to_string),
-            return_to,
-            expires_at: now + UPSTREAM_LOGIN_TTL,
-        })
-        .await?;
-    let cookie = cookies::set(&state, BROWSER_COOKIE, &browser, Some(UPSTREAM_LOGIN_TTL));
-    Ok(see_other(&url, &[cookie]))
+        },
+    )
+    .await
 }
 
 #[derive(Deserialize)]
