@@ -59,6 +59,15 @@ mod tests {
     }
 
     #[test]
+    fn hmac_sha256_matches_rfc_4231() {
+        // RFC 4231 section 4.3, test case 2.
+        assert_eq!(
+            hex(&hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
     fn sha256_of_known_input() {
         assert_eq!(
             sha256_hex("abc"),

@@ -21,18 +21,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hmac_sha256_matches_rfc_4231() {
-        // RFC 4231 section 4.3, test case 2.
-        assert_eq!(
-            crypto::hex(&crypto::hmac_sha256(
-                b"Jefe",
-                b"what do ya want for nothing?"
-            )),
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
-    }
-
-    #[test]
     fn fixed_vector() {
         // Computed independently with
         // `printf '%s' '1700000000.{...}' | openssl dgst -sha256 -hmac '<secret>'`.

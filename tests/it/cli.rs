@@ -146,11 +146,7 @@ fn help_lists_the_commands() {
 #[tokio::test]
 async fn serve_without_config_runs_the_demo() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::support::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut child = tokio::process::Command::new(BIN)
         .arg("serve")

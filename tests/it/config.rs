@@ -1,32 +1,16 @@
 //! Config validation: every class of error is reported with its key path, all at once.
-use std::collections::HashMap;
 
 use idbridge::Config;
 use idbridge::config::{ConfigError, Problem};
 
-use crate::support::BASE_CONFIG;
+use crate::support::{BASE_CONFIG, config_problems, parse_config};
 
 fn check(text: &str) -> Result<Config, ConfigError> {
-    check_env(text, &[])
+    parse_config(text, &[])
 }
 
-fn check_env(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
-    let vars: HashMap<String, String> = env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    Config::from_toml(text, &|name| vars.get(name).cloned())
-}
-
-/// The problems of an invalid config, as `path: message` lines.
 fn problems(text: &str) -> Vec<String> {
-    match check(text) {
-        Ok(_) => panic!("config should be refused:\n{text}"),
-        Err(error) => {
-            assert!(!error.problems().is_empty(), "{error}");
-            error.problems().iter().map(Problem::to_string).collect()
-        }
-    }
+    config_problems(text, &[])
 }
 
 fn assert_problem(found: &[String], path: &str, fragment: &str) {
@@ -42,7 +26,7 @@ const SHOP_SECRET_ENV: (&str, &str) = ("SHOP_SECRET", crate::support::SHOP_SECRE
 
 #[test]
 fn the_base_config_is_valid() {
-    let config = check_env(BASE_CONFIG, &[SHOP_SECRET_ENV]).unwrap();
+    let config = parse_config(BASE_CONFIG, &[SHOP_SECRET_ENV]).unwrap();
     assert_eq!(config.entities.len(), 3);
     assert_eq!(config.server.session_ttl, 8 * 3600);
     assert_eq!(
@@ -105,7 +89,7 @@ preview_domain = "preview.help.example.com"
 secrets = ["env:HELPDESK_SECRET_2", "env:HELPDESK_SECRET_1"]
 token_ttl = "5m"
 "#;
-    let config = check_env(
+    let config = parse_config(
         text,
         &[
             (
@@ -156,7 +140,7 @@ fn a_bad_url_is_named() {
         "redirect_uris = [\"https://shop.example.com/ok\", \"/relative\", \"https://x.example/#frag\", \"http://plain.example/cb\"]",
     );
     let text = format!("[server]\nissuer = \"https://id.example.com\"\n{text}");
-    let found = check_env(&text, &[SHOP_SECRET_ENV]).unwrap_err();
+    let found = parse_config(&text, &[SHOP_SECRET_ENV]).unwrap_err();
     let found: Vec<String> = found.problems().iter().map(Problem::to_string).collect();
     assert_problem(&found, "clients[0].redirect_uris[1]", "not an absolute URL");
     assert_problem(&found, "clients[0].redirect_uris[2]", "fragment");
@@ -258,7 +242,7 @@ fn duplicate_ids_are_named() {
          [[users]]\nid = \"u-alice\"\nemail = \"ALICE@example.com\"\nname = \"Twin\"\npassword = \"x\"\n\
          [[clients]]\nclient_id = \"shop\"\nredirect_uris = [\"https://a.example/cb\"]\n"
     );
-    let found = check_env(&text, &[SHOP_SECRET_ENV]).unwrap_err();
+    let found = parse_config(&text, &[SHOP_SECRET_ENV]).unwrap_err();
     let found: Vec<String> = found.problems().iter().map(Problem::to_string).collect();
     assert_problem(&found, "entities[3].id", "duplicate id \"e-psp-1\"");
     assert_problem(&found, "users[1].id", "duplicate id \"u-alice\"");
@@ -372,7 +356,7 @@ attached_to = ["e-unknown"]
 
 #[test]
 fn environment_overrides_win_and_are_named_in_errors() {
-    let config = check_env(
+    let config = parse_config(
         "[server]\nbind = \"127.0.0.1:1\"\nissuer = \"https://file.example\"",
         &[
             ("IDBRIDGE_BIND", "0.0.0.0:9999"),
@@ -386,7 +370,7 @@ fn environment_overrides_win_and_are_named_in_errors() {
         "trailing slash dropped"
     );
 
-    let error = check_env(
+    let error = parse_config(
         "",
         &[
             ("IDBRIDGE_BIND", "nowhere"),
@@ -470,7 +454,7 @@ claims = { email = "email", name = "name" }
 
 #[test]
 fn the_spec_oidc_connection_is_valid() {
-    let config = check_env(
+    let config = parse_config(
         &format!("{BASE_CONFIG}{OIDC_CONNECTION}"),
         &[SHOP_SECRET_ENV, ("GLOBEX_SECRET", "globex-gave-us-this")],
     )

@@ -328,6 +328,33 @@ pub async fn login_at(base: &str, client: &Client, email: &str, password: &str) 
 }
 
 /// A port of 127.0.0.1 that was free a moment ago.
+/// Reads a config file's text with the environment variables `env` (and no others).
+pub fn parse_config(
+    text: &str,
+    env: &[(&str, &str)],
+) -> Result<Config, idbridge::config::ConfigError> {
+    let vars: HashMap<&str, &str> = env.iter().copied().collect();
+    Config::from_toml(text, &|name| vars.get(name).map(|v| v.to_string()))
+}
+
+/// The problems of a config that must be refused, as `path: message` lines.
+pub fn config_problems(text: &str, env: &[(&str, &str)]) -> Vec<String> {
+    match parse_config(text, env) {
+        Ok(_) => panic!("config should be refused:\n{text}"),
+        Err(error) => {
+            assert!(!error.problems().is_empty(), "{error}");
+            error.problems().iter().map(ToString::to_string).collect()
+        }
+    }
+}
+
+/// The decoded value of a query parameter of `url`.
+pub fn param(url: &url::Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -223,12 +223,6 @@ async fn consent(http: &Client, page_url: &Url, page: &str, allow: bool) -> Url 
     page_url.join(&location(&response).unwrap()).unwrap()
 }
 
-fn param(url: &Url, name: &str) -> Option<String> {
-    url.query_pairs()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
-}
-
 /// An authorization request at A for Alice, whose email domain sends her to B.
 fn rp_login(chain: &Chain) -> String {
     authorize_url(&chain.a, "rp-rs256", &[("login_hint", ALICE_EMAIL)])
