@@ -54,7 +54,8 @@ impl AppState {
     pub async fn prepare(config: Config, clock: Clock) -> Result<AppState, StartError> {
         let store = Store::connect(&config.database_url)
             .await
-            .map_err(StartError::Database)?;
+            .map_err(StartError::Database)?
+            .with_userinfo_cache(config.server.userinfo_cache);
         store.migrate().await.map_err(StartError::Migrate)?;
         // Keys first: a wrong encryption key stops the start before the config is written.
         keys::prepare(&store, &config.keys, &config.signing_algs(), clock.now()).await?;

@@ -33,6 +33,7 @@ pub struct FileServer {
     pub session_ttl: Option<String>,
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    pub userinfo_cache: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

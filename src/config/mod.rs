@@ -7,6 +7,7 @@ mod validate;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use ipnet::IpNet;
 
@@ -50,6 +51,8 @@ pub struct ServerConfig {
     pub session_ttl: i64,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// How long a process may answer userinfo for a token from memory; zero: never.
+    pub userinfo_cache: Duration,
 }
 
 impl ServerConfig {

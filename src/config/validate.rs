@@ -221,6 +221,7 @@ pub(super) fn validate(
         file.server.session_ttl.as_deref(),
         8 * 3600,
     );
+    let userinfo_cache = check_userinfo_cache(&mut check, file.server.userinfo_cache.as_deref());
     let trusted_proxies = file
         .server
         .trusted_proxies
@@ -314,6 +315,7 @@ pub(super) fn validate(
             bind,
             session_ttl,
             trusted_proxies,
+            userinfo_cache,
         },
         database_url,
         keys: KeysConfig {
@@ -345,6 +347,24 @@ pub fn parse_duration(value: &str) -> Option<i64> {
         _ => return None,
     };
     number.checked_mul(unit_seconds).filter(|s| *s > 0)
+}
+
+/// `server.userinfo_cache`: `"0s"` turns it off; above a minute, a token revoked by another
+/// process would keep working too long.
+fn check_userinfo_cache(check: &mut Checker, value: Option<&str>) -> Duration {
+    const PATH: &str = "server.userinfo_cache";
+    const MAX_SECONDS: i64 = 60;
+    if value == Some("0s") {
+        return Duration::ZERO;
+    }
+    let seconds = check.duration(PATH, value, 1);
+    if seconds > MAX_SECONDS {
+        check.problem(
+            PATH,
+            "at most 60s: a token revoked by another process is answered for this long",
+        );
+    }
+    Duration::from_secs(seconds.clamp(0, MAX_SECONDS) as u64)
 }
 
 fn check_issuer(value: &str) -> Result<String, &'static str> {

@@ -2,6 +2,8 @@
 //! refresh tokens, consents. Every one-time thing is consumed by a single conditional write whose
 //! row count decides, never by reading and then writing, so that two processes racing for the same
 //! code or token cannot both win.
+use std::sync::Arc;
+
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
@@ -23,6 +25,8 @@ pub struct UserinfoGrant {
     pub name: String,
     pub source: String,
     pub entity_ids: Vec<String>,
+    /// When the access token expires (Unix seconds).
+    pub expires_at: i64,
 }
 
 /// The code or refresh token (SHA-256) a grant was just spent from.
@@ -166,6 +170,7 @@ impl Store {
     /// the markers last and reopen that window on PostgreSQL.
     pub async fn revoke_family(&self, family_id: &str, now: i64) -> Result<(), StoreError> {
         use refresh_token::Column as R;
+        let _forget = self.userinfo.forget_all_when_done();
         authorization_code::Entity::update_many()
             .col_expr(authorization_code::Column::RevokedAt, Expr::value(now))
             .filter(authorization_code::Column::FamilyId.eq(family_id))
@@ -224,15 +229,23 @@ impl Store {
     }
 
     /// What userinfo needs for a live access token, in one query: its scope, its user and the
-    /// user's entities. `None` also for a client_credentials token, which has no user.
+    /// user's entities. `None` also for a client_credentials token, which has no user. Answered
+    /// from this process's memory when it read the same token within `server.userinfo_cache`.
     pub async fn userinfo_grant(
         &self,
         token_hash: &str,
         now: i64,
-    ) -> Result<Option<UserinfoGrant>, StoreError> {
+    ) -> Result<Option<Arc<UserinfoGrant>>, StoreError> {
         use sea_orm::sea_query::{Alias, Query};
+        if let Some(grant) = self.userinfo.get(token_hash, now) {
+            return Ok(Some(grant));
+        }
+        let fill = self.userinfo.start_fill();
         let query = Query::select()
-            .column((access_token::Entity, access_token::Column::Scope))
+            .columns([
+                (access_token::Entity, access_token::Column::Scope),
+                (access_token::Entity, access_token::Column::ExpiresAt),
+            ])
             .columns([
                 (user::Entity, user::Column::Id),
                 (user::Entity, user::Column::Email),
@@ -265,8 +278,9 @@ impl Store {
             return Ok(None);
         };
         let text = |row: &sea_orm::QueryResult, column: &str| row.try_get::<String>("", column);
-        Ok(Some(UserinfoGrant {
+        let grant = Arc::new(UserinfoGrant {
             scope: text(first, "scope")?,
+            expires_at: first.try_get("", "expires_at")?,
             user_id: text(first, "id")?,
             email: text(first, "email")?,
             name: text(first, "name")?,
@@ -279,7 +293,9 @@ impl Store {
                         .flatten()
                 })
                 .collect(),
-        }))
+        });
+        self.userinfo.fill(fill, token_hash, Arc::clone(&grant));
+        Ok(Some(grant))
     }
 
     /// A live refresh token.
@@ -303,6 +319,7 @@ impl Store {
         client_id: &str,
         now: i64,
     ) -> Result<(), StoreError> {
+        let _forget = self.userinfo.forget_all_when_done();
         refresh_token::Entity::update_many()
             .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
             .filter(refresh_token::Column::UserId.eq(user_id))
@@ -322,6 +339,7 @@ impl Store {
 
     /// Revokes one access token.
     pub async fn revoke_access_token(&self, token_hash: &str, now: i64) -> Result<(), StoreError> {
+        let _forget = self.userinfo.forget_all_when_done();
         access_token::Entity::update_many()
             .col_expr(access_token::Column::RevokedAt, Expr::value(now))
             .filter(access_token::Column::TokenHash.eq(token_hash))

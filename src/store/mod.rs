@@ -12,13 +12,16 @@ mod sync;
 pub mod tables;
 mod throttle;
 mod upstream;
+mod userinfo_cache;
 mod users;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use idbridge_migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use userinfo_cache::UserinfoCache;
 
 pub use grants::{CodeUse, RefreshUse, SpentGrant, UserinfoGrant};
 pub use outbox::{AttemptOutcome, DueNotification, OUTBOX_RETENTION, enqueue_notification};
@@ -30,11 +33,17 @@ pub use users::{Attachment, UserProfile};
 
 /// Pool options; SQLite runs in WAL mode with a busy timeout, so several processes can share
 /// one file and readers never wait for the writer.
+///
+/// A pooled connection is pinged before use only after it has been idle for 30 s: pinging on
+/// every checkout (sqlx's default) doubles the round trips of every query, and a connection in
+/// steady use has just proved it works. Idle PostgreSQL connections are the ones a server
+/// restart, proxy or firewall drops.
 fn pool_options(url: &str, connections: u32) -> ConnectOptions {
     let mut options = ConnectOptions::new(url);
     options
         .max_connections(connections)
         .connect_timeout(Duration::from_secs(10))
+        .test_before_acquire_if_idle_for(Duration::from_secs(30))
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|opts| {
             opts.journal_mode(SqliteJournalMode::Wal)
@@ -62,6 +71,8 @@ pub struct Store {
     /// and writers queued here wait their turn in order, where several pooled writers would
     /// sleep-poll on the database lock and stretch the tail latency.
     writer: DatabaseConnection,
+    /// Off unless [`Store::with_userinfo_cache`] turns it on.
+    userinfo: Arc<UserinfoCache>,
 }
 
 impl Store {
@@ -74,7 +85,18 @@ impl Store {
         } else {
             db.clone()
         };
-        Ok(Store { db, writer })
+        Ok(Store {
+            db,
+            writer,
+            userinfo: Arc::new(UserinfoCache::new(Duration::ZERO)),
+        })
+    }
+
+    /// Lets this process answer userinfo for a token from memory for up to `ttl` after reading
+    /// it (see the `userinfo_cache` module for what that allows).
+    pub fn with_userinfo_cache(mut self, ttl: Duration) -> Store {
+        self.userinfo = Arc::new(UserinfoCache::new(ttl));
+        self
     }
 
     /// Applies every migration not yet applied.

@@ -1,5 +1,7 @@
 //! Config validation: every class of error is reported with its key path, all at once.
 
+use std::time::Duration;
+
 use idbridge::Config;
 use idbridge::config::{ConfigError, Problem};
 
@@ -29,6 +31,7 @@ fn the_base_config_is_valid() {
     let config = parse_config(BASE_CONFIG, &[SHOP_SECRET_ENV]).unwrap();
     assert_eq!(config.entities.len(), 3);
     assert_eq!(config.server.session_ttl, 8 * 3600);
+    assert_eq!(config.server.userinfo_cache, Duration::from_secs(1));
     assert_eq!(
         config.clients[0].token_endpoint_auth_method.as_str(),
         "client_secret_basic"
@@ -291,6 +294,25 @@ scopes = ["root"]
         assert_problem(&found, path, fragment);
     }
     assert_eq!(found.len(), 13, "{found:#?}");
+}
+
+#[test]
+fn userinfo_cache_is_at_most_a_minute_and_can_be_off() {
+    let with = |value: &str| format!("[server]\nuserinfo_cache = \"{value}\"\n{BASE_CONFIG}");
+    let off = parse_config(&with("0s"), &[SHOP_SECRET_ENV]).unwrap();
+    assert_eq!(off.server.userinfo_cache, Duration::ZERO);
+    let minute = parse_config(&with("1m"), &[SHOP_SECRET_ENV]).unwrap();
+    assert_eq!(minute.server.userinfo_cache, Duration::from_secs(60));
+    assert_problem(
+        &problems(&with("61s")),
+        "server.userinfo_cache",
+        "at most 60s",
+    );
+    assert_problem(
+        &problems(&with("soon")),
+        "server.userinfo_cache",
+        "not a duration",
+    );
 }
 
 #[test]

@@ -356,6 +356,11 @@ async fn bearer_tokens_garbage_expired_revoked(backend: Backend) {
     let browser = Browser::new(&server);
     let (_, first) = redeem(&server, &code(&server, &browser).await).await;
     let access = first["access_token"].as_str().unwrap().to_string();
+    assert_eq!(
+        userinfo_status(&server, &access).await.0,
+        StatusCode::OK,
+        "answered, and so remembered by this process's userinfo cache"
+    );
     let revoke = reqwest::Client::new()
         .post(server.url("/sso/v2/revoke"))
         .basic_auth("rp-eddsa", Some(RP_SECRET))

@@ -254,7 +254,15 @@ async fn consent_is_remembered_until_withdrawn(backend: Backend) {
         "prompt=consent asks again"
     );
 
-    // The account page lists it; withdrawing it revokes the client's tokens and asks again.
+    // The account page lists it; withdrawing it revokes the client's tokens (at once, though
+    // this process has just answered userinfo for one) and asks again.
+    let userinfo = reqwest::Client::new()
+        .get(server.url("/sso/v2/userinfo"))
+        .bearer_auth(first["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(userinfo.status(), StatusCode::OK);
     let page = browser
         .http
         .get(server.url("/account"))
@@ -682,6 +690,36 @@ async fn two_processes_share_one_database(backend: Backend) {
         StatusCode::OK,
         "a token from the other process works here"
     );
+
+    // Revoked in the other process, the token stops working here too once this process's
+    // userinfo cache (`server.userinfo_cache`, 1 s by default) has let go of it.
+    let revoke = reqwest::Client::new()
+        .post(b.url("/sso/v2/revoke"))
+        .basic_auth("rp-eddsa", Some(RP_SECRET))
+        .form(&[("token", body["access_token"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoke.status(), StatusCode::OK);
+    let revoked_at = std::time::Instant::now();
+    loop {
+        let status = reqwest::Client::new()
+            .get(a.url("/sso/v2/userinfo"))
+            .bearer_auth(body["access_token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .status();
+        if status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            revoked_at.elapsed() < std::time::Duration::from_secs(3),
+            "still answered 3 s after another process revoked it"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 /// Redeems a code for `rp-eddsa` at a token endpoint URL.
