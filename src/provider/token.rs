@@ -175,9 +175,9 @@ pub async fn exchange_code(
         }
         (None, None) => {}
     }
-    let user = state
+    let (user, entity_ids) = state
         .store
-        .find_user(&grant.user_id)
+        .find_user_with_entities(&grant.user_id)
         .await?
         .ok_or_else(|| OAuthError::InvalidGrant("the user no longer exists".into()))?;
     tokens::issue_for_user(
@@ -185,6 +185,7 @@ pub async fn exchange_code(
         UserGrant {
             client,
             user: &user,
+            entity_ids: &entity_ids,
             scope: &grant.scope,
             nonce: grant.nonce.as_deref(),
             sid: grant.sid.as_deref(),
@@ -246,9 +247,9 @@ async fn refresh(
         }
         None => grant.scope.clone(),
     };
-    let user = state
+    let (user, entity_ids) = state
         .store
-        .find_user(&grant.user_id)
+        .find_user_with_entities(&grant.user_id)
         .await?
         .ok_or_else(|| OAuthError::InvalidGrant("the user no longer exists".into()))?;
     tokens::issue_for_user(
@@ -256,6 +257,7 @@ async fn refresh(
         UserGrant {
             client,
             user: &user,
+            entity_ids: &entity_ids,
             scope: &granted,
             nonce: None,
             sid: grant.sid.as_deref(),

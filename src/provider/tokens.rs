@@ -36,6 +36,8 @@ pub struct TokenResponse {
 pub struct UserGrant<'a> {
     pub client: &'a Client,
     pub user: &'a user::Model,
+    /// The entities the user is attached to.
+    pub entity_ids: &'a [String],
     pub scope: &'a str,
     pub nonce: Option<&'a str>,
     pub sid: Option<&'a str>,
@@ -94,15 +96,10 @@ pub async fn issue_for_user(
         state.store.revoke_family(grant.family_id, now).await?;
         return Err(OAuthError::InvalidGrant("the grant was revoked".into()));
     }
-    let entity_ids = if scope::contains(grant.scope, scope::PROFILE) {
-        state.store.attached_entity_ids(&grant.user.id).await?
-    } else {
-        Vec::new()
-    };
     let mut claims = user_claims(
         &state.hierarchy,
         &grant.user.into(),
-        &entity_ids,
+        grant.entity_ids,
         grant.scope,
     );
     claims.insert("iss".into(), json!(state.config.server.issuer));
@@ -241,20 +238,22 @@ pub async fn verify_id_token(
     validation.validate_aud = false;
     validation.set_issuer(&[&state.config.server.issuer]);
     validation.set_required_spec_claims(&["iss", "sub", "aud"]);
+    let (secret_key, loaded_key);
     let key = if header.alg == Algorithm::HS256 {
         // The audience names the client whose secret signed it: read it, then check with it.
         let unverified: Map<String, Value> =
             jsonwebtoken::dangerous::insecure_decode_claims(token).ok()?;
         let client = state.clients.get(unverified.get("aud")?.as_str()?)?;
-        DecodingKey::from_secret(client.hs256_secret.as_ref()?.expose().as_bytes())
+        secret_key = DecodingKey::from_secret(client.hs256_secret.as_ref()?.expose().as_bytes());
+        &secret_key
     } else {
-        let key = state.keys.by_kid(header.kid.as_deref()?).await.ok()??;
-        if jwt_alg(key.alg) != header.alg {
+        loaded_key = state.keys.by_kid(header.kid.as_deref()?).await.ok()??;
+        if jwt_alg(loaded_key.alg) != header.alg {
             return None;
         }
-        key.decoding.clone()
+        &loaded_key.decoding
     };
-    jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation)
+    jsonwebtoken::decode::<Map<String, Value>>(token, key, &validation)
         .ok()
         .map(|data| data.claims)
 }

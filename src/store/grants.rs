@@ -12,8 +12,8 @@ use sea_orm::{
 
 use super::tables::{
     access_token, authorization_code, consent, pending_authorization, refresh_token, user,
-    user_entity,
 };
+use super::users::{entity_ids, join_entity_ids};
 use super::{Store, StoreError};
 
 /// An access token's grant as userinfo needs it.
@@ -87,8 +87,7 @@ impl Store {
     }
 
     pub async fn create_code(&self, code: authorization_code::Model) -> Result<(), StoreError> {
-        code.into_active_model().insert(&self.writer).await?;
-        Ok(())
+        self.codes.insert(code.into_active_model()).await
     }
 
     /// Spends a code, once across all processes.
@@ -117,16 +116,14 @@ impl Store {
     }
 
     pub async fn create_access_token(&self, token: access_token::Model) -> Result<(), StoreError> {
-        token.into_active_model().insert(&self.writer).await?;
-        Ok(())
+        self.access_tokens.insert(token.into_active_model()).await
     }
 
     pub async fn create_refresh_token(
         &self,
         token: refresh_token::Model,
     ) -> Result<(), StoreError> {
-        token.into_active_model().insert(&self.writer).await?;
-        Ok(())
+        self.refresh_tokens.insert(token.into_active_model()).await
     }
 
     /// Spends a refresh token, once across all processes.
@@ -236,12 +233,13 @@ impl Store {
         token_hash: &str,
         now: i64,
     ) -> Result<Option<Arc<UserinfoGrant>>, StoreError> {
-        use sea_orm::sea_query::{Alias, Query};
+        use sea_orm::sea_query::Query;
         if let Some(grant) = self.userinfo.get(token_hash, now) {
             return Ok(Some(grant));
         }
         let fill = self.userinfo.start_fill();
-        let query = Query::select()
+        let mut query = Query::select();
+        query
             .columns([
                 (access_token::Entity, access_token::Column::Scope),
                 (access_token::Entity, access_token::Column::ExpiresAt),
@@ -252,27 +250,20 @@ impl Store {
                 (user::Entity, user::Column::Name),
                 (user::Entity, user::Column::Source),
             ])
-            .expr_as(
-                Expr::col((user_entity::Entity, user_entity::Column::EntityId)),
-                Alias::new("entity_id"),
-            )
             .from(access_token::Entity)
             .inner_join(
                 user::Entity,
                 Expr::col((user::Entity, user::Column::Id))
                     .equals((access_token::Entity, access_token::Column::UserId)),
             )
-            .left_join(
-                user_entity::Entity,
-                Expr::col((user_entity::Entity, user_entity::Column::UserId))
-                    .equals((user::Entity, user::Column::Id)),
-            )
             .and_where(
                 Expr::col((access_token::Entity, access_token::Column::TokenHash)).eq(token_hash),
             )
             .and_where(Expr::col((access_token::Entity, access_token::Column::ExpiresAt)).gt(now))
-            .and_where(Expr::col((access_token::Entity, access_token::Column::RevokedAt)).is_null())
-            .to_owned();
+            .and_where(
+                Expr::col((access_token::Entity, access_token::Column::RevokedAt)).is_null(),
+            );
+        join_entity_ids(&mut query);
         let rows = self.db.query_all(&query).await?;
         let Some(first) = rows.first() else {
             return Ok(None);
@@ -285,14 +276,7 @@ impl Store {
             email: text(first, "email")?,
             name: text(first, "name")?,
             source: text(first, "source")?,
-            entity_ids: rows
-                .iter()
-                .filter_map(|row| {
-                    row.try_get::<Option<String>>("", "entity_id")
-                        .ok()
-                        .flatten()
-                })
-                .collect(),
+            entity_ids: entity_ids(&rows),
         });
         self.userinfo.fill(fill, token_hash, Arc::clone(&grant));
         Ok(Some(grant))

@@ -1,6 +1,7 @@
 //! Storage: the one module that talks to the database (sea-orm over SQLite or PostgreSQL). Every
 //! piece of state a request needs lives here, so any number of processes can share one database.
 mod api_credentials;
+mod batch;
 mod grants;
 mod outbox;
 mod secrets;
@@ -18,9 +19,11 @@ mod users;
 use std::sync::Arc;
 use std::time::Duration;
 
+use batch::Batcher;
 use idbridge_migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use tables::{access_token, authorization_code, refresh_token};
 use userinfo_cache::UserinfoCache;
 
 pub use grants::{CodeUse, RefreshUse, SpentGrant, UserinfoGrant};
@@ -60,6 +63,8 @@ pub enum StoreError {
     Db(#[from] DbErr),
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
+    #[error("the database writer task has stopped")]
+    WriterStopped,
 }
 
 /// A handle on the database; cheap to clone (it wraps connection pools).
@@ -73,6 +78,9 @@ pub struct Store {
     writer: DatabaseConnection,
     /// Off unless [`Store::with_userinfo_cache`] turns it on.
     userinfo: Arc<UserinfoCache>,
+    codes: Batcher<authorization_code::ActiveModel>,
+    access_tokens: Batcher<access_token::ActiveModel>,
+    refresh_tokens: Batcher<refresh_token::ActiveModel>,
 }
 
 impl Store {
@@ -86,6 +94,9 @@ impl Store {
             db.clone()
         };
         Ok(Store {
+            codes: Batcher::start(writer.clone()),
+            access_tokens: Batcher::start(writer.clone()),
+            refresh_tokens: Batcher::start(writer.clone()),
             db,
             writer,
             userinfo: Arc::new(UserinfoCache::new(Duration::ZERO)),

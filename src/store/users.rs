@@ -1,9 +1,9 @@
 //! Reading users and what they are attached to; keeping the email and name of users whom
 //! another source describes.
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query, SelectStatement};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IntoActiveModel,
+    Iterable, QueryFilter, QueryResult, QuerySelect, Set,
 };
 
 use super::tables::{user, user_entity};
@@ -27,6 +27,30 @@ pub(super) async fn update_identity<C: ConnectionTrait>(
     changed.updated_at = Set(now);
     Ok((changed.update(db).await?, true))
 }
+
+/// Adds to a query that selects from `users` the id of each entity the user is attached to, as
+/// `entity_id`: one row per entity, or one row with `NULL` for a user attached to none.
+pub(super) fn join_entity_ids(query: &mut SelectStatement) {
+    query
+        .expr_as(
+            Expr::col((user_entity::Entity, user_entity::Column::EntityId)),
+            Alias::new(ENTITY_ID),
+        )
+        .left_join(
+            user_entity::Entity,
+            Expr::col((user_entity::Entity, user_entity::Column::UserId))
+                .equals((user::Entity, user::Column::Id)),
+        );
+}
+
+/// The entity ids of the rows of a query extended by [`join_entity_ids`].
+pub(super) fn entity_ids(rows: &[QueryResult]) -> Vec<String> {
+    rows.iter()
+        .filter_map(|row| row.try_get::<Option<String>>("", ENTITY_ID).ok().flatten())
+        .collect()
+}
+
+const ENTITY_ID: &str = "entity_id";
 
 /// One element of `attached_to` (SPEC section 4).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -61,6 +85,27 @@ impl Store {
         Ok(user::Entity::find_by_id(user_id.to_string())
             .one(&self.db)
             .await?)
+    }
+
+    /// A user with the ids of the entities they are attached to, in one query.
+    pub async fn find_user_with_entities(
+        &self,
+        user_id: &str,
+    ) -> Result<Option<(user::Model, Vec<String>)>, StoreError> {
+        let mut query = Query::select();
+        query
+            .columns(user::Column::iter().map(|column| (user::Entity, column)))
+            .from(user::Entity)
+            .and_where(Expr::col((user::Entity, user::Column::Id)).eq(user_id));
+        join_entity_ids(&mut query);
+        let rows = self.db.query_all(&query).await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        Ok(Some((
+            user::Model::from_query_result(first, "")?,
+            entity_ids(&rows),
+        )))
     }
 
     /// Ids of the entities a user is attached to.
