@@ -54,6 +54,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(sweep_periodically(state.clone()));
+    let checkpointer = tokio::spawn(checkpoint_periodically(state.store.clone()));
     let refresher = tokio::spawn(refresh_idp_metadata(state.clone()));
     let (stop_delivery, delivery_stopped) = tokio::sync::watch::channel(false);
     let delivery = tokio::spawn(notifications::delivery::run(
@@ -67,6 +68,7 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await;
     sweeper.abort();
+    checkpointer.abort();
     refresher.abort();
     stop_delivery.send(true).ok();
     delivery.await.ok();
@@ -96,6 +98,19 @@ async fn refresh_idp_metadata(state: AppState) {
         interval.tick().await;
         if let Err(e) = state.connectors.fetch_metadata().await {
             tracing::warn!(error = %e, "IdP metadata refresh failed; keeping what was read before");
+        }
+    }
+}
+
+/// How often SQLite's write-ahead log is copied into the database file.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+
+async fn checkpoint_periodically(store: store::Store) {
+    let mut interval = tokio::time::interval(CHECKPOINT_INTERVAL);
+    loop {
+        interval.tick().await;
+        if let Err(e) = store.checkpoint().await {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
         }
     }
 }

@@ -243,3 +243,38 @@ crate::backend_tests!(
     signing_keys_are_encrypted_at_rest,
     each_algorithm_gets_its_key,
 );
+
+/// SQLite commits stay in the write-ahead log until a checkpoint copies them into the database
+/// file. The server checkpoints every second beside the writers (automatic checkpoints, which
+/// stall the commit that triggers them, are off); this shows that a checkpoint does the copying.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_checkpoint_copies_the_log_into_the_database_file() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let store = idbridge::store::Store::connect(&db.url).await.unwrap();
+    store.migrate().await.unwrap();
+    let file = db
+        .url
+        .strip_prefix("sqlite://")
+        .and_then(|rest| rest.strip_suffix("?mode=rwc"))
+        .unwrap();
+    let tables_in_the_file_alone = || async {
+        let copy = tempfile::tempdir().unwrap();
+        let copied = copy.path().join("copy.db");
+        std::fs::copy(file, &copied).unwrap();
+        let reader = sea_orm::Database::connect(format!("sqlite://{}?mode=ro", copied.display()))
+            .await
+            .unwrap();
+        let row = reader
+            .query_one_raw(Statement::from_string(
+                reader.get_database_backend(),
+                "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    };
+    assert_eq!(tables_in_the_file_alone().await, 0, "still in the log");
+    store.checkpoint().await.unwrap();
+    assert!(tables_in_the_file_alone().await > 10, "in the file");
+}
