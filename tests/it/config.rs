@@ -496,6 +496,78 @@ fn the_spec_oidc_connection_is_valid() {
     assert!(!format!("{config:?}").contains("globex-gave-us-this"));
 }
 
+/// Plain http is allowed for an upstream provider on the machine itself: `localhost` and every
+/// loopback address, as for webhooks and redirect URIs.
+#[test]
+fn upstream_urls_are_https_or_on_a_loopback_host() {
+    let env = [SHOP_SECRET_ENV, ("GLOBEX_SECRET", "globex-gave-us-this")];
+    let with_issuer = |issuer: &str| {
+        format!(
+            "{BASE_CONFIG}{}",
+            OIDC_CONNECTION.replace("https://login.globex.com", issuer)
+        )
+    };
+    let saml = |url: &str| {
+        format!(
+            r#"{BASE_CONFIG}
+[[connections]]
+id = "acme-metadata"
+type = "saml"
+entity = "e-mer-1"
+idp_metadata_url = "{url}/metadata"
+
+[[connections]]
+id = "acme-inline"
+type = "saml"
+entity = "e-mer-1"
+idp_entity_id = "https://idp.acme.test"
+idp_sso_url = "{url}/sso"
+"#
+        )
+    };
+    for loopback in [
+        "http://localhost:9000",
+        "http://127.0.0.1:9000",
+        "http://127.0.0.2:9000",
+        "http://127.255.0.1",
+        "http://[::1]:9000",
+    ] {
+        parse_config(&with_issuer(loopback), &env).unwrap_or_else(|e| panic!("{loopback}: {e}"));
+        // The inline IdP lacks its certificate, and nothing else.
+        assert_eq!(
+            config_problems(&saml(loopback), &env),
+            [
+                "connections[1].idp_certificate: required: responses are verified with it, never with a certificate they carry"
+            ],
+            "{loopback}"
+        );
+    }
+    for remote in [
+        "http://login.globex.com",
+        "http://localhost.globex.com",
+        "http://128.0.0.1",
+        "http://[::2]",
+    ] {
+        let found = config_problems(&with_issuer(remote), &env);
+        assert_problem(
+            &found,
+            "connections[0].issuer",
+            "http only for loopback hosts",
+        );
+        let found = problems(&saml(remote));
+        assert_problem(
+            &found,
+            "connections[0].idp_metadata_url",
+            "http only for loopback hosts",
+        );
+        assert_problem(
+            &found,
+            "connections[1].idp_sso_url",
+            "http only for loopback hosts",
+        );
+    }
+}
+
 #[test]
 fn connection_problems_are_named() {
     let text = format!(

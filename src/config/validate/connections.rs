@@ -7,7 +7,7 @@ use std::path::Path;
 use url::Url;
 
 use super::super::file::FileConnection;
-use super::{Checker, check_unique};
+use super::{Checker, check_unique, is_loopback};
 use crate::config::{ConnectionDecl, ConnectionProtocol, OidcConnectionDecl};
 use crate::session_urls::SESSION_URL_CONNECTION;
 use crate::upstream::LocalLogin;
@@ -160,16 +160,22 @@ fn is_domain_name(domain: &str) -> bool {
         })
 }
 
-/// An upstream issuer is https, except on the machine itself (a development setup, or tests).
+/// An upstream issuer: an upstream URL without query or fragment.
 fn check_upstream_issuer(value: &str) -> Result<(), &'static str> {
-    let url = Url::parse(value).map_err(|_| "not an absolute URL")?;
+    let url = parse_upstream_url(value)?;
     if url.query().is_some() || url.fragment().is_some() {
         return Err("must not have a query or fragment");
     }
-    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    Ok(())
+}
+
+/// A URL of an upstream identity provider: https, except on the machine itself (a development
+/// setup, or tests).
+fn parse_upstream_url(value: &str) -> Result<Url, &'static str> {
+    let url = Url::parse(value).map_err(|_| "not an absolute URL")?;
     match url.scheme() {
-        "https" => Ok(()),
-        "http" if loopback => Ok(()),
-        _ => Err("must be an https URL (http only for localhost)"),
+        "https" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        _ => Err("must be an https URL (http only for loopback hosts)"),
     }
 }
