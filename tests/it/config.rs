@@ -570,13 +570,15 @@ idp_sso_url = "{url}/sso"
 
 #[test]
 fn connection_problems_are_named() {
+    // Four labels of 63 characters: each label is allowed, the name is longer than 253.
+    let too_long = vec!["a".repeat(63); 4].join(".");
     let text = format!(
         r#"{BASE_CONFIG}
 [[connections]]
 id = "Globex OIDC"
 type = "oidc"
 entity = "e-nowhere"
-domains = ["globex.com", "not a domain"]
+domains = ["globex.com", "not a domain", "{too_long}", "acme"]
 issuer = "http://login.globex.com"
 scopes = ["profile"]
 timeout = "soon"
@@ -603,6 +605,8 @@ entity = "e-mer-1"
     assert_problem(&found, "connections[0].id", "lowercase letters");
     assert_problem(&found, "connections[0].entity", "unknown entity");
     assert_problem(&found, "connections[0].domains[1]", "not a domain name");
+    assert_problem(&found, "connections[0].domains[2]", "not a domain name");
+    assert_problem(&found, "connections[0].domains[3]", "not a domain name");
     assert_problem(&found, "connections[0].issuer", "https");
     assert_problem(&found, "connections[0].client_id", "required");
     assert_problem(&found, "connections[0].client_secret", "required");

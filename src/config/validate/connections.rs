@@ -9,6 +9,7 @@ use url::Url;
 use super::super::file::FileConnection;
 use super::{Checker, check_unique, is_loopback};
 use crate::config::{ConnectionDecl, ConnectionProtocol, OidcConnectionDecl};
+use crate::products::domains::normalize_host;
 use crate::session_urls::SESSION_URL_CONNECTION;
 use crate::upstream::LocalLogin;
 
@@ -42,14 +43,14 @@ pub(super) fn check_connections(
         }
         let mut domains = Vec::new();
         for (j, domain) in connection.domains.iter().enumerate() {
-            let domain = domain.trim().to_ascii_lowercase();
             let key = format!("{path}.domains[{j}]");
-            if !is_domain_name(&domain) {
-                check.problem(key, "not a domain name (example: acme.com)");
-            } else if !claimed_domains.insert(domain.clone()) {
-                check.problem(key, format!("{domain} is claimed by another connection"));
-            } else {
-                domains.push(domain);
+            // An email domain: a DNS name of two labels or more.
+            match normalize_host(domain.trim()).filter(|domain| domain.contains('.')) {
+                None => check.problem(key, "not a domain name (example: acme.com)"),
+                Some(domain) if !claimed_domains.insert(domain.clone()) => {
+                    check.problem(key, format!("{domain} is claimed by another connection"));
+                }
+                Some(domain) => domains.push(domain),
             }
         }
         let protocol = match connection.kind.as_str() {
@@ -147,17 +148,6 @@ fn is_path_segment(id: &str) -> bool {
         && id
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-}
-
-fn is_domain_name(domain: &str) -> bool {
-    domain.contains('.')
-        && domain.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        })
 }
 
 /// An upstream issuer: an upstream URL without query or fragment.
