@@ -19,6 +19,7 @@ use super::{
     LoginRequest, OidcConnector, SamlConnector, SamlError, UpstreamConnector, UpstreamError,
     check_domain,
 };
+use crate::config::MAX_SAML_RESPONSE_BYTES;
 use crate::crypto;
 use crate::notifications::Notification;
 use crate::provider::{self, AuthorizationError};
@@ -35,8 +36,10 @@ const UPSTREAM_LOGIN_TTL: i64 = 600;
 /// carried to another browser signs no one in there.
 const BROWSER_COOKIE: &str = "idbridge_upstream";
 
-/// The largest body the ACS reads; each connection's `max_response_bytes` is checked within it.
-const ACS_BODY_LIMIT: usize = 1024 * 1024;
+/// The largest body the ACS reads: room for the largest `SAMLResponse` a connection may accept
+/// even when every character of it is percent-encoded (three bytes each), and for a RelayState.
+/// Each connection's own `max_response_bytes` is checked within it.
+const ACS_BODY_LIMIT: usize = 3 * MAX_SAML_RESPONSE_BYTES + 8 * 1024;
 
 /// How long a SAML result waits for its browser at the resume step.
 const RESUME_TTL: i64 = 120;

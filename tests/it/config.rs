@@ -589,6 +589,7 @@ id = "acme"
 type = "saml"
 entity = "e-mer-1"
 domains = ["GLOBEX.com"]
+max_response_bytes = 1048577
 
 [[connections]]
 id = "local"
@@ -615,6 +616,11 @@ entity = "e-mer-1"
     assert_problem(&found, "connections[1].idp_entity_id", "required");
     assert_problem(&found, "connections[1].idp_certificate", "required");
     assert_problem(&found, "connections[1].domains[0]", "another connection");
+    assert_problem(
+        &found,
+        "connections[1].max_response_bytes",
+        "between 1024 and 1048576 (the most the ACS reads)",
+    );
     assert_problem(&found, "connections[2].id", "not \"local\"");
     assert_problem(&found, "connections[2].type", "must be oidc or saml");
     assert_problem(&found, "connections[3].id", "\"session_url\"");

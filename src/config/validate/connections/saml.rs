@@ -5,7 +5,10 @@ use std::path::Path;
 use super::super::super::file::FileConnection;
 use super::super::Checker;
 use super::parse_upstream_url;
-use crate::config::{IdpDescriptor, IdpSource, SamlConnectionDecl, SpSigning, certificate_der};
+use crate::config::{
+    IdpDescriptor, IdpSource, MAX_SAML_RESPONSE_BYTES, SamlConnectionDecl, SpSigning,
+    certificate_der,
+};
 
 const DEFAULT_CLOCK_SKEW_SECONDS: i64 = 120;
 const DEFAULT_MAX_RESPONSE_BYTES: usize = 256 * 1024;
@@ -52,10 +55,10 @@ pub(super) fn check_saml(
     let max_response_bytes = connection
         .max_response_bytes
         .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES);
-    if !(1024..=16 * 1024 * 1024).contains(&max_response_bytes) {
+    if !(1024..=MAX_SAML_RESPONSE_BYTES).contains(&max_response_bytes) {
         check.problem(
             format!("{path}.max_response_bytes"),
-            "must be between 1024 and 16777216",
+            format!("must be between 1024 and {MAX_SAML_RESPONSE_BYTES} (the most the ACS reads)"),
         );
     }
     let sp_signing = sp_signing(check, path, connection);
