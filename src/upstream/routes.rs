@@ -16,8 +16,7 @@ use axum::{Extension, Router};
 use serde::Deserialize;
 
 use super::{
-    LoginRequest, OidcConnector, SamlConnector, SamlError, UpstreamConnector, UpstreamError,
-    check_domain,
+    LoginRequest, OidcConnector, SamlConnector, UpstreamConnector, UpstreamError, check_domain,
 };
 use crate::config::MAX_SAML_RESPONSE_BYTES;
 use crate::crypto;
@@ -303,9 +302,7 @@ async fn saml_login(
     // xs:ID must start with a letter.
     let request_id = format!("id-{}", crypto::random_token());
     let relay_state = crypto::random_token();
-    let url = connector
-        .authn_request_url(&request_id, &relay_state, query.force.is_some(), now)
-        .map_err(|e| saml_error(&connector, e))?;
+    let url = connector.authn_request_url(&request_id, &relay_state, query.force.is_some(), now)?;
     go_upstream(
         &state,
         &headers,
@@ -362,17 +359,14 @@ async fn saml_acs(
     })
     .await
     .map_err(|e| PageError::Internal(format!("SAML verification task: {e}")))?;
-    let identity = verified.map_err(|e| saml_error(&connector, e))?;
+    let identity = verified?;
     check_domain(connector.as_ref(), &identity.email)?;
     if !state
         .store
         .spend_assertion(connector.id(), &identity.assertion_id, identity.expires_at)
         .await?
     {
-        return Err(saml_error(
-            &connector,
-            SamlError::Refused("the assertion was used before".into()),
-        ));
+        return Err(connector.rejected("the assertion was used before").into());
     }
     let user = state
         .store
@@ -455,15 +449,6 @@ async fn saml_resume(
         &login.return_to,
     )
     .await
-}
-
-fn saml_error(connector: &SamlConnector, error: SamlError) -> PageError {
-    let connection = connector.id().to_string();
-    match error {
-        SamlError::Refused(detail) => UpstreamError::Rejected { connection, detail },
-        SamlError::Status(code) => UpstreamError::Denied { connection, code },
-    }
-    .into()
 }
 
 /// The provider answered `error=`: the waiting client hears it as an authorization error, a
