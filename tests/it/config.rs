@@ -600,6 +600,11 @@ entity = "e-mer-1"
 id = "session_url"
 type = "saml"
 entity = "e-mer-1"
+
+[[connections]]
+id = "config"
+type = "saml"
+entity = "e-mer-1"
 "#
     );
     let found = problems(&text);
@@ -624,6 +629,8 @@ entity = "e-mer-1"
     assert_problem(&found, "connections[2].id", "not \"local\"");
     assert_problem(&found, "connections[2].type", "must be oidc or saml");
     assert_problem(&found, "connections[3].id", "\"session_url\"");
+    // Its users' source would be `config`: config sync would take them for its own.
+    assert_problem(&found, "connections[4].id", "\"config\"");
 
     let unknown_claim = OIDC_CONNECTION.replace("name = \"name\" }", "phone = \"phone_number\" }");
     let found = problems(&format!("{BASE_CONFIG}{unknown_claim}"));

@@ -11,6 +11,7 @@ use super::{Checker, check_unique, is_loopback};
 use crate::config::{ConnectionDecl, ConnectionProtocol, OidcConnectionDecl};
 use crate::products::domains::normalize_host;
 use crate::session_urls::SESSION_URL_CONNECTION;
+use crate::store::tables::user;
 use crate::upstream::LocalLogin;
 
 const DEFAULT_TIMEOUT_SECONDS: i64 = 10;
@@ -32,7 +33,7 @@ pub(super) fn check_connections(
         {
             check.problem(
                 format!("{path}.id"),
-                "use only lowercase letters, digits, - and _ (it appears in URLs), and not \"local\" or \"session_url\"",
+                "use only lowercase letters, digits, - and _ (it appears in URLs), and not \"local\", \"session_url\" or \"config\"",
             );
         }
         if !entity_ids.contains(connection.entity.as_str()) {
@@ -139,8 +140,10 @@ fn check_oidc(
     })
 }
 
-/// Ids that name logins other than through a connection, in notifications.
-const RESERVED_IDS: [&str; 2] = [LocalLogin::ID, SESSION_URL_CONNECTION];
+/// Ids a connection may not take: those that name logins other than through a connection (in
+/// notifications), and the `source` of the users config sync owns, which for a connection's users
+/// is its id.
+const RESERVED_IDS: [&str; 3] = [LocalLogin::ID, SESSION_URL_CONNECTION, user::SOURCE_CONFIG];
 
 fn is_path_segment(id: &str) -> bool {
     !RESERVED_IDS.contains(&id)
