@@ -26,7 +26,7 @@ use crate::state::AppState;
 use crate::store::UpstreamProfile;
 use crate::store::tables::{upstream_login, user};
 use crate::web::pages::{local_path, see_other};
-use crate::web::{ClientAddr, PageError, cookies, start_session};
+use crate::web::{ClientAddr, PageError, cookies, new_session, replace_session};
 
 /// How long a person may take at the provider.
 const UPSTREAM_LOGIN_TTL: i64 = 600;
@@ -189,19 +189,19 @@ async fn oidc_callback(
         )
         .await?;
     check_domain(connector, &profile.email)?;
-    let user = state
+    let (user, session_token) = state
         .store
-        .upsert_upstream_user(
+        .sign_in_upstream(
             &profile,
             &format!("u-{}", crypto::random_token()),
+            new_session(&state, &headers, &client.to_string()),
             &state.config,
-            now,
         )
         .await?;
     finish(
         &state,
         &headers,
-        &client.to_string(),
+        &session_token,
         &user,
         connector.id(),
         &login.return_to,
@@ -258,17 +258,17 @@ fn check_browser(
     Ok(())
 }
 
-/// Starts the session of someone an upstream provider signed in, and sends the browser on.
+/// Gives the browser the session just started for someone an upstream provider signed in (see
+/// [`replace_session`]), and sends it on.
 async fn finish(
     state: &AppState,
     headers: &HeaderMap,
-    client: &str,
+    session_token: &str,
     user: &user::Model,
     connection: &str,
     return_to: &str,
 ) -> Result<Response, PageError> {
-    let signed_in = Notification::user_login(user, connection);
-    let cookie = start_session(state, headers, &signed_in, client).await?;
+    let cookie = replace_session(state, headers, session_token).await?;
     tracing::info!(user = %user.id, %connection, "signed in upstream");
     let clear = cookies::set(state, BROWSER_COOKIE, "", Some(0));
     Ok(see_other(return_to, &[cookie, clear]))
@@ -440,10 +440,18 @@ async fn saml_resume(
         .ok_or(PageError::BadRequest(
             "This account no longer exists. Go back to the application and start again.",
         ))?;
+    let session_token = state
+        .store
+        .create_session(
+            &Notification::user_login(&user, connector.id()),
+            new_session(&state, &headers, &client.to_string()),
+            &state.config,
+        )
+        .await?;
     finish(
         &state,
         &headers,
-        &client.to_string(),
+        &session_token,
         &user,
         connector.id(),
         &login.return_to,
