@@ -230,6 +230,10 @@ pub enum ConnectionProtocol {
     Saml(SamlConnectionDecl),
 }
 
+/// The most a connection's `max_response_bytes` may be; the ACS route reads a body large enough
+/// for a response of this size however it is encoded.
+pub const MAX_SAML_RESPONSE_BYTES: usize = 1024 * 1024;
+
 #[derive(Debug, Clone)]
 pub struct SamlConnectionDecl {
     pub idp: IdpSource,
@@ -242,7 +246,7 @@ pub struct SamlConnectionDecl {
     pub name_attribute: Option<String>,
     /// Tolerated clock difference with the IdP, in seconds.
     pub clock_skew: i64,
-    /// The largest SAMLResponse (base64) accepted.
+    /// The largest SAMLResponse (base64) accepted; at most [`MAX_SAML_RESPONSE_BYTES`].
     pub max_response_bytes: usize,
     /// Our key and certificate, when AuthnRequests are signed.
     pub sp_signing: Option<SpSigning>,

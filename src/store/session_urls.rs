@@ -235,7 +235,7 @@ async fn upsert_profile(
             email: user_email(&profile),
             name: user_name(&profile),
             password_hash: None,
-            source: user::SOURCE_SESSION_URL.to_string(),
+            source: SESSION_URL_CONNECTION.to_string(),
             created_at: now,
             updated_at: now,
         }

@@ -33,8 +33,10 @@ pub mod user {
         pub name: String,
         /// argon2id PHC string; `None` for users who only log in through an upstream IdP.
         pub password_hash: Option<String>,
-        /// `config` for users declared in the config file, `session_url` for customer profiles,
-        /// else the upstream connection id.
+        /// `config` for users declared in the config file, else the id of the connection that
+        /// created them: an upstream connection's, or `session_url`
+        /// ([`crate::session_urls::SESSION_URL_CONNECTION`]) for customer profiles. Config sync
+        /// reads and changes only `config` users.
         pub source: String,
         pub created_at: i64,
         pub updated_at: i64,
@@ -43,8 +45,6 @@ pub mod user {
     impl ActiveModelBehavior for ActiveModel {}
 
     pub const SOURCE_CONFIG: &str = "config";
-    /// Users created for a customer profile by a session URL; config sync never touches them.
-    pub const SOURCE_SESSION_URL: &str = "session_url";
 }
 
 pub mod user_entity {

@@ -1,11 +1,13 @@
 //! Logins at upstream identity providers: the ones on their way, and the users they bring.
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    TransactionTrait,
 };
 
+use super::sessions::insert_session;
 use super::tables::{saml_assertion, upstream_identity, upstream_login, user, user_entity};
 use super::users::update_identity;
-use super::{Store, StoreError, enqueue_notification};
+use super::{NewSession, Store, StoreError, enqueue_notification};
 use crate::config::Config;
 use crate::notifications::{EventType, Notification};
 
@@ -75,10 +77,8 @@ impl Store {
         Ok(matches!(inserted, sea_orm::TryInsertResult::Inserted(_)))
     }
 
-    /// The user behind an upstream subject, created on first login and kept up to date after:
-    /// email and name as the upstream says now, attached to the connection's entity. A created
-    /// user is announced as `ProfileCreatedNotification`, a changed email or name as
-    /// `ProfileUpdatedNotification`, in the same transaction.
+    /// The user behind an upstream subject, as [`upsert_user`] keeps it, in a transaction of its
+    /// own.
     pub async fn upsert_upstream_user(
         &self,
         profile: &UpstreamProfile,
@@ -87,79 +87,113 @@ impl Store {
         now: i64,
     ) -> Result<user::Model, StoreError> {
         let txn = self.writer.begin().await?;
-        let known = upstream_identity::Entity::find_by_id((
-            profile.connection_id.clone(),
-            profile.subject.clone(),
-        ))
-        .one(&txn)
-        .await?;
-        let user = match known {
-            Some(identity) => {
-                let current = user::Entity::find_by_id(identity.user_id)
-                    .one(&txn)
-                    .await?
-                    .ok_or_else(|| StoreError::Corrupt("upstream identity without user".into()))?;
-                let (user, changed) = update_identity(
-                    &txn,
-                    current,
-                    profile.email.clone(),
-                    profile.name.clone(),
-                    now,
-                )
-                .await?;
-                if changed {
-                    let notification = Notification::new(EventType::ProfileUpdated, &user);
-                    enqueue_notification(&txn, config, &notification, now).await?;
-                }
-                user
-            }
-            None => {
-                let created = user::Model {
-                    id: new_user_id.to_string(),
-                    email: profile.email.clone(),
-                    name: profile.name.clone(),
-                    password_hash: None,
-                    source: profile.connection_id.clone(),
-                    created_at: now,
-                    updated_at: now,
-                }
-                .into_active_model()
-                .insert(&txn)
-                .await?;
-                let notification = Notification::new(EventType::ProfileCreated, &created);
-                enqueue_notification(&txn, config, &notification, now).await?;
-                // A concurrent first login of the same subject fails here on the primary key and
-                // rolls back, instead of making a second user.
-                upstream_identity::Model {
-                    connection_id: profile.connection_id.clone(),
-                    subject: profile.subject.clone(),
-                    user_id: created.id.clone(),
-                    created_at: now,
-                }
-                .into_active_model()
-                .insert(&txn)
-                .await?;
-                created
-            }
-        };
-        // Attached to the connection's entity, and to nothing else: a changed `entity` in the
-        // config moves the connection's users at their next login.
-        user_entity::Entity::delete_many()
-            .filter(user_entity::Column::UserId.eq(&user.id))
-            .filter(user_entity::Column::EntityId.ne(&profile.entity_id))
-            .exec(&txn)
-            .await?;
-        user_entity::Entity::insert(
-            user_entity::Model {
-                user_id: user.id.clone(),
-                entity_id: profile.entity_id.clone(),
-            }
-            .into_active_model(),
-        )
-        .on_conflict_do_nothing_on([user_entity::Column::UserId, user_entity::Column::EntityId])
-        .exec(&txn)
-        .await?;
+        let user = upsert_user(&txn, profile, new_user_id, config, now).await?;
         txn.commit().await?;
         Ok(user)
     }
+
+    /// Signs in someone an upstream provider has just vouched for, in one transaction: their
+    /// user as [`upsert_user`] keeps it, with its profile notification, and a new session for
+    /// `browser`, announced as a `UserLoginNotification` of the connection. Should any write fail,
+    /// nothing is stored or announced. The user, and the session's token for the cookie.
+    pub async fn sign_in_upstream(
+        &self,
+        profile: &UpstreamProfile,
+        new_user_id: &str,
+        browser: NewSession<'_>,
+        config: &Config,
+    ) -> Result<(user::Model, String), StoreError> {
+        let txn = self.writer.begin().await?;
+        let user = upsert_user(&txn, profile, new_user_id, config, browser.now).await?;
+        let login = Notification::user_login(&user, &profile.connection_id);
+        let session_token = insert_session(&txn, &login, browser, config).await?;
+        txn.commit().await?;
+        Ok((user, session_token))
+    }
+}
+
+/// The user behind an upstream subject, created on first login and kept up to date after:
+/// email and name as the upstream says now, attached to the connection's entity. A created
+/// user is announced as `ProfileCreatedNotification`, a changed email or name as
+/// `ProfileUpdatedNotification`, through the same connection (the caller's transaction).
+async fn upsert_user<C: ConnectionTrait>(
+    txn: &C,
+    profile: &UpstreamProfile,
+    new_user_id: &str,
+    config: &Config,
+    now: i64,
+) -> Result<user::Model, StoreError> {
+    let known = upstream_identity::Entity::find_by_id((
+        profile.connection_id.clone(),
+        profile.subject.clone(),
+    ))
+    .one(txn)
+    .await?;
+    let user = match known {
+        Some(identity) => {
+            let current = user::Entity::find_by_id(identity.user_id)
+                .one(txn)
+                .await?
+                .ok_or_else(|| StoreError::Corrupt("upstream identity without user".into()))?;
+            let (user, changed) = update_identity(
+                txn,
+                current,
+                profile.email.clone(),
+                profile.name.clone(),
+                now,
+            )
+            .await?;
+            if changed {
+                let notification = Notification::new(EventType::ProfileUpdated, &user);
+                enqueue_notification(txn, config, &notification, now).await?;
+            }
+            user
+        }
+        None => {
+            let created = user::Model {
+                id: new_user_id.to_string(),
+                email: profile.email.clone(),
+                name: profile.name.clone(),
+                password_hash: None,
+                source: profile.connection_id.clone(),
+                created_at: now,
+                updated_at: now,
+            }
+            .into_active_model()
+            .insert(txn)
+            .await?;
+            let notification = Notification::new(EventType::ProfileCreated, &created);
+            enqueue_notification(txn, config, &notification, now).await?;
+            // A concurrent first login of the same subject fails here on the primary key and
+            // rolls back, instead of making a second user.
+            upstream_identity::Model {
+                connection_id: profile.connection_id.clone(),
+                subject: profile.subject.clone(),
+                user_id: created.id.clone(),
+                created_at: now,
+            }
+            .into_active_model()
+            .insert(txn)
+            .await?;
+            created
+        }
+    };
+    // Attached to the connection's entity, and to nothing else: a changed `entity` in the
+    // config moves the connection's users at their next login.
+    user_entity::Entity::delete_many()
+        .filter(user_entity::Column::UserId.eq(&user.id))
+        .filter(user_entity::Column::EntityId.ne(&profile.entity_id))
+        .exec(txn)
+        .await?;
+    user_entity::Entity::insert(
+        user_entity::Model {
+            user_id: user.id.clone(),
+            entity_id: profile.entity_id.clone(),
+        }
+        .into_active_model(),
+    )
+    .on_conflict_do_nothing_on([user_entity::Column::UserId, user_entity::Column::EntityId])
+    .exec(txn)
+    .await?;
+    Ok(user)
 }

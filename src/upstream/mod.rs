@@ -19,7 +19,7 @@ use crate::config::{Config, ConnectionProtocol};
 pub use local::LocalLogin;
 pub use oidc::OidcConnector;
 pub use routes::router;
-pub use saml::{SamlConnector, SamlError, SamlIdentity};
+pub use saml::{SamlConnector, SamlIdentity};
 
 /// What a connector needs to start a login.
 #[derive(Debug, Clone, Copy)]

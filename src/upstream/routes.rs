@@ -16,9 +16,9 @@ use axum::{Extension, Router};
 use serde::Deserialize;
 
 use super::{
-    LoginRequest, OidcConnector, SamlConnector, SamlError, UpstreamConnector, UpstreamError,
-    check_domain,
+    LoginRequest, OidcConnector, SamlConnector, UpstreamConnector, UpstreamError, check_domain,
 };
+use crate::config::MAX_SAML_RESPONSE_BYTES;
 use crate::crypto;
 use crate::notifications::Notification;
 use crate::provider::{self, AuthorizationError};
@@ -26,7 +26,7 @@ use crate::state::AppState;
 use crate::store::UpstreamProfile;
 use crate::store::tables::{upstream_login, user};
 use crate::web::pages::{local_path, see_other};
-use crate::web::{ClientAddr, PageError, cookies, start_session};
+use crate::web::{ClientAddr, PageError, cookies, new_session, replace_session};
 
 /// How long a person may take at the provider.
 const UPSTREAM_LOGIN_TTL: i64 = 600;
@@ -35,8 +35,10 @@ const UPSTREAM_LOGIN_TTL: i64 = 600;
 /// carried to another browser signs no one in there.
 const BROWSER_COOKIE: &str = "idbridge_upstream";
 
-/// The largest body the ACS reads; each connection's `max_response_bytes` is checked within it.
-const ACS_BODY_LIMIT: usize = 1024 * 1024;
+/// The largest body the ACS reads: room for the largest `SAMLResponse` a connection may accept
+/// even when every character of it is percent-encoded (three bytes each), and for a RelayState.
+/// Each connection's own `max_response_bytes` is checked within it.
+const ACS_BODY_LIMIT: usize = 3 * MAX_SAML_RESPONSE_BYTES + 8 * 1024;
 
 /// How long a SAML result waits for its browser at the resume step.
 const RESUME_TTL: i64 = 120;
@@ -187,19 +189,19 @@ async fn oidc_callback(
         )
         .await?;
     check_domain(connector, &profile.email)?;
-    let user = state
+    let (user, session_token) = state
         .store
-        .upsert_upstream_user(
+        .sign_in_upstream(
             &profile,
             &format!("u-{}", crypto::random_token()),
+            new_session(&state, &headers, &client.to_string()),
             &state.config,
-            now,
         )
         .await?;
     finish(
         &state,
         &headers,
-        &client.to_string(),
+        &session_token,
         &user,
         connector.id(),
         &login.return_to,
@@ -256,17 +258,17 @@ fn check_browser(
     Ok(())
 }
 
-/// Starts the session of someone an upstream provider signed in, and sends the browser on.
+/// Gives the browser the session just started for someone an upstream provider signed in (see
+/// [`replace_session`]), and sends it on.
 async fn finish(
     state: &AppState,
     headers: &HeaderMap,
-    client: &str,
+    session_token: &str,
     user: &user::Model,
     connection: &str,
     return_to: &str,
 ) -> Result<Response, PageError> {
-    let signed_in = Notification::user_login(user, connection);
-    let cookie = start_session(state, headers, &signed_in, client).await?;
+    let cookie = replace_session(state, headers, session_token).await?;
     tracing::info!(user = %user.id, %connection, "signed in upstream");
     let clear = cookies::set(state, BROWSER_COOKIE, "", Some(0));
     Ok(see_other(return_to, &[cookie, clear]))
@@ -300,9 +302,7 @@ async fn saml_login(
     // xs:ID must start with a letter.
     let request_id = format!("id-{}", crypto::random_token());
     let relay_state = crypto::random_token();
-    let url = connector
-        .authn_request_url(&request_id, &relay_state, query.force.is_some(), now)
-        .map_err(|e| saml_error(&connector, e))?;
+    let url = connector.authn_request_url(&request_id, &relay_state, query.force.is_some(), now)?;
     go_upstream(
         &state,
         &headers,
@@ -359,17 +359,14 @@ async fn saml_acs(
     })
     .await
     .map_err(|e| PageError::Internal(format!("SAML verification task: {e}")))?;
-    let identity = verified.map_err(|e| saml_error(&connector, e))?;
+    let identity = verified?;
     check_domain(connector.as_ref(), &identity.email)?;
     if !state
         .store
         .spend_assertion(connector.id(), &identity.assertion_id, identity.expires_at)
         .await?
     {
-        return Err(saml_error(
-            &connector,
-            SamlError::Refused("the assertion was used before".into()),
-        ));
+        return Err(connector.rejected("the assertion was used before").into());
     }
     let user = state
         .store
@@ -443,24 +440,23 @@ async fn saml_resume(
         .ok_or(PageError::BadRequest(
             "This account no longer exists. Go back to the application and start again.",
         ))?;
+    let session_token = state
+        .store
+        .create_session(
+            &Notification::user_login(&user, connector.id()),
+            new_session(&state, &headers, &client.to_string()),
+            &state.config,
+        )
+        .await?;
     finish(
         &state,
         &headers,
-        &client.to_string(),
+        &session_token,
         &user,
         connector.id(),
         &login.return_to,
     )
     .await
-}
-
-fn saml_error(connector: &SamlConnector, error: SamlError) -> PageError {
-    let connection = connector.id().to_string();
-    match error {
-        SamlError::Refused(detail) => UpstreamError::Rejected { connection, detail },
-        SamlError::Status(code) => UpstreamError::Denied { connection, code },
-    }
-    .into()
 }
 
 /// The provider answered `error=`: the waiting client hears it as an authorization error, a

@@ -40,17 +40,6 @@ const MAX_METADATA_BYTES: usize = 1024 * 1024;
 /// How old an assertion may be when it arrives (besides the clock skew).
 const MAX_ASSERTION_AGE: i64 = 300;
 
-/// Why a SAML response signs no one in.
-#[derive(Debug, thiserror::Error)]
-pub enum SamlError {
-    /// Not a response we accept at all: malformed, hostile or not verifiable.
-    #[error("refused: {0}")]
-    Refused(String),
-    /// The IdP answered, but not with a sign-in.
-    #[error("the IdP answered with status {0}")]
-    Status(String),
-}
-
 /// The person a verified assertion names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SamlIdentity {
@@ -114,12 +103,20 @@ impl SamlConnector {
         }
     }
 
-    fn idp(&self) -> Result<Arc<Idp>, SamlError> {
+    fn idp(&self) -> Result<Arc<Idp>, UpstreamError> {
         self.idp
             .read()
             .ok()
             .and_then(|idp| idp.clone())
-            .ok_or_else(|| SamlError::Refused("the IdP's metadata has not been read".into()))
+            .ok_or_else(|| self.rejected("the IdP's metadata has not been read"))
+    }
+
+    /// A response (or request) this connection refuses: malformed, hostile or not verifiable.
+    pub(super) fn rejected(&self, detail: impl Into<String>) -> UpstreamError {
+        UpstreamError::Rejected {
+            connection: self.connection.id.clone(),
+            detail: detail.into(),
+        }
     }
 
     /// Fetches the IdP's metadata when the connection names a URL for it (at start, and again
@@ -177,7 +174,7 @@ impl SamlConnector {
         relay_state: &str,
         force: bool,
         now: i64,
-    ) -> Result<String, SamlError> {
+    ) -> Result<String, UpstreamError> {
         let request = AuthnRequest {
             id: request_id.to_string(),
             issue_instant: timestamp(now),
@@ -203,7 +200,7 @@ impl SamlConnector {
         url.ok()
             .flatten()
             .map(|url| url.to_string())
-            .ok_or_else(|| SamlError::Refused("the AuthnRequest could not be encoded".into()))
+            .ok_or_else(|| self.rejected("the AuthnRequest could not be encoded"))
     }
 
     /// SP metadata an IdP administrator can import.
@@ -243,8 +240,8 @@ impl SamlConnector {
         saml_response: &str,
         request_id: Option<&str>,
         now: i64,
-    ) -> Result<SamlIdentity, SamlError> {
-        let refused = |why: &str| SamlError::Refused(why.to_string());
+    ) -> Result<SamlIdentity, UpstreamError> {
+        let refused = |why: &str| self.rejected(why);
         if saml_response.len() > self.settings.max_response_bytes {
             return Err(refused("the response is larger than allowed"));
         }
@@ -256,11 +253,12 @@ impl SamlConnector {
             .decode(compact)
             .map_err(|_| refused("SAMLResponse is not base64"))?;
         let xml = String::from_utf8(bytes).map_err(|_| refused("the response is not UTF-8"))?;
-        let outline = scan(&xml)?;
+        let outline = scan(&xml).map_err(refused)?;
         if outline.status.as_deref() != Some(STATUS_SUCCESS) {
-            return Err(SamlError::Status(
-                outline.status.unwrap_or_else(|| "(none)".into()),
-            ));
+            return Err(UpstreamError::Denied {
+                connection: self.connection.id.clone(),
+                code: outline.status.unwrap_or_else(|| "(none)".into()),
+            });
         }
         if outline
             .destination
@@ -301,8 +299,8 @@ impl SamlConnector {
         idp: &Idp,
         signed: &str,
         request_id: Option<&str>,
-    ) -> Result<Assertion, SamlError> {
-        let refused = |why: &str| SamlError::Refused(why.to_string());
+    ) -> Result<Assertion, UpstreamError> {
+        let refused = |why: &str| self.rejected(why);
         match root_element(signed).as_deref() {
             Some("Response") => {
                 let response: Response = signed
@@ -337,8 +335,8 @@ impl SamlConnector {
         assertion: &Assertion,
         request_id: Option<&str>,
         now: i64,
-    ) -> Result<SamlIdentity, SamlError> {
-        let refused = |why: &str| Err(SamlError::Refused(why.to_string()));
+    ) -> Result<SamlIdentity, UpstreamError> {
+        let refused = |why: &str| Err(self.rejected(why));
         let skew = self.settings.clock_skew;
         if assertion.issuer.value.as_deref() != Some(idp.entity_id.as_str()) {
             return refused("the assertion's Issuer is not the IdP");
@@ -469,9 +467,10 @@ struct Outline {
     status: Option<String>,
 }
 
-/// Reads the whole document strictly before any XML library with looser habits sees it.
-fn scan(xml: &str) -> Result<Outline, SamlError> {
-    let refused = |why: &str| Err(SamlError::Refused(why.to_string()));
+/// Reads the whole document strictly before any XML library with looser habits sees it; what is
+/// wrong with it otherwise.
+fn scan(xml: &str) -> Result<Outline, &'static str> {
+    let refused = |why: &'static str| Err(why);
     let mut reader = quick_xml::NsReader::from_str(xml);
     reader.config_mut().check_end_names = true;
     let mut assertions = 0;

@@ -496,15 +496,89 @@ fn the_spec_oidc_connection_is_valid() {
     assert!(!format!("{config:?}").contains("globex-gave-us-this"));
 }
 
+/// Plain http is allowed for an upstream provider on the machine itself: `localhost` and every
+/// loopback address, as for webhooks and redirect URIs.
+#[test]
+fn upstream_urls_are_https_or_on_a_loopback_host() {
+    let env = [SHOP_SECRET_ENV, ("GLOBEX_SECRET", "globex-gave-us-this")];
+    let with_issuer = |issuer: &str| {
+        format!(
+            "{BASE_CONFIG}{}",
+            OIDC_CONNECTION.replace("https://login.globex.com", issuer)
+        )
+    };
+    let saml = |url: &str| {
+        format!(
+            r#"{BASE_CONFIG}
+[[connections]]
+id = "acme-metadata"
+type = "saml"
+entity = "e-mer-1"
+idp_metadata_url = "{url}/metadata"
+
+[[connections]]
+id = "acme-inline"
+type = "saml"
+entity = "e-mer-1"
+idp_entity_id = "https://idp.acme.test"
+idp_sso_url = "{url}/sso"
+"#
+        )
+    };
+    for loopback in [
+        "http://localhost:9000",
+        "http://127.0.0.1:9000",
+        "http://127.0.0.2:9000",
+        "http://127.255.0.1",
+        "http://[::1]:9000",
+    ] {
+        parse_config(&with_issuer(loopback), &env).unwrap_or_else(|e| panic!("{loopback}: {e}"));
+        // The inline IdP lacks its certificate, and nothing else.
+        assert_eq!(
+            config_problems(&saml(loopback), &env),
+            [
+                "connections[1].idp_certificate: required: responses are verified with it, never with a certificate they carry"
+            ],
+            "{loopback}"
+        );
+    }
+    for remote in [
+        "http://login.globex.com",
+        "http://localhost.globex.com",
+        "http://128.0.0.1",
+        "http://[::2]",
+    ] {
+        let found = config_problems(&with_issuer(remote), &env);
+        assert_problem(
+            &found,
+            "connections[0].issuer",
+            "http only for loopback hosts",
+        );
+        let found = problems(&saml(remote));
+        assert_problem(
+            &found,
+            "connections[0].idp_metadata_url",
+            "http only for loopback hosts",
+        );
+        assert_problem(
+            &found,
+            "connections[1].idp_sso_url",
+            "http only for loopback hosts",
+        );
+    }
+}
+
 #[test]
 fn connection_problems_are_named() {
+    // Four labels of 63 characters: each label is allowed, the name is longer than 253.
+    let too_long = vec!["a".repeat(63); 4].join(".");
     let text = format!(
         r#"{BASE_CONFIG}
 [[connections]]
 id = "Globex OIDC"
 type = "oidc"
 entity = "e-nowhere"
-domains = ["globex.com", "not a domain"]
+domains = ["globex.com", "not a domain", "{too_long}", "acme"]
 issuer = "http://login.globex.com"
 scopes = ["profile"]
 timeout = "soon"
@@ -515,6 +589,7 @@ id = "acme"
 type = "saml"
 entity = "e-mer-1"
 domains = ["GLOBEX.com"]
+max_response_bytes = 1048577
 
 [[connections]]
 id = "local"
@@ -525,12 +600,19 @@ entity = "e-mer-1"
 id = "session_url"
 type = "saml"
 entity = "e-mer-1"
+
+[[connections]]
+id = "config"
+type = "saml"
+entity = "e-mer-1"
 "#
     );
     let found = problems(&text);
     assert_problem(&found, "connections[0].id", "lowercase letters");
     assert_problem(&found, "connections[0].entity", "unknown entity");
     assert_problem(&found, "connections[0].domains[1]", "not a domain name");
+    assert_problem(&found, "connections[0].domains[2]", "not a domain name");
+    assert_problem(&found, "connections[0].domains[3]", "not a domain name");
     assert_problem(&found, "connections[0].issuer", "https");
     assert_problem(&found, "connections[0].client_id", "required");
     assert_problem(&found, "connections[0].client_secret", "required");
@@ -539,9 +621,16 @@ entity = "e-mer-1"
     assert_problem(&found, "connections[1].idp_entity_id", "required");
     assert_problem(&found, "connections[1].idp_certificate", "required");
     assert_problem(&found, "connections[1].domains[0]", "another connection");
+    assert_problem(
+        &found,
+        "connections[1].max_response_bytes",
+        "between 1024 and 1048576 (the most the ACS reads)",
+    );
     assert_problem(&found, "connections[2].id", "not \"local\"");
     assert_problem(&found, "connections[2].type", "must be oidc or saml");
     assert_problem(&found, "connections[3].id", "\"session_url\"");
+    // Its users' source would be `config`: config sync would take them for its own.
+    assert_problem(&found, "connections[4].id", "\"config\"");
 
     let unknown_claim = OIDC_CONNECTION.replace("name = \"name\" }", "phone = \"phone_number\" }");
     let found = problems(&format!("{BASE_CONFIG}{unknown_claim}"));

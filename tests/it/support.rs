@@ -212,6 +212,34 @@ impl TestServer {
     }
 }
 
+impl TestServer {
+    /// Makes every insert into `table` fail from now on, as a full disk or a lost database
+    /// would, so that a test can see what a failed write leaves behind.
+    pub async fn refuse_inserts(&self, table: &str) {
+        let db = self.state.store.connection();
+        let statements = match db.get_database_backend() {
+            sea_orm::DbBackend::Postgres => vec![
+                "CREATE OR REPLACE FUNCTION refuse_insert() RETURNS trigger AS $$ \
+                 BEGIN RAISE EXCEPTION 'refused by the test'; END $$ LANGUAGE plpgsql"
+                    .to_string(),
+                format!(
+                    "CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} \
+                     FOR EACH ROW EXECUTE FUNCTION refuse_insert()"
+                ),
+            ],
+            _ => vec![format!(
+                "CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} \
+                 BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+            )],
+        };
+        for statement in statements {
+            db.execute_unprepared(&statement)
+                .await
+                .expect("create the trigger");
+        }
+    }
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {

@@ -268,6 +268,7 @@ crate::backend_tests!(
     the_login_page_leads_to_the_connection,
     people_of_other_domains_are_refused,
     a_callback_may_land_on_another_process,
+    a_sign_in_that_fails_stores_nothing,
 );
 
 async fn a_chained_login_reaches_the_relying_party(backend: Backend) {
@@ -296,6 +297,21 @@ async fn a_chained_login_reaches_the_relying_party(backend: Backend) {
     let claims = userinfo(&chain.a, again["access_token"].as_str().unwrap()).await;
     assert_eq!(claims["sub"], sub.as_str());
     assert_eq!(chain.a.count("upstream_identities").await, 1);
+}
+
+/// The user, its identity and its session are stored together or not at all: a session that
+/// cannot be stored leaves no user behind.
+async fn a_sign_in_that_fails_stores_nothing(backend: Backend) {
+    let chain = Chain::start(backend, false).await;
+    let before = chain.counts().await;
+    chain.a.refuse_inserts("sessions").await;
+    let http = chain.a.client();
+    let landing = walk(&chain, &http, &rp_login(&chain), ALLOW).await;
+    let Landing::Page(status, _) = landing else {
+        panic!("the login should have failed: {landing:?}");
+    };
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(chain.counts().await, before, "no user, session or identity");
 }
 
 /// How the proxy changes B's ID token.

@@ -41,6 +41,7 @@ idp_entity_id = "{IDP_ENTITY}"
 idp_sso_url = "{IDP_SSO}"
 idp_certificate = ["{cert}"]
 allow_idp_initiated = true
+max_response_bytes = 1048576
 "#
     )
 }
@@ -201,6 +202,7 @@ crate::backend_tests!(
     an_external_entity_is_refused_and_not_fetched,
     an_entity_expansion_bomb_is_refused,
     an_oversize_or_malformed_body_is_refused,
+    the_largest_allowed_response_fits_the_acs,
     an_assertion_signs_in_once,
     a_non_success_status_is_told_plainly,
     the_sp_metadata_describes_the_connection,
@@ -672,10 +674,37 @@ async fn an_oversize_or_malformed_body_is_refused(backend: Backend) {
         &setup,
         "far oversize",
         StatusCode::PAYLOAD_TOO_LARGE,
-        |_| "A".repeat(2 * 1024 * 1024),
+        |_| "A".repeat(4 * 1024 * 1024),
     )
     .await;
     assert_refused(&setup, "not XML", BAD, |_| encode("<samlp:Response")).await;
+}
+
+/// `acme-direct` accepts responses of up to 1 MiB, the most a connection may: the ACS reads a
+/// body large enough for one however the IdP encodes it. Here line breaks, which base64 readers
+/// skip, fill it up; percent-encoded they take three bytes each.
+async fn the_largest_allowed_response_fits_the_acs(backend: Backend) {
+    let setup = Setup::start(backend).await;
+    let http = setup.server.client();
+    let padded = |extra: usize| {
+        let mut spec = setup.spec(None);
+        spec.audience = setup.server.url("/saml/acme-direct");
+        spec.recipient = setup.acs("acme-direct");
+        spec.destination = setup.acs("acme-direct");
+        let response = encode(&setup.idp.response(&spec));
+        format!(
+            "{response}{}",
+            "\n".repeat(1024 * 1024 - response.len() + extra)
+        )
+    };
+    let over = post_acs(&http, &setup.acs("acme-direct"), &padded(1), None).await;
+    assert_eq!(
+        over.status(),
+        StatusCode::BAD_REQUEST,
+        "refused by the connection's max_response_bytes, not by the body limit"
+    );
+    let largest = post_acs(&http, &setup.acs("acme-direct"), &padded(0), None).await;
+    assert_eq!(largest.status(), StatusCode::SEE_OTHER);
 }
 
 async fn an_assertion_signs_in_once(backend: Backend) {

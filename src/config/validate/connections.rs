@@ -7,9 +7,11 @@ use std::path::Path;
 use url::Url;
 
 use super::super::file::FileConnection;
-use super::{Checker, check_unique};
+use super::{Checker, check_unique, is_loopback};
 use crate::config::{ConnectionDecl, ConnectionProtocol, OidcConnectionDecl};
+use crate::products::domains::normalize_host;
 use crate::session_urls::SESSION_URL_CONNECTION;
+use crate::store::tables::user;
 use crate::upstream::LocalLogin;
 
 const DEFAULT_TIMEOUT_SECONDS: i64 = 10;
@@ -31,7 +33,7 @@ pub(super) fn check_connections(
         {
             check.problem(
                 format!("{path}.id"),
-                "use only lowercase letters, digits, - and _ (it appears in URLs), and not \"local\" or \"session_url\"",
+                "use only lowercase letters, digits, - and _ (it appears in URLs), and not \"local\", \"session_url\" or \"config\"",
             );
         }
         if !entity_ids.contains(connection.entity.as_str()) {
@@ -42,14 +44,14 @@ pub(super) fn check_connections(
         }
         let mut domains = Vec::new();
         for (j, domain) in connection.domains.iter().enumerate() {
-            let domain = domain.trim().to_ascii_lowercase();
             let key = format!("{path}.domains[{j}]");
-            if !is_domain_name(&domain) {
-                check.problem(key, "not a domain name (example: acme.com)");
-            } else if !claimed_domains.insert(domain.clone()) {
-                check.problem(key, format!("{domain} is claimed by another connection"));
-            } else {
-                domains.push(domain);
+            // An email domain: a DNS name of two labels or more.
+            match normalize_host(domain.trim()).filter(|domain| domain.contains('.')) {
+                None => check.problem(key, "not a domain name (example: acme.com)"),
+                Some(domain) if !claimed_domains.insert(domain.clone()) => {
+                    check.problem(key, format!("{domain} is claimed by another connection"));
+                }
+                Some(domain) => domains.push(domain),
             }
         }
         let protocol = match connection.kind.as_str() {
@@ -138,8 +140,10 @@ fn check_oidc(
     })
 }
 
-/// Ids that name logins other than through a connection, in notifications.
-const RESERVED_IDS: [&str; 2] = [LocalLogin::ID, SESSION_URL_CONNECTION];
+/// Ids a connection may not take: those that name logins other than through a connection (in
+/// notifications), and the `source` of the users config sync owns, which for a connection's users
+/// is its id.
+const RESERVED_IDS: [&str; 3] = [LocalLogin::ID, SESSION_URL_CONNECTION, user::SOURCE_CONFIG];
 
 fn is_path_segment(id: &str) -> bool {
     !RESERVED_IDS.contains(&id)
@@ -149,27 +153,22 @@ fn is_path_segment(id: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
-fn is_domain_name(domain: &str) -> bool {
-    domain.contains('.')
-        && domain.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        })
-}
-
-/// An upstream issuer is https, except on the machine itself (a development setup, or tests).
+/// An upstream issuer: an upstream URL without query or fragment.
 fn check_upstream_issuer(value: &str) -> Result<(), &'static str> {
-    let url = Url::parse(value).map_err(|_| "not an absolute URL")?;
+    let url = parse_upstream_url(value)?;
     if url.query().is_some() || url.fragment().is_some() {
         return Err("must not have a query or fragment");
     }
-    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    Ok(())
+}
+
+/// A URL of an upstream identity provider: https, except on the machine itself (a development
+/// setup, or tests).
+fn parse_upstream_url(value: &str) -> Result<Url, &'static str> {
+    let url = Url::parse(value).map_err(|_| "not an absolute URL")?;
     match url.scheme() {
-        "https" => Ok(()),
-        "http" if loopback => Ok(()),
-        _ => Err("must be an https URL (http only for localhost)"),
+        "https" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        _ => Err("must be an https URL (http only for loopback hosts)"),
     }
 }

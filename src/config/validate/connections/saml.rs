@@ -4,7 +4,11 @@ use std::path::Path;
 
 use super::super::super::file::FileConnection;
 use super::super::Checker;
-use crate::config::{IdpDescriptor, IdpSource, SamlConnectionDecl, SpSigning, certificate_der};
+use super::parse_upstream_url;
+use crate::config::{
+    IdpDescriptor, IdpSource, MAX_SAML_RESPONSE_BYTES, SamlConnectionDecl, SpSigning,
+    certificate_der,
+};
 
 const DEFAULT_CLOCK_SKEW_SECONDS: i64 = 120;
 const DEFAULT_MAX_RESPONSE_BYTES: usize = 256 * 1024;
@@ -31,14 +35,12 @@ pub(super) fn check_saml(
         );
         None
     } else if let Some(url) = &connection.idp_metadata_url {
-        if is_https_or_loopback(url) {
-            Some(IdpSource::MetadataUrl(url.clone()))
-        } else {
-            check.problem(
-                format!("{path}.idp_metadata_url"),
-                "must be an https URL (http only for localhost)",
-            );
-            None
+        match parse_upstream_url(url) {
+            Ok(_) => Some(IdpSource::MetadataUrl(url.clone())),
+            Err(message) => {
+                check.problem(format!("{path}.idp_metadata_url"), message);
+                None
+            }
         }
     } else if let Some(file) = &connection.idp_metadata {
         from_metadata(check, path, &base_dir.join(file)).map(IdpSource::Declared)
@@ -53,10 +55,10 @@ pub(super) fn check_saml(
     let max_response_bytes = connection
         .max_response_bytes
         .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES);
-    if !(1024..=16 * 1024 * 1024).contains(&max_response_bytes) {
+    if !(1024..=MAX_SAML_RESPONSE_BYTES).contains(&max_response_bytes) {
         check.problem(
             format!("{path}.max_response_bytes"),
-            "must be between 1024 and 16777216",
+            format!("must be between 1024 and {MAX_SAML_RESPONSE_BYTES} (the most the ACS reads)"),
         );
     }
     let sp_signing = sp_signing(check, path, connection);
@@ -130,15 +132,12 @@ fn from_inline(
     };
     let entity_id = required("idp_entity_id", &connection.idp_entity_id);
     let sso_url = required("idp_sso_url", &connection.idp_sso_url);
-    let sso_url = sso_url.filter(|url| {
-        let ok = is_https_or_loopback(url);
-        if !ok {
-            check.problem(
-                format!("{path}.idp_sso_url"),
-                "must be an https URL (http only for localhost)",
-            );
+    let sso_url = sso_url.filter(|url| match parse_upstream_url(url) {
+        Ok(_) => true,
+        Err(message) => {
+            check.problem(format!("{path}.idp_sso_url"), message);
+            false
         }
-        ok
     });
     let certificates: Vec<Vec<u8>> = match &connection.idp_certificate {
         None => {
@@ -195,16 +194,5 @@ fn from_metadata(check: &mut Checker, path: &str, file: &Path) -> Option<IdpDesc
             }
             None
         }
-    }
-}
-
-fn is_https_or_loopback(value: &str) -> bool {
-    let Ok(url) = url::Url::parse(value) else {
-        return false;
-    };
-    match url.scheme() {
-        "https" => true,
-        "http" => matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]")),
-        _ => false,
     }
 }
