@@ -245,9 +245,48 @@ pub struct LoadedKey {
     pub kid: String,
     pub alg: Alg,
     pub created_at: i64,
-    pub encoding: EncodingKey,
+    signer: Signer,
     pub decoding: DecodingKey,
     pub public_jwk: serde_json::Value,
+}
+
+/// A private key decoded once. jsonwebtoken decodes its key again for every signature, which
+/// for P-256 and Ed25519 means deriving the public key each time: as much work as the
+/// signature itself, so those two sign here.
+enum Signer {
+    Rs256(EncodingKey),
+    Es256(p256::ecdsa::SigningKey),
+    EdDsa(ed25519_dalek::SigningKey),
+}
+
+impl LoadedKey {
+    /// A compact JWS of `claims`, with this key's `alg` and `kid` in its header.
+    pub fn sign_jwt<T: serde::Serialize>(&self, claims: &T) -> Result<String, KeyError> {
+        let header = json!({"typ": "JWT", "alg": self.alg.as_str(), "kid": self.kid});
+        let encode = |value: Vec<u8>| URL_SAFE_NO_PAD.encode(value);
+        let unsignable = |_| KeyError::Unusable(self.kid.clone());
+        let message = format!(
+            "{}.{}",
+            encode(serde_json::to_vec(&header).map_err(|_| KeyError::Unusable(self.kid.clone()))?),
+            encode(serde_json::to_vec(claims).map_err(|_| KeyError::Unusable(self.kid.clone()))?)
+        );
+        let signature = match &self.signer {
+            Signer::Rs256(key) => {
+                jsonwebtoken::crypto::sign(message.as_bytes(), key, jsonwebtoken::Algorithm::RS256)
+                    .map_err(unsignable)?
+            }
+            Signer::Es256(key) => {
+                use p256::ecdsa::signature::Signer as _;
+                let signature: p256::ecdsa::Signature = key.sign(message.as_bytes());
+                encode(signature.to_bytes().to_vec())
+            }
+            Signer::EdDsa(key) => {
+                use ed25519_dalek::Signer as _;
+                encode(key.sign(message.as_bytes()).to_bytes().to_vec())
+            }
+        };
+        Ok(format!("{message}.{signature}"))
+    }
 }
 
 /// The signing keys of all processes, decoded once and held in memory; reloaded from the database
@@ -321,14 +360,14 @@ async fn load_keys(store: &Store, config: &KeysConfig) -> Result<Vec<Arc<LoadedK
         let pem = private_pem(&row, config.encryption_key.as_ref())?;
         let alg = Alg::parse(&row.alg).ok_or_else(|| KeyError::Unusable(row.kid.clone()))?;
         let unusable = |_| KeyError::Unusable(row.kid.clone());
-        let (encoding, decoding) = match alg {
+        let (signer, decoding) = match alg {
             Alg::RS256 => {
                 let key = rsa::RsaPrivateKey::from_pkcs8_pem(&pem)
                     .map_err(|_| KeyError::Unusable(row.kid.clone()))?;
                 let public = rsa::traits::PublicKeyParts::n(&key).to_bytes_be();
                 let exponent = rsa::traits::PublicKeyParts::e(&key).to_bytes_be();
                 (
-                    EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(unusable)?,
+                    Signer::Rs256(EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(unusable)?),
                     DecodingKey::from_rsa_raw_components(&public, &exponent),
                 )
             }
@@ -340,7 +379,7 @@ async fn load_keys(store: &Store, config: &KeysConfig) -> Result<Vec<Arc<LoadedK
                     .to_public_key_pem(LineEnding::LF)
                     .map_err(|_| KeyError::Unusable(row.kid.clone()))?;
                 (
-                    EncodingKey::from_ec_pem(pem.as_bytes()).map_err(unusable)?,
+                    Signer::Es256(p256::ecdsa::SigningKey::from(&key)),
                     DecodingKey::from_ec_pem(public.as_bytes()).map_err(unusable)?,
                 )
             }
@@ -351,10 +390,8 @@ async fn load_keys(store: &Store, config: &KeysConfig) -> Result<Vec<Arc<LoadedK
                     .verifying_key()
                     .to_public_key_pem(LineEnding::LF)
                     .map_err(|_| KeyError::Unusable(row.kid.clone()))?;
-                (
-                    EncodingKey::from_ed_pem(pem.as_bytes()).map_err(unusable)?,
-                    DecodingKey::from_ed_pem(public.as_bytes()).map_err(unusable)?,
-                )
+                let public = DecodingKey::from_ed_pem(public.as_bytes()).map_err(unusable)?;
+                (Signer::EdDsa(key), public)
             }
             Alg::HS256 => return Err(KeyError::Unusable(row.kid.clone())),
         };
@@ -364,7 +401,7 @@ async fn load_keys(store: &Store, config: &KeysConfig) -> Result<Vec<Arc<LoadedK
             kid: row.kid,
             alg,
             created_at: row.created_at,
-            encoding,
+            signer,
             decoding,
             public_jwk,
         }));

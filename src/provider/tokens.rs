@@ -216,9 +216,7 @@ async fn sign_id_token(
         }
         (alg, _) => {
             let key = state.keys.signer(alg, state.clock.now()).await?;
-            let mut header = Header::new(jwt_alg(alg));
-            header.kid = Some(key.kid.clone());
-            jsonwebtoken::encode(&header, claims, &key.encoding)
+            return Ok(key.sign_jwt(claims)?);
         }
     };
     signed.map_err(|e| OAuthError::Server(format!("signing an ID token: {e}")))
