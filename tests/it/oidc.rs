@@ -460,3 +460,19 @@ crate::backend_tests!(
     full_flow_eddsa,
     full_flow_hs256,
 );
+
+/// The status of a userinfo request with `access_token`, and its `WWW-Authenticate` challenge.
+pub async fn userinfo_status(server: &TestServer, access_token: &str) -> (StatusCode, String) {
+    let response = reqwest::Client::new()
+        .get(server.url("/sso/v2/userinfo"))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .unwrap();
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (response.status(), challenge)
+}

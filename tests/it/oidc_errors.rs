@@ -3,7 +3,9 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::oidc::{Browser, REDIRECT, RP_SECRET, VERIFIER, post_form, provider, two_servers};
+use crate::oidc::{
+    Browser, REDIRECT, RP_SECRET, VERIFIER, post_form, provider, two_servers, userinfo_status,
+};
 use crate::support::*;
 
 /// An authorization URL for `rp-eddsa`, asking for a refresh token too.
@@ -31,21 +33,6 @@ async fn code(server: &TestServer, browser: &Browser<'_>) -> String {
 
 async fn redeem(server: &TestServer, code: &str) -> (StatusCode, Value) {
     crate::oidc::redeem(server, "rp-eddsa", code).await
-}
-
-async fn userinfo_status(server: &TestServer, access_token: &str) -> (StatusCode, String) {
-    let response = reqwest::Client::new()
-        .get(server.url("/sso/v2/userinfo"))
-        .bearer_auth(access_token)
-        .send()
-        .await
-        .unwrap();
-    let challenge = response
-        .headers()
-        .get("www-authenticate")
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    (response.status(), challenge)
 }
 
 async fn unregistered_redirect_uri_gets_an_html_page_and_no_redirect(backend: Backend) {

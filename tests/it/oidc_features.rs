@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::oidc::{
     Browser, PROVIDER_CONFIG, REDIRECT, RP_SECRET, VERIFIER, authorize_url, post_form, provider,
-    redeem,
+    redeem, userinfo_status,
 };
 use crate::support::*;
 
@@ -256,13 +256,12 @@ async fn consent_is_remembered_until_withdrawn(backend: Backend) {
 
     // The account page lists it; withdrawing it revokes the client's tokens (at once, though
     // this process has just answered userinfo for one) and asks again.
-    let userinfo = reqwest::Client::new()
-        .get(server.url("/sso/v2/userinfo"))
-        .bearer_auth(first["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(userinfo.status(), StatusCode::OK);
+    assert_eq!(
+        userinfo_status(&server, first["access_token"].as_str().unwrap())
+            .await
+            .0,
+        StatusCode::OK
+    );
     let page = browser
         .http
         .get(server.url("/account"))
@@ -283,13 +282,12 @@ async fn consent_is_remembered_until_withdrawn(backend: Backend) {
         .unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(server.count("consents").await, 0);
-    let userinfo = reqwest::Client::new()
-        .get(server.url("/sso/v2/userinfo"))
-        .bearer_auth(first["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(userinfo.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        userinfo_status(&server, first["access_token"].as_str().unwrap())
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
     let response = browser
         .http
         .get(authorize_url(&server, "rp-eddsa", &[]))
@@ -353,14 +351,8 @@ async fn client_credentials_and_introspection(backend: Backend) {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.get("id_token").is_none() && body.get("refresh_token").is_none());
     let access = body["access_token"].as_str().unwrap();
-    let userinfo = reqwest::Client::new()
-        .get(server.url("/sso/v2/userinfo"))
-        .bearer_auth(access)
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        userinfo.status(),
+        userinfo_status(&server, access).await.0,
         StatusCode::UNAUTHORIZED,
         "no user behind a client token"
     );
@@ -656,14 +648,10 @@ async fn two_processes_share_one_database(backend: Backend) {
             "round {round}: {status_a} here, {status_b} in the other process"
         );
         for winner in winners {
-            let userinfo = reqwest::Client::new()
-                .get(a.url("/sso/v2/userinfo"))
-                .bearer_auth(winner["access_token"].as_str().unwrap())
-                .send()
-                .await
-                .unwrap();
             assert_eq!(
-                userinfo.status(),
+                userinfo_status(&a, winner["access_token"].as_str().unwrap())
+                    .await
+                    .0,
                 StatusCode::UNAUTHORIZED,
                 "round {round}: revoked after the replay"
             );
@@ -679,14 +667,10 @@ async fn two_processes_share_one_database(backend: Backend) {
     let (status, body) = post_form_to(&b.url("/sso/v2/token"), &code).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(verifies_through_jwks(&a, body["id_token"].as_str().unwrap()).await);
-    let userinfo = reqwest::Client::new()
-        .get(a.url("/sso/v2/userinfo"))
-        .bearer_auth(body["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        userinfo.status(),
+        userinfo_status(&a, body["access_token"].as_str().unwrap())
+            .await
+            .0,
         StatusCode::OK,
         "a token from the other process works here"
     );
@@ -703,13 +687,7 @@ async fn two_processes_share_one_database(backend: Backend) {
     assert_eq!(revoke.status(), StatusCode::OK);
     let revoked_at = std::time::Instant::now();
     loop {
-        let status = reqwest::Client::new()
-            .get(a.url("/sso/v2/userinfo"))
-            .bearer_auth(body["access_token"].as_str().unwrap())
-            .send()
-            .await
-            .unwrap()
-            .status();
+        let (status, _) = userinfo_status(&a, body["access_token"].as_str().unwrap()).await;
         if status == StatusCode::UNAUTHORIZED {
             break;
         }
