@@ -32,6 +32,8 @@ pub enum KeyError {
     Unusable(String),
     #[error("there is no signing key for the configured algorithm")]
     NoSigningKey,
+    #[error("signing with key {kid} failed: {reason}")]
+    Sign { kid: String, reason: String },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("key task failed: {0}")]
@@ -263,17 +265,21 @@ impl LoadedKey {
     /// A compact JWS of `claims`, with this key's `alg` and `kid` in its header.
     pub fn sign_jwt<T: serde::Serialize>(&self, claims: &T) -> Result<String, KeyError> {
         let header = json!({"typ": "JWT", "alg": self.alg.as_str(), "kid": self.kid});
+        let failed = |reason: String| KeyError::Sign {
+            kid: self.kid.clone(),
+            reason,
+        };
         let encode = |value: Vec<u8>| URL_SAFE_NO_PAD.encode(value);
-        let unsignable = |_| KeyError::Unusable(self.kid.clone());
+        let claims = serde_json::to_vec(claims).map_err(|e| failed(e.to_string()))?;
         let message = format!(
             "{}.{}",
-            encode(serde_json::to_vec(&header).map_err(|_| KeyError::Unusable(self.kid.clone()))?),
-            encode(serde_json::to_vec(claims).map_err(|_| KeyError::Unusable(self.kid.clone()))?)
+            encode(header.to_string().into_bytes()),
+            encode(claims)
         );
         let signature = match &self.signer {
             Signer::Rs256(key) => {
                 jsonwebtoken::crypto::sign(message.as_bytes(), key, jsonwebtoken::Algorithm::RS256)
-                    .map_err(unsignable)?
+                    .map_err(|e| failed(e.to_string()))?
             }
             Signer::Es256(key) => {
                 use p256::ecdsa::signature::Signer as _;

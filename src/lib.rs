@@ -107,6 +107,8 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 
 async fn checkpoint_periodically(store: store::Store) {
     let mut interval = tokio::time::interval(CHECKPOINT_INTERVAL);
+    // After a slow checkpoint, wait a full interval rather than catch up.
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
         if let Err(e) = store.checkpoint().await {

@@ -205,21 +205,19 @@ async fn sign_id_token(
     client: &Client,
     claims: &Map<String, Value>,
 ) -> Result<String, OAuthError> {
-    let signed = match (client.id_token_alg, &client.hs256_secret) {
+    match (client.id_token_alg, &client.hs256_secret) {
         (Alg::HS256, Some(secret)) => jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
             claims,
             &EncodingKey::from_secret(secret.expose().as_bytes()),
-        ),
-        (Alg::HS256, None) => {
-            return Err(OAuthError::Server("HS256 client without a secret".into()));
-        }
+        )
+        .map_err(|e| OAuthError::Server(format!("signing an ID token: {e}"))),
+        (Alg::HS256, None) => Err(OAuthError::Server("HS256 client without a secret".into())),
         (alg, _) => {
             let key = state.keys.signer(alg, state.clock.now()).await?;
-            return Ok(key.sign_jwt(claims)?);
+            Ok(key.sign_jwt(claims)?)
         }
-    };
-    signed.map_err(|e| OAuthError::Server(format!("signing an ID token: {e}")))
+    }
 }
 
 /// The claims of an ID token idbridge issued: signature (by its `kid`, or the audience's secret

@@ -35,7 +35,8 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, BearerError> {
         .ok_or(BearerError::Missing)
 }
 
-/// The userinfo claims an access token gives access to, from one database query.
+/// The userinfo claims an access token gives access to, from one database query or, within
+/// `server.userinfo_cache` of the last one, from this process's memory.
 pub async fn claims_for_access_token(
     state: &AppState,
     token: &str,

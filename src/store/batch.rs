@@ -6,7 +6,9 @@
 //!
 //! A caller's row is committed when [`Batcher::insert`] returns `Ok`, as with a plain insert,
 //! so the ordering arguments of the grants module hold unchanged. When a batch fails, each of
-//! its rows is tried alone, so that every caller gets the answer its own row deserves.
+//! its rows is tried alone when a constraint refused it (one row may have spoiled it for the
+//! others); any other failure is every row's answer. A caller that goes away still has its row
+//! written, a token nobody holds.
 use sea_orm::{ActiveModelTrait, DatabaseConnection, DbErr, EntityTrait};
 use tokio::sync::{mpsc, oneshot};
 
@@ -71,16 +73,63 @@ where
                     let _ = reply.send(Ok(()));
                 }
             }
-            Err(error) if batch.len() == 1 => {
-                let (_, reply) = batch.pop().expect("one row");
-                let _ = reply.send(Err(error));
-            }
-            Err(_) => {
+            // One row may have spoiled the batch for the others: each is tried alone.
+            Err(error) if batch.len() > 1 && error.sql_err().is_some() => {
                 for (row, reply) in batch.drain(..) {
                     let alone = A::Entity::insert(row).exec_without_returning(&writer).await;
                     let _ = reply.send(alone.map(drop));
                 }
             }
+            // The database failed as a whole (busy, gone, full): every row gets that answer.
+            Err(error) => {
+                let message = error.to_string();
+                for (_, reply) in batch.drain(..) {
+                    let _ = reply.send(Err(DbErr::Custom(message.clone())));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::IntoActiveModel;
+
+    use super::super::Store;
+    use super::super::tables::access_token;
+
+    fn token(hash: &str) -> access_token::ActiveModel {
+        access_token::Model {
+            token_hash: hash.to_string(),
+            family_id: None,
+            client_id: "c".into(),
+            user_id: None,
+            scope: String::new(),
+            expires_at: 0,
+            revoked_at: None,
+        }
+        .into_active_model()
+    }
+
+    /// On the current-thread runtime the three inserts are queued before the writing task runs,
+    /// so they form one batch, which the duplicate makes fail as a whole.
+    #[tokio::test]
+    async fn a_refused_row_does_not_spoil_its_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        let batcher = &store.access_tokens;
+        batcher.insert(token("a")).await.unwrap();
+        let (again, b, c) = tokio::join!(
+            batcher.insert(token("a")),
+            batcher.insert(token("b")),
+            batcher.insert(token("c"))
+        );
+        assert!(again.is_err(), "the duplicate is refused");
+        assert!(b.is_ok() && c.is_ok(), "{b:?} {c:?}");
+        for hash in ["a", "b", "c"] {
+            assert!(store.find_access_token(hash, -1).await.unwrap().is_some());
         }
     }
 }

@@ -22,7 +22,9 @@ use std::time::Duration;
 use batch::Batcher;
 use idbridge_migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
+};
 use tables::{access_token, authorization_code, refresh_token};
 use userinfo_cache::UserinfoCache;
 
@@ -33,6 +35,12 @@ pub use sessions::{NewSession, SessionInfo};
 pub use throttle::ThrottleRule;
 pub use upstream::UpstreamProfile;
 pub use users::{Attachment, UserProfile};
+
+/// Log length (pages) at which a commit checkpoints by itself: a backstop, see `pool_options`.
+const WAL_BACKSTOP_PAGES: u32 = 16_384;
+
+/// Log length (frames) at which [`Store::checkpoint`] rewinds the log; below the backstop.
+const WAL_RESTART_FRAMES: i64 = 4_096;
 
 /// Pool options; SQLite runs in WAL mode with a busy timeout, so several processes can share
 /// one file and readers never wait for the writer.
@@ -53,10 +61,12 @@ fn pool_options(url: &str, connections: u32) -> ConnectOptions {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
-                // Checkpoints run beside the writers (Store::checkpoint), not inside the commit
-                // that happens to fill the WAL, where they stalled every write for the length
-                // of a checkpoint's fsync.
-                .pragma("wal_autocheckpoint", "0")
+                // The server checkpoints beside the writers (Store::checkpoint), not inside the
+                // commit that happens to fill the WAL, where a checkpoint's fsync stalled every
+                // queued write. This much larger automatic checkpoint is only the backstop for
+                // processes that do not run that loop (CLI commands); the loop keeps the log
+                // well below it.
+                .pragma("wal_autocheckpoint", WAL_BACKSTOP_PAGES.to_string())
         });
     options
 }
@@ -120,13 +130,31 @@ impl Store {
         Ok(())
     }
 
-    /// Copies what SQLite's write-ahead log holds into the database file, without waiting for
-    /// or holding up writers (a passive checkpoint, on a reading connection). The server calls it
-    /// every second; automatic checkpoints are off. Nothing to do on PostgreSQL.
+    /// Copies what SQLite's write-ahead log holds into the database file without holding up
+    /// writers: a passive checkpoint, on a reading connection. A passive checkpoint never
+    /// rewinds the log, and under steady writes the log is never found fully copied at the
+    /// moment a writer starts, so it would grow without end: once it is longer than
+    /// [`WAL_RESTART_FRAMES`], a restarting checkpoint runs on the writer connection (most of
+    /// the log is copied already, so this is short) and the next write starts the log afresh.
+    /// The server calls this every second. Nothing to do on PostgreSQL.
     pub async fn checkpoint(&self) -> Result<(), StoreError> {
-        if self.db.get_database_backend() == DbBackend::Sqlite {
-            self.db
-                .execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
+        if self.db.get_database_backend() != DbBackend::Sqlite {
+            return Ok(());
+        }
+        let passive = self
+            .db
+            .query_one_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "PRAGMA wal_checkpoint(PASSIVE)",
+            ))
+            .await?;
+        let log_frames: i64 = match passive {
+            Some(row) => row.try_get("", "log")?,
+            None => 0,
+        };
+        if log_frames > WAL_RESTART_FRAMES {
+            self.writer
+                .execute_unprepared("PRAGMA wal_checkpoint(RESTART)")
                 .await?;
         }
         Ok(())

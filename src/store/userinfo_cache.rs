@@ -100,10 +100,11 @@ impl UserinfoCache {
     fn forget_all(&self) {
         self.revocations.fetch_add(1, Ordering::AcqRel);
         if !self.ttl.is_zero() {
-            self.entries
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clear();
+            // The count already makes every entry unusable; the map is dropped outside the
+            // lock so that userinfo requests do not wait for tens of thousands of frees.
+            let forgotten =
+                std::mem::take(&mut *self.entries.lock().unwrap_or_else(|e| e.into_inner()));
+            drop(forgotten);
         }
     }
 }
