@@ -14,10 +14,42 @@ pub fn random_bytes() -> [u8; 32] {
     bytes
 }
 
-/// A 256-bit random token, base64url without padding (43 characters): session ids, CSRF seeds,
-/// codes. Only its [`sha256_hex`] is stored.
+/// A 256-bit random token, base64url without padding (43 characters): session ids, CSRF seeds.
+/// Only its [`sha256_hex`] is stored.
 pub fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(random_bytes())
+}
+
+/// Hex digits of the issue time at the start of an [`ordered_token`].
+const ORDERED_PREFIX: usize = 12;
+
+/// A [`random_token`] behind its issue time (milliseconds since 1970, 12 hex digits): codes,
+/// access and refresh tokens and their family ids. Their stored keys ([`ordered_token_key`])
+/// then sort in the order they were issued, so the database appends each one to its indexes
+/// instead of writing a page at a random place of them; under load that was most of what the
+/// token endpoint wrote (see docs/performance.md). The time says nothing the holder of the
+/// token does not know.
+pub fn ordered_token() -> String {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    format!("{millis:012x}{}", random_token())
+}
+
+/// What the database keeps instead of an [`ordered_token`]: its time prefix, then the hex
+/// SHA-256 of the whole token. A token of any other shape (one issued before tokens were
+/// ordered, or garbage) is kept as its SHA-256 alone.
+pub fn ordered_token_key(token: &str) -> String {
+    let prefix = token.get(..ORDERED_PREFIX).filter(|prefix| {
+        token.len() == ORDERED_PREFIX + 43
+            && prefix
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    });
+    match prefix {
+        Some(prefix) => format!("{prefix}{}", sha256_hex(token)),
+        None => sha256_hex(token),
+    }
 }
 
 /// Hex SHA-256 of a token: what the database keeps instead of the token itself.
@@ -56,6 +88,27 @@ mod tests {
         let (a, b) = (random_token(), random_token());
         assert_ne!(a, b);
         assert_eq!(a.len(), 43);
+    }
+
+    #[test]
+    fn ordered_tokens_sort_by_issue_time_and_are_kept_hashed() {
+        let first = ordered_token();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let second = ordered_token();
+        assert_eq!(first.len(), 55);
+        let (key1, key2) = (ordered_token_key(&first), ordered_token_key(&second));
+        assert!(key1 < key2, "{key1} sorts before {key2}");
+        assert_eq!(key1, format!("{}{}", &first[..12], sha256_hex(&first)));
+        assert!(!key1.contains(&first[12..]), "the secret part is not kept");
+    }
+
+    #[test]
+    fn other_tokens_are_kept_as_their_hash() {
+        let old = random_token();
+        assert_eq!(ordered_token_key(&old), sha256_hex(&old));
+        let upper = format!("{}{}", "ABCDEF012345", random_token());
+        assert_eq!(ordered_token_key(&upper), sha256_hex(&upper));
+        assert_eq!(ordered_token_key("é"), sha256_hex("é"));
     }
 
     #[test]

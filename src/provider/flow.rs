@@ -144,12 +144,12 @@ pub async fn proceed(
             "This sign-in request was already completed.",
         ));
     }
-    let code = crypto::random_token();
+    let code = crypto::ordered_token();
     state
         .store
         .create_code(authorization_code::Model {
-            code_hash: crypto::sha256_hex(&code),
-            family_id: crypto::random_token(),
+            code_hash: crypto::ordered_token_key(&code),
+            family_id: crypto::ordered_token(),
             client_id: pending.client_id.clone(),
             user_id: session.user.id.clone(),
             redirect_uri: pending.redirect_uri.clone(),

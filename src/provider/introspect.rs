@@ -22,7 +22,7 @@ pub struct TokenParam {
     client_secret: Option<String>,
 }
 
-/// The authenticated client and the SHA-256 of the `token` it asks about.
+/// The authenticated client and the stored key of the `token` it asks about.
 fn client_and_token<'a>(
     state: &'a AppState,
     headers: &HeaderMap,
@@ -38,7 +38,7 @@ fn client_and_token<'a>(
     let token = form
         .token
         .ok_or_else(|| OAuthError::InvalidRequest("token is required".into()))?;
-    Ok((client, crypto::sha256_hex(&token)))
+    Ok((client, crypto::ordered_token_key(&token)))
 }
 
 pub async fn revoke(

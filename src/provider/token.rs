@@ -132,7 +132,7 @@ pub async fn exchange_code(
     code_verifier: Option<&str>,
 ) -> Result<tokens::TokenResponse, OAuthError> {
     let now = state.clock.now();
-    let code_hash = crypto::sha256_hex(code);
+    let code_hash = crypto::ordered_token_key(code);
     let grant = match state.store.redeem_code(&code_hash, now).await? {
         CodeUse::Redeemed(grant) => grant,
         CodeUse::Replayed { family_id } => {
@@ -207,7 +207,7 @@ async fn refresh(
         .refresh_token
         .as_deref()
         .ok_or_else(|| OAuthError::InvalidRequest("refresh_token is required".into()))?;
-    let hash = crypto::sha256_hex(token);
+    let hash = crypto::ordered_token_key(token);
     let now = state.clock.now();
     // Only the client the token was issued to may spend it.
     if let Some(owned) = state.store.find_refresh_token(&hash, now).await?

@@ -56,11 +56,11 @@ pub async fn issue_for_user(
     grant: UserGrant<'_>,
 ) -> Result<TokenResponse, OAuthError> {
     let now = state.clock.now();
-    let access_token = crypto::random_token();
+    let access_token = crypto::ordered_token();
     state
         .store
         .create_access_token(access_token::Model {
-            token_hash: crypto::sha256_hex(&access_token),
+            token_hash: crypto::ordered_token_key(&access_token),
             family_id: Some(grant.family_id.to_string()),
             client_id: grant.client.id.clone(),
             user_id: Some(grant.user.id.clone()),
@@ -70,11 +70,11 @@ pub async fn issue_for_user(
         })
         .await?;
     let refresh_token = if scope::contains(grant.scope, scope::OFFLINE_ACCESS) {
-        let token = crypto::random_token();
+        let token = crypto::ordered_token();
         state
             .store
             .create_refresh_token(refresh_token::Model {
-                token_hash: crypto::sha256_hex(&token),
+                token_hash: crypto::ordered_token_key(&token),
                 family_id: grant.family_id.to_string(),
                 client_id: grant.client.id.clone(),
                 user_id: grant.user.id.clone(),
@@ -130,11 +130,11 @@ pub async fn issue_for_client(
     client: &Client,
     scope: &str,
 ) -> Result<TokenResponse, OAuthError> {
-    let access_token = crypto::random_token();
+    let access_token = crypto::ordered_token();
     state
         .store
         .create_access_token(access_token::Model {
-            token_hash: crypto::sha256_hex(&access_token),
+            token_hash: crypto::ordered_token_key(&access_token),
             family_id: None,
             client_id: client.id.clone(),
             user_id: None,

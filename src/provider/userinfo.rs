@@ -43,7 +43,7 @@ pub async fn claims_for_access_token(
 ) -> Result<Map<String, Value>, BearerError> {
     let grant = state
         .store
-        .userinfo_grant(&crypto::sha256_hex(token), state.clock.now())
+        .userinfo_grant(&crypto::ordered_token_key(token), state.clock.now())
         .await?
         .ok_or(BearerError::InvalidToken)?;
     let subject = Subject {

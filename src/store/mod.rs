@@ -42,6 +42,24 @@ const WAL_BACKSTOP_PAGES: u32 = 16_384;
 /// Log length (frames) at which [`Store::checkpoint`] rewinds the log; below the backstop.
 const WAL_RESTART_FRAMES: i64 = 4_096;
 
+/// Frames a rewind may still have to copy, holding up writers meanwhile (about a millisecond's
+/// worth of copying here), and how many passive checkpoints may run to get there.
+const WAL_RESTART_UNCOPIED: i64 = 256;
+const WAL_PASSIVE_PASSES: usize = 4;
+
+/// Runs `PRAGMA wal_checkpoint(mode)` on a connection of `db` and returns the length of the log
+/// in frames: -1 when the checkpoint could not start (another one was running).
+async fn wal_checkpoint(db: &DatabaseConnection, mode: &str) -> Result<i64, StoreError> {
+    let sql = format!("PRAGMA wal_checkpoint({mode})");
+    let row = db
+        .query_one_raw(Statement::from_string(DbBackend::Sqlite, sql))
+        .await?;
+    Ok(match row {
+        Some(row) => row.try_get("", "log")?,
+        None => -1,
+    })
+}
+
 /// Pool options; SQLite runs in WAL mode with a busy timeout, so several processes can share
 /// one file and readers never wait for the writer.
 ///
@@ -130,32 +148,36 @@ impl Store {
         Ok(())
     }
 
-    /// Copies what SQLite's write-ahead log holds into the database file without holding up
-    /// writers: a passive checkpoint, on a reading connection. A passive checkpoint never
-    /// rewinds the log, and under steady writes the log is never found fully copied at the
-    /// moment a writer starts, so it would grow without end: once it is longer than
-    /// [`WAL_RESTART_FRAMES`], a restarting checkpoint runs on the writer connection (most of
-    /// the log is copied already, so this is short) and the next write starts the log afresh.
-    /// The server calls this every second. Nothing to do on PostgreSQL.
+    /// Copies what SQLite's write-ahead log holds into the database file, and rewinds the log
+    /// once it is long, holding up writers as briefly as possible. The server calls this every
+    /// second. Nothing to do on PostgreSQL.
+    ///
+    /// A passive checkpoint, on a reading connection, copies the log without holding up anyone,
+    /// but never rewinds it: writers append while it copies, so under steady writes the log is
+    /// never found fully copied and would grow without end. Rewinding needs a moment with no
+    /// writer, so it runs on the one writer connection (a restarting checkpoint); everything
+    /// that checkpoint still has to copy (and sync) holds up every write. So the passive
+    /// checkpoint is repeated while writers keep appending much, each pass copying what came in
+    /// during the one before, until what is left is small.
     pub async fn checkpoint(&self) -> Result<(), StoreError> {
         if self.db.get_database_backend() != DbBackend::Sqlite {
             return Ok(());
         }
-        let passive = self
-            .db
-            .query_one_raw(Statement::from_string(
-                DbBackend::Sqlite,
-                "PRAGMA wal_checkpoint(PASSIVE)",
-            ))
-            .await?;
-        let log_frames: i64 = match passive {
-            Some(row) => row.try_get("", "log")?,
-            None => 0,
-        };
-        if log_frames > WAL_RESTART_FRAMES {
-            self.writer
-                .execute_unprepared("PRAGMA wal_checkpoint(RESTART)")
-                .await?;
+        let mut frames = wal_checkpoint(&self.db, "PASSIVE").await?;
+        for _ in 1..WAL_PASSIVE_PASSES {
+            if frames <= WAL_RESTART_FRAMES {
+                break;
+            }
+            let before = frames;
+            frames = wal_checkpoint(&self.db, "PASSIVE").await?;
+            // What this pass found new came in during the pass before; when that was little,
+            // so is what came in during this shorter one.
+            if frames - before <= WAL_RESTART_UNCOPIED {
+                break;
+            }
+        }
+        if frames > WAL_RESTART_FRAMES {
+            wal_checkpoint(&self.writer, "RESTART").await?;
         }
         Ok(())
     }
