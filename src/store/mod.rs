@@ -60,6 +60,11 @@ async fn wal_checkpoint(db: &DatabaseConnection, mode: &str) -> Result<i64, Stor
     })
 }
 
+/// Prepared statements each connection keeps: the batched inserts alone are up to 64
+/// statements per table (one per row count), and sqlx's default of 100 made the writer
+/// connection evict and parse them again under load.
+const STATEMENT_CACHE: usize = 512;
+
 /// Pool options; SQLite runs in WAL mode with a busy timeout, so several processes can share
 /// one file and readers never wait for the writer.
 ///
@@ -74,8 +79,10 @@ fn pool_options(url: &str, connections: u32) -> ConnectOptions {
         .connect_timeout(Duration::from_secs(10))
         .test_before_acquire_if_idle_for(Duration::from_secs(30))
         .sqlx_logging(false)
+        .map_sqlx_postgres_opts(|opts| opts.statement_cache_capacity(STATEMENT_CACHE))
         .map_sqlx_sqlite_opts(|opts| {
-            opts.journal_mode(SqliteJournalMode::Wal)
+            opts.statement_cache_capacity(STATEMENT_CACHE)
+                .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
