@@ -52,10 +52,10 @@ impl AppState {
     /// Opens and migrates the database, stores the configured objects, makes sure signing keys
     /// exist, and loads the server's own secrets.
     pub async fn prepare(config: Config, clock: Clock) -> Result<AppState, StartError> {
-        let store = Store::connect(&config.database_url)
-            .await
-            .map_err(StartError::Database)?
-            .with_userinfo_cache(config.server.userinfo_cache);
+        let store =
+            Store::connect_with_userinfo_cache(&config.database_url, config.server.userinfo_cache)
+                .await
+                .map_err(StartError::Database)?;
         store.migrate().await.map_err(StartError::Migrate)?;
         // Keys first: a wrong encryption key stops the start before the config is written.
         keys::prepare(&store, &config.keys, &config.signing_algs(), clock.now()).await?;

@@ -45,6 +45,11 @@ where
         Batcher { queue }
     }
 
+    /// Whether the writing task still runs (it stops only if it panicked).
+    pub(super) fn is_running(&self) -> bool {
+        !self.queue.is_closed()
+    }
+
     /// Inserts `row`; returns once it is committed.
     pub(super) async fn insert(&self, row: A) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();
@@ -109,6 +114,22 @@ mod tests {
             revoked_at: None,
         }
         .into_active_model()
+    }
+
+    #[tokio::test]
+    async fn a_stopped_writer_makes_the_store_unready() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let mut store = Store::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        store.ping().await.unwrap();
+        let (queue, receiver) = tokio::sync::mpsc::channel(1);
+        drop(receiver);
+        store.refresh_tokens = super::Batcher { queue };
+        assert!(matches!(
+            store.ping().await,
+            Err(super::StoreError::WriterStopped)
+        ));
     }
 
     /// On the current-thread runtime the three inserts are queued before the writing task runs,

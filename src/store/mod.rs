@@ -115,7 +115,7 @@ pub struct Store {
     /// and writers queued here wait their turn in order, where several pooled writers would
     /// sleep-poll on the database lock and stretch the tail latency.
     writer: DatabaseConnection,
-    /// Off unless [`Store::with_userinfo_cache`] turns it on.
+    /// Off unless [`Store::connect_with_userinfo_cache`] turns it on.
     userinfo: Arc<UserinfoCache>,
     codes: Batcher<authorization_code::ActiveModel>,
     access_tokens: Batcher<access_token::ActiveModel>,
@@ -125,6 +125,16 @@ pub struct Store {
 impl Store {
     /// Connects to `sqlite:` or `postgres://` URLs.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        Store::connect_with_userinfo_cache(url, Duration::ZERO).await
+    }
+
+    /// Connects, and lets this process answer userinfo for a token from memory for up to
+    /// `userinfo_ttl` after reading it (see the `userinfo_cache` module for what that allows).
+    /// Every clone shares that one cache, so a revocation through any of them clears it.
+    pub async fn connect_with_userinfo_cache(
+        url: &str,
+        userinfo_ttl: Duration,
+    ) -> Result<Store, StoreError> {
         let sqlite = url.starts_with("sqlite:");
         let db = Database::connect(pool_options(url, if sqlite { 8 } else { 16 })).await?;
         let writer = if sqlite {
@@ -138,15 +148,8 @@ impl Store {
             refresh_tokens: Batcher::start(writer.clone()),
             db,
             writer,
-            userinfo: Arc::new(UserinfoCache::new(Duration::ZERO)),
+            userinfo: Arc::new(UserinfoCache::new(userinfo_ttl)),
         })
-    }
-
-    /// Lets this process answer userinfo for a token from memory for up to `ttl` after reading
-    /// it (see the `userinfo_cache` module for what that allows).
-    pub fn with_userinfo_cache(mut self, ttl: Duration) -> Store {
-        self.userinfo = Arc::new(UserinfoCache::new(ttl));
-        self
     }
 
     /// Applies every migration not yet applied.
@@ -189,8 +192,14 @@ impl Store {
         Ok(())
     }
 
-    /// Whether the database answers (for `/readyz`).
+    /// Whether the database answers and the batched writers run (for `/readyz`).
     pub async fn ping(&self) -> Result<(), StoreError> {
+        let writing = self.codes.is_running()
+            && self.access_tokens.is_running()
+            && self.refresh_tokens.is_running();
+        if !writing {
+            return Err(StoreError::WriterStopped);
+        }
         Ok(self.db.ping().await?)
     }
 

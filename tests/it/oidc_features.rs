@@ -762,6 +762,74 @@ async fn expired_grants_are_swept(backend: Backend) {
     assert_eq!(counts().await, [0, 0, 0, 0]);
 }
 
+/// Tokens are stored under their issue-time prefix and SHA-256; one stored the earlier way,
+/// under its SHA-256 alone, still answers userinfo and introspection and can be revoked.
+async fn tokens_stored_before_ordered_keys_still_work(backend: Backend) {
+    use idbridge::crypto::{ordered_token_key, random_token, sha256_hex};
+    use sea_orm::ConnectionTrait;
+    let (_db, server) = provider(backend).await;
+    let browser = Browser::new(&server);
+    let body = tokens_for(&server, &browser, "rp-rs256").await;
+    let issued = body["access_token"].as_str().unwrap();
+    let key = ordered_token_key(issued);
+    assert_eq!(
+        &key[..12],
+        &issued[..12],
+        "the key starts with the time prefix"
+    );
+    let db = server.state.store.connection();
+    let copy = |key: &str, from: &str| {
+        format!(
+            "INSERT INTO access_tokens (token_hash, family_id, client_id, user_id, scope, \
+             expires_at, revoked_at) SELECT '{key}', family_id, client_id, user_id, scope, \
+             expires_at, revoked_at FROM access_tokens WHERE token_hash = '{from}'"
+        )
+    };
+    let earlier = random_token();
+    let inserted = db
+        .execute_unprepared(&copy(&sha256_hex(&earlier), &key))
+        .await
+        .unwrap();
+    assert_eq!(
+        inserted.rows_affected(),
+        1,
+        "the issued token is stored under {key}"
+    );
+
+    assert_eq!(userinfo_status(&server, &earlier).await.0, StatusCode::OK);
+    let (_, introspected) = post_form(
+        &server,
+        "/sso/v2/introspect",
+        &[("token", &earlier)],
+        Some(("rp-rs256", RP_SECRET)),
+    )
+    .await;
+    assert_eq!(introspected["active"], true);
+    let (status, _) = post_form(
+        &server,
+        "/sso/v2/revoke",
+        &[("token", &earlier)],
+        Some(("rp-rs256", RP_SECRET)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        userinfo_status(&server, &earlier).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        userinfo_status(&server, issued).await.0,
+        StatusCode::OK,
+        "the other token is untouched"
+    );
+    // A token of the new shape whose prefix is altered finds nothing.
+    let altered = format!("{:012x}{}", 1, &issued[12..]);
+    assert_eq!(
+        userinfo_status(&server, &altered).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
 async fn table_counts(server: &TestServer, tables: &[&str]) -> Vec<i64> {
     let mut counts = Vec::new();
     for table in tables {
@@ -784,4 +852,5 @@ crate::backend_tests!(
     key_rotation_keeps_old_tokens_valid,
     the_demo_client_shows_claims_and_userinfo,
     two_processes_share_one_database,
+    tokens_stored_before_ordered_keys_still_work,
 );
