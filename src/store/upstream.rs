@@ -56,25 +56,32 @@ impl Store {
         Ok(taken.into_iter().next())
     }
 
-    /// Spends a SAML assertion ID; `false` when it was used before.
-    pub async fn spend_assertion(
+    /// Accepts a verified SAML assertion in one transaction: spends its ID, keeps its user as
+    /// [`upsert_user`] does, and stores `resume`, the login its browser resumes, for that user.
+    /// `false` when the ID was spent before. Should any write fail, nothing is stored: the ID is
+    /// not spent, and no user or notification is left behind.
+    pub async fn accept_saml_assertion(
         &self,
-        connection_id: &str,
-        assertion_id: &str,
-        expires_at: i64,
+        assertion: saml_assertion::Model,
+        profile: &UpstreamProfile,
+        new_user_id: &str,
+        mut resume: upstream_login::Model,
+        config: &Config,
+        now: i64,
     ) -> Result<bool, StoreError> {
-        let inserted = saml_assertion::Entity::insert(
-            saml_assertion::Model {
-                connection_id: connection_id.to_string(),
-                assertion_id: assertion_id.to_string(),
-                expires_at,
-            }
-            .into_active_model(),
-        )
-        .on_conflict_do_nothing()
-        .exec(&self.writer)
-        .await?;
-        Ok(matches!(inserted, sea_orm::TryInsertResult::Inserted(_)))
+        let txn = self.writer.begin().await?;
+        let spent = saml_assertion::Entity::insert(assertion.into_active_model())
+            .on_conflict_do_nothing()
+            .exec(&txn)
+            .await?;
+        if !matches!(spent, sea_orm::TryInsertResult::Inserted(_)) {
+            return Ok(false);
+        }
+        let user = upsert_user(&txn, profile, new_user_id, config, now).await?;
+        resume.user_id = Some(user.id.clone());
+        resume.into_active_model().insert(&txn).await?;
+        txn.commit().await?;
+        Ok(true)
     }
 
     /// The user behind an upstream subject, as [`upsert_user`] keeps it, in a transaction of its

@@ -24,7 +24,7 @@ use crate::notifications::Notification;
 use crate::provider::{self, AuthorizationError};
 use crate::state::AppState;
 use crate::store::UpstreamProfile;
-use crate::store::tables::{upstream_login, user};
+use crate::store::tables::{saml_assertion, upstream_login, user};
 use crate::web::pages::{local_path, see_other};
 use crate::web::{ClientAddr, PageError, cookies, new_session, replace_session};
 
@@ -361,16 +361,20 @@ async fn saml_acs(
     .map_err(|e| PageError::Internal(format!("SAML verification task: {e}")))?;
     let identity = verified?;
     check_domain(connector.as_ref(), &identity.email)?;
-    if !state
+    let resume = crypto::random_token();
+    let (browser_hash, return_to, pending_id) = match solicited {
+        Some(login) => (login.browser_hash, login.return_to, login.pending_id),
+        // IdP-initiated: no browser started it, so any browser may resume it.
+        None => (String::new(), "/account".to_string(), None),
+    };
+    let accepted = state
         .store
-        .spend_assertion(connector.id(), &identity.assertion_id, identity.expires_at)
-        .await?
-    {
-        return Err(connector.rejected("the assertion was used before").into());
-    }
-    let user = state
-        .store
-        .upsert_upstream_user(
+        .accept_saml_assertion(
+            saml_assertion::Model {
+                connection_id: connector.id().to_string(),
+                assertion_id: identity.assertion_id,
+                expires_at: identity.expires_at,
+            },
             &UpstreamProfile {
                 connection_id: connector.id().to_string(),
                 subject: identity.name_id,
@@ -379,31 +383,25 @@ async fn saml_acs(
                 entity_id: connector.entity().to_string(),
             },
             &format!("u-{}", crypto::random_token()),
+            upstream_login::Model {
+                state_hash: crypto::sha256_hex(&resume),
+                connection_id: connector.id().to_string(),
+                browser_hash,
+                nonce: None,
+                pkce_verifier: None,
+                request_id: None,
+                user_id: None,
+                return_to,
+                pending_id,
+                expires_at: now + RESUME_TTL,
+            },
             &state.config,
             now,
         )
         .await?;
-    let resume = crypto::random_token();
-    let (browser_hash, return_to, pending_id) = match solicited {
-        Some(login) => (login.browser_hash, login.return_to, login.pending_id),
-        // IdP-initiated: no browser started it, so any browser may resume it.
-        None => (String::new(), "/account".to_string(), None),
-    };
-    state
-        .store
-        .create_upstream_login(upstream_login::Model {
-            state_hash: crypto::sha256_hex(&resume),
-            connection_id: connector.id().to_string(),
-            browser_hash,
-            nonce: None,
-            pkce_verifier: None,
-            request_id: None,
-            user_id: Some(user.id),
-            return_to,
-            pending_id,
-            expires_at: now + RESUME_TTL,
-        })
-        .await?;
+    if !accepted {
+        return Err(connector.rejected("the assertion was used before").into());
+    }
     Ok(see_other(
         &format!("/saml/{}/resume?token={resume}", connector.id()),
         &[],

@@ -240,6 +240,20 @@ impl TestServer {
     }
 }
 
+impl TestServer {
+    /// Undoes [`TestServer::refuse_inserts`].
+    pub async fn allow_inserts(&self, table: &str) {
+        let db = self.state.store.connection();
+        let statement = match db.get_database_backend() {
+            sea_orm::DbBackend::Postgres => format!("DROP TRIGGER refuse_{table} ON {table}"),
+            _ => format!("DROP TRIGGER refuse_{table}"),
+        };
+        db.execute_unprepared(&statement)
+            .await
+            .expect("drop the trigger");
+    }
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {

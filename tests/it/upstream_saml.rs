@@ -204,6 +204,7 @@ crate::backend_tests!(
     an_oversize_or_malformed_body_is_refused,
     the_largest_allowed_response_fits_the_acs,
     an_assertion_signs_in_once,
+    an_acs_that_fails_stores_nothing,
     a_non_success_status_is_told_plainly,
     the_sp_metadata_describes_the_connection,
     idp_metadata_with_two_certificates_verifies_either,
@@ -744,6 +745,32 @@ async fn an_assertion_signs_in_once(backend: Backend) {
     )
     .await;
     assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+}
+
+/// The spent assertion ID, the user and the login to resume are stored together or not at all:
+/// when the last of them cannot be stored, the ID is not spent, so the same response is
+/// accepted once the database takes writes again.
+async fn an_acs_that_fails_stores_nothing(backend: Backend) {
+    let setup = Setup::start(backend).await;
+    let http = setup.server.client();
+    let mut spec = setup.spec(None);
+    spec.audience = setup.server.url("/saml/acme-direct");
+    spec.recipient = setup.acs("acme-direct");
+    spec.destination = setup.acs("acme-direct");
+    let response = encode(&setup.idp.response(&spec));
+    let before = (setup.counts().await, setup.server.count("outbox").await);
+    setup.server.refuse_inserts("upstream_logins").await;
+    let failed = post_acs(&http, &setup.acs("acme-direct"), &response, None).await;
+    assert_eq!(failed.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        (setup.counts().await, setup.server.count("outbox").await),
+        before,
+        "no user, identity, spent assertion or notification"
+    );
+    setup.server.allow_inserts("upstream_logins").await;
+    let retried = post_acs(&http, &setup.acs("acme-direct"), &response, None).await;
+    assert_eq!(retried.status(), StatusCode::SEE_OTHER);
+    assert_eq!(setup.server.count("saml_assertions").await, before.0[3] + 1);
 }
 
 async fn a_non_success_status_is_told_plainly(backend: Backend) {
