@@ -42,21 +42,43 @@ const WAL_BACKSTOP_PAGES: u32 = 16_384;
 /// Log length (frames) at which [`Store::checkpoint`] rewinds the log; below the backstop.
 const WAL_RESTART_FRAMES: i64 = 4_096;
 
-/// Frames a rewind may still have to copy, holding up writers meanwhile (about a millisecond's
+/// Frames a rewind may still have to copy, holding up writers meanwhile (a few milliseconds'
 /// worth of copying here), and how many passive checkpoints may run to get there.
 const WAL_RESTART_UNCOPIED: i64 = 256;
 const WAL_PASSIVE_PASSES: usize = 4;
 
-/// Runs `PRAGMA wal_checkpoint(mode)` on a connection of `db` and returns the length of the log
-/// in frames: -1 when the checkpoint could not start (another one was running).
-async fn wal_checkpoint(db: &DatabaseConnection, mode: &str) -> Result<i64, StoreError> {
-    let sql = format!("PRAGMA wal_checkpoint({mode})");
+/// How long a connection waits for another's lock before it fails with "database is locked".
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a rewind waits for readers still on the log, holding the writer meanwhile. One that
+/// does not get there in time has still copied the log; the next second tries again.
+const WAL_RESTART_WAIT: Duration = Duration::from_millis(20);
+
+/// What `PRAGMA wal_checkpoint` reports, in frames: the log's length and how much of it is
+/// copied into the database file (both -1 when the checkpoint could not start because another
+/// was running, or the database is not in WAL mode).
+struct WalLog {
+    frames: i64,
+    copied: i64,
+}
+
+/// A passive checkpoint on a connection of `db`.
+async fn passive_checkpoint(db: &DatabaseConnection) -> Result<WalLog, StoreError> {
     let row = db
-        .query_one_raw(Statement::from_string(DbBackend::Sqlite, sql))
+        .query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "PRAGMA wal_checkpoint(PASSIVE)",
+        ))
         .await?;
     Ok(match row {
-        Some(row) => row.try_get("", "log")?,
-        None => -1,
+        Some(row) => WalLog {
+            frames: row.try_get("", "log")?,
+            copied: row.try_get("", "checkpointed")?,
+        },
+        None => WalLog {
+            frames: -1,
+            copied: -1,
+        },
     })
 }
 
@@ -84,7 +106,7 @@ fn pool_options(url: &str, connections: u32) -> ConnectOptions {
             opts.statement_cache_capacity(STATEMENT_CACHE)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(10))
+                .busy_timeout(BUSY_TIMEOUT)
                 .foreign_keys(true)
                 // The server checkpoints beside the writers (Store::checkpoint), not inside the
                 // commit that happens to fill the WAL, where a checkpoint's fsync stalled every
@@ -167,28 +189,46 @@ impl Store {
     /// never found fully copied and would grow without end. Rewinding needs a moment with no
     /// writer, so it runs on the one writer connection (a restarting checkpoint); everything
     /// that checkpoint still has to copy (and sync) holds up every write. So the passive
-    /// checkpoint is repeated while writers keep appending much, each pass copying what came in
-    /// during the one before, until what is left is small.
+    /// checkpoint is repeated (at most four times) while writers keep appending much, each pass
+    /// copying what came in during the one before, until what is left is small; and the rewind
+    /// waits for readers for [`WAL_RESTART_WAIT`] at most.
     pub async fn checkpoint(&self) -> Result<(), StoreError> {
         if self.db.get_database_backend() != DbBackend::Sqlite {
             return Ok(());
         }
-        let mut frames = wal_checkpoint(&self.db, "PASSIVE").await?;
+        let mut log = passive_checkpoint(&self.db).await?;
         for _ in 1..WAL_PASSIVE_PASSES {
-            if frames <= WAL_RESTART_FRAMES {
+            if log.frames <= WAL_RESTART_FRAMES {
                 break;
             }
-            let before = frames;
-            frames = wal_checkpoint(&self.db, "PASSIVE").await?;
-            // What this pass found new came in during the pass before; when that was little,
-            // so is what came in during this shorter one.
-            if frames - before <= WAL_RESTART_UNCOPIED {
+            let before = log.frames;
+            log = passive_checkpoint(&self.db).await?;
+            // Left for the rewind: what this pass could not copy (readers on older snapshots),
+            // and what came in while it ran, less than what came in during the pass before.
+            if (log.frames - log.copied) + (log.frames - before) <= WAL_RESTART_UNCOPIED {
                 break;
             }
         }
-        if frames > WAL_RESTART_FRAMES {
-            wal_checkpoint(&self.writer, "RESTART").await?;
+        if log.frames > WAL_RESTART_FRAMES {
+            self.rewind_log().await?;
         }
+        Ok(())
+    }
+
+    /// A restarting checkpoint on the writer connection, waiting at most [`WAL_RESTART_WAIT`]
+    /// for readers instead of the usual [`BUSY_TIMEOUT`]. The writer pool has one connection,
+    /// so the three statements run on it, and no write runs between them.
+    async fn rewind_log(&self) -> Result<(), StoreError> {
+        let restore = format!("PRAGMA busy_timeout = {}", BUSY_TIMEOUT.as_millis());
+        let rewind = format!(
+            "PRAGMA busy_timeout = {}; PRAGMA wal_checkpoint(RESTART); {restore}",
+            WAL_RESTART_WAIT.as_millis()
+        );
+        let rewound = self.writer.execute_unprepared(&rewind).await;
+        if rewound.is_err() {
+            self.writer.execute_unprepared(&restore).await?;
+        }
+        rewound?;
         Ok(())
     }
 
