@@ -109,6 +109,10 @@ mod tests {
         let upper = format!("{}{}", "ABCDEF012345", random_token());
         assert_eq!(ordered_token_key(&upper), sha256_hex(&upper));
         assert_eq!(ordered_token_key("é"), sha256_hex("é"));
+        // 55 bytes with a character across byte 12: no prefix, and no panic.
+        let split = format!("01234567890é{}", "a".repeat(42));
+        assert_eq!(split.len(), 55);
+        assert_eq!(ordered_token_key(&split), sha256_hex(&split));
     }
 
     #[test]
