@@ -14,7 +14,7 @@ use crate::crypto;
 use crate::state::AppState;
 use crate::store::tables::{authorization_code, pending_authorization};
 use crate::upstream::LoginRequest;
-use crate::web::{PageError, cookies, current_session};
+use crate::web::{PageError, cookies, current_session_and_consent};
 
 /// Marks the browser that started an authorization: the pending id it is given in URLs is
 /// worthless in any other browser.
@@ -95,7 +95,10 @@ pub async fn proceed(
     let pending = &request.model;
     let now = state.clock.now();
     let prompt = pending.prompt.as_deref().unwrap_or("");
-    let session = current_session(state, headers).await?;
+    let (session, consented_scope) =
+        current_session_and_consent(state, headers, &pending.client_id)
+            .await?
+            .unzip();
     let fresh = session.as_ref().filter(|s| {
         (!scope::contains(prompt, "login") || s.auth_time >= pending.created_at)
             && pending.max_age.is_none_or(|max| now - s.auth_time <= max)
@@ -123,11 +126,9 @@ pub async fn proceed(
         .iter()
         .any(|value| scope::contains(&pending.scope, value));
     if asks_consent && !consent_given {
-        let remembered = state
-            .store
-            .find_consent(&session.user.id, &pending.client_id)
-            .await?;
-        let covered = remembered.is_some_and(|c| scope::covered_by(&pending.scope, &c.scope));
+        let covered = consented_scope
+            .flatten()
+            .is_some_and(|consented| scope::covered_by(&pending.scope, &consented));
         if !covered || scope::contains(prompt, "consent") {
             if scope::contains(prompt, "none") {
                 let error =

@@ -333,18 +333,6 @@ impl Store {
         Ok(())
     }
 
-    pub async fn find_consent(
-        &self,
-        user_id: &str,
-        client_id: &str,
-    ) -> Result<Option<consent::Model>, StoreError> {
-        Ok(
-            consent::Entity::find_by_id((user_id.to_string(), client_id.to_string()))
-                .one(&self.db)
-                .await?,
-        )
-    }
-
     /// Remembers the scopes a user allowed a client (replacing what was remembered before).
     pub async fn grant_consent(
         &self,

@@ -1,10 +1,11 @@
 //! End-user sessions at idbridge.
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IntoActiveModel,
+    Iterable, QueryFilter, QueryOrder, TransactionTrait,
 };
 
-use super::tables::{session, user};
+use super::tables::{consent, session, user};
 use super::{Store, StoreError, enqueue_notification};
 use crate::config::Config;
 use crate::crypto;
@@ -77,20 +78,68 @@ impl Store {
         token: &str,
         now: i64,
     ) -> Result<Option<SessionInfo>, StoreError> {
-        let found = session::Entity::find_by_id(crypto::sha256_hex(token))
-            .filter(session::Column::ExpiresAt.gt(now))
-            .find_also_related(user::Entity)
-            .one(&self.db)
-            .await?;
-        Ok(match found {
-            Some((session, Some(user))) => Some(SessionInfo {
-                user,
-                sid: session.sid,
-                auth_time: session.auth_time,
-                expires_at: session.expires_at,
-            }),
-            _ => None,
-        })
+        Ok(self
+            .session_query(token, None, now)
+            .await?
+            .map(|(session, _)| session))
+    }
+
+    /// The same, with the scope the user has consented to give `client_id`, if any: what an
+    /// authorization request needs, in one query.
+    pub async fn find_session_and_consent(
+        &self,
+        token: &str,
+        client_id: &str,
+        now: i64,
+    ) -> Result<Option<(SessionInfo, Option<String>)>, StoreError> {
+        self.session_query(token, Some(client_id), now).await
+    }
+
+    async fn session_query(
+        &self,
+        token: &str,
+        consent_of: Option<&str>,
+        now: i64,
+    ) -> Result<Option<(SessionInfo, Option<String>)>, StoreError> {
+        use session::Column as S;
+        let mut query = Query::select();
+        query
+            .columns(user::Column::iter().map(|column| (user::Entity, column)))
+            .columns([S::Sid, S::AuthTime, S::ExpiresAt].map(|column| (session::Entity, column)))
+            .from(session::Entity)
+            .inner_join(
+                user::Entity,
+                Expr::col((user::Entity, user::Column::Id)).equals((session::Entity, S::UserId)),
+            )
+            .and_where(Expr::col((session::Entity, S::IdHash)).eq(crypto::sha256_hex(token)))
+            .and_where(Expr::col((session::Entity, S::ExpiresAt)).gt(now));
+        if let Some(client_id) = consent_of {
+            query
+                .expr_as(
+                    Expr::col((consent::Entity, consent::Column::Scope)),
+                    Alias::new("consented_scope"),
+                )
+                .left_join(
+                    consent::Entity,
+                    Expr::col((consent::Entity, consent::Column::UserId))
+                        .equals((session::Entity, S::UserId))
+                        .and(Expr::col((consent::Entity, consent::Column::ClientId)).eq(client_id)),
+                );
+        }
+        let Some(row) = self.db.query_one(&query).await? else {
+            return Ok(None);
+        };
+        let consented = match consent_of {
+            Some(_) => row.try_get("", "consented_scope")?,
+            None => None,
+        };
+        let session = SessionInfo {
+            user: user::Model::from_query_result(&row, "")?,
+            sid: row.try_get("", "sid")?,
+            auth_time: row.try_get("", "auth_time")?,
+            expires_at: row.try_get("", "expires_at")?,
+        };
+        Ok(Some((session, consented)))
     }
 
     /// Ends the session a cookie token names, if there is one.

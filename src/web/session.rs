@@ -18,6 +18,24 @@ pub async fn current_session(
     }
 }
 
+/// The same, with the scope its user has consented to give `client_id`, if any, in one query.
+pub async fn current_session_and_consent(
+    state: &AppState,
+    headers: &HeaderMap,
+    client_id: &str,
+) -> Result<Option<(SessionInfo, Option<String>)>, StoreError> {
+    match cookies::get(state, headers, cookies::SESSION) {
+        Some(token) => {
+            let now = state.clock.now();
+            state
+                .store
+                .find_session_and_consent(token, client_id, now)
+                .await
+        }
+        None => Ok(None),
+    }
+}
+
 /// Starts a session for someone who has just proved who they are, and returns its `Set-Cookie`.
 /// `login` is announced to the webhooks that want `UserLoginNotification` (see
 /// [`Notification::user_login`]).
