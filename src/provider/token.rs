@@ -175,17 +175,11 @@ pub async fn exchange_code(
         }
         (None, None) => {}
     }
-    let (user, entity_ids) = state
-        .store
-        .find_user_with_entities(&grant.user_id)
-        .await?
-        .ok_or_else(|| OAuthError::InvalidGrant("the user no longer exists".into()))?;
     tokens::issue_for_user(
         state,
         UserGrant {
             client,
-            user: &user,
-            entity_ids: &entity_ids,
+            user_id: &grant.user_id,
             scope: &grant.scope,
             nonce: grant.nonce.as_deref(),
             sid: grant.sid.as_deref(),
@@ -247,17 +241,11 @@ async fn refresh(
         }
         None => grant.scope.clone(),
     };
-    let (user, entity_ids) = state
-        .store
-        .find_user_with_entities(&grant.user_id)
-        .await?
-        .ok_or_else(|| OAuthError::InvalidGrant("the user no longer exists".into()))?;
     tokens::issue_for_user(
         state,
         UserGrant {
             client,
-            user: &user,
-            entity_ids: &entity_ids,
+            user_id: &grant.user_id,
             scope: &granted,
             nonce: None,
             sid: grant.sid.as_deref(),

@@ -1,4 +1,4 @@
-//! Issuing tokens: opaque access and refresh tokens (256 random bits, stored as SHA-256) and
+//! Issuing tokens: opaque access and refresh tokens (`crypto::ordered_token`) and
 //! signed ID tokens whose claims follow the granted scope (OIDC Core 5.4).
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::Serialize;
@@ -35,9 +35,7 @@ pub struct TokenResponse {
 /// A grant to a user: what the code or refresh token carried.
 pub struct UserGrant<'a> {
     pub client: &'a Client,
-    pub user: &'a user::Model,
-    /// The entities the user is attached to.
-    pub entity_ids: &'a [String],
+    pub user_id: &'a str,
     pub scope: &'a str,
     pub nonce: Option<&'a str>,
     pub sid: Option<&'a str>,
@@ -63,7 +61,7 @@ pub async fn issue_for_user(
             token_hash: crypto::ordered_token_key(&access_token),
             family_id: Some(grant.family_id.to_string()),
             client_id: grant.client.id.clone(),
-            user_id: Some(grant.user.id.clone()),
+            user_id: Some(grant.user_id.to_string()),
             scope: grant.scope.to_string(),
             expires_at: now + ACCESS_TOKEN_TTL,
             revoked_at: None,
@@ -77,7 +75,7 @@ pub async fn issue_for_user(
                 token_hash: crypto::ordered_token_key(&token),
                 family_id: grant.family_id.to_string(),
                 client_id: grant.client.id.clone(),
-                user_id: grant.user.id.clone(),
+                user_id: grant.user_id.to_string(),
                 scope: grant.scope.to_string(),
                 auth_time: grant.auth_time,
                 sid: grant.sid.map(str::to_string),
@@ -90,16 +88,23 @@ pub async fn issue_for_user(
     } else {
         None
     };
-    if state.store.grant_revoked(&grant.spent).await? {
-        // A replay of the same code or refresh token was caught while these were being made:
-        // its revocation may have run before they were stored, so revoke again.
+    let holder = state
+        .store
+        .grant_holder(&grant.spent, grant.user_id)
+        .await?;
+    let Some(holder) = holder.filter(|holder| !holder.revoked) else {
+        // A replay of the same code or refresh token was caught while these were being made
+        // (its revocation may have run before they were stored), or the user is gone: revoke
+        // what was just issued.
         state.store.revoke_family(grant.family_id, now).await?;
-        return Err(OAuthError::InvalidGrant("the grant was revoked".into()));
-    }
+        return Err(OAuthError::InvalidGrant(
+            "the grant was revoked or its user no longer exists".into(),
+        ));
+    };
     let mut claims = user_claims(
         &state.hierarchy,
-        &grant.user.into(),
-        grant.entity_ids,
+        &(&holder.user).into(),
+        &holder.entity_ids,
         grant.scope,
     );
     claims.insert("iss".into(), json!(state.config.server.issuer));

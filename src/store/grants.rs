@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IntoActiveModel,
+    Iterable, QueryFilter, QueryOrder,
 };
 
 use super::tables::{
@@ -34,6 +34,15 @@ pub struct UserinfoGrant {
 pub enum SpentGrant<'a> {
     Code(&'a str),
     Refresh(&'a str),
+}
+
+/// Who a grant's new tokens belong to, and whether the grant was revoked as they were issued.
+#[derive(Debug)]
+pub struct GrantHolder {
+    pub user: user::Model,
+    /// The entities the user is attached to.
+    pub entity_ids: Vec<String>,
+    pub revoked: bool,
 }
 
 /// What presenting an authorization code found.
@@ -160,7 +169,7 @@ impl Store {
     /// Revokes every access and refresh token of a grant.
     ///
     /// A request still issuing tokens for the grant checks, after storing them, whether what it
-    /// spent was revoked ([`Self::grant_revoked`]). So the spent items (the code and the consumed
+    /// spent was revoked ([`Self::grant_holder`]). So the spent items (the code and the consumed
     /// refresh tokens) are marked first, each in its own committed statement, and only then is
     /// the rest revoked: either the issuer sees its marker, or its new tokens were committed
     /// before the later statements began and are revoked by them. One transaction would commit
@@ -196,20 +205,46 @@ impl Store {
         Ok(())
     }
 
-    /// Whether the grant a code or refresh token belongs to has been revoked: checked after
-    /// issuing, because a replay racing the legitimate request may revoke the family between the
-    /// spend and the insert of the new tokens.
-    pub async fn grant_revoked(&self, spent: &SpentGrant<'_>) -> Result<bool, StoreError> {
-        Ok(match spent {
-            SpentGrant::Code(hash) => authorization_code::Entity::find_by_id(hash.to_string())
-                .one(&self.db)
-                .await?
-                .is_none_or(|code| code.revoked_at.is_some()),
-            SpentGrant::Refresh(hash) => refresh_token::Entity::find_by_id(hash.to_string())
-                .one(&self.db)
-                .await?
-                .is_none_or(|token| token.revoked_at.is_some()),
-        })
+    /// Read once tokens were issued from a spent code or refresh token, in one query: the user
+    /// they were issued to, with the user's entities, and whether the grant has been revoked
+    /// meanwhile (a replay racing the legitimate request may revoke the family between the spend
+    /// and the insert of the new tokens, see [`Self::revoke_family`]). `None` when the user no
+    /// longer exists.
+    pub async fn grant_holder(
+        &self,
+        spent: &SpentGrant<'_>,
+        user_id: &str,
+    ) -> Result<Option<GrantHolder>, StoreError> {
+        use sea_orm::sea_query::{Alias, Query};
+        let mut live = Query::select();
+        match *spent {
+            SpentGrant::Code(hash) => live
+                .expr(Expr::val(1))
+                .from(authorization_code::Entity)
+                .and_where(Expr::col(authorization_code::Column::CodeHash).eq(hash))
+                .and_where(Expr::col(authorization_code::Column::RevokedAt).is_null()),
+            SpentGrant::Refresh(hash) => live
+                .expr(Expr::val(1))
+                .from(refresh_token::Entity)
+                .and_where(Expr::col(refresh_token::Column::TokenHash).eq(hash))
+                .and_where(Expr::col(refresh_token::Column::RevokedAt).is_null()),
+        };
+        let mut query = Query::select();
+        query
+            .columns(user::Column::iter().map(|column| (user::Entity, column)))
+            .expr_as(Expr::exists(live), Alias::new("grant_live"))
+            .from(user::Entity)
+            .and_where(Expr::col((user::Entity, user::Column::Id)).eq(user_id));
+        join_entity_ids(&mut query);
+        let rows = self.db.query_all(&query).await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        Ok(Some(GrantHolder {
+            user: user::Model::from_query_result(first, "")?,
+            entity_ids: entity_ids(&rows),
+            revoked: !first.try_get::<bool>("", "grant_live")?,
+        }))
     }
 
     /// A live access token.

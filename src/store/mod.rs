@@ -28,7 +28,7 @@ use sea_orm::{
 use tables::{access_token, authorization_code, refresh_token};
 use userinfo_cache::UserinfoCache;
 
-pub use grants::{CodeUse, RefreshUse, SpentGrant, UserinfoGrant};
+pub use grants::{CodeUse, GrantHolder, RefreshUse, SpentGrant, UserinfoGrant};
 pub use outbox::{AttemptOutcome, DueNotification, OUTBOX_RETENTION, enqueue_notification};
 pub use session_urls::{OpenedSessionUrl, ProfileChange, ProfileFields, SessionUrlData};
 pub use sessions::{NewSession, SessionInfo};

@@ -1,9 +1,9 @@
 //! Reading users and what they are attached to; keeping the email and name of users whom
 //! another source describes.
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query, SelectStatement};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, SelectStatement};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IntoActiveModel,
-    Iterable, QueryFilter, QueryResult, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryResult, QuerySelect, Set,
 };
 
 use super::tables::{user, user_entity};
@@ -85,27 +85,6 @@ impl Store {
         Ok(user::Entity::find_by_id(user_id.to_string())
             .one(&self.db)
             .await?)
-    }
-
-    /// A user with the ids of the entities they are attached to, in one query.
-    pub async fn find_user_with_entities(
-        &self,
-        user_id: &str,
-    ) -> Result<Option<(user::Model, Vec<String>)>, StoreError> {
-        let mut query = Query::select();
-        query
-            .columns(user::Column::iter().map(|column| (user::Entity, column)))
-            .from(user::Entity)
-            .and_where(Expr::col((user::Entity, user::Column::Id)).eq(user_id));
-        join_entity_ids(&mut query);
-        let rows = self.db.query_all(&query).await?;
-        let Some(first) = rows.first() else {
-            return Ok(None);
-        };
-        Ok(Some((
-            user::Model::from_query_result(first, "")?,
-            entity_ids(&rows),
-        )))
     }
 
     /// Ids of the entities a user is attached to.

@@ -159,6 +159,47 @@ async fn a_replayed_code_fails_and_revokes_what_it_issued(backend: Backend) {
     );
 }
 
+/// A code whose user was deleted before it was redeemed issues nothing that works: what the
+/// redemption stored is revoked again.
+async fn a_code_of_a_deleted_user_issues_nothing(backend: Backend) {
+    use sea_orm::ConnectionTrait;
+    let (_db, server) = provider(backend).await;
+    let browser = Browser::new(&server);
+    let code = code(&server, &browser).await;
+    let db = server.state.store.connection();
+    let deleted = db
+        .execute_unprepared(&format!(
+            "DELETE FROM users WHERE email = '{}'",
+            ALICE_EMAIL
+        ))
+        .await
+        .unwrap();
+    assert_eq!(deleted.rows_affected(), 1);
+    let (status, body) = redeem(&server, &code).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "{body}"
+    );
+    let live = |table: &str| format!("SELECT COUNT(*) AS n FROM {table} WHERE revoked_at IS NULL");
+    for table in ["access_tokens", "refresh_tokens"] {
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                live(table),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.try_get::<i64>("", "n").unwrap(), 0, "{table}");
+    }
+    assert_eq!(
+        server.count("access_tokens").await,
+        1,
+        "issued, then revoked"
+    );
+}
+
 async fn wrong_client_credentials_get_invalid_client(backend: Backend) {
     let (_db, server) = provider(backend).await;
     let browser = Browser::new(&server);
@@ -627,6 +668,7 @@ async fn an_id_token_from_an_earlier_session_asks_before_signing_out(backend: Ba
 }
 
 crate::backend_tests!(
+    a_code_of_a_deleted_user_issues_nothing,
     an_id_token_from_an_earlier_session_asks_before_signing_out,
     hostile_parameters_are_bounded,
     without_pkce_a_nonce_is_required,
