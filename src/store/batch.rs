@@ -1,32 +1,36 @@
-//! Group commit for the inserts of the authorize and token endpoints (codes, access and refresh
-//! tokens). Each insert on its own is a database round trip and, on SQLite, a turn at the one
-//! writer connection; under load most of a write's cost is that hand-off, not the row. So the
-//! rows that arrive while one batch is being written go together into the next, as one
-//! multi-row `INSERT`. A request alone waits for nobody: its batch is itself.
+//! Group commit for the writes of the authorize and token endpoints: inserts of codes, access
+//! and refresh tokens, and the spending of codes. Each write on its own is a database round
+//! trip and, on SQLite, a turn at the one writer connection; under load most of a write's cost
+//! is that hand-off, not the row. So the writes that arrive while one batch is being written go
+//! together into the next, as one statement. A request alone waits for nobody: its batch is
+//! itself.
 //!
-//! A caller's row is committed when [`Batcher::insert`] returns `Ok`, as with a plain insert,
-//! so the ordering arguments of the grants module hold unchanged. When a batch fails, each of
-//! its rows is tried alone when a constraint refused it (one row may have spoiled it for the
-//! others); any other failure is every row's answer. A caller that goes away still has its row
-//! written, a token nobody holds.
-use sea_orm::{ActiveModelTrait, DatabaseConnection, DbErr, EntityTrait};
+//! A caller's write is committed when [`Batcher::submit`] returns `Ok`, as with a plain
+//! statement, so the ordering arguments of the grants module hold unchanged. A caller that goes
+//! away still has its write made (a token nobody holds, a code spent by nobody).
+use std::collections::HashMap;
+use std::future::Future;
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use tokio::sync::{mpsc, oneshot};
 
 use super::StoreError;
+use super::tables::authorization_code;
 
-/// Rows per statement: enough to absorb the 64 connections of the benchmark, far below the
+/// Writes per statement: enough to absorb the 64 connections of the benchmark, far below the
 /// bound-parameter limits of SQLite (32,766) and PostgreSQL (65,535).
 const MAX_BATCH: usize = 64;
 
-type Queued<A> = (A, oneshot::Sender<Result<(), DbErr>>);
+type Queued<I, O> = (I, oneshot::Sender<Result<O, DbErr>>);
 
-/// Inserts rows of one table through a background task that writes them in batches.
+/// Hands writes of one kind to a background task that makes them in batches.
 #[derive(Debug)]
-pub(super) struct Batcher<A> {
-    queue: mpsc::Sender<Queued<A>>,
+pub(super) struct Batcher<I, O = ()> {
+    queue: mpsc::Sender<Queued<I, O>>,
 }
 
-impl<A> Clone for Batcher<A> {
+impl<I, O> Clone for Batcher<I, O> {
     fn clone(&self) -> Self {
         Batcher {
             queue: self.queue.clone(),
@@ -34,14 +38,30 @@ impl<A> Clone for Batcher<A> {
     }
 }
 
-impl<A> Batcher<A>
+impl<I, O> Batcher<I, O>
 where
-    A: ActiveModelTrait + Clone + Send + 'static,
+    I: Send + 'static,
+    O: Send + 'static,
 {
-    /// Starts the writing task; it ends when the last clone of the batcher is dropped.
-    pub(super) fn start(writer: DatabaseConnection) -> Batcher<A> {
-        let (queue, receiver) = mpsc::channel(MAX_BATCH * 16);
-        tokio::spawn(write_batches(writer, receiver));
+    /// Starts the writing task, which gives each batch to `write` and expects one answer per
+    /// item, in order; it ends when the last clone of the batcher is dropped.
+    fn start<W, F>(writer: DatabaseConnection, write: W) -> Batcher<I, O>
+    where
+        W: Fn(DatabaseConnection, Vec<I>) -> F + Send + 'static,
+        F: Future<Output = Vec<Result<O, DbErr>>> + Send,
+    {
+        let (queue, mut receiver) = mpsc::channel::<Queued<I, O>>(MAX_BATCH * 16);
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(MAX_BATCH);
+            while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
+                let (items, replies): (Vec<I>, Vec<_>) = batch.drain(..).unzip();
+                let answers = write(writer.clone(), items).await;
+                for (reply, answer) in replies.into_iter().zip(answers) {
+                    // A caller that has gone away does not need the answer.
+                    let _ = reply.send(answer);
+                }
+            }
+        });
         Batcher { queue }
     }
 
@@ -50,50 +70,93 @@ where
         !self.queue.is_closed()
     }
 
-    /// Inserts `row`; returns once it is committed.
-    pub(super) async fn insert(&self, row: A) -> Result<(), StoreError> {
+    /// Makes the write of `item`; returns once it is committed.
+    pub(super) async fn submit(&self, item: I) -> Result<O, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.queue
-            .send((row, reply))
+            .send((item, reply))
             .await
             .map_err(|_| StoreError::WriterStopped)?;
         Ok(answer.await.map_err(|_| StoreError::WriterStopped)??)
     }
 }
 
-async fn write_batches<A>(writer: DatabaseConnection, mut receiver: mpsc::Receiver<Queued<A>>)
+/// Inserts rows of one table, each batch as one multi-row `INSERT`.
+pub(super) fn inserts<A>(writer: DatabaseConnection) -> Batcher<A>
 where
     A: ActiveModelTrait + Clone + Send + 'static,
 {
-    let mut batch: Vec<Queued<A>> = Vec::with_capacity(MAX_BATCH);
-    while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let rows = batch.iter().map(|(row, _)| row.clone());
-        let written = A::Entity::insert_many(rows)
-            .exec_without_returning(&writer)
-            .await;
-        match written {
-            Ok(_) => {
-                for (_, reply) in batch.drain(..) {
-                    // A caller that has gone away does not need the answer.
-                    let _ = reply.send(Ok(()));
-                }
+    Batcher::start(writer, insert_rows::<A>)
+}
+
+/// When a batch fails, each of its rows is tried alone when a constraint refused it (one row
+/// may have spoiled it for the others); any other failure is every row's answer.
+async fn insert_rows<A>(writer: DatabaseConnection, rows: Vec<A>) -> Vec<Result<(), DbErr>>
+where
+    A: ActiveModelTrait + Clone + Send + 'static,
+{
+    let written = A::Entity::insert_many(rows.iter().cloned())
+        .exec_without_returning(&writer)
+        .await;
+    match written {
+        Ok(_) => rows.iter().map(|_| Ok(())).collect(),
+        Err(error) if rows.len() > 1 && error.sql_err().is_some() => {
+            let mut answers = Vec::with_capacity(rows.len());
+            for row in rows {
+                let alone = A::Entity::insert(row).exec_without_returning(&writer).await;
+                answers.push(alone.map(drop));
             }
-            // One row may have spoiled the batch for the others: each is tried alone.
-            Err(error) if batch.len() > 1 && error.sql_err().is_some() => {
-                for (row, reply) in batch.drain(..) {
-                    let alone = A::Entity::insert(row).exec_without_returning(&writer).await;
-                    let _ = reply.send(alone.map(drop));
-                }
-            }
-            // The database failed as a whole (busy, gone, full): every row gets that answer.
-            Err(error) => {
-                let message = error.to_string();
-                for (_, reply) in batch.drain(..) {
-                    let _ = reply.send(Err(DbErr::Custom(message.clone())));
-                }
-            }
+            answers
         }
+        Err(error) => every_one(&error, rows.len()),
     }
+}
+
+/// Spends authorization codes, named by their stored keys, with one conditional `UPDATE …
+/// RETURNING` per batch: each code that was unspent and unexpired comes back once, to the first
+/// caller that named it; every other caller gets `None`.
+pub(super) fn code_spends(
+    writer: DatabaseConnection,
+) -> Batcher<(String, i64), Option<authorization_code::Model>> {
+    Batcher::start(writer, spend_codes)
+}
+
+async fn spend_codes(
+    writer: DatabaseConnection,
+    spends: Vec<(String, i64)>,
+) -> Vec<Result<Option<authorization_code::Model>, DbErr>> {
+    use authorization_code::Column as C;
+    // The latest clock of the batch, a second at most after the others: a code at the edge
+    // of its lifetime may be refused a moment early, never accepted late.
+    let now = spends.iter().map(|(_, now)| *now).max().unwrap_or_default();
+    let spent = authorization_code::Entity::update_many()
+        .col_expr(C::ConsumedAt, Expr::value(now))
+        .filter(C::CodeHash.is_in(spends.iter().map(|(hash, _)| hash.as_str())))
+        .filter(C::ConsumedAt.is_null())
+        .filter(C::ExpiresAt.gt(now))
+        .exec_with_returning(&writer)
+        .await;
+    match spent {
+        Ok(rows) => {
+            let mut by_hash: HashMap<String, authorization_code::Model> = rows
+                .into_iter()
+                .map(|row| (row.code_hash.clone(), row))
+                .collect();
+            spends
+                .iter()
+                .map(|(hash, _)| Ok(by_hash.remove(hash)))
+                .collect()
+        }
+        Err(error) => every_one(&error, spends.len()),
+    }
+}
+
+/// The same failure for each of `count` writes.
+fn every_one<O>(error: &DbErr, count: usize) -> Vec<Result<O, DbErr>> {
+    let message = error.to_string();
+    (0..count)
+        .map(|_| Err(DbErr::Custom(message.clone())))
+        .collect()
 }
 
 #[cfg(test)]
@@ -132,6 +195,49 @@ mod tests {
         ));
     }
 
+    /// On the current-thread runtime the three spends are queued before the writing task runs,
+    /// so they form one batch, in which one code is named twice.
+    #[tokio::test]
+    async fn a_code_named_twice_in_one_batch_is_spent_once() {
+        use super::super::tables::authorization_code;
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        let code = |hash: &str, expires_at: i64| authorization_code::Model {
+            code_hash: hash.to_string(),
+            family_id: format!("family-{hash}"),
+            client_id: "c".into(),
+            user_id: "u".into(),
+            redirect_uri: "https://rp.example/cb".into(),
+            scope: "openid".into(),
+            nonce: None,
+            sid: None,
+            code_challenge: None,
+            auth_time: 0,
+            expires_at,
+            consumed_at: None,
+            revoked_at: None,
+        };
+        store.create_code(code("live", 100)).await.unwrap();
+        store.create_code(code("expired", 10)).await.unwrap();
+        let spend = |hash: &str| store.code_spends.submit((hash.to_string(), 50));
+        let (first, again, expired, unknown) = tokio::join!(
+            spend("live"),
+            spend("live"),
+            spend("expired"),
+            spend("unknown")
+        );
+        let (first, again) = (first.unwrap(), again.unwrap());
+        assert_eq!(first.map(|row| row.consumed_at), Some(Some(50)));
+        assert!(again.is_none(), "the second naming finds it spent");
+        assert!(expired.unwrap().is_none() && unknown.unwrap().is_none());
+        assert!(
+            spend("live").await.unwrap().is_none(),
+            "and so does a later batch"
+        );
+    }
+
     /// On the current-thread runtime the three inserts are queued before the writing task runs,
     /// so they form one batch, which the duplicate makes fail as a whole.
     #[tokio::test]
@@ -141,11 +247,11 @@ mod tests {
         let store = Store::connect(&url).await.unwrap();
         store.migrate().await.unwrap();
         let batcher = &store.access_tokens;
-        batcher.insert(token("a")).await.unwrap();
+        batcher.submit(token("a")).await.unwrap();
         let (again, b, c) = tokio::join!(
-            batcher.insert(token("a")),
-            batcher.insert(token("b")),
-            batcher.insert(token("c"))
+            batcher.submit(token("a")),
+            batcher.submit(token("b")),
+            batcher.submit(token("c"))
         );
         assert!(again.is_err(), "the duplicate is refused");
         assert!(b.is_ok() && c.is_ok(), "{b:?} {c:?}");

@@ -96,20 +96,17 @@ impl Store {
     }
 
     pub async fn create_code(&self, code: authorization_code::Model) -> Result<(), StoreError> {
-        self.codes.insert(code.into_active_model()).await
+        self.codes.submit(code.into_active_model()).await
     }
 
-    /// Spends a code, once across all processes.
+    /// Spends a code, once across all processes (in a batch with the codes other requests
+    /// spend at the same moment).
     pub async fn redeem_code(&self, code_hash: &str, now: i64) -> Result<CodeUse, StoreError> {
-        use authorization_code::Column as C;
-        let spent = authorization_code::Entity::update_many()
-            .col_expr(C::ConsumedAt, Expr::value(now))
-            .filter(C::CodeHash.eq(code_hash))
-            .filter(C::ConsumedAt.is_null())
-            .filter(C::ExpiresAt.gt(now))
-            .exec_with_returning(&self.writer)
-            .await?;
-        if let Some(row) = spent.into_iter().next() {
+        if let Some(row) = self
+            .code_spends
+            .submit((code_hash.to_string(), now))
+            .await?
+        {
             return Ok(CodeUse::Redeemed(Box::new(row)));
         }
         // Not spendable: find out whether it is a replay, which must revoke what it issued.
@@ -125,14 +122,14 @@ impl Store {
     }
 
     pub async fn create_access_token(&self, token: access_token::Model) -> Result<(), StoreError> {
-        self.access_tokens.insert(token.into_active_model()).await
+        self.access_tokens.submit(token.into_active_model()).await
     }
 
     pub async fn create_refresh_token(
         &self,
         token: refresh_token::Model,
     ) -> Result<(), StoreError> {
-        self.refresh_tokens.insert(token.into_active_model()).await
+        self.refresh_tokens.submit(token.into_active_model()).await
     }
 
     /// Spends a refresh token, once across all processes.

@@ -140,6 +140,7 @@ pub struct Store {
     /// Off unless [`Store::connect_with_userinfo_cache`] turns it on.
     userinfo: Arc<UserinfoCache>,
     codes: Batcher<authorization_code::ActiveModel>,
+    code_spends: Batcher<(String, i64), Option<authorization_code::Model>>,
     access_tokens: Batcher<access_token::ActiveModel>,
     refresh_tokens: Batcher<refresh_token::ActiveModel>,
 }
@@ -165,9 +166,10 @@ impl Store {
             db.clone()
         };
         Ok(Store {
-            codes: Batcher::start(writer.clone()),
-            access_tokens: Batcher::start(writer.clone()),
-            refresh_tokens: Batcher::start(writer.clone()),
+            codes: batch::inserts(writer.clone()),
+            code_spends: batch::code_spends(writer.clone()),
+            access_tokens: batch::inserts(writer.clone()),
+            refresh_tokens: batch::inserts(writer.clone()),
             db,
             writer,
             userinfo: Arc::new(UserinfoCache::new(userinfo_ttl)),
@@ -235,6 +237,7 @@ impl Store {
     /// Whether the database answers and the batched writers run (for `/readyz`).
     pub async fn ping(&self) -> Result<(), StoreError> {
         let writing = self.codes.is_running()
+            && self.code_spends.is_running()
             && self.access_tokens.is_running()
             && self.refresh_tokens.is_running();
         if !writing {
