@@ -166,6 +166,15 @@ mod tests {
     use super::super::Store;
     use super::super::tables::access_token;
 
+    /// A migrated store on a new SQLite file (kept while the directory lives).
+    async fn migrated_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        (dir, store)
+    }
+
     fn token(hash: &str) -> access_token::ActiveModel {
         access_token::Model {
             token_hash: hash.to_string(),
@@ -181,10 +190,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_stopped_writer_makes_the_store_unready() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-        let mut store = Store::connect(&url).await.unwrap();
-        store.migrate().await.unwrap();
+        let (_dir, mut store) = migrated_store().await;
         store.ping().await.unwrap();
         let (queue, receiver) = tokio::sync::mpsc::channel(1);
         drop(receiver);
@@ -200,10 +206,7 @@ mod tests {
     #[tokio::test]
     async fn a_code_named_twice_in_one_batch_is_spent_once() {
         use super::super::tables::authorization_code;
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-        let store = Store::connect(&url).await.unwrap();
-        store.migrate().await.unwrap();
+        let (_dir, store) = migrated_store().await;
         let code = |hash: &str, expires_at: i64| authorization_code::Model {
             code_hash: hash.to_string(),
             family_id: format!("family-{hash}"),
@@ -242,10 +245,7 @@ mod tests {
     /// so they form one batch, which the duplicate makes fail as a whole.
     #[tokio::test]
     async fn a_refused_row_does_not_spoil_its_batch() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-        let store = Store::connect(&url).await.unwrap();
-        store.migrate().await.unwrap();
+        let (_dir, store) = migrated_store().await;
         let batcher = &store.access_tokens;
         batcher.submit(token("a")).await.unwrap();
         let (again, b, c) = tokio::join!(

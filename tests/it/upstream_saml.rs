@@ -83,6 +83,15 @@ impl Setup {
     }
 
     /// A response for a login started with `request_id`, valid for connection `acme`.
+    /// An unsolicited response for `acme-direct`, which allows IdP-initiated logins.
+    fn direct_spec(&self) -> Spec {
+        let mut spec = self.spec(None);
+        spec.audience = self.server.url("/saml/acme-direct");
+        spec.recipient = self.acs("acme-direct");
+        spec.destination = self.acs("acme-direct");
+        spec
+    }
+
     fn spec(&self, request_id: Option<&str>) -> Spec {
         Spec {
             in_response_to: request_id.map(str::to_string),
@@ -374,10 +383,7 @@ async fn signed_on_the_response_or_on_both_is_accepted(backend: Backend) {
 async fn idp_initiated_only_where_allowed(backend: Backend) {
     let setup = Setup::start(backend).await;
     let http = setup.server.client();
-    let mut spec = setup.spec(None);
-    spec.audience = setup.server.url("/saml/acme-direct");
-    spec.recipient = setup.acs("acme-direct");
-    spec.destination = setup.acs("acme-direct");
+    let spec = setup.direct_spec();
     let unsolicited = encode(&setup.idp.response(&spec));
     let acs = post_acs(&http, &setup.acs("acme-direct"), &unsolicited, None).await;
     assert_eq!(acs.status(), StatusCode::SEE_OTHER);
@@ -688,11 +694,7 @@ async fn the_largest_allowed_response_fits_the_acs(backend: Backend) {
     let setup = Setup::start(backend).await;
     let http = setup.server.client();
     let padded = |extra: usize| {
-        let mut spec = setup.spec(None);
-        spec.audience = setup.server.url("/saml/acme-direct");
-        spec.recipient = setup.acs("acme-direct");
-        spec.destination = setup.acs("acme-direct");
-        let response = encode(&setup.idp.response(&spec));
+        let response = encode(&setup.idp.response(&setup.direct_spec()));
         format!(
             "{response}{}",
             "\n".repeat(1024 * 1024 - response.len() + extra)
@@ -711,10 +713,7 @@ async fn the_largest_allowed_response_fits_the_acs(backend: Backend) {
 async fn an_assertion_signs_in_once(backend: Backend) {
     let setup = Setup::start(backend).await;
     let http = setup.server.client();
-    let mut spec = setup.spec(None);
-    spec.audience = setup.server.url("/saml/acme-direct");
-    spec.recipient = setup.acs("acme-direct");
-    spec.destination = setup.acs("acme-direct");
+    let spec = setup.direct_spec();
     let response = encode(&setup.idp.response(&spec));
     let first = post_acs(&http, &setup.acs("acme-direct"), &response, None).await;
     assert_eq!(first.status(), StatusCode::SEE_OTHER);
@@ -753,10 +752,7 @@ async fn an_assertion_signs_in_once(backend: Backend) {
 async fn an_acs_that_fails_stores_nothing(backend: Backend) {
     let setup = Setup::start(backend).await;
     let http = setup.server.client();
-    let mut spec = setup.spec(None);
-    spec.audience = setup.server.url("/saml/acme-direct");
-    spec.recipient = setup.acs("acme-direct");
-    spec.destination = setup.acs("acme-direct");
+    let spec = setup.direct_spec();
     let response = encode(&setup.idp.response(&spec));
     let before = (setup.counts().await, setup.server.count("outbox").await);
     setup.server.refuse_inserts("upstream_logins").await;
