@@ -114,7 +114,9 @@ where
 
 /// Spends authorization codes, named by their stored keys, with one conditional `UPDATE …
 /// RETURNING` per batch: each code that was unspent and unexpired comes back once, to the first
-/// caller that named it; every other caller gets `None`.
+/// caller that named it; every other caller gets `None`. When the batch fails, each code is
+/// spent alone: two processes' batches that share codes can lock them in opposite orders, and
+/// PostgreSQL then aborts one as a deadlock, which is no reason to fail the other codes in it.
 pub(super) fn code_spends(
     writer: DatabaseConnection,
 ) -> Batcher<(String, i64), Option<authorization_code::Model>> {
@@ -125,18 +127,12 @@ async fn spend_codes(
     writer: DatabaseConnection,
     spends: Vec<(String, i64)>,
 ) -> Vec<Result<Option<authorization_code::Model>, DbErr>> {
-    use authorization_code::Column as C;
-    // The latest clock of the batch, a second at most after the others: a code at the edge
-    // of its lifetime may be refused a moment early, never accepted late.
+    // The latest clock of the batch, a second at most after the others, decides expiry and is
+    // recorded as the time of the spend: a code at the edge of its lifetime may be refused a
+    // moment early, never accepted late.
     let now = spends.iter().map(|(_, now)| *now).max().unwrap_or_default();
-    let spent = authorization_code::Entity::update_many()
-        .col_expr(C::ConsumedAt, Expr::value(now))
-        .filter(C::CodeHash.is_in(spends.iter().map(|(hash, _)| hash.as_str())))
-        .filter(C::ConsumedAt.is_null())
-        .filter(C::ExpiresAt.gt(now))
-        .exec_with_returning(&writer)
-        .await;
-    match spent {
+    let hashes = spends.iter().map(|(hash, _)| hash.as_str());
+    match spend_code_rows(&writer, hashes, now).await {
         Ok(rows) => {
             let mut by_hash: HashMap<String, authorization_code::Model> = rows
                 .into_iter()
@@ -147,8 +143,31 @@ async fn spend_codes(
                 .map(|(hash, _)| Ok(by_hash.remove(hash)))
                 .collect()
         }
+        Err(_) if spends.len() > 1 => {
+            let mut answers = Vec::with_capacity(spends.len());
+            for (hash, now) in &spends {
+                let alone = spend_code_rows(&writer, [hash.as_str()], *now).await;
+                answers.push(alone.map(|rows| rows.into_iter().next()));
+            }
+            answers
+        }
         Err(error) => every_one(&error, spends.len()),
     }
+}
+
+async fn spend_code_rows<'a>(
+    writer: &DatabaseConnection,
+    hashes: impl IntoIterator<Item = &'a str>,
+    now: i64,
+) -> Result<Vec<authorization_code::Model>, DbErr> {
+    use authorization_code::Column as C;
+    authorization_code::Entity::update_many()
+        .col_expr(C::ConsumedAt, Expr::value(now))
+        .filter(C::CodeHash.is_in(hashes))
+        .filter(C::ConsumedAt.is_null())
+        .filter(C::ExpiresAt.gt(now))
+        .exec_with_returning(writer)
+        .await
 }
 
 /// The same failure for each of `count` writes.
@@ -164,7 +183,7 @@ mod tests {
     use sea_orm::IntoActiveModel;
 
     use super::super::Store;
-    use super::super::tables::access_token;
+    use super::super::tables::{access_token, authorization_code};
 
     /// A migrated store on a new SQLite file (kept while the directory lives).
     async fn migrated_store() -> (tempfile::TempDir, Store) {
@@ -201,13 +220,8 @@ mod tests {
         ));
     }
 
-    /// On the current-thread runtime the three spends are queued before the writing task runs,
-    /// so they form one batch, in which one code is named twice.
-    #[tokio::test]
-    async fn a_code_named_twice_in_one_batch_is_spent_once() {
-        use super::super::tables::authorization_code;
-        let (_dir, store) = migrated_store().await;
-        let code = |hash: &str, expires_at: i64| authorization_code::Model {
+    fn code(hash: &str, expires_at: i64) -> authorization_code::Model {
+        authorization_code::Model {
             code_hash: hash.to_string(),
             family_id: format!("family-{hash}"),
             client_id: "c".into(),
@@ -221,7 +235,40 @@ mod tests {
             expires_at,
             consumed_at: None,
             revoked_at: None,
-        };
+        }
+    }
+
+    /// When a batch of spends fails, each code is spent alone: one that cannot be spent (here a
+    /// trigger refuses it; in production, a deadlock with another process's batch) does not
+    /// fail the others.
+    #[tokio::test]
+    async fn a_failed_spend_does_not_spoil_its_batch() {
+        use sea_orm::ConnectionTrait;
+        let (_dir, store) = migrated_store().await;
+        store.create_code(code("live", 100)).await.unwrap();
+        store.create_code(code("poison", 100)).await.unwrap();
+        store
+            .connection()
+            .execute_unprepared(
+                "CREATE TRIGGER poison BEFORE UPDATE ON authorization_codes \
+                 WHEN OLD.code_hash = 'poison' BEGIN SELECT RAISE(ABORT, 'refused'); END",
+            )
+            .await
+            .unwrap();
+        let spend = |hash: &str| store.code_spends.submit((hash.to_string(), 50));
+        let (live, poison) = tokio::join!(spend("live"), spend("poison"));
+        assert!(
+            live.unwrap().is_some(),
+            "spent alone after the batch failed"
+        );
+        assert!(poison.is_err());
+    }
+
+    /// On the current-thread runtime the three spends are queued before the writing task runs,
+    /// so they form one batch, in which one code is named twice.
+    #[tokio::test]
+    async fn a_code_named_twice_in_one_batch_is_spent_once() {
+        let (_dir, store) = migrated_store().await;
         store.create_code(code("live", 100)).await.unwrap();
         store.create_code(code("expired", 10)).await.unwrap();
         let spend = |hash: &str| store.code_spends.submit((hash.to_string(), 50));

@@ -82,7 +82,6 @@ impl Setup {
         self.server.url(&format!("/saml/{connection}/acs"))
     }
 
-    /// A response for a login started with `request_id`, valid for connection `acme`.
     /// An unsolicited response for `acme-direct`, which allows IdP-initiated logins.
     fn direct_spec(&self) -> Spec {
         let mut spec = self.spec(None);
@@ -92,6 +91,7 @@ impl Setup {
         spec
     }
 
+    /// A response for a login started with `request_id`, valid for connection `acme`.
     fn spec(&self, request_id: Option<&str>) -> Spec {
         Spec {
             in_response_to: request_id.map(str::to_string),
