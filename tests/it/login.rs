@@ -123,7 +123,7 @@ async fn missing_or_forged_csrf_token_is_refused(backend: Backend) {
     // A token made for another browser's seed.
     let other = server.client();
     let foreign = server.csrf_token(&other, "/sso/v2/login").await;
-    let forged = format!("{}A", &good[..good.len() - 1]);
+    let forged = forged(&good);
     for token in [
         None,
         Some(""),

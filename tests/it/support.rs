@@ -391,6 +391,18 @@ pub fn config_problems(text: &str, env: &[(&str, &str)]) -> Vec<String> {
 }
 
 /// The decoded value of a query parameter of `url`.
+/// `token` with its middle character changed. A middle character of base64 carries six whole
+/// bits, so the decoded bytes always change; the last one may carry padding bits only.
+pub fn forged(token: &str) -> String {
+    let middle = token.len() / 2;
+    let replacement = if &token[middle..=middle] == "A" {
+        "B"
+    } else {
+        "A"
+    };
+    format!("{}{replacement}{}", &token[..middle], &token[middle + 1..])
+}
+
 pub fn param(url: &url::Url, name: &str) -> Option<String> {
     url.query_pairs()
         .find(|(k, _)| k == name)
