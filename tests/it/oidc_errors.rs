@@ -350,7 +350,7 @@ async fn logout_refuses_an_unregistered_post_logout_redirect_uri(backend: Backen
     assert_eq!(server.count("sessions").await, sessions - 1);
 
     // A forged hint is refused outright.
-    let forged = forged(&hint);
+    let forged = forged(hint);
     let response = browser
         .http
         .get(format!(
