@@ -185,7 +185,7 @@ pub async fn exchange_code(
             sid: grant.sid.as_deref(),
             auth_time: grant.auth_time,
             family_id: &grant.family_id,
-            spent: SpentGrant::Code(&code_hash),
+            spent: SpentGrant::Code(code_hash),
             family_expires_at: None,
         },
     )
@@ -251,7 +251,7 @@ async fn refresh(
             sid: grant.sid.as_deref(),
             auth_time: grant.auth_time,
             family_id: &grant.family_id,
-            spent: SpentGrant::Refresh(&hash),
+            spent: SpentGrant::Refresh(hash),
             family_expires_at: Some(grant.expires_at),
         },
     )

@@ -12,8 +12,8 @@ use crate::crypto;
 use crate::hierarchy::Hierarchy;
 use crate::keys::ID_TOKEN_TTL;
 use crate::state::AppState;
-use crate::store::SpentGrant;
 use crate::store::tables::{access_token, refresh_token, user};
+use crate::store::{GrantTokens, SpentGrant};
 
 pub const ACCESS_TOKEN_TTL: i64 = 3600;
 pub const REFRESH_TOKEN_TTL: i64 = 30 * 86400;
@@ -42,7 +42,7 @@ pub struct UserGrant<'a> {
     pub auth_time: i64,
     pub family_id: &'a str,
     /// What the grant was spent from, checked for a racing revocation once tokens are stored.
-    pub spent: SpentGrant<'a>,
+    pub spent: SpentGrant,
     /// When a refreshed family ends: rotation never extends it past the first refresh token's
     /// lifetime. `None` for a new family.
     pub family_expires_at: Option<i64>,
@@ -55,24 +55,23 @@ pub async fn issue_for_user(
 ) -> Result<TokenResponse, OAuthError> {
     let now = state.clock.now();
     let access_token = crypto::ordered_token();
-    state
+    let refresh_token =
+        scope::contains(grant.scope, scope::OFFLINE_ACCESS).then(crypto::ordered_token);
+    let holder = state
         .store
-        .create_access_token(access_token::Model {
-            token_hash: crypto::ordered_token_key(&access_token),
-            family_id: Some(grant.family_id.to_string()),
-            client_id: grant.client.id.clone(),
-            user_id: Some(grant.user_id.to_string()),
-            scope: grant.scope.to_string(),
-            expires_at: now + ACCESS_TOKEN_TTL,
-            revoked_at: None,
-        })
-        .await?;
-    let refresh_token = if scope::contains(grant.scope, scope::OFFLINE_ACCESS) {
-        let token = crypto::ordered_token();
-        state
-            .store
-            .create_refresh_token(refresh_token::Model {
-                token_hash: crypto::ordered_token_key(&token),
+        .store_grant_tokens(GrantTokens {
+            spent: grant.spent,
+            access: access_token::Model {
+                token_hash: crypto::ordered_token_key(&access_token),
+                family_id: Some(grant.family_id.to_string()),
+                client_id: grant.client.id.clone(),
+                user_id: Some(grant.user_id.to_string()),
+                scope: grant.scope.to_string(),
+                expires_at: now + ACCESS_TOKEN_TTL,
+                revoked_at: None,
+            },
+            refresh: refresh_token.as_ref().map(|token| refresh_token::Model {
+                token_hash: crypto::ordered_token_key(token),
                 family_id: grant.family_id.to_string(),
                 client_id: grant.client.id.clone(),
                 user_id: grant.user_id.to_string(),
@@ -82,15 +81,8 @@ pub async fn issue_for_user(
                 expires_at: grant.family_expires_at.unwrap_or(now + REFRESH_TOKEN_TTL),
                 consumed_at: None,
                 revoked_at: None,
-            })
-            .await?;
-        Some(token)
-    } else {
-        None
-    };
-    let holder = state
-        .store
-        .grant_holder(&grant.spent, grant.user_id)
+            }),
+        })
         .await?;
     let Some(holder) = holder.filter(|holder| !holder.revoked) else {
         // A replay of the same code or refresh token was caught while these were being made

@@ -12,10 +12,14 @@ use std::collections::HashMap;
 use std::future::Future;
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel,
+    QueryFilter,
+};
 use tokio::sync::{mpsc, oneshot};
 
 use super::StoreError;
+use super::grants::{self, GrantHolder, GrantTokens};
 use super::tables::authorization_code;
 
 /// Writes per statement: enough to absorb the 64 connections of the benchmark, far below the
@@ -86,30 +90,80 @@ pub(super) fn inserts<A>(writer: DatabaseConnection) -> Batcher<A>
 where
     A: ActiveModelTrait + Clone + Send + 'static,
 {
-    Batcher::start(writer, insert_rows::<A>)
+    Batcher::start(writer, |writer, rows| async move {
+        insert_rows::<A>(&writer, rows).await
+    })
 }
 
 /// When a batch fails, each of its rows is tried alone when a constraint refused it (one row
 /// may have spoiled it for the others); any other failure is every row's answer.
-async fn insert_rows<A>(writer: DatabaseConnection, rows: Vec<A>) -> Vec<Result<(), DbErr>>
+async fn insert_rows<A>(writer: &DatabaseConnection, rows: Vec<A>) -> Vec<Result<(), DbErr>>
 where
     A: ActiveModelTrait + Clone + Send + 'static,
 {
     let written = A::Entity::insert_many(rows.iter().cloned())
-        .exec_without_returning(&writer)
+        .exec_without_returning(writer)
         .await;
     match written {
         Ok(_) => rows.iter().map(|_| Ok(())).collect(),
         Err(error) if rows.len() > 1 && error.sql_err().is_some() => {
             let mut answers = Vec::with_capacity(rows.len());
             for row in rows {
-                let alone = A::Entity::insert(row).exec_without_returning(&writer).await;
+                let alone = A::Entity::insert(row).exec_without_returning(writer).await;
                 answers.push(alone.map(drop));
             }
             answers
         }
         Err(error) => every_one(&error, rows.len()),
     }
+}
+
+/// Stores the tokens of spent grants, one multi-row `INSERT` per table, then reads their holders
+/// in one go ([`grants::grant_holders`]), on the writer: on SQLite its page cache is the one
+/// that already holds what was just written.
+pub(super) fn grant_tokens(
+    writer: DatabaseConnection,
+) -> Batcher<GrantTokens, Option<GrantHolder>> {
+    Batcher::start(writer, store_grant_tokens)
+}
+
+async fn store_grant_tokens(
+    writer: DatabaseConnection,
+    grants: Vec<GrantTokens>,
+) -> Vec<Result<Option<GrantHolder>, DbErr>> {
+    let access = grants
+        .iter()
+        .map(|grant| grant.access.clone().into_active_model());
+    let mut stored = insert_rows(&writer, access.collect()).await;
+    let (with_refresh, refresh): (Vec<usize>, Vec<_>) = grants
+        .iter()
+        .enumerate()
+        .filter(|(at, _)| stored[*at].is_ok())
+        .filter_map(|(at, grant)| Some((at, grant.refresh.clone()?.into_active_model())))
+        .unzip();
+    if !refresh.is_empty() {
+        for (at, answer) in with_refresh
+            .into_iter()
+            .zip(insert_rows(&writer, refresh).await)
+        {
+            stored[at] = answer;
+        }
+    }
+    let ready: Vec<&GrantTokens> = grants
+        .iter()
+        .zip(&stored)
+        .filter(|(_, stored)| stored.is_ok())
+        .map(|(grant, _)| grant)
+        .collect();
+    let mut holders = match grants::grant_holders(&writer, &ready).await {
+        Ok(holders) => holders.into_iter().map(Ok).collect(),
+        Err(error) => every_one(&error, ready.len()),
+    }
+    .into_iter();
+    stored
+        .into_iter()
+        .map(|stored| stored.and_then(|()| holders.next().expect("one holder per stored grant")))
+        .collect()
 }
 
 /// Spends authorization codes, named by their stored keys, with one conditional `UPDATE …
@@ -213,7 +267,7 @@ mod tests {
         store.ping().await.unwrap();
         let (queue, receiver) = tokio::sync::mpsc::channel(1);
         drop(receiver);
-        store.refresh_tokens = super::Batcher { queue };
+        store.access_tokens = super::Batcher { queue };
         assert!(matches!(
             store.ping().await,
             Err(super::StoreError::WriterStopped)

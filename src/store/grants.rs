@@ -2,18 +2,20 @@
 //! refresh tokens, consents. Every one-time thing is consumed by a single conditional write whose
 //! row count decides, never by reading and then writing, so that two processes racing for the same
 //! code or token cannot both win.
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IntoActiveModel,
-    Iterable, QueryFilter, QueryOrder,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
+    IntoActiveModel, Iterable, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::tables::{
     access_token, authorization_code, consent, pending_authorization, refresh_token, user,
 };
-use super::users::{entity_ids, join_entity_ids};
+use super::users::{entity_id, entity_ids, join_entity_ids};
 use super::{Store, StoreError};
 
 /// An access token's grant as userinfo needs it.
@@ -29,11 +31,20 @@ pub struct UserinfoGrant {
     pub expires_at: i64,
 }
 
-/// The code or refresh token (SHA-256) a grant was just spent from.
-#[derive(Debug, Clone, Copy)]
-pub enum SpentGrant<'a> {
-    Code(&'a str),
-    Refresh(&'a str),
+/// The code or refresh token (its stored key) a grant was just spent from.
+#[derive(Debug, Clone)]
+pub enum SpentGrant {
+    Code(String),
+    Refresh(String),
+}
+
+/// The tokens issued from a spent code or refresh token, to store.
+#[derive(Debug)]
+pub struct GrantTokens {
+    pub spent: SpentGrant,
+    pub access: access_token::Model,
+    /// Issued when the grant includes `offline_access`.
+    pub refresh: Option<refresh_token::Model>,
 }
 
 /// Who a grant's new tokens belong to, and whether the grant was revoked as they were issued.
@@ -125,11 +136,16 @@ impl Store {
         self.access_tokens.submit(token.into_active_model()).await
     }
 
-    pub async fn create_refresh_token(
+    /// Stores the tokens of a grant just spent, then reads who holds them: the user, with the
+    /// user's entities, and whether the grant has been revoked meanwhile (a replay racing the
+    /// legitimate request may revoke the family between the spend and the insert of the new
+    /// tokens, see [`Self::revoke_family`]). `None` when the user no longer exists. Batched with
+    /// the grants other requests store at the same moment.
+    pub async fn store_grant_tokens(
         &self,
-        token: refresh_token::Model,
-    ) -> Result<(), StoreError> {
-        self.refresh_tokens.submit(token.into_active_model()).await
+        tokens: GrantTokens,
+    ) -> Result<Option<GrantHolder>, StoreError> {
+        self.grant_tokens.submit(tokens).await
     }
 
     /// Spends a refresh token, once across all processes.
@@ -166,7 +182,7 @@ impl Store {
     /// Revokes every access and refresh token of a grant.
     ///
     /// A request still issuing tokens for the grant checks, after storing them, whether what it
-    /// spent was revoked ([`Self::grant_holder`]). So the spent items (the code and the consumed
+    /// spent was revoked ([`Self::store_grant_tokens`]). So the spent items (the code and the consumed
     /// refresh tokens) are marked first, each in its own committed statement, and only then is
     /// the rest revoked: either the issuer sees its marker, or its new tokens were committed
     /// before the later statements began and are revoked by them. One transaction would commit
@@ -200,48 +216,6 @@ impl Store {
             .exec(&self.writer)
             .await?;
         Ok(())
-    }
-
-    /// Read once tokens were issued from a spent code or refresh token, in one query: the user
-    /// they were issued to, with the user's entities, and whether the grant has been revoked
-    /// meanwhile (a replay racing the legitimate request may revoke the family between the spend
-    /// and the insert of the new tokens, see [`Self::revoke_family`]). `None` when the user no
-    /// longer exists.
-    pub async fn grant_holder(
-        &self,
-        spent: &SpentGrant<'_>,
-        user_id: &str,
-    ) -> Result<Option<GrantHolder>, StoreError> {
-        use sea_orm::sea_query::{Alias, Query};
-        let mut live = Query::select();
-        match *spent {
-            SpentGrant::Code(hash) => live
-                .expr(Expr::val(1))
-                .from(authorization_code::Entity)
-                .and_where(Expr::col(authorization_code::Column::CodeHash).eq(hash))
-                .and_where(Expr::col(authorization_code::Column::RevokedAt).is_null()),
-            SpentGrant::Refresh(hash) => live
-                .expr(Expr::val(1))
-                .from(refresh_token::Entity)
-                .and_where(Expr::col(refresh_token::Column::TokenHash).eq(hash))
-                .and_where(Expr::col(refresh_token::Column::RevokedAt).is_null()),
-        };
-        let mut query = Query::select();
-        query
-            .columns(user::Column::iter().map(|column| (user::Entity, column)))
-            .expr_as(Expr::exists(live), Alias::new("grant_live"))
-            .from(user::Entity)
-            .and_where(Expr::col((user::Entity, user::Column::Id)).eq(user_id));
-        join_entity_ids(&mut query);
-        let rows = self.db.query_all(&query).await?;
-        let Some(first) = rows.first() else {
-            return Ok(None);
-        };
-        Ok(Some(GrantHolder {
-            user: user::Model::from_query_result(first, "")?,
-            entity_ids: entity_ids(&rows),
-            revoked: !first.try_get::<bool>("", "grant_live")?,
-        }))
     }
 
     /// A live access token.
@@ -406,4 +380,88 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+/// The holder of each grant whose tokens were just stored, in the order given (see
+/// [`Store::store_grant_tokens`]). Its own statements, after the inserts committed: the
+/// ordering argument of [`Store::revoke_family`] needs the tokens visible before the check.
+pub(super) async fn grant_holders<C: ConnectionTrait>(
+    db: &C,
+    grants: &[&GrantTokens],
+) -> Result<Vec<Option<GrantHolder>>, DbErr> {
+    use sea_orm::sea_query::Query;
+    let user_ids: HashSet<&str> = grants
+        .iter()
+        .filter_map(|grant| grant.access.user_id.as_deref())
+        .collect();
+    let mut query = Query::select();
+    query
+        .columns(user::Column::iter().map(|column| (user::Entity, column)))
+        .from(user::Entity)
+        .and_where(Expr::col((user::Entity, user::Column::Id)).is_in(user_ids));
+    join_entity_ids(&mut query);
+    let mut users: HashMap<String, (user::Model, Vec<String>)> = HashMap::new();
+    for row in db.query_all(&query).await? {
+        let id: String = row.try_get("", "id")?;
+        let (_, entities) = match users.entry(id) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(new) => new.insert((user::Model::from_query_result(&row, "")?, vec![])),
+        };
+        entities.extend(entity_id(&row));
+    }
+    let spent_keys = |code: bool| -> Vec<&str> {
+        grants
+            .iter()
+            .filter_map(|grant| match &grant.spent {
+                SpentGrant::Code(key) if code => Some(key.as_str()),
+                SpentGrant::Refresh(key) if !code => Some(key.as_str()),
+                _ => None,
+            })
+            .collect()
+    };
+    use authorization_code::Column as C;
+    use refresh_token::Column as R;
+    let live_codes =
+        unrevoked::<authorization_code::Entity, _>(db, C::CodeHash, C::RevokedAt, spent_keys(true))
+            .await?;
+    let live_refresh_tokens =
+        unrevoked::<refresh_token::Entity, _>(db, R::TokenHash, R::RevokedAt, spent_keys(false))
+            .await?;
+    Ok(grants
+        .iter()
+        .map(|grant| {
+            let (user, entity_ids) = users.get(grant.access.user_id.as_deref()?)?.clone();
+            let revoked = match &grant.spent {
+                SpentGrant::Code(key) => !live_codes.contains(key),
+                SpentGrant::Refresh(key) => !live_refresh_tokens.contains(key),
+            };
+            Some(GrantHolder {
+                user,
+                entity_ids,
+                revoked,
+            })
+        })
+        .collect())
+}
+
+/// Which of `keys` name a row of `E` not revoked.
+async fn unrevoked<E: EntityTrait, C: ConnectionTrait>(
+    db: &C,
+    key: E::Column,
+    revoked_at: E::Column,
+    keys: Vec<&str>,
+) -> Result<HashSet<String>, DbErr> {
+    if keys.is_empty() {
+        return Ok(HashSet::new());
+    }
+    Ok(E::find()
+        .select_only()
+        .column(key)
+        .filter(key.is_in(keys))
+        .filter(revoked_at.is_null())
+        .into_tuple::<String>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect())
 }

@@ -25,10 +25,10 @@ use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
 };
-use tables::{access_token, authorization_code, refresh_token};
+use tables::{access_token, authorization_code};
 use userinfo_cache::UserinfoCache;
 
-pub use grants::{CodeUse, GrantHolder, RefreshUse, SpentGrant, UserinfoGrant};
+pub use grants::{CodeUse, GrantHolder, GrantTokens, RefreshUse, SpentGrant, UserinfoGrant};
 pub use outbox::{AttemptOutcome, DueNotification, OUTBOX_RETENTION, enqueue_notification};
 pub use session_urls::{OpenedSessionUrl, ProfileChange, ProfileFields, SessionUrlData};
 pub use sessions::{NewSession, SessionInfo};
@@ -142,7 +142,7 @@ pub struct Store {
     codes: Batcher<authorization_code::ActiveModel>,
     code_spends: Batcher<(String, i64), Option<authorization_code::Model>>,
     access_tokens: Batcher<access_token::ActiveModel>,
-    refresh_tokens: Batcher<refresh_token::ActiveModel>,
+    grant_tokens: Batcher<GrantTokens, Option<GrantHolder>>,
 }
 
 impl Store {
@@ -169,7 +169,7 @@ impl Store {
             codes: batch::inserts(writer.clone()),
             code_spends: batch::code_spends(writer.clone()),
             access_tokens: batch::inserts(writer.clone()),
-            refresh_tokens: batch::inserts(writer.clone()),
+            grant_tokens: batch::grant_tokens(writer.clone()),
             db,
             writer,
             userinfo: Arc::new(UserinfoCache::new(userinfo_ttl)),
@@ -239,7 +239,7 @@ impl Store {
         let writing = self.codes.is_running()
             && self.code_spends.is_running()
             && self.access_tokens.is_running()
-            && self.refresh_tokens.is_running();
+            && self.grant_tokens.is_running();
         if !writing {
             return Err(StoreError::WriterStopped);
         }

@@ -45,9 +45,12 @@ pub(super) fn join_entity_ids(query: &mut SelectStatement) {
 
 /// The entity ids of the rows of a query extended by [`join_entity_ids`].
 pub(super) fn entity_ids(rows: &[QueryResult]) -> Vec<String> {
-    rows.iter()
-        .filter_map(|row| row.try_get::<Option<String>>("", ENTITY_ID).ok().flatten())
-        .collect()
+    rows.iter().filter_map(entity_id).collect()
+}
+
+/// The entity id of one row of a query extended by [`join_entity_ids`].
+pub(super) fn entity_id(row: &QueryResult) -> Option<String> {
+    row.try_get::<Option<String>>("", ENTITY_ID).ok().flatten()
 }
 
 const ENTITY_ID: &str = "entity_id";
