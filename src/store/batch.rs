@@ -234,7 +234,7 @@ fn every_one<O>(error: &DbErr, count: usize) -> Vec<Result<O, DbErr>> {
 
 #[cfg(test)]
 mod tests {
-    use sea_orm::IntoActiveModel;
+    use sea_orm::{IntoActiveModel, TryIntoModel};
 
     use super::super::Store;
     use super::super::tables::{access_token, authorization_code};
@@ -340,6 +340,65 @@ mod tests {
             spend("live").await.unwrap().is_none(),
             "and so does a later batch"
         );
+    }
+
+    fn grant(user_id: &str, spent: super::super::SpentGrant, key: &str) -> super::GrantTokens {
+        super::GrantTokens {
+            spent,
+            access: access_token::Model {
+                user_id: Some(user_id.to_string()),
+                ..token(key).try_into_model().unwrap()
+            },
+            refresh: None,
+        }
+    }
+
+    /// On the current-thread runtime the grants are queued before the writing task runs, so
+    /// they form one batch: each gets its own holder and replay check.
+    #[tokio::test]
+    async fn each_grant_of_a_batch_gets_its_own_holder() {
+        use super::super::SpentGrant::{Code, Refresh};
+        use super::super::tables::user;
+        use sea_orm::ActiveModelTrait;
+        let (_dir, store) = migrated_store().await;
+        user::Model {
+            id: "u".into(),
+            email: "u@example.com".into(),
+            name: "U".into(),
+            password_hash: None,
+            source: "config".into(),
+            created_at: 0,
+            updated_at: 0,
+        }
+        .into_active_model()
+        .insert(store.connection())
+        .await
+        .unwrap();
+        store.create_code(code("live", 100)).await.unwrap();
+        store
+            .create_code(authorization_code::Model {
+                revoked_at: Some(60),
+                ..code("revoked", 100)
+            })
+            .await
+            .unwrap();
+        let store_grant =
+            |user_id: &str, spent, key: &str| store.grant_tokens.submit(grant(user_id, spent, key));
+        let (live, revoked, unknown_refresh, ghost) = tokio::join!(
+            store_grant("u", Code("live".into()), "a"),
+            store_grant("u", Code("revoked".into()), "b"),
+            store_grant("u", Refresh("unknown".into()), "c"),
+            store_grant("ghost", Code("live".into()), "d"),
+        );
+        let live = live.unwrap().expect("the user exists");
+        assert_eq!((live.user.id.as_str(), live.revoked), ("u", false));
+        assert!(revoked.unwrap().unwrap().revoked);
+        assert!(unknown_refresh.unwrap().unwrap().revoked);
+        assert!(ghost.unwrap().is_none(), "no such user");
+        for key in ["a", "b", "c", "d"] {
+            let stored = store.find_access_token(key, -1).await.unwrap();
+            assert!(stored.is_some(), "{key} is stored");
+        }
     }
 
     /// On the current-thread runtime the three inserts are queued before the writing task runs,
