@@ -94,8 +94,8 @@ impl Chain {
     async fn start_for(backend: Backend, via_proxy: bool, domains: &str) -> Chain {
         let db_a = TestDb::new(backend).await;
         let db_b = TestDb::new(backend).await;
-        let b_port = free_port();
-        let b_issuer = format!("http://localhost:{b_port}");
+        let b_port = ReservedPort::new();
+        let b_issuer = format!("http://localhost:{}", b_port.port);
         let proxy = if via_proxy {
             Some(Proxy::start(&b_issuer).await)
         } else {
@@ -456,7 +456,9 @@ async fn an_unreachable_upstream_gets_a_page_in_time(backend: Backend) {
             open.push(socket);
         }
     });
-    let closed_issuer = format!("http://127.0.0.1:{}", free_port());
+    // Refuses connections: a port held by this test, where nothing listens.
+    let closed = ReservedPort::new();
+    let closed_issuer = closed.base();
     for issuer in [silent_issuer, closed_issuer] {
         let a = start_bridge(&db, &issuer, "1s", DOMAINS).await;
         let http = a.client();
@@ -486,6 +488,7 @@ async fn an_unreachable_upstream_gets_a_page_in_time(backend: Backend) {
         a.stop().await;
     }
     held.abort();
+    drop(closed);
 }
 
 async fn the_login_page_leads_to_the_connection(backend: Backend) {

@@ -561,8 +561,8 @@ async fn a_killed_process_loses_nothing(backend: Backend) {
         webhook_config(&receiver.url, ALL_EVENTS, r#"timeout = "2s""#)
     );
     let env = [("WEBHOOK_SECRET", WEBHOOK_SECRET)];
-    let port = free_port();
-    let first_base = format!("http://127.0.0.1:{port}");
+    let port = ReservedPort::new();
+    let first_base = port.base();
     let first = ServerProcess::spawn_on(port, &db, &config, &first_base, &env).await;
     for _ in 0..2 {
         let response = login_at(&first.base, &browser(), ALICE_EMAIL, ALICE_PASSWORD).await;
@@ -581,8 +581,8 @@ async fn a_killed_process_loses_nothing(backend: Backend) {
     let ids: HashSet<String> = rows.into_iter().map(|r| r.id).collect();
 
     receiver.answer_from_now_on(Answer::Accept);
-    let port = free_port();
-    let second_base = format!("http://127.0.0.1:{port}");
+    let port = ReservedPort::new();
+    let second_base = port.base();
     let _second = ServerProcess::spawn_on(port, &db, &config, &second_base, &env).await;
     // Once the dead process's lease (timeout 2 s + 5 s) has run out.
     receiver
