@@ -480,9 +480,11 @@ async fn an_unreachable_upstream_gets_a_page_in_time(backend: Backend) {
             texts(&response.text().await.unwrap(), "h1"),
             ["Sign-in unavailable"]
         );
+        // Bounded by the 1 s upstream timeout, not hanging; the margin is for a busy machine.
+        let elapsed = started.elapsed();
         assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "{issuer}: no hang beyond the timeout"
+            elapsed < Duration::from_secs(20),
+            "{issuer}: no hang beyond the timeout ({elapsed:?})"
         );
         assert_eq!(a.count("upstream_logins").await, 0);
         a.stop().await;
