@@ -117,8 +117,13 @@ async fn checkpoint_periodically(store: store::Store) {
     }
 }
 
+/// Sweeps and rotates keys every `SWEEP_INTERVAL`, the first time one interval after the start:
+/// `AppState::prepare` has just prepared the keys, and rows that expired since the last sweep are
+/// left for the next one at any time anyway.
 async fn sweep_periodically(state: AppState) {
     let mut interval = tokio::time::interval(SWEEP_INTERVAL);
+    // The first tick completes at once.
+    interval.tick().await;
     loop {
         interval.tick().await;
         match auth::sweep_expired(&state).await {

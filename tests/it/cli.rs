@@ -146,14 +146,14 @@ fn help_lists_the_commands() {
 #[tokio::test]
 async fn serve_without_config_runs_the_demo() {
     let dir = tempfile::tempdir().unwrap();
-    let port = crate::support::free_port();
-    let base = format!("http://127.0.0.1:{port}");
+    let port = crate::support::ReservedPort::new();
+    let base = port.base();
     let mut child = tokio::process::Command::new(BIN)
         .arg("serve")
         .current_dir(dir.path())
         .env_remove("IDBRIDGE_CONFIG")
         .env_remove("IDBRIDGE_DATABASE_URL")
-        .env("IDBRIDGE_BIND", format!("127.0.0.1:{port}"))
+        .env("IDBRIDGE_BIND", format!("127.0.0.1:{}", port.port))
         .env("IDBRIDGE_ISSUER", &base)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -173,6 +173,7 @@ async fn serve_without_config_runs_the_demo() {
         .unwrap();
         banner.push_str(&line);
     }
+    drop(port); // it listens on the port now
     assert!(banner.contains(&format!("open {base}/demo")), "{banner}");
     assert!(
         banner.contains(idbridge::demo::DEMO_EMAIL)

@@ -277,12 +277,13 @@ impl ServerProcess {
         issuer: &str,
         env: &[(&str, &str)],
     ) -> ServerProcess {
-        ServerProcess::spawn_on(free_port(), db, config, issuer, env).await
+        ServerProcess::spawn_on(ReservedPort::new(), db, config, issuer, env).await
     }
 
-    /// Spawns on a given port of 127.0.0.1, for a server whose address others must know first.
+    /// Spawns on a reserved port of 127.0.0.1, for a server whose address others must know
+    /// first. The reservation is let go once the process listens on the port.
     pub async fn spawn_on(
-        port: u16,
+        port: ReservedPort,
         db: &TestDb,
         config: &str,
         issuer: &str,
@@ -295,7 +296,7 @@ impl ServerProcess {
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_idbridge"))
             .args(["serve", "--config"])
             .arg(&file)
-            .env("IDBRIDGE_BIND", format!("127.0.0.1:{port}"))
+            .env("IDBRIDGE_BIND", format!("127.0.0.1:{}", port.port))
             .env("IDBRIDGE_ISSUER", issuer)
             .env("IDBRIDGE_DATABASE_URL", &db.url)
             .env("SHOP_SECRET", SHOP_SECRET)
@@ -318,8 +319,10 @@ impl ServerProcess {
         })
         .await;
         assert_eq!(ready.ok(), Some(true), "the idbridge process did not start");
+        let base = port.base();
+        drop(port); // it listens on the port now
         ServerProcess {
-            base: format!("http://127.0.0.1:{port}"),
+            base,
             _child: child,
             _dir: dir,
         }
@@ -369,7 +372,6 @@ pub async fn login_at(base: &str, client: &Client, email: &str, password: &str) 
         .expect("POST login")
 }
 
-/// A port of 127.0.0.1 that was free a moment ago.
 /// Reads a config file's text with the environment variables `env` (and no others).
 pub fn parse_config(
     text: &str,
@@ -390,7 +392,6 @@ pub fn config_problems(text: &str, env: &[(&str, &str)]) -> Vec<String> {
     }
 }
 
-/// The decoded value of a query parameter of `url`.
 /// `token` with its middle character changed. A middle character of base64 carries six whole
 /// bits, so the decoded bytes always change; the last one may carry padding bits only.
 pub fn forged(token: &str) -> String {
@@ -403,18 +404,63 @@ pub fn forged(token: &str) -> String {
     format!("{}{replacement}{}", &token[..middle], &token[middle + 1..])
 }
 
+/// The decoded value of a query parameter of `url`.
 pub fn param(url: &url::Url, name: &str) -> Option<String> {
     url.query_pairs()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A port of 127.0.0.1 kept from everyone else while held: a socket bound to it with
+/// `SO_REUSEADDR` that never listens. A server process given the port binds and listens on it
+/// while the reservation is held (tokio's `TcpListener::bind`, which `idbridge serve` uses, sets
+/// `SO_REUSEADDR` too, and on Linux two such sockets conflict only once one listens); drop the
+/// reservation once the server says it is running. Meanwhile no other bind to port 0 and no
+/// outgoing connection is given the port, as they could be one that was merely free a moment
+/// ago. Held with nothing listening, the address refuses connections.
+pub struct ReservedPort {
+    _socket: tokio::net::TcpSocket,
+    pub port: u16,
+}
+
+impl ReservedPort {
+    pub fn new() -> ReservedPort {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_reuseaddr(true).expect("SO_REUSEADDR");
+        socket
+            .bind(([127, 0, 0, 1], 0).into())
+            .expect("bind 127.0.0.1:0");
+        let port = socket.local_addr().expect("address").port();
+        ReservedPort {
+            _socket: socket,
+            port,
+        }
+    }
+
+    /// `http://127.0.0.1:{port}`.
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+/// What [`ReservedPort`] relies on: while it is held, nothing answers at the address, and a server
+/// can still bind and listen on the port as `idbridge serve` does.
+#[tokio::test]
+async fn a_reserved_port_is_left_to_its_server() {
+    let reserved = ReservedPort::new();
+    let address = ("127.0.0.1", reserved.port);
+    assert!(tokio::net::TcpStream::connect(address).await.is_err());
+    let server = TcpListener::bind(address)
+        .await
+        .expect("a server binds the reserved port");
+    tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connects to the server");
+    drop(reserved);
+    tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connects to the server after the reservation is let go");
+    drop(server);
 }
 
 pub fn location(response: &Response) -> Option<String> {

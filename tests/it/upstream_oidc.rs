@@ -94,8 +94,8 @@ impl Chain {
     async fn start_for(backend: Backend, via_proxy: bool, domains: &str) -> Chain {
         let db_a = TestDb::new(backend).await;
         let db_b = TestDb::new(backend).await;
-        let b_port = free_port();
-        let b_issuer = format!("http://localhost:{b_port}");
+        let b_port = ReservedPort::new();
+        let b_issuer = format!("http://localhost:{}", b_port.port);
         let proxy = if via_proxy {
             Some(Proxy::start(&b_issuer).await)
         } else {
@@ -456,7 +456,9 @@ async fn an_unreachable_upstream_gets_a_page_in_time(backend: Backend) {
             open.push(socket);
         }
     });
-    let closed_issuer = format!("http://127.0.0.1:{}", free_port());
+    // Refuses connections: a port held by this test, where nothing listens.
+    let closed = ReservedPort::new();
+    let closed_issuer = closed.base();
     for issuer in [silent_issuer, closed_issuer] {
         let a = start_bridge(&db, &issuer, "1s", DOMAINS).await;
         let http = a.client();
@@ -478,14 +480,17 @@ async fn an_unreachable_upstream_gets_a_page_in_time(backend: Backend) {
             texts(&response.text().await.unwrap(), "h1"),
             ["Sign-in unavailable"]
         );
+        // Bounded by the 1 s upstream timeout, not hanging; the margin is for a busy machine.
+        let elapsed = started.elapsed();
         assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "{issuer}: no hang beyond the timeout"
+            elapsed < Duration::from_secs(20),
+            "{issuer}: no hang beyond the timeout ({elapsed:?})"
         );
         assert_eq!(a.count("upstream_logins").await, 0);
         a.stop().await;
     }
     held.abort();
+    drop(closed);
 }
 
 async fn the_login_page_leads_to_the_connection(backend: Backend) {

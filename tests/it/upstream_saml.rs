@@ -1051,7 +1051,9 @@ idp_metadata_url = "{url}"
     );
 
     // A start without the metadata fails, naming the connection: unreachable, too large.
-    let unreachable = format!("http://127.0.0.1:{}/metadata", free_port());
+    // Refuses connections: a port held by this test, where nothing listens.
+    let closed = ReservedPort::new();
+    let unreachable = format!("{}/metadata", closed.base());
     *served.lock().unwrap() = "x".repeat(2 * 1024 * 1024);
     for bad in [unreachable, url] {
         let db = TestDb::new(backend).await;
@@ -1061,4 +1063,5 @@ idp_metadata_url = "{url}"
             .expect("refused");
         assert!(refused.contains("connection acme"), "{refused}");
     }
+    drop(closed);
 }

@@ -42,6 +42,8 @@ pub(crate) struct Received {
     content_type: String,
     pub(crate) body: String,
     answer: Answer,
+    /// When it arrived, in seconds since the Unix epoch.
+    received_at: i64,
 }
 
 #[derive(Default)]
@@ -145,6 +147,7 @@ async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: Str
         content_type: header("content-type"),
         body,
         answer,
+        received_at: idbridge::Clock::system().now(),
     });
     match answer {
         Answer::Accept => StatusCode::NO_CONTENT,
@@ -311,8 +314,11 @@ pub(crate) fn check_request(request: &Received) {
     );
     assert_eq!(request.content_type, "application/json");
     let timestamp: i64 = request.timestamp.parse().unwrap();
-    let now = idbridge::Clock::system().now();
-    assert!((now - 60..=now).contains(&timestamp), "a fresh timestamp");
+    let received = request.received_at;
+    assert!(
+        (received - 60..=received).contains(&timestamp),
+        "a fresh timestamp: {timestamp}, received at {received}"
+    );
     let payload: Value = serde_json::from_str(&request.body).unwrap();
     assert_eq!(payload["meta"]["id"], request.delivery.as_str());
 }
@@ -561,8 +567,8 @@ async fn a_killed_process_loses_nothing(backend: Backend) {
         webhook_config(&receiver.url, ALL_EVENTS, r#"timeout = "2s""#)
     );
     let env = [("WEBHOOK_SECRET", WEBHOOK_SECRET)];
-    let port = free_port();
-    let first_base = format!("http://127.0.0.1:{port}");
+    let port = ReservedPort::new();
+    let first_base = port.base();
     let first = ServerProcess::spawn_on(port, &db, &config, &first_base, &env).await;
     for _ in 0..2 {
         let response = login_at(&first.base, &browser(), ALICE_EMAIL, ALICE_PASSWORD).await;
@@ -581,8 +587,8 @@ async fn a_killed_process_loses_nothing(backend: Backend) {
     let ids: HashSet<String> = rows.into_iter().map(|r| r.id).collect();
 
     receiver.answer_from_now_on(Answer::Accept);
-    let port = free_port();
-    let second_base = format!("http://127.0.0.1:{port}");
+    let port = ReservedPort::new();
+    let second_base = port.base();
     let _second = ServerProcess::spawn_on(port, &db, &config, &second_base, &env).await;
     // Once the dead process's lease (timeout 2 s + 5 s) has run out.
     receiver
