@@ -182,11 +182,11 @@ impl Store {
     /// Revokes every access and refresh token of a grant.
     ///
     /// A request still issuing tokens for the grant checks, after storing them, whether what it
-    /// spent was revoked ([`Self::store_grant_tokens`]). So the spent items (the code and the consumed
-    /// refresh tokens) are marked first, each in its own committed statement, and only then is
-    /// the rest revoked: either the issuer sees its marker, or its new tokens were committed
-    /// before the later statements began and are revoked by them. One transaction would commit
-    /// the markers last and reopen that window on PostgreSQL.
+    /// spent was revoked ([`Self::store_grant_tokens`]). So the spent items (the code and the
+    /// consumed refresh tokens) are marked first, each in its own committed statement, and only
+    /// then is the rest revoked: either the issuer sees its marker, or its new tokens were
+    /// committed before the later statements began and are revoked by them. One transaction
+    /// would commit the markers last and reopen that window on PostgreSQL.
     pub async fn revoke_family(&self, family_id: &str, now: i64) -> Result<(), StoreError> {
         use refresh_token::Column as R;
         let _forget = self.userinfo.forget_all_when_done();
