@@ -238,9 +238,7 @@ impl TestServer {
                 .expect("create the trigger");
         }
     }
-}
 
-impl TestServer {
     /// Undoes [`TestServer::refuse_inserts`].
     pub async fn allow_inserts(&self, table: &str) {
         let db = self.state.store.connection();
