@@ -24,3 +24,16 @@ install_build_deps() {
     apt_install "${missing[@]}"
   fi
 }
+
+# For the browser suite (tests/it/browser): Debian's Chromium and ChromeDriver, and fonts so that
+# pages and screenshots render as people see them.
+install_browser_deps() {
+  local missing=()
+  for package in chromium chromium-driver fonts-liberation fonts-dejavu-core; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "==> installing from Debian's packages: ${missing[*]}"
+    apt_install "${missing[@]}"
+  fi
+}

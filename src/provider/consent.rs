@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::error::AuthorizationError;
 use super::{flow, scope};
 use crate::state::AppState;
+use crate::web::branding::BrandingView;
 use crate::web::{PageError, csrf, current_session, pages};
 
 #[derive(Template)]
@@ -21,6 +22,7 @@ struct ConsentPage {
     client: String,
     user_email: String,
     items: Vec<&'static str>,
+    branding: Option<BrandingView>,
 }
 
 #[derive(Deserialize)]
@@ -47,6 +49,7 @@ pub async fn show(
             .iter()
             .filter_map(|s| scope::describe(s))
             .collect(),
+        branding: BrandingView::for_hint(&state, pending.model.login_hint.as_deref()),
     };
     pages::render(&page, &csrf_cookie.into_iter().collect::<Vec<_>>())
 }
@@ -63,6 +66,14 @@ pub struct ConsentForm {
 
 pub async fn decide(
     State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<ConsentForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    decision(state, headers, form).await.map(pages::after_form)
+}
+
+async fn decision(
+    state: AppState,
     headers: HeaderMap,
     form: Result<Form<ConsentForm>, FormRejection>,
 ) -> Result<Response, PageError> {

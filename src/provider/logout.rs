@@ -55,7 +55,9 @@ pub async fn post(
         }
         None => false,
     };
-    logout(state, headers, params, confirmed).await
+    logout(state, headers, params, confirmed)
+        .await
+        .map(pages::after_form)
 }
 
 async fn logout(

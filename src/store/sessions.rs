@@ -20,6 +20,13 @@ pub struct SessionInfo {
     pub expires_at: i64,
 }
 
+/// How a request names a session: by the secret token of its cookie, or by its public `sid`.
+#[derive(Debug, Clone, Copy)]
+enum SessionKey<'a> {
+    Cookie(&'a str),
+    Sid(&'a str),
+}
+
 /// When and for which browser a session starts.
 #[derive(Debug, Clone, Copy)]
 pub struct NewSession<'a> {
@@ -79,7 +86,20 @@ impl Store {
         now: i64,
     ) -> Result<Option<SessionInfo>, StoreError> {
         Ok(self
-            .session_query(token, None, now)
+            .session_query(SessionKey::Cookie(token), None, now)
+            .await?
+            .map(|(session, _)| session))
+    }
+
+    /// The unexpired session with this public `sid` (the ID token's claim), for the session
+    /// tracker of a product that cannot send idbridge's cookie.
+    pub async fn find_session_by_sid(
+        &self,
+        sid: &str,
+        now: i64,
+    ) -> Result<Option<SessionInfo>, StoreError> {
+        Ok(self
+            .session_query(SessionKey::Sid(sid), None, now)
             .await?
             .map(|(session, _)| session))
     }
@@ -92,12 +112,13 @@ impl Store {
         client_id: &str,
         now: i64,
     ) -> Result<Option<(SessionInfo, Option<String>)>, StoreError> {
-        self.session_query(token, Some(client_id), now).await
+        self.session_query(SessionKey::Cookie(token), Some(client_id), now)
+            .await
     }
 
     async fn session_query(
         &self,
-        token: &str,
+        key: SessionKey<'_>,
         consent_of: Option<&str>,
         now: i64,
     ) -> Result<Option<(SessionInfo, Option<String>)>, StoreError> {
@@ -111,7 +132,12 @@ impl Store {
                 user::Entity,
                 Expr::col((user::Entity, user::Column::Id)).equals((session::Entity, S::UserId)),
             )
-            .and_where(Expr::col((session::Entity, S::IdHash)).eq(crypto::sha256_hex(token)))
+            .and_where(match key {
+                SessionKey::Cookie(token) => {
+                    Expr::col((session::Entity, S::IdHash)).eq(crypto::sha256_hex(token))
+                }
+                SessionKey::Sid(sid) => Expr::col((session::Entity, S::Sid)).eq(sid),
+            })
             .and_where(Expr::col((session::Entity, S::ExpiresAt)).gt(now));
         if let Some(client_id) = consent_of {
             query

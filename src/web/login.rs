@@ -1,19 +1,20 @@
 //! `GET/POST /sso/v2/login` (local accounts) and `POST /sso/v2/logout` (ends the idbridge session).
-//! Every processed POST answers 303; the outcome of a failed attempt travels in a short-lived
+//! A failed attempt answers 303 back to the form; the outcome of a failed attempt travels in a short-lived
 //! flash cookie, so reloading the page never re-sends a password.
 use askama::Template;
 use axum::Form;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Extension, Query, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 
+use super::branding::BrandingView;
 use super::error::PageError;
 use super::middleware::ClientAddr;
-use super::pages::{local_path, render, see_other};
+use super::pages::{after_form, local_path, render, see_other};
 use super::{cookies, csrf, current_session, start_session};
 use crate::auth::{self, LoginError};
 use crate::notifications::Notification;
@@ -65,55 +66,8 @@ impl Flash {
     }
 }
 
-/// The branding of the entity a `login_hint` names, as the login page links it.
-struct BrandingView {
-    css: Option<String>,
-    js: Option<String>,
-    logo: Option<String>,
-    title: Option<String>,
-}
-
-impl BrandingView {
-    fn for_hint(state: &AppState, hint: Option<&str>) -> Option<BrandingView> {
-        let (owner, branding) = state.hierarchy.branding_for(hint?)?;
-        let url = |file: &str| format!("/branding/{}/{file}", urlencode(owner));
-        Some(BrandingView {
-            css: branding.css.as_ref().map(|_| url("style.css")),
-            js: branding.js.as_ref().map(|_| url("script.js")),
-            logo: branding.logo.as_ref().map(|_| url("logo")),
-            title: branding.title.clone(),
-        })
-    }
-}
-
-fn urlencode(value: &str) -> String {
+pub(super) fn urlencode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
-}
-
-/// `GET /branding/{entity}/{style.css|script.js|logo}`: an entity's own branding files.
-pub async fn branding_file(
-    State(state): State<AppState>,
-    axum::extract::Path((entity, file)): axum::extract::Path<(String, String)>,
-) -> Result<Response, PageError> {
-    let branding = state
-        .hierarchy
-        .own_branding(&entity)
-        .ok_or(PageError::NotFound)?;
-    let asset = match file.as_str() {
-        "style.css" => branding.css.as_ref(),
-        "script.js" => branding.js.as_ref(),
-        "logo" => branding.logo.as_ref(),
-        _ => None,
-    }
-    .ok_or(PageError::NotFound)?;
-    Ok((
-        [
-            (axum::http::header::CONTENT_TYPE, asset.content_type),
-            (axum::http::header::CACHE_CONTROL, "public, max-age=300"),
-        ],
-        asset.bytes.to_vec(),
-    )
-        .into_response())
 }
 
 #[derive(Template)]
@@ -240,7 +194,7 @@ pub async fn submit(
             force: false,
             login_hint: Some(email),
         });
-        return Ok(see_other(&start, &[]));
+        return Ok(after_form(see_other(&start, &[])));
     }
     if form.password.is_empty() {
         return Ok(back(Flash::PasswordMissing));
@@ -258,7 +212,7 @@ pub async fn submit(
     let login = Notification::user_login(&user, LocalLogin::ID);
     let cookie = start_session(&state, &headers, &login, &client).await?;
     tracing::info!(user = %user.id, "signed in");
-    Ok(see_other(&return_to, &[cookie]))
+    Ok(after_form(see_other(&return_to, &[cookie])))
 }
 
 /// The answer once a browser is signed out: back to the login page, which says so.

@@ -1,6 +1,7 @@
 //! Pages for people (login, account, errors), the stylesheet, health checks, and the layers every
 //! response passes through.
 mod account;
+pub mod branding;
 mod client_addr;
 pub mod cookies;
 pub mod csrf;
@@ -39,7 +40,7 @@ pub fn routes() -> Router<AppState> {
         .route("/demo", get(demo_client::home))
         .route("/demo/start", get(demo_client::start))
         .route("/demo/callback", get(demo_client::callback))
-        .route("/branding/{entity}/{file}", get(login::branding_file))
+        .route("/branding/{entity}/{file}", get(branding::branding_file))
         .route("/static/idbridge.css", get(stylesheet))
         .route("/static/form_post.js", get(form_post_script))
         .route("/healthz", get(|| async { "ok" }))

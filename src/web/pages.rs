@@ -1,6 +1,7 @@
 //! Rendering askama templates into responses.
 use askama::Template;
-use axum::http::header::SET_COOKIE;
+use axum::http::header::{LOCATION, SET_COOKIE};
+use axum::http::{HeaderName, HeaderValue};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
 use super::error::PageError;
@@ -32,6 +33,48 @@ pub fn see_other(location: &str, cookies: &[String]) -> Response {
     let mut response = Redirect::to(location).into_response();
     append_cookies(&mut response, cookies);
     response
+}
+
+#[derive(Template)]
+#[template(path = "continue.html")]
+struct ContinuePage<'a> {
+    location: &'a str,
+}
+
+/// The `Refresh` header: a navigation the page starts itself (HTML, "shared declarative refresh
+/// steps"), the same as `<meta http-equiv="refresh">`.
+const REFRESH: HeaderName = HeaderName::from_static("refresh");
+
+/// The answer to a person's form POST. A redirect becomes a same-origin page that moves on by
+/// itself (`Refresh: 0`), keeping its cookies; anything else is returned as it is.
+///
+/// Why: Chromium applies the page's `form-action` to every redirect that follows a form
+/// submission, so a login or consent POST answered with a 303 that leads (perhaps after more
+/// redirects) to a client, a product or an upstream IdP on another origin is blocked by
+/// `form-action 'self'`. A navigation the answering page starts is not a form submission, so
+/// the policy stays `form-action 'self'` on every page.
+pub fn after_form(response: Response) -> Response {
+    if !response.status().is_redirection() {
+        return response;
+    }
+    let Some(location) = response
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return response;
+    };
+    let refresh = format!("0;url={location}");
+    let body = ContinuePage { location }.render();
+    let (Ok(body), Ok(refresh)) = (body, HeaderValue::from_str(&refresh)) else {
+        return PageError::Internal("continue page".into()).into_response();
+    };
+    let mut page = Html(body).into_response();
+    page.headers_mut().insert(REFRESH, refresh);
+    for cookie in response.headers().get_all(SET_COOKIE) {
+        page.headers_mut().append(SET_COOKIE, cookie.clone());
+    }
+    page
 }
 
 fn append_cookies(response: &mut Response, cookies: &[String]) {

@@ -199,7 +199,7 @@ async fn serve_without_config_runs_the_demo() {
         .await
         .unwrap();
     let csrf = crate::support::form_value(&page, "csrf").expect("redirected to the login form");
-    let account = client
+    let signed_in = client
         .post(format!("{base}/sso/v2/login"))
         .form(&[
             ("email", idbridge::demo::DEMO_EMAIL),
@@ -210,6 +210,8 @@ async fn serve_without_config_runs_the_demo() {
         .send()
         .await
         .unwrap();
+    let next = crate::support::location(&signed_in).expect("the login moves on");
+    let account = client.get(format!("{base}{next}")).send().await.unwrap();
     assert_eq!(account.url().path(), "/account");
     let page = account.text().await.unwrap();
     assert!(

@@ -278,7 +278,7 @@ impl<'a> Browser<'a> {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_continues(&response);
         self.server.url(&location(&response).unwrap())
     }
 
@@ -305,7 +305,7 @@ impl<'a> Browser<'a> {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_continues(&response);
         let location = location(&response).unwrap();
         Url::parse(&self.server.base)
             .unwrap()

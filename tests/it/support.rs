@@ -128,8 +128,21 @@ impl TestServer {
         clock: Clock,
         env: &[(&str, &str)],
     ) -> Result<TestServer, String> {
+        TestServer::start_as("127.0.0.1", db, config, clock, env).await
+    }
+
+    /// The same, with the issuer named by `host` (which must resolve to 127.0.0.1): the browser
+    /// tests put idbridge on `localhost` and its relying parties on other sites.
+    pub async fn start_as(
+        host: &str,
+        db: &TestDb,
+        config: &str,
+        clock: Clock,
+        env: &[(&str, &str)],
+    ) -> Result<TestServer, String> {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let port = listener.local_addr().expect("address").port();
+        let base = format!("http://{host}:{port}");
         let mut vars: HashMap<String, String> = HashMap::from([
             ("IDBRIDGE_ISSUER".into(), base.clone()),
             ("IDBRIDGE_DATABASE_URL".into(), db.url.clone()),
@@ -461,11 +474,28 @@ async fn a_reserved_port_is_left_to_its_server() {
     drop(server);
 }
 
+/// Where a response sends the browser next: a redirect's `Location`, or the `Refresh` of the
+/// page that answers a person's form post (`web::pages::after_form`).
 pub fn location(response: &Response) -> Option<String> {
-    response
-        .headers()
-        .get(LOCATION)
-        .map(|v| v.to_str().unwrap().to_string())
+    let header = |name| {
+        response
+            .headers()
+            .get(name)
+            .map(|v: &reqwest::header::HeaderValue| v.to_str().unwrap().to_string())
+    };
+    header(LOCATION.as_str()).or_else(|| {
+        header("refresh").and_then(|refresh| refresh.strip_prefix("0;url=").map(str::to_string))
+    })
+}
+
+/// Asserts that a person's form post was answered with the page that moves on by itself (and
+/// not with a redirect, which Chromium would hold to the form page's `form-action`).
+pub fn assert_continues(response: &Response) {
+    assert_eq!(response.status(), StatusCode::OK, "the page that moves on");
+    assert!(
+        response.headers().contains_key("refresh"),
+        "the page moves on by itself"
+    );
 }
 
 /// The `Set-Cookie` header for `name`, if the response sets it.
