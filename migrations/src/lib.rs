@@ -20,6 +20,7 @@ mod m0014_consents;
 mod m0015_upstream;
 mod m0016_session_urls;
 mod m0017_outbox;
+mod m0018_session_pending_id;
 
 pub struct Migrator;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0015_upstream::Migration),
             Box::new(m0016_session_urls::Migration),
             Box::new(m0017_outbox::Migration),
+            Box::new(m0018_session_pending_id::Migration),
         ]
     }
 }
