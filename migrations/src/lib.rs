@@ -20,7 +20,8 @@ mod m0014_consents;
 mod m0015_upstream;
 mod m0016_session_urls;
 mod m0017_outbox;
-mod m0018_session_sid_index;
+mod m0018_session_pending_id;
+mod m0019_session_sid_index;
 
 pub struct Migrator;
 
@@ -45,7 +46,8 @@ impl MigratorTrait for Migrator {
             Box::new(m0015_upstream::Migration),
             Box::new(m0016_session_urls::Migration),
             Box::new(m0017_outbox::Migration),
-            Box::new(m0018_session_sid_index::Migration),
+            Box::new(m0018_session_pending_id::Migration),
+            Box::new(m0019_session_sid_index::Migration),
         ]
     }
 }

@@ -530,7 +530,7 @@ impl Config {
         env: EnvLookup,
         base_dir: &Path,
     ) -> Result<Config, ConfigError> {
-        let file = validate::parse(text)?;
-        validate::validate(file, env, base_dir)
+        let (file, unknown_keys) = validate::parse(text)?;
+        validate::validate(file, unknown_keys, env, base_dir)
     }
 }

@@ -24,8 +24,10 @@ const MIN_HMAC_SECRET_LEN: usize = 32;
 /// Default lifetime of a product SSO JWT: long enough for a redirect, short against replay.
 const DEFAULT_PRODUCT_TOKEN_TTL: i64 = 5 * 60;
 
-/// Parses TOML text, collecting unknown keys and the first type error as problems.
-pub(super) fn parse(text: &str) -> Result<FileConfig, ConfigError> {
+/// Parses TOML text. Unknown keys do not stop it: they come back as problems beside the file,
+/// for [`validate`] to report together with its own. A type error does stop it (serde cannot go
+/// on past one), and is reported with the unknown keys seen up to there.
+pub(super) fn parse(text: &str) -> Result<(FileConfig, Vec<Problem>), ConfigError> {
     let deserializer =
         toml::Deserializer::parse(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
     let mut unknown = Vec::new();
@@ -40,8 +42,7 @@ pub(super) fn parse(text: &str) -> Result<FileConfig, ConfigError> {
         })
         .collect();
     match parsed {
-        Ok(file) if problems.is_empty() => Ok(file),
-        Ok(_) => Err(ConfigError::Invalid(problems)),
+        Ok(file) => Ok((file, problems)),
         Err(error) => {
             problems.push(Problem {
                 path: error.path().to_string(),
@@ -187,15 +188,14 @@ impl Checker<'_> {
     }
 }
 
+/// Checks every rule; `problems` are those found before (unknown keys), reported first.
 pub(super) fn validate(
     file: FileConfig,
+    problems: Vec<Problem>,
     env: EnvLookup,
     base_dir: &std::path::Path,
 ) -> Result<Config, ConfigError> {
-    let mut check = Checker {
-        env,
-        problems: Vec::new(),
-    };
+    let mut check = Checker { env, problems };
 
     let (issuer, issuer_key) =
         check.overridable("IDBRIDGE_ISSUER", "server.issuer", file.server.issuer);

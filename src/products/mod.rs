@@ -44,7 +44,7 @@ fn find_product<'a>(state: &'a AppState, id: &str) -> Result<&'a ProductDecl, Pr
         .ok_or(ProductError::UnknownProduct)
 }
 
-/// `GET /sso/jwt/{product}?hub_domain=&hub_id=&return_to=` (hub) or `?domain=&redirect_to=`
+/// `GET /sso/jwt/{product}?hub_domain=&hub_id=&return_to=` (hub) or `?hub_domain=&redirect_to=`
 /// (workspace). The request is checked first; a browser without a session signs in and comes
 /// back to this same URL; then it is sent to the product with a fresh token.
 async fn browser_login(

@@ -13,9 +13,10 @@ const MAX_TARGET_LEN: usize = 2048;
 /// Longest `hub_id` accepted.
 const MAX_HUB_ID_LEN: usize = 128;
 
-/// The destination fields of a request, as a query string (browser) or JSON (backend). A hub
-/// takes `hub_domain`, `hub_id` and `return_to`; a workspace takes `domain` and `redirect_to`.
-/// An empty value counts as absent.
+/// The destination fields of a request, as a query string (browser) or JSON (backend). Every
+/// product takes `hub_domain`, the host the token is for (SPEC section 7); a hub also takes
+/// `hub_id` and `return_to`, a workspace `redirect_to`, and `domain` as another name for
+/// `hub_domain`. An empty value counts as absent.
 #[derive(Debug, Default, Deserialize)]
 pub struct SsoRequest {
     pub hub_domain: Option<String>,
@@ -68,7 +69,7 @@ pub fn destination(
         ProductFormat::Hub { login_url } => {
             if given(&request.domain).is_some() || given(&request.redirect_to).is_some() {
                 return Err(ProductError::BadRequest(
-                    "domain and redirect_to are for workspace products; a hub takes hub_domain and return_to",
+                    "domain and redirect_to are for workspace products; a hub takes hub_domain, hub_id and return_to",
                 ));
             }
             let hub_domain = given(&request.hub_domain)
@@ -108,19 +109,16 @@ pub fn destination(
             })
         }
         ProductFormat::Workspace => {
-            if given(&request.hub_domain).is_some()
-                || given(&request.hub_id).is_some()
-                || given(&request.return_to).is_some()
-            {
+            if given(&request.hub_id).is_some() || given(&request.return_to).is_some() {
                 return Err(ProductError::BadRequest(
-                    "hub_domain, hub_id and return_to are for hub products; a workspace takes domain and redirect_to",
+                    "hub_id and return_to are for hub products; a workspace takes hub_domain and redirect_to",
                 ));
             }
-            let domain =
-                given(&request.domain).ok_or(ProductError::BadRequest("domain is required"))?;
-            let domain = allowed_host(product, domain).ok_or(ProductError::BadRequest(
-                "domain is not one of this product's domains",
-            ))?;
+            let domain = allowed_host(product, workspace_domain(request)?).ok_or(
+                ProductError::BadRequest(
+                    "the workspace domain is not one of this product's domains",
+                ),
+            )?;
             let redirect_to = given(&request.redirect_to)
                 .map(|target| {
                     allowed_url(product, target).ok_or(ProductError::BadRequest(
@@ -133,6 +131,20 @@ pub fn destination(
                 redirect_to,
             })
         }
+    }
+}
+
+/// A workspace's host: `hub_domain`, as every product takes it, or `domain`, the name workspace
+/// links have used. Given both, they must name the same host, so that no link is read two ways.
+fn workspace_domain(request: &SsoRequest) -> Result<&str, ProductError> {
+    match (given(&request.hub_domain), given(&request.domain)) {
+        (Some(hub_domain), Some(domain)) if !hub_domain.eq_ignore_ascii_case(domain) => {
+            Err(ProductError::BadRequest(
+                "hub_domain and domain name different hosts; give only hub_domain",
+            ))
+        }
+        (Some(host), _) | (None, Some(host)) => Ok(host),
+        (None, None) => Err(ProductError::BadRequest("hub_domain is required")),
     }
 }
 

@@ -99,9 +99,14 @@ pub async fn proceed(
         current_session_and_consent(state, headers, &pending.client_id)
             .await?
             .unzip();
+    // A login made for this very authorization is fresh, whatever it asked. Any other counts only
+    // without `prompt=login`, and within `max_age`: `auth_time` and `now` are whole seconds, so
+    // their difference may be up to a second short of the time passed; only a difference below
+    // `max_age` is sure to be within it (and `max_age=0` always asks, OIDC Core 3.1.2.1).
     let fresh = session.as_ref().filter(|s| {
-        (!scope::contains(prompt, "login") || s.auth_time >= pending.created_at)
-            && pending.max_age.is_none_or(|max| now - s.auth_time <= max)
+        s.pending_id.as_deref() == Some(pending.id.as_str())
+            || (!scope::contains(prompt, "login")
+                && pending.max_age.is_none_or(|max| now - s.auth_time < max))
     });
     let Some(session) = fresh else {
         if scope::contains(prompt, "none") {

@@ -87,7 +87,7 @@ async fn open(
         .open_session_url(
             &crypto::sha256_hex(&token),
             &format!("u-{}", crypto::random_token()),
-            new_session(&state, &headers, &client.to_string()),
+            new_session(&state, &headers, &client.to_string(), None),
             &state.config,
         )
         .await

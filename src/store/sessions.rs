@@ -18,6 +18,9 @@ pub struct SessionInfo {
     pub sid: String,
     pub auth_time: i64,
     pub expires_at: i64,
+    /// The pending authorization this session's login was made for: to that authorization, and
+    /// no other, the login is the fresh one that `prompt=login` or `max_age` asked for.
+    pub pending_id: Option<String>,
 }
 
 /// How a request names a session: by the secret token of its cookie, or by its public `sid`.
@@ -35,6 +38,8 @@ pub struct NewSession<'a> {
     pub ttl: i64,
     pub client_addr: &'a str,
     pub user_agent: &'a str,
+    /// The pending authorization the login is made for, if any (see [`SessionInfo::pending_id`]).
+    pub pending_id: Option<&'a str>,
 }
 
 /// Inserts a session for the user of `login`, whose `UserLoginNotification` goes to the outbox
@@ -56,6 +61,7 @@ pub(super) async fn insert_session<C: ConnectionTrait>(
         expires_at: new.now + new.ttl,
         client_addr: new.client_addr.to_string(),
         user_agent: new.user_agent.chars().take(256).collect(),
+        pending_id: new.pending_id.map(str::to_string),
     }
     .into_active_model()
     .insert(db)
@@ -126,7 +132,10 @@ impl Store {
         let mut query = Query::select();
         query
             .columns(user::Column::iter().map(|column| (user::Entity, column)))
-            .columns([S::Sid, S::AuthTime, S::ExpiresAt].map(|column| (session::Entity, column)))
+            .columns(
+                [S::Sid, S::AuthTime, S::ExpiresAt, S::PendingId]
+                    .map(|column| (session::Entity, column)),
+            )
             .from(session::Entity)
             .inner_join(
                 user::Entity,
@@ -164,6 +173,7 @@ impl Store {
             sid: row.try_get("", "sid")?,
             auth_time: row.try_get("", "auth_time")?,
             expires_at: row.try_get("", "expires_at")?,
+            pending_id: row.try_get("", "pending_id")?,
         };
         Ok(Some((session, consented)))
     }

@@ -145,6 +145,9 @@ pub mod session {
         pub expires_at: i64,
         pub client_addr: String,
         pub user_agent: String,
+        /// The pending authorization this session's login was made for, if any: the login that
+        /// authorization's `prompt=login` or `max_age` asked for.
+        pub pending_id: Option<String>,
         #[sea_orm(belongs_to, from = "user_id", to = "id")]
         pub user: BelongsTo<super::user::Entity>,
     }

@@ -38,14 +38,17 @@ pub async fn current_session_and_consent(
 
 /// Starts a session for someone who has just proved who they are, and returns its `Set-Cookie`.
 /// `login` is announced to the webhooks that want `UserLoginNotification` (see
-/// [`Notification::user_login`]).
+/// [`Notification::user_login`]). `return_to` is where the browser goes next: when that resumes
+/// a pending authorization, the session is that authorization's fresh login.
 pub async fn start_session(
     state: &AppState,
     headers: &HeaderMap,
     login: &Notification,
     client_addr: &str,
+    return_to: &str,
 ) -> Result<String, StoreError> {
-    let browser = new_session(state, headers, client_addr);
+    let pending_id = crate::provider::resumed_by(return_to);
+    let browser = new_session(state, headers, client_addr, pending_id);
     let token = state
         .store
         .create_session(login, browser, &state.config)
@@ -53,11 +56,13 @@ pub async fn start_session(
     replace_session(state, headers, &token).await
 }
 
-/// A session for the browser behind `headers`, starting now.
+/// A session for the browser behind `headers`, starting now, made by a login for the pending
+/// authorization `pending_id`, if any.
 pub fn new_session<'a>(
     state: &AppState,
     headers: &'a HeaderMap,
     client_addr: &'a str,
+    pending_id: Option<&'a str>,
 ) -> NewSession<'a> {
     NewSession {
         now: state.clock.now(),
@@ -67,6 +72,7 @@ pub fn new_session<'a>(
             .get(USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .unwrap_or(""),
+        pending_id,
     }
 }
 

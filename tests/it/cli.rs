@@ -33,6 +33,46 @@ fn check_config_lists_every_problem_and_fails() {
 }
 
 #[test]
+fn check_config_names_unknown_keys_and_invalid_values_in_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(
+        &file,
+        r#"
+[server]
+bogus_key = 1
+
+[[entities]]
+id = "p"
+name = "P"
+level = "PSP"
+
+[[clients]]
+client_id = "first"
+client_secret = "0123456789abcdef0123456789abcdef"
+redirect_uris = ["https://first.example.com/callback"]
+
+[[clients]]
+client_id = "second"
+client_secret = "0123456789abcdef0123456789abcdef"
+redirect_uris = ["not a url"]
+"#,
+    )
+    .unwrap();
+    let output = Command::new(BIN)
+        .arg("check-config")
+        .arg(&file)
+        .env_clear()
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("config has 2 problem(s)"), "{stderr}");
+    assert!(stderr.contains("server.bogus_key: unknown key"), "{stderr}");
+    assert!(stderr.contains("clients[1].redirect_uris[0]: "), "{stderr}");
+}
+
+#[test]
 fn check_config_accepts_a_good_file() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("good.toml");

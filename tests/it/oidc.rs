@@ -161,11 +161,15 @@ pub async fn two_servers(backend: Backend) -> (TestDb, TestServer, TestServer) {
 }
 
 pub async fn provider(backend: Backend) -> (TestDb, TestServer) {
+    provider_with_clock(backend, idbridge::Clock::system()).await
+}
+
+pub async fn provider_with_clock(backend: Backend, clock: idbridge::Clock) -> (TestDb, TestServer) {
     let db = TestDb::new(backend).await;
     let server = TestServer::start_with(
         &db,
         &format!("{BASE_CONFIG}{PROVIDER_CONFIG}"),
-        idbridge::Clock::system(),
+        clock,
         &[("RP_SECRET", RP_SECRET)],
     )
     .await

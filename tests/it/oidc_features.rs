@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::oidc::{
     Browser, PROVIDER_CONFIG, REDIRECT, RP_SECRET, VERIFIER, authorize_url, post_form, provider,
-    redeem, userinfo_status,
+    provider_with_clock, redeem, userinfo_status,
 };
 use crate::support::*;
 
@@ -226,6 +226,64 @@ async fn prompt_login_and_max_age_ask_for_the_password_again(backend: Backend) {
             .await;
         assert!(returned.param("code").is_some(), "{extra:?}");
     }
+}
+
+/// The claims of a JWT, unverified: the test only reads what its own server wrote.
+fn jwt_claims(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// Whether an authorization request sends the signed-in browser to the login form.
+async fn asks_to_log_in(browser: &Browser<'_>, server: &TestServer, extra: (&str, &str)) -> bool {
+    let response = browser
+        .http
+        .get(authorize_url(server, "rp-eddsa", &[extra]))
+        .send()
+        .await
+        .unwrap();
+    let to = location(&response).unwrap();
+    to.starts_with("/sso/v2/login?") && to.contains("force=1")
+}
+
+/// OIDC Core 3.1.2.1: `prompt=login` and `max_age=0` ask for a login even when the last one
+/// was in the same second, and only the login made for the request answers it. The clock stands
+/// still, so every step below falls in the same second unless the test moves it.
+async fn only_a_login_for_the_request_answers_prompt_login_and_max_age(backend: Backend) {
+    let (_db, server) = provider_with_clock(backend, idbridge::Clock::stopped()).await;
+    let browser = Browser::new(&server);
+    browser
+        .authorize(&authorize_url(&server, "rp-eddsa", &[]), true)
+        .await;
+    for extra in [("prompt", "login"), ("max_age", "0")] {
+        assert!(
+            asks_to_log_in(&browser, &server, extra).await,
+            "{extra:?} right after a login"
+        );
+        // Logging in for the request finishes it; the ID token tells the new login's time.
+        server.clock.advance(5);
+        let returned = browser
+            .authorize(&authorize_url(&server, "rp-eddsa", &[extra]), true)
+            .await;
+        let code = returned.param("code").expect("a code");
+        let (status, tokens) = redeem(&server, "rp-eddsa", &code).await;
+        assert_eq!(status, StatusCode::OK, "{tokens}");
+        let claims = jwt_claims(tokens["id_token"].as_str().unwrap());
+        assert_eq!(claims["auth_time"], server.clock.now(), "{extra:?}");
+        // That login answered that request only: the next one asks again, in the same second.
+        assert!(
+            asks_to_log_in(&browser, &server, extra).await,
+            "{extra:?} after a login for another request"
+        );
+    }
+    // A max_age shorter than the time since the login asks; a longer one does not.
+    server.clock.advance(6);
+    assert!(asks_to_log_in(&browser, &server, ("max_age", "6")).await);
+    assert!(!asks_to_log_in(&browser, &server, ("max_age", "7")).await);
 }
 
 async fn consent_is_remembered_until_withdrawn(backend: Backend) {
@@ -848,6 +906,7 @@ crate::backend_tests!(
     session_tracker_answers_registered_origins_only,
     form_post_posts_the_code_to_the_client,
     prompt_login_and_max_age_ask_for_the_password_again,
+    only_a_login_for_the_request_answers_prompt_login_and_max_age,
     consent_is_remembered_until_withdrawn,
     account_lists_sessions_and_ends_another_one,
     client_credentials_and_introspection,

@@ -230,6 +230,60 @@ async fn workspace_token_for_a_signed_in_user(backend: Backend) {
     assert_eq!(early.kind(), &ErrorKind::ImmatureSignature);
 }
 
+/// SPEC section 7: every product takes `hub_domain`; a workspace also takes its older name
+/// `domain`, and both at once only when they agree.
+async fn workspace_takes_hub_domain_like_every_product(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    let client = signed_in(&server).await;
+    for path in [
+        "/sso/jwt/chat?hub_domain=acme.chat.example.com",
+        "/sso/jwt/chat?domain=acme.chat.example.com",
+        "/sso/jwt/chat?hub_domain=acme.chat.example.com&domain=ACME.chat.example.com",
+    ] {
+        let url = sso_redirect(&server, &client, path).await;
+        assert_eq!(url.host_str(), Some("acme.chat.example.com"), "{path}");
+        let claims = verify_workspace(&param(&url, "token").unwrap(), CHAT_SECRET).unwrap();
+        assert_eq!(claims["sub"], "alice@example.com:acme.chat.example.com");
+    }
+    let conflicting = "/sso/jwt/chat?hub_domain=acme.chat.example.com&domain=evil.chat.example.com";
+    let response = client.get(server.url(conflicting)).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(location(&response), None);
+    let page = response.text().await.unwrap();
+    assert!(
+        page.contains("hub_domain and domain name different hosts"),
+        "{page}"
+    );
+
+    let good = Some(("backend", BACKEND_PASSWORD));
+    for body in [
+        json!({"user_id": "u-alice", "hub_domain": "acme.chat.example.com", "redirect_to": "https://acme.chat.example.com/x"}),
+        json!({"user_id": "u-alice", "domain": "acme.chat.example.com", "redirect_to": "https://acme.chat.example.com/x"}),
+    ] {
+        let (status, _, answer) = login_url_api(&server, "chat", good, body.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{body}: {answer}");
+        let url = Url::parse(answer["url"].as_str().unwrap()).unwrap();
+        let claims = verify_workspace(&param(&url, "token").unwrap(), CHAT_SECRET).unwrap();
+        assert_eq!(claims["sub"], "alice@example.com:acme.chat.example.com");
+        assert_eq!(claims["redirect_to"], "https://acme.chat.example.com/x");
+    }
+    let (status, _, answer) = login_url_api(
+        &server,
+        "chat",
+        good,
+        json!({"user_id": "u-alice", "hub_domain": "acme.chat.example.com", "domain": "evil.chat.example.com"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("hub_domain and domain name different hosts")),
+        "{answer}"
+    );
+    assert!(answer.get("url").is_none());
+}
+
 async fn not_signed_in_goes_through_login_and_back(backend: Backend) {
     let (_db, server) = start(backend).await;
     let client = server.client();
@@ -312,6 +366,11 @@ const REFUSED: &[(&str, u16)] = &[
     ),
     ("/sso/jwt/unknown?hub_domain=help.example.com", 404),
     ("/sso/jwt/chat?domain=evil.com", 400),
+    ("/sso/jwt/chat?hub_domain=evil.com", 400),
+    (
+        "/sso/jwt/chat?hub_domain=acme.chat.example.com&hub_id=acme",
+        400,
+    ),
     ("/sso/jwt/chat?domain=chat.example.com", 400),
     (
         "/sso/jwt/chat?domain=acme.chat.example.com&redirect_to=https%3A%2F%2Fevil.com%2F",
@@ -632,6 +691,7 @@ async fn login_url_api_by_internal_customer(backend: Backend) {
 crate::backend_tests!(
     hub_token_for_a_signed_in_user,
     workspace_token_for_a_signed_in_user,
+    workspace_takes_hub_domain_like_every_product,
     not_signed_in_goes_through_login_and_back,
     refused_with_nothing_signed,
     secret_rotation,

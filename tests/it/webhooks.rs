@@ -464,6 +464,7 @@ async fn profiles_are_announced_with_their_change(backend: Backend) {
         ttl: 60,
         client_addr: "127.0.0.1",
         user_agent: "test",
+        pending_id: None,
     };
     assert!(
         store.create_session(&login, session, config).await.is_err(),
