@@ -245,8 +245,7 @@ pub async fn submit(
     if form.password.is_empty() {
         return Ok(back(Flash::PasswordMissing));
     }
-    let client = client.to_string();
-    let user = match auth::authenticate(&state, email, &form.password, &client).await {
+    let user = match auth::authenticate(&state, email, &form.password, client).await {
         Ok(user) => user,
         Err(LoginError::InvalidCredentials) => return Ok(back(Flash::Credentials)),
         Err(LoginError::Throttled { until }) => {
@@ -256,7 +255,7 @@ pub async fn submit(
         Err(other) => return Err(other.into()),
     };
     let login = Notification::user_login(&user, LocalLogin::ID);
-    let cookie = start_session(&state, &headers, &login, &client).await?;
+    let cookie = start_session(&state, &headers, &login, &client.to_string()).await?;
     tracing::info!(user = %user.id, "signed in");
     Ok(see_other(&return_to, &[cookie]))
 }
