@@ -70,7 +70,9 @@ pub enum Checked {
     Correct,
     Wrong,
     /// Not checked: one of the keys is over its rule until then.
-    Throttled { until: i64 },
+    Throttled {
+        until: i64,
+    },
 }
 
 /// Checks `password` against `stored_hash`. The attempt is counted against every one of `keys`

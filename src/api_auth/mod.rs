@@ -166,9 +166,10 @@ impl ApiAuthError {
             ApiAuthError::Throttled { until, now } => {
                 Some((header::RETRY_AFTER, HeaderValue::from((until - now).max(1))))
             }
-            ApiAuthError::Password(PasswordError::Busy(wait)) => {
-                Some((header::RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1))))
-            }
+            ApiAuthError::Password(PasswordError::Busy(wait)) => Some((
+                header::RETRY_AFTER,
+                HeaderValue::from(wait.as_secs().max(1)),
+            )),
             _ => None,
         };
         if let Some((name, value)) = extra {

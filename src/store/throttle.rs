@@ -48,11 +48,10 @@ impl Store {
             .on_conflict(on_conflict)
             .into_query();
             upsert.returning(Query::returning().columns([Column::Failures, Column::WindowStart]));
-            let row = self
-                .writer
-                .query_one(&upsert)
-                .await?
-                .ok_or_else(|| StoreError::Corrupt("a counted attempt returned no row".into()))?;
+            let row =
+                self.writer.query_one(&upsert).await?.ok_or_else(|| {
+                    StoreError::Corrupt("a counted attempt returned no row".into())
+                })?;
             let count: i32 = row.try_get("", "failures")?;
             let window_start: i64 = row.try_get("", "window_start")?;
             if count > rule.max_failures {

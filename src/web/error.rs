@@ -102,6 +102,16 @@ impl PageError {
                 "Sign-in refused",
                 "This account of your organisation may not sign in here. Sign in with an address of your organisation's own domain, or contact your administrator.",
             ),
+            PageError::Upstream(UpstreamError::UnverifiedEmail { .. }) => (
+                StatusCode::FORBIDDEN,
+                "Sign-in refused",
+                "Your organisation's sign-in service did not confirm that this email address is yours, so you were not signed in. Confirm the address there, or contact your administrator.",
+            ),
+            PageError::Upstream(UpstreamError::ClaimedDomain { .. }) => (
+                StatusCode::FORBIDDEN,
+                "Sign-in refused",
+                "People with an address of this domain sign in through their own organisation's sign-in service, not this one. Sign in there, or contact your administrator.",
+            ),
             PageError::Busy(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Too busy",

@@ -277,10 +277,14 @@ async fn parallel_guesses_get_no_more_checks_than_the_limit(backend: Backend) {
         .count();
     assert_eq!((checked, throttled), (5, 15), "{answers:?}");
     // The right password now is blocked as well, until the window has passed.
-    let response = server.login(&server.client(), ALICE_EMAIL, ALICE_PASSWORD).await;
+    let response = server
+        .login(&server.client(), ALICE_EMAIL, ALICE_PASSWORD)
+        .await;
     assert!(set_cookie(&response, "idbridge_session").is_none());
     server.clock.advance(15 * 60);
-    let response = server.login(&server.client(), ALICE_EMAIL, ALICE_PASSWORD).await;
+    let response = server
+        .login(&server.client(), ALICE_EMAIL, ALICE_PASSWORD)
+        .await;
     assert!(set_cookie(&response, "idbridge_session").is_some());
 }
 
