@@ -1,7 +1,9 @@
 //! Local-account sign-in: argon2id verification behind per-account and per-address rate limits.
 //! An unknown account costs the same argon2 work and gives the same answer as a wrong password,
 //! and it is throttled the same way, so neither timing nor lockouts reveal which accounts exist.
-use crate::password::{self, PasswordError};
+use std::net::{IpAddr, Ipv6Addr};
+
+use crate::password::PasswordError;
 use crate::state::AppState;
 use crate::store::tables::user;
 use crate::store::{StoreError, ThrottleRule};
@@ -11,7 +13,7 @@ pub const ACCOUNT_RULE: ThrottleRule = ThrottleRule {
     max_failures: 5,
     window: 15 * 60,
 };
-/// Failed logins allowed from one client address per window.
+/// Failed logins allowed from one client address (an IPv6 /64) per window.
 pub const ADDRESS_RULE: ThrottleRule = ThrottleRule {
     max_failures: 20,
     window: 15 * 60,
@@ -31,56 +33,98 @@ pub enum LoginError {
     Password(#[from] PasswordError),
 }
 
-/// Checks an email and password; on success the failures counted against the account are cleared.
+/// Checks an email and password, sent from `client`; on success the failures counted against
+/// the account are cleared.
 pub async fn authenticate(
     state: &AppState,
     email: &str,
     password: &str,
-    client_addr: &str,
+    client: IpAddr,
 ) -> Result<user::Model, LoginError> {
     let now = state.clock.now();
     let account_key = format!("account:{}", email.trim().to_lowercase());
-    let address_key = format!("address:{client_addr}");
+    let address_key = address_key("address", client);
     let keys = [
         (account_key.as_str(), ACCOUNT_RULE),
         (address_key.as_str(), ADDRESS_RULE),
     ];
-    if let Some(until) = state.store.throttled_until(&keys, now).await? {
-        return Err(LoginError::Throttled { until });
-    }
     let user = state.store.find_local_user(email.trim()).await?;
     let stored_hash = user.as_ref().and_then(|u| u.password_hash.clone());
-    // Verified before the match: an unknown account does the same work and counts the same.
-    let correct = verify_password::<LoginError>(state, &keys, stored_hash, password, now).await?;
-    match user {
-        Some(user) if correct => {
+    // Checked before the match: an unknown account does the same work and counts the same.
+    match check_password::<LoginError>(state, &keys, stored_hash, password, now).await? {
+        Checked::Correct => {
+            let user = user.ok_or_else(|| {
+                StoreError::Corrupt("a password matched without an account".into())
+            })?;
             state.store.clear_failures(&account_key).await?;
             Ok(user)
         }
-        _ => Err(LoginError::InvalidCredentials),
+        Checked::Wrong => Err(LoginError::InvalidCredentials),
+        Checked::Throttled { until } => Err(LoginError::Throttled { until }),
     }
 }
 
-/// Whether `password` is the one `stored_hash` was made from. Without a stored hash (no such
-/// account) the dummy hash is verified instead and the answer is `false`, so that an unknown name
-/// costs the same argon2 work as a wrong password. A `false` is counted against every one of
-/// `keys`. Local logins and API credentials both check passwords through here.
-pub async fn verify_password<E: From<StoreError> + From<PasswordError>>(
+/// What checking a password came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checked {
+    Correct,
+    Wrong,
+    /// Not checked: one of the keys is over its rule until then.
+    Throttled {
+        until: i64,
+    },
+}
+
+/// Checks `password` against `stored_hash`. The attempt is counted against every one of `keys`
+/// first, and when that puts one over its rule the password is not checked at all; so parallel
+/// guesses get no more checks than the rule allows. A correct password takes its count back; a
+/// check that could not run (the [`crate::password::Argon2Gate`] was busy) too. Without a stored
+/// hash (no such account) the dummy hash is checked instead and the answer is
+/// [`Checked::Wrong`], so that an unknown name costs the same argon2 work as a wrong password.
+/// Local logins and API credentials both check passwords through here.
+pub async fn check_password<E: From<StoreError> + From<PasswordError>>(
     state: &AppState,
     keys: &[(&str, ThrottleRule)],
     stored_hash: Option<String>,
     password: &str,
     now: i64,
-) -> Result<bool, E> {
+) -> Result<Checked, E> {
+    if let Some(until) = state.store.count_attempt(keys, now).await? {
+        return Ok(Checked::Throttled { until });
+    }
+    let counted: Vec<&str> = keys.iter().map(|(key, _)| *key).collect();
     let known = stored_hash.is_some();
     let hash = stored_hash.unwrap_or_else(|| state.dummy_hash.to_string());
-    let matches =
-        password.len() <= MAX_PASSWORD_LEN && password::verify(password.to_string(), hash).await?;
-    let correct = known && matches;
-    if !correct {
-        state.store.record_failure(keys, now).await?;
+    let matches = if password.len() <= MAX_PASSWORD_LEN {
+        match state.argon2.verify(password.to_string(), hash).await {
+            Ok(matches) => matches,
+            Err(error) => {
+                state.store.uncount_attempt(&counted).await?;
+                return Err(error.into());
+            }
+        }
+    } else {
+        false
+    };
+    if known && matches {
+        state.store.uncount_attempt(&counted).await?;
+        Ok(Checked::Correct)
+    } else {
+        Ok(Checked::Wrong)
     }
-    Ok(correct)
+}
+
+/// The throttle key of a client address: the address itself for IPv4 (and IPv4-mapped IPv6),
+/// its /64 network for IPv6, because a single subscriber is commonly given a whole /64 and could
+/// otherwise take a fresh address for every guess.
+pub fn address_key(kind: &str, client: IpAddr) -> String {
+    match client.to_canonical() {
+        IpAddr::V4(v4) => format!("{kind}:{v4}"),
+        IpAddr::V6(v6) => {
+            let network = Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX));
+            format!("{kind}:{network}/64")
+        }
+    }
 }
 
 /// Deletes expired sessions, failure counters whose window has passed, and expired
@@ -92,4 +136,32 @@ pub async fn sweep_expired(state: &AppState) -> Result<u64, StoreError> {
         .store
         .sweep(state.clock.now(), window, &live_webhooks)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(address: &str) -> String {
+        address_key("address", address.parse().unwrap())
+    }
+
+    #[test]
+    fn ipv6_addresses_of_one_64_share_a_key() {
+        assert_eq!(key("2001:db8:1:2::1"), "address:2001:db8:1:2::/64");
+        assert_eq!(
+            key("2001:db8:1:2:ffff:ffff:ffff:ffff"),
+            "address:2001:db8:1:2::/64"
+        );
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
+        assert_eq!(key("::1"), "address:::/64");
+    }
+
+    #[test]
+    fn ipv4_addresses_are_counted_one_by_one() {
+        assert_eq!(key("198.51.100.7"), "address:198.51.100.7");
+        assert_ne!(key("198.51.100.8"), key("198.51.100.7"));
+        // An IPv4 client seen on a dual-stack socket is still that IPv4 address.
+        assert_eq!(key("::ffff:198.51.100.7"), "address:198.51.100.7");
+    }
 }

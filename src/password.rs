@@ -1,8 +1,15 @@
 //! Password hashing with argon2id at the OWASP-recommended cost (19 MiB, 2 passes, 1 lane), the
 //! `argon2` crate's default. Hashing is CPU-heavy, so callers on the runtime use the async
-//! functions, which run it on the blocking pool.
+//! functions, which run it on the blocking pool. Passwords that requests bring are checked
+//! through an [`Argon2Gate`], which bounds how many checks run at once.
+use std::time::Duration;
+
 use argon2::password_hash::phc::PasswordHash;
 use argon2::{ARGON2ID_IDENT, Argon2, PasswordHasher, PasswordVerifier};
+use tokio::sync::Semaphore;
+
+/// How long a password check waits for its turn before the request is answered "busy".
+pub const GATE_WAIT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordError {
@@ -10,6 +17,41 @@ pub enum PasswordError {
     Hash(String),
     #[error("password task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    #[error("too many password checks waiting; none started within {0:?}")]
+    Busy(Duration),
+}
+
+/// Lets at most a few argon2 checks run at once: each takes a core and 19 MiB for tens of
+/// milliseconds, and without a bound a burst of logins would fill the blocking pool (512 threads,
+/// about 10 GiB) and starve everything else that runs there. A check that cannot start within
+/// the wait fails with [`PasswordError::Busy`], which the caller answers with 503.
+pub struct Argon2Gate {
+    permits: Semaphore,
+    wait: Duration,
+}
+
+impl Argon2Gate {
+    pub fn new(permits: usize, wait: Duration) -> Argon2Gate {
+        Argon2Gate {
+            permits: Semaphore::new(permits.max(1)),
+            wait,
+        }
+    }
+
+    /// As many checks at once as the machine has cores, each waiting at most [`GATE_WAIT`].
+    pub fn for_this_machine() -> Argon2Gate {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Argon2Gate::new(cores, GATE_WAIT)
+    }
+
+    /// [`verify`], once a permit is free.
+    pub async fn verify(&self, password: String, phc: String) -> Result<bool, PasswordError> {
+        let _permit = tokio::time::timeout(self.wait, self.permits.acquire())
+            .await
+            .map_err(|_| PasswordError::Busy(self.wait))?
+            .expect("the gate's semaphore is never closed");
+        verify(password, phc).await
+    }
 }
 
 /// Hashes a password into an argon2id PHC string with a fresh random salt.
@@ -53,6 +95,20 @@ mod tests {
         assert!(verify_blocking("correct horse", &phc));
         assert!(!verify_blocking("wrong horse", &phc));
         assert!(!verify_blocking("correct horse", "not a hash"));
+    }
+
+    #[tokio::test]
+    async fn the_gate_answers_busy_when_no_check_can_start_in_time() {
+        let phc = hash_blocking("correct horse").unwrap();
+        let gate = Argon2Gate::new(1, Duration::from_millis(50));
+        let held = gate.permits.acquire().await.unwrap();
+        let busy = gate
+            .verify("correct horse".into(), phc.clone())
+            .await
+            .unwrap_err();
+        assert!(matches!(busy, PasswordError::Busy(_)), "{busy}");
+        drop(held);
+        assert!(gate.verify("correct horse".into(), phc).await.unwrap());
     }
 
     #[test]

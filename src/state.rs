@@ -6,7 +6,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::hierarchy::Hierarchy;
 use crate::keys::{self, KeyError, KeyRing};
-use crate::password::{self, PasswordError};
+use crate::password::{self, Argon2Gate, PasswordError};
 use crate::provider::clients::Clients;
 use crate::store::{Store, StoreError};
 use crate::upstream::{Connectors, UpstreamError};
@@ -26,6 +26,8 @@ pub struct AppState {
     /// A hash of no one's password, verified against when an account does not exist so that the
     /// answer takes as long as for a wrong password.
     pub dummy_hash: Arc<str>,
+    /// Bounds the password checks that requests cause.
+    pub argon2: Arc<Argon2Gate>,
     /// API credentials verified in the last minute (see `api_auth`).
     pub api_auth: Arc<VerifiedCache>,
 }
@@ -78,6 +80,7 @@ impl AppState {
             clock,
             csrf_key: Arc::new(csrf_key),
             dummy_hash: dummy_hash.into(),
+            argon2: Arc::new(Argon2Gate::for_this_machine()),
             api_auth: Arc::new(VerifiedCache::default()),
         })
     }

@@ -17,7 +17,7 @@ use serde_json::json;
 
 pub use cache::VerifiedCache;
 
-use crate::auth::{ADDRESS_RULE, verify_password};
+use crate::auth::{ADDRESS_RULE, Checked, address_key, check_password};
 use crate::password::PasswordError;
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -82,8 +82,8 @@ pub async fn authenticate(
 }
 
 /// Verifies a password against the stored argon2id hash, or against the dummy hash when no
-/// credential has that username, so that both take the same time; unless the client address has
-/// failed too often, and counting a failure against it.
+/// credential has that username, so that both take the same time; the attempt counts against the
+/// client address (its /64 for IPv6), and is not checked at all once that has failed too often.
 async fn verify(
     state: &AppState,
     username: &str,
@@ -91,21 +91,23 @@ async fn verify(
     client: IpAddr,
 ) -> Result<ApiCredential, ApiAuthError> {
     let now = state.clock.now();
-    let address_key = format!("api-address:{client}");
+    let address_key = address_key("api-address", client);
     let keys = [(address_key.as_str(), ADDRESS_RULE)];
-    if let Some(until) = state.store.throttled_until(&keys, now).await? {
-        return Err(ApiAuthError::Throttled { until, now });
-    }
     let stored = state.store.find_api_credential(username).await?;
     let stored_hash = stored.as_ref().map(|c| c.password_hash.clone());
-    // Verified before the match: an unknown username does the same work and counts the same.
-    let correct = verify_password::<ApiAuthError>(state, &keys, stored_hash, password, now).await?;
-    match stored {
-        Some(stored) if correct => Ok(ApiCredential {
-            username: stored.username,
-            scopes: stored.scopes.split_whitespace().map(String::from).collect(),
-        }),
-        _ => Err(ApiAuthError::Invalid),
+    // Checked before the match: an unknown username does the same work and counts the same.
+    match check_password::<ApiAuthError>(state, &keys, stored_hash, password, now).await? {
+        Checked::Correct => {
+            let stored = stored.ok_or_else(|| {
+                StoreError::Corrupt("a password matched without a credential".into())
+            })?;
+            Ok(ApiCredential {
+                username: stored.username,
+                scopes: stored.scopes.split_whitespace().map(String::from).collect(),
+            })
+        }
+        Checked::Wrong => Err(ApiAuthError::Invalid),
+        Checked::Throttled { until } => Err(ApiAuthError::Throttled { until, now }),
     }
 }
 
@@ -140,6 +142,11 @@ impl ApiAuthError {
                 "forbidden",
                 "this API credential is not allowed to use this API",
             ),
+            ApiAuthError::Password(PasswordError::Busy(_)) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "too many password checks at once; try again in a moment",
+            ),
             ApiAuthError::Store(_) | ApiAuthError::Password(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server_error",
@@ -159,6 +166,10 @@ impl ApiAuthError {
             ApiAuthError::Throttled { until, now } => {
                 Some((header::RETRY_AFTER, HeaderValue::from((until - now).max(1))))
             }
+            ApiAuthError::Password(PasswordError::Busy(wait)) => Some((
+                header::RETRY_AFTER,
+                HeaderValue::from(wait.as_secs().max(1)),
+            )),
             _ => None,
         };
         if let Some((name, value)) = extra {

@@ -111,6 +111,7 @@ pub struct FileConnection {
     pub client_secret: Option<String>,
     pub scopes: Option<Vec<String>>,
     pub claims: Option<FileClaimMap>,
+    pub email_authoritative: Option<bool>,
     pub timeout: Option<String>,
     pub idp_metadata: Option<String>,
     pub idp_metadata_url: Option<String>,

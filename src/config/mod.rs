@@ -353,6 +353,9 @@ pub struct OidcConnectionDecl {
     /// Which upstream claim holds the email address, and which the display name.
     pub email_claim: String,
     pub name_claim: String,
+    /// The provider owns the connection's `domains`: an address it gives in them is taken
+    /// without `email_verified = true`. Only with `domains`.
+    pub email_authoritative: bool,
     /// How long any one call to the provider may take, in seconds.
     pub timeout: u64,
 }

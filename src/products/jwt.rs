@@ -45,6 +45,8 @@ struct HubClaims<'a> {
 
 #[derive(Serialize)]
 struct HubUser<'a> {
+    /// The user's stable idbridge id (the OIDC `sub`), never the email: a hub that keys its
+    /// accounts on it cannot confuse two people, whichever addresses their providers assert.
     id: &'a str,
     email: &'a str,
     name: &'a str,
@@ -64,7 +66,10 @@ struct HubOrganization<'a> {
 #[derive(Serialize)]
 struct WorkspaceClaims<'a> {
     iss: &'a str,
-    /// `{email}:{domain}`.
+    /// `{email}:{domain}`, as the format fixes it: the workspace knows people by address only.
+    /// That is safe because an address reaches here only from its rightful source: a domain a
+    /// connection lists is asserted by that connection's provider alone, and an OIDC provider's
+    /// address must be verified unless the provider owns the domain (see docs/security.md).
     sub: String,
     iat: i64,
     nbf: i64,
@@ -221,6 +226,10 @@ mod tests {
         .unwrap()
         .claims;
         assert_eq!(claims["exp"], 1300);
+        assert_eq!(
+            claims["user"]["id"], "u-alice",
+            "the stable id, not the email"
+        );
         assert_eq!(claims["user"]["email"], "alice+1@example.com");
         assert_eq!(claims["user"]["organization"], Value::Null);
         assert!(claims.get("hub_id").is_none());

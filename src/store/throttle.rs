@@ -1,6 +1,6 @@
-//! Failed-login counters, in the database so that every process sees the same counts.
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
+//! Login-attempt counters, in the database so that every process sees the same counts.
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryTrait, Set};
 
 use super::tables::login_throttle::{self, Column};
 use super::{Store, StoreError};
@@ -13,32 +13,18 @@ pub struct ThrottleRule {
 }
 
 impl Store {
-    /// When the latest of the given keys' blocks ends, if any of them is blocked now.
-    pub async fn throttled_until(
+    /// Counts one attempt against each key before its password is checked, and says until when
+    /// the latest of the keys is blocked if any is now over its rule. Each count is one statement
+    /// that increments and returns the new value (`INSERT … ON CONFLICT DO UPDATE … RETURNING`),
+    /// so of any number of attempts in parallel only the first `max_failures` of a window get
+    /// through: reading the count first and adding to it after the check would let every one
+    /// of them pass. A window that has passed starts again at 1.
+    pub async fn count_attempt(
         &self,
         keys: &[(&str, ThrottleRule)],
         now: i64,
     ) -> Result<Option<i64>, StoreError> {
-        let rows = login_throttle::Entity::find()
-            .filter(Column::Key.is_in(keys.iter().map(|(key, _)| key.to_string())))
-            .all(&self.db)
-            .await?;
-        Ok(rows
-            .iter()
-            .filter_map(|row| {
-                let (_, rule) = keys.iter().find(|(key, _)| *key == row.key)?;
-                let until = row.window_start + rule.window;
-                (row.failures >= rule.max_failures && until > now).then_some(until)
-            })
-            .max())
-    }
-
-    /// Counts one failure for each key, atomically: a window that has passed starts again at 1.
-    pub async fn record_failure(
-        &self,
-        keys: &[(&str, ThrottleRule)],
-        now: i64,
-    ) -> Result<(), StoreError> {
+        let mut blocked_until = None;
         for (key, rule) in keys {
             let window_over =
                 Expr::col((login_throttle::Entity, Column::WindowStart)).lte(now - rule.window);
@@ -54,19 +40,41 @@ impl Store {
                         .finally(Expr::col((login_throttle::Entity, Column::WindowStart))),
                 )
                 .to_owned();
-            login_throttle::Entity::insert(login_throttle::ActiveModel {
+            let mut upsert = login_throttle::Entity::insert(login_throttle::ActiveModel {
                 key: Set(key.to_string()),
                 failures: Set(1),
                 window_start: Set(now),
             })
             .on_conflict(on_conflict)
-            .exec_without_returning(&self.writer)
-            .await?;
+            .into_query();
+            upsert.returning(Query::returning().columns([Column::Failures, Column::WindowStart]));
+            let row =
+                self.writer.query_one(&upsert).await?.ok_or_else(|| {
+                    StoreError::Corrupt("a counted attempt returned no row".into())
+                })?;
+            let count: i32 = row.try_get("", "failures")?;
+            let window_start: i64 = row.try_get("", "window_start")?;
+            if count > rule.max_failures {
+                let until = window_start + rule.window;
+                blocked_until = std::cmp::max(blocked_until, Some(until));
+            }
         }
+        Ok(blocked_until)
+    }
+
+    /// Takes back an attempt counted against each key, for an attempt that turned out not to be
+    /// a failure (the right password, or one never checked).
+    pub async fn uncount_attempt(&self, keys: &[&str]) -> Result<(), StoreError> {
+        login_throttle::Entity::update_many()
+            .col_expr(Column::Failures, Expr::col(Column::Failures).sub(1))
+            .filter(Column::Key.is_in(keys.iter().map(|key| key.to_string())))
+            .filter(Column::Failures.gt(0))
+            .exec(&self.writer)
+            .await?;
         Ok(())
     }
 
-    /// Forgets the failures of a key (after a successful login to that account).
+    /// Forgets the attempts counted against a key (after a successful login to that account).
     pub async fn clear_failures(&self, key: &str) -> Result<(), StoreError> {
         login_throttle::Entity::delete_by_id(key.to_string())
             .exec(&self.writer)

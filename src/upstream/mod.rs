@@ -56,22 +56,43 @@ fn login_query(request: &LoginRequest) -> String {
     query.finish()
 }
 
-/// Refuses a person whose email address is not in one of the connection's `domains`, when it has
-/// any. A provider may sign in people of other organisations too (a Google or Entra multi-tenant
-/// app, guests): only the connection's own domains are its people.
-pub fn check_domain(connector: &dyn UpstreamConnector, email: &str) -> Result<(), UpstreamError> {
-    let email_domain = email
+/// Why a response body was not read.
+#[derive(Debug, thiserror::Error)]
+enum BodyError {
+    #[error("the answer is larger than {0} bytes")]
+    TooLarge(usize),
+    #[error(transparent)]
+    Read(#[from] openidconnect::reqwest::Error),
+}
+
+/// Reads a provider's answer of at most `limit` bytes, chunk by chunk: a provider that sends
+/// more (hostile, or broken) is refused before it can fill memory.
+async fn read_limited(
+    mut response: openidconnect::reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, BodyError> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Err(BodyError::TooLarge(limit));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The domain of an email address, lower-cased.
+fn email_domain(email: &str) -> String {
+    email
         .rsplit_once('@')
         .map(|(_, domain)| domain.to_ascii_lowercase())
-        .unwrap_or_default();
-    let domains = connector.domains();
-    if domains.is_empty() || domains.contains(&email_domain) {
-        return Ok(());
-    }
-    Err(UpstreamError::ForeignDomain {
-        connection: connector.id().to_string(),
-        email_domain,
-    })
+        .unwrap_or_default()
 }
 
 /// Why a login at an upstream identity provider did not work.
@@ -87,6 +108,16 @@ pub enum UpstreamError {
     ForeignDomain {
         connection: String,
         email_domain: String,
+    },
+    #[error("connection {connection}: the provider did not say the email address is verified")]
+    UnverifiedEmail { connection: String },
+    #[error(
+        "connection {connection}: {email_domain} belongs to connection {owner}, which alone may sign its people in"
+    )]
+    ClaimedDomain {
+        connection: String,
+        email_domain: String,
+        owner: String,
     },
     #[error("connection {connection}: the SAML response was refused: {detail}")]
     Rejected { connection: String, detail: String },
@@ -152,6 +183,40 @@ impl Connectors {
             .unwrap_or(&self.local)
     }
 
+    /// Refuses an email address that `connection`'s provider may not assert, before anyone is
+    /// signed in with it (OIDC and SAML alike; products know people by their address):
+    /// - one in a domain another connection lists: that domain's people sign in at their own
+    ///   provider only, so no other provider can speak for them;
+    /// - for a connection with `domains`, one outside them: a provider that also signs in other
+    ///   organisations' people (Google, a multi-tenant Entra app, guests) cannot attach them to
+    ///   this connection's entity.
+    ///
+    /// A connection without `domains` may assert addresses of every domain no connection lists.
+    pub fn check_email(
+        &self,
+        connection: &dyn UpstreamConnector,
+        email: &str,
+    ) -> Result<(), UpstreamError> {
+        let email_domain = email_domain(email);
+        let owner = self
+            .upstream
+            .iter()
+            .find(|connector| connector.domains().contains(&email_domain));
+        match owner {
+            Some(owner) if owner.id() == connection.id() => Ok(()),
+            Some(owner) => Err(UpstreamError::ClaimedDomain {
+                connection: connection.id().to_string(),
+                email_domain,
+                owner: owner.id().to_string(),
+            }),
+            None if connection.domains().is_empty() => Ok(()),
+            None => Err(UpstreamError::ForeignDomain {
+                connection: connection.id().to_string(),
+                email_domain,
+            }),
+        }
+    }
+
     /// Fetches the metadata of SAML connections that name a URL for it; an error names the
     /// first connection that failed.
     pub async fn fetch_metadata(&self) -> Result<(), UpstreamError> {
@@ -194,6 +259,59 @@ mod tests {
         fn begin(&self, request: &LoginRequest) -> String {
             format!("/saml/acme/login?{}", login_query(request))
         }
+    }
+
+    struct Open;
+
+    impl UpstreamConnector for Open {
+        fn id(&self) -> &str {
+            "open"
+        }
+        fn name(&self) -> &str {
+            "Open"
+        }
+        fn domains(&self) -> &[String] {
+            &[]
+        }
+        fn begin(&self, request: &LoginRequest) -> String {
+            format!("/oidc/open/login?{}", login_query(request))
+        }
+    }
+
+    #[test]
+    fn a_domain_is_asserted_by_its_connection_only() {
+        let acme = Arc::new(Acme(vec!["acme.com".into()]));
+        let open = Arc::new(Open);
+        let connectors = Connectors {
+            local: LocalLogin,
+            upstream: vec![acme.clone(), open.clone()],
+            oidc: HashMap::new(),
+            saml: HashMap::new(),
+        };
+        assert!(
+            connectors
+                .check_email(acme.as_ref(), "bob@ACME.com")
+                .is_ok()
+        );
+        assert!(matches!(
+            connectors.check_email(acme.as_ref(), "bob@example.com"),
+            Err(UpstreamError::ForeignDomain { .. })
+        ));
+        assert!(
+            connectors
+                .check_email(open.as_ref(), "bob@example.com")
+                .is_ok()
+        );
+        assert!(matches!(
+            connectors.check_email(open.as_ref(), "ceo@Acme.com"),
+            Err(UpstreamError::ClaimedDomain { owner, .. }) if owner == "acme"
+        ));
+        // A subdomain is another domain, which acme does not list.
+        assert!(
+            connectors
+                .check_email(open.as_ref(), "bob@eu.acme.com")
+                .is_ok()
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ use openidconnect::{
 use serde_json::{Map, Value};
 use tokio::sync::RwLock;
 
-use super::{LoginRequest, UpstreamConnector, UpstreamError, login_query};
+use super::{BodyError, LoginRequest, UpstreamConnector, UpstreamError, login_query, read_limited};
 use crate::config::{ConnectionDecl, OidcConnectionDecl};
 use crate::store::UpstreamProfile;
 
@@ -29,6 +29,8 @@ const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
 const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(10);
 /// Tolerated difference between the provider's clock and ours for `iat`.
 const CLOCK_SKEW: i64 = 60;
+/// The largest userinfo answer read: a few claims about one person take a few hundred bytes.
+const MAX_USERINFO_BYTES: usize = 64 * 1024;
 
 /// What a login sends along and must find again at the callback.
 pub struct Outbound {
@@ -180,7 +182,11 @@ impl OidcConnector {
             .filter(|sub| !sub.is_empty())
             .ok_or_else(|| self.invalid("the ID token has no sub"))?
             .to_string();
-        if !claims.contains_key(&self.settings.email_claim)
+        // Userinfo is asked for what the ID token leaves out (OIDC Core 5.4: with an access
+        // token, the `email` scope's claims may come from userinfo only).
+        let lacks_verified =
+            !self.settings.email_authoritative && !claims.contains_key(EMAIL_VERIFIED);
+        if (!claims.contains_key(&self.settings.email_claim) || lacks_verified)
             && let Some(endpoint) = metadata.userinfo_endpoint()
         {
             let userinfo = self
@@ -210,6 +216,14 @@ impl OidcConnector {
                     self.settings.email_claim
                 ))
             })?;
+        // Many providers let people type any address into their profile; an unverified one
+        // could name someone else. Only a provider that owns the connection's domains (whose
+        // addresses `check_email` then requires) is believed without its word.
+        if !self.settings.email_authoritative && !is_verified(claims.get(EMAIL_VERIFIED)) {
+            return Err(UpstreamError::UnverifiedEmail {
+                connection: self.connection.id.clone(),
+            });
+        }
         let name = text(&self.settings.name_claim).unwrap_or_else(|| email.clone());
         Ok(UpstreamProfile {
             connection_id: self.connection.id.clone(),
@@ -291,10 +305,12 @@ impl OidcConnector {
         if !response.status().is_success() {
             return Err(self.invalid(format!("userinfo answered {}", response.status())));
         }
-        let body = response
-            .bytes()
+        let body = read_limited(response, MAX_USERINFO_BYTES)
             .await
-            .map_err(|e| self.unreachable(format!("userinfo: {e}")))?;
+            .map_err(|e| match e {
+                BodyError::TooLarge(_) => self.invalid(format!("userinfo: {e}")),
+                BodyError::Read(_) => self.unreachable(format!("userinfo: {e}")),
+            })?;
         serde_json::from_slice(&body)
             .map_err(|e| self.invalid(format!("userinfo is not a JSON object: {e}")))
     }
@@ -402,6 +418,19 @@ fn asymmetric_algs(metadata: &CoreProviderMetadata) -> Vec<CoreJwsSigningAlgorit
         .filter(|alg| !matches!(alg, A::HmacSha256 | A::HmacSha384 | A::HmacSha512 | A::None))
         .cloned()
         .collect()
+}
+
+/// The claim by which a provider says it checked that the address is the person's.
+const EMAIL_VERIFIED: &str = "email_verified";
+
+/// Whether an `email_verified` claim says yes: `true`, or the string `"true"` that some
+/// providers send (Amazon Cognito, older Entra ID).
+fn is_verified(claim: Option<&Value>) -> bool {
+    match claim {
+        Some(Value::Bool(verified)) => *verified,
+        Some(Value::String(verified)) => verified == "true",
+        _ => false,
+    }
 }
 
 /// The claims of a compact JWS whose signature has been verified.

@@ -15,9 +15,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use serde::Deserialize;
 
-use super::{
-    LoginRequest, OidcConnector, SamlConnector, UpstreamConnector, UpstreamError, check_domain,
-};
+use super::{LoginRequest, OidcConnector, SamlConnector, UpstreamConnector, UpstreamError};
 use crate::config::MAX_SAML_RESPONSE_BYTES;
 use crate::crypto;
 use crate::notifications::Notification;
@@ -188,7 +186,7 @@ async fn oidc_callback(
             now,
         )
         .await?;
-    check_domain(connector, &profile.email)?;
+    state.connectors.check_email(connector, &profile.email)?;
     let (user, session_token) = state
         .store
         .sign_in_upstream(
@@ -365,7 +363,9 @@ async fn saml_acs(
     .await
     .map_err(|e| PageError::Internal(format!("SAML verification task: {e}")))?;
     let identity = verified?;
-    check_domain(connector.as_ref(), &identity.email)?;
+    state
+        .connectors
+        .check_email(connector.as_ref(), &identity.email)?;
     let resume = crypto::random_token();
     let (browser_hash, return_to, pending_id) = match solicited {
         Some(login) => (login.browser_hash, login.return_to, login.pending_id),

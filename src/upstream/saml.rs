@@ -26,7 +26,7 @@ use samael::schema::{Assertion, AuthnRequest, Issuer, NameIdPolicy, Response};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use super::{LoginRequest, UpstreamConnector, UpstreamError, login_query};
+use super::{LoginRequest, UpstreamConnector, UpstreamError, login_query, read_limited};
 use crate::config::{ConnectionDecl, IdpDescriptor, IdpSource, SamlConnectionDecl};
 
 const PROTOCOL_NS: &[u8] = b"urn:oasis:names:tc:SAML:2.0:protocol";
@@ -134,7 +134,7 @@ impl SamlConnector {
             .timeout(METADATA_TIMEOUT)
             .build()
             .map_err(|e| failed(e.to_string()))?;
-        let mut response = http
+        let response = http
             .get(url)
             .send()
             .await
@@ -142,13 +142,9 @@ impl SamlConnector {
         if !response.status().is_success() {
             return Err(failed(format!("answered {}", response.status())));
         }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| failed(e.to_string()))? {
-            if body.len() + chunk.len() > MAX_METADATA_BYTES {
-                return Err(failed(format!("larger than {MAX_METADATA_BYTES} bytes")));
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = read_limited(response, MAX_METADATA_BYTES)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
         let text = String::from_utf8(body).map_err(|_| failed("not UTF-8".into()))?;
         let descriptor =
             IdpDescriptor::from_metadata(&text).map_err(|lacks| failed(lacks.join("; ")))?;

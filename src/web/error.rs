@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::LoginError;
+use crate::password::PasswordError;
 use crate::store::StoreError;
 use crate::upstream::UpstreamError;
 
@@ -23,6 +24,8 @@ pub enum PageError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
+    #[error(transparent)]
+    Busy(PasswordError),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -31,6 +34,7 @@ impl From<LoginError> for PageError {
     fn from(error: LoginError) -> PageError {
         match error {
             LoginError::Store(e) => PageError::Store(e),
+            LoginError::Password(busy @ PasswordError::Busy(_)) => PageError::Busy(busy),
             other => PageError::Internal(other.to_string()),
         }
     }
@@ -97,6 +101,21 @@ impl PageError {
                 StatusCode::FORBIDDEN,
                 "Sign-in refused",
                 "This account of your organisation may not sign in here. Sign in with an address of your organisation's own domain, or contact your administrator.",
+            ),
+            PageError::Upstream(UpstreamError::UnverifiedEmail { .. }) => (
+                StatusCode::FORBIDDEN,
+                "Sign-in refused",
+                "Your organisation's sign-in service did not confirm that this email address is yours, so you were not signed in. Confirm the address there, or contact your administrator.",
+            ),
+            PageError::Upstream(UpstreamError::ClaimedDomain { .. }) => (
+                StatusCode::FORBIDDEN,
+                "Sign-in refused",
+                "People with an address of this domain sign in through their own organisation's sign-in service, not this one. Sign in there, or contact your administrator.",
+            ),
+            PageError::Busy(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too busy",
+                "Too many people are signing in right now. Please try again in a moment.",
             ),
             PageError::Store(_) | PageError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,

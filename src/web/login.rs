@@ -199,8 +199,7 @@ pub async fn submit(
     if form.password.is_empty() {
         return Ok(back(Flash::PasswordMissing));
     }
-    let client = client.to_string();
-    let user = match auth::authenticate(&state, email, &form.password, &client).await {
+    let user = match auth::authenticate(&state, email, &form.password, client).await {
         Ok(user) => user,
         Err(LoginError::InvalidCredentials) => return Ok(back(Flash::Credentials)),
         Err(LoginError::Throttled { until }) => {
@@ -210,7 +209,7 @@ pub async fn submit(
         Err(other) => return Err(other.into()),
     };
     let login = Notification::user_login(&user, LocalLogin::ID);
-    let cookie = start_session(&state, &headers, &login, &client, &return_to).await?;
+    let cookie = start_session(&state, &headers, &login, &client.to_string(), &return_to).await?;
     tracing::info!(user = %user.id, "signed in");
     Ok(after_form(see_other(&return_to, &[cookie])))
 }

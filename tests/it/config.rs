@@ -490,6 +490,10 @@ fn the_spec_oidc_connection_is_valid() {
     assert_eq!(oidc.issuer, "https://login.globex.com");
     assert_eq!(oidc.client_secret.expose(), "globex-gave-us-this");
     assert_eq!(oidc.timeout, 10);
+    assert!(
+        !oidc.email_authoritative,
+        "email_verified is required by default"
+    );
     assert!(!format!("{config:?}").contains("globex-gave-us-this"));
 }
 
@@ -632,4 +636,40 @@ entity = "e-mer-1"
     let unknown_claim = OIDC_CONNECTION.replace("name = \"name\" }", "phone = \"phone_number\" }");
     let found = problems(&format!("{BASE_CONFIG}{unknown_claim}"));
     assert_problem(&found, "connections[0].claims.phone", "unknown key");
+
+    // A provider is authoritative only for domains the connection lists, and SAML has no
+    // email_verified to skip.
+    let authoritative =
+        OIDC_CONNECTION.replace("domains = [\"globex.com\"]", "email_authoritative = true");
+    let found = problems(&format!("{BASE_CONFIG}{authoritative}"));
+    assert_problem(
+        &found,
+        "connections[0].email_authoritative",
+        "needs domains",
+    );
+    let found = problems(&format!(
+        r#"{BASE_CONFIG}
+[[connections]]
+id = "acme"
+type = "saml"
+entity = "e-mer-1"
+domains = ["acme.com"]
+email_authoritative = true
+"#
+    ));
+    assert_problem(
+        &found,
+        "connections[0].email_authoritative",
+        "only for oidc",
+    );
+    let with_domains = OIDC_CONNECTION.replace("claims =", "email_authoritative = true\nclaims =");
+    let config = parse_config(
+        &format!("{BASE_CONFIG}{with_domains}"),
+        &[SHOP_SECRET_ENV, ("GLOBEX_SECRET", "globex-gave-us-this")],
+    )
+    .unwrap();
+    let idbridge::config::ConnectionProtocol::Oidc(oidc) = &config.connections[0].protocol else {
+        panic!("an oidc connection");
+    };
+    assert!(oidc.email_authoritative);
 }

@@ -231,6 +231,63 @@ async fn rate_limit_blocks_an_address(backend: Backend) {
     );
 }
 
+/// Twenty wrong guesses for one account, sent at once. Each is counted before its password is
+/// checked, so only the rule's five are checked ("Incorrect email or password.", an answer
+/// given only after argon2 ran); the others are refused as throttled without a check.
+async fn parallel_guesses_get_no_more_checks_than_the_limit(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db, BASE_CONFIG).await;
+    // Each guess from a browser of its own, its form ready, so that all are sent together.
+    let mut browsers = Vec::new();
+    for _ in 0..20 {
+        let client = server.client();
+        let csrf = server.csrf_token(&client, "/sso/v2/login").await;
+        browsers.push((client, csrf));
+    }
+    let sent: Vec<_> = browsers
+        .iter()
+        .map(|(client, csrf)| {
+            tokio::spawn(
+                client
+                    .post(server.url("/sso/v2/login"))
+                    .form(&[
+                        ("email", ALICE_EMAIL),
+                        ("password", "guess"),
+                        ("csrf", csrf),
+                        ("return_to", "/account"),
+                    ])
+                    .send(),
+            )
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for (answer, (client, _)) in sent.into_iter().zip(&browsers) {
+        let response = answer.await.unwrap().unwrap();
+        assert!(set_cookie(&response, "idbridge_session").is_none());
+        let (_, page) = server.follow(client, &response).await;
+        answers.extend(texts(&page, "#password-error"));
+    }
+    let checked = answers
+        .iter()
+        .filter(|a| *a == "Incorrect email or password.")
+        .count();
+    let throttled = answers
+        .iter()
+        .filter(|a| a.starts_with("Too many failed sign-in attempts."))
+        .count();
+    assert_eq!((checked, throttled), (5, 15), "{answers:?}");
+    // The right password now is blocked as well, until the window has passed.
+    let response = server
+        .login(&server.client(), ALICE_EMAIL, ALICE_PASSWORD)
+        .await;
+    assert!(set_cookie(&response, "idbridge_session").is_none());
+    server.clock.advance(15 * 60);
+    let response = server
+        .login(&server.client(), ALICE_EMAIL, ALICE_PASSWORD)
+        .await;
+    assert!(set_cookie(&response, "idbridge_session").is_some());
+}
+
 /// `X-Forwarded-For` from a peer that is not a trusted proxy must not let a client pick a fresh
 /// address for every attempt.
 async fn forwarded_for_is_believed_only_from_trusted_proxies(backend: Backend) {
@@ -513,6 +570,7 @@ crate::backend_tests!(
     missing_or_forged_csrf_token_is_refused,
     rate_limit_blocks_an_account_and_recovers,
     rate_limit_blocks_an_address,
+    parallel_guesses_get_no_more_checks_than_the_limit,
     forwarded_for_is_believed_only_from_trusted_proxies,
     oversized_form_body_is_refused,
     session_id_is_rotated_at_login,

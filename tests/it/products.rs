@@ -591,6 +591,38 @@ async fn login_url_api_for_backends(backend: Backend) {
     }
 }
 
+/// Thirty wrong API passwords from one address, sent at once: each is counted before it is
+/// checked, so only the address rule's twenty are checked (401) and the rest are refused
+/// unchecked (429).
+async fn parallel_api_guesses_get_no_more_checks_than_the_limit(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    let body = json!({"user_id": "u-alice", "hub_domain": "help.example.com"});
+    let http = reqwest::Client::new();
+    let sent: Vec<_> = (0..30)
+        .map(|_| {
+            tokio::spawn(
+                http.post(server.url("/api/v1/products/helpdesk/login-url"))
+                    .basic_auth("backend", Some("wrong password"))
+                    .json(&body)
+                    .send(),
+            )
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for answer in sent {
+        statuses.push(answer.await.unwrap().unwrap().status());
+    }
+    let count = |status| statuses.iter().filter(|s| **s == status).count();
+    assert_eq!(
+        (
+            count(StatusCode::UNAUTHORIZED),
+            count(StatusCode::TOO_MANY_REQUESTS)
+        ),
+        (20, 10),
+        "{statuses:?}"
+    );
+}
+
 async fn api_failures_are_throttled_per_address(backend: Backend) {
     let (_db, server) = start(backend).await;
     let body = json!({"user_id": "u-alice", "hub_domain": "help.example.com"});
@@ -698,6 +730,7 @@ crate::backend_tests!(
     login_url_api_for_backends,
     login_url_api_by_internal_customer,
     api_failures_are_throttled_per_address,
+    parallel_api_guesses_get_no_more_checks_than_the_limit,
 );
 
 /// Config problems of `[[products]]`, each under its key path.

@@ -40,9 +40,9 @@ allowed_scopes = ["openid", "profile", "email"]
     )
 }
 
-/// A: the relying parties' provider, whose people of `domains` (a TOML array) sign in at
-/// `issuer`.
-fn bridge_config(issuer: &str, timeout: &str, domains: &str) -> String {
+/// A: the relying parties' provider, whose people sign in at `issuer`; `keys` are more keys of
+/// the connection (its `domains`), and may be followed by more tables.
+fn bridge_config(issuer: &str, timeout: &str, keys: &str) -> String {
     format!(
         r#"{BASE_CONFIG}{PROVIDER_CONFIG}
 [[connections]]
@@ -50,21 +50,22 @@ id = "{CONNECTION}"
 type = "oidc"
 name = "Partner IdP"
 entity = "e-div-1"
-domains = {domains}
 issuer = "{issuer}"
 client_id = "bridge"
 client_secret = "env:UPSTREAM_SECRET"
 timeout = "{timeout}"
+{keys}
 "#
     )
 }
 
-const DOMAINS: &str = r#"["example.com"]"#;
+/// Alice's address at B is of this domain.
+const DOMAINS: &str = r#"domains = ["example.com"]"#;
 
-async fn start_bridge(db: &TestDb, issuer: &str, timeout: &str, domains: &str) -> TestServer {
+async fn start_bridge(db: &TestDb, issuer: &str, timeout: &str, keys: &str) -> TestServer {
     TestServer::start_with(
         db,
-        &bridge_config(issuer, timeout, domains),
+        &bridge_config(issuer, timeout, keys),
         idbridge::Clock::system(),
         &[
             ("RP_SECRET", RP_SECRET),
@@ -91,7 +92,8 @@ impl Chain {
         Chain::start_for(backend, via_proxy, DOMAINS).await
     }
 
-    async fn start_for(backend: Backend, via_proxy: bool, domains: &str) -> Chain {
+    /// With `keys` for the connection (see [`bridge_config`]).
+    async fn start_for(backend: Backend, via_proxy: bool, keys: &str) -> Chain {
         let db_a = TestDb::new(backend).await;
         let db_b = TestDb::new(backend).await;
         let b_port = ReservedPort::new();
@@ -102,7 +104,7 @@ impl Chain {
             None
         };
         let issuer = proxy.as_ref().map_or(b_issuer.clone(), |p| p.base.clone());
-        let a = start_bridge(&db_a, &issuer, "5s", domains).await;
+        let a = start_bridge(&db_a, &issuer, "5s", keys).await;
         let b = ServerProcess::spawn_on(
             b_port,
             &db_b,
@@ -267,6 +269,10 @@ crate::backend_tests!(
     an_unreachable_upstream_gets_a_page_in_time,
     the_login_page_leads_to_the_connection,
     people_of_other_domains_are_refused,
+    unverified_addresses_sign_no_one_in,
+    an_authoritative_provider_needs_no_email_verified,
+    an_address_another_connection_claims_is_refused,
+    an_oversize_userinfo_is_refused,
     a_callback_may_land_on_another_process,
     a_sign_in_that_fails_stores_nothing,
 );
@@ -331,6 +337,25 @@ enum Tamper {
     Hs256WithClientSecret,
     /// Signed with a second key, published only from now on.
     Rotated,
+    /// `email_verified: false`, in the ID token and userinfo.
+    UnverifiedEmail,
+    /// No `email_verified`, in the ID token or userinfo.
+    NoEmailVerified,
+    /// No `email_verified` in the ID token; userinfo says it.
+    VerifiedInUserinfoOnly,
+    /// No email in the ID token, and userinfo padded past 64 KiB.
+    HugeUserinfo,
+    /// No email in the ID token, and userinfo padded to just under 64 KiB.
+    LargeUserinfo,
+}
+
+/// The userinfo padding of [`Tamper::HugeUserinfo`] and [`Tamper::LargeUserinfo`].
+fn userinfo_padding(tamper: Tamper) -> Option<String> {
+    match tamper {
+        Tamper::HugeUserinfo => Some("x".repeat(64 * 1024)),
+        Tamper::LargeUserinfo => Some("x".repeat(60 * 1024)),
+        _ => None,
+    }
 }
 
 async fn forged_id_tokens_sign_no_one_in(backend: Backend) {
@@ -537,7 +562,7 @@ async fn the_login_page_leads_to_the_connection(backend: Backend) {
 
 async fn people_of_other_domains_are_refused(backend: Backend) {
     // Alice is alice@example.com at B, which is not the connection's domain.
-    let chain = Chain::start_for(backend, false, r#"["globex.com"]"#).await;
+    let chain = Chain::start_for(backend, false, r#"domains = ["globex.com"]"#).await;
     let before = chain.counts().await;
     let start = chain
         .a
@@ -550,6 +575,98 @@ async fn people_of_other_domains_are_refused(backend: Backend) {
         other => panic!("{other:?}"),
     }
     assert_eq!(chain.counts().await, before);
+}
+
+/// Goes to B through `/oidc/partner/login` (not by the hint, which another connection may claim);
+/// the page the login ends on.
+async fn refused_page(chain: &Chain) -> (StatusCode, Vec<String>) {
+    let start = chain
+        .a
+        .url(&format!("/oidc/{CONNECTION}/login?return_to=/account"));
+    match walk(chain, &chain.a.client(), &start, ALLOW).await {
+        Landing::Page(status, body) => (status, texts(&body, "h1")),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A provider may let people type any address into their profile: one it does not say it
+/// verified (`email_verified` false, or missing from both the ID token and userinfo) could be
+/// someone else's, and signs no one in.
+async fn unverified_addresses_sign_no_one_in(backend: Backend) {
+    let chain = Chain::start(backend, true).await;
+    chained_login(&chain).await;
+    let before = chain.counts().await;
+    for tamper in [Tamper::UnverifiedEmail, Tamper::NoEmailVerified] {
+        chain.tamper(tamper);
+        assert_eq!(
+            refused_page(&chain).await,
+            (StatusCode::FORBIDDEN, vec!["Sign-in refused".to_string()]),
+            "{tamper:?}"
+        );
+        assert_eq!(chain.counts().await, before, "{tamper:?} changed nothing");
+    }
+    // `email_verified` from userinfo counts when the ID token leaves it out.
+    chain.tamper(Tamper::VerifiedInUserinfoOnly);
+    chained_login(&chain).await;
+}
+
+/// A connection whose provider owns its domains takes their addresses without `email_verified`.
+async fn an_authoritative_provider_needs_no_email_verified(backend: Backend) {
+    let chain = Chain::start_for(
+        backend,
+        true,
+        &format!("{DOMAINS}\nemail_authoritative = true"),
+    )
+    .await;
+    for tamper in [Tamper::UnverifiedEmail, Tamper::NoEmailVerified] {
+        chain.tamper(tamper);
+        chained_login(&chain).await;
+    }
+    assert_eq!(chain.a.count("upstream_identities").await, 1);
+}
+
+/// A connection without `domains` may not sign in people of a domain another connection lists,
+/// verified or not: only that connection's provider speaks for them.
+async fn an_address_another_connection_claims_is_refused(backend: Backend) {
+    let other = r#"
+[[connections]]
+id = "example-saml"
+type = "saml"
+entity = "e-mer-1"
+domains = ["example.com"]
+idp_entity_id = "https://idp.example.com"
+idp_sso_url = "https://idp.example.com/sso"
+idp_certificate = "IDP_CERT"
+"#;
+    let idp = crate::saml_idp::IdpKey::generate();
+    let chain = Chain::start_for(backend, false, &other.replace("IDP_CERT", &idp.cert_b64)).await;
+    let before = chain.counts().await;
+    assert_eq!(
+        refused_page(&chain).await,
+        (StatusCode::FORBIDDEN, vec!["Sign-in refused".to_string()])
+    );
+    assert_eq!(chain.counts().await, before, "nothing stored");
+    // Without the other connection, the same login signs in.
+    let open = Chain::start_for(backend, false, "").await;
+    let (status, _) = refused_page(&open).await;
+    assert_eq!(status, StatusCode::OK, "the account page");
+}
+
+/// A provider whose userinfo answer is larger than 64 KiB is refused before the answer fills
+/// memory.
+async fn an_oversize_userinfo_is_refused(backend: Backend) {
+    let chain = Chain::start(backend, true).await;
+    chained_login(&chain).await;
+    let before = chain.counts().await;
+    chain.tamper(Tamper::HugeUserinfo);
+    assert_eq!(
+        refused_page(&chain).await,
+        (StatusCode::BAD_GATEWAY, vec!["Sign-in failed".to_string()])
+    );
+    assert_eq!(chain.counts().await, before);
+    // Just under the limit, the same answer signs in.
+    chain.tamper(Tamper::LargeUserinfo);
+    chained_login(&chain).await;
 }
 
 /// The login starts at one idbridge process and comes back to another on the same database.
@@ -644,6 +761,7 @@ impl Proxy {
             .route("/.well-known/openid-configuration", get(proxy_discovery))
             .route("/jwks", get(proxy_jwks))
             .route("/token", post(proxy_token))
+            .route("/userinfo", get(proxy_userinfo))
             .with_state(proxy.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
         proxy
@@ -670,6 +788,13 @@ impl Proxy {
                 claims["exp"] = json!(now - 3600);
             }
             Tamper::WrongNonce => claims["nonce"] = json!("not-the-nonce"),
+            Tamper::UnverifiedEmail => claims["email_verified"] = json!(false),
+            Tamper::NoEmailVerified | Tamper::VerifiedInUserinfoOnly => {
+                claims.as_object_mut().unwrap().remove("email_verified");
+            }
+            Tamper::HugeUserinfo | Tamper::LargeUserinfo => {
+                claims.as_object_mut().unwrap().remove("email");
+            }
             _ => {}
         }
         let sign_with = |key: &ProxyKey| {
@@ -712,6 +837,7 @@ async fn proxy_discovery(State(proxy): State<Arc<Proxy>>) -> axum::Json<Value> {
     metadata["issuer"] = json!(proxy.base);
     metadata["jwks_uri"] = json!(format!("{}/jwks", proxy.base));
     metadata["token_endpoint"] = json!(format!("{}/token", proxy.base));
+    metadata["userinfo_endpoint"] = json!(format!("{}/userinfo", proxy.base));
     // As many providers do, it says it also signs with HS256 (for clients that ask for it) and
     // even `none`: neither may be accepted from it for a client that did not ask.
     metadata["id_token_signing_alg_values_supported"] = json!(["EdDSA", "HS256", "none"]);
@@ -749,4 +875,27 @@ async fn proxy_token(
         answer["id_token"] = json!(proxy.forge(&id_token));
     }
     (status, axum::Json(answer))
+}
+
+/// B's userinfo, changed as the tampering asks.
+async fn proxy_userinfo(State(proxy): State<Arc<Proxy>>, headers: HeaderMap) -> String {
+    let mut request = proxy
+        .http
+        .get(format!("{}/sso/v2/userinfo", proxy.upstream));
+    if let Some(value) = headers.get("authorization") {
+        request = request.header("authorization", value.to_str().unwrap());
+    }
+    let mut answer: Value = request.send().await.unwrap().json().await.unwrap();
+    let tamper = proxy.tamper();
+    match tamper {
+        Tamper::UnverifiedEmail => answer["email_verified"] = json!(false),
+        Tamper::NoEmailVerified => {
+            answer.as_object_mut().unwrap().remove("email_verified");
+        }
+        _ => {}
+    }
+    if let Some(padding) = userinfo_padding(tamper) {
+        answer["padding"] = json!(padding);
+    }
+    answer.to_string()
 }

@@ -18,6 +18,8 @@ use crate::webhooks::{
 
 const IDP_SSO: &str = "https://idp.acme.test/sso";
 const ACME_EMAIL: &str = "alice@acme.test";
+/// Of a domain no connection lists, which `acme-direct` (without `domains`) may assert.
+const DIRECT_EMAIL: &str = "alice@direct.test";
 
 fn bridge_config(cert: &str) -> String {
     format!(
@@ -85,6 +87,7 @@ impl Setup {
     /// An unsolicited response for `acme-direct`, which allows IdP-initiated logins.
     fn direct_spec(&self) -> Spec {
         let mut spec = self.spec(None);
+        spec.name_id = DIRECT_EMAIL.into();
         spec.audience = self.server.url("/saml/acme-direct");
         spec.recipient = self.acs("acme-direct");
         spec.destination = self.acs("acme-direct");
@@ -206,6 +209,7 @@ crate::backend_tests!(
     a_wrong_destination_is_refused,
     a_wrong_issuer_is_refused,
     an_address_of_another_domain_is_refused,
+    an_address_another_connection_claims_is_refused,
     an_expired_assertion_is_refused,
     an_assertion_not_yet_valid_is_refused,
     an_external_entity_is_refused_and_not_fetched,
@@ -614,6 +618,37 @@ async fn an_address_of_another_domain_is_refused(backend: Backend) {
         changed(&setup.idp, spec, |s| s.name_id = "guest@other.test".into())
     })
     .await;
+}
+
+/// `acme-direct` lists no domains, so it may assert addresses of domains no connection lists;
+/// but `acme.test` is `acme`'s, and only `acme`'s IdP speaks for its people.
+async fn an_address_another_connection_claims_is_refused(backend: Backend) {
+    let setup = Setup::start(backend).await;
+    let http = setup.server.client();
+    let before = setup.counts().await;
+    for claimed in [ACME_EMAIL, "Ceo@ACME.test"] {
+        let mut spec = setup.direct_spec();
+        spec.name_id = claimed.into();
+        let acs = post_acs(
+            &http,
+            &setup.acs("acme-direct"),
+            &encode(&setup.idp.response(&spec)),
+            None,
+        )
+        .await;
+        assert_eq!(acs.status(), StatusCode::FORBIDDEN, "{claimed}");
+        assert_eq!(texts(&acs.text().await.unwrap(), "h1"), ["Sign-in refused"]);
+        assert_eq!(setup.counts().await, before, "{claimed}: nothing stored");
+    }
+    // The same response with an address of an unlisted domain signs in.
+    let acs = post_acs(
+        &http,
+        &setup.acs("acme-direct"),
+        &encode(&setup.idp.response(&setup.direct_spec())),
+        None,
+    )
+    .await;
+    assert_eq!(acs.status(), StatusCode::SEE_OTHER);
 }
 
 async fn an_expired_assertion_is_refused(backend: Backend) {

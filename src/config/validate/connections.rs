@@ -54,6 +54,12 @@ pub(super) fn check_connections(
                 Some(domain) => domains.push(domain),
             }
         }
+        if connection.email_authoritative.is_some() && connection.kind == "saml" {
+            check.problem(
+                format!("{path}.email_authoritative"),
+                "only for oidc connections: a SAML IdP's assertion has no email_verified to skip",
+            );
+        }
         let protocol = match connection.kind.as_str() {
             "oidc" => check_oidc(check, &path, connection).map(ConnectionProtocol::Oidc),
             "saml" => saml::check_saml(check, &path, connection, issuer, base_dir)
@@ -124,6 +130,13 @@ fn check_oidc(
     let claim =
         |name: Option<&String>, default: &str| name.cloned().unwrap_or_else(|| default.to_string());
     let claims = connection.claims.as_ref();
+    let email_authoritative = connection.email_authoritative.unwrap_or(false);
+    if email_authoritative && connection.domains.is_empty() {
+        check.problem(
+            format!("{path}.email_authoritative"),
+            "needs domains: a provider can be authoritative only for the domains the connection lists",
+        );
+    }
     let timeout = check.duration(
         &format!("{path}.timeout"),
         connection.timeout.as_deref(),
@@ -136,6 +149,7 @@ fn check_oidc(
         scopes,
         email_claim: claim(claims.and_then(|c| c.email.as_ref()), "email"),
         name_claim: claim(claims.and_then(|c| c.name.as_ref()), "name"),
+        email_authoritative,
         timeout: timeout as u64,
     })
 }
