@@ -6,6 +6,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::hierarchy::Hierarchy;
 use crate::keys::{self, KeyError, KeyRing};
+use crate::limits::PendingGauge;
 use crate::password::{self, PasswordError};
 use crate::provider::clients::Clients;
 use crate::store::{Store, StoreError};
@@ -28,6 +29,8 @@ pub struct AppState {
     pub dummy_hash: Arc<str>,
     /// API credentials verified in the last minute (see `api_auth`).
     pub api_auth: Arc<VerifiedCache>,
+    /// How many pending logins this process believes are alive (see `limits`).
+    pub pending_gauge: Arc<PendingGauge>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +70,10 @@ impl AppState {
         let dummy_hash = password::hash(crate::crypto::random_token()).await?;
         let keys = KeyRing::load(store.clone(), config.keys.clone()).await?;
         let connectors = Connectors::from_config(&config)?;
-        connectors.fetch_metadata().await?;
+        // At start every connection's metadata must be there: without it, its logins cannot work.
+        if let Some(error) = connectors.fetch_metadata().await.into_iter().next() {
+            return Err(error.into());
+        }
         Ok(AppState {
             hierarchy: Arc::new(Hierarchy::new(&config.entities)),
             clients: Arc::new(Clients::new(&config.clients)),
@@ -79,6 +85,7 @@ impl AppState {
             csrf_key: Arc::new(csrf_key),
             dummy_hash: dummy_hash.into(),
             api_auth: Arc::new(VerifiedCache::default()),
+            pending_gauge: Arc::new(PendingGauge::default()),
         })
     }
 }

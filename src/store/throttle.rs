@@ -1,4 +1,5 @@
-//! Failed-login counters, in the database so that every process sees the same counts.
+//! Counters of failed logins and of rate-limited events, in the database so that every process
+//! sees the same counts.
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 
@@ -40,30 +41,21 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         for (key, rule) in keys {
-            let window_over =
-                Expr::col((login_throttle::Entity, Column::WindowStart)).lte(now - rule.window);
-            let on_conflict = OnConflict::column(Column::Key)
-                .value(
-                    Column::Failures,
-                    Expr::case(window_over.clone(), 1)
-                        .finally(Expr::col((login_throttle::Entity, Column::Failures)).add(1)),
-                )
-                .value(
-                    Column::WindowStart,
-                    Expr::case(window_over, now)
-                        .finally(Expr::col((login_throttle::Entity, Column::WindowStart))),
-                )
-                .to_owned();
-            login_throttle::Entity::insert(login_throttle::ActiveModel {
-                key: Set(key.to_string()),
-                failures: Set(1),
-                window_start: Set(now),
-            })
-            .on_conflict(on_conflict)
-            .exec_without_returning(&self.writer)
-            .await?;
+            count_once(key, rule.window, now)
+                .exec_without_returning(&self.writer)
+                .await?;
         }
         Ok(())
+    }
+
+    /// Counts one event for `key` and returns how many its window holds now, this one included,
+    /// in one atomic statement, so that parallel requests each see a different count (a window
+    /// that has passed starts again at 1). For limits on how often something may be done.
+    pub async fn count_event(&self, key: &str, window: i64, now: i64) -> Result<i32, StoreError> {
+        let row = count_once(key, window, now)
+            .exec_with_returning(&self.writer)
+            .await?;
+        Ok(row.failures)
     }
 
     /// Forgets the failures of a key (after a successful login to that account).
@@ -73,4 +65,28 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+/// The insert that counts one more for `key`: a new row at 1, or the row's count plus one, or 1
+/// in a new window when the row's `window` seconds have passed.
+fn count_once(key: &str, window: i64, now: i64) -> sea_orm::Insert<login_throttle::ActiveModel> {
+    let window_over = Expr::col((login_throttle::Entity, Column::WindowStart)).lte(now - window);
+    let on_conflict = OnConflict::column(Column::Key)
+        .value(
+            Column::Failures,
+            Expr::case(window_over.clone(), 1)
+                .finally(Expr::col((login_throttle::Entity, Column::Failures)).add(1)),
+        )
+        .value(
+            Column::WindowStart,
+            Expr::case(window_over, now)
+                .finally(Expr::col((login_throttle::Entity, Column::WindowStart))),
+        )
+        .to_owned();
+    login_throttle::Entity::insert(login_throttle::ActiveModel {
+        key: Set(key.to_string()),
+        failures: Set(1),
+        window_start: Set(now),
+    })
+    .on_conflict(on_conflict)
 }

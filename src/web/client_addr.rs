@@ -38,9 +38,40 @@ fn resolve(peer: IpAddr, forwarded: &[&str], trusted: &[IpNet]) -> IpAddr {
     client
 }
 
+/// The key under which a client address is rate-limited: an IPv4 address alone, an IPv6 address
+/// by its /64 (one subscriber usually holds a whole /64, so counting single IPv6 addresses would
+/// let one client spread over billions of them). An IPv4-mapped IPv6 address counts as IPv4.
+pub fn address_group(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !(u128::MAX >> 64);
+            format!("{}/64", std::net::Ipv6Addr::from(prefix))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_addresses_are_grouped_by_their_64() {
+        assert_eq!(address_group(ip("203.0.113.9")), "203.0.113.9");
+        assert_eq!(address_group(ip("::ffff:203.0.113.9")), "203.0.113.9");
+        assert_eq!(
+            address_group(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd")),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(
+            address_group(ip("2001:db8:1:2::1")),
+            address_group(ip("2001:db8:1:2:ffff::9"))
+        );
+        assert_ne!(
+            address_group(ip("2001:db8:1:2::1")),
+            address_group(ip("2001:db8:1:3::1"))
+        );
+    }
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()

@@ -21,7 +21,8 @@ fn check_config_lists_every_problem_and_fails() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8(output.stderr).unwrap();
-    assert!(stderr.contains("config has 2 problem(s)"), "{stderr}");
+    assert!(stderr.contains("config has 3 problem(s)"), "{stderr}");
+    assert!(stderr.contains("keys.encryption_key: required"), "{stderr}");
     assert!(
         stderr.contains("server.bind: not a socket address"),
         "{stderr}"
@@ -38,13 +39,14 @@ fn check_config_accepts_a_good_file() {
     let file = dir.path().join("good.toml");
     std::fs::write(
         &file,
-        "[[entities]]\nid = \"p\"\nname = \"P\"\nlevel = \"PSP\"\n",
+        "[keys]\nencryption_key = \"env:KEK\"\n[[entities]]\nid = \"p\"\nname = \"P\"\nlevel = \"PSP\"\n",
     )
     .unwrap();
     let output = Command::new(BIN)
         .arg("check-config")
         .arg(&file)
         .env_clear()
+        .env("KEK", crate::support::TEST_KEK)
         .output()
         .unwrap();
     assert!(output.status.success(), "{output:?}");
@@ -53,6 +55,32 @@ fn check_config_accepts_a_good_file() {
             .unwrap()
             .ends_with(": ok\n")
     );
+}
+
+/// Outside the demo, private signing keys must be stored encrypted: `serve` with a config that
+/// gives no `keys.encryption_key` refuses to start, naming the key, before it touches a database.
+#[test]
+fn serve_refuses_a_config_without_an_encryption_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("idbridge.toml");
+    std::fs::write(
+        &file,
+        "[[entities]]\nid = \"p\"\nname = \"P\"\nlevel = \"PSP\"\n",
+    )
+    .unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
+    let output = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&file)
+        .env_clear()
+        .env("IDBRIDGE_DATABASE_URL", &url)
+        .env("IDBRIDGE_BIND", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("keys.encryption_key: required"), "{stderr}");
+    assert!(!dir.path().join("s.db").exists(), "no database was made");
 }
 
 #[test]

@@ -659,16 +659,18 @@ async fn an_interrupted_last_attempt_is_made_once_more(backend: Backend) {
 async fn a_row_is_held_by_one_claim_at_a_time(backend: Backend) {
     // The store alone, with explicit times: no worker runs here.
     let db = TestDb::new(backend).await;
-    let vars = HashMap::from([
-        ("SHOP_SECRET", SHOP_SECRET),
-        ("WEBHOOK_SECRET", WEBHOOK_SECRET),
-    ]);
     let text = format!(
         "{BASE_CONFIG}{}",
         webhook_config("https://backend.example.com/hooks", ALL_EVENTS, "")
     );
-    let config =
-        idbridge::Config::from_toml(&text, &|name| vars.get(name).map(|v| v.to_string())).unwrap();
+    let config = parse_config(
+        &text,
+        &[
+            ("SHOP_SECRET", SHOP_SECRET),
+            ("WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ],
+    )
+    .unwrap();
     let store = Store::connect(&db.url).await.unwrap();
     store.migrate().await.unwrap();
     store.apply_config(&config, 0).await.unwrap();
