@@ -829,18 +829,20 @@ fn webhook_urls_are_https_or_loopback_and_unique() {
             "[[webhooks]]\nurl = \"{url}\"\nsecret = \"env:WEBHOOK_SECRET\"\nevents = {ALL_EVENTS}\n"
         )
     };
-    let vars = HashMap::from([
-        ("SHOP_SECRET", SHOP_SECRET),
-        ("WEBHOOK_SECRET", WEBHOOK_SECRET),
-    ]);
-    let lookup = |name: &str| vars.get(name).map(|v| v.to_string());
     let ok = format!(
         "{BASE_CONFIG}{}{}{}",
         entry("https://backend.example.com/hooks"),
         entry("http://127.0.0.1:9000/hooks"),
         entry("http://localhost/hooks"),
     );
-    let config = idbridge::Config::from_toml(&ok, &lookup).unwrap();
+    let config = parse_config(
+        &ok,
+        &[
+            ("SHOP_SECRET", SHOP_SECRET),
+            ("WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ],
+    )
+    .unwrap();
     let webhook = &config.webhooks[0];
     assert_eq!(
         (webhook.max_attempts, webhook.backoff, webhook.timeout),
