@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod demo;
 pub mod hierarchy;
 pub mod keys;
+pub mod limits;
 pub mod notifications;
 pub mod password;
 pub mod products;
@@ -96,7 +97,7 @@ async fn refresh_idp_metadata(state: AppState) {
     interval.tick().await;
     loop {
         interval.tick().await;
-        if let Err(e) = state.connectors.fetch_metadata().await {
+        for e in state.connectors.fetch_metadata().await {
             tracing::warn!(error = %e, "IdP metadata refresh failed; keeping what was read before");
         }
     }

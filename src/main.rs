@@ -84,7 +84,7 @@ async fn serve(path: Option<&Path>) -> Result<(), String> {
     let issuer = config.server.issuer.clone();
     if config.keys.encryption_key.is_none() {
         tracing::warn!(
-            "keys.encryption_key is not set: private signing keys are stored in the database in clear"
+            "demo mode: keys.encryption_key is not set, private signing keys are stored in the database in clear"
         );
     }
     let state = AppState::prepare(config, Clock::system())

@@ -6,6 +6,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::hierarchy::Hierarchy;
 use crate::keys::{self, KeyError, KeyRing};
+use crate::limits::PendingGauge;
 use crate::password::{self, Argon2Gate, PasswordError};
 use crate::provider::clients::Clients;
 use crate::store::{Store, StoreError};
@@ -30,6 +31,8 @@ pub struct AppState {
     pub argon2: Arc<Argon2Gate>,
     /// API credentials verified in the last minute (see `api_auth`).
     pub api_auth: Arc<VerifiedCache>,
+    /// How many pending logins this process believes are alive (see `limits`).
+    pub pending_gauge: Arc<PendingGauge>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +72,10 @@ impl AppState {
         let dummy_hash = password::hash(crate::crypto::random_token()).await?;
         let keys = KeyRing::load(store.clone(), config.keys.clone()).await?;
         let connectors = Connectors::from_config(&config)?;
-        connectors.fetch_metadata().await?;
+        // At start every connection's metadata must be there: without it, its logins cannot work.
+        if let Some(error) = connectors.fetch_metadata().await.into_iter().next() {
+            return Err(error.into());
+        }
         Ok(AppState {
             hierarchy: Arc::new(Hierarchy::new(&config.entities)),
             clients: Arc::new(Clients::new(&config.clients)),
@@ -82,6 +88,7 @@ impl AppState {
             dummy_hash: dummy_hash.into(),
             argon2: Arc::new(Argon2Gate::for_this_machine()),
             api_auth: Arc::new(VerifiedCache::default()),
+            pending_gauge: Arc::new(PendingGauge::default()),
         })
     }
 }

@@ -34,6 +34,8 @@ pub struct FileServer {
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
     pub userinfo_cache: Option<String>,
+    pub pending_logins_per_minute: Option<i64>,
+    pub max_pending_logins: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

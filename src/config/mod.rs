@@ -53,6 +53,11 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<IpNet>,
     /// How long a process may answer userinfo for a token from memory; zero: never.
     pub userinfo_cache: Duration,
+    /// Pending logins (authorizations waiting for login or consent, upstream logins) one client
+    /// address (IPv6: its /64) may start per minute.
+    pub pending_logins_per_minute: u32,
+    /// Unexpired pending logins the whole deployment keeps at most.
+    pub max_pending_logins: u64,
 }
 
 impl ServerConfig {
@@ -67,7 +72,8 @@ pub struct KeysConfig {
     pub id_token_alg: Alg,
     /// Age in seconds after which a new signing key is made.
     pub rotate_after: i64,
-    /// AES-256 key that encrypts private keys at rest; `None` stores them in clear.
+    /// AES-256 key that encrypts private keys at rest; `None` (the embedded demo only) stores
+    /// them in clear.
     pub encryption_key: Option<EncryptionKey>,
 }
 
@@ -534,6 +540,20 @@ impl Config {
         base_dir: &Path,
     ) -> Result<Config, ConfigError> {
         let (file, unknown_keys) = validate::parse(text)?;
-        validate::validate(file, unknown_keys, env, base_dir)
+        validate::validate(file, unknown_keys, env, base_dir, Origin::Operator)
     }
+
+    /// Validates the embedded demo config (see `demo.rs`), the one config allowed to run without
+    /// `keys.encryption_key`: its password is public anyway, and a newcomer has no key to give.
+    pub(crate) fn demo_from_toml(text: &str, env: EnvLookup) -> Result<Config, ConfigError> {
+        let (file, unknown_keys) = validate::parse(text)?;
+        validate::validate(file, unknown_keys, env, Path::new("."), Origin::Demo)
+    }
+}
+
+/// Whose config is validated: an operator's must set `keys.encryption_key`, the demo need not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Operator,
+    Demo,
 }

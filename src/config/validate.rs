@@ -24,6 +24,14 @@ const MIN_HMAC_SECRET_LEN: usize = 32;
 /// Default lifetime of a product SSO JWT: long enough for a redirect, short against replay.
 const DEFAULT_PRODUCT_TOKEN_TTL: i64 = 5 * 60;
 
+/// Pending logins one address may start per minute: a person needs two (the authorization and
+/// the upstream login), an office behind one NAT address many more.
+const DEFAULT_PENDING_LOGINS_PER_MINUTE: i64 = 60;
+
+/// Unexpired pending logins kept at most: far above any real load (each lives 10 minutes), and a
+/// few tens of megabytes of rows.
+const DEFAULT_MAX_PENDING_LOGINS: i64 = 100_000;
+
 /// Parses TOML text. Unknown keys do not stop it: they come back as problems beside the file,
 /// for [`validate`] to report together with its own. A type error does stop it (serde cannot go
 /// on past one), and is reported with the unknown keys seen up to there.
@@ -155,6 +163,18 @@ impl Checker<'_> {
         }
     }
 
+    /// A whole number from 1 to `max`, or `default` when absent.
+    fn count(&mut self, path: &str, value: Option<i64>, default: i64, max: i64) -> i64 {
+        match value {
+            None => default,
+            Some(n) if (1..=max).contains(&n) => n,
+            Some(_) => {
+                self.problem(path, format!("must be from 1 to {max}"));
+                default
+            }
+        }
+    }
+
     fn password(
         &mut self,
         path: &str,
@@ -194,6 +214,7 @@ pub(super) fn validate(
     problems: Vec<Problem>,
     env: EnvLookup,
     base_dir: &std::path::Path,
+    origin: Origin,
 ) -> Result<Config, ConfigError> {
     let mut check = Checker { env, problems };
 
@@ -222,6 +243,18 @@ pub(super) fn validate(
         8 * 3600,
     );
     let userinfo_cache = check_userinfo_cache(&mut check, file.server.userinfo_cache.as_deref());
+    let pending_logins_per_minute = check.count(
+        "server.pending_logins_per_minute",
+        file.server.pending_logins_per_minute,
+        DEFAULT_PENDING_LOGINS_PER_MINUTE,
+        100_000,
+    ) as u32;
+    let max_pending_logins = check.count(
+        "server.max_pending_logins",
+        file.server.max_pending_logins,
+        DEFAULT_MAX_PENDING_LOGINS,
+        100_000_000,
+    ) as u64;
     let trusted_proxies = file
         .server
         .trusted_proxies
@@ -273,6 +306,13 @@ pub(super) fn validate(
         file.keys.rotate_after.as_deref(),
         90 * 86400,
     );
+    if file.keys.encryption_key.is_none() && origin == Origin::Operator {
+        check.problem(
+            "keys.encryption_key",
+            "required: private signing keys are stored encrypted with it \
+             (make one with `openssl rand -base64 32`; only the embedded demo runs without one)",
+        );
+    }
     let encryption_key = file.keys.encryption_key.as_deref().and_then(|value| {
         let secret = check.secret("keys.encryption_key", value)?;
         let decoded = base64::engine::general_purpose::STANDARD.decode(secret.expose().trim());
@@ -316,6 +356,8 @@ pub(super) fn validate(
             session_ttl,
             trusted_proxies,
             userinfo_cache,
+            pending_logins_per_minute,
+            max_pending_logins,
         },
         database_url,
         keys: KeysConfig {

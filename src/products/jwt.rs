@@ -134,6 +134,7 @@ pub fn login_url(
         }
         Destination::Workspace {
             domain,
+            login_url,
             redirect_to,
         } => {
             let claims = WorkspaceClaims {
@@ -146,7 +147,7 @@ pub fn login_url(
                 redirect_to: redirect_to.as_ref().map(Url::as_str),
             };
             let token = sign(product, &claims)?;
-            let mut url = Url::parse(&format!("https://{domain}/sso"))?;
+            let mut url = login_url.clone();
             url.query_pairs_mut()
                 .append_pair("identifier", &user.email)
                 .append_pair("strategy", "email")
@@ -239,6 +240,7 @@ mod tests {
     fn workspace_url_is_encoded_part_by_part() {
         let destination = Destination::Workspace {
             domain: "acme.help.example.com".into(),
+            login_url: Url::parse("https://acme.help.example.com/sso").unwrap(),
             redirect_to: None,
         };
         let url = login_url(

@@ -2,17 +2,18 @@
 //! a signed-in browser, `POST /api/v1/products/{product}/login-url` for a backend that builds
 //! login links itself. The handlers here only read the request and answer; [`request`] checks
 //! where a token may go, [`jwt`] signs it and builds the URL, [`error`] turns failures into HTTP.
+mod confirm;
 pub mod domains;
 pub mod error;
 pub mod jwt;
 pub mod request;
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{FormRejection, JsonRejection, QueryRejection};
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Form, Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -21,7 +22,7 @@ use crate::state::AppState;
 use crate::store::StoreError;
 use crate::store::tables::user;
 use crate::web::pages::see_other;
-use crate::web::{ClientAddr, PageError, current_session, login_page};
+use crate::web::{ClientAddr, PageError, csrf, current_session, login_page};
 use error::{ApiError, ProductError};
 use jwt::{Organization, SsoUser};
 use request::{Destination, SsoRequest};
@@ -31,7 +32,10 @@ pub const SSO_URLS_SCOPE: &str = "sso_urls";
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/sso/jwt/{product}", get(browser_login))
+        .route(
+            "/sso/jwt/{product}",
+            get(browser_login).post(browser_confirmed),
+        )
         .route("/api/v1/products/{product}/login-url", post(api_login_url))
 }
 
@@ -46,7 +50,8 @@ fn find_product<'a>(state: &'a AppState, id: &str) -> Result<&'a ProductDecl, Pr
 
 /// `GET /sso/jwt/{product}?hub_domain=&hub_id=&return_to=` (hub) or `?hub_domain=&redirect_to=`
 /// (workspace). The request is checked first; a browser without a session signs in and comes
-/// back to this same URL; then it is sent to the product with a fresh token.
+/// back to this same URL; then it is sent to the product with a fresh token, after the person
+/// confirms when another site sent them here (see [`confirm`]).
 async fn browser_login(
     State(state): State<AppState>,
     Path(product): Path<String>,
@@ -54,16 +59,64 @@ async fn browser_login(
     headers: HeaderMap,
     query: Result<Query<SsoRequest>, QueryRejection>,
 ) -> Result<Response, PageError> {
-    let product = find_product(&state, &product)?;
-    let Query(query) =
-        query.map_err(|_| ProductError::BadRequest("the query string could not be read"))?;
-    let destination = request::destination(product, &query)?;
+    let (product, destination) = browser_request(&state, &product, query)?;
     let Some(session) = current_session(&state, &headers).await? else {
-        let this_request = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
-        return Ok(see_other(&login_page(this_request), &[]));
+        return Ok(see_other(&login_page(this_request(&uri)), &[]));
+    };
+    if !confirm::initiated_here(&headers) {
+        return confirm::page(
+            &state,
+            &headers,
+            &destination,
+            &session.user.email,
+            this_request(&uri),
+        );
+    }
+    let url = issue(&state, product, &destination, session.user).await?;
+    Ok(see_other(url.as_str(), &[]))
+}
+
+#[derive(Deserialize)]
+struct ConfirmForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /sso/jwt/{product}?<the same query>` from the confirmation page: the person said yes.
+async fn browser_confirmed(
+    State(state): State<AppState>,
+    Path(product): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    query: Result<Query<SsoRequest>, QueryRejection>,
+    form: Result<Form<ConfirmForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let Form(form) = form?;
+    csrf::verify(&state, &headers, &form.csrf)?;
+    let (product, destination) = browser_request(&state, &product, query)?;
+    let Some(session) = current_session(&state, &headers).await? else {
+        return Ok(see_other(&login_page(this_request(&uri)), &[]));
     };
     let url = issue(&state, product, &destination, session.user).await?;
     Ok(see_other(url.as_str(), &[]))
+}
+
+/// The product and the checked destination a browser's request names.
+fn browser_request<'a>(
+    state: &'a AppState,
+    product: &str,
+    query: Result<Query<SsoRequest>, QueryRejection>,
+) -> Result<(&'a ProductDecl, Destination), ProductError> {
+    let product = find_product(state, product)?;
+    let Query(query) =
+        query.map_err(|_| ProductError::BadRequest("the query string could not be read"))?;
+    let destination = request::destination(product, &query)?;
+    Ok((product, destination))
+}
+
+/// The path and query of a request, to come back to after signing in or confirming.
+fn this_request(uri: &Uri) -> &str {
+    uri.path_and_query().map_or(uri.path(), |pq| pq.as_str())
 }
 
 #[derive(Deserialize)]

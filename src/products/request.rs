@@ -41,9 +41,30 @@ pub enum Destination {
     Workspace {
         /// Lower-cased, on the product's domains.
         domain: String,
+        /// `https://{domain}/sso`, where the workspace takes its tokens.
+        login_url: Url,
         /// An https URL on the product's domains.
         redirect_to: Option<Url>,
     },
+}
+
+impl Destination {
+    /// The host the token is for, as the person is shown it.
+    pub fn host(&self) -> &str {
+        match self {
+            Destination::Hub { hub_domain, .. } => hub_domain,
+            Destination::Workspace { domain, .. } => domain,
+        }
+    }
+
+    /// The URL the token is handed to (before its query parameters are added).
+    pub fn login_url(&self) -> &Url {
+        match self {
+            Destination::Hub { login_url, .. } | Destination::Workspace { login_url, .. } => {
+                login_url
+            }
+        }
+    }
 }
 
 fn given(value: &Option<String>) -> Option<&str> {
@@ -126,8 +147,10 @@ pub fn destination(
                     ))
                 })
                 .transpose()?;
+            let login_url = Url::parse(&format!("https://{domain}/sso"))?;
             Ok(Destination::Workspace {
                 domain,
+                login_url,
                 redirect_to,
             })
         }

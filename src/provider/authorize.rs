@@ -2,10 +2,12 @@
 //! authorization in the database, and sends the browser on to login, consent or the client.
 //! Until the redirect URI has matched a registered one exactly, errors go to the person as an
 //! HTML page, never to the URI.
-use axum::Form;
+use std::net::IpAddr;
+
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use axum::{Extension, Form};
 use serde::Deserialize;
 
 use super::error::AuthorizationError;
@@ -14,8 +16,7 @@ use super::scope;
 use crate::crypto;
 use crate::state::AppState;
 use crate::store::tables::pending_authorization;
-use crate::web::PageError;
-use crate::web::cookies;
+use crate::web::{ClientAddr, PageError, cookies};
 
 /// How long a person has to log in and consent.
 const PENDING_TTL: i64 = 600;
@@ -38,25 +39,28 @@ pub struct AuthorizeParams {
 
 pub async fn get(
     State(state): State<AppState>,
+    Extension(ClientAddr(client)): Extension<ClientAddr>,
     headers: HeaderMap,
     params: Result<Query<AuthorizeParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, PageError> {
     let Query(params) =
         params.map_err(|_| PageError::BadRequest("The sign-in request could not be read."))?;
-    start(state, headers, params).await
+    start(state, client, headers, params).await
 }
 
 pub async fn post(
     State(state): State<AppState>,
+    Extension(ClientAddr(client)): Extension<ClientAddr>,
     headers: HeaderMap,
     params: Result<Form<AuthorizeParams>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, PageError> {
     let Form(params) = params?;
-    start(state, headers, params).await
+    start(state, client, headers, params).await
 }
 
 async fn start(
     state: AppState,
+    client_addr: IpAddr,
     headers: HeaderMap,
     params: AuthorizeParams,
 ) -> Result<Response, PageError> {
@@ -135,7 +139,7 @@ async fn start(
     };
     let pending = flow::Pending {
         model: pending,
-        stored: false,
+        new_from: Some(client_addr),
     };
     let mut response = flow::proceed(&state, &headers, &pending, false).await?;
     if let Some(cookie) = set_browser_cookie

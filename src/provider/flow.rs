@@ -2,6 +2,8 @@
 //! session, consent when personal data is asked for and not yet allowed, then the code itself,
 //! returned by redirect or form post. Each step re-reads the pending authorization from the
 //! database, so any process can take the next one.
+use std::net::IpAddr;
+
 use askama::Template;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -11,6 +13,7 @@ use super::error::AuthorizationError;
 use super::scope;
 use super::tokens::CODE_TTL;
 use crate::crypto;
+use crate::limits;
 use crate::state::AppState;
 use crate::store::tables::{authorization_code, pending_authorization};
 use crate::upstream::LoginRequest;
@@ -42,7 +45,7 @@ pub async fn pending_for_browser(
     }
     Ok(Pending {
         model: pending,
-        stored: true,
+        new_from: None,
     })
 }
 
@@ -66,13 +69,17 @@ pub fn resumed_by(return_to: &str) -> Option<&str> {
 /// session, consent already given) costs no write.
 pub struct Pending {
     pub model: pending_authorization::Model,
-    pub stored: bool,
+    /// For a new request, not stored yet: the client address it came from, which the limits on
+    /// pending logins count it against. `None` once it is stored.
+    pub new_from: Option<IpAddr>,
 }
 
 impl Pending {
-    /// Stores it, if it is not yet, so that a later step (on any process) can find it.
+    /// Stores it, if it is not yet and the limits on pending logins allow it, so that a later
+    /// step (on any process) can find it.
     async fn keep(&self, state: &AppState) -> Result<(), PageError> {
-        if !self.stored {
+        if let Some(client) = self.new_from {
+            limits::admit_pending(state, client).await?;
             state.store.create_pending(self.model.clone()).await?;
         }
         Ok(())
@@ -80,7 +87,7 @@ impl Pending {
 
     /// Removes it; `false` when another request finished it first.
     async fn finish(&self, state: &AppState) -> Result<bool, PageError> {
-        Ok(!self.stored || state.store.finish_pending(&self.model.id).await?)
+        Ok(self.new_from.is_some() || state.store.finish_pending(&self.model.id).await?)
     }
 }
 

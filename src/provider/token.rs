@@ -133,7 +133,7 @@ pub async fn exchange_code(
 ) -> Result<tokens::TokenResponse, OAuthError> {
     let now = state.clock.now();
     let code_hash = crypto::ordered_token_key(code);
-    let grant = match state.store.redeem_code(&code_hash, now).await? {
+    let grant = match state.store.redeem_code(&code_hash, &client.id, now).await? {
         CodeUse::Redeemed(grant) => grant,
         CodeUse::Replayed { family_id } => {
             state.store.revoke_family(&family_id, now).await?;
@@ -142,15 +142,10 @@ pub async fn exchange_code(
         }
         CodeUse::Invalid => {
             return Err(OAuthError::InvalidGrant(
-                "the code is unknown or expired".into(),
+                "the code is unknown, expired or issued to another client".into(),
             ));
         }
     };
-    if grant.client_id != client.id {
-        return Err(OAuthError::InvalidGrant(
-            "the code was issued to another client".into(),
-        ));
-    }
     if redirect_uri != Some(grant.redirect_uri.as_str()) {
         return Err(OAuthError::InvalidGrant(
             "redirect_uri does not match the authorization request".into(),
@@ -203,15 +198,12 @@ async fn refresh(
         .ok_or_else(|| OAuthError::InvalidRequest("refresh_token is required".into()))?;
     let hash = crypto::ordered_token_key(token);
     let now = state.clock.now();
-    // Only the client the token was issued to may spend it.
-    if let Some(owned) = state.store.find_refresh_token(&hash, now).await?
-        && owned.client_id != client.id
+    // Only the client the token was issued to may spend it (or, by reusing it, revoke it).
+    let grant = match state
+        .store
+        .rotate_refresh_token(&hash, &client.id, now)
+        .await?
     {
-        return Err(OAuthError::InvalidGrant(
-            "the refresh token was issued to another client".into(),
-        ));
-    }
-    let grant = match state.store.rotate_refresh_token(&hash, now).await? {
         RefreshUse::Rotated(grant) => grant,
         RefreshUse::Reused { family_id } => {
             state.store.revoke_family(&family_id, now).await?;
@@ -222,7 +214,7 @@ async fn refresh(
         }
         RefreshUse::Invalid => {
             return Err(OAuthError::InvalidGrant(
-                "the refresh token is unknown, expired or revoked".into(),
+                "the refresh token is unknown, expired, revoked or issued to another client".into(),
             ));
         }
     };

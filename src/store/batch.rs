@@ -13,8 +13,8 @@ use std::future::Future;
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter,
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait,
+    IntoActiveModel, QueryFilter,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -166,41 +166,54 @@ async fn store_grant_tokens(
         .collect()
 }
 
-/// Spends authorization codes, named by their stored keys, with one conditional `UPDATE …
-/// RETURNING` per batch: each code that was unspent and unexpired comes back once, to the first
-/// caller that named it; every other caller gets `None`. When the batch fails, each code is
-/// spent alone: two processes' batches that share codes can lock them in opposite orders, and
+/// A code to spend: its stored key, the client presenting it, and the presenter's clock.
+#[derive(Debug)]
+pub(super) struct CodeSpend {
+    pub code_hash: String,
+    pub client_id: String,
+    pub now: i64,
+}
+
+/// Spends authorization codes, named by their stored keys and the client presenting each, with
+/// one conditional `UPDATE … RETURNING` per batch: each code that was unspent, unexpired and
+/// issued to the client presenting it comes back once, to the first such caller that named it;
+/// every other caller gets `None`. A code presented by another client is left as it was, so a
+/// client holding another's code cannot burn it. When the batch fails, each code is spent
+/// alone: two processes' batches that share codes can lock them in opposite orders, and
 /// PostgreSQL then aborts one as a deadlock, which is no reason to fail the other codes in it.
 pub(super) fn code_spends(
     writer: DatabaseConnection,
-) -> Batcher<(String, i64), Option<authorization_code::Model>> {
+) -> Batcher<CodeSpend, Option<authorization_code::Model>> {
     Batcher::start(writer, spend_codes)
 }
 
 async fn spend_codes(
     writer: DatabaseConnection,
-    spends: Vec<(String, i64)>,
+    spends: Vec<CodeSpend>,
 ) -> Vec<Result<Option<authorization_code::Model>, DbErr>> {
     // The latest clock of the batch, a second at most after the others, decides expiry and is
     // recorded as the time of the spend: a code at the edge of its lifetime may be refused a
     // moment early, never accepted late.
-    let now = spends.iter().map(|(_, now)| *now).max().unwrap_or_default();
-    let hashes = spends.iter().map(|(hash, _)| hash.as_str());
-    match spend_code_rows(&writer, hashes, now).await {
+    let now = spends
+        .iter()
+        .map(|spend| spend.now)
+        .max()
+        .unwrap_or_default();
+    match spend_code_rows(&writer, &spends, now).await {
         Ok(rows) => {
-            let mut by_hash: HashMap<String, authorization_code::Model> = rows
+            let mut by_key: HashMap<(String, String), authorization_code::Model> = rows
                 .into_iter()
-                .map(|row| (row.code_hash.clone(), row))
+                .map(|row| ((row.code_hash.clone(), row.client_id.clone()), row))
                 .collect();
             spends
                 .iter()
-                .map(|(hash, _)| Ok(by_hash.remove(hash)))
+                .map(|spend| Ok(by_key.remove(&(spend.code_hash.clone(), spend.client_id.clone()))))
                 .collect()
         }
         Err(_) if spends.len() > 1 => {
             let mut answers = Vec::with_capacity(spends.len());
-            for (hash, now) in &spends {
-                let alone = spend_code_rows(&writer, [hash.as_str()], *now).await;
+            for spend in &spends {
+                let alone = spend_code_rows(&writer, std::slice::from_ref(spend), spend.now).await;
                 answers.push(alone.map(|rows| rows.into_iter().next()));
             }
             answers
@@ -209,15 +222,22 @@ async fn spend_codes(
     }
 }
 
-async fn spend_code_rows<'a>(
+async fn spend_code_rows(
     writer: &DatabaseConnection,
-    hashes: impl IntoIterator<Item = &'a str>,
+    spends: &[CodeSpend],
     now: i64,
 ) -> Result<Vec<authorization_code::Model>, DbErr> {
     use authorization_code::Column as C;
+    let named = spends.iter().fold(Condition::any(), |any, spend| {
+        any.add(
+            Condition::all()
+                .add(C::CodeHash.eq(spend.code_hash.as_str()))
+                .add(C::ClientId.eq(spend.client_id.as_str())),
+        )
+    });
     authorization_code::Entity::update_many()
         .col_expr(C::ConsumedAt, Expr::value(now))
-        .filter(C::CodeHash.is_in(hashes))
+        .filter(named)
         .filter(C::ConsumedAt.is_null())
         .filter(C::ExpiresAt.gt(now))
         .exec_with_returning(writer)
@@ -292,6 +312,14 @@ mod tests {
         }
     }
 
+    fn spend_by(client_id: &str, hash: &str) -> super::CodeSpend {
+        super::CodeSpend {
+            code_hash: hash.to_string(),
+            client_id: client_id.to_string(),
+            now: 50,
+        }
+    }
+
     /// When a batch of spends fails, each code is spent alone: one that cannot be spent (here a
     /// trigger refuses it; in production, a deadlock with another process's batch) does not
     /// fail the others.
@@ -309,7 +337,7 @@ mod tests {
             )
             .await
             .unwrap();
-        let spend = |hash: &str| store.code_spends.submit((hash.to_string(), 50));
+        let spend = |hash: &str| store.code_spends.submit(spend_by("c", hash));
         let (live, poison) = tokio::join!(spend("live"), spend("poison"));
         assert!(
             live.unwrap().is_some(),
@@ -325,7 +353,7 @@ mod tests {
         let (_dir, store) = migrated_store().await;
         store.create_code(code("live", 100)).await.unwrap();
         store.create_code(code("expired", 10)).await.unwrap();
-        let spend = |hash: &str| store.code_spends.submit((hash.to_string(), 50));
+        let spend = |hash: &str| store.code_spends.submit(spend_by("c", hash));
         let (first, again, expired, unknown) = tokio::join!(
             spend("live"),
             spend("live"),
@@ -340,6 +368,19 @@ mod tests {
             spend("live").await.unwrap().is_none(),
             "and so does a later batch"
         );
+    }
+
+    /// Another client naming the code in the same batch, ahead of its owner, neither gets it
+    /// nor spends it.
+    #[tokio::test]
+    async fn a_code_named_by_another_client_is_left_for_its_own() {
+        let (_dir, store) = migrated_store().await;
+        store.create_code(code("live", 100)).await.unwrap();
+        let spend = |client: &str| store.code_spends.submit(spend_by(client, "live"));
+        let (other, own) = tokio::join!(spend("other"), spend("c"));
+        assert!(other.unwrap().is_none());
+        assert_eq!(own.unwrap().map(|row| row.client_id), Some("c".to_string()));
+        assert!(spend("other").await.unwrap().is_none());
     }
 
     fn grant(user_id: &str, spent: super::super::SpentGrant, key: &str) -> super::GrantTokens {

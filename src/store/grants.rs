@@ -13,10 +13,11 @@ use sea_orm::{
 };
 
 use super::tables::{
-    access_token, authorization_code, consent, pending_authorization, refresh_token, user,
+    access_token, authorization_code, consent, pending_authorization, refresh_token,
+    upstream_login, user,
 };
 use super::users::{entity_id, entity_ids, join_entity_ids};
-use super::{Store, StoreError};
+use super::{Store, StoreError, batch};
 
 /// An access token's grant as userinfo needs it.
 #[derive(Debug)]
@@ -106,18 +107,41 @@ impl Store {
         Ok(result.rows_affected == 1)
     }
 
+    /// How many unexpired rows wait for a person to come back: pending authorizations and upstream
+    /// logins, the two things a request without credentials can make idbridge store.
+    pub async fn count_live_pending(&self, now: i64) -> Result<u64, StoreError> {
+        use sea_orm::PaginatorTrait;
+        let authorizations = pending_authorization::Entity::find()
+            .filter(pending_authorization::Column::ExpiresAt.gt(now))
+            .count(&self.db)
+            .await?;
+        let upstream = upstream_login::Entity::find()
+            .filter(upstream_login::Column::ExpiresAt.gt(now))
+            .count(&self.db)
+            .await?;
+        Ok(authorizations + upstream)
+    }
+
     pub async fn create_code(&self, code: authorization_code::Model) -> Result<(), StoreError> {
         self.codes.submit(code.into_active_model()).await
     }
 
-    /// Spends a code, once across all processes (in a batch with the codes other requests
-    /// spend at the same moment).
-    pub async fn redeem_code(&self, code_hash: &str, now: i64) -> Result<CodeUse, StoreError> {
-        if let Some(row) = self
-            .code_spends
-            .submit((code_hash.to_string(), now))
-            .await?
-        {
+    /// Spends a code presented by `client_id`, once across all processes (in a batch with the
+    /// codes other requests spend at the same moment). A code issued to another client is
+    /// neither spent nor treated as replayed: it is [`CodeUse::Invalid`] to this client and left
+    /// for its own.
+    pub async fn redeem_code(
+        &self,
+        code_hash: &str,
+        client_id: &str,
+        now: i64,
+    ) -> Result<CodeUse, StoreError> {
+        let spend = batch::CodeSpend {
+            code_hash: code_hash.to_string(),
+            client_id: client_id.to_string(),
+            now,
+        };
+        if let Some(row) = self.code_spends.submit(spend).await? {
             return Ok(CodeUse::Redeemed(Box::new(row)));
         }
         // Not spendable: find out whether it is a replay, which must revoke what it issued.
@@ -125,9 +149,11 @@ impl Store {
             .one(&self.db)
             .await?;
         Ok(match row {
-            Some(row) if row.consumed_at.is_some() => CodeUse::Replayed {
-                family_id: row.family_id,
-            },
+            Some(row) if row.client_id == client_id && row.consumed_at.is_some() => {
+                CodeUse::Replayed {
+                    family_id: row.family_id,
+                }
+            }
             _ => CodeUse::Invalid,
         })
     }
@@ -148,16 +174,20 @@ impl Store {
         self.grant_tokens.submit(tokens).await
     }
 
-    /// Spends a refresh token, once across all processes.
+    /// Spends a refresh token presented by `client_id`, once across all processes. A token
+    /// issued to another client is neither spent nor treated as reused: it is
+    /// [`RefreshUse::Invalid`] to this client and stays good for its own.
     pub async fn rotate_refresh_token(
         &self,
         token_hash: &str,
+        client_id: &str,
         now: i64,
     ) -> Result<RefreshUse, StoreError> {
         use refresh_token::Column as R;
         let spent = refresh_token::Entity::update_many()
             .col_expr(R::ConsumedAt, Expr::value(now))
             .filter(R::TokenHash.eq(token_hash))
+            .filter(R::ClientId.eq(client_id))
             .filter(R::ConsumedAt.is_null())
             .filter(R::RevokedAt.is_null())
             .filter(R::ExpiresAt.gt(now))
@@ -170,7 +200,11 @@ impl Store {
             .one(&self.db)
             .await?;
         Ok(match row {
-            Some(row) if row.consumed_at.is_some() && row.revoked_at.is_none() => {
+            Some(row)
+                if row.client_id == client_id
+                    && row.consumed_at.is_some()
+                    && row.revoked_at.is_none() =>
+            {
                 RefreshUse::Reused {
                     family_id: row.family_id,
                 }

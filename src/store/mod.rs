@@ -140,7 +140,7 @@ pub struct Store {
     /// Off unless [`Store::connect_with_userinfo_cache`] turns it on.
     userinfo: Arc<UserinfoCache>,
     codes: Batcher<authorization_code::ActiveModel>,
-    code_spends: Batcher<(String, i64), Option<authorization_code::Model>>,
+    code_spends: Batcher<batch::CodeSpend, Option<authorization_code::Model>>,
     access_tokens: Batcher<access_token::ActiveModel>,
     grant_tokens: Batcher<GrantTokens, Option<GrantHolder>>,
 }

@@ -1,4 +1,5 @@
-//! Login-attempt counters, in the database so that every process sees the same counts.
+//! Counters of failed logins and of rate-limited events, in the database so that every process
+//! sees the same counts.
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryTrait, Set};
 
@@ -26,34 +27,7 @@ impl Store {
     ) -> Result<Option<i64>, StoreError> {
         let mut blocked_until = None;
         for (key, rule) in keys {
-            let window_over =
-                Expr::col((login_throttle::Entity, Column::WindowStart)).lte(now - rule.window);
-            let on_conflict = OnConflict::column(Column::Key)
-                .value(
-                    Column::Failures,
-                    Expr::case(window_over.clone(), 1)
-                        .finally(Expr::col((login_throttle::Entity, Column::Failures)).add(1)),
-                )
-                .value(
-                    Column::WindowStart,
-                    Expr::case(window_over, now)
-                        .finally(Expr::col((login_throttle::Entity, Column::WindowStart))),
-                )
-                .to_owned();
-            let mut upsert = login_throttle::Entity::insert(login_throttle::ActiveModel {
-                key: Set(key.to_string()),
-                failures: Set(1),
-                window_start: Set(now),
-            })
-            .on_conflict(on_conflict)
-            .into_query();
-            upsert.returning(Query::returning().columns([Column::Failures, Column::WindowStart]));
-            let row =
-                self.writer.query_one(&upsert).await?.ok_or_else(|| {
-                    StoreError::Corrupt("a counted attempt returned no row".into())
-                })?;
-            let count: i32 = row.try_get("", "failures")?;
-            let window_start: i64 = row.try_get("", "window_start")?;
+            let (count, window_start) = self.count_once(key, rule.window, now).await?;
             if count > rule.max_failures {
                 let until = window_start + rule.window;
                 blocked_until = std::cmp::max(blocked_until, Some(until));
@@ -74,6 +48,30 @@ impl Store {
         Ok(())
     }
 
+    /// Counts one event for `key` and returns how many its window holds now, this one included,
+    /// in one atomic statement, so that parallel requests each see a different count (a window
+    /// that has passed starts again at 1). For limits on how often something may be done.
+    pub async fn count_event(&self, key: &str, window: i64, now: i64) -> Result<i32, StoreError> {
+        Ok(self.count_once(key, window, now).await?.0)
+    }
+
+    /// Counts one more for `key` and returns the count and the start of its window, in one
+    /// statement that increments and returns (`INSERT … ON CONFLICT DO UPDATE … RETURNING`,
+    /// written out because sea-orm would follow an insert with a separate SELECT on SQLite).
+    async fn count_once(&self, key: &str, window: i64, now: i64) -> Result<(i32, i64), StoreError> {
+        let mut upsert = count_once(key, window, now).into_query();
+        upsert.returning(Query::returning().columns([Column::Failures, Column::WindowStart]));
+        let row = self
+            .writer
+            .query_one(&upsert)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("a count returned no row".into()))?;
+        Ok((
+            row.try_get("", "failures")?,
+            row.try_get("", "window_start")?,
+        ))
+    }
+
     /// Forgets the attempts counted against a key (after a successful login to that account).
     pub async fn clear_failures(&self, key: &str) -> Result<(), StoreError> {
         login_throttle::Entity::delete_by_id(key.to_string())
@@ -81,4 +79,28 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+/// The insert that counts one more for `key`: a new row at 1, or the row's count plus one, or 1
+/// in a new window when the row's `window` seconds have passed.
+fn count_once(key: &str, window: i64, now: i64) -> sea_orm::Insert<login_throttle::ActiveModel> {
+    let window_over = Expr::col((login_throttle::Entity, Column::WindowStart)).lte(now - window);
+    let on_conflict = OnConflict::column(Column::Key)
+        .value(
+            Column::Failures,
+            Expr::case(window_over.clone(), 1)
+                .finally(Expr::col((login_throttle::Entity, Column::Failures)).add(1)),
+        )
+        .value(
+            Column::WindowStart,
+            Expr::case(window_over, now)
+                .finally(Expr::col((login_throttle::Entity, Column::WindowStart))),
+        )
+        .to_owned();
+    login_throttle::Entity::insert(login_throttle::ActiveModel {
+        key: Set(key.to_string()),
+        failures: Set(1),
+        window_start: Set(now),
+    })
+    .on_conflict(on_conflict)
 }

@@ -10,7 +10,7 @@ mod oidc;
 mod routes;
 mod saml;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use url::form_urlencoded::Serializer;
@@ -128,7 +128,8 @@ pub struct Connectors {
     local: LocalLogin,
     upstream: Vec<Arc<dyn UpstreamConnector>>,
     oidc: HashMap<String, Arc<OidcConnector>>,
-    saml: HashMap<String, Arc<SamlConnector>>,
+    /// By id, so that metadata is fetched in a stable order.
+    saml: BTreeMap<String, Arc<SamlConnector>>,
 }
 
 impl Connectors {
@@ -136,7 +137,7 @@ impl Connectors {
     pub fn from_config(config: &Config) -> Result<Connectors, UpstreamError> {
         let mut upstream: Vec<Arc<dyn UpstreamConnector>> = Vec::new();
         let mut oidc = HashMap::new();
-        let mut saml = HashMap::new();
+        let mut saml = BTreeMap::new();
         for connection in &config.connections {
             match &connection.protocol {
                 ConnectionProtocol::Oidc(settings) => {
@@ -217,13 +218,17 @@ impl Connectors {
         }
     }
 
-    /// Fetches the metadata of SAML connections that name a URL for it; an error names the
-    /// first connection that failed.
-    pub async fn fetch_metadata(&self) -> Result<(), UpstreamError> {
+    /// Fetches the metadata of every SAML connection that names a URL for it, each whatever
+    /// became of the others: one customer's IdP being down must not hold up another's key
+    /// rollover. The errors, one per connection that failed (it keeps what was read before).
+    pub async fn fetch_metadata(&self) -> Vec<UpstreamError> {
+        let mut failed = Vec::new();
         for connector in self.saml.values() {
-            connector.fetch_metadata().await?;
+            if let Err(error) = connector.fetch_metadata().await {
+                failed.push(error);
+            }
         }
-        Ok(())
+        failed
     }
 
     /// The upstream connectors, for the login page to offer.
@@ -286,7 +291,7 @@ mod tests {
             local: LocalLogin,
             upstream: vec![acme.clone(), open.clone()],
             oidc: HashMap::new(),
-            saml: HashMap::new(),
+            saml: BTreeMap::new(),
         };
         assert!(
             connectors
@@ -320,7 +325,7 @@ mod tests {
             local: LocalLogin,
             upstream: vec![Arc::new(Acme(vec!["acme.com".into()]))],
             oidc: HashMap::new(),
-            saml: HashMap::new(),
+            saml: BTreeMap::new(),
         };
         assert_eq!(connectors.for_login_hint(Some("bob@ACME.com")).id(), "acme");
         for other in [

@@ -18,6 +18,7 @@ use serde::Deserialize;
 use super::{LoginRequest, OidcConnector, SamlConnector, UpstreamConnector, UpstreamError};
 use crate::config::MAX_SAML_RESPONSE_BYTES;
 use crate::crypto;
+use crate::limits;
 use crate::notifications::Notification;
 use crate::provider::{self, AuthorizationError};
 use crate::state::AppState;
@@ -82,11 +83,13 @@ fn callback_url(state: &AppState, connector: &OidcConnector) -> String {
 
 async fn oidc_login(
     State(state): State<AppState>,
+    Extension(ClientAddr(client)): Extension<ClientAddr>,
     Path(connection): Path<String>,
     headers: HeaderMap,
     Query(query): Query<LoginQuery>,
 ) -> Result<Response, PageError> {
     let connector = oidc_connector(&state, &connection)?;
+    limits::admit_pending(&state, client).await?;
     let return_to = local_path(query.return_to.as_deref());
     let request = LoginRequest {
         return_to: &return_to,
@@ -124,7 +127,7 @@ struct Outgoing<'a> {
 }
 
 /// Remembers a login on its way to `connection`'s provider, bound to this browser, and sends the
-/// browser there.
+/// browser there. The caller has admitted it under the limits on pending logins first.
 async fn go_upstream(
     state: &AppState,
     headers: &HeaderMap,
@@ -295,11 +298,13 @@ async fn saml_metadata(
 
 async fn saml_login(
     State(state): State<AppState>,
+    Extension(ClientAddr(client)): Extension<ClientAddr>,
     Path(connection): Path<String>,
     headers: HeaderMap,
     Query(query): Query<LoginQuery>,
 ) -> Result<Response, PageError> {
     let connector = saml_connector(&state, &connection)?;
+    limits::admit_pending(&state, client).await?;
     let return_to = local_path(query.return_to.as_deref());
     let now = state.clock.now();
     // xs:ID must start with a letter.

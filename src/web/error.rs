@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::LoginError;
+use crate::limits::LimitError;
 use crate::password::PasswordError;
 use crate::store::StoreError;
 use crate::upstream::UpstreamError;
@@ -26,8 +27,22 @@ pub enum PageError {
     Upstream(#[from] UpstreamError),
     #[error(transparent)]
     Busy(PasswordError),
+    #[error("too many pending logins from one address")]
+    TooManyRequests,
+    #[error("too many pending logins")]
+    PendingFull,
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<LimitError> for PageError {
+    fn from(error: LimitError) -> PageError {
+        match error {
+            LimitError::TooFrequent { .. } => PageError::TooManyRequests,
+            LimitError::Full { .. } => PageError::PendingFull,
+            LimitError::Store(e) => PageError::Store(e),
+        }
+    }
 }
 
 impl From<LoginError> for PageError {
@@ -72,6 +87,16 @@ impl PageError {
             PageError::BadRequest(message) => {
                 (StatusCode::BAD_REQUEST, "Request not valid", message)
             }
+            PageError::TooManyRequests => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many sign-in attempts",
+                "Too many sign-ins were started from your network in the last minute. Please wait a minute and try again.",
+            ),
+            PageError::PendingFull => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Sign-in is busy",
+                "Too many sign-ins are under way right now. Please try again in a few minutes.",
+            ),
             PageError::NotFound => (
                 StatusCode::NOT_FOUND,
                 "Page not found",

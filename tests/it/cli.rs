@@ -21,7 +21,8 @@ fn check_config_lists_every_problem_and_fails() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8(output.stderr).unwrap();
-    assert!(stderr.contains("config has 2 problem(s)"), "{stderr}");
+    assert!(stderr.contains("config has 3 problem(s)"), "{stderr}");
+    assert!(stderr.contains("keys.encryption_key: required"), "{stderr}");
     assert!(
         stderr.contains("server.bind: not a socket address"),
         "{stderr}"
@@ -67,8 +68,9 @@ redirect_uris = ["not a url"]
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8(output.stderr).unwrap();
-    assert!(stderr.contains("config has 2 problem(s)"), "{stderr}");
+    assert!(stderr.contains("config has 3 problem(s)"), "{stderr}");
     assert!(stderr.contains("server.bogus_key: unknown key"), "{stderr}");
+    assert!(stderr.contains("keys.encryption_key: required"), "{stderr}");
     assert!(stderr.contains("clients[1].redirect_uris[0]: "), "{stderr}");
 }
 
@@ -78,13 +80,14 @@ fn check_config_accepts_a_good_file() {
     let file = dir.path().join("good.toml");
     std::fs::write(
         &file,
-        "[[entities]]\nid = \"p\"\nname = \"P\"\nlevel = \"PSP\"\n",
+        "[keys]\nencryption_key = \"env:KEK\"\n[[entities]]\nid = \"p\"\nname = \"P\"\nlevel = \"PSP\"\n",
     )
     .unwrap();
     let output = Command::new(BIN)
         .arg("check-config")
         .arg(&file)
         .env_clear()
+        .env("KEK", crate::support::TEST_KEK)
         .output()
         .unwrap();
     assert!(output.status.success(), "{output:?}");
@@ -93,6 +96,35 @@ fn check_config_accepts_a_good_file() {
             .unwrap()
             .ends_with(": ok\n")
     );
+}
+
+/// Outside the demo, private signing keys must be stored encrypted: `serve` with a config that
+/// gives no `keys.encryption_key` refuses to start, naming the key. (The database could not be
+/// opened either, so that a `serve` that wrongly went on stops instead of serving forever.)
+#[test]
+fn serve_refuses_a_config_without_an_encryption_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("idbridge.toml");
+    std::fs::write(
+        &file,
+        "[[entities]]\nid = \"p\"\nname = \"P\"\nlevel = \"PSP\"\n",
+    )
+    .unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("missing/s.db").display()
+    );
+    let output = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&file)
+        .env_clear()
+        .env("IDBRIDGE_DATABASE_URL", &url)
+        .env("IDBRIDGE_BIND", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("keys.encryption_key: required"), "{stderr}");
 }
 
 #[test]

@@ -419,9 +419,25 @@ fn a_type_error_is_named_with_its_path() {
     assert!(syntax.to_string().contains("line 1"), "{syntax}");
 }
 
+/// Private signing keys are stored encrypted: an operator's config must give the key.
+#[test]
+fn an_encryption_key_is_required() {
+    let refused = Config::from_toml(BASE_CONFIG, &|name| {
+        (name == "SHOP_SECRET").then(|| crate::support::SHOP_SECRET.to_string())
+    })
+    .unwrap_err();
+    let found: Vec<String> = refused.problems().iter().map(Problem::to_string).collect();
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_problem(&found, "keys.encryption_key", "required");
+}
+
 #[test]
 fn the_embedded_demo_is_valid() {
     let config = idbridge::demo::config(&|_| None).unwrap();
+    assert!(
+        config.keys.encryption_key.is_none(),
+        "the demo alone runs without an encryption key"
+    );
     assert_eq!(config.server.issuer, "http://127.0.0.1:8080");
     assert_eq!(
         config.clients[0].redirect_uris,

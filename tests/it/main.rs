@@ -14,6 +14,7 @@ mod oidc;
 mod oidc_errors;
 mod oidc_features;
 mod pages;
+mod pending_limits;
 mod products;
 mod saml_idp;
 mod session_urls;

@@ -565,6 +565,74 @@ async fn a_refresh_family_ends_with_its_first_token(backend: Backend) {
     );
 }
 
+/// `rp-rs256` presenting a code issued to `rp-eddsa` (same redirect URI and verifier) is refused
+/// without spending it: the code's own client redeems it afterwards, and nothing is revoked.
+async fn another_clients_code_is_refused_and_left_unspent(backend: Backend) {
+    let (_db, server) = provider(backend).await;
+    let browser = Browser::new(&server);
+    let code = code(&server, &browser).await;
+    let (status, body) = crate::oidc::redeem(&server, "rp-rs256", &code).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let (status, own) = redeem(&server, &code).await;
+    assert_eq!(status, StatusCode::OK, "{own}");
+    let access = own["access_token"].as_str().unwrap();
+    assert_eq!(userinfo_status(&server, access).await.0, StatusCode::OK);
+
+    let (status, _) = crate::oidc::redeem(&server, "rp-rs256", &code).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        userinfo_status(&server, access).await.0,
+        StatusCode::OK,
+        "another client replaying the spent code revokes nothing"
+    );
+}
+
+/// `rp-rs256` presenting `rp-eddsa`'s refresh tokens, spent or live, is refused and neither
+/// rotates nor revokes them: `rp-eddsa` goes on refreshing.
+async fn another_clients_refresh_token_is_refused_and_left_alone(backend: Backend) {
+    let (_db, server) = provider(backend).await;
+    let browser = Browser::new(&server);
+    let (_, first) = redeem(&server, &code(&server, &browser).await).await;
+    let spent = first["refresh_token"].as_str().unwrap();
+    let refresh = |client: &'static str, presented: String| {
+        let server = &server;
+        async move {
+            token(
+                server,
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", &presented),
+                ],
+                Some((client, RP_SECRET)),
+            )
+            .await
+        }
+    };
+    let (status, second) = refresh("rp-eddsa", spent.to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    let live = second["refresh_token"].as_str().unwrap();
+
+    for foreign in [spent, live] {
+        let (status, body) = refresh("rp-rs256", foreign.to_string()).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+        );
+    }
+    assert_eq!(
+        userinfo_status(&server, second["access_token"].as_str().unwrap())
+            .await
+            .0,
+        StatusCode::OK,
+        "the family is not revoked"
+    );
+    let (status, third) = refresh("rp-eddsa", live.to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{third}");
+}
+
 async fn token_request(server: &TestServer, form: &[(&str, &str)]) -> (StatusCode, Value) {
     token(server, form, Some(("rp-eddsa", RP_SECRET))).await
 }
@@ -669,6 +737,8 @@ async fn an_id_token_from_an_earlier_session_asks_before_signing_out(backend: Ba
 
 crate::backend_tests!(
     a_code_of_a_deleted_user_issues_nothing,
+    another_clients_code_is_refused_and_left_unspent,
+    another_clients_refresh_token_is_refused_and_left_alone,
     an_id_token_from_an_earlier_session_asks_before_signing_out,
     hostile_parameters_are_bounded,
     without_pkce_a_nonce_is_required,

@@ -111,9 +111,15 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
-/// GETs a product SSO URL and returns where it redirects, asserting a 303 with `no-store`.
+/// GETs a product SSO URL as a link on idbridge's own pages would (`Sec-Fetch-Site:
+/// same-origin`) and returns where it redirects, asserting a 303 with `no-store`.
 async fn sso_redirect(server: &TestServer, client: &reqwest::Client, path: &str) -> Url {
-    let response = client.get(server.url(path)).send().await.unwrap();
+    let response = client
+        .get(server.url(path))
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER, "GET {path}");
     assert_eq!(response.headers()[CACHE_CONTROL], "no-store");
     Url::parse(&location(&response).unwrap()).unwrap()
@@ -324,6 +330,126 @@ async fn not_signed_in_goes_through_login_and_back(backend: Backend) {
     .unwrap();
     assert_eq!(claims["user"]["id"], "u-alice");
     assert_eq!(claims["hub_id"], "h1");
+}
+
+/// The `action` of the page's form.
+fn form_action(html: &str) -> Option<String> {
+    let document = scraper::Html::parse_document(html);
+    let selector = scraper::Selector::parse("form").unwrap();
+    document
+        .select(&selector)
+        .next()
+        .and_then(|form| form.value().attr("action"))
+        .map(str::to_string)
+}
+
+/// A page on another site links a signed-in person to a tenant of the wildcard: no token goes
+/// anywhere until the person confirms on idbridge's page, whose form only a page of idbridge
+/// can post (CSRF). A request the browser says came from idbridge itself or from the person
+/// goes straight through.
+async fn another_site_needs_the_persons_confirmation(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    let client = signed_in(&server).await;
+    let path = "/sso/jwt/helpdesk?hub_domain=evil-tenant.help.example.com&return_to=%2Fx%3Fa%3D1";
+    let get = |fetch_site: Option<&'static str>| {
+        let mut request = client.get(server.url(path));
+        if let Some(site) = fetch_site {
+            request = request.header("sec-fetch-site", site);
+        }
+        request.send()
+    };
+    let mut page = String::new();
+    for fetch_site in [Some("cross-site"), Some("same-site"), None] {
+        let response = get(fetch_site).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{fetch_site:?}");
+        assert_eq!(location(&response), None, "{fetch_site:?}");
+        let policy = response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            policy.contains("form-action 'self' https://evil-tenant.help.example.com;"),
+            "the confirmed post may be redirected to the tenant: {policy}"
+        );
+        assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+        page = response.text().await.unwrap();
+        assert!(!page.contains("jwt=") && !page.contains("token="), "{page}");
+        assert_eq!(
+            texts(&page, "h1"),
+            ["Continue to evil-tenant.help.example.com as alice@example.com?"]
+        );
+    }
+    assert_eq!(form_action(&page).as_deref(), Some(path));
+
+    // A forged or missing CSRF token is refused, with nothing signed.
+    let csrf = form_value(&page, "csrf").unwrap();
+    for bad in [forged(&csrf), String::new()] {
+        let response = client
+            .post(server.url(path))
+            .form(&[("csrf", bad.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert_eq!(location(&response), None);
+    }
+    // Another browser (the other site's own) cannot use this page's token either.
+    let stranger = server.client();
+    let response = stranger
+        .post(server.url(path))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    // The person continues: the token goes to the tenant.
+    let response = client
+        .post(server.url(&form_action(&page).unwrap()))
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[CACHE_CONTROL], "no-store");
+    let url = Url::parse(&location(&response).unwrap()).unwrap();
+    assert_eq!(url.host_str(), Some("evil-tenant.help.example.com"));
+    assert_eq!(param(&url, "return_to").as_deref(), Some("/x?a=1"));
+    let claims = verify_hub(
+        &param(&url, "jwt").unwrap(),
+        HELPDESK_SECRET,
+        "evil-tenant.help.example.com",
+    )
+    .unwrap();
+    assert_eq!(claims["user"]["id"], "u-alice");
+
+    // Typed into the address bar, or linked from idbridge's own pages: no question.
+    for fetch_site in ["none", "same-origin"] {
+        let response = get(Some(fetch_site)).await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{fetch_site}");
+        let url = Url::parse(&location(&response).unwrap()).unwrap();
+        assert_eq!(url.host_str(), Some("evil-tenant.help.example.com"));
+    }
+
+    // A workspace is asked about by its domain, and its page lets the post go there.
+    let response = client
+        .get(server.url("/sso/jwt/chat?domain=acme.chat.example.com"))
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("form-action 'self' https://acme.chat.example.com;")
+    );
+    assert_eq!(
+        texts(&response.text().await.unwrap(), "h1"),
+        ["Continue to acme.chat.example.com as alice@example.com?"]
+    );
 }
 
 /// Requests that must get an error page and no token, signed in or not.
@@ -722,6 +848,7 @@ async fn login_url_api_by_internal_customer(backend: Backend) {
 
 crate::backend_tests!(
     hub_token_for_a_signed_in_user,
+    another_site_needs_the_persons_confirmation,
     workspace_token_for_a_signed_in_user,
     workspace_takes_hub_domain_like_every_product,
     not_signed_in_goes_through_login_and_back,

@@ -134,11 +134,20 @@ async fn signing_keys_are_encrypted_at_rest(backend: Backend) {
     const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
     const OTHER_KEY: &str = "HxwdHhsaGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA=";
     let db = TestDb::new(backend).await;
+    // The embedded demo, the one config that may go without an encryption key, on this database.
+    let demo = || {
+        let url = db.url.clone();
+        idbridge::demo::config(&move |name| (name == "IDBRIDGE_DATABASE_URL").then(|| url.clone()))
+            .unwrap()
+    };
 
-    // First without an encryption key: stored in clear.
-    TestServer::start(&db, BASE_CONFIG).await.stop().await;
+    // First the demo, without an encryption key: stored in clear.
+    idbridge::AppState::prepare(demo(), Clock::system())
+        .await
+        .unwrap();
+    // The demo's algorithm, RS256: its key is kept, not joined by another.
     let with_key = format!(
-        "[keys]\nencryption_key = \"env:KEK\"\nid_token_alg = \"EdDSA\"\n{}",
+        "[keys]\nencryption_key = \"env:KEK\"\nid_token_alg = \"RS256\"\n{}",
         &BASE_CONFIG[BASE_CONFIG.find("[[entities]]").unwrap()..]
     );
     let server = TestServer::start_with(&db, &with_key, Clock::system(), &[("KEK", KEY)])
@@ -154,7 +163,7 @@ async fn signing_keys_are_encrypted_at_rest(backend: Backend) {
         "encrypted once a key is configured: {key_row}"
     );
     assert!(
-        key_row.contains("encrypted=") && key_row.contains("\"EdDSA\""),
+        key_row.contains("encrypted=") && key_row.contains("\"RS256\""),
         "{key_row}"
     );
     assert_eq!(
@@ -171,11 +180,12 @@ async fn signing_keys_are_encrypted_at_rest(backend: Backend) {
         .expect("start refused");
     assert!(error.contains("keys.encryption_key"), "{error}");
 
-    // So does a missing one.
-    let error = TestServer::start_with(&db, BASE_CONFIG, Clock::system(), &[])
+    // So does a missing one (only the demo can go without).
+    let error = idbridge::AppState::prepare(demo(), Clock::system())
         .await
         .err()
-        .expect("start refused");
+        .expect("start refused")
+        .to_string();
     assert!(error.contains("keys.encryption_key is not set"), "{error}");
 }
 

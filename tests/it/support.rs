@@ -51,6 +51,28 @@ redirect_uris = ["https://shop.example.com/callback"]
 
 pub const SHOP_SECRET: &str = "shop-secret-0123456789abcdefghijklmnopqrstuvwxyz";
 
+/// The environment variable that holds [`TEST_KEK`] for the servers and configs of the tests.
+pub const TEST_KEK_VAR: &str = "IDBRIDGE_TEST_KEK";
+/// The `keys.encryption_key` of test configs that set none themselves: a fixed 32-byte AES key,
+/// test-only (it protects nothing but throwaway test databases).
+pub const TEST_KEK: &str = "dGVzdC1vbmx5IGtleSBlbmNyeXB0aW9uIGtleSAzMiE=";
+
+/// `text` with `keys.encryption_key` read from [`TEST_KEK_VAR`], unless it sets one itself:
+/// idbridge refuses an operator's config without one.
+pub fn with_test_kek(text: &str) -> String {
+    if text.contains("encryption_key") {
+        return text.to_string();
+    }
+    let line = format!("encryption_key = \"env:{TEST_KEK_VAR}\"\n");
+    match text.find("[keys]\n") {
+        Some(at) => {
+            let after = at + "[keys]\n".len();
+            format!("{}{line}{}", &text[..after], &text[after..])
+        }
+        None => format!("{text}\n[keys]\n{line}"),
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -147,11 +169,12 @@ impl TestServer {
             ("IDBRIDGE_ISSUER".into(), base.clone()),
             ("IDBRIDGE_DATABASE_URL".into(), db.url.clone()),
             ("SHOP_SECRET".into(), SHOP_SECRET.into()),
+            (TEST_KEK_VAR.into(), TEST_KEK.into()),
         ]);
         vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let lookup = move |name: &str| vars.get(name).cloned();
         // `{test_base}` in a config stands for this server's own address.
-        let config = config.replace("{test_base}", &base);
+        let config = with_test_kek(&config.replace("{test_base}", &base));
         let config = Config::from_toml(&config, &lookup).map_err(|e| e.to_string())?;
         let state = AppState::prepare(config, clock.clone())
             .await
@@ -303,7 +326,7 @@ impl ServerProcess {
         use tokio::io::AsyncBufReadExt;
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("idbridge.toml");
-        std::fs::write(&file, config).unwrap();
+        std::fs::write(&file, with_test_kek(config)).unwrap();
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_idbridge"))
             .args(["serve", "--config"])
             .arg(&file)
@@ -311,6 +334,7 @@ impl ServerProcess {
             .env("IDBRIDGE_ISSUER", issuer)
             .env("IDBRIDGE_DATABASE_URL", &db.url)
             .env("SHOP_SECRET", SHOP_SECRET)
+            .env(TEST_KEK_VAR, TEST_KEK)
             .envs(env.iter().copied())
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::piped())
@@ -383,13 +407,17 @@ pub async fn login_at(base: &str, client: &Client, email: &str, password: &str) 
         .expect("POST login")
 }
 
-/// Reads a config file's text with the environment variables `env` (and no others).
+/// Reads a config file's text with the environment variables `env` (and no others but
+/// [`TEST_KEK_VAR`], which keys it unless it sets its own `keys.encryption_key`).
 pub fn parse_config(
     text: &str,
     env: &[(&str, &str)],
 ) -> Result<Config, idbridge::config::ConfigError> {
-    let vars: HashMap<&str, &str> = env.iter().copied().collect();
-    Config::from_toml(text, &|name| vars.get(name).map(|v| v.to_string()))
+    let mut vars: HashMap<&str, &str> = env.iter().copied().collect();
+    vars.entry(TEST_KEK_VAR).or_insert(TEST_KEK);
+    Config::from_toml(&with_test_kek(text), &|name| {
+        vars.get(name).map(|v| v.to_string())
+    })
 }
 
 /// The problems of a config that must be refused, as `path: message` lines.

@@ -1038,6 +1038,12 @@ async fn idp_metadata_is_fetched_from_its_url_and_refreshed(backend: Backend) {
         &new.cert_b64,
     )));
     let url = metadata_server(served.clone()).await;
+    // Another customer's IdP, whose metadata is refreshed first (connections go by id).
+    let other_served = std::sync::Arc::new(std::sync::Mutex::new(idp_metadata(
+        &[&IdpKey::generate().cert_b64],
+        &new.cert_b64,
+    )));
+    let other_url = metadata_server(other_served.clone()).await;
     let config = |url: &str| {
         format!(
             r#"{BASE_CONFIG}
@@ -1046,6 +1052,12 @@ id = "acme"
 type = "saml"
 entity = "e-mer-1"
 idp_metadata_url = "{url}"
+
+[[connections]]
+id = "a-down"
+type = "saml"
+entity = "e-mer-1"
+idp_metadata_url = "{other_url}"
 "#
         )
     };
@@ -1071,19 +1083,26 @@ idp_metadata_url = "{url}"
         sign_in(&setup, Signed::Assertion).await,
         StatusCode::BAD_REQUEST
     );
-    // The IdP rolls its key over; the next refresh picks it up.
+    // The IdP rolls its key over while the other customer's IdP is down; the next refresh
+    // picks the rollover up all the same, and reports the other connection alone.
     *served.lock().unwrap() = idp_metadata(&[&new.cert_b64], &IdpKey::generate().cert_b64);
-    setup
+    *other_served.lock().unwrap() = "down for maintenance".into();
+    let failed: Vec<String> = setup
         .server
         .state
         .connectors
         .fetch_metadata()
         .await
-        .unwrap();
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(failed[0].contains("connection a-down"), "{failed:?}");
     assert_eq!(
         sign_in(&setup, Signed::Assertion).await,
         StatusCode::SEE_OTHER
     );
+    *other_served.lock().unwrap() = idp_metadata(&[&new.cert_b64], &new.cert_b64);
 
     // A start without the metadata fails, naming the connection: unreachable, too large.
     // Refuses connections: a port held by this test, where nothing listens.

@@ -660,16 +660,18 @@ async fn an_interrupted_last_attempt_is_made_once_more(backend: Backend) {
 async fn a_row_is_held_by_one_claim_at_a_time(backend: Backend) {
     // The store alone, with explicit times: no worker runs here.
     let db = TestDb::new(backend).await;
-    let vars = HashMap::from([
-        ("SHOP_SECRET", SHOP_SECRET),
-        ("WEBHOOK_SECRET", WEBHOOK_SECRET),
-    ]);
     let text = format!(
         "{BASE_CONFIG}{}",
         webhook_config("https://backend.example.com/hooks", ALL_EVENTS, "")
     );
-    let config =
-        idbridge::Config::from_toml(&text, &|name| vars.get(name).map(|v| v.to_string())).unwrap();
+    let config = parse_config(
+        &text,
+        &[
+            ("SHOP_SECRET", SHOP_SECRET),
+            ("WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ],
+    )
+    .unwrap();
     let store = Store::connect(&db.url).await.unwrap();
     store.migrate().await.unwrap();
     store.apply_config(&config, 0).await.unwrap();
@@ -828,18 +830,20 @@ fn webhook_urls_are_https_or_loopback_and_unique() {
             "[[webhooks]]\nurl = \"{url}\"\nsecret = \"env:WEBHOOK_SECRET\"\nevents = {ALL_EVENTS}\n"
         )
     };
-    let vars = HashMap::from([
-        ("SHOP_SECRET", SHOP_SECRET),
-        ("WEBHOOK_SECRET", WEBHOOK_SECRET),
-    ]);
-    let lookup = |name: &str| vars.get(name).map(|v| v.to_string());
     let ok = format!(
         "{BASE_CONFIG}{}{}{}",
         entry("https://backend.example.com/hooks"),
         entry("http://127.0.0.1:9000/hooks"),
         entry("http://localhost/hooks"),
     );
-    let config = idbridge::Config::from_toml(&ok, &lookup).unwrap();
+    let config = parse_config(
+        &ok,
+        &[
+            ("SHOP_SECRET", SHOP_SECRET),
+            ("WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ],
+    )
+    .unwrap();
     let webhook = &config.webhooks[0];
     assert_eq!(
         (webhook.max_attempts, webhook.backoff, webhook.timeout),

@@ -45,13 +45,12 @@ pub(super) fn check_webhooks(check: &mut Checker, webhooks: &[FileWebhook]) -> V
                 event
             })
             .collect();
-        let max_attempts = webhook.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS);
-        if !(1..=i64::from(MAX_ATTEMPTS)).contains(&max_attempts) {
-            check.problem(
-                format!("{path}.max_attempts"),
-                format!("must be from 1 to {MAX_ATTEMPTS}"),
-            );
-        }
+        let max_attempts = check.count(
+            &format!("{path}.max_attempts"),
+            webhook.max_attempts,
+            DEFAULT_MAX_ATTEMPTS,
+            i64::from(MAX_ATTEMPTS),
+        );
         let backoff = check.duration(
             &format!("{path}.backoff"),
             webhook.backoff.as_deref(),

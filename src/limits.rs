@@ -1,0 +1,95 @@
+//! Bounds on what requests without credentials can make idbridge store: a pending authorization
+//! (`/sso/v2/authorize` sending the person to log in or consent) or an upstream login
+//! (`/saml|oidc/{connection}/login`). Each waits up to 10 minutes for its person; without bounds a
+//! script could fill the database with them. Two limits apply before such a row is written:
+//!
+//! - for the whole deployment, `server.max_pending_logins` unexpired rows. Counting them takes a
+//!   scan, so each process counts at most once a second and adds what it admits meanwhile;
+//! - per client address (IPv6 by /64), `server.pending_logins_per_minute` in a fixed one-minute
+//!   window, counted in the database so that every process shares the count.
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use crate::auth::address_key;
+use crate::state::AppState;
+use crate::store::StoreError;
+
+/// The window of the per-address limit, in seconds.
+const WINDOW: i64 = 60;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LimitError {
+    #[error("{key}: more than {per_minute} pending logins in a minute")]
+    TooFrequent { key: String, per_minute: u32 },
+    #[error("{max} pending logins are waiting, the most allowed")]
+    Full { max: u64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// This process's idea of how many pending rows are alive: the last count (taken in the second
+/// `counted_at`) plus the rows admitted since.
+#[derive(Debug, Default)]
+pub struct PendingGauge {
+    state: Mutex<Gauge>,
+}
+
+#[derive(Debug, Default)]
+struct Gauge {
+    counted_at: Option<i64>,
+    live: u64,
+}
+
+impl PendingGauge {
+    /// Takes one place if there is room; `false` when the deployment is full.
+    async fn reserve(&self, state: &AppState, now: i64, max: u64) -> Result<bool, StoreError> {
+        let stale = self.lock().counted_at != Some(now);
+        if stale {
+            let live = state.store.count_live_pending(now).await?;
+            let mut gauge = self.lock();
+            gauge.counted_at = Some(now);
+            gauge.live = live;
+        }
+        let mut gauge = self.lock();
+        if gauge.live >= max {
+            return Ok(false);
+        }
+        gauge.live += 1;
+        Ok(true)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Gauge> {
+        // A panic while holding the lock leaves two plain numbers, still usable.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Admits one more pending row from `client`, or says which limit it would break. Called before
+/// the row is written; a refused request writes nothing but its address's counter.
+pub async fn admit_pending(state: &AppState, client: IpAddr) -> Result<(), LimitError> {
+    let limits = &state.config.server;
+    let now = state.clock.now();
+    let error = if !state
+        .pending_gauge
+        .reserve(state, now, limits.max_pending_logins)
+        .await?
+    {
+        LimitError::Full {
+            max: limits.max_pending_logins,
+        }
+    } else {
+        let key = address_key("pending", client);
+        let count = state.store.count_event(&key, WINDOW, now).await?;
+        if i64::from(count) <= i64::from(limits.pending_logins_per_minute) {
+            return Ok(());
+        }
+        LimitError::TooFrequent {
+            key,
+            per_minute: limits.pending_logins_per_minute,
+        }
+    };
+    tracing::warn!(error = %error, "pending login refused");
+    Err(error)
+}
