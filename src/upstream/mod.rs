@@ -9,6 +9,8 @@ mod local;
 mod oidc;
 mod routes;
 mod saml;
+mod saml_limits;
+mod saml_scan;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,6 +22,7 @@ pub use local::LocalLogin;
 pub use oidc::OidcConnector;
 pub use routes::router;
 pub use saml::{SamlConnector, SamlIdentity};
+use saml_limits::SamlLimits;
 
 /// What a connector needs to start a login.
 #[derive(Debug, Clone, Copy)]
@@ -90,6 +93,10 @@ pub enum UpstreamError {
     },
     #[error("connection {connection}: the SAML response was refused: {detail}")]
     Rejected { connection: String, detail: String },
+    #[error("connection {connection}: too many SAML responses from one address")]
+    TooManyResponses { connection: String },
+    #[error("connection {connection}: no SAML verification turn came free in time")]
+    Busy { connection: String },
 }
 
 /// The connectors of this deployment; local login when no connector claims the hint.
@@ -98,6 +105,8 @@ pub struct Connectors {
     upstream: Vec<Arc<dyn UpstreamConnector>>,
     oidc: HashMap<String, Arc<OidcConnector>>,
     saml: HashMap<String, Arc<SamlConnector>>,
+    /// What SAML responses may cost, over all SAML connections.
+    saml_limits: SamlLimits,
 }
 
 impl Connectors {
@@ -130,6 +139,7 @@ impl Connectors {
             upstream,
             oidc,
             saml,
+            saml_limits: SamlLimits::default(),
         })
     }
 
@@ -173,6 +183,10 @@ impl Connectors {
     fn saml(&self, id: &str) -> Option<Arc<SamlConnector>> {
         self.saml.get(id).cloned()
     }
+
+    fn saml_limits(&self) -> &SamlLimits {
+        &self.saml_limits
+    }
 }
 
 #[cfg(test)]
@@ -203,6 +217,7 @@ mod tests {
             upstream: vec![Arc::new(Acme(vec!["acme.com".into()]))],
             oidc: HashMap::new(),
             saml: HashMap::new(),
+            saml_limits: SamlLimits::default(),
         };
         assert_eq!(connectors.for_login_hint(Some("bob@ACME.com")).id(), "acme");
         for other in [
