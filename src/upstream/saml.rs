@@ -358,7 +358,10 @@ impl SamlConnector {
         }
         // Each restriction must name us (SAML core 2.5.1.4: the assertion is addressed to the
         // intersection of their audiences).
-        let restrictions = conditions.audience_restrictions.as_deref().unwrap_or_default();
+        let restrictions = conditions
+            .audience_restrictions
+            .as_deref()
+            .unwrap_or_default();
         let for_us = !restrictions.is_empty()
             && restrictions
                 .iter()

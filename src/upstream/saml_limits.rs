@@ -61,7 +61,10 @@ impl SamlLimits {
     /// [`TURN_WAIT`].
     pub async fn turn(&self) -> Option<OwnedSemaphorePermit> {
         let waiting = self.verifications.clone().acquire_owned();
-        tokio::time::timeout(self.turn_wait, waiting).await.ok()?.ok()
+        tokio::time::timeout(self.turn_wait, waiting)
+            .await
+            .ok()?
+            .ok()
     }
 }
 

@@ -105,7 +105,9 @@ impl Scan<'_> {
                 Event::Comment(_) => return Err("the response has a comment"),
                 Event::PI(_) => return Err("the response has a processing instruction"),
                 Event::Text(text) => {
-                    let blank = text.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'));
+                    let blank = text
+                        .iter()
+                        .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'));
                     if outside && !blank {
                         return Err("the response has text outside its root element");
                     }
@@ -248,7 +250,8 @@ fn check_element(element: &BytesStart) -> Result<(), &'static str> {
         return Err("the response has an element name that is not plain ASCII");
     }
     for attribute in element.attributes() {
-        let attribute = attribute.map_err(|_| "the response has a malformed or repeated attribute")?;
+        let attribute =
+            attribute.map_err(|_| "the response has a malformed or repeated attribute")?;
         let key = attribute.key.as_ref();
         if !is_plain_qname(key) || key == b"xml:id" || attribute.value.contains(&b'<') {
             return Err("the response has an attribute that is not accepted");
@@ -360,7 +363,9 @@ fn check_signature(signature: &Node, parent_id: Option<&str>) -> Result<(), &'st
         return Err("the signature is not of the shape SAML uses");
     };
     let [enveloped, exclusive] = transforms.expect("Transforms")?.children.as_slice() else {
-        return Err("a signature may have only the enveloped-signature and exclusive c14n transforms");
+        return Err(
+            "a signature may have only the enveloped-signature and exclusive c14n transforms",
+        );
     };
     enveloped.expect_empty("Transform", Some(ENVELOPED))?;
     check_exclusive_c14n(exclusive, "Transform")?;
@@ -411,7 +416,9 @@ fn check_key_info(node: &Node) -> Result<(), &'static str> {
     };
     for child in &node.children {
         if !allowed.iter().any(|name| child.is(DSIG_NS, name)) {
-            return Err("a signature's KeyInfo may carry only X.509 data, a key name or an RSA key");
+            return Err(
+                "a signature's KeyInfo may carry only X.509 data, a key name or an RSA key",
+            );
         }
         check_key_info(child.expect(&child.name)?)?;
     }
@@ -537,8 +544,14 @@ mod tests {
                 xml.replacen("ID=\"r1\"", "ID=\"r1\" ID=\"r2\"", 1),
                 "the response has a malformed or repeated attribute",
             ),
-            (xml.replacen("ID=\"a1\"", "ID=\"a1\" xml:id=\"r1\"", 1), attribute),
-            (xml.replacen("Destination=", "x=\"<\" Destination=", 1), attribute),
+            (
+                xml.replacen("ID=\"a1\"", "ID=\"a1\" xml:id=\"r1\"", 1),
+                attribute,
+            ),
+            (
+                xml.replacen("Destination=", "x=\"<\" Destination=", 1),
+                attribute,
+            ),
             (
                 xml.replacen("ID=\"a1\"", "ID=\"xpointer(/)\"", 1),
                 "the response has an ID that is not a plain name",
@@ -577,7 +590,8 @@ mod tests {
             1,
         );
         let shape = "the signature is not of the shape SAML uses";
-        let transforms_only = "a signature may have only the enveloped-signature and exclusive c14n transforms";
+        let transforms_only =
+            "a signature may have only the enveloped-signature and exclusive c14n transforms";
         let exclusive = "a signature may use exclusive canonicalization (without comments) only";
         let reference = "a signature's Reference must be to the element the signature is in";
         let place = "a signature may sit only directly in the Response or the assertion, once";
