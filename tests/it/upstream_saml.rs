@@ -1074,14 +1074,15 @@ idp_metadata_url = "{url}"
     drop(closed);
 }
 
-/// The assertion of `spec`, unsigned, changed by `edit` (given the assertion's ID; it places
-/// signature templates), signed by the IdP; the unsigned response around it.
+/// The assertion of `spec`, unsigned, changed by `edit` (given the assertion's ID; it places a
+/// signature template), in an unsigned response; then the template is signed, in place (what an
+/// inclusive canonicalization signs depends on the namespaces around it).
 fn assertion_signed_as(idp: &IdpKey, spec: &Spec, edit: impl Fn(&str, &str) -> String) -> String {
     let mut unsigned = spec.clone();
     unsigned.signed = Signed::Nothing;
     let assertion = idp.assertion(&unsigned);
-    let signed = idp.sign(&edit(&assertion, &first_id(&assertion)));
-    encode(&idp.response_xml(&unsigned, &signed))
+    let edited = edit(&assertion, &first_id(&assertion));
+    encode(&idp.sign(&idp.response_xml(&unsigned, &edited)))
 }
 
 /// `assertion` with `signature` where IdPs put it: after the Issuer.
