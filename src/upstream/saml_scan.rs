@@ -309,7 +309,8 @@ impl Node {
 
     /// The ds element `name`, with no text beside children.
     fn expect(&self, name: &str) -> Result<&Node, &'static str> {
-        if self.is(DSIG_NS, name) && !(self.has_text && !self.children.is_empty()) {
+        let mixed = self.has_text && !self.children.is_empty();
+        if self.is(DSIG_NS, name) && !mixed {
             Ok(self)
         } else {
             Err("the signature is not of the shape SAML uses")
