@@ -9,6 +9,8 @@ mod local;
 mod oidc;
 mod routes;
 mod saml;
+mod saml_limits;
+mod saml_scan;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -20,6 +22,7 @@ pub use local::LocalLogin;
 pub use oidc::OidcConnector;
 pub use routes::router;
 pub use saml::{SamlConnector, SamlIdentity};
+use saml_limits::SamlLimits;
 
 /// What a connector needs to start a login.
 #[derive(Debug, Clone, Copy)]
@@ -121,6 +124,10 @@ pub enum UpstreamError {
     },
     #[error("connection {connection}: the SAML response was refused: {detail}")]
     Rejected { connection: String, detail: String },
+    #[error("connection {connection}: too many SAML responses from one address")]
+    TooManyResponses { connection: String },
+    #[error("connection {connection}: no SAML verification turn came free in time")]
+    Busy { connection: String },
 }
 
 /// The connectors of this deployment; local login when no connector claims the hint.
@@ -130,6 +137,8 @@ pub struct Connectors {
     oidc: HashMap<String, Arc<OidcConnector>>,
     /// By id, so that metadata is fetched in a stable order.
     saml: BTreeMap<String, Arc<SamlConnector>>,
+    /// What SAML responses may cost, over all SAML connections.
+    saml_limits: SamlLimits,
 }
 
 impl Connectors {
@@ -162,6 +171,7 @@ impl Connectors {
             upstream,
             oidc,
             saml,
+            saml_limits: SamlLimits::default(),
         })
     }
 
@@ -243,6 +253,10 @@ impl Connectors {
     fn saml(&self, id: &str) -> Option<Arc<SamlConnector>> {
         self.saml.get(id).cloned()
     }
+
+    fn saml_limits(&self) -> &SamlLimits {
+        &self.saml_limits
+    }
 }
 
 #[cfg(test)]
@@ -292,6 +306,7 @@ mod tests {
             upstream: vec![acme.clone(), open.clone()],
             oidc: HashMap::new(),
             saml: BTreeMap::new(),
+            saml_limits: SamlLimits::default(),
         };
         assert!(
             connectors
@@ -326,6 +341,7 @@ mod tests {
             upstream: vec![Arc::new(Acme(vec!["acme.com".into()]))],
             oidc: HashMap::new(),
             saml: BTreeMap::new(),
+            saml_limits: SamlLimits::default(),
         };
         assert_eq!(connectors.for_login_hint(Some("bob@ACME.com")).id(), "acme");
         for other in [

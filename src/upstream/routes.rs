@@ -336,13 +336,24 @@ struct AcsForm {
 }
 
 /// The IdP's POST (HTTP-POST binding). Nothing is stored unless the response verifies; the
-/// person is signed in at the resume step, in the browser that started the login.
+/// person is signed in at the resume step, in the browser that started the login. Posts are
+/// limited per address and wait a bounded time for a verification turn (see
+/// [`super::saml_limits`]); one refused for either changes nothing.
 async fn saml_acs(
     State(state): State<AppState>,
+    Extension(ClientAddr(client)): Extension<ClientAddr>,
     Path(connection): Path<String>,
     form: Result<Form<AcsForm>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, PageError> {
     let connector = saml_connector(&state, &connection)?;
+    let now = state.clock.now();
+    let limits = state.connectors.saml_limits();
+    if !limits.count_post(client, now) {
+        return Err(UpstreamError::TooManyResponses {
+            connection: connector.id().to_string(),
+        }
+        .into());
+    }
     let Form(form) = form?;
     let saml_response =
         form.saml_response
@@ -350,7 +361,10 @@ async fn saml_acs(
             .ok_or(PageError::BadRequest(
                 "This sign-in answer has no SAMLResponse.",
             ))?;
-    let now = state.clock.now();
+    // Taken before the login, so that a post refused as busy leaves its login to a retry.
+    let turn = limits.turn().await.ok_or_else(|| UpstreamError::Busy {
+        connection: connector.id().to_string(),
+    })?;
     // A response to none of our requests is taken as IdP-initiated, where that is allowed.
     let solicited =
         match take_login(&state, connector.id(), form.relay_state.as_deref(), false).await {
@@ -362,8 +376,12 @@ async fn saml_acs(
         .as_ref()
         .and_then(|login| login.request_id.clone());
     let verifying = connector.clone();
+    // The turn goes with the work: it ends when the verification does, even if this request is
+    // dropped first.
     let verified = tokio::task::spawn_blocking(move || {
-        verifying.verify(&saml_response, request_id.as_deref(), now)
+        let verified = verifying.verify(&saml_response, request_id.as_deref(), now);
+        drop(turn);
+        verified
     })
     .await
     .map_err(|e| PageError::Internal(format!("SAML verification task: {e}")))?;

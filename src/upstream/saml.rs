@@ -2,22 +2,21 @@
 //!
 //! samael (over libxmlsec1) checks XML signatures and hands back only the signed content; it is
 //! not a policy, so every other check is made here and fails closed:
-//! - the document is read first by a strict parser (quick-xml) that refuses a DOCTYPE (and so any
-//!   entity), comments (which exclusive canonicalization leaves out of the signature, so text
-//!   could be split without breaking it), processing instructions, malformed XML (libxml's
-//!   recovery mode never sees it), more than one assertion and encrypted assertions;
+//! - the document is read first by a strict parser ([`saml_scan`]) that refuses anything libxml2
+//!   could read otherwise, more than one assertion, encrypted assertions, and every signature
+//!   not of the one shape SAML uses (libxmlsec1 would run its transforms before checking it);
 //! - signatures are verified only with the configured IdP certificates, with SHA-256 or stronger
 //!   (SHA-1 is refused);
-//! - in the signed assertion: Issuer, Audience (required), NotBefore / NotOnOrAfter, a bearer
-//!   SubjectConfirmation with our ACS as Recipient, its NotOnOrAfter (required), and its
-//!   InResponseTo, which must be the outstanding request (or absent, for an IdP-initiated login
-//!   the connection allows); the caller then spends the assertion ID once.
+//! - in the signed assertion: Issuer, Audience (required, in every AudienceRestriction),
+//!   NotBefore / NotOnOrAfter, a bearer SubjectConfirmation with our ACS as Recipient, its
+//!   NotOnOrAfter (required), and its InResponseTo, which must be the outstanding request (or
+//!   absent, for an IdP-initiated login the connection allows); the caller then spends the
+//!   assertion ID once.
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use openssl::pkey::{PKey, Private};
 use quick_xml::events::Event;
-use quick_xml::name::ResolveResult;
 use samael::crypto::{
     AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider, ReduceMode,
 };
@@ -26,11 +25,9 @@ use samael::schema::{Assertion, AuthnRequest, Issuer, NameIdPolicy, Response};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use super::{LoginRequest, UpstreamConnector, UpstreamError, login_query, read_limited};
+use super::{LoginRequest, UpstreamConnector, UpstreamError, login_query, read_limited, saml_scan};
 use crate::config::{ConnectionDecl, IdpDescriptor, IdpSource, SamlConnectionDecl};
 
-const PROTOCOL_NS: &[u8] = b"urn:oasis:names:tc:SAML:2.0:protocol";
-const ASSERTION_NS: &[u8] = b"urn:oasis:names:tc:SAML:2.0:assertion";
 const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
 const POST_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
@@ -248,8 +245,7 @@ impl SamlConnector {
         let bytes = STANDARD
             .decode(compact)
             .map_err(|_| refused("SAMLResponse is not base64"))?;
-        let xml = String::from_utf8(bytes).map_err(|_| refused("the response is not UTF-8"))?;
-        let outline = scan(&xml).map_err(refused)?;
+        let outline = saml_scan::scan(&bytes).map_err(refused)?;
         if outline.status.as_deref() != Some(STATUS_SUCCESS) {
             return Err(UpstreamError::Denied {
                 connection: self.connection.id.clone(),
@@ -265,7 +261,7 @@ impl SamlConnector {
         }
         let idp = self.idp()?;
         let signed = Crypto::reduce_xml_to_signed_with_allowed_algorithms(
-            &xml,
+            outline.xml,
             &idp.certificates,
             ReduceMode::ValidateAndMarkNoAncestors,
             Some(&self.allowed_algorithms()),
@@ -356,11 +352,16 @@ impl SamlConnector {
         {
             return refused("the assertion has expired");
         }
-        let for_us = conditions
+        // Each restriction must name us (SAML core 2.5.1.4: the assertion is addressed to the
+        // intersection of their audiences).
+        let restrictions = conditions
             .audience_restrictions
-            .iter()
-            .flatten()
-            .any(|r| r.audience.contains(&self.settings.sp_entity_id));
+            .as_deref()
+            .unwrap_or_default();
+        let for_us = !restrictions.is_empty()
+            && restrictions
+                .iter()
+                .all(|r| r.audience.contains(&self.settings.sp_entity_id));
         if !for_us {
             return refused("the assertion's Audience is not us");
         }
@@ -457,62 +458,6 @@ impl From<&IdpDescriptor> for Idp {
     }
 }
 
-/// What the strict first reading of a response found.
-struct Outline {
-    destination: Option<String>,
-    status: Option<String>,
-}
-
-/// Reads the whole document strictly before any XML library with looser habits sees it; what is
-/// wrong with it otherwise.
-fn scan(xml: &str) -> Result<Outline, &'static str> {
-    let refused = |why: &'static str| Err(why);
-    let mut reader = quick_xml::NsReader::from_str(xml);
-    reader.config_mut().check_end_names = true;
-    let mut assertions = 0;
-    let mut outline = Outline {
-        destination: None,
-        status: None,
-    };
-    let mut seen_root = false;
-    loop {
-        let (namespace, event) = match reader.read_resolved_event() {
-            Ok(event) => event,
-            Err(_) => return refused("the response is not well-formed XML"),
-        };
-        let element = match &event {
-            Event::Eof => break,
-            Event::DocType(_) => return refused("the response has a DOCTYPE"),
-            Event::Comment(_) => return refused("the response has a comment"),
-            Event::PI(_) => return refused("the response has a processing instruction"),
-            Event::Start(element) | Event::Empty(element) => element,
-            _ => continue,
-        };
-        let local = element.local_name();
-        let in_ns = |ns: &[u8]| matches!(&namespace, ResolveResult::Bound(n) if n.as_ref() == ns);
-        if !seen_root {
-            if !(in_ns(PROTOCOL_NS) && local.as_ref() == b"Response") {
-                return refused("the document is not a SAML Response");
-            }
-            seen_root = true;
-            outline.destination = attribute(element, b"Destination");
-        }
-        if in_ns(ASSERTION_NS) && local.as_ref() == b"Assertion" {
-            assertions += 1;
-        }
-        if in_ns(ASSERTION_NS) && local.as_ref() == b"EncryptedAssertion" {
-            return refused("encrypted assertions are not accepted");
-        }
-        if in_ns(PROTOCOL_NS) && local.as_ref() == b"StatusCode" && outline.status.is_none() {
-            outline.status = attribute(element, b"Value");
-        }
-    }
-    if assertions != 1 {
-        return refused("the response must hold exactly one assertion");
-    }
-    Ok(outline)
-}
-
 /// The local name of the document's root element.
 fn root_element(xml: &str) -> Option<String> {
     let mut reader = quick_xml::Reader::from_str(xml);
@@ -525,15 +470,6 @@ fn root_element(xml: &str) -> Option<String> {
             _ => {}
         }
     }
-}
-
-fn attribute(element: &quick_xml::events::BytesStart, name: &[u8]) -> Option<String> {
-    element
-        .attributes()
-        .flatten()
-        .find(|a| a.key.local_name().as_ref() == name)
-        .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok())
-        .map(|v| v.into_owned())
 }
 
 fn timestamp(seconds: i64) -> DateTime<Utc> {

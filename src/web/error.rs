@@ -122,6 +122,16 @@ impl PageError {
                 "Sign-in refused",
                 "Your organisation's sign-in service did not sign you in. If you think this is a mistake, contact your administrator.",
             ),
+            PageError::Upstream(UpstreamError::TooManyResponses { .. }) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many sign-ins",
+                "Too many sign-in answers came from your network in the last minute. Please wait a minute and try again.",
+            ),
+            PageError::Upstream(UpstreamError::Busy { .. }) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Sign-in busy",
+                "This service is busy checking other sign-ins. Please try again in a moment.",
+            ),
             PageError::Upstream(UpstreamError::ForeignDomain { .. }) => (
                 StatusCode::FORBIDDEN,
                 "Sign-in refused",

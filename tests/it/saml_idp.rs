@@ -31,7 +31,8 @@ impl IdpKey {
         }
     }
 
-    fn sign(&self, xml: &str) -> String {
+    /// `xml` with each signature template in it filled in.
+    pub fn sign(&self, xml: &str) -> String {
         let signed = Crypto::sign_xml(xml, &self.key_der).unwrap();
         strip_declaration(&signed)
     }
@@ -78,7 +79,8 @@ fn rfc3339(offset: i64) -> String {
         .to_string()
 }
 
-fn signature_template(id: &str, cert: &str) -> String {
+/// The signature an IdP puts in the element with ID `id`, to be filled in by [`IdpKey::sign`].
+pub fn signature_template(id: &str, cert: &str) -> String {
     format!(
         r##"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="#{id}"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue></ds:DigestValue></ds:Reference></ds:SignedInfo><ds:SignatureValue></ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>"##
     )

@@ -155,16 +155,19 @@ async fn to_idp(server: &TestServer, http: &Client, url: &str) -> Outstanding {
                 r#"AssertionConsumerServiceURL="{}""#,
                 server.url("/saml/acme/acs")
             )));
-            let id_at = request.find(" ID=\"").unwrap() + 5;
-            let request_id =
-                request[id_at..id_at + request[id_at..].find('"').unwrap()].to_string();
             return Outstanding {
-                request_id,
+                request_id: first_id(&request),
                 relay_state: param("RelayState"),
             };
         }
         next = location.to_string();
     }
+}
+
+/// The first `ID` attribute's value in `xml`.
+fn first_id(xml: &str) -> String {
+    let at = xml.find(" ID=\"").unwrap() + 5;
+    xml[at..at + xml[at..].find('"').unwrap()].to_string()
 }
 
 /// Starts a login at connection `acme` that ends at `/account`.
@@ -223,6 +226,11 @@ crate::backend_tests!(
     idp_metadata_with_two_certificates_verifies_either,
     authn_requests_are_signed_when_the_connection_has_a_key,
     idp_metadata_is_fetched_from_its_url_and_refreshed,
+    a_costly_signature_transform_is_refused_at_once,
+    signatures_of_another_shape_are_refused,
+    a_response_in_another_encoding_is_refused,
+    every_audience_restriction_must_name_us,
+    posts_from_one_address_are_limited,
 );
 
 async fn a_relying_party_signs_in_through_the_saml_idp(backend: Backend) {
@@ -1118,4 +1126,223 @@ idp_metadata_url = "{other_url}"
         assert!(refused.contains("connection acme"), "{refused}");
     }
     drop(closed);
+}
+
+/// The assertion of `spec`, unsigned, changed by `edit` (given the assertion's ID; it places a
+/// signature template), in an unsigned response; then the template is signed, in place (what an
+/// inclusive canonicalization signs depends on the namespaces around it).
+fn assertion_signed_as(idp: &IdpKey, spec: &Spec, edit: impl Fn(&str, &str) -> String) -> String {
+    let mut unsigned = spec.clone();
+    unsigned.signed = Signed::Nothing;
+    let assertion = idp.assertion(&unsigned);
+    let edited = edit(&assertion, &first_id(&assertion));
+    encode(&idp.sign(&idp.response_xml(&unsigned, &edited)))
+}
+
+/// `assertion` with `signature` where IdPs put it: after the Issuer.
+fn after_issuer(assertion: &str, signature: &str) -> String {
+    assertion.replacen("</saml:Issuer>", &format!("</saml:Issuer>{signature}"), 1)
+}
+
+/// The attack of the security review: libxmlsec1 runs a Reference's transforms before it checks
+/// the SignatureValue, and this XPath is cubic in the ~1,500 elements of a 70 KB response. It
+/// took minutes of CPU; refused before any signature work, it takes milliseconds.
+async fn a_costly_signature_transform_is_refused_at_once(backend: Backend) {
+    let setup = Setup::start(backend).await;
+    let before = setup.counts().await;
+    let browser = setup.server.client();
+    let outstanding = start(&setup, &browser).await;
+    let mut spec = setup.spec(Some(&outstanding.request_id));
+    spec.signed = Signed::Nothing;
+    let filler: String = (0..1500).map(|i| format!("<i>{i:040}</i>")).collect();
+    let assertion = setup.idp.assertion(&spec).replacen(
+        "</saml:AttributeStatement>",
+        &format!(
+            r#"<saml:Attribute Name="filler"><saml:AttributeValue>{filler}</saml:AttributeValue></saml:Attribute></saml:AttributeStatement>"#
+        ),
+        1,
+    );
+    let xpath = r#"<ds:Transform Algorithm="http://www.w3.org/TR/1999/REC-xpath-19991116"><ds:XPath>count(//*) &gt; count(//*[local-name()='i'][.=string(count(//*))])</ds:XPath></ds:Transform>"#;
+    let signature = signature_template(&first_id(&assertion), &setup.idp.cert_b64)
+        .replacen("<ds:Transforms>", &format!("<ds:Transforms>{xpath}"), 1)
+        .replace("Value></ds:", "Value>AAAA</ds:");
+    let response = setup
+        .idp
+        .response_xml(&spec, &after_issuer(&assertion, &signature));
+    assert!(response.len() > 70_000, "{}", response.len());
+    let posted = std::time::Instant::now();
+    let acs = browser
+        .post(setup.acs("acme"))
+        .form(&[
+            ("SAMLResponse", encode(&response).as_str()),
+            ("RelayState", &outstanding.relay_state),
+        ])
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .expect("an answer within 30 s");
+    assert_eq!(acs.status(), BAD);
+    assert!(
+        posted.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        posted.elapsed()
+    );
+    assert_eq!(setup.counts().await, before);
+}
+
+/// Each is validly signed by the IdP's key, in a shape SAML does not use: refused all the same.
+async fn signatures_of_another_shape_are_refused(backend: Backend) {
+    let setup = Setup::start(backend).await;
+    let idp = &setup.idp;
+    let template = |id: &str| signature_template(id, &idp.cert_b64);
+    assert_refused(&setup, "an extra Reference", BAD, |spec| {
+        assertion_signed_as(idp, spec, |assertion, id| {
+            let signature = template(id);
+            let start = signature.find("<ds:Reference").unwrap();
+            let end = signature.find("</ds:Reference>").unwrap() + "</ds:Reference>".len();
+            let reference = &signature[start..end];
+            after_issuer(
+                assertion,
+                &signature.replacen(reference, &reference.repeat(2), 1),
+            )
+        })
+    })
+    .await;
+    assert_refused(&setup, "a signature in the Subject", BAD, |spec| {
+        assertion_signed_as(idp, spec, |assertion, id| {
+            assertion.replacen(
+                "<saml:Subject>",
+                &format!("<saml:Subject>{}", template(id)),
+                1,
+            )
+        })
+    })
+    .await;
+    assert_refused(&setup, "inclusive canonicalization", BAD, |spec| {
+        assertion_signed_as(idp, spec, |assertion, id| {
+            let inclusive = template(id).replacen(
+                r#"CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#""#,
+                r#"CanonicalizationMethod Algorithm="http://www.w3.org/TR/2001/REC-xml-c14n-20010315""#,
+                1,
+            );
+            after_issuer(assertion, &inclusive)
+        })
+    })
+    .await;
+    // A signature in the Response over the assertion only: its Reference is not to its parent.
+    assert_refused(&setup, "a Reference to another element", BAD, |spec| {
+        let mut unsigned = spec.clone();
+        unsigned.signed = Signed::Nothing;
+        let assertion = idp.assertion(&unsigned);
+        let response = idp.response_xml(&unsigned, &assertion);
+        encode(&idp.sign(&after_issuer(&response, &template(&first_id(&assertion)))))
+    })
+    .await;
+}
+
+/// libxml2 obeys the XML declaration: in UTF-7, `+ADw-` is `<`, so what a reader of UTF-8 takes
+/// for text before the root is a DOCTYPE to libxml2 (and `+-` is the `+` of the base64 values,
+/// so the signature still holds). Every rule of the strict reading could be slipped past so.
+async fn a_response_in_another_encoding_is_refused(backend: Backend) {
+    let setup = Setup::start(backend).await;
+    assert_refused(&setup, "UTF-7 with a DOCTYPE", BAD, |spec| {
+        let signed = setup.idp.response(spec).replace('+', "+-");
+        encode(&format!(
+            r#"<?xml version="1.0" encoding="UTF-7"?>+ADw-!DOCTYPE samlp:Response +AFs-+ADw-!ENTITY x +ACI-y+ACI-+AD4-+AF0-+AD4-{signed}"#
+        ))
+    })
+    .await;
+    assert_refused(&setup, "UTF-16", BAD, |spec| {
+        let xml = format!(
+            r#"<?xml version="1.0" encoding="UTF-16"?>{}"#,
+            setup.idp.response(spec)
+        );
+        let utf16: Vec<u8> = [0xff, 0xfe]
+            .into_iter()
+            .chain(xml.encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        STANDARD.encode(utf16)
+    })
+    .await;
+    // UTF-8, declared so in any case, signs in.
+    let browser = setup.server.client();
+    let outstanding = start(&setup, &browser).await;
+    let signed = setup
+        .idp
+        .response(&setup.spec(Some(&outstanding.request_id)));
+    let acs = post_acs(
+        &browser,
+        &setup.acs("acme"),
+        &encode(&format!(
+            r#"<?xml version="1.0" encoding="utf-8"?>{signed}"#
+        )),
+        Some(&outstanding.relay_state),
+    )
+    .await;
+    assert_eq!(acs.status(), StatusCode::SEE_OTHER);
+}
+
+/// An assertion is addressed to the audiences every AudienceRestriction names, not any one.
+async fn every_audience_restriction_must_name_us(backend: Backend) {
+    let setup = Setup::start(backend).await;
+    let idp = &setup.idp;
+    let with_restriction = |spec: &Spec, audiences: &str| {
+        assertion_signed_as(idp, spec, |assertion, id| {
+            let restriction =
+                format!("<saml:AudienceRestriction>{audiences}</saml:AudienceRestriction>");
+            let assertion = assertion.replacen(
+                "</saml:Conditions>",
+                &format!("{restriction}</saml:Conditions>"),
+                1,
+            );
+            after_issuer(&assertion, &signature_template(id, &idp.cert_b64))
+        })
+    };
+    let other = "<saml:Audience>https://someone-else.test/saml</saml:Audience>";
+    assert_refused(&setup, "a second restriction without us", BAD, |spec| {
+        with_restriction(spec, other)
+    })
+    .await;
+    // A second restriction that names us among others still lets the assertion through.
+    let browser = setup.server.client();
+    let outstanding = start(&setup, &browser).await;
+    let spec = setup.spec(Some(&outstanding.request_id));
+    let ours = format!("{other}<saml:Audience>{}</saml:Audience>", spec.audience);
+    let acs = post_acs(
+        &browser,
+        &setup.acs("acme"),
+        &with_restriction(&spec, &ours),
+        Some(&outstanding.relay_state),
+    )
+    .await;
+    assert_eq!(acs.status(), StatusCode::SEE_OTHER);
+}
+
+/// 120 posts per address and minute (docs/saml.md#limits); past that, a post is refused before
+/// it is read, valid or not, and changes nothing.
+async fn posts_from_one_address_are_limited(backend: Backend) {
+    let setup = Setup::start(backend).await;
+    let http = setup.server.client();
+    for _ in 0..120 {
+        let refused = post_acs(&http, &setup.acs("acme"), "bm90IFNBTUw=", None).await;
+        assert_eq!(refused.status(), BAD);
+    }
+    let before = setup.counts().await;
+    let outstanding = start(&setup, &http).await;
+    let response = setup
+        .idp
+        .response(&setup.spec(Some(&outstanding.request_id)));
+    let limited = post_acs(
+        &http,
+        &setup.acs("acme"),
+        &encode(&response),
+        Some(&outstanding.relay_state),
+    )
+    .await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        texts(&limited.text().await.unwrap(), "h1"),
+        ["Too many sign-ins"]
+    );
+    assert_eq!(setup.counts().await, before);
 }
