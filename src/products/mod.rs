@@ -61,7 +61,7 @@ async fn browser_login(
 ) -> Result<Response, PageError> {
     let (product, destination) = browser_request(&state, &product, query)?;
     let Some(session) = current_session(&state, &headers).await? else {
-        return Ok(see_other(&login_page(this_request(&uri)), &[]));
+        return Ok(sign_in_first(&uri));
     };
     if !confirm::initiated_here(&headers) {
         return confirm::page(
@@ -95,7 +95,7 @@ async fn browser_confirmed(
     csrf::verify(&state, &headers, &form.csrf)?;
     let (product, destination) = browser_request(&state, &product, query)?;
     let Some(session) = current_session(&state, &headers).await? else {
-        return Ok(see_other(&login_page(this_request(&uri)), &[]));
+        return Ok(sign_in_first(&uri));
     };
     let url = issue(&state, product, &destination, session.user).await?;
     Ok(see_other(url.as_str(), &[]))
@@ -112,6 +112,11 @@ fn browser_request<'a>(
         query.map_err(|_| ProductError::BadRequest("the query string could not be read"))?;
     let destination = request::destination(product, &query)?;
     Ok((product, destination))
+}
+
+/// To the login page, and back to this same request once signed in.
+fn sign_in_first(uri: &Uri) -> Response {
+    see_other(&login_page(this_request(uri)), &[])
 }
 
 /// The path and query of a request, to come back to after signing in or confirming.

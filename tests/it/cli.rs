@@ -4,6 +4,18 @@ use std::process::{Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_idbridge");
 
+/// Runs `idbridge check-config` on a file it must refuse, and returns what it printed.
+fn check_config_fails(file: &std::path::Path) -> String {
+    let output = Command::new(BIN)
+        .arg("check-config")
+        .arg(file)
+        .env_clear()
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    String::from_utf8(output.stderr).unwrap()
+}
+
 #[test]
 fn check_config_lists_every_problem_and_fails() {
     let dir = tempfile::tempdir().unwrap();
@@ -13,14 +25,7 @@ fn check_config_lists_every_problem_and_fails() {
         "[server]\nbind = \"nowhere\"\n[[entities]]\nid = \"d\"\nname = \"D\"\nlevel = \"DIVISION\"\nparent = \"missing\"\n",
     )
     .unwrap();
-    let output = Command::new(BIN)
-        .arg("check-config")
-        .arg(&file)
-        .env_clear()
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8(output.stderr).unwrap();
+    let stderr = check_config_fails(&file);
     assert!(stderr.contains("config has 3 problem(s)"), "{stderr}");
     assert!(stderr.contains("keys.encryption_key: required"), "{stderr}");
     assert!(
@@ -60,14 +65,7 @@ redirect_uris = ["not a url"]
 "#,
     )
     .unwrap();
-    let output = Command::new(BIN)
-        .arg("check-config")
-        .arg(&file)
-        .env_clear()
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8(output.stderr).unwrap();
+    let stderr = check_config_fails(&file);
     assert!(stderr.contains("config has 3 problem(s)"), "{stderr}");
     assert!(stderr.contains("server.bogus_key: unknown key"), "{stderr}");
     assert!(stderr.contains("keys.encryption_key: required"), "{stderr}");

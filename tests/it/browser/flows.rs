@@ -1,7 +1,7 @@
 //! Signing in to a relying party on another site: login, consent, remembered consent, silent
 //! and forced re-authentication, form_post, logout, the account page and the session tracker.
 use super::relying_party::claims;
-use super::{Browser, BrowserSetup};
+use super::{Browser, BrowserSetup, sign_in_for};
 use crate::support::*;
 
 const PROFILE: &str = "openid profile";
@@ -13,11 +13,7 @@ async fn callback(browser: &Browser, setup: &BrowserSetup) -> url::Url {
 
 /// Walks a fresh browser through login and consent (Allow) and returns the callback URL.
 async fn sign_in_and_allow(browser: &Browser, setup: &BrowserSetup, state: &str) -> url::Url {
-    browser
-        .goto(&setup.rp.authorize_url(PROFILE, state, &[]))
-        .await;
-    browser.find("#email").await;
-    browser.sign_in(ALICE_EMAIL, ALICE_PASSWORD).await;
+    sign_in_for(browser, setup, PROFILE, state, &[]).await;
     browser.click("button[value=allow]").await;
     callback(browser, setup).await
 }
@@ -52,11 +48,7 @@ async fn login_and_consent_reach_a_relying_party_on_another_site() {
 async fn denying_consent_returns_access_denied_to_the_relying_party() {
     let setup = BrowserSetup::start("").await;
     let browser = Browser::start().await;
-    browser
-        .goto(&setup.rp.authorize_url(PROFILE, "st-deny", &[]))
-        .await;
-    browser.find("#email").await;
-    browser.sign_in(ALICE_EMAIL, ALICE_PASSWORD).await;
+    sign_in_for(&browser, &setup, PROFILE, "st-deny", &[]).await;
     browser.click("button[value=deny]").await;
 
     let url = callback(&browser, &setup).await;
@@ -112,15 +104,14 @@ async fn remembered_consent_takes_the_login_form_straight_to_the_relying_party()
     // prompt=login shows the form again; consent is remembered, so the login POST ends at
     // the relying party.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    browser
-        .goto(
-            &setup
-                .rp
-                .authorize_url(PROFILE, "st-forced", &[("prompt", "login")]),
-        )
-        .await;
-    browser.find("#email").await;
-    browser.sign_in(ALICE_EMAIL, ALICE_PASSWORD).await;
+    sign_in_for(
+        &browser,
+        &setup,
+        PROFILE,
+        "st-forced",
+        &[("prompt", "login")],
+    )
+    .await;
     let url = callback(&browser, &setup).await;
     assert_eq!(param(&url, "state").as_deref(), Some("st-forced"));
     let tokens = setup.rp.redeem(&param(&url, "code").unwrap()).await;
@@ -139,15 +130,7 @@ async fn max_age_zero_asks_for_the_password_again() {
     sign_in_and_allow(&browser, &setup, "st-first").await;
 
     // At once, in the same second as the first login: still a new login is needed.
-    browser
-        .goto(
-            &setup
-                .rp
-                .authorize_url(PROFILE, "st-max-age", &[("max_age", "0")]),
-        )
-        .await;
-    browser.find("#email").await;
-    browser.sign_in(ALICE_EMAIL, ALICE_PASSWORD).await;
+    sign_in_for(&browser, &setup, PROFILE, "st-max-age", &[("max_age", "0")]).await;
     let url = callback(&browser, &setup).await;
     assert_eq!(param(&url, "state").as_deref(), Some("st-max-age"));
     assert!(param(&url, "code").is_some());
@@ -159,15 +142,14 @@ async fn max_age_zero_asks_for_the_password_again() {
 async fn form_post_response_mode_posts_the_code_to_the_relying_party() {
     let setup = BrowserSetup::start("").await;
     let browser = Browser::start().await;
-    browser
-        .goto(
-            &setup
-                .rp
-                .authorize_url(PROFILE, "st-form", &[("response_mode", "form_post")]),
-        )
-        .await;
-    browser.find("#email").await;
-    browser.sign_in(ALICE_EMAIL, ALICE_PASSWORD).await;
+    sign_in_for(
+        &browser,
+        &setup,
+        PROFILE,
+        "st-form",
+        &[("response_mode", "form_post")],
+    )
+    .await;
     browser.click("button[value=allow]").await;
 
     let posted = browser.find("#posted").await;

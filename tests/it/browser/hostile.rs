@@ -1,6 +1,6 @@
 //! Pages on an attacker's site: framing the login page, posting a forged consent, and open
 //! redirects through each parameter that names where to go next.
-use super::{Browser, BrowserSetup};
+use super::{Browser, BrowserSetup, sign_in_for};
 use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -26,11 +26,7 @@ async fn a_forged_consent_from_another_site_is_refused_by_the_csrf_check() {
     let setup = BrowserSetup::start("").await;
     let browser = Browser::start().await;
     // The victim is signed in and has a sign-in request waiting for consent.
-    browser
-        .goto(&setup.rp.authorize_url("openid profile", "st-victim", &[]))
-        .await;
-    browser.find("#email").await;
-    browser.sign_in(ALICE_EMAIL, ALICE_PASSWORD).await;
+    sign_in_for(&browser, &setup, "openid profile", "st-victim", &[]).await;
     browser.find("button[value=allow]").await;
     let consent = browser.url().await;
     let id = param(&consent, "id").expect("the pending authorization's id");

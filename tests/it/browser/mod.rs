@@ -13,3 +13,21 @@ mod relying_party;
 
 pub use driver::Browser;
 pub use relying_party::BrowserSetup;
+
+/// Sends the browser from the relying party to idbridge with an authorization request and signs
+/// in as Alice on the login page it shows.
+pub async fn sign_in_for(
+    browser: &Browser,
+    setup: &BrowserSetup,
+    scope: &str,
+    state: &str,
+    extra: &[(&str, &str)],
+) {
+    browser
+        .goto(&setup.rp.authorize_url(scope, state, extra))
+        .await;
+    browser.find("#email").await;
+    browser
+        .sign_in(crate::support::ALICE_EMAIL, crate::support::ALICE_PASSWORD)
+        .await;
+}
