@@ -163,15 +163,31 @@ impl Browser {
         let dir = screenshot_dir();
         std::fs::create_dir_all(&dir).expect("screenshot dir");
         for (label, (width, height)) in [("desktop", DESKTOP), ("phone", PHONE)] {
-            self.client()
-                .set_window_size(width, height)
-                .await
-                .expect("window size");
+            self.set_viewport(width, height).await;
             let png = self.client().screenshot().await.expect("screenshot");
             std::fs::write(dir.join(format!("{name}-{label}.png")), png).expect("save screenshot");
         }
         self.client()
             .set_window_size(DESKTOP.0, DESKTOP.1)
+            .await
+            .expect("window size");
+    }
+
+    /// Sizes the window so that the page itself (the viewport) is `width` × `height`.
+    async fn set_viewport(&self, width: u32, height: u32) {
+        self.client()
+            .set_window_size(width, height)
+            .await
+            .expect("window size");
+        let inner = self
+            .eval("return [window.innerWidth, window.innerHeight]")
+            .await;
+        let (inner_width, inner_height) = (
+            inner[0].as_u64().expect("width") as u32,
+            inner[1].as_u64().expect("height") as u32,
+        );
+        self.client()
+            .set_window_size(width * 2 - inner_width, height * 2 - inner_height)
             .await
             .expect("window size");
     }
