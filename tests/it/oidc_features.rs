@@ -153,6 +153,46 @@ async fn session_tracker_answers_registered_origins_only(backend: Backend) {
     assert_eq!(allowed, None, "unregistered origin gets no CORS grant");
     assert!(!credentials);
     assert!(body.get("access_token").is_none() && body.as_object().unwrap().len() == 2);
+
+    // A product on another site names the session by its sid: no cookie, no credentials.
+    let now = server.clock.now();
+    let sessions = server
+        .state
+        .store
+        .sessions_of("u-alice", now)
+        .await
+        .unwrap();
+    let by_sid = |sid: String| {
+        let url = server.url(&format!("/sso/v2/session?sid={sid}"));
+        async move {
+            let response = reqwest::Client::new()
+                .get(url)
+                .header("origin", "https://rp.example.com")
+                .send()
+                .await
+                .unwrap();
+            let headers = response.headers().clone();
+            let body: Value = response.json().await.unwrap();
+            (body["active"].clone(), headers)
+        }
+    };
+    let (active, headers) = by_sid(sessions[0].sid.clone()).await;
+    assert_eq!(active, true);
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "https://rp.example.com"
+    );
+    assert!(headers.get("access-control-allow-credentials").is_none());
+    let (active, _) = by_sid(idbridge::crypto::random_token()).await;
+    assert_eq!(active, false, "an unknown sid names no session");
+    server
+        .state
+        .store
+        .end_session_of("u-alice", &sessions[0].id_hash)
+        .await
+        .unwrap();
+    let (active, _) = by_sid(sessions[0].sid.clone()).await;
+    assert_eq!(active, false, "an ended session is reported as ended");
 }
 
 async fn form_post_posts_the_code_to_the_client(backend: Backend) {
