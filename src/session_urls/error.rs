@@ -51,7 +51,7 @@ impl IntoResponse for GenerateError {
     }
 }
 
-/// An error of `GET /surl/{token}`.
+/// An error of opening a session URL: `GET` or `POST /surl/{token}`.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
     #[error("the session URL is unknown, was opened before, or has expired")]

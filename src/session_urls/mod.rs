@@ -1,12 +1,15 @@
 //! One-time session URLs (SPEC section 7). A trusted backend asks
 //! `POST /urlgenerator/generateusersessionurl` for a URL that signs its customer in; the browser
-//! that opens `GET /surl/{token}` gets the customer's profile created or updated, an idbridge
-//! session, and a redirect to the target. The handlers only read the request and answer:
+//! that opens `GET /surl/{token}` sees a page with one button, and its `POST /surl/{token}` gets
+//! the customer's profile created or updated, an idbridge session, and a redirect to the target.
+//! The URL is sent by email and mail gateways fetch links, so the GET changes nothing. The
+//! handlers only read the request and answer:
 //! [`target`] reads and checks the `TargetUrl`, the store spends the URL and applies the profile,
 //! [`error`] turns failures into HTTP.
 pub mod error;
 pub mod target;
 
+use askama::Template;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Extension, Path, State};
 use axum::http::HeaderMap;
@@ -18,7 +21,7 @@ use serde_json::json;
 
 use crate::crypto;
 use crate::state::AppState;
-use crate::web::pages::see_other;
+use crate::web::pages::{after_form, render, see_other};
 use crate::web::{ClientAddr, PageError, new_session, replace_session};
 use error::{GenerateError, OpenError};
 
@@ -36,7 +39,7 @@ pub const SESSION_URL_TTL: i64 = 72 * 3600;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/urlgenerator/generateusersessionurl", post(generate))
-        .route("/surl/{token}", get(open))
+        .route("/surl/{token}", get(show).post(open))
 }
 
 #[derive(Deserialize)]
@@ -74,8 +77,36 @@ async fn generate(
     Ok(Json(json!({"Url": url, "ResultMessage": "OK"})).into_response())
 }
 
-/// `GET /surl/{token}`: spends the URL, creates or updates the customer's profile, starts a
-/// session for its user and sends the browser to the target.
+#[derive(Template)]
+#[template(path = "session_url.html")]
+struct SessionUrlPage<'a> {
+    token: &'a str,
+}
+
+/// `GET /surl/{token}`: a page with one button that posts to the same URL, or the error page when
+/// the URL cannot be used. Spends nothing: mail gateways and link previews fetch links in emails
+/// (SPEC section 7).
+async fn show(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, PageError> {
+    let usable = state
+        .store
+        .session_url_usable(&crypto::sha256_hex(&token), state.clock.now())
+        .await
+        .map_err(OpenError::from)?;
+    if !usable {
+        return Err(OpenError::Unusable.into());
+    }
+    render(&SessionUrlPage { token: &token }, &[])
+}
+
+/// `POST /surl/{token}`, from the page of [`show`]: spends the URL, creates or updates the
+/// customer's profile, starts a session for its user and sends the browser to the target.
+///
+/// No CSRF token: the unguessable one-time token in the path is the secret. A page on another
+/// site could post it only if its author holds the link, and then could as well show the person
+/// the link's own button; and a forged post without it finds nothing to spend.
 async fn open(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -95,5 +126,5 @@ async fn open(
         .ok_or(OpenError::Unusable)?;
     let cookie = replace_session(&state, &headers, &opened.session_token).await?;
     tracing::info!(user = %opened.user.id, profile = ?opened.change, "signed in by session URL");
-    Ok(see_other(&opened.target_url, &[cookie]))
+    Ok(after_form(see_other(&opened.target_url, &[cookie])))
 }

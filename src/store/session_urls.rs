@@ -7,7 +7,7 @@
 use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, SqlErr, TransactionTrait,
+    PaginatorTrait, QueryFilter, SqlErr, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 
@@ -106,6 +106,17 @@ impl Store {
         .insert(&self.writer)
         .await?;
         Ok(())
+    }
+
+    /// Whether an unexpired session URL hashes to `token_hash`: a read, which spends nothing.
+    pub async fn session_url_usable(&self, token_hash: &str, now: i64) -> Result<bool, StoreError> {
+        use session_url::Column as S;
+        let found = session_url::Entity::find()
+            .filter(S::TokenHash.eq(token_hash))
+            .filter(S::ExpiresAt.gt(now))
+            .count(&self.db)
+            .await?;
+        Ok(found > 0)
     }
 
     /// The user of the profile of `internal_customer`, if there is one.

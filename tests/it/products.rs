@@ -38,7 +38,7 @@ password = "env:BACKEND_PASSWORD"
 scopes = ["session_urls"]
 "#;
 
-const HELPDESK_SECRET: &str = "helpdesk-secret-1-0123456789abcdefghijklmnop";
+pub(crate) const HELPDESK_SECRET: &str = "helpdesk-secret-1-0123456789abcdefghijklmnop";
 const HELPDESK_SECRET_2: &str = "helpdesk-secret-2-0123456789abcdefghijklmnop";
 const CHAT_SECRET: &str = "chat-secret-1-0123456789abcdefghijklmnopqrstu";
 const CHAT_SECRET_2: &str = "chat-secret-2-0123456789abcdefghijklmnopqrstu";
@@ -78,7 +78,11 @@ async fn signed_in(server: &TestServer) -> reqwest::Client {
 }
 
 /// Verifies a hub token as a hub would: HS256 with its secret, exp, and aud = its own domain.
-fn verify_hub(token: &str, secret: &str, hub_domain: &str) -> jsonwebtoken::errors::Result<Value> {
+pub(crate) fn verify_hub(
+    token: &str,
+    secret: &str,
+    hub_domain: &str,
+) -> jsonwebtoken::errors::Result<Value> {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_audience(&[hub_domain]);
     validation.set_required_spec_claims(&["exp", "aud", "iat"]);

@@ -1,5 +1,6 @@
 //! One-time session URLs (SPEC section 7): a backend asks for a URL with HTTP Basic credentials;
-//! a browser that opens it gets the customer's profile created or updated, a session and a
+//! a browser that opens it sees a page with one button, which changes nothing (mail gateways
+//! fetch links); pressing it gets the customer's profile created or updated, a session and a
 //! redirect to the target without the profile parameters. A URL works once across processes,
 //! expires after 72 hours, and a refused request stores nothing.
 use idbridge::Clock;
@@ -65,11 +66,12 @@ async fn start(backend: Backend) -> (TestDb, TestServer) {
     (db, server)
 }
 
-/// Opens a session URL for `target` in a new browser and expects the redirect.
+/// Opens a session URL for `target` in a new browser and expects to be sent on.
 async fn sign_in(server: &TestServer, target: &str) {
     let path = session_url(server, target).await;
-    let (status, _, page) = open(&server.client(), &server.base, &path).await;
-    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    let (status, location, page) = open(&server.client(), &server.base, &path).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(location.is_some(), "{page}");
 }
 
 /// Asks for a session URL with a JSON body; returns the status, the `WWW-Authenticate` header and
@@ -110,17 +112,51 @@ async fn session_url(server: &TestServer, target: &str) -> String {
     path.to_string()
 }
 
-/// Opens a session URL in `browser` (on whichever server `base` is); returns the status, where it
-/// redirects, and the page.
+/// Opens a session URL in `browser` (on whichever server `base` is) as a person does: the page,
+/// then its button. Returns the status, where the browser is sent next, and the page: `200` with
+/// the target (the page that moves on, `after_form`) once it is spent, or the error page.
 async fn open(
     browser: &reqwest::Client,
     base: &str,
     path: &str,
 ) -> (StatusCode, Option<String>, String) {
+    let (status, page) = look(browser, base, path).await;
+    if status != StatusCode::OK {
+        return (status, None, page);
+    }
+    assert_eq!(texts(&page, "form button"), ["Continue"], "one button");
+    assert_eq!(form_action(&page).as_deref(), Some(path), "posts to itself");
+    press(browser, base, path).await
+}
+
+/// `GET` of a session URL: the status and the page.
+async fn look(browser: &reqwest::Client, base: &str, path: &str) -> (StatusCode, String) {
     let response = browser.get(format!("{base}{path}")).send().await.unwrap();
+    assert_eq!(location(&response), None, "a GET sends no one anywhere");
+    assert_eq!(cookie_value(&response, "idbridge_session"), None);
+    (response.status(), response.text().await.unwrap())
+}
+
+/// The `POST` of the page's button: the status, where the browser is sent next, and the page.
+async fn press(
+    browser: &reqwest::Client,
+    base: &str,
+    path: &str,
+) -> (StatusCode, Option<String>, String) {
+    let response = browser.post(format!("{base}{path}")).send().await.unwrap();
     let status = response.status();
     let location = location(&response);
     (status, location, response.text().await.unwrap())
+}
+
+fn form_action(page: &str) -> Option<String> {
+    let document = scraper::Html::parse_document(page);
+    let form = scraper::Selector::parse("form[method=post]").unwrap();
+    document
+        .select(&form)
+        .next()
+        .and_then(|form| form.value().attr("action"))
+        .map(str::to_string)
 }
 
 async fn profile(server: &TestServer, internal_customer: &str) -> Option<customer_profile::Model> {
@@ -176,8 +212,8 @@ async fn seed_example_signs_the_customer_in(backend: Backend) {
     assert_eq!(counts(&server).await, [1, 0, 1, 0]);
 
     let browser = server.client();
-    let response = browser.get(server.url(&path)).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let response = browser.post(server.url(&path)).send().await.unwrap();
+    assert_continues(&response);
     assert_eq!(
         location(&response).as_deref(),
         Some("https://shop.example.com/checkout?cart=42")
@@ -236,6 +272,38 @@ async fn seed_example_signs_the_customer_in(backend: Backend) {
     assert_eq!(profile(&server, "C-1001").await, Some(stored));
 }
 
+/// Mail gateways and link previews fetch the links in an email: a GET shows the page with the
+/// button and spends nothing, however often; the button's POST then works once.
+async fn fetching_the_link_spends_nothing(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    let path = session_url(&server, SEED_TARGET).await;
+    let gateway = server.client();
+    for _ in 0..2 {
+        let (status, page) = look(&gateway, &server.base, &path).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert_eq!(texts(&page, "form button"), ["Continue"]);
+        assert_eq!(form_action(&page).as_deref(), Some(path.as_str()));
+        assert_eq!(counts(&server).await, [1, 0, 1, 0], "nothing changed");
+    }
+
+    let person = server.client();
+    let (status, location, _) = press(&person, &server.base, &path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        location.as_deref(),
+        Some("https://shop.example.com/checkout?cart=42")
+    );
+    assert_eq!(counts(&server).await, [0, 1, 2, 1]);
+
+    // Spent: the page and the button both refuse now, and change nothing.
+    let (status, page) = look(&person, &server.base, &path).await;
+    assert_refused_page(status, &page);
+    let (status, location, page) = press(&gateway, &server.base, &path).await;
+    assert_refused_page(status, &page);
+    assert_eq!(location, None);
+    assert_eq!(counts(&server).await, [0, 1, 2, 1]);
+}
+
 async fn expired_and_unknown_urls_are_refused(backend: Backend) {
     let db = TestDb::new(backend).await;
     let clock = Clock::system();
@@ -250,7 +318,7 @@ async fn expired_and_unknown_urls_are_refused(backend: Backend) {
     // Still good just before 72 hours have passed.
     clock.advance(72 * 3600 - 10);
     let (status, location, _) = open(&server.client(), &server.base, &first).await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(status, StatusCode::OK);
     assert_eq!(location.as_deref(), Some("https://shop.example.com/"));
     assert_eq!(counts(&server).await, [2, 1, 2, 1]);
 
@@ -276,7 +344,7 @@ async fn an_existing_customer_is_updated_and_signed_in_again(backend: Backend) {
     let (_db, server) = start(backend).await;
     let first = session_url(&server, SEED_TARGET).await;
     let (status, _, _) = open(&server.client(), &server.base, &first).await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(status, StatusCode::OK);
     let created = profile(&server, "C-1001").await.unwrap();
 
     // Plain, unencoded this time, on a product's domain; only the city and first name change.
@@ -287,7 +355,7 @@ async fn an_existing_customer_is_updated_and_signed_in_again(backend: Backend) {
     .await;
     let browser = server.client();
     let (status, location, _) = open(&browser, &server.base, &second).await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(status, StatusCode::OK);
     assert_eq!(
         location.as_deref(),
         Some("https://acme.help.example.com/inbox?tab=open")
@@ -472,7 +540,7 @@ async fn racing_openings_across_processes_succeed_once(backend: Backend) {
         statuses.sort();
         assert_eq!(
             statuses,
-            [StatusCode::SEE_OTHER, StatusCode::BAD_REQUEST],
+            [StatusCode::OK, StatusCode::BAD_REQUEST],
             "round {round}"
         );
         assert_eq!(
@@ -507,7 +575,7 @@ async fn two_urls_of_a_new_customer_at_once_make_one_profile(backend: Backend) {
         );
         assert_eq!(
             (here.0, there.0),
-            (StatusCode::SEE_OTHER, StatusCode::SEE_OTHER),
+            (StatusCode::OK, StatusCode::OK),
             "round {round}: {} / {}",
             here.2,
             there.2
@@ -529,6 +597,7 @@ async fn two_urls_of_a_new_customer_at_once_make_one_profile(backend: Backend) {
 
 crate::backend_tests!(
     seed_example_signs_the_customer_in,
+    fetching_the_link_spends_nothing,
     expired_and_unknown_urls_are_refused,
     an_existing_customer_is_updated_and_signed_in_again,
     profiles_and_logins_are_announced,

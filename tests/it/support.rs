@@ -314,8 +314,8 @@ impl ServerProcess {
         ServerProcess::spawn_on(ReservedPort::new(), db, config, issuer, env).await
     }
 
-    /// Spawns on a reserved port of 127.0.0.1, for a server whose address others must know
-    /// first. The reservation is let go once the process listens on the port.
+    /// Spawns on a reserved port, for a server whose address others must know first. The
+    /// reservation is let go once the process listens on the port.
     pub async fn spawn_on(
         port: ReservedPort,
         db: &TestDb,
@@ -330,7 +330,7 @@ impl ServerProcess {
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_idbridge"))
             .args(["serve", "--config"])
             .arg(&file)
-            .env("IDBRIDGE_BIND", format!("127.0.0.1:{}", port.port))
+            .env("IDBRIDGE_BIND", format!("{}:{}", port.ip, port.port))
             .env("IDBRIDGE_ISSUER", issuer)
             .env("IDBRIDGE_DATABASE_URL", &db.url)
             .env("SHOP_SECRET", SHOP_SECRET)
@@ -450,7 +450,7 @@ pub fn param(url: &url::Url, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-/// A port of 127.0.0.1 kept from everyone else while held: a socket bound to it with
+/// A port of a loopback address kept from everyone else while held: a socket bound to it with
 /// `SO_REUSEADDR` that never listens. A server process given the port binds and listens on it
 /// while the reservation is held (tokio's `TcpListener::bind`, which `idbridge serve` uses, sets
 /// `SO_REUSEADDR` too, and on Linux two such sockets conflict only once one listens); drop the
@@ -459,26 +459,33 @@ pub fn param(url: &url::Url, name: &str) -> Option<String> {
 /// ago. Held with nothing listening, the address refuses connections.
 pub struct ReservedPort {
     _socket: tokio::net::TcpSocket,
+    pub ip: std::net::Ipv4Addr,
     pub port: u16,
 }
 
 impl ReservedPort {
     pub fn new() -> ReservedPort {
+        ReservedPort::on([127, 0, 0, 1])
+    }
+
+    /// A port of another loopback address (`127.0.0.2`): another site to a browser.
+    pub fn on(ip: [u8; 4]) -> ReservedPort {
         let socket = tokio::net::TcpSocket::new_v4().expect("socket");
         socket.set_reuseaddr(true).expect("SO_REUSEADDR");
         socket
-            .bind(([127, 0, 0, 1], 0).into())
-            .expect("bind 127.0.0.1:0");
+            .bind((ip, 0).into())
+            .expect("bind a loopback address");
         let port = socket.local_addr().expect("address").port();
         ReservedPort {
             _socket: socket,
+            ip: ip.into(),
             port,
         }
     }
 
-    /// `http://127.0.0.1:{port}`.
+    /// `http://{ip}:{port}`.
     pub fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("http://{}:{}", self.ip, self.port)
     }
 }
 

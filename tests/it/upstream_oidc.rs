@@ -24,11 +24,11 @@ use url::Url;
 use crate::oidc::{PROVIDER_CONFIG, RP_SECRET, authorize_url, redeem};
 use crate::support::*;
 
-const UPSTREAM_SECRET: &str = "upstream-secret-0123456789abcdefghijklmnop";
-const CONNECTION: &str = "partner";
+pub(crate) const UPSTREAM_SECRET: &str = "upstream-secret-0123456789abcdefghijklmnop";
+pub(crate) const CONNECTION: &str = "partner";
 
 /// B: Alice's home, with A as a client.
-fn upstream_config(callback: &str) -> String {
+pub(crate) fn upstream_config(callback: &str) -> String {
     format!(
         r#"{BASE_CONFIG}
 [[clients]]
@@ -44,7 +44,15 @@ allowed_scopes = ["openid", "profile", "email"]
 /// the connection (its `domains`), and may be followed by more tables.
 fn bridge_config(issuer: &str, timeout: &str, keys: &str) -> String {
     format!(
-        r#"{BASE_CONFIG}{PROVIDER_CONFIG}
+        "{BASE_CONFIG}{PROVIDER_CONFIG}{}",
+        partner_connection(issuer, timeout, keys)
+    )
+}
+
+/// Connection `partner` at A, whose people sign in at `issuer`; `keys` as in [`bridge_config`].
+pub(crate) fn partner_connection(issuer: &str, timeout: &str, keys: &str) -> String {
+    format!(
+        r#"
 [[connections]]
 id = "{CONNECTION}"
 type = "oidc"
@@ -60,7 +68,7 @@ timeout = "{timeout}"
 }
 
 /// Alice's address at B is of this domain.
-const DOMAINS: &str = r#"domains = ["example.com"]"#;
+pub(crate) const DOMAINS: &str = r#"domains = ["example.com"]"#;
 
 async fn start_bridge(db: &TestDb, issuer: &str, timeout: &str, keys: &str) -> TestServer {
     TestServer::start_with(

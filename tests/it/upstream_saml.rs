@@ -17,13 +17,15 @@ use crate::webhooks::{
 };
 
 const IDP_SSO: &str = "https://idp.acme.test/sso";
-const ACME_EMAIL: &str = "alice@acme.test";
+pub(crate) const ACME_EMAIL: &str = "alice@acme.test";
 /// Of a domain no connection lists, which `acme-direct` (without `domains`) may assert.
 const DIRECT_EMAIL: &str = "alice@direct.test";
 
-fn bridge_config(cert: &str) -> String {
+/// Connection `acme`: people of `acme.test` sign in at the IdP whose sign-in page is `idp_sso`
+/// and whose certificate is `cert`.
+pub(crate) fn acme_connection(cert: &str, idp_sso: &str) -> String {
     format!(
-        r#"{BASE_CONFIG}{PROVIDER_CONFIG}
+        r#"
 [[connections]]
 id = "acme"
 type = "saml"
@@ -31,10 +33,16 @@ name = "Acme SSO"
 entity = "e-mer-1"
 domains = ["acme.test"]
 idp_entity_id = "{IDP_ENTITY}"
-idp_sso_url = "{IDP_SSO}"
+idp_sso_url = "{idp_sso}"
 idp_certificate = "{cert}"
 attributes = {{ name = "displayName" }}
+"#
+    )
+}
 
+fn bridge_config(cert: &str) -> String {
+    format!(
+        r#"{BASE_CONFIG}{PROVIDER_CONFIG}{acme}
 [[connections]]
 id = "acme-direct"
 type = "saml"
@@ -44,7 +52,8 @@ idp_sso_url = "{IDP_SSO}"
 idp_certificate = ["{cert}"]
 allow_idp_initiated = true
 max_response_bytes = 1048576
-"#
+"#,
+        acme = acme_connection(cert, IDP_SSO),
     )
 }
 
@@ -96,19 +105,7 @@ impl Setup {
 
     /// A response for a login started with `request_id`, valid for connection `acme`.
     fn spec(&self, request_id: Option<&str>) -> Spec {
-        Spec {
-            in_response_to: request_id.map(str::to_string),
-            name_id: ACME_EMAIL.into(),
-            display_name: "Alice Acme".into(),
-            issuer: IDP_ENTITY.into(),
-            audience: self.server.url("/saml/acme"),
-            recipient: self.acs("acme"),
-            destination: self.acs("acme"),
-            status: SUCCESS.into(),
-            not_before: -60,
-            not_on_or_after: 300,
-            signed: Signed::Assertion,
-        }
+        acme_spec(&self.server.base, request_id)
     }
 
     /// Users, sessions, upstream identities and spent assertions.
@@ -122,10 +119,53 @@ impl Setup {
     }
 }
 
-/// Where the IdP was asked to sign in: the AuthnRequest's ID and the RelayState.
-struct Outstanding {
-    request_id: String,
-    relay_state: String,
+/// Alice's answer from the IdP to idbridge at `base` for a login started with `request_id`, valid
+/// for connection `acme`.
+pub(crate) fn acme_spec(base: &str, request_id: Option<&str>) -> Spec {
+    let acs = format!("{base}/saml/acme/acs");
+    Spec {
+        in_response_to: request_id.map(str::to_string),
+        name_id: ACME_EMAIL.into(),
+        display_name: "Alice Acme".into(),
+        issuer: IDP_ENTITY.into(),
+        audience: format!("{base}/saml/acme"),
+        recipient: acs.clone(),
+        destination: acs,
+        status: SUCCESS.into(),
+        not_before: -60,
+        not_on_or_after: 300,
+        signed: Signed::Assertion,
+    }
+}
+
+/// Where the IdP was asked to sign in: the AuthnRequest's ID and where it wants the answer, and
+/// the RelayState.
+pub(crate) struct Outstanding {
+    pub request_id: String,
+    pub acs_url: String,
+    pub relay_state: String,
+}
+
+impl Outstanding {
+    /// What an IdP reads from the URL of its sign-in page (HTTP-Redirect binding: the
+    /// AuthnRequest deflated and base64-encoded in `SAMLRequest`, and `RelayState`).
+    pub(crate) fn read(url: &Url) -> Outstanding {
+        let query = |name: &str| param(url, name).unwrap_or_else(|| panic!("no {name} in {url}"));
+        let deflated = STANDARD.decode(query("SAMLRequest")).unwrap();
+        let mut request = String::new();
+        flate2::read::DeflateDecoder::new(&deflated[..])
+            .read_to_string(&mut request)
+            .unwrap();
+        let attribute = |name: &str| {
+            let at = request.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+            request[at..at + request[at..].find('"').unwrap()].to_string()
+        };
+        Outstanding {
+            request_id: first_id(&request),
+            acs_url: attribute("AssertionConsumerServiceURL"),
+            relay_state: query("RelayState"),
+        }
+    }
 }
 
 /// Follows a browser to the IdP and reads the AuthnRequest it carries.
@@ -139,26 +179,9 @@ async fn to_idp(server: &TestServer, http: &Client, url: &str) -> Outstanding {
             .join(&location(&response).unwrap())
             .unwrap();
         if location.as_str().starts_with(IDP_SSO) {
-            let param = |name: &str| {
-                location
-                    .query_pairs()
-                    .find(|(k, _)| k == name)
-                    .map(|(_, v)| v.into_owned())
-                    .unwrap()
-            };
-            let deflated = STANDARD.decode(param("SAMLRequest")).unwrap();
-            let mut request = String::new();
-            flate2::read::DeflateDecoder::new(&deflated[..])
-                .read_to_string(&mut request)
-                .unwrap();
-            assert!(request.contains(&format!(
-                r#"AssertionConsumerServiceURL="{}""#,
-                server.url("/saml/acme/acs")
-            )));
-            return Outstanding {
-                request_id: first_id(&request),
-                relay_state: param("RelayState"),
-            };
+            let outstanding = Outstanding::read(&location);
+            assert_eq!(outstanding.acs_url, server.url("/saml/acme/acs"));
+            return outstanding;
         }
         next = location.to_string();
     }

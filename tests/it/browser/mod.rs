@@ -9,7 +9,9 @@
 mod driver;
 mod flows;
 mod hostile;
+mod products;
 mod relying_party;
+mod upstream;
 
 pub use driver::Browser;
 pub use relying_party::BrowserSetup;

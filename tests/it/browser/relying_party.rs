@@ -206,7 +206,7 @@ async fn forged_post_page(
     ))
 }
 
-fn html_escape(text: &str) -> String {
+pub fn html_escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
