@@ -43,8 +43,7 @@ pub async fn get(
     headers: HeaderMap,
     params: Result<Query<AuthorizeParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, PageError> {
-    let Query(params) =
-        params.map_err(|_| PageError::BadRequest("The sign-in request could not be read."))?;
+    let Query(params) = params.map_err(|_| PageError::UnreadableAuthorization)?;
     start(state, client, headers, params).await
 }
 
@@ -68,17 +67,12 @@ async fn start(
         .client_id
         .as_deref()
         .and_then(|id| state.clients.get(id))
-        .ok_or(PageError::BadRequest(
-            "The application that sent you here is not registered with idbridge.",
-        ))?;
+        .ok_or(PageError::UnknownClient)?;
     let redirect_uri = params
         .redirect_uri
         .as_deref()
         .filter(|uri| client.has_redirect_uri(uri))
-        .ok_or(PageError::BadRequest(
-            "The application sent a return address that is not registered with idbridge, so you \
-             were not sent back to it.",
-        ))?
+        .ok_or(PageError::UnregisteredRedirectUri)?
         .to_string();
     let response_mode = match params.response_mode.as_deref() {
         None | Some("query") => "query",

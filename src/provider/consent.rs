@@ -100,6 +100,6 @@ async fn decision(
             let error = AuthorizationError::new("access_denied", "the user denied the request");
             flow::fail(&state, &pending, error).await
         }
-        _ => Err(PageError::BadRequest("Choose Allow or Deny.")),
+        _ => Err(PageError::NoConsentDecision),
     }
 }

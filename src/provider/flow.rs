@@ -29,19 +29,14 @@ pub async fn pending_for_browser(
     headers: &HeaderMap,
     id: &str,
 ) -> Result<Pending, PageError> {
-    let expired = PageError::BadRequest(
-        "This sign-in request has expired or was already completed. Go back to the application and start again.",
-    );
     let pending = state
         .store
         .find_pending(id, state.clock.now())
         .await?
-        .ok_or(expired)?;
+        .ok_or(PageError::AuthorizationExpired)?;
     let browser = cookies::get(state, headers, FLOW_COOKIE).map(crypto::sha256_hex);
     if browser.is_none_or(|hash| !crypto::constant_time_eq(&hash, &pending.browser_hash)) {
-        return Err(PageError::BadRequest(
-            "This sign-in request was started in another browser. Go back to the application and start again.",
-        ));
+        return Err(PageError::AuthorizationOfAnotherBrowser);
     }
     Ok(Pending {
         model: pending,
@@ -153,9 +148,7 @@ pub async fn proceed(
     }
 
     if !request.finish(state).await? {
-        return Err(PageError::BadRequest(
-            "This sign-in request was already completed.",
-        ));
+        return Err(PageError::AuthorizationFinished);
     }
     let code = crypto::ordered_token();
     state

@@ -75,9 +75,7 @@ async fn logout(
         .as_deref()
         .is_some_and(|id| state.clients.get(id).is_none())
     {
-        return Err(PageError::BadRequest(
-            "The application named in this request is not registered.",
-        ));
+        return Err(PageError::LogoutUnknownClient);
     }
     let client_id = hint
         .as_ref()
@@ -86,9 +84,7 @@ async fn logout(
     if let (Some(hinted), Some(named)) = (&hint, &params.client_id)
         && hinted.aud != *named
     {
-        return Err(PageError::BadRequest(
-            "client_id does not match the id_token_hint.",
-        ));
+        return Err(PageError::LogoutClientMismatch);
     }
     let target = match params.post_logout_redirect_uri.as_deref() {
         None => None,
@@ -96,16 +92,11 @@ async fn logout(
             let client = client_id
                 .as_deref()
                 .and_then(|id| state.clients.get(id))
-                .ok_or(PageError::BadRequest(
-                    "A return address was given without naming the application it belongs to.",
-                ))?;
+                .ok_or(PageError::LogoutRedirectWithoutClient)?;
             if !client.has_post_logout_redirect_uri(uri) {
-                return Err(PageError::BadRequest(
-                    "The application asked to return to an address that is not registered, so you were not sent there.",
-                ));
+                return Err(PageError::LogoutRedirectUnregistered);
             }
-            let mut url =
-                Url::parse(uri).map_err(|_| PageError::BadRequest("Bad return address."))?;
+            let mut url = Url::parse(uri).map_err(|_| PageError::LogoutRedirectUnreadable)?;
             if let Some(client_state) = &params.state {
                 url.query_pairs_mut().append_pair("state", client_state);
             }
@@ -158,9 +149,7 @@ struct Hint {
 async fn verify_hint(state: &AppState, token: &str) -> Result<Hint, PageError> {
     let claims = verify_id_token(state, token, false)
         .await
-        .ok_or(PageError::BadRequest(
-            "The id_token_hint is not an ID token issued here.",
-        ))?;
+        .ok_or(PageError::ForeignIdTokenHint)?;
     let text = |name: &str| {
         claims
             .get(name)
@@ -173,8 +162,6 @@ async fn verify_hint(state: &AppState, token: &str) -> Result<Hint, PageError> {
             aud,
             sid: text("sid"),
         }),
-        _ => Err(PageError::BadRequest(
-            "The id_token_hint is not an ID token issued here.",
-        )),
+        _ => Err(PageError::ForeignIdTokenHint),
     }
 }

@@ -63,10 +63,7 @@ pub enum OpenError {
 impl From<OpenError> for PageError {
     fn from(error: OpenError) -> PageError {
         match error {
-            OpenError::Unusable => PageError::BadRequest(
-                "This sign-in link cannot be used: it was used before, it has expired, or it is \
-                 incomplete. Ask for a new link where you got this one.",
-            ),
+            OpenError::Unusable => PageError::SessionUrlUnusable,
             OpenError::Store(e) => PageError::Store(e),
         }
     }

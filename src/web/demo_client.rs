@@ -134,9 +134,7 @@ pub async fn callback(
     if callback.state.as_deref() != Some(saved_state) {
         return show_error("The state does not match the one this browser sent: refused.".into());
     }
-    let code = callback
-        .code
-        .ok_or(PageError::BadRequest("The callback carries no code."))?;
+    let code = callback.code.ok_or(PageError::DemoCallbackWithoutCode)?;
     let tokens = match token::exchange_code(
         &state,
         client,

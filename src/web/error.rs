@@ -19,8 +19,40 @@ pub enum PageError {
     Csrf,
     #[error("no such page")]
     NotFound,
+    /// A request a domain refused with its own explanation, which is shown as it is (a
+    /// product's destination rules).
     #[error("bad request: {0}")]
     BadRequest(&'static str),
+    #[error("the authorization request could not be read")]
+    UnreadableAuthorization,
+    #[error("the authorization names no registered client")]
+    UnknownClient,
+    #[error("the authorization's redirect_uri is not registered")]
+    UnregisteredRedirectUri,
+    #[error("the pending authorization is unknown, expired or finished")]
+    AuthorizationExpired,
+    #[error("the pending authorization belongs to another browser")]
+    AuthorizationOfAnotherBrowser,
+    #[error("the pending authorization was finished by another request")]
+    AuthorizationFinished,
+    #[error("the consent form carries no decision")]
+    NoConsentDecision,
+    #[error("the logout names an unknown client_id")]
+    LogoutUnknownClient,
+    #[error("the logout's client_id is not the id_token_hint's audience")]
+    LogoutClientMismatch,
+    #[error("a post_logout_redirect_uri without a client")]
+    LogoutRedirectWithoutClient,
+    #[error("the post_logout_redirect_uri is not registered")]
+    LogoutRedirectUnregistered,
+    #[error("the post_logout_redirect_uri does not parse")]
+    LogoutRedirectUnreadable,
+    #[error("the id_token_hint is not an ID token of this issuer")]
+    ForeignIdTokenHint,
+    #[error("the demo callback carries no code")]
+    DemoCallbackWithoutCode,
+    #[error("the session URL is unknown, was opened before, or has expired")]
+    SessionUrlUnusable,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -55,6 +87,18 @@ impl From<LoginError> for PageError {
     }
 }
 
+/// A sentence with the advice every dead end of a sign-in gives.
+macro_rules! start_again {
+    ($sentence:literal) => {
+        concat!($sentence, " Go back to the application and start again.")
+    };
+}
+
+/// The answer to a request refused for the reason `message` explains.
+fn bad_request(message: &'static str) -> (StatusCode, &'static str, &'static str) {
+    (StatusCode::BAD_REQUEST, "Request not valid", message)
+}
+
 #[derive(Template)]
 #[template(path = "error.html")]
 pub struct ErrorPage<'a> {
@@ -84,9 +128,49 @@ impl PageError {
                 "Form expired",
                 "This form has expired or did not come from this site. Go back, reload the page and try again.",
             ),
-            PageError::BadRequest(message) => {
-                (StatusCode::BAD_REQUEST, "Request not valid", message)
+            PageError::BadRequest(message) => bad_request(message),
+            PageError::UnreadableAuthorization => {
+                bad_request("The sign-in request could not be read.")
             }
+            PageError::UnknownClient => {
+                bad_request("The application that sent you here is not registered with idbridge.")
+            }
+            PageError::UnregisteredRedirectUri => bad_request(
+                "The application sent a return address that is not registered with idbridge, so \
+                 you were not sent back to it.",
+            ),
+            PageError::AuthorizationExpired => bad_request(start_again!(
+                "This sign-in request has expired or was already completed."
+            )),
+            PageError::AuthorizationOfAnotherBrowser => bad_request(start_again!(
+                "This sign-in request was started in another browser."
+            )),
+            PageError::AuthorizationFinished => {
+                bad_request("This sign-in request was already completed.")
+            }
+            PageError::NoConsentDecision => bad_request("Choose Allow or Deny."),
+            PageError::LogoutUnknownClient => {
+                bad_request("The application named in this request is not registered.")
+            }
+            PageError::LogoutClientMismatch => {
+                bad_request("client_id does not match the id_token_hint.")
+            }
+            PageError::LogoutRedirectWithoutClient => bad_request(
+                "A return address was given without naming the application it belongs to.",
+            ),
+            PageError::LogoutRedirectUnregistered => bad_request(
+                "The application asked to return to an address that is not registered, so you \
+                 were not sent there.",
+            ),
+            PageError::LogoutRedirectUnreadable => bad_request("Bad return address."),
+            PageError::ForeignIdTokenHint => {
+                bad_request("The id_token_hint is not an ID token issued here.")
+            }
+            PageError::DemoCallbackWithoutCode => bad_request("The callback carries no code."),
+            PageError::SessionUrlUnusable => bad_request(
+                "This sign-in link cannot be used: it was used before, it has expired, or it is \
+                 incomplete. Ask for a new link where you got this one.",
+            ),
             PageError::TooManyRequests => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many sign-in attempts",
