@@ -10,9 +10,11 @@ use axum::response::Response;
 use axum::{Extension, Form};
 use serde::Deserialize;
 
-use super::error::AuthorizationError;
+use super::error::{AuthorizationError, ErrorCode};
 use super::flow::{self, FLOW_COOKIE};
-use super::scope;
+use super::prompt::Prompt;
+use super::response_mode::ResponseMode;
+use super::scope::{self, Scopes};
 use crate::crypto;
 use crate::state::AppState;
 use crate::store::tables::pending_authorization;
@@ -74,22 +76,18 @@ async fn start(
         .filter(|uri| client.has_redirect_uri(uri))
         .ok_or(PageError::UnregisteredRedirectUri)?
         .to_string();
-    let response_mode = match params.response_mode.as_deref() {
-        None | Some("query") => "query",
-        Some("form_post") => "form_post",
-        Some(_) => {
-            let error = AuthorizationError::new(
-                "invalid_request",
-                "response_mode must be query or form_post",
-            );
-            return Ok(flow::respond_error(
-                &state,
-                &redirect_uri,
-                "query",
-                params.state.as_deref(),
-                error,
-            ));
-        }
+    let Some(response_mode) = ResponseMode::parse(params.response_mode.as_deref()) else {
+        let error = AuthorizationError::new(
+            ErrorCode::InvalidRequest,
+            "response_mode must be query or form_post",
+        );
+        return Ok(flow::respond_error(
+            &state,
+            &redirect_uri,
+            ResponseMode::Query,
+            params.state.as_deref(),
+            error,
+        ));
     };
     let respond = |error: AuthorizationError| {
         Ok(flow::respond_error(
@@ -120,12 +118,12 @@ async fn start(
         browser_hash: crypto::sha256_hex(&browser_token),
         client_id: client.id.clone(),
         redirect_uri,
-        scope: request.scope,
+        scope: request.scope.to_string(),
         state: params.state.clone(),
         nonce: params.nonce.clone(),
         code_challenge: params.code_challenge.clone(),
-        response_mode: response_mode.to_string(),
-        prompt: request.prompt,
+        response_mode: response_mode.as_str().to_string(),
+        prompt: (!request.prompt.is_empty()).then(|| request.prompt.to_string()),
         max_age: request.max_age,
         login_hint: params.login_hint.clone(),
         created_at: now,
@@ -147,8 +145,8 @@ async fn start(
 }
 
 struct CheckedRequest {
-    scope: String,
-    prompt: Option<String>,
+    scope: Scopes,
+    prompt: Prompt,
     max_age: Option<i64>,
 }
 
@@ -157,13 +155,14 @@ fn check(
     params: &AuthorizeParams,
     client: &super::clients::Client,
 ) -> Result<CheckedRequest, AuthorizationError> {
-    let invalid = |description: &str| AuthorizationError::new("invalid_request", description);
+    let invalid =
+        |description: &str| AuthorizationError::new(ErrorCode::InvalidRequest, description);
     match params.response_type.as_deref() {
         Some("code") => {}
         None => return Err(invalid("response_type is required")),
         Some(_) => {
             return Err(AuthorizationError::new(
-                "unsupported_response_type",
+                ErrorCode::UnsupportedResponseType,
                 "only the code flow (response_type=code) is supported",
             ));
         }
@@ -182,19 +181,19 @@ fn check(
     {
         return Err(invalid(&format!("{name} is too long")));
     }
-    let requested = scope::parse(params.scope.as_deref().unwrap_or(""));
-    if !requested.iter().any(|s| s == scope::OPENID) {
+    let requested = Scopes::parse(params.scope.as_deref().unwrap_or(""));
+    if !requested.contains(scope::OPENID) {
         return Err(AuthorizationError::new(
-            "invalid_scope",
+            ErrorCode::InvalidScope,
             "scope must include openid",
         ));
     }
     if let Some(unknown) = requested
         .iter()
-        .find(|s| !client.allowed_scopes.contains(s))
+        .find(|s| !client.allowed_scopes.iter().any(|allowed| allowed == s))
     {
         return Err(AuthorizationError::new(
-            "invalid_scope",
+            ErrorCode::InvalidScope,
             format!("scope {unknown} is not allowed for this client"),
         ));
     }
@@ -224,20 +223,8 @@ fn check(
     {
         return Err(invalid("code_challenge must be 43 to 128 characters"));
     }
-    let prompt = params
-        .prompt
-        .as_deref()
-        .map(scope::parse)
-        .unwrap_or_default();
-    if prompt
-        .iter()
-        .any(|p| !["none", "login", "consent"].contains(&p.as_str()))
-    {
-        return Err(invalid("prompt must be none, login or consent"));
-    }
-    if prompt.iter().any(|p| p == "none") && prompt.len() > 1 {
-        return Err(invalid("prompt=none cannot be combined with other values"));
-    }
+    let prompt = Prompt::parse(params.prompt.as_deref().unwrap_or(""))
+        .map_err(|e| invalid(&e.to_string()))?;
     let max_age = match params.max_age.as_deref() {
         None => None,
         Some(value) => Some(
@@ -249,8 +236,8 @@ fn check(
         ),
     };
     Ok(CheckedRequest {
-        scope: requested.join(" "),
-        prompt: (!prompt.is_empty()).then(|| prompt.join(" ")),
+        scope: requested,
+        prompt,
         max_age,
     })
 }

@@ -8,8 +8,9 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::error::AuthorizationError;
-use super::{flow, scope};
+use super::error::{AuthorizationError, ErrorCode};
+use super::flow;
+use super::scope::{self, Scopes};
 use crate::state::AppState;
 use crate::web::branding::BrandingView;
 use crate::web::{PageError, csrf, current_session, pages};
@@ -45,9 +46,9 @@ pub async fn show(
         id: pending.model.id.clone(),
         client: pending.model.client_id.clone(),
         user_email: session.user.email,
-        items: scope::parse(&pending.model.scope)
+        items: Scopes::parse(&pending.model.scope)
             .iter()
-            .filter_map(|s| scope::describe(s))
+            .filter_map(scope::describe)
             .collect(),
         branding: BrandingView::for_hint(&state, pending.model.login_hint.as_deref()),
     };
@@ -97,7 +98,8 @@ async fn decision(
             flow::proceed(&state, &headers, &pending, true).await
         }
         "deny" => {
-            let error = AuthorizationError::new("access_denied", "the user denied the request");
+            let error =
+                AuthorizationError::new(ErrorCode::AccessDenied, "the user denied the request");
             flow::fail(&state, &pending, error).await
         }
         _ => Err(PageError::NoConsentDecision),

@@ -8,23 +8,107 @@ use serde_json::json;
 use crate::keys::KeyError;
 use crate::store::StoreError;
 
-/// An error answered as JSON by the token, revocation and introspection endpoints.
-#[derive(Debug, thiserror::Error)]
-pub enum OAuthError {
-    #[error("invalid_request")]
-    InvalidRequest(String),
-    #[error("invalid_client")]
+/// The error codes of OAuth 2.0 and OpenID Connect that idbridge sends: RFC 6749 sections 4.1.2.1
+/// and 5.2, RFC 6750 section 3.1, OIDC Core 3.1.2.6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    InvalidRequest,
     InvalidClient,
-    #[error("invalid_grant")]
-    InvalidGrant(String),
-    #[error("unauthorized_client")]
-    UnauthorizedClient(String),
-    #[error("unsupported_grant_type")]
+    InvalidGrant,
+    InvalidToken,
+    UnauthorizedClient,
     UnsupportedGrantType,
-    #[error("invalid_scope")]
+    UnsupportedResponseType,
+    InvalidScope,
+    AccessDenied,
+    LoginRequired,
+    ConsentRequired,
+    InteractionRequired,
+    AccountSelectionRequired,
+    ServerError,
+    TemporarilyUnavailable,
+}
+
+impl ErrorCode {
+    /// The code as the wire carries it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::InvalidClient => "invalid_client",
+            ErrorCode::InvalidGrant => "invalid_grant",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::UnauthorizedClient => "unauthorized_client",
+            ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
+            ErrorCode::UnsupportedResponseType => "unsupported_response_type",
+            ErrorCode::InvalidScope => "invalid_scope",
+            ErrorCode::AccessDenied => "access_denied",
+            ErrorCode::LoginRequired => "login_required",
+            ErrorCode::ConsentRequired => "consent_required",
+            ErrorCode::InteractionRequired => "interaction_required",
+            ErrorCode::AccountSelectionRequired => "account_selection_required",
+            ErrorCode::ServerError => "server_error",
+            ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
+        }
+    }
+
+    /// The code a client is told when an upstream provider answered a login with `upstream`:
+    /// the codes an authorization response may carry pass through, anything else is
+    /// `access_denied`.
+    pub fn passed_on_from(upstream: &str) -> ErrorCode {
+        [
+            ErrorCode::AccessDenied,
+            ErrorCode::TemporarilyUnavailable,
+            ErrorCode::ServerError,
+            ErrorCode::LoginRequired,
+            ErrorCode::ConsentRequired,
+            ErrorCode::InteractionRequired,
+            ErrorCode::AccountSelectionRequired,
+        ]
+        .into_iter()
+        .find(|known| known.as_str() == upstream)
+        .unwrap_or(ErrorCode::AccessDenied)
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error answered as JSON by the token, revocation and introspection endpoints.
+#[derive(Debug)]
+pub enum OAuthError {
+    InvalidRequest(String),
+    InvalidClient,
+    InvalidGrant(String),
+    UnauthorizedClient(String),
+    UnsupportedGrantType,
     InvalidScope(String),
-    #[error("server_error")]
     Server(String),
+}
+
+/// Shown as its RFC code.
+impl std::fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code().as_str())
+    }
+}
+
+impl std::error::Error for OAuthError {}
+
+impl OAuthError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            OAuthError::InvalidRequest(_) => ErrorCode::InvalidRequest,
+            OAuthError::InvalidClient => ErrorCode::InvalidClient,
+            OAuthError::InvalidGrant(_) => ErrorCode::InvalidGrant,
+            OAuthError::UnauthorizedClient(_) => ErrorCode::UnauthorizedClient,
+            OAuthError::UnsupportedGrantType => ErrorCode::UnsupportedGrantType,
+            OAuthError::InvalidScope(_) => ErrorCode::InvalidScope,
+            OAuthError::Server(_) => ErrorCode::ServerError,
+        }
+    }
 }
 
 impl From<StoreError> for OAuthError {
@@ -67,7 +151,7 @@ impl IntoResponse for OAuthError {
         }
         let mut response = (
             status,
-            Json(json!({"error": self.to_string(), "error_description": description})),
+            Json(json!({"error": self.code().as_str(), "error_description": description})),
         )
             .into_response();
         let headers = response.headers_mut();
@@ -83,14 +167,30 @@ impl IntoResponse for OAuthError {
 }
 
 /// An error of a resource request with a bearer token (RFC 6750 section 3).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 pub enum BearerError {
-    #[error("invalid_request")]
     Missing,
-    #[error("invalid_token")]
     InvalidToken,
-    #[error("server_error")]
     Server(String),
+}
+
+/// Shown as its RFC code.
+impl std::fmt::Display for BearerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code().as_str())
+    }
+}
+
+impl std::error::Error for BearerError {}
+
+impl BearerError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            BearerError::Missing => ErrorCode::InvalidRequest,
+            BearerError::InvalidToken => ErrorCode::InvalidToken,
+            BearerError::Server(_) => ErrorCode::ServerError,
+        }
+    }
 }
 
 impl From<StoreError> for BearerError {
@@ -110,14 +210,14 @@ impl IntoResponse for BearerError {
                 tracing::error!(error = %cause, "userinfo failed");
                 return (
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    Json(json!({"error": "server_error"})),
+                    Json(json!({"error": ErrorCode::ServerError.as_str()})),
                 )
                     .into_response();
             }
         };
         let mut response = (
             StatusCode::UNAUTHORIZED,
-            Json(json!({"error": self.to_string()})),
+            Json(json!({"error": self.code().as_str()})),
         )
             .into_response();
         if let Ok(value) = HeaderValue::from_str(&challenge) {
@@ -133,12 +233,12 @@ impl IntoResponse for BearerError {
 /// redirect URI has been checked against the registered ones (OIDC Core 3.1.2.6).
 #[derive(Debug, Clone)]
 pub struct AuthorizationError {
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub description: String,
 }
 
 impl AuthorizationError {
-    pub fn new(code: &'static str, description: impl Into<String>) -> AuthorizationError {
+    pub fn new(code: ErrorCode, description: impl Into<String>) -> AuthorizationError {
         AuthorizationError {
             code,
             description: description.into(),

@@ -9,8 +9,10 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use url::Url;
 
-use super::error::AuthorizationError;
-use super::scope;
+use super::error::{AuthorizationError, ErrorCode};
+use super::prompt::Prompt;
+use super::response_mode::ResponseMode;
+use super::scope::{self, Scopes};
 use super::tokens::CODE_TTL;
 use crate::crypto;
 use crate::limits;
@@ -96,7 +98,8 @@ pub async fn proceed(
     let request = pending;
     let pending = &request.model;
     let now = state.clock.now();
-    let prompt = pending.prompt.as_deref().unwrap_or("");
+    let prompt = Prompt::stored(pending.prompt.as_deref());
+    let scope = Scopes::parse(&pending.scope);
     let (session, consented_scope) =
         current_session_and_consent(state, headers, &pending.client_id)
             .await?
@@ -107,12 +110,12 @@ pub async fn proceed(
     // `max_age` is sure to be within it (and `max_age=0` always asks, OIDC Core 3.1.2.1).
     let fresh = session.as_ref().filter(|s| {
         s.pending_id.as_deref() == Some(pending.id.as_str())
-            || (!scope::contains(prompt, "login")
-                && pending.max_age.is_none_or(|max| now - s.auth_time < max))
+            || (!prompt.login && pending.max_age.is_none_or(|max| now - s.auth_time < max))
     });
     let Some(session) = fresh else {
-        if scope::contains(prompt, "none") {
-            let error = AuthorizationError::new("login_required", "the user is not signed in");
+        if prompt.none {
+            let error =
+                AuthorizationError::new(ErrorCode::LoginRequired, "the user is not signed in");
             return fail(state, request, error).await;
         }
         request.keep(state).await?;
@@ -131,15 +134,17 @@ pub async fn proceed(
     // need the user's consent.
     let asks_consent = [scope::PROFILE, scope::OFFLINE_ACCESS]
         .iter()
-        .any(|value| scope::contains(&pending.scope, value));
+        .any(|value| scope.contains(value));
     if asks_consent && !consent_given {
         let covered = consented_scope
             .flatten()
-            .is_some_and(|consented| scope::covered_by(&pending.scope, &consented));
-        if !covered || scope::contains(prompt, "consent") {
-            if scope::contains(prompt, "none") {
-                let error =
-                    AuthorizationError::new("consent_required", "the user has not consented");
+            .is_some_and(|consented| scope.covered_by(&Scopes::parse(&consented)));
+        if !covered || prompt.consent {
+            if prompt.none {
+                let error = AuthorizationError::new(
+                    ErrorCode::ConsentRequired,
+                    "the user has not consented",
+                );
                 return fail(state, request, error).await;
             }
             request.keep(state).await?;
@@ -175,7 +180,7 @@ pub async fn proceed(
     params.push(("iss", state.config.server.issuer.clone()));
     Ok(respond(
         &pending.redirect_uri,
-        &pending.response_mode,
+        ResponseMode::stored(&pending.response_mode),
         params,
     ))
 }
@@ -202,7 +207,7 @@ pub async fn fail(
     Ok(respond_error(
         state,
         &pending.redirect_uri,
-        &pending.response_mode,
+        ResponseMode::stored(&pending.response_mode),
         pending.state.as_deref(),
         error,
     ))
@@ -212,13 +217,13 @@ pub async fn fail(
 pub fn respond_error(
     state: &AppState,
     redirect_uri: &str,
-    response_mode: &str,
+    response_mode: ResponseMode,
     client_state: Option<&str>,
     error: AuthorizationError,
 ) -> Response {
-    tracing::info!(error = error.code, description = %error.description, "authorization refused");
+    tracing::info!(error = error.code.as_str(), description = %error.description, "authorization refused");
     let mut params = vec![
-        ("error", error.code.to_string()),
+        ("error", error.code.as_str().to_string()),
         ("error_description", error.description),
     ];
     params.extend(client_state.map(|s| ("state", s.to_string())));
@@ -237,7 +242,7 @@ struct FormPost<'a> {
 /// (OAuth 2.0 Form Post Response Mode).
 fn respond(
     redirect_uri: &str,
-    response_mode: &str,
+    response_mode: ResponseMode,
     params: Vec<(&'static str, String)>,
 ) -> Response {
     let Ok(mut url) = Url::parse(redirect_uri) else {
@@ -246,7 +251,7 @@ fn respond(
         ))
         .into_response();
     };
-    if response_mode == "form_post" {
+    if response_mode == ResponseMode::FormPost {
         let page = FormPost {
             action: redirect_uri,
             fields: &params,

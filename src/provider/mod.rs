@@ -10,6 +10,8 @@ mod flow;
 mod introspect;
 mod legacy;
 mod logout;
+mod prompt;
+mod response_mode;
 pub mod scope;
 mod session;
 pub mod token;
@@ -25,7 +27,7 @@ use serde::Deserialize;
 
 use crate::state::AppState;
 use crate::web::PageError;
-pub use error::AuthorizationError;
+pub use error::{AuthorizationError, ErrorCode};
 pub use flow::{fail_for_browser, resumed_by};
 
 pub fn router() -> Router<AppState> {

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::clients::{Client, basic_credentials};
 use super::error::OAuthError;
-use super::scope;
+use super::scope::{self, Scopes};
 use super::tokens::{self, UserGrant};
 use crate::config::TokenAuthMethod;
 use crate::crypto;
@@ -175,7 +175,7 @@ pub async fn exchange_code(
         UserGrant {
             client,
             user_id: &grant.user_id,
-            scope: &grant.scope,
+            scope: &Scopes::parse(&grant.scope),
             nonce: grant.nonce.as_deref(),
             sid: grant.sid.as_deref(),
             auth_time: grant.auth_time,
@@ -218,20 +218,15 @@ async fn refresh(
             ));
         }
     };
-    let granted = match requested_scope(form)? {
-        Some(requested) if !scope::covered_by(requested, &grant.scope) => {
+    let original = Scopes::parse(&grant.scope);
+    let granted = match requested_scope(form)?.map(Scopes::parse) {
+        Some(requested) if !requested.covered_by(&original) => {
             return Err(OAuthError::InvalidScope(
                 "scope exceeds the original grant".into(),
             ));
         }
-        Some(requested) => {
-            let mut narrowed = scope::parse(requested);
-            if !narrowed.iter().any(|s| s == scope::OFFLINE_ACCESS) {
-                narrowed.push(scope::OFFLINE_ACCESS.to_string());
-            }
-            narrowed.join(" ")
-        }
-        None => grant.scope.clone(),
+        Some(narrowed) => narrowed.with(scope::OFFLINE_ACCESS),
+        None => original,
     };
     tokens::issue_for_user(
         state,
@@ -270,7 +265,7 @@ async fn client_credentials(
             "client_credentials needs a confidential client".into(),
         ));
     }
-    let requested = scope::parse(requested_scope(form)?.unwrap_or(""));
+    let requested = Scopes::parse(requested_scope(form)?.unwrap_or(""));
     let user_scopes = [
         scope::OPENID,
         scope::PROFILE,
@@ -279,11 +274,11 @@ async fn client_credentials(
     ];
     if let Some(bad) = requested
         .iter()
-        .find(|s| user_scopes.contains(&s.as_str()) || !client.allowed_scopes.contains(s))
+        .find(|s| user_scopes.contains(s) || !client.allowed_scopes.iter().any(|a| a == s))
     {
         return Err(OAuthError::InvalidScope(format!(
             "scope {bad} cannot be granted to a client acting for itself"
         )));
     }
-    tokens::issue_for_client(state, client, &requested.join(" ")).await
+    tokens::issue_for_client(state, client, &requested).await
 }

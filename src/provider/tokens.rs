@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use super::clients::Client;
 use super::error::OAuthError;
-use super::scope;
+use super::scope::{self, Scopes};
 use crate::config::Alg;
 use crate::crypto;
 use crate::hierarchy::Hierarchy;
@@ -36,7 +36,7 @@ pub struct TokenResponse {
 pub struct UserGrant<'a> {
     pub client: &'a Client,
     pub user_id: &'a str,
-    pub scope: &'a str,
+    pub scope: &'a Scopes,
     pub nonce: Option<&'a str>,
     pub sid: Option<&'a str>,
     pub auth_time: i64,
@@ -55,8 +55,10 @@ pub async fn issue_for_user(
 ) -> Result<TokenResponse, OAuthError> {
     let now = state.clock.now();
     let access_token = crypto::ordered_token();
-    let refresh_token =
-        scope::contains(grant.scope, scope::OFFLINE_ACCESS).then(crypto::ordered_token);
+    let refresh_token = grant
+        .scope
+        .contains(scope::OFFLINE_ACCESS)
+        .then(crypto::ordered_token);
     let holder = state
         .store
         .store_grant_tokens(GrantTokens {
@@ -125,7 +127,7 @@ pub async fn issue_for_user(
 pub async fn issue_for_client(
     state: &AppState,
     client: &Client,
-    scope: &str,
+    scope: &Scopes,
 ) -> Result<TokenResponse, OAuthError> {
     let access_token = crypto::ordered_token();
     state
@@ -176,11 +178,11 @@ pub fn user_claims(
     hierarchy: &Hierarchy,
     subject: &Subject,
     entity_ids: &[String],
-    granted: &str,
+    granted: &Scopes,
 ) -> Map<String, Value> {
     let mut claims = Map::new();
     claims.insert("sub".into(), json!(subject.id));
-    if scope::contains(granted, scope::PROFILE) {
+    if granted.contains(scope::PROFILE) {
         claims.insert("name".into(), json!(subject.name));
         claims.insert("preferred_username".into(), json!(subject.email));
         claims.insert(
@@ -188,7 +190,7 @@ pub fn user_claims(
             json!(hierarchy.attachments(entity_ids)),
         );
     }
-    if scope::contains(granted, scope::EMAIL) {
+    if granted.contains(scope::EMAIL) {
         claims.insert("email".into(), json!(subject.email));
         claims.insert("email_verified".into(), json!(subject.email_verified));
     }

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
 use super::error::BearerError;
+use super::scope::Scopes;
 use super::tokens::{Subject, user_claims};
 use crate::crypto;
 use crate::state::AppState;
@@ -56,6 +57,6 @@ pub async fn claims_for_access_token(
         &state.hierarchy,
         &subject,
         &grant.entity_ids,
-        &grant.scope,
+        &Scopes::parse(&grant.scope),
     ))
 }

@@ -20,7 +20,7 @@ use crate::config::MAX_SAML_RESPONSE_BYTES;
 use crate::crypto;
 use crate::limits;
 use crate::notifications::Notification;
-use crate::provider::{self, AuthorizationError};
+use crate::provider::{self, AuthorizationError, ErrorCode};
 use crate::state::AppState;
 use crate::store::UpstreamProfile;
 use crate::store::tables::{saml_assertion, upstream_login, user};
@@ -499,7 +499,7 @@ async fn refused(
     login: &upstream_login::Model,
     error: &str,
 ) -> Result<Response, PageError> {
-    let code = downstream_error(error);
+    let code = ErrorCode::passed_on_from(error);
     let denied = UpstreamError::Denied {
         connection: connector.id().to_string(),
         code: code.to_string(),
@@ -515,21 +515,4 @@ async fn refused(
         }
         None => Err(denied.into()),
     }
-}
-
-/// The authorization error a client is told for a provider's `error`: the codes OAuth and OIDC
-/// define for an authorization response pass through, anything else is `access_denied`.
-fn downstream_error(upstream: &str) -> &'static str {
-    [
-        "access_denied",
-        "temporarily_unavailable",
-        "server_error",
-        "login_required",
-        "consent_required",
-        "interaction_required",
-        "account_selection_required",
-    ]
-    .into_iter()
-    .find(|known| *known == upstream)
-    .unwrap_or("access_denied")
 }

@@ -12,7 +12,7 @@ use super::error::PageError;
 use super::pages::{render, see_other};
 use super::{cookies, csrf, current_session};
 use crate::crypto;
-use crate::provider::scope;
+use crate::provider::scope::{self, Scopes};
 use crate::state::AppState;
 use crate::store::Attachment;
 
@@ -77,9 +77,9 @@ pub async fn show(
         .await?
         .into_iter()
         .map(|c| ConsentRow {
-            items: scope::parse(&c.scope)
+            items: Scopes::parse(&c.scope)
                 .iter()
-                .filter_map(|s| scope::describe(s))
+                .filter_map(scope::describe)
                 .collect(),
             client_id: c.client_id,
             granted_at: utc(c.granted_at),
