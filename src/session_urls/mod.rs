@@ -118,7 +118,7 @@ async fn open(
         .open_session_url(
             &crypto::sha256_hex(&token),
             &format!("u-{}", crypto::random_token()),
-            new_session(&state, &headers, &client.to_string(), None),
+            new_session(&state, &headers, client, None),
             &state.config,
         )
         .await

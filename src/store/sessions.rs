@@ -1,4 +1,6 @@
 //! End-user sessions at idbridge.
+use std::net::IpAddr;
+
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IntoActiveModel,
@@ -36,7 +38,7 @@ pub struct NewSession<'a> {
     pub now: i64,
     /// Lifetime in seconds.
     pub ttl: i64,
-    pub client_addr: &'a str,
+    pub client_addr: IpAddr,
     pub user_agent: &'a str,
     /// The pending authorization the login is made for, if any (see [`SessionInfo::pending_id`]).
     pub pending_id: Option<&'a str>,

@@ -195,12 +195,7 @@ async fn oidc_callback(
         .sign_in_upstream(
             &profile,
             &format!("u-{}", crypto::random_token()),
-            new_session(
-                &state,
-                &headers,
-                &client.to_string(),
-                login.pending_id.as_deref(),
-            ),
+            new_session(&state, &headers, client, login.pending_id.as_deref()),
             &state.config,
         )
         .await?;
@@ -470,12 +465,7 @@ async fn saml_resume(
         .store
         .create_session(
             &Notification::user_login(&user, connector.id()),
-            new_session(
-                &state,
-                &headers,
-                &client.to_string(),
-                login.pending_id.as_deref(),
-            ),
+            new_session(&state, &headers, client, login.pending_id.as_deref()),
             &state.config,
         )
         .await?;

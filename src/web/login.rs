@@ -209,7 +209,7 @@ pub async fn submit(
         Err(other) => return Err(other.into()),
     };
     let login = Notification::user_login(&user, LocalLogin::ID);
-    let cookie = start_session(&state, &headers, &login, &client.to_string(), &return_to).await?;
+    let cookie = start_session(&state, &headers, &login, client, &return_to).await?;
     tracing::info!(user = %user.id, "signed in");
     Ok(after_form(see_other(&return_to, &[cookie])))
 }

@@ -1,4 +1,6 @@
 //! The idbridge session of the browser behind a request.
+use std::net::IpAddr;
+
 use axum::http::HeaderMap;
 use axum::http::header::USER_AGENT;
 
@@ -44,7 +46,7 @@ pub async fn start_session(
     state: &AppState,
     headers: &HeaderMap,
     login: &Notification,
-    client_addr: &str,
+    client_addr: IpAddr,
     return_to: &str,
 ) -> Result<String, StoreError> {
     let pending_id = crate::provider::resumed_by(return_to);
@@ -61,7 +63,7 @@ pub async fn start_session(
 pub fn new_session<'a>(
     state: &AppState,
     headers: &'a HeaderMap,
-    client_addr: &'a str,
+    client_addr: IpAddr,
     pending_id: Option<&'a str>,
 ) -> NewSession<'a> {
     NewSession {

@@ -462,7 +462,7 @@ async fn profiles_are_announced_with_their_change(backend: Backend) {
     let session = NewSession {
         now,
         ttl: 60,
-        client_addr: "127.0.0.1",
+        client_addr: std::net::IpAddr::from([127, 0, 0, 1]),
         user_agent: "test",
         pending_id: None,
     };
