@@ -97,34 +97,3 @@ impl Clients {
             .any(|c| c.origins().any(|o| o == origin))
     }
 }
-
-/// Client credentials as presented at an endpoint: HTTP Basic (RFC 6749 section 2.3.1, whose
-/// parts are form-encoded) or form fields.
-pub fn basic_credentials(header: &str) -> Option<(String, String)> {
-    let (id, secret) = crate::api_auth::basic_pair(header)?;
-    let unescape = |part: &str| {
-        url::form_urlencoded::parse(format!("x={part}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-    };
-    Some((unescape(&id)?, unescape(&secret)?))
-}
-
-#[cfg(test)]
-mod tests {
-    use base64::Engine;
-    use base64::engine::general_purpose::STANDARD;
-
-    use super::*;
-
-    #[test]
-    fn basic_parts_are_form_decoded() {
-        let header = format!("Basic {}", STANDARD.encode("my%20client:p%3Ass+word"));
-        assert_eq!(
-            basic_credentials(&header),
-            Some(("my client".into(), "p:ss word".into()))
-        );
-        assert_eq!(basic_credentials("Bearer x"), None);
-        assert_eq!(basic_credentials("Basic !!!"), None);
-    }
-}

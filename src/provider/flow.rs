@@ -10,10 +10,10 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use url::Url;
 
 use super::error::{AuthorizationError, ErrorCode};
+use super::issue::CODE_TTL;
 use super::prompt::Prompt;
 use super::response_mode::ResponseMode;
 use super::scope::{self, Scopes};
-use super::tokens::CODE_TTL;
 use crate::crypto;
 use crate::limits;
 use crate::state::AppState;

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use url::Url;
 
-use super::tokens::verify_id_token;
+use super::id_token::verify_id_token;
 use crate::state::AppState;
 use crate::web::{PageError, cookies, csrf, current_session, pages, signed_out};
 

@@ -2,20 +2,24 @@
 //! login and consent, tokens, userinfo, logout, revocation, introspection, the session tracker,
 //! and the legacy paths.
 mod authorize;
+mod claims;
+mod client_auth;
 pub mod clients;
 mod consent;
 mod discovery;
 pub mod error;
 mod flow;
+pub mod id_token;
 mod introspect;
+mod issue;
 mod legacy;
 mod logout;
 mod prompt;
 mod response_mode;
+mod revoke;
 pub mod scope;
 mod session;
-pub mod token;
-pub mod tokens;
+pub mod token_endpoint;
 pub mod userinfo;
 
 use axum::Router;
@@ -43,13 +47,13 @@ pub fn router() -> Router<AppState> {
         )
         .route("/sso/v2/authorize/resume", get(resume))
         .route("/sso/v2/consent", get(consent::show).post(consent::decide))
-        .route("/sso/v2/token", post(token::token))
+        .route("/sso/v2/token", post(token_endpoint::token))
         .route(
             "/sso/v2/userinfo",
             get(userinfo::userinfo).post(userinfo::userinfo),
         )
         .route("/sso/v2/logout", get(logout::get).post(logout::post))
-        .route("/sso/v2/revoke", post(introspect::revoke))
+        .route("/sso/v2/revoke", post(revoke::revoke))
         .route("/sso/v2/introspect", post(introspect::introspect))
         .route("/sso/v2/session", get(session::status))
         .route("/sso/sessionTracker/oasm.js", get(session::script))

@@ -6,9 +6,9 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
+use super::claims::{Subject, user_claims};
 use super::error::BearerError;
 use super::scope::Scopes;
-use super::tokens::{Subject, user_claims};
 use crate::crypto;
 use crate::state::AppState;
 use crate::store::tables::user;

@@ -16,7 +16,7 @@ use super::cookies;
 use super::error::PageError;
 use super::pages::{render, see_other};
 use crate::crypto;
-use crate::provider::{token, tokens, userinfo};
+use crate::provider::{id_token, token_endpoint, userinfo};
 use crate::state::AppState;
 
 const CLIENT_ID: &str = "demo";
@@ -135,7 +135,7 @@ pub async fn callback(
         return show_error("The state does not match the one this browser sent: refused.".into());
     }
     let code = callback.code.ok_or(PageError::DemoCallbackWithoutCode)?;
-    let tokens = match token::exchange_code(
+    let tokens = match token_endpoint::exchange_code(
         &state,
         client,
         &code,
@@ -148,7 +148,7 @@ pub async fn callback(
         Err(error) => return show_error(format!("The code exchange failed: {error}")),
     };
     let id_token = tokens.id_token.unwrap_or_default();
-    let claims = tokens::verify_id_token(&state, &id_token, true)
+    let claims = id_token::verify_id_token(&state, &id_token, true)
         .await
         .filter(|claims| claims.get("nonce").and_then(|n| n.as_str()) == Some(nonce));
     let Some(claims) = claims else {

@@ -12,11 +12,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::clients::{Client, basic_credentials};
+use super::client_auth::authenticate_client;
+use super::clients::Client;
 use super::error::OAuthError;
+use super::issue::{self, UserGrant};
 use super::scope::{self, Scopes};
-use super::tokens::{self, UserGrant};
-use crate::config::TokenAuthMethod;
 use crate::crypto;
 use crate::state::AppState;
 use crate::store::{CodeUse, RefreshUse, SpentGrant};
@@ -75,54 +75,6 @@ pub async fn token(
         .into_response())
 }
 
-/// The client named by HTTP Basic or the form, authenticated by the method it registered.
-pub fn authenticate_client<'a>(
-    state: &'a AppState,
-    headers: &HeaderMap,
-    form_id: Option<&str>,
-    form_secret: Option<&str>,
-) -> Result<&'a Client, OAuthError> {
-    let basic = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| v.len() > 6 && v[..6].eq_ignore_ascii_case("basic "));
-    let (method, id, secret) = match (basic, form_secret) {
-        (Some(_), Some(_)) => {
-            return Err(OAuthError::InvalidRequest(
-                "use one client authentication method".into(),
-            ));
-        }
-        (Some(header), None) => {
-            let (id, secret) = basic_credentials(header).ok_or(OAuthError::InvalidClient)?;
-            if form_id.is_some_and(|f| f != id) {
-                return Err(OAuthError::InvalidClient);
-            }
-            (TokenAuthMethod::ClientSecretBasic, id, Some(secret))
-        }
-        (None, Some(secret)) => {
-            let id = form_id.ok_or(OAuthError::InvalidClient)?;
-            (
-                TokenAuthMethod::ClientSecretPost,
-                id.to_string(),
-                Some(secret.to_string()),
-            )
-        }
-        (None, None) => {
-            let id = form_id.ok_or(OAuthError::InvalidClient)?;
-            (TokenAuthMethod::None, id.to_string(), None)
-        }
-    };
-    let client = state.clients.get(&id).ok_or(OAuthError::InvalidClient)?;
-    let authenticated = match secret {
-        Some(secret) => client.secret_matches(&secret),
-        None => client.is_public(),
-    };
-    if !authenticated || client.auth_method != method {
-        return Err(OAuthError::InvalidClient);
-    }
-    Ok(client)
-}
-
 /// The authorization_code grant (RFC 6749 section 4.1.3 with RFC 7636 section 4.6).
 pub async fn exchange_code(
     state: &AppState,
@@ -130,7 +82,7 @@ pub async fn exchange_code(
     code: &str,
     redirect_uri: Option<&str>,
     code_verifier: Option<&str>,
-) -> Result<tokens::TokenResponse, OAuthError> {
+) -> Result<issue::TokenResponse, OAuthError> {
     let now = state.clock.now();
     let code_hash = crypto::ordered_token_key(code);
     let grant = match state.store.redeem_code(&code_hash, &client.id, now).await? {
@@ -170,7 +122,7 @@ pub async fn exchange_code(
         }
         (None, None) => {}
     }
-    tokens::issue_for_user(
+    issue::issue_for_user(
         state,
         UserGrant {
             client,
@@ -191,7 +143,7 @@ async fn refresh(
     state: &AppState,
     client: &Client,
     form: &TokenForm,
-) -> Result<tokens::TokenResponse, OAuthError> {
+) -> Result<issue::TokenResponse, OAuthError> {
     let token = form
         .refresh_token
         .as_deref()
@@ -228,7 +180,7 @@ async fn refresh(
         Some(narrowed) => narrowed.with(scope::OFFLINE_ACCESS),
         None => original,
     };
-    tokens::issue_for_user(
+    issue::issue_for_user(
         state,
         UserGrant {
             client,
@@ -259,7 +211,7 @@ async fn client_credentials(
     state: &AppState,
     client: &Client,
     form: &TokenForm,
-) -> Result<tokens::TokenResponse, OAuthError> {
+) -> Result<issue::TokenResponse, OAuthError> {
     if client.is_public() {
         return Err(OAuthError::UnauthorizedClient(
             "client_credentials needs a confidential client".into(),
@@ -280,5 +232,5 @@ async fn client_credentials(
             "scope {bad} cannot be granted to a client acting for itself"
         )));
     }
-    tokens::issue_for_client(state, client, &requested).await
+    issue::issue_for_client(state, client, &requested).await
 }

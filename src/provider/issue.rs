@@ -1,18 +1,17 @@
-//! Issuing tokens: opaque access and refresh tokens (`crypto::ordered_token`) and
-//! signed ID tokens whose claims follow the granted scope (OIDC Core 5.4).
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+//! Issuing the tokens of a grant: opaque access and refresh tokens (`crypto::ordered_token`),
+//! stored, and an ID token whose claims follow the granted scope (OIDC Core 3.1.3.3, 5.4).
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
+use super::claims::user_claims;
 use super::clients::Client;
 use super::error::OAuthError;
+use super::id_token::sign_id_token;
 use super::scope::{self, Scopes};
-use crate::config::Alg;
 use crate::crypto;
-use crate::hierarchy::Hierarchy;
 use crate::keys::ID_TOKEN_TTL;
 use crate::state::AppState;
-use crate::store::tables::{access_token, refresh_token, user};
+use crate::store::tables::{access_token, refresh_token};
 use crate::store::{GrantTokens, SpentGrant};
 
 pub const ACCESS_TOKEN_TTL: i64 = 3600;
@@ -150,114 +149,4 @@ pub async fn issue_for_client(
         refresh_token: None,
         scope: scope.to_string(),
     })
-}
-
-/// The person a set of claims is about.
-pub struct Subject<'a> {
-    pub id: &'a str,
-    pub email: &'a str,
-    pub name: &'a str,
-    /// Addresses of accounts the operator declared are vouched for by the operator.
-    pub email_verified: bool,
-}
-
-impl<'a> From<&'a user::Model> for Subject<'a> {
-    fn from(user: &'a user::Model) -> Subject<'a> {
-        Subject {
-            id: &user.id,
-            email: &user.email,
-            name: &user.name,
-            email_verified: user.source == user::SOURCE_CONFIG,
-        }
-    }
-}
-
-/// The claims about a user that a scope releases (SPEC section 4): `sub` always; `profile` adds
-/// name, preferred_username (the email) and attached_to; `email` adds email and email_verified.
-pub fn user_claims(
-    hierarchy: &Hierarchy,
-    subject: &Subject,
-    entity_ids: &[String],
-    granted: &Scopes,
-) -> Map<String, Value> {
-    let mut claims = Map::new();
-    claims.insert("sub".into(), json!(subject.id));
-    if granted.contains(scope::PROFILE) {
-        claims.insert("name".into(), json!(subject.name));
-        claims.insert("preferred_username".into(), json!(subject.email));
-        claims.insert(
-            "attached_to".into(),
-            json!(hierarchy.attachments(entity_ids)),
-        );
-    }
-    if granted.contains(scope::EMAIL) {
-        claims.insert("email".into(), json!(subject.email));
-        claims.insert("email_verified".into(), json!(subject.email_verified));
-    }
-    claims
-}
-
-/// Signs ID token claims with the client's algorithm: its secret for HS256, otherwise the
-/// current key of that algorithm, named by `kid`.
-async fn sign_id_token(
-    state: &AppState,
-    client: &Client,
-    claims: &Map<String, Value>,
-) -> Result<String, OAuthError> {
-    match (client.id_token_alg, &client.hs256_secret) {
-        (Alg::HS256, Some(secret)) => jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            claims,
-            &EncodingKey::from_secret(secret.expose().as_bytes()),
-        )
-        .map_err(|e| OAuthError::Server(format!("signing an ID token: {e}"))),
-        (Alg::HS256, None) => Err(OAuthError::Server("HS256 client without a secret".into())),
-        (alg, _) => {
-            let key = state.keys.signer(alg, state.clock.now()).await?;
-            Ok(key.sign_jwt(claims)?)
-        }
-    }
-}
-
-/// The claims of an ID token idbridge issued: signature (by its `kid`, or the audience's secret
-/// for HS256) and issuer checked; expiry only when `check_expiry`, since a logout hint is often
-/// an expired token.
-pub async fn verify_id_token(
-    state: &AppState,
-    token: &str,
-    check_expiry: bool,
-) -> Option<Map<String, Value>> {
-    let header = jsonwebtoken::decode_header(token).ok()?;
-    let mut validation = Validation::new(header.alg);
-    validation.validate_exp = check_expiry;
-    validation.validate_aud = false;
-    validation.set_issuer(&[&state.config.server.issuer]);
-    validation.set_required_spec_claims(&["iss", "sub", "aud"]);
-    let (secret_key, loaded_key);
-    let key = if header.alg == Algorithm::HS256 {
-        // The audience names the client whose secret signed it: read it, then check with it.
-        let unverified: Map<String, Value> =
-            jsonwebtoken::dangerous::insecure_decode_claims(token).ok()?;
-        let client = state.clients.get(unverified.get("aud")?.as_str()?)?;
-        secret_key = DecodingKey::from_secret(client.hs256_secret.as_ref()?.expose().as_bytes());
-        &secret_key
-    } else {
-        loaded_key = state.keys.by_kid(header.kid.as_deref()?).await.ok()??;
-        if jwt_alg(loaded_key.alg) != header.alg {
-            return None;
-        }
-        &loaded_key.decoding
-    };
-    jsonwebtoken::decode::<Map<String, Value>>(token, key, &validation)
-        .ok()
-        .map(|data| data.claims)
-}
-
-pub fn jwt_alg(alg: Alg) -> Algorithm {
-    match alg {
-        Alg::RS256 => Algorithm::RS256,
-        Alg::ES256 => Algorithm::ES256,
-        Alg::EdDSA => Algorithm::EdDSA,
-        Alg::HS256 => Algorithm::HS256,
-    }
 }

@@ -1,0 +1,31 @@
+//! `POST /sso/v2/revoke` (RFC 7009), for authenticated clients and only their own tokens.
+use axum::Form;
+use axum::extract::State;
+use axum::extract::rejection::FormRejection;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::client_auth::{TokenParam, client_and_token};
+use super::error::OAuthError;
+use crate::state::AppState;
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<TokenParam>, FormRejection>,
+) -> Result<Response, OAuthError> {
+    let (client, hash) = client_and_token(&state, &headers, form)?;
+    let now = state.clock.now();
+    // A refresh token takes its whole grant with it; an access token only itself. Unknown tokens
+    // and other clients' tokens get the same 200, so the answer reveals nothing (RFC 7009 2.2).
+    if let Some(refresh) = state.store.find_refresh_token(&hash, now).await?
+        && refresh.client_id == client.id
+    {
+        state.store.revoke_family(&refresh.family_id, now).await?;
+    } else if let Some(access) = state.store.find_access_token(&hash, now).await?
+        && access.client_id == client.id
+    {
+        state.store.revoke_access_token(&hash, now).await?;
+    }
+    Ok((StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response())
+}
