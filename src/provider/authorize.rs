@@ -12,12 +12,12 @@ use serde::Deserialize;
 
 use super::error::{AuthorizationError, ErrorCode};
 use super::flow::{self, FLOW_COOKIE};
+use super::pending::PendingAuthorization;
 use super::prompt::Prompt;
 use super::response_mode::ResponseMode;
 use super::scope::{self, Scopes};
 use crate::crypto;
 use crate::state::AppState;
-use crate::store::tables::pending_authorization;
 use crate::web::{ClientAddr, PageError, cookies};
 
 /// How long a person has to log in and consent.
@@ -112,25 +112,25 @@ async fn start(
             (token, Some(cookie))
         }
     };
-    let pending = pending_authorization::Model {
+    let pending = PendingAuthorization {
         // Upstream SAML will use this id as the AuthnRequest ID, an xs:ID: no leading digit.
         id: format!("a{}", crypto::random_token()),
         browser_hash: crypto::sha256_hex(&browser_token),
         client_id: client.id.clone(),
         redirect_uri,
-        scope: request.scope.to_string(),
+        scope: request.scope,
         state: params.state.clone(),
         nonce: params.nonce.clone(),
         code_challenge: params.code_challenge.clone(),
-        response_mode: response_mode.as_str().to_string(),
-        prompt: (!request.prompt.is_empty()).then(|| request.prompt.to_string()),
+        response_mode,
+        prompt: request.prompt,
         max_age: request.max_age,
         login_hint: params.login_hint.clone(),
         created_at: now,
         expires_at: now + PENDING_TTL,
     };
     let pending = flow::Pending {
-        model: pending,
+        authorization: pending,
         new_from: Some(client_addr),
     };
     let mut response = flow::proceed(&state, &headers, &pending, false).await?;

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::error::{AuthorizationError, ErrorCode};
 use super::flow;
-use super::scope::{self, Scopes};
+use super::scope;
 use crate::state::AppState;
 use crate::web::branding::BrandingView;
 use crate::web::{PageError, csrf, current_session, pages};
@@ -38,19 +38,21 @@ pub async fn show(
 ) -> Result<Response, PageError> {
     let pending = flow::pending_for_browser(&state, &headers, &query.id).await?;
     let Some(session) = current_session(&state, &headers).await? else {
-        return Ok(Redirect::to(&flow::resume_path(&pending.model)).into_response());
+        return Ok(Redirect::to(&flow::resume_path(&pending.authorization)).into_response());
     };
     let (csrf, csrf_cookie) = csrf::issue(&state, &headers);
     let page = ConsentPage {
         csrf,
-        id: pending.model.id.clone(),
-        client: pending.model.client_id.clone(),
+        id: pending.authorization.id.clone(),
+        client: pending.authorization.client_id.clone(),
         user_email: session.user.email,
-        items: Scopes::parse(&pending.model.scope)
+        items: pending
+            .authorization
+            .scope
             .iter()
             .filter_map(scope::describe)
             .collect(),
-        branding: BrandingView::for_hint(&state, pending.model.login_hint.as_deref()),
+        branding: BrandingView::for_hint(&state, pending.authorization.login_hint.as_deref()),
     };
     pages::render(&page, &csrf_cookie.into_iter().collect::<Vec<_>>())
 }
@@ -82,7 +84,7 @@ async fn decision(
     csrf::verify(&state, &headers, &form.csrf)?;
     let pending = flow::pending_for_browser(&state, &headers, &form.id).await?;
     let Some(session) = current_session(&state, &headers).await? else {
-        return Ok(Redirect::to(&flow::resume_path(&pending.model)).into_response());
+        return Ok(Redirect::to(&flow::resume_path(&pending.authorization)).into_response());
     };
     match form.decision.as_str() {
         "allow" => {
@@ -90,8 +92,8 @@ async fn decision(
                 .store
                 .grant_consent(
                     &session.user.id,
-                    &pending.model.client_id,
-                    &pending.model.scope,
+                    &pending.authorization.client_id,
+                    &pending.authorization.scope.to_string(),
                     state.clock.now(),
                 )
                 .await?;

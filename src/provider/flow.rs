@@ -11,13 +11,13 @@ use url::Url;
 
 use super::error::{AuthorizationError, ErrorCode};
 use super::issue::CODE_TTL;
-use super::prompt::Prompt;
+use super::pending::PendingAuthorization;
 use super::response_mode::ResponseMode;
 use super::scope::{self, Scopes};
 use crate::crypto;
 use crate::limits;
 use crate::state::AppState;
-use crate::store::tables::{authorization_code, pending_authorization};
+use crate::store::NewCode;
 use crate::upstream::LoginRequest;
 use crate::web::{PageError, cookies, current_session_and_consent};
 
@@ -41,14 +41,14 @@ pub async fn pending_for_browser(
         return Err(PageError::AuthorizationOfAnotherBrowser);
     }
     Ok(Pending {
-        model: pending,
+        authorization: pending.into(),
         new_from: None,
     })
 }
 
 const RESUME_PATH: &str = "/sso/v2/authorize/resume?id=";
 
-pub fn resume_path(pending: &pending_authorization::Model) -> String {
+pub fn resume_path(pending: &PendingAuthorization) -> String {
     format!("{RESUME_PATH}{}", pending.id)
 }
 
@@ -65,7 +65,7 @@ pub fn resumed_by(return_to: &str) -> Option<&str> {
 /// when the person must be sent to login or consent; one that can be answered at once (a fresh
 /// session, consent already given) costs no write.
 pub struct Pending {
-    pub model: pending_authorization::Model,
+    pub authorization: PendingAuthorization,
     /// For a new request, not stored yet: the client address it came from, which the limits on
     /// pending logins count it against. `None` once it is stored.
     pub new_from: Option<IpAddr>,
@@ -77,14 +77,17 @@ impl Pending {
     async fn keep(&self, state: &AppState) -> Result<(), PageError> {
         if let Some(client) = self.new_from {
             limits::admit_pending(state, client).await?;
-            state.store.create_pending(self.model.clone()).await?;
+            state
+                .store
+                .create_pending(self.authorization.to_row())
+                .await?;
         }
         Ok(())
     }
 
     /// Removes it; `false` when another request finished it first.
     async fn finish(&self, state: &AppState) -> Result<bool, PageError> {
-        Ok(self.new_from.is_some() || state.store.finish_pending(&self.model.id).await?)
+        Ok(self.new_from.is_some() || state.store.finish_pending(&self.authorization.id).await?)
     }
 }
 
@@ -96,10 +99,10 @@ pub async fn proceed(
     consent_given: bool,
 ) -> Result<Response, PageError> {
     let request = pending;
-    let pending = &request.model;
+    let pending = &request.authorization;
     let now = state.clock.now();
-    let prompt = Prompt::stored(pending.prompt.as_deref());
-    let scope = Scopes::parse(&pending.scope);
+    let prompt = pending.prompt;
+    let scope = &pending.scope;
     let (session, consented_scope) =
         current_session_and_consent(state, headers, &pending.client_id)
             .await?
@@ -158,20 +161,18 @@ pub async fn proceed(
     let code = crypto::ordered_token();
     state
         .store
-        .create_code(authorization_code::Model {
+        .create_code(NewCode {
             code_hash: crypto::ordered_token_key(&code),
             family_id: crypto::ordered_token(),
             client_id: pending.client_id.clone(),
             user_id: session.user.id.clone(),
             redirect_uri: pending.redirect_uri.clone(),
-            scope: pending.scope.clone(),
+            scope: pending.scope.to_string(),
             nonce: pending.nonce.clone(),
             sid: Some(session.sid.clone()),
             code_challenge: pending.code_challenge.clone(),
             auth_time: session.auth_time,
             expires_at: now + CODE_TTL,
-            consumed_at: None,
-            revoked_at: None,
         })
         .await?;
     tracing::info!(client = %pending.client_id, user = %session.user.id, "authorization code issued");
@@ -180,7 +181,7 @@ pub async fn proceed(
     params.push(("iss", state.config.server.issuer.clone()));
     Ok(respond(
         &pending.redirect_uri,
-        ResponseMode::stored(&pending.response_mode),
+        pending.response_mode,
         params,
     ))
 }
@@ -203,11 +204,11 @@ pub async fn fail(
     error: AuthorizationError,
 ) -> Result<Response, PageError> {
     request.finish(state).await?;
-    let pending = &request.model;
+    let pending = &request.authorization;
     Ok(respond_error(
         state,
         &pending.redirect_uri,
-        ResponseMode::stored(&pending.response_mode),
+        pending.response_mode,
         pending.state.as_deref(),
         error,
     ))

@@ -11,8 +11,7 @@ use super::scope::{self, Scopes};
 use crate::crypto;
 use crate::keys::ID_TOKEN_TTL;
 use crate::state::AppState;
-use crate::store::tables::{access_token, refresh_token};
-use crate::store::{GrantTokens, SpentGrant};
+use crate::store::{GrantTokens, NewAccessToken, NewRefreshToken, SpentGrant};
 
 pub const ACCESS_TOKEN_TTL: i64 = 3600;
 pub const REFRESH_TOKEN_TTL: i64 = 30 * 86400;
@@ -62,16 +61,15 @@ pub async fn issue_for_user(
         .store
         .store_grant_tokens(GrantTokens {
             spent: grant.spent,
-            access: access_token::Model {
+            access: NewAccessToken {
                 token_hash: crypto::ordered_token_key(&access_token),
                 family_id: Some(grant.family_id.to_string()),
                 client_id: grant.client.id.clone(),
                 user_id: Some(grant.user_id.to_string()),
                 scope: grant.scope.to_string(),
                 expires_at: now + ACCESS_TOKEN_TTL,
-                revoked_at: None,
             },
-            refresh: refresh_token.as_ref().map(|token| refresh_token::Model {
+            refresh: refresh_token.as_ref().map(|token| NewRefreshToken {
                 token_hash: crypto::ordered_token_key(token),
                 family_id: grant.family_id.to_string(),
                 client_id: grant.client.id.clone(),
@@ -80,8 +78,6 @@ pub async fn issue_for_user(
                 auth_time: grant.auth_time,
                 sid: grant.sid.map(str::to_string),
                 expires_at: grant.family_expires_at.unwrap_or(now + REFRESH_TOKEN_TTL),
-                consumed_at: None,
-                revoked_at: None,
             }),
         })
         .await?;
@@ -131,14 +127,13 @@ pub async fn issue_for_client(
     let access_token = crypto::ordered_token();
     state
         .store
-        .create_access_token(access_token::Model {
+        .create_access_token(NewAccessToken {
             token_hash: crypto::ordered_token_key(&access_token),
             family_id: None,
             client_id: client.id.clone(),
             user_id: None,
             scope: scope.to_string(),
             expires_at: state.clock.now() + ACCESS_TOKEN_TTL,
-            revoked_at: None,
         })
         .await?;
     Ok(TokenResponse {

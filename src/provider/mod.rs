@@ -14,6 +14,7 @@ mod introspect;
 mod issue;
 mod legacy;
 mod logout;
+mod pending;
 mod prompt;
 mod response_mode;
 mod revoke;

@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::StoreError;
 use super::grants::{self, GrantHolder, GrantTokens};
-use super::tables::authorization_code;
+use super::tables::{access_token, authorization_code, refresh_token};
 
 /// Writes per statement: enough to absorb the 64 connections of the benchmark, far below the
 /// bound-parameter limits of SQLite (32,766) and PostgreSQL (65,535).
@@ -133,13 +133,16 @@ async fn store_grant_tokens(
 ) -> Vec<Result<Option<GrantHolder>, DbErr>> {
     let access = grants
         .iter()
-        .map(|grant| grant.access.clone().into_active_model());
+        .map(|grant| access_token::Model::from(grant.access.clone()).into_active_model());
     let mut stored = insert_rows(&writer, access.collect()).await;
     let (with_refresh, refresh): (Vec<usize>, Vec<_>) = grants
         .iter()
         .enumerate()
         .filter(|(at, _)| stored[*at].is_ok())
-        .filter_map(|(at, grant)| Some((at, grant.refresh.clone()?.into_active_model())))
+        .filter_map(|(at, grant)| {
+            let refresh = refresh_token::Model::from(grant.refresh.clone()?);
+            Some((at, refresh.into_active_model()))
+        })
         .unzip();
     if !refresh.is_empty() {
         for (at, answer) in with_refresh
@@ -254,7 +257,7 @@ fn every_one<O>(error: &DbErr, count: usize) -> Vec<Result<O, DbErr>> {
 
 #[cfg(test)]
 mod tests {
-    use sea_orm::{IntoActiveModel, TryIntoModel};
+    use sea_orm::IntoActiveModel;
 
     use super::super::Store;
     use super::super::tables::{access_token, authorization_code};
@@ -312,6 +315,10 @@ mod tests {
         }
     }
 
+    fn code_row(hash: &str, expires_at: i64) -> authorization_code::ActiveModel {
+        code(hash, expires_at).into_active_model()
+    }
+
     fn spend_by(client_id: &str, hash: &str) -> super::CodeSpend {
         super::CodeSpend {
             code_hash: hash.to_string(),
@@ -327,8 +334,8 @@ mod tests {
     async fn a_failed_spend_does_not_spoil_its_batch() {
         use sea_orm::ConnectionTrait;
         let (_dir, store) = migrated_store().await;
-        store.create_code(code("live", 100)).await.unwrap();
-        store.create_code(code("poison", 100)).await.unwrap();
+        store.codes.submit(code_row("live", 100)).await.unwrap();
+        store.codes.submit(code_row("poison", 100)).await.unwrap();
         store
             .connection()
             .execute_unprepared(
@@ -351,8 +358,8 @@ mod tests {
     #[tokio::test]
     async fn a_code_named_twice_in_one_batch_is_spent_once() {
         let (_dir, store) = migrated_store().await;
-        store.create_code(code("live", 100)).await.unwrap();
-        store.create_code(code("expired", 10)).await.unwrap();
+        store.codes.submit(code_row("live", 100)).await.unwrap();
+        store.codes.submit(code_row("expired", 10)).await.unwrap();
         let spend = |hash: &str| store.code_spends.submit(spend_by("c", hash));
         let (first, again, expired, unknown) = tokio::join!(
             spend("live"),
@@ -375,7 +382,7 @@ mod tests {
     #[tokio::test]
     async fn a_code_named_by_another_client_is_left_for_its_own() {
         let (_dir, store) = migrated_store().await;
-        store.create_code(code("live", 100)).await.unwrap();
+        store.codes.submit(code_row("live", 100)).await.unwrap();
         let spend = |client: &str| store.code_spends.submit(spend_by(client, "live"));
         let (other, own) = tokio::join!(spend("other"), spend("c"));
         assert!(other.unwrap().is_none());
@@ -386,9 +393,13 @@ mod tests {
     fn grant(user_id: &str, spent: super::super::SpentGrant, key: &str) -> super::GrantTokens {
         super::GrantTokens {
             spent,
-            access: access_token::Model {
+            access: super::super::NewAccessToken {
+                token_hash: key.to_string(),
+                family_id: None,
+                client_id: "c".into(),
                 user_id: Some(user_id.to_string()),
-                ..token(key).try_into_model().unwrap()
+                scope: String::new(),
+                expires_at: 0,
             },
             refresh: None,
         }
@@ -415,12 +426,16 @@ mod tests {
         .insert(store.connection())
         .await
         .unwrap();
-        store.create_code(code("live", 100)).await.unwrap();
+        store.codes.submit(code_row("live", 100)).await.unwrap();
         store
-            .create_code(authorization_code::Model {
-                revoked_at: Some(60),
-                ..code("revoked", 100)
-            })
+            .codes
+            .submit(
+                authorization_code::Model {
+                    revoked_at: Some(60),
+                    ..code("revoked", 100)
+                }
+                .into_active_model(),
+            )
             .await
             .unwrap();
         let store_grant =

@@ -39,13 +39,150 @@ pub enum SpentGrant {
     Refresh(String),
 }
 
+/// An authorization request to keep until the person comes back from login or consent (the
+/// `pending_authorizations` row), its values in their stored text form.
+#[derive(Debug, Clone)]
+pub struct NewPending {
+    pub id: String,
+    /// SHA-256 of the flow cookie of the browser that started it.
+    pub browser_hash: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    /// Space-separated.
+    pub scope: String,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub response_mode: String,
+    /// Space-separated; `None` when the request gave none.
+    pub prompt: Option<String>,
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// An authorization code to store: its key (`crypto::ordered_token_key`) and what it grants.
+#[derive(Debug, Clone)]
+pub struct NewCode {
+    pub code_hash: String,
+    /// The grant's family: every token issued from the code shares it.
+    pub family_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub sid: Option<String>,
+    pub code_challenge: Option<String>,
+    pub auth_time: i64,
+    pub expires_at: i64,
+}
+
+/// An access token to store: its key and what it grants.
+#[derive(Debug, Clone)]
+pub struct NewAccessToken {
+    pub token_hash: String,
+    /// `None` for a client acting for itself (client_credentials), as is `user_id`.
+    pub family_id: Option<String>,
+    pub client_id: String,
+    pub user_id: Option<String>,
+    pub scope: String,
+    pub expires_at: i64,
+}
+
+/// A refresh token to store: its key and what it grants.
+#[derive(Debug, Clone)]
+pub struct NewRefreshToken {
+    pub token_hash: String,
+    pub family_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub scope: String,
+    pub auth_time: i64,
+    pub sid: Option<String>,
+    pub expires_at: i64,
+}
+
 /// The tokens issued from a spent code or refresh token, to store.
 #[derive(Debug)]
 pub struct GrantTokens {
     pub spent: SpentGrant,
-    pub access: access_token::Model,
+    pub access: NewAccessToken,
     /// Issued when the grant includes `offline_access`.
-    pub refresh: Option<refresh_token::Model>,
+    pub refresh: Option<NewRefreshToken>,
+}
+
+impl From<NewPending> for pending_authorization::Model {
+    fn from(new: NewPending) -> Self {
+        pending_authorization::Model {
+            id: new.id,
+            browser_hash: new.browser_hash,
+            client_id: new.client_id,
+            redirect_uri: new.redirect_uri,
+            scope: new.scope,
+            state: new.state,
+            nonce: new.nonce,
+            code_challenge: new.code_challenge,
+            response_mode: new.response_mode,
+            prompt: new.prompt,
+            max_age: new.max_age,
+            login_hint: new.login_hint,
+            created_at: new.created_at,
+            expires_at: new.expires_at,
+        }
+    }
+}
+
+impl From<NewCode> for authorization_code::Model {
+    fn from(new: NewCode) -> Self {
+        authorization_code::Model {
+            code_hash: new.code_hash,
+            family_id: new.family_id,
+            client_id: new.client_id,
+            user_id: new.user_id,
+            redirect_uri: new.redirect_uri,
+            scope: new.scope,
+            nonce: new.nonce,
+            sid: new.sid,
+            code_challenge: new.code_challenge,
+            auth_time: new.auth_time,
+            expires_at: new.expires_at,
+            consumed_at: None,
+            revoked_at: None,
+        }
+    }
+}
+
+impl From<NewAccessToken> for access_token::Model {
+    fn from(new: NewAccessToken) -> Self {
+        access_token::Model {
+            token_hash: new.token_hash,
+            family_id: new.family_id,
+            client_id: new.client_id,
+            user_id: new.user_id,
+            scope: new.scope,
+            expires_at: new.expires_at,
+            revoked_at: None,
+        }
+    }
+}
+
+impl From<NewRefreshToken> for refresh_token::Model {
+    fn from(new: NewRefreshToken) -> Self {
+        refresh_token::Model {
+            token_hash: new.token_hash,
+            family_id: new.family_id,
+            client_id: new.client_id,
+            user_id: new.user_id,
+            scope: new.scope,
+            auth_time: new.auth_time,
+            sid: new.sid,
+            expires_at: new.expires_at,
+            consumed_at: None,
+            revoked_at: None,
+        }
+    }
 }
 
 /// Who a grant's new tokens belong to, and whether the grant was revoked as they were issued.
@@ -80,11 +217,11 @@ pub enum RefreshUse {
 }
 
 impl Store {
-    pub async fn create_pending(
-        &self,
-        pending: pending_authorization::Model,
-    ) -> Result<(), StoreError> {
-        pending.into_active_model().insert(&self.writer).await?;
+    pub async fn create_pending(&self, pending: NewPending) -> Result<(), StoreError> {
+        pending_authorization::Model::from(pending)
+            .into_active_model()
+            .insert(&self.writer)
+            .await?;
         Ok(())
     }
 
@@ -122,8 +259,9 @@ impl Store {
         Ok(authorizations + upstream)
     }
 
-    pub async fn create_code(&self, code: authorization_code::Model) -> Result<(), StoreError> {
-        self.codes.submit(code.into_active_model()).await
+    pub async fn create_code(&self, code: NewCode) -> Result<(), StoreError> {
+        let row = authorization_code::Model::from(code);
+        self.codes.submit(row.into_active_model()).await
     }
 
     /// Spends a code presented by `client_id`, once across all processes (in a batch with the
@@ -158,8 +296,9 @@ impl Store {
         })
     }
 
-    pub async fn create_access_token(&self, token: access_token::Model) -> Result<(), StoreError> {
-        self.access_tokens.submit(token.into_active_model()).await
+    pub async fn create_access_token(&self, token: NewAccessToken) -> Result<(), StoreError> {
+        let row = access_token::Model::from(token);
+        self.access_tokens.submit(row.into_active_model()).await
     }
 
     /// Stores the tokens of a grant just spent, then reads who holds them: the user, with the

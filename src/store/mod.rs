@@ -28,7 +28,10 @@ use sea_orm::{
 use tables::{access_token, authorization_code};
 use userinfo_cache::UserinfoCache;
 
-pub use grants::{CodeUse, GrantHolder, GrantTokens, RefreshUse, SpentGrant, UserinfoGrant};
+pub use grants::{
+    CodeUse, GrantHolder, GrantTokens, NewAccessToken, NewCode, NewPending, NewRefreshToken,
+    RefreshUse, SpentGrant, UserinfoGrant,
+};
 pub use outbox::{AttemptOutcome, DueNotification, OUTBOX_RETENTION, enqueue_notification};
 pub use session_urls::{OpenedSessionUrl, ProfileChange, ProfileFields, SessionUrlData};
 pub use sessions::{NewSession, SessionInfo};

@@ -1,0 +1,73 @@
+//! A pending authorization: a checked authorization request, typed, as it waits in the database
+//! for the person to come back from login or consent (Dex's `AuthRequest`). The stored text of
+//! its scope, prompt and response mode is the form the wire uses, so rows of every version read.
+use super::prompt::Prompt;
+use super::response_mode::ResponseMode;
+use super::scope::Scopes;
+use crate::store::NewPending;
+use crate::store::tables::pending_authorization;
+
+#[derive(Debug, Clone)]
+pub struct PendingAuthorization {
+    /// Random, with a letter first: upstream SAML uses it as the AuthnRequest ID, an `xs:ID`.
+    pub id: String,
+    /// SHA-256 of the flow cookie of the browser that started it: the id alone grants nothing.
+    pub browser_hash: String,
+    pub client_id: String,
+    /// Matched exactly against a registered one.
+    pub redirect_uri: String,
+    pub scope: Scopes,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub response_mode: ResponseMode,
+    pub prompt: Prompt,
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+impl PendingAuthorization {
+    /// The row to store, in its text form.
+    pub fn to_row(&self) -> NewPending {
+        NewPending {
+            id: self.id.clone(),
+            browser_hash: self.browser_hash.clone(),
+            client_id: self.client_id.clone(),
+            redirect_uri: self.redirect_uri.clone(),
+            scope: self.scope.to_string(),
+            state: self.state.clone(),
+            nonce: self.nonce.clone(),
+            code_challenge: self.code_challenge.clone(),
+            response_mode: self.response_mode.as_str().to_string(),
+            prompt: (!self.prompt.is_empty()).then(|| self.prompt.to_string()),
+            max_age: self.max_age,
+            login_hint: self.login_hint.clone(),
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+/// A stored row, which was checked when it was stored.
+impl From<pending_authorization::Model> for PendingAuthorization {
+    fn from(row: pending_authorization::Model) -> Self {
+        PendingAuthorization {
+            scope: Scopes::parse(&row.scope),
+            response_mode: ResponseMode::stored(&row.response_mode),
+            prompt: Prompt::stored(row.prompt.as_deref()),
+            id: row.id,
+            browser_hash: row.browser_hash,
+            client_id: row.client_id,
+            redirect_uri: row.redirect_uri,
+            state: row.state,
+            nonce: row.nonce,
+            code_challenge: row.code_challenge,
+            max_age: row.max_age,
+            login_hint: row.login_hint,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+        }
+    }
+}
