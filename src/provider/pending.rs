@@ -71,3 +71,43 @@ impl From<pending_authorization::Model> for PendingAuthorization {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A row stored before these types existed reads, and is written back the same.
+    #[test]
+    fn stored_text_round_trips() {
+        let row = pending_authorization::Model {
+            id: "a1".into(),
+            browser_hash: "h".into(),
+            client_id: "c".into(),
+            redirect_uri: "https://rp.example/cb".into(),
+            scope: "openid profile offline_access".into(),
+            state: Some("s".into()),
+            nonce: None,
+            code_challenge: None,
+            response_mode: "form_post".into(),
+            prompt: Some("login consent".into()),
+            max_age: Some(0),
+            login_hint: None,
+            created_at: 1,
+            expires_at: 2,
+        };
+        let pending = PendingAuthorization::from(row.clone());
+        assert_eq!(pending.response_mode, ResponseMode::FormPost);
+        assert!(pending.prompt.login && pending.prompt.consent && !pending.prompt.none);
+        assert_eq!(pending_authorization::Model::from(pending.to_row()), row);
+        let plain = PendingAuthorization {
+            response_mode: ResponseMode::Query,
+            prompt: Prompt::default(),
+            ..PendingAuthorization::from(row)
+        };
+        let written = plain.to_row();
+        assert_eq!(
+            (written.response_mode.as_str(), written.prompt),
+            ("query", None)
+        );
+    }
+}
