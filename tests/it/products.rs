@@ -807,9 +807,19 @@ async fn login_url_api_by_internal_customer(backend: Backend) {
     assert_eq!(made.status(), StatusCode::OK);
     let session_url: Value = made.json().await.unwrap();
     // The page's button spends the URL and makes the customer's profile.
-    let opened = server
-        .client()
-        .post(session_url["Url"].as_str().unwrap())
+    let customer = server.client();
+    let link = session_url["Url"].as_str().unwrap();
+    let page = customer
+        .get(link)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let opened = customer
+        .post(link)
+        .form(&[("csrf", form_value(&page, "csrf").unwrap())])
         .send()
         .await
         .unwrap();
