@@ -21,7 +21,7 @@ use axum::routing::{get, post};
 use crate::state::AppState;
 pub use error::PageError;
 pub use login::{login_page, signed_out};
-pub use middleware::{ClientAddr, policy_with_form_action};
+pub use middleware::ClientAddr;
 pub use session::{
     current_session, current_session_and_consent, new_session, replace_session, start_session,
 };
