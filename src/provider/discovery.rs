@@ -6,6 +6,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::error::OAuthError;
+use super::prompt::Prompt;
+use super::response_mode::ResponseMode;
 use crate::config::KNOWN_SCOPES;
 use crate::state::AppState;
 
@@ -36,7 +38,7 @@ pub async fn configuration(State(state): State<AppState>) -> Response {
         "introspection_endpoint": format!("{issuer}/sso/v2/introspect"),
         "scopes_supported": KNOWN_SCOPES,
         "response_types_supported": ["code"],
-        "response_modes_supported": ["query", "form_post"],
+        "response_modes_supported": ResponseMode::SUPPORTED.map(ResponseMode::as_str),
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
@@ -44,7 +46,7 @@ pub async fn configuration(State(state): State<AppState>) -> Response {
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
-        "prompt_values_supported": ["none", "login", "consent"],
+        "prompt_values_supported": Prompt::SUPPORTED,
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "azp", "name",
             "preferred_username", "email", "email_verified", "attached_to"],
         "claims_parameter_supported": false,

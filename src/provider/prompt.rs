@@ -24,6 +24,9 @@ pub enum PromptError {
 }
 
 impl Prompt {
+    /// The values idbridge knows, as discovery lists them.
+    pub const SUPPORTED: [&str; 3] = ["none", "login", "consent"];
+
     /// The space-separated values of a request's `prompt`; repeats are allowed, and `none`
     /// alone, since it asks for no interaction at all.
     pub fn parse(text: &str) -> Result<Prompt, PromptError> {

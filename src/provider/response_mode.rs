@@ -12,6 +12,9 @@ pub enum ResponseMode {
 }
 
 impl ResponseMode {
+    /// Every mode idbridge offers, as discovery lists them.
+    pub const SUPPORTED: [ResponseMode; 2] = [ResponseMode::Query, ResponseMode::FormPost];
+
     /// The mode a request's `response_mode` names (none: the default); `None` for one idbridge
     /// does not offer.
     pub fn parse(value: Option<&str>) -> Option<ResponseMode> {
