@@ -33,7 +33,7 @@ pub use outbox::{AttemptOutcome, DueNotification, OUTBOX_RETENTION, enqueue_noti
 pub use session_urls::{OpenedSessionUrl, ProfileChange, ProfileFields, SessionUrlData};
 pub use sessions::{NewSession, SessionInfo};
 pub use throttle::ThrottleRule;
-pub use upstream::UpstreamProfile;
+pub use upstream::{AnsweredLogin, KeptLogin, OneTimeId, OutgoingLogin, UpstreamProfile};
 pub use users::{Attachment, UserProfile};
 
 /// Log length (pages) at which a commit checkpoints by itself: a backstop, see `pool_options`.

@@ -12,7 +12,7 @@ use crate::config::{ConnectionDecl, ConnectionProtocol, OidcConnectionDecl};
 use crate::products::domains::normalize_host;
 use crate::session_urls::SESSION_URL_CONNECTION;
 use crate::store::tables::user;
-use crate::upstream::LocalLogin;
+use crate::upstream::LocalAccounts;
 
 const DEFAULT_TIMEOUT_SECONDS: i64 = 10;
 
@@ -157,7 +157,11 @@ fn check_oidc(
 /// Ids a connection may not take: those that name logins other than through a connection (in
 /// notifications), and the `source` of the users config sync owns, which for a connection's users
 /// is its id.
-const RESERVED_IDS: [&str; 3] = [LocalLogin::ID, SESSION_URL_CONNECTION, user::SOURCE_CONFIG];
+const RESERVED_IDS: [&str; 3] = [
+    LocalAccounts::ID,
+    SESSION_URL_CONNECTION,
+    user::SOURCE_CONFIG,
+];
 
 fn is_path_segment(id: &str) -> bool {
     !RESERVED_IDS.contains(&id)
