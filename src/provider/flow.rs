@@ -339,3 +339,32 @@ fn respond(
         .extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())));
     Redirect::to(url.as_str()).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_return_to_resumes_only_a_well_formed_pending_id() {
+        let resumed = Continuation::from_return_to("/sso/v2/authorize/resume?id=a-B_9".into());
+        assert_eq!(resumed.resume().map(Resume::id), Some("a-B_9"));
+        assert_eq!(resumed.path(), "/sso/v2/authorize/resume?id=a-B_9");
+        for page in [
+            "/account",
+            "/sso/v2/authorize/resume?id=a&b=c",
+            "/sso/v2/authorize/resumed?id=a",
+        ] {
+            let continuation = Continuation::from_return_to(page.into());
+            assert_eq!(continuation, Continuation::Page(page.into()));
+            assert_eq!(continuation.path(), page);
+        }
+    }
+
+    #[test]
+    fn a_kept_login_goes_on_with_its_pending_authorization() {
+        let kept = Continuation::from_kept(Some("p1".into()), "/ignored".into());
+        assert_eq!(kept.path(), "/sso/v2/authorize/resume?id=p1");
+        let page = Continuation::from_kept(None, "/account".into());
+        assert_eq!(page.path(), "/account");
+    }
+}

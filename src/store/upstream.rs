@@ -7,7 +7,7 @@ use sea_orm::{
 use super::sessions::insert_session;
 use super::tables::{saml_assertion, upstream_identity, upstream_login, user, user_entity};
 use super::users::update_identity;
-use super::{NewSession, Store, StoreError, enqueue_notification};
+use super::{NewSession, Store, StoreError, UserSource, enqueue_notification};
 use crate::config::Config;
 use crate::notifications::{EventType, Notification};
 
@@ -225,7 +225,9 @@ async fn upsert_user<C: ConnectionTrait>(
                 email: profile.email.clone(),
                 name: profile.name.clone(),
                 password_hash: None,
-                source: profile.connection_id.clone(),
+                source: UserSource::Connection(profile.connection_id.clone())
+                    .column()
+                    .to_string(),
                 created_at: now,
                 updated_at: now,
             }

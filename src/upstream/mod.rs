@@ -223,12 +223,16 @@ pub enum UpstreamError {
     TooManyResponses { connection: String },
     #[error("connection {connection}: no SAML verification turn came free in time")]
     Busy { connection: String },
-    /// The answer lacks what its kind always carries; the person is told what is wrong.
-    #[error("connection {connection}: malformed answer: {message}")]
-    Malformed {
-        connection: String,
-        message: &'static str,
-    },
+    #[error("connection {connection}: the answer lacks its state or its result")]
+    InvalidAnswer { connection: String },
+    #[error("connection {connection}: the posted answer has no SAMLResponse")]
+    NoSamlResponse { connection: String },
+    #[error("connection {connection}: the answer names no login waiting for it")]
+    UnknownAnswer { connection: String },
+    #[error("connection {connection}: the answer came to another browser than the login's")]
+    AnotherBrowser { connection: String },
+    #[error("connection {connection}: the answered login's user no longer exists")]
+    AccountGone { connection: String },
     /// Something kept for the login is not as [`Connector::begin`] left it.
     #[error("connection {connection}: {detail}")]
     Corrupt { connection: String, detail: String },

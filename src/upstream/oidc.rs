@@ -97,10 +97,11 @@ impl Connector for OidcConnector {
                     code: error.clone(),
                 });
             }
-            let code = answer.param("code").ok_or_else(|| UpstreamError::Malformed {
-                connection: self.connection.id.clone(),
-                message: "This sign-in answer is not valid. Go back to the application and start again.",
-            })?;
+            let code = answer
+                .param("code")
+                .ok_or_else(|| UpstreamError::InvalidAnswer {
+                    connection: self.connection.id.clone(),
+                })?;
             let kept = kept.map(|login| (&login.nonce, &login.pkce_verifier));
             let Some((Some(nonce), Some(verifier))) = kept else {
                 return Err(UpstreamError::Corrupt {

@@ -50,9 +50,6 @@ const ACS_BODY_LIMIT: usize = 3 * MAX_SAML_RESPONSE_BYTES + 8 * 1024;
 /// How long a posted answer waits for its browser at the resume step.
 const RESUME_TTL: i64 = 120;
 
-const INVALID_ANSWER: &str =
-    "This sign-in answer is not valid. Go back to the application and start again.";
-
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/{kind}/{connection}/login", get(login))
@@ -205,7 +202,9 @@ async fn acs(
     // An answer to none of our requests is taken as unsolicited, where that is allowed.
     let solicited = match take_login(&state, connector, answer.param("RelayState"), false).await {
         Ok(login) => Some(login),
-        Err(PageError::BadRequest(_)) if unsolicited => None,
+        Err(PageError::Upstream(
+            UpstreamError::InvalidAnswer { .. } | UpstreamError::UnknownAnswer { .. },
+        )) if unsolicited => None,
         Err(refused) => return Err(refused),
     };
     let context = context(&state);
@@ -283,9 +282,9 @@ async fn resume(
         .store
         .find_user(user_id)
         .await?
-        .ok_or(PageError::BadRequest(
-            "This account no longer exists. Go back to the application and start again.",
-        ))?;
+        .ok_or_else(|| UpstreamError::AccountGone {
+            connection: connector.id().to_string(),
+        })?;
     let continuation = Continuation::from_kept(login.pending_id, login.return_to);
     let identity = Identity::Account(user);
     let cookie =
@@ -371,9 +370,12 @@ async fn take_login(
     token: Option<&str>,
     answered: bool,
 ) -> Result<KeptLogin, PageError> {
+    let connection = || connector.id().to_string();
     let token = token
         .filter(|t| !t.is_empty())
-        .ok_or(PageError::BadRequest(INVALID_ANSWER))?;
+        .ok_or_else(|| UpstreamError::InvalidAnswer {
+            connection: connection(),
+        })?;
     state
         .store
         .take_upstream_login(
@@ -383,9 +385,12 @@ async fn take_login(
             state.clock.now(),
         )
         .await?
-        .ok_or(PageError::BadRequest(
-            "This sign-in answer is unknown, has expired or was already used. Go back to the application and start again.",
-        ))
+        .ok_or_else(|| {
+            UpstreamError::UnknownAnswer {
+                connection: connection(),
+            }
+            .into()
+        })
 }
 
 /// Refuses a login carried to a browser other than the one that started it.
@@ -393,12 +398,12 @@ fn check_browser(
     state: &AppState,
     headers: &HeaderMap,
     login: &KeptLogin,
-) -> Result<(), PageError> {
+) -> Result<(), UpstreamError> {
     let browser = cookies::get(state, headers, BROWSER_COOKIE).map(crypto::sha256_hex);
     if browser.is_none_or(|hash| !crypto::constant_time_eq(&hash, &login.browser_hash)) {
-        return Err(PageError::BadRequest(
-            "This sign-in answer was meant for another browser. Go back to the application and start again.",
-        ));
+        return Err(UpstreamError::AnotherBrowser {
+            connection: login.connection_id.clone(),
+        });
     }
     Ok(())
 }

@@ -136,9 +136,31 @@ impl PageError {
                 "Sign-in refused",
                 "People with an address of this domain sign in through their own organisation's sign-in service, not this one. Sign in there, or contact your administrator.",
             ),
-            PageError::Upstream(UpstreamError::Malformed { message, .. }) => {
-                (StatusCode::BAD_REQUEST, "Request not valid", message)
-            }
+            PageError::Upstream(UpstreamError::InvalidAnswer { .. }) => (
+                StatusCode::BAD_REQUEST,
+                "Request not valid",
+                "This sign-in answer is not valid. Go back to the application and start again.",
+            ),
+            PageError::Upstream(UpstreamError::NoSamlResponse { .. }) => (
+                StatusCode::BAD_REQUEST,
+                "Request not valid",
+                "This sign-in answer has no SAMLResponse.",
+            ),
+            PageError::Upstream(UpstreamError::UnknownAnswer { .. }) => (
+                StatusCode::BAD_REQUEST,
+                "Request not valid",
+                "This sign-in answer is unknown, has expired or was already used. Go back to the application and start again.",
+            ),
+            PageError::Upstream(UpstreamError::AnotherBrowser { .. }) => (
+                StatusCode::BAD_REQUEST,
+                "Request not valid",
+                "This sign-in answer was meant for another browser. Go back to the application and start again.",
+            ),
+            PageError::Upstream(UpstreamError::AccountGone { .. }) => (
+                StatusCode::BAD_REQUEST,
+                "Request not valid",
+                "This account no longer exists. Go back to the application and start again.",
+            ),
             PageError::Busy(_)
             | PageError::Upstream(UpstreamError::Password(PasswordError::Busy(_))) => (
                 StatusCode::SERVICE_UNAVAILABLE,

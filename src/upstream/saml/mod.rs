@@ -134,10 +134,7 @@ impl Connector for SamlConnector {
                 return Err(UpstreamError::TooManyResponses { connection });
             }
             if answer.param(SAML_RESPONSE).is_none() {
-                return Err(UpstreamError::Malformed {
-                    connection,
-                    message: "This sign-in answer has no SAMLResponse.",
-                });
+                return Err(UpstreamError::NoSamlResponse { connection });
             }
             let turn = self.limits.turn().await;
             let turn = turn.ok_or(UpstreamError::Busy { connection })?;
