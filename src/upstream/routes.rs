@@ -171,12 +171,7 @@ async fn callback(
         }
         other => other?,
     };
-    let cookie =
-        start_session(&state, &headers, client, connector, identity, &continuation).await?;
-    Ok(see_other(
-        &continuation.path(),
-        &[cookie, clear_browser(&state)],
-    ))
+    finish(&state, &headers, client, connector, identity, &continuation).await
 }
 
 /// The IdP's POST (HTTP-POST binding). Nothing is stored unless the answer verifies; the person
@@ -287,12 +282,7 @@ async fn resume(
         })?;
     let continuation = Continuation::from_kept(login.pending_id, login.return_to);
     let identity = Identity::Account(user);
-    let cookie =
-        start_session(&state, &headers, client, connector, identity, &continuation).await?;
-    Ok(see_other(
-        &continuation.path(),
-        &[cookie, clear_browser(&state)],
-    ))
+    finish(&state, &headers, client, connector, identity, &continuation).await
 }
 
 async fn metadata(
@@ -358,6 +348,21 @@ async fn start_session(
     Ok(cookie)
 }
 
+/// Signs in who a provider's answer names and sends the browser on, forgetting its upstream-login
+/// mark.
+async fn finish(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: IpAddr,
+    connector: &dyn Connector,
+    identity: Identity,
+    continuation: &Continuation,
+) -> Result<Response, PageError> {
+    let cookie = start_session(state, headers, client, connector, identity, continuation).await?;
+    let clear = cookies::set(state, BROWSER_COOKIE, "", Some(0));
+    Ok(see_other(&continuation.path(), &[cookie, clear]))
+}
+
 fn new_user_id() -> String {
     format!("u-{}", crypto::random_token())
 }
@@ -406,11 +411,6 @@ fn check_browser(
         });
     }
     Ok(())
-}
-
-/// The `Set-Cookie` that forgets the browser's upstream-login mark once it is signed in.
-fn clear_browser(state: &AppState) -> String {
-    cookies::set(state, BROWSER_COOKIE, "", Some(0))
 }
 
 /// The provider answered `error=`: the waiting client hears it as an authorization error, a
