@@ -806,13 +806,24 @@ async fn login_url_api_by_internal_customer(backend: Backend) {
         .unwrap();
     assert_eq!(made.status(), StatusCode::OK);
     let session_url: Value = made.json().await.unwrap();
-    let opened = server
-        .client()
-        .get(session_url["Url"].as_str().unwrap())
+    // The page's button spends the URL and makes the customer's profile.
+    let customer = server.client();
+    let link = session_url["Url"].as_str().unwrap();
+    let page = customer
+        .get(link)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let opened = customer
+        .post(link)
+        .form(&[("csrf", form_value(&page, "csrf").unwrap())])
         .send()
         .await
         .unwrap();
-    assert_eq!(opened.status(), StatusCode::SEE_OTHER);
+    assert_continues(&opened);
 
     let good = Some(("backend", BACKEND_PASSWORD));
     let (status, _, body) = login_url_api(
