@@ -144,6 +144,11 @@ pub trait Connector: Send + Sync {
         now: i64,
     ) -> Working<'a, Result<Outgoing, UpstreamError>>;
 
+    /// Counts an answer against the address it comes from, before anything of it is looked at.
+    fn count_sender(&self, _client: IpAddr, _now: i64) -> Result<(), UpstreamError> {
+        Ok(())
+    }
+
     /// Lets an answer be checked, before anything kept is taken for it: an answer refused here
     /// leaves its login to a retry. The admission is held until the check is done.
     fn admit<'a>(&'a self, _answer: &'a Answer) -> Working<'a, Result<Admission, UpstreamError>> {

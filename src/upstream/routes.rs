@@ -152,10 +152,12 @@ async fn callback(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     let connector = connector(&state, &path, |route| route == AnswerRoute::Callback)?;
+    let now = state.clock.now();
+    connector.count_sender(client, now)?;
     let answer = Answer {
         params,
         client,
-        now: state.clock.now(),
+        now,
     };
     let admission = connector.admit(&answer).await?;
     let login = take_login(&state, connector, answer.param("state"), false).await?;
@@ -184,8 +186,9 @@ async fn acs(
     form: Result<Form<HashMap<String, String>>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, PageError> {
     let connector = connector(&state, &path, is_cross_site)?;
-    let Form(params) = form?;
     let now = state.clock.now();
+    connector.count_sender(client, now)?;
+    let Form(params) = form?;
     let answer = Answer {
         params,
         client,

@@ -25,6 +25,7 @@ use samael::crypto::{
 };
 use samael::schema::{Assertion, AuthnRequest, Issuer, NameIdPolicy, Response};
 
+use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -125,14 +126,20 @@ impl Connector for SamlConnector {
         })
     }
 
-    /// Counts the post against its address, and waits a bounded time for a verification turn
-    /// (see [`limits`]).
+    /// Counts the post against its address (see [`limits`]).
+    fn count_sender(&self, client: IpAddr, now: i64) -> Result<(), UpstreamError> {
+        if !self.limits.count_post(client, now) {
+            return Err(UpstreamError::TooManyResponses {
+                connection: self.sp.connection.id.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Waits a bounded time for a verification turn (see [`limits`]).
     fn admit<'a>(&'a self, answer: &'a Answer) -> Working<'a, Result<Admission, UpstreamError>> {
         Box::pin(async move {
             let connection = self.sp.connection.id.clone();
-            if !self.limits.count_post(answer.client, answer.now) {
-                return Err(UpstreamError::TooManyResponses { connection });
-            }
             if answer.param(SAML_RESPONSE).is_none() {
                 return Err(UpstreamError::NoSamlResponse { connection });
             }
