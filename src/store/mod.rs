@@ -4,6 +4,7 @@ mod api_credentials;
 mod batch;
 mod grants;
 mod outbox;
+mod product_confirmations;
 mod secrets;
 mod session_urls;
 mod sessions;

@@ -307,6 +307,26 @@ pub mod consent {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+pub mod product_confirmation {
+    use sea_orm::entity::prelude::*;
+
+    /// A product host a user said yes to once: tokens about them go there without asking again.
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "product_confirmations")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub product_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub host: String,
+        pub confirmed_at: i64,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 pub mod upstream_login {
     use sea_orm::entity::prelude::*;
 

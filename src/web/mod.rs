@@ -22,7 +22,7 @@ use crate::state::AppState;
 pub use client_addr::address_key;
 pub use error::PageError;
 pub use login::{login_page, signed_out};
-pub use middleware::{ClientAddr, policy_with_form_action};
+pub use middleware::ClientAddr;
 pub use session::{current_session, current_session_and_consent, new_session, replace_session};
 
 /// Forms are small; anything larger is refused before it is read.

@@ -63,6 +63,14 @@ async fn product_sso_signs_in_first_and_lands_at_the_hub_with_a_token() {
         .await;
     browser.find("#email").await;
     browser.sign_in(ALICE_EMAIL, ALICE_PASSWORD).await;
+    // The first time at this host, the person says yes to it.
+    browser.find("form.decision button").await;
+    assert_eq!(
+        browser.text("h1").await.as_deref(),
+        Some("Continue to help.localhost as alice@example.com?")
+    );
+    browser.screenshot("product-confirm").await;
+    browser.click("form.decision button").await;
 
     let hub_origin = format!("http://{HUB_DOMAIN}:{port}");
     let url = browser.wait_at(&hub_origin, "/login/sso").await;
@@ -161,12 +169,14 @@ async fn no_product_parameter_leads_a_signed_in_browser_to_an_unlisted_site() {
     browser.sign_in(ALICE_EMAIL, ALICE_PASSWORD).await;
     browser.find("h1").await;
 
-    // The honest request reaches the hub, so each refusal below is the parameter's doing.
+    // The honest request reaches the hub once the person says yes, so each refusal below is the
+    // parameter's doing.
     browser
         .goto(&setup.server.url(&format!(
             "/sso/jwt/helpdesk?hub_domain={HUB_DOMAIN}&return_to=%2Ftickets"
         )))
         .await;
+    browser.click("form.decision button").await;
     browser
         .wait_at(&format!("http://{HUB_DOMAIN}:{port}"), "/login/sso")
         .await;
