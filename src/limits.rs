@@ -10,9 +10,9 @@
 use std::net::IpAddr;
 use std::sync::Mutex;
 
-use crate::auth::address_key;
 use crate::state::AppState;
 use crate::store::StoreError;
+use crate::web::address_key;
 
 /// The window of the per-address limit, in seconds.
 const WINDOW: i64 = 60;

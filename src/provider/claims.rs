@@ -4,6 +4,7 @@ use serde_json::{Map, Value, json};
 
 use super::scope::{self, Scopes};
 use crate::hierarchy::Hierarchy;
+use crate::store::UserSource;
 use crate::store::tables::user;
 
 /// The person a set of claims is about.
@@ -21,7 +22,7 @@ impl<'a> From<&'a user::Model> for Subject<'a> {
             id: &user.id,
             email: &user.email,
             name: &user.name,
-            email_verified: user.source == user::SOURCE_CONFIG,
+            email_verified: UserSource::of(user) == UserSource::Config,
         }
     }
 }

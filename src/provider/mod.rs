@@ -33,7 +33,7 @@ use serde::Deserialize;
 use crate::state::AppState;
 use crate::web::PageError;
 pub use error::{AuthorizationError, ErrorCode};
-pub use flow::{fail_for_browser, resumed_by};
+pub use flow::{Continuation, Resume};
 
 pub fn router() -> Router<AppState> {
     Router::new()

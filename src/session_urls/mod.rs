@@ -21,6 +21,7 @@ use serde_json::json;
 
 use crate::crypto;
 use crate::state::AppState;
+use crate::store::UserSource;
 use crate::web::csrf;
 use crate::web::pages::{after_form, render, see_other};
 use crate::web::{ClientAddr, PageError, new_session, replace_session};
@@ -32,7 +33,7 @@ pub const SESSION_URLS_SCOPE: &str = "session_urls";
 /// The connection id of session URLs: the `connection` of their logins'
 /// `UserLoginNotification`, and the `source` of the users they create, as an upstream
 /// connection's id is for its users. No configured connection may have this id.
-pub const SESSION_URL_CONNECTION: &str = "session_url";
+pub const SESSION_URL_CONNECTION: &str = UserSource::SESSION_URL;
 
 /// How long a session URL can be opened after it was made: 72 hours.
 pub const SESSION_URL_TTL: i64 = 72 * 3600;

@@ -14,6 +14,7 @@ mod sync;
 pub mod tables;
 mod throttle;
 mod upstream;
+mod user_source;
 mod userinfo_cache;
 mod users;
 
@@ -37,7 +38,8 @@ pub use outbox::{AttemptOutcome, DueNotification, OUTBOX_RETENTION, enqueue_noti
 pub use session_urls::{OpenedSessionUrl, ProfileChange, ProfileFields, SessionUrlData};
 pub use sessions::{NewSession, SessionInfo};
 pub use throttle::ThrottleRule;
-pub use upstream::UpstreamProfile;
+pub use upstream::{AnsweredLogin, KeptLogin, OneTimeId, OutgoingLogin, UpstreamProfile};
+pub use user_source::UserSource;
 pub use users::{Attachment, UserProfile};
 
 /// Log length (pages) at which a commit checkpoints by itself: a backstop, see `pool_options`.

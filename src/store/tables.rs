@@ -33,18 +33,13 @@ pub mod user {
         pub name: String,
         /// argon2id PHC string; `None` for users who only log in through an upstream IdP.
         pub password_hash: Option<String>,
-        /// `config` for users declared in the config file, else the id of the connection that
-        /// created them: an upstream connection's, or `session_url`
-        /// ([`crate::session_urls::SESSION_URL_CONNECTION`]) for customer profiles. Config sync
-        /// reads and changes only `config` users.
+        /// Where the user comes from: [`crate::store::UserSource`].
         pub source: String,
         pub created_at: i64,
         pub updated_at: i64,
     }
 
     impl ActiveModelBehavior for ActiveModel {}
-
-    pub const SOURCE_CONFIG: &str = "config";
 }
 
 pub mod user_entity {

@@ -5,7 +5,6 @@ use axum::extract::rejection::FormRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use crate::auth::LoginError;
 use crate::limits::LimitError;
 use crate::password::PasswordError;
 use crate::store::StoreError;
@@ -73,16 +72,6 @@ impl From<LimitError> for PageError {
             LimitError::TooFrequent { .. } => PageError::TooManyRequests,
             LimitError::Full { .. } => PageError::PendingFull,
             LimitError::Store(e) => PageError::Store(e),
-        }
-    }
-}
-
-impl From<LoginError> for PageError {
-    fn from(error: LoginError) -> PageError {
-        match error {
-            LoginError::Store(e) => PageError::Store(e),
-            LoginError::Password(busy @ PasswordError::Busy(_)) => PageError::Busy(busy),
-            other => PageError::Internal(other.to_string()),
         }
     }
 }
@@ -231,12 +220,36 @@ impl PageError {
                 "Sign-in refused",
                 "People with an address of this domain sign in through their own organisation's sign-in service, not this one. Sign in there, or contact your administrator.",
             ),
-            PageError::Busy(_) => (
+            PageError::Upstream(UpstreamError::InvalidAnswer { .. }) => {
+                bad_request(start_again!("This sign-in answer is not valid."))
+            }
+            PageError::Upstream(UpstreamError::NoSamlResponse { .. }) => {
+                bad_request("This sign-in answer has no SAMLResponse.")
+            }
+            PageError::Upstream(UpstreamError::UnknownAnswer { .. }) => bad_request(start_again!(
+                "This sign-in answer is unknown, has expired or was already used."
+            )),
+            PageError::Upstream(UpstreamError::AnotherBrowser { .. }) => bad_request(start_again!(
+                "This sign-in answer was meant for another browser."
+            )),
+            PageError::Upstream(UpstreamError::AccountGone { .. }) => {
+                bad_request(start_again!("This account no longer exists."))
+            }
+            PageError::Busy(_)
+            | PageError::Upstream(UpstreamError::Password(PasswordError::Busy(_))) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Too busy",
                 "Too many people are signing in right now. Please try again in a moment.",
             ),
-            PageError::Store(_) | PageError::Internal(_) => (
+            PageError::Store(_)
+            | PageError::Internal(_)
+            | PageError::Upstream(
+                UpstreamError::Corrupt { .. }
+                | UpstreamError::InvalidCredentials
+                | UpstreamError::Throttled { .. }
+                | UpstreamError::Store(_)
+                | UpstreamError::Password(_),
+            ) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Something went wrong",
                 "Something went wrong on our side. Please try again in a moment.",

@@ -19,12 +19,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
 use crate::state::AppState;
+pub use client_addr::address_key;
 pub use error::PageError;
 pub use login::{login_page, signed_out};
 pub use middleware::ClientAddr;
-pub use session::{
-    current_session, current_session_and_consent, new_session, replace_session, start_session,
-};
+pub use session::{current_session, current_session_and_consent, new_session, replace_session};
 
 /// Forms are small; anything larger is refused before it is read.
 pub const FORM_BODY_LIMIT: usize = 16 * 1024;

@@ -386,7 +386,7 @@ async fn expired_and_unknown_urls_are_refused(backend: Backend) {
     assert_eq!(counts(&server).await, [2, 1, 2, 1]);
 
     // The sweep removes the expired ones.
-    idbridge::auth::sweep_expired(&server.state).await.unwrap();
+    idbridge::sweep::sweep_expired(&server.state).await.unwrap();
     assert_eq!(server.count("session_urls").await, 0);
     let (status, _, page) = open(&server.client(), &server.base, &third).await;
     assert_refused_page(status, &page);

@@ -10,9 +10,8 @@ use super::super::file::FileConnection;
 use super::{Checker, check_unique, is_loopback};
 use crate::config::{ConnectionDecl, ConnectionProtocol, OidcConnectionDecl};
 use crate::products::domains::normalize_host;
-use crate::session_urls::SESSION_URL_CONNECTION;
-use crate::store::tables::user;
-use crate::upstream::LocalLogin;
+use crate::store::UserSource;
+use crate::upstream::LocalAccounts;
 
 const DEFAULT_TIMEOUT_SECONDS: i64 = 10;
 
@@ -155,12 +154,13 @@ fn check_oidc(
 }
 
 /// Ids a connection may not take: those that name logins other than through a connection (in
-/// notifications), and the `source` of the users config sync owns, which for a connection's users
-/// is its id.
-const RESERVED_IDS: [&str; 3] = [LocalLogin::ID, SESSION_URL_CONNECTION, user::SOURCE_CONFIG];
+/// notifications), and the other sources of users (a connection's id is its users' source).
+fn is_reserved(id: &str) -> bool {
+    id == LocalAccounts::ID || UserSource::RESERVED.contains(&id)
+}
 
 fn is_path_segment(id: &str) -> bool {
-    !RESERVED_IDS.contains(&id)
+    !is_reserved(id)
         && id.len() <= 64
         && id
             .chars()
