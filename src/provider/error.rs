@@ -77,7 +77,8 @@ impl std::fmt::Display for ErrorCode {
 }
 
 /// An error answered as JSON by the token, revocation and introspection endpoints.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{}", self.code())]
 pub enum OAuthError {
     InvalidRequest(String),
     InvalidClient,
@@ -87,15 +88,6 @@ pub enum OAuthError {
     InvalidScope(String),
     Server(String),
 }
-
-/// Shown as its RFC code.
-impl std::fmt::Display for OAuthError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.code().as_str())
-    }
-}
-
-impl std::error::Error for OAuthError {}
 
 impl OAuthError {
     pub fn code(&self) -> ErrorCode {
@@ -167,21 +159,13 @@ impl IntoResponse for OAuthError {
 }
 
 /// An error of a resource request with a bearer token (RFC 6750 section 3).
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{}", self.code())]
 pub enum BearerError {
     Missing,
     InvalidToken,
     Server(String),
 }
-
-/// Shown as its RFC code.
-impl std::fmt::Display for BearerError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.code().as_str())
-    }
-}
-
-impl std::error::Error for BearerError {}
 
 impl BearerError {
     pub fn code(&self) -> ErrorCode {
@@ -243,5 +227,26 @@ impl AuthorizationError {
             code,
             description: description.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_show_their_rfc_code() {
+        assert_eq!(OAuthError::InvalidClient.to_string(), "invalid_client");
+        assert_eq!(OAuthError::Server("x".into()).to_string(), "server_error");
+        assert_eq!(BearerError::Missing.to_string(), "invalid_request");
+        assert_eq!(BearerError::InvalidToken.to_string(), "invalid_token");
+        assert_eq!(
+            ErrorCode::passed_on_from("interaction_required"),
+            ErrorCode::InteractionRequired
+        );
+        assert_eq!(
+            ErrorCode::passed_on_from("invalid_client"),
+            ErrorCode::AccessDenied
+        );
     }
 }
