@@ -102,42 +102,9 @@ pub(super) fn check_connections(
                 format!("unknown entity {:?}", connection.entity),
             );
         }
-        let mut domains = Vec::new();
-        for (j, domain) in connection.domains.iter().enumerate() {
-            let key = format!("{path}.domains[{j}]");
-            // An email domain: a DNS name of two labels or more.
-            match normalize_host(domain.trim()).filter(|domain| domain.contains('.')) {
-                None => check.problem(key, "not a domain name (example: acme.com)"),
-                Some(domain) if !claimed_domains.insert(domain.clone()) => {
-                    check.problem(key, format!("{domain} is claimed by another connection"));
-                }
-                Some(domain) => domains.push(domain),
-            }
-        }
-        let mut own = table.clone();
-        own.retain(|key, _| own_keys.iter().any(|own| own == key));
-        let (settings, unknown) = read(&path, own, SettingsOf(&connection.kind));
-        for key in unknown {
-            let message = other_kind_of(&connection.kind, &key, table).map_or_else(
-                || "unknown key".into(),
-                |kind| format!("only for {kind} connections"),
-            );
-            check.problem(format!("{path}.{key}"), message);
-        }
-        let protocol = match settings {
-            Err(problem) => {
-                check.problems.push(problem);
-                None
-            }
-            Ok(None) => {
-                check.problem(
-                    format!("{path}.type"),
-                    format!("must be {}", FileSettings::KINDS.join(" or ")),
-                );
-                None
-            }
-            Ok(Some(settings)) => settings.check(check, &path, &connection, issuer, base_dir),
-        };
+        let domains = check_domains(check, &path, &connection.domains, &mut claimed_domains);
+        let protocol = read_settings(check, &path, table, &own_keys, &connection.kind)
+            .and_then(|settings| settings.check(check, &path, &connection, issuer, base_dir));
         if let Some(protocol) = protocol {
             declared.push(ConnectionDecl {
                 id: connection.id.clone(),
@@ -152,6 +119,64 @@ pub(super) fn check_connections(
         }
     }
     declared
+}
+
+/// The connection's email domains, lowercase; each may be claimed by one connection only.
+fn check_domains(
+    check: &mut Checker,
+    path: &str,
+    domains: &[String],
+    claimed: &mut HashSet<String>,
+) -> Vec<String> {
+    let mut checked = Vec::new();
+    for (j, domain) in domains.iter().enumerate() {
+        let key = format!("{path}.domains[{j}]");
+        // An email domain: a DNS name of two labels or more.
+        match normalize_host(domain.trim()).filter(|domain| domain.contains('.')) {
+            None => check.problem(key, "not a domain name (example: acme.com)"),
+            Some(domain) if !claimed.insert(domain.clone()) => {
+                check.problem(key, format!("{domain} is claimed by another connection"));
+            }
+            Some(domain) => checked.push(domain),
+        }
+    }
+    checked
+}
+
+/// Reads the keys of `table` in `own_keys` as the settings of a `kind` connection, reporting
+/// those it has no use for (saying which kind has them), a type error, or a kind idbridge does
+/// not have.
+fn read_settings(
+    check: &mut Checker,
+    path: &str,
+    table: &toml::Table,
+    own_keys: &[String],
+    kind: &str,
+) -> Option<FileSettings> {
+    let mut own = table.clone();
+    own.retain(|key, _| own_keys.iter().any(|own| own == key));
+    let (settings, unknown) = read(path, own, SettingsOf(kind));
+    for key in unknown {
+        let message = other_kind_of(kind, &key, table).map_or_else(
+            || "unknown key".into(),
+            |other| format!("only for {other} connections"),
+        );
+        check.problem(format!("{path}.{key}"), message);
+    }
+    match settings {
+        Ok(Some(settings)) => Some(settings),
+        Ok(None) => {
+            check.problem(
+                format!("{path}.type"),
+                format!("must be {}", FileSettings::KINDS.join(" or ")),
+            );
+            None
+        }
+        Err(problem) => {
+            check.problems.push(problem);
+            None
+        }
+    }
 }
 
 /// Reads `table` (the one at `path`) as `parse` reads the file: the keys `seed` leaves unread
