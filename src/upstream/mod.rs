@@ -222,6 +222,10 @@ pub enum UpstreamError {
         email_domain: String,
         owner: String,
     },
+    #[error(
+        "connection {connection}: the email address belongs to a person of {holder} (a local account is `config`)"
+    )]
+    HeldAddress { connection: String, holder: String },
     #[error("connection {connection}: the SAML response was refused: {detail}")]
     Rejected { connection: String, detail: String },
     #[error("connection {connection}: too many SAML responses from one address")]

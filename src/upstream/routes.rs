@@ -212,7 +212,7 @@ async fn acs(
     let Identity::Vouched { profile, one_time } = identity else {
         return Err(PageError::Internal("a posted answer for an account".into()));
     };
-    state.connectors.check_email(connector, &profile.email)?;
+    admit_email(&state, connector, &profile.email).await?;
     let resume = crypto::random_token();
     let (browser_hash, return_to, pending_id) = match solicited {
         Some(login) => (login.browser_hash, login.return_to, login.pending_id),
@@ -339,7 +339,7 @@ async fn start_session(
             (user, token)
         }
         Identity::Vouched { profile, .. } => {
-            state.connectors.check_email(connector, &profile.email)?;
+            admit_email(state, connector, &profile.email).await?;
             state
                 .store
                 .sign_in_upstream(&profile, &new_user_id(), browser, &state.config)
@@ -458,4 +458,32 @@ fn downstream_error(upstream: &str) -> &'static str {
     .into_iter()
     .find(|known| *known == upstream)
     .unwrap_or("access_denied")
+}
+
+/// Whether `connector` may sign someone in with `email`: a domain another connection claims, or
+/// one outside the connector's own, is refused (see [`super::Connectors::check_email`]). A
+/// connection that lists its domains speaks for every address in them; one without `domains`
+/// may not take an address that a local account or another connection's person already holds,
+/// or it could become that person at the products, which know people by address.
+async fn admit_email(
+    state: &AppState,
+    connector: &dyn Connector,
+    email: &str,
+) -> Result<(), PageError> {
+    state.connectors.check_email(connector, email)?;
+    if !connector.domains().is_empty() {
+        return Ok(());
+    }
+    match state
+        .store
+        .email_held_elsewhere(email, connector.id())
+        .await?
+    {
+        None => Ok(()),
+        Some(holder) => Err(UpstreamError::HeldAddress {
+            connection: connector.id().to_string(),
+            holder: holder.column().to_string(),
+        }
+        .into()),
+    }
 }

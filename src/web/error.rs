@@ -136,6 +136,11 @@ impl PageError {
                 "Sign-in refused",
                 "People with an address of this domain sign in through their own organisation's sign-in service, not this one. Sign in there, or contact your administrator.",
             ),
+            PageError::Upstream(UpstreamError::HeldAddress { .. }) => (
+                StatusCode::FORBIDDEN,
+                "Sign-in refused",
+                "This email address belongs to an account that signs in another way, so you were not signed in with it here. Sign in the way you usually do, or contact your administrator.",
+            ),
             PageError::Upstream(UpstreamError::InvalidAnswer { .. }) => (
                 StatusCode::BAD_REQUEST,
                 "Request not valid",
