@@ -17,6 +17,7 @@ pub mod session_urls;
 pub mod state;
 pub mod store;
 pub mod upstream;
+pub mod vocabulary;
 pub mod web;
 
 use std::future::Future;

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-use crate::notifications::EventType;
-use crate::products::domains::DomainPattern;
+use crate::vocabulary::domains::DomainPattern;
+use crate::vocabulary::events::EventType;
 
 pub use validate::{is_plausible_email, parse_duration};
 

@@ -11,7 +11,7 @@ use url::Url;
 
 use super::file::{FileApiCredential, FileClient, FileConfig, FileEntity, FileProduct, FileUser};
 use super::*;
-use crate::products::domains::{self, DomainPattern};
+use crate::vocabulary::domains::{self, DomainPattern};
 
 /// Minimum length of a client secret given in the config: 32 characters, about what
 /// `openssl rand -base64 32` prints, so that a secret is never guessable.

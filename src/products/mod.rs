@@ -3,7 +3,6 @@
 //! login links itself. The handlers here only read the request and answer; [`request`] checks
 //! where a token may go, [`jwt`] signs it and builds the URL, [`error`] turns failures into HTTP.
 mod confirm;
-pub mod domains;
 pub mod error;
 pub mod jwt;
 pub mod request;

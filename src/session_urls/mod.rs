@@ -28,11 +28,6 @@ use error::{GenerateError, OpenError};
 /// The API scope that may ask for session URLs.
 pub const SESSION_URLS_SCOPE: &str = "session_urls";
 
-/// The connection id of session URLs: the `connection` of their logins'
-/// `UserLoginNotification`, and the `source` of the users they create, as an upstream
-/// connection's id is for its users. No configured connection may have this id.
-pub const SESSION_URL_CONNECTION: &str = "session_url";
-
 /// How long a session URL can be opened after it was made: 72 hours.
 pub const SESSION_URL_TTL: i64 = 72 * 3600;
 

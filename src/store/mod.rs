@@ -3,6 +3,7 @@
 mod api_credentials;
 mod batch;
 mod grants;
+mod notification;
 mod outbox;
 mod secrets;
 mod session_urls;
@@ -29,6 +30,7 @@ use tables::{access_token, authorization_code};
 use userinfo_cache::UserinfoCache;
 
 pub use grants::{CodeUse, GrantHolder, GrantTokens, RefreshUse, SpentGrant, UserinfoGrant};
+pub use notification::{Notification, NotifiedUser};
 pub use outbox::{AttemptOutcome, DueNotification, OUTBOX_RETENTION, enqueue_notification};
 pub use session_urls::{OpenedSessionUrl, ProfileChange, ProfileFields, SessionUrlData};
 pub use sessions::{NewSession, SessionInfo};

@@ -11,13 +11,14 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::Notification;
 use super::sessions::insert_session;
 use super::tables::{customer_profile, session_url, user};
 use super::users::update_identity;
 use super::{NewSession, Store, StoreError, enqueue_notification};
 use crate::config::Config;
-use crate::notifications::{EventType, Notification};
-use crate::session_urls::SESSION_URL_CONNECTION;
+use crate::vocabulary::connections::SESSION_URL as SESSION_URL_CONNECTION;
+use crate::vocabulary::events::EventType;
 
 /// The profile fields a session URL carries. A field that is `Some` replaces the stored value
 /// when the URL is opened; `None` leaves it as it is.

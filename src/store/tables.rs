@@ -35,7 +35,7 @@ pub mod user {
         pub password_hash: Option<String>,
         /// `config` for users declared in the config file, else the id of the connection that
         /// created them: an upstream connection's, or `session_url`
-        /// ([`crate::session_urls::SESSION_URL_CONNECTION`]) for customer profiles. Config sync
+        /// ([`crate::vocabulary::connections::SESSION_URL`]) for customer profiles. Config sync
         /// reads and changes only `config` users.
         pub source: String,
         pub created_at: i64,
@@ -44,7 +44,7 @@ pub mod user {
 
     impl ActiveModelBehavior for ActiveModel {}
 
-    pub const SOURCE_CONFIG: &str = "config";
+    pub const SOURCE_CONFIG: &str = crate::vocabulary::connections::CONFIG;
 }
 
 pub mod user_entity {

@@ -6,7 +6,7 @@ pub struct LocalLogin;
 
 impl LocalLogin {
     /// Its connection id, which no `[[connections]]` entry may take.
-    pub const ID: &'static str = "local";
+    pub const ID: &'static str = crate::vocabulary::connections::LOCAL;
 }
 
 impl UpstreamConnector for LocalLogin {

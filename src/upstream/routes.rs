@@ -19,9 +19,9 @@ use super::{LoginRequest, OidcConnector, SamlConnector, UpstreamConnector, Upstr
 use crate::config::MAX_SAML_RESPONSE_BYTES;
 use crate::crypto;
 use crate::limits;
-use crate::notifications::Notification;
 use crate::provider::{self, AuthorizationError};
 use crate::state::AppState;
+use crate::store::Notification;
 use crate::store::UpstreamProfile;
 use crate::store::tables::{saml_assertion, upstream_login, user};
 use crate::web::pages::{local_path, see_other};

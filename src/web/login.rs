@@ -17,8 +17,8 @@ use super::middleware::ClientAddr;
 use super::pages::{after_form, local_path, render, see_other};
 use super::{cookies, csrf, current_session, start_session};
 use crate::auth::{self, LoginError};
-use crate::notifications::Notification;
 use crate::state::AppState;
+use crate::store::Notification;
 use crate::upstream::{LocalLogin, LoginRequest};
 
 const LOGIN_PATH: &str = "/sso/v2/login";

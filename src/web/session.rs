@@ -3,8 +3,8 @@ use axum::http::HeaderMap;
 use axum::http::header::USER_AGENT;
 
 use super::cookies;
-use crate::notifications::Notification;
 use crate::state::AppState;
+use crate::store::Notification;
 use crate::store::{NewSession, SessionInfo, StoreError};
 
 /// The live session the request's cookie names, if any.

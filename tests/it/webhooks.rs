@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use hmac::{Hmac, Mac};
-use idbridge::notifications::Notification;
+use idbridge::store::Notification;
 use idbridge::store::tables::outbox;
 use idbridge::store::{AttemptOutcome, DueNotification, NewSession, Store, UpstreamProfile};
 use reqwest::header::CONTENT_TYPE;

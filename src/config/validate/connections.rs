@@ -9,10 +9,8 @@ use url::Url;
 use super::super::file::FileConnection;
 use super::{Checker, check_unique, is_loopback};
 use crate::config::{ConnectionDecl, ConnectionProtocol, OidcConnectionDecl};
-use crate::products::domains::normalize_host;
-use crate::session_urls::SESSION_URL_CONNECTION;
-use crate::store::tables::user;
-use crate::upstream::LocalLogin;
+use crate::vocabulary::connections::RESERVED;
+use crate::vocabulary::domains::normalize_host;
 
 const DEFAULT_TIMEOUT_SECONDS: i64 = 10;
 
@@ -154,13 +152,11 @@ fn check_oidc(
     })
 }
 
-/// Ids a connection may not take: those that name logins other than through a connection (in
-/// notifications), and the `source` of the users config sync owns, which for a connection's users
-/// is its id.
-const RESERVED_IDS: [&str; 3] = [LocalLogin::ID, SESSION_URL_CONNECTION, user::SOURCE_CONFIG];
-
+/// A usable connection id: a path segment, and none of the ids idbridge reserves (those that
+/// name logins other than through a connection in notifications, and the `source` of the users
+/// config sync owns, which for a connection's users is its id).
 fn is_path_segment(id: &str) -> bool {
-    !RESERVED_IDS.contains(&id)
+    !RESERVED.contains(&id)
         && id.len() <= 64
         && id
             .chars()
