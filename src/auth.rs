@@ -1,12 +1,13 @@
 //! Local-account sign-in: argon2id verification behind per-account and per-address rate limits.
 //! An unknown account costs the same argon2 work and gives the same answer as a wrong password,
 //! and it is throttled the same way, so neither timing nor lockouts reveal which accounts exist.
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 
+use crate::http::PageError;
 use crate::password::PasswordError;
 use crate::state::AppState;
 use crate::store::tables::user;
-use crate::store::{StoreError, ThrottleRule};
+use crate::store::{StoreError, ThrottleRule, address_key};
 
 /// Failed logins allowed for one account (known or not) per window.
 pub const ACCOUNT_RULE: ThrottleRule = ThrottleRule {
@@ -114,19 +115,6 @@ pub async fn check_password<E: From<StoreError> + From<PasswordError>>(
     }
 }
 
-/// The throttle key of a client address: the address itself for IPv4 (and IPv4-mapped IPv6),
-/// its /64 network for IPv6, because a single subscriber is commonly given a whole /64 and could
-/// otherwise take a fresh address for every guess.
-pub fn address_key(kind: &str, client: IpAddr) -> String {
-    match client.to_canonical() {
-        IpAddr::V4(v4) => format!("{kind}:{v4}"),
-        IpAddr::V6(v6) => {
-            let network = Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX));
-            format!("{kind}:{network}/64")
-        }
-    }
-}
-
 /// Deletes expired sessions, failure counters whose window has passed, and expired
 /// authorizations, codes and tokens.
 pub async fn sweep_expired(state: &AppState) -> Result<u64, StoreError> {
@@ -138,30 +126,12 @@ pub async fn sweep_expired(state: &AppState) -> Result<u64, StoreError> {
         .await
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn key(address: &str) -> String {
-        address_key("address", address.parse().unwrap())
-    }
-
-    #[test]
-    fn ipv6_addresses_of_one_64_share_a_key() {
-        assert_eq!(key("2001:db8:1:2::1"), "address:2001:db8:1:2::/64");
-        assert_eq!(
-            key("2001:db8:1:2:ffff:ffff:ffff:ffff"),
-            "address:2001:db8:1:2::/64"
-        );
-        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
-        assert_eq!(key("::1"), "address:::/64");
-    }
-
-    #[test]
-    fn ipv4_addresses_are_counted_one_by_one() {
-        assert_eq!(key("198.51.100.7"), "address:198.51.100.7");
-        assert_ne!(key("198.51.100.8"), key("198.51.100.7"));
-        // An IPv4 client seen on a dual-stack socket is still that IPv4 address.
-        assert_eq!(key("::ffff:198.51.100.7"), "address:198.51.100.7");
+impl From<LoginError> for PageError {
+    fn from(error: LoginError) -> PageError {
+        match error {
+            LoginError::Store(e) => PageError::Store(e),
+            LoginError::Password(busy @ PasswordError::Busy(_)) => PageError::Busy(busy),
+            other => PageError::Internal(other.to_string()),
+        }
     }
 }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod crypto;
 pub mod demo;
 pub mod hierarchy;
+pub mod http;
 pub mod keys;
 pub mod limits;
 pub mod notifications;
@@ -33,8 +34,9 @@ pub use state::{AppState, StartError};
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
-    web::with_layers(
+    http::with_layers(
         web::routes()
+            .merge(demo::client::router())
             .merge(provider::router())
             .merge(upstream::router())
             .merge(products::router())

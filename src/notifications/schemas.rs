@@ -6,9 +6,9 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use crate::http::PageError;
 use crate::state::AppState;
 use crate::vocabulary::events::{EventType, SCHEMAS_PATH};
-use crate::web::PageError;
 
 pub fn router() -> Router<AppState> {
     Router::new().route(&format!("{SCHEMAS_PATH}/{{event}}"), get(schema))

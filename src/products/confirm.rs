@@ -8,8 +8,8 @@ use axum::http::{HeaderMap, header};
 use axum::response::Response;
 
 use super::request::Destination;
+use crate::http::{PageError, csrf, pages, policy_with_form_action};
 use crate::state::AppState;
-use crate::web::{PageError, csrf, pages, policy_with_form_action};
 
 /// Whether the browser says the request came from this origin or from the person
 /// (`Sec-Fetch-Site: same-origin` or `none`). A request without the header (an old browser, or

@@ -17,11 +17,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::config::ProductDecl;
+use crate::http::pages::see_other;
+use crate::http::{ClientAddr, PageError, csrf};
 use crate::state::AppState;
 use crate::store::StoreError;
 use crate::store::tables::user;
-use crate::web::pages::see_other;
-use crate::web::{ClientAddr, PageError, csrf, current_session, login_page};
+use crate::web::{current_session, login_page};
 use error::{ApiError, ProductError};
 use jwt::{Organization, SsoUser};
 use request::{Destination, SsoRequest};

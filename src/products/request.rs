@@ -5,8 +5,8 @@ use url::Url;
 
 use super::error::ProductError;
 use crate::config::{ProductDecl, ProductFormat};
+use crate::http::pages::is_local_path;
 use crate::vocabulary::domains::normalize_host;
-use crate::web::pages::is_local_path;
 
 /// Longest `return_to` / `redirect_to` accepted.
 const MAX_TARGET_LEN: usize = 2048;

@@ -14,9 +14,9 @@ use super::error::AuthorizationError;
 use super::flow::{self, FLOW_COOKIE};
 use super::scope;
 use crate::crypto;
+use crate::http::{ClientAddr, PageError, cookies};
 use crate::state::AppState;
 use crate::store::tables::pending_authorization;
-use crate::web::{ClientAddr, PageError, cookies};
 
 /// How long a person has to log in and consent.
 const PENDING_TTL: i64 = 600;

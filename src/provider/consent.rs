@@ -10,9 +10,10 @@ use serde::Deserialize;
 
 use super::error::AuthorizationError;
 use super::{flow, scope};
+use crate::http::{PageError, csrf, pages};
 use crate::state::AppState;
 use crate::web::branding::BrandingView;
-use crate::web::{PageError, csrf, current_session, pages};
+use crate::web::current_session;
 
 #[derive(Template)]
 #[template(path = "consent.html")]

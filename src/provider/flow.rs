@@ -13,11 +13,12 @@ use super::error::AuthorizationError;
 use super::scope;
 use super::tokens::CODE_TTL;
 use crate::crypto;
+use crate::http::{PageError, cookies};
 use crate::limits;
 use crate::state::AppState;
 use crate::store::tables::{authorization_code, pending_authorization};
 use crate::upstream::LoginRequest;
-use crate::web::{PageError, cookies, current_session_and_consent};
+use crate::web::current_session_and_consent;
 
 /// Marks the browser that started an authorization: the pending id it is given in URLs is
 /// worthless in any other browser.

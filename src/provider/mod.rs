@@ -23,8 +23,8 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 
+use crate::http::PageError;
 use crate::state::AppState;
-use crate::web::PageError;
 pub use error::AuthorizationError;
 pub use flow::{fail_for_browser, resumed_by};
 

@@ -34,7 +34,7 @@ pub use notification::{Notification, NotifiedUser};
 pub use outbox::{AttemptOutcome, DueNotification, OUTBOX_RETENTION, enqueue_notification};
 pub use session_urls::{OpenedSessionUrl, ProfileChange, ProfileFields, SessionUrlData};
 pub use sessions::{NewSession, SessionInfo};
-pub use throttle::ThrottleRule;
+pub use throttle::{ThrottleRule, address_key};
 pub use upstream::UpstreamProfile;
 pub use users::{Attachment, UserProfile};
 

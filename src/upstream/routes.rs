@@ -18,14 +18,15 @@ use serde::Deserialize;
 use super::{LoginRequest, OidcConnector, SamlConnector, UpstreamConnector, UpstreamError};
 use crate::config::MAX_SAML_RESPONSE_BYTES;
 use crate::crypto;
+use crate::http::pages::{local_path, see_other};
+use crate::http::{ClientAddr, PageError, cookies};
 use crate::limits;
 use crate::provider::{self, AuthorizationError};
 use crate::state::AppState;
 use crate::store::Notification;
 use crate::store::UpstreamProfile;
 use crate::store::tables::{saml_assertion, upstream_login, user};
-use crate::web::pages::{local_path, see_other};
-use crate::web::{ClientAddr, PageError, cookies, new_session, replace_session};
+use crate::web::{new_session, replace_session};
 
 /// How long a person may take at the provider.
 const UPSTREAM_LOGIN_TTL: i64 = 600;

@@ -12,11 +12,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 
 use super::branding::BrandingView;
-use super::error::PageError;
-use super::middleware::ClientAddr;
-use super::pages::{after_form, local_path, render, see_other};
-use super::{cookies, csrf, current_session, start_session};
+use super::{current_session, start_session};
 use crate::auth::{self, LoginError};
+use crate::http::ClientAddr;
+use crate::http::PageError;
+use crate::http::pages::{after_form, local_path, render, see_other, urlencode};
+use crate::http::{cookies, csrf};
 use crate::state::AppState;
 use crate::store::Notification;
 use crate::upstream::{LocalLogin, LoginRequest};
@@ -64,10 +65,6 @@ impl Flash {
         };
         Some((flash, email))
     }
-}
-
-pub(super) fn urlencode(value: &str) -> String {
-    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 #[derive(Template)]

@@ -2,7 +2,7 @@
 use axum::http::HeaderMap;
 use axum::http::header::USER_AGENT;
 
-use super::cookies;
+use crate::http::cookies;
 use crate::state::AppState;
 use crate::store::Notification;
 use crate::store::{NewSession, SessionInfo, StoreError};

@@ -575,7 +575,13 @@ fn paths_in(tokens: &[Token], here: &[String]) -> Vec<Found> {
                 // re-exporting its own files).
                 let mut module = here.to_vec();
                 module.push(word.clone());
-                i = read_path(tokens, i + 2, std::slice::from_ref(word), &module, &mut found);
+                i = read_path(
+                    tokens,
+                    i + 2,
+                    std::slice::from_ref(word),
+                    &module,
+                    &mut found,
+                );
             }
             Token::Ident(word)
                 if starts_path && matches!(word.as_str(), "crate" | "super" | "self") =>

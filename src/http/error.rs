@@ -5,8 +5,6 @@ use axum::extract::rejection::FormRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use crate::auth::LoginError;
-use crate::limits::LimitError;
 use crate::password::PasswordError;
 use crate::store::StoreError;
 use crate::upstream::UpstreamError;
@@ -33,26 +31,6 @@ pub enum PageError {
     PendingFull,
     #[error("internal error: {0}")]
     Internal(String),
-}
-
-impl From<LimitError> for PageError {
-    fn from(error: LimitError) -> PageError {
-        match error {
-            LimitError::TooFrequent { .. } => PageError::TooManyRequests,
-            LimitError::Full { .. } => PageError::PendingFull,
-            LimitError::Store(e) => PageError::Store(e),
-        }
-    }
-}
-
-impl From<LoginError> for PageError {
-    fn from(error: LoginError) -> PageError {
-        match error {
-            LoginError::Store(e) => PageError::Store(e),
-            LoginError::Password(busy @ PasswordError::Busy(_)) => PageError::Busy(busy),
-            other => PageError::Internal(other.to_string()),
-        }
-    }
 }
 
 #[derive(Template)]
