@@ -7,7 +7,8 @@ use std::path::Path;
 use url::Url;
 
 use super::super::file::FileConnection;
-use super::{Checker, check_unique, is_loopback};
+use super::checker::{Checker, check_unique};
+use super::urls::is_loopback;
 use crate::config::{ConnectionDecl, ConnectionProtocol, OidcConnectionDecl};
 use crate::vocabulary::connections::RESERVED;
 use crate::vocabulary::domains::normalize_host;

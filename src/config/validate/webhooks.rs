@@ -2,7 +2,8 @@
 use std::collections::HashSet;
 
 use super::super::file::FileWebhook;
-use super::{Checker, is_loopback, parse_target_url};
+use super::checker::Checker;
+use super::urls::{is_loopback, parse_target_url};
 use crate::config::WebhookDecl;
 use crate::vocabulary::delivery::{MAX_ATTEMPTS, MAX_BACKOFF, MAX_TIMEOUT};
 use crate::vocabulary::events::EventType;

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::super::super::file::FileConnection;
-use super::super::Checker;
+use super::super::checker::Checker;
 use super::parse_upstream_url;
 use crate::config::{
     IdpDescriptor, IdpSource, MAX_SAML_RESPONSE_BYTES, SamlConnectionDecl, SpSigning,
