@@ -20,6 +20,15 @@ const LAYER_OF: &[(&str, Layer)] = &[
     ("lib.rs", Layer::Root),
 ];
 
+/// Imports allowed across the rules, each with its reason: (importing file, imported file or
+/// folder under `src/`).
+const EXCEPTIONS: &[(&str, &str)] = &[
+    // `PageError::Upstream` carries the upstream error, so that `http/error.rs` stays the one
+    // place an error becomes a page; the upstream module defines the type but imports no HTTP
+    // plumbing back, so no cycle follows.
+    ("http/error.rs", "upstream/"),
+];
+
 /// What a layer may import besides itself. A file not named in `LAYER_OF` is a feature, which
 /// may import every layer but the root.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -76,7 +85,10 @@ fn imports_run_down_the_layers() {
     let mut report = String::new();
     for import in &graph.imports {
         let (from, to) = (layer_of(&import.from), layer_of(&import.to));
-        if from != to && !from.may_import(to) {
+        let excepted = EXCEPTIONS
+            .iter()
+            .any(|(file, target)| import.from == *file && import.to.starts_with(target));
+        if from != to && !from.may_import(to) && !excepted {
             writeln!(
                 report,
                 "  src/{} ({from:?}) imports {} (src/{}, {to:?})",
