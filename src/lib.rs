@@ -1,7 +1,6 @@
 //! idbridge: an identity-provider bridge. `main.rs` is only the command line; everything a test
 //! needs to run the real server in-process is here.
 pub mod api_auth;
-pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod crypto;
@@ -12,11 +11,13 @@ pub mod keys;
 pub mod limits;
 pub mod notifications;
 pub mod password;
+pub mod password_check;
 pub mod products;
 pub mod provider;
 pub mod session_urls;
 pub mod state;
 pub mod store;
+pub mod sweep;
 pub mod upstream;
 pub mod vocabulary;
 pub mod web;
@@ -130,7 +131,7 @@ async fn sweep_periodically(state: AppState) {
     interval.tick().await;
     loop {
         interval.tick().await;
-        match auth::sweep_expired(&state).await {
+        match sweep::sweep_expired(&state).await {
             Ok(0) => {}
             Ok(removed) => tracing::info!(removed, "swept expired sessions and counters"),
             Err(e) => tracing::warn!(error = %e, "sweep failed"),

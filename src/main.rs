@@ -149,7 +149,7 @@ fn check_config(file: &Path) -> Result<(), String> {
 fn hash_password() -> Result<(), String> {
     let mut input = String::new();
     std::io::stdin()
-        .take(idbridge::auth::MAX_PASSWORD_LEN as u64 + 2)
+        .take(idbridge::password_check::MAX_PASSWORD_LEN as u64 + 2)
         .read_to_string(&mut input)
         .map_err(|e| format!("cannot read standard input: {e}"))?;
     let password = input.strip_suffix('\n').unwrap_or(&input);
@@ -157,10 +157,10 @@ fn hash_password() -> Result<(), String> {
     if password.is_empty() {
         return Err("no password on standard input".into());
     }
-    if password.len() > idbridge::auth::MAX_PASSWORD_LEN {
+    if password.len() > idbridge::password_check::MAX_PASSWORD_LEN {
         return Err(format!(
             "password longer than {} bytes",
-            idbridge::auth::MAX_PASSWORD_LEN
+            idbridge::password_check::MAX_PASSWORD_LEN
         ));
     }
     let hash = idbridge::password::hash_blocking(password).map_err(|e| e.to_string())?;

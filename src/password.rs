@@ -2,6 +2,7 @@
 //! `argon2` crate's default. Hashing is CPU-heavy, so callers on the runtime use the async
 //! functions, which run it on the blocking pool. Passwords that requests bring are checked
 //! through an [`Argon2Gate`], which bounds how many checks run at once.
+use std::sync::Arc;
 use std::time::Duration;
 
 use argon2::password_hash::phc::PasswordHash;
@@ -26,14 +27,14 @@ pub enum PasswordError {
 /// about 10 GiB) and starve everything else that runs there. A check that cannot start within
 /// the wait fails with [`PasswordError::Busy`], which the caller answers with 503.
 pub struct Argon2Gate {
-    permits: Semaphore,
+    permits: Arc<Semaphore>,
     wait: Duration,
 }
 
 impl Argon2Gate {
     pub fn new(permits: usize, wait: Duration) -> Argon2Gate {
         Argon2Gate {
-            permits: Semaphore::new(permits.max(1)),
+            permits: Arc::new(Semaphore::new(permits.max(1))),
             wait,
         }
     }
@@ -44,13 +45,19 @@ impl Argon2Gate {
         Argon2Gate::new(cores, GATE_WAIT)
     }
 
-    /// [`verify`], once a permit is free.
+    /// [`verify`], once a permit is free. The permit goes with the check onto the blocking pool:
+    /// a client that hangs up drops this future, but not the argon2 run, which keeps its permit
+    /// until it ends.
     pub async fn verify(&self, password: String, phc: String) -> Result<bool, PasswordError> {
-        let _permit = tokio::time::timeout(self.wait, self.permits.acquire())
+        let permit = tokio::time::timeout(self.wait, self.permits.clone().acquire_owned())
             .await
             .map_err(|_| PasswordError::Busy(self.wait))?
             .expect("the gate's semaphore is never closed");
-        verify(password, phc).await
+        Ok(tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            verify_blocking(&password, &phc)
+        })
+        .await?)
     }
 }
 
@@ -109,6 +116,28 @@ mod tests {
         assert!(matches!(busy, PasswordError::Busy(_)), "{busy}");
         drop(held);
         assert!(gate.verify("correct horse".into(), phc).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_check_whose_request_is_gone_keeps_its_permit_until_it_ends() {
+        let phc = hash_blocking("correct horse").unwrap();
+        let gate = Arc::new(Argon2Gate::new(1, Duration::from_millis(1)));
+        let check = tokio::spawn({
+            let gate = gate.clone();
+            async move { gate.verify("wrong horse".into(), phc).await }
+        });
+        while gate.permits.available_permits() > 0 {
+            tokio::task::yield_now().await;
+        }
+        // The client hangs up: the request's future is dropped while argon2 runs.
+        check.abort();
+        assert!(check.await.unwrap_err().is_cancelled());
+        assert_eq!(gate.permits.available_permits(), 0, "still held by the run");
+        let busy = gate.verify("x".into(), "y".into()).await.unwrap_err();
+        assert!(matches!(busy, PasswordError::Busy(_)), "{busy}");
+        while gate.permits.available_permits() == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     #[test]

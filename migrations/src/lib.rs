@@ -22,6 +22,7 @@ mod m0016_session_urls;
 mod m0017_outbox;
 mod m0018_session_pending_id;
 mod m0019_session_sid_index;
+mod m0020_product_confirmations;
 
 pub struct Migrator;
 
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0017_outbox::Migration),
             Box::new(m0018_session_pending_id::Migration),
             Box::new(m0019_session_sid_index::Migration),
+            Box::new(m0020_product_confirmations::Migration),
         ]
     }
 }

@@ -17,10 +17,11 @@ use serde_json::json;
 pub use basic::{ApiCredential, basic_pair};
 pub use cache::VerifiedCache;
 
-use crate::auth::{ADDRESS_RULE, Checked, check_password};
+use crate::http::address_key;
 use crate::password::PasswordError;
+use crate::password_check::{ADDRESS_RULE, Checked, PasswordChecker};
 use crate::state::AppState;
-use crate::store::{StoreError, address_key};
+use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiAuthError {
@@ -89,7 +90,15 @@ async fn verify(
     let stored = state.store.find_api_credential(username).await?;
     let stored_hash = stored.as_ref().map(|c| c.password_hash.clone());
     // Checked before the match: an unknown username does the same work and counts the same.
-    match check_password::<ApiAuthError>(state, &keys, stored_hash, password, now).await? {
+    let checker = PasswordChecker {
+        store: &state.store,
+        argon2: &state.argon2,
+        dummy_hash: &state.dummy_hash,
+    };
+    match checker
+        .check::<ApiAuthError>(&keys, stored_hash, password, now)
+        .await?
+    {
         Checked::Correct => {
             let stored = stored.ok_or_else(|| {
                 StoreError::Corrupt("a password matched without a credential".into())

@@ -18,8 +18,10 @@ pub struct FileConfig {
     pub clients: Vec<FileClient>,
     #[serde(default)]
     pub api_credentials: Vec<FileApiCredential>,
+    /// Read table by table in `validate/connections.rs`: the keys every kind has as
+    /// [`FileConnection`], the rest as its `type` says.
     #[serde(default)]
-    pub connections: Vec<FileConnection>,
+    pub connections: Vec<toml::Table>,
     #[serde(default)]
     pub products: Vec<FileProduct>,
     #[serde(default)]
@@ -99,6 +101,7 @@ pub struct FileApiCredential {
     pub scopes: Vec<String>,
 }
 
+/// What every `[[connections]]` table has, whatever its `type`.
 #[derive(Debug, Deserialize)]
 pub struct FileConnection {
     pub id: String,
@@ -108,25 +111,6 @@ pub struct FileConnection {
     pub entity: String,
     #[serde(default)]
     pub domains: Vec<String>,
-    pub issuer: Option<String>,
-    pub client_id: Option<String>,
-    pub client_secret: Option<String>,
-    pub scopes: Option<Vec<String>>,
-    pub claims: Option<FileClaimMap>,
-    pub email_authoritative: Option<bool>,
-    pub timeout: Option<String>,
-    pub idp_metadata: Option<String>,
-    pub idp_metadata_url: Option<String>,
-    pub idp_entity_id: Option<String>,
-    pub idp_sso_url: Option<String>,
-    pub idp_certificate: Option<OneOrMany>,
-    pub sp_entity_id: Option<String>,
-    pub allow_idp_initiated: Option<bool>,
-    pub attributes: Option<FileClaimMap>,
-    pub clock_skew: Option<String>,
-    pub max_response_bytes: Option<usize>,
-    pub sp_private_key: Option<String>,
-    pub sp_certificate: Option<String>,
 }
 
 /// One value or a list of them.
@@ -146,7 +130,7 @@ impl OneOrMany {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct FileClaimMap {
     pub email: Option<String>,
     pub name: Option<String>,

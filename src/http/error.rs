@@ -125,12 +125,51 @@ impl PageError {
                 "Sign-in refused",
                 "People with an address of this domain sign in through their own organisation's sign-in service, not this one. Sign in there, or contact your administrator.",
             ),
-            PageError::Busy(_) => (
+            PageError::Upstream(UpstreamError::HeldAddress { .. }) => (
+                StatusCode::FORBIDDEN,
+                "Sign-in refused",
+                "This email address belongs to an account that signs in another way, so you were not signed in with it here. Sign in the way you usually do, or contact your administrator.",
+            ),
+            PageError::Upstream(UpstreamError::InvalidAnswer { .. }) => (
+                StatusCode::BAD_REQUEST,
+                "Request not valid",
+                "This sign-in answer is not valid. Go back to the application and start again.",
+            ),
+            PageError::Upstream(UpstreamError::NoSamlResponse { .. }) => (
+                StatusCode::BAD_REQUEST,
+                "Request not valid",
+                "This sign-in answer has no SAMLResponse.",
+            ),
+            PageError::Upstream(UpstreamError::UnknownAnswer { .. }) => (
+                StatusCode::BAD_REQUEST,
+                "Request not valid",
+                "This sign-in answer is unknown, has expired or was already used. Go back to the application and start again.",
+            ),
+            PageError::Upstream(UpstreamError::AnotherBrowser { .. }) => (
+                StatusCode::BAD_REQUEST,
+                "Request not valid",
+                "This sign-in answer was meant for another browser. Go back to the application and start again.",
+            ),
+            PageError::Upstream(UpstreamError::AccountGone { .. }) => (
+                StatusCode::BAD_REQUEST,
+                "Request not valid",
+                "This account no longer exists. Go back to the application and start again.",
+            ),
+            PageError::Busy(_)
+            | PageError::Upstream(UpstreamError::Password(PasswordError::Busy(_))) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Too busy",
                 "Too many people are signing in right now. Please try again in a moment.",
             ),
-            PageError::Store(_) | PageError::Internal(_) => (
+            PageError::Store(_)
+            | PageError::Internal(_)
+            | PageError::Upstream(
+                UpstreamError::Corrupt { .. }
+                | UpstreamError::InvalidCredentials
+                | UpstreamError::Throttled { .. }
+                | UpstreamError::Store(_)
+                | UpstreamError::Password(_),
+            ) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Something went wrong",
                 "Something went wrong on our side. Please try again in a moment.",

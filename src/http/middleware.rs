@@ -19,24 +19,6 @@ pub struct ClientAddr(pub IpAddr);
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
      script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// The pages' policy with `form-action 'self' {origin}` for a page whose form post is answered
-/// with a redirect to `origin` (Chromium applies `form-action` to the redirects that follow a
-/// form submission). The handler sets it on that page; [`security_headers`] keeps a policy a
-/// handler set.
-pub fn policy_with_form_action(origin: &str) -> Option<HeaderValue> {
-    let policy: Vec<String> = CONTENT_SECURITY_POLICY
-        .split("; ")
-        .map(|directive| {
-            if directive.starts_with("form-action ") {
-                format!("form-action 'self' {origin}")
-            } else {
-                directive.to_string()
-            }
-        })
-        .collect();
-    HeaderValue::from_str(&policy.join("; ")).ok()
-}
-
 pub async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();

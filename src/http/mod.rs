@@ -14,8 +14,9 @@ mod site;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 
+pub use client_addr::address_key;
 pub use error::PageError;
-pub use middleware::{ClientAddr, policy_with_form_action};
+pub use middleware::ClientAddr;
 pub use site::Site;
 
 /// Forms are small; anything larger is refused before it is read.

@@ -14,8 +14,9 @@ use std::net::IpAddr;
 pub use gauge::PendingGauge;
 
 use crate::http::PageError;
+use crate::http::address_key;
 use crate::state::AppState;
-use crate::store::{StoreError, address_key};
+use crate::store::StoreError;
 
 /// The window of the per-address limit, in seconds.
 const WINDOW: i64 = 60;

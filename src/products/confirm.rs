@@ -1,25 +1,15 @@
-//! The question a person is asked before a token about them goes to a product on another site's
-//! say-so. Any site can link a signed-in browser to `/sso/jwt/{product}` with any tenant of a
-//! wildcard domain; without this, the token would reach that tenant without a click. A request
-//! that the browser says came from this site, or from the person (address bar, bookmark), goes
-//! straight through.
+//! The question a person is asked before a token about them first goes to a product's host.
+//! Any site can link a signed-in browser to `/sso/jwt/{product}` with any tenant of a wildcard
+//! domain, and neither the login page nor the browser's `Sec-Fetch-Site` (a link from a mail
+//! app reads `none`; the page that moves on after a login reads `same-origin`) tells whether the
+//! person meant to go there; so the person says yes once per host, and it is remembered.
 use askama::Template;
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::request::Destination;
-use crate::http::{PageError, csrf, pages, policy_with_form_action};
+use crate::http::{PageError, csrf, pages};
 use crate::state::AppState;
-
-/// Whether the browser says the request came from this origin or from the person
-/// (`Sec-Fetch-Site: same-origin` or `none`). A request without the header (an old browser, or
-/// something else) is treated as coming from another site.
-pub fn initiated_here(headers: &HeaderMap) -> bool {
-    matches!(
-        headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()),
-        Some("same-origin" | "none")
-    )
-}
 
 #[derive(Template)]
 #[template(path = "product_confirm.html")]
@@ -32,7 +22,6 @@ struct ConfirmPage<'a> {
 }
 
 /// "Continue to {host} as {email}?", with a CSRF-protected form that posts the request back.
-/// The page's policy lets that post be redirected to the product (and nowhere else).
 pub fn page(
     state: &AppState,
     headers: &HeaderMap,
@@ -47,12 +36,5 @@ pub fn page(
         action,
         csrf,
     };
-    let mut response = pages::render(&page, &csrf_cookie.into_iter().collect::<Vec<_>>())?;
-    let origin = destination.login_url().origin().ascii_serialization();
-    if let Some(policy) = policy_with_form_action(&origin) {
-        response
-            .headers_mut()
-            .insert(header::CONTENT_SECURITY_POLICY, policy);
-    }
-    Ok(response)
+    pages::render(&page, &csrf_cookie.into_iter().collect::<Vec<_>>())
 }

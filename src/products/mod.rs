@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::config::ProductDecl;
-use crate::http::pages::see_other;
+use crate::http::pages::{after_form, see_other};
 use crate::http::{ClientAddr, PageError, csrf};
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -50,8 +50,8 @@ fn find_product<'a>(state: &'a AppState, id: &str) -> Result<&'a ProductDecl, Pr
 
 /// `GET /sso/jwt/{product}?hub_domain=&hub_id=&return_to=` (hub) or `?hub_domain=&redirect_to=`
 /// (workspace). The request is checked first; a browser without a session signs in and comes
-/// back to this same URL; then it is sent to the product with a fresh token, after the person
-/// confirms when another site sent them here (see [`confirm`]).
+/// back to this same URL; then it is sent to the product with a fresh token once the person has
+/// said yes to that product's host (see [`confirm`]).
 async fn browser_login(
     State(state): State<AppState>,
     Path(product): Path<String>,
@@ -63,7 +63,12 @@ async fn browser_login(
     let Some(session) = current_session(&state, &headers).await? else {
         return Ok(sign_in_first(&uri));
     };
-    if !confirm::initiated_here(&headers) {
+    let confirmed = state
+        .store
+        .product_confirmed(&session.user.id, &product.id, destination.host())
+        .await
+        .map_err(ProductError::from)?;
+    if !confirmed {
         return confirm::page(
             &state,
             &headers,
@@ -82,7 +87,9 @@ struct ConfirmForm {
     csrf: String,
 }
 
-/// `POST /sso/jwt/{product}?<the same query>` from the confirmation page: the person said yes.
+/// `POST /sso/jwt/{product}?<the same query>` from the confirmation page: the person said yes,
+/// which is remembered for this product's host. The browser moves on by the page of
+/// [`after_form`]: a redirect after a form would be held to the page's `form-action`.
 async fn browser_confirmed(
     State(state): State<AppState>,
     Path(product): Path<String>,
@@ -97,8 +104,18 @@ async fn browser_confirmed(
     let Some(session) = current_session(&state, &headers).await? else {
         return Ok(sign_in_first(&uri));
     };
+    state
+        .store
+        .confirm_product(
+            &session.user.id,
+            &product.id,
+            destination.host(),
+            state.clock.now(),
+        )
+        .await
+        .map_err(ProductError::from)?;
     let url = issue(&state, product, &destination, session.user).await?;
-    Ok(see_other(url.as_str(), &[]))
+    Ok(after_form(see_other(url.as_str(), &[])))
 }
 
 /// The product and the checked destination a browser's request names.

@@ -53,16 +53,88 @@ pub async fn pending_for_browser(
 const RESUME_PATH: &str = "/sso/v2/authorize/resume?id=";
 
 pub fn resume_path(pending: &pending_authorization::Model) -> String {
-    format!("{RESUME_PATH}{}", pending.id)
+    Resume(pending.id.clone()).path()
 }
 
-/// The pending authorization a login's `return_to` resumes, if it resumes one: a connector that
-/// fails tells the waiting client.
-pub fn resumed_by(return_to: &str) -> Option<&str> {
-    return_to.strip_prefix(RESUME_PATH).filter(|id| {
-        id.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    })
+/// A pending authorization that a login resumes once the person is signed in. The provider
+/// hands it to the login (see [`Continuation`]); the login gives it back to end the
+/// authorization, with a session ([`Resume::id`] marks the session as its fresh login) or with an
+/// error ([`Resume::fail`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resume(String);
+
+impl Resume {
+    /// The pending authorization `id`, as a login kept it.
+    pub fn from_kept(id: String) -> Resume {
+        Resume(id)
+    }
+
+    pub fn id(&self) -> &str {
+        &self.0
+    }
+
+    fn path(&self) -> String {
+        format!("{RESUME_PATH}{}", self.0)
+    }
+
+    /// Ends the pending authorization, started by this browser, with an error sent to its client.
+    pub async fn fail(
+        &self,
+        state: &AppState,
+        headers: &HeaderMap,
+        error: AuthorizationError,
+    ) -> Result<Response, PageError> {
+        let pending = pending_for_browser(state, headers, &self.0).await?;
+        fail(state, &pending, error).await
+    }
+}
+
+/// Where a login sends the browser once the person is signed in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Continuation {
+    /// On with a pending authorization.
+    Resume(Resume),
+    /// To a local page.
+    Page(String),
+}
+
+impl Continuation {
+    /// What a `return_to` the browser carried through a login page or link stands for (already
+    /// made a local path). This is the one place the resume path is read back: the login form
+    /// and the links to the login routes carry it as text.
+    pub fn from_return_to(return_to: String) -> Continuation {
+        let resumed = return_to.strip_prefix(RESUME_PATH).filter(|id| {
+            id.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        });
+        match resumed {
+            Some(id) => Continuation::Resume(Resume(id.to_string())),
+            None => Continuation::Page(return_to),
+        }
+    }
+
+    /// A login kept with the pending authorization it resumes, if any, and its `return_to`.
+    pub fn from_kept(pending_id: Option<String>, return_to: String) -> Continuation {
+        match pending_id {
+            Some(id) => Continuation::Resume(Resume(id)),
+            None => Continuation::Page(return_to),
+        }
+    }
+
+    /// The local path the browser goes to.
+    pub fn path(&self) -> String {
+        match self {
+            Continuation::Resume(resume) => resume.path(),
+            Continuation::Page(path) => path.clone(),
+        }
+    }
+
+    pub fn resume(&self) -> Option<&Resume> {
+        match self {
+            Continuation::Resume(resume) => Some(resume),
+            Continuation::Page(_) => None,
+        }
+    }
 }
 
 /// A pending authorization, and whether it is in the database yet. A new request is stored only
@@ -125,8 +197,8 @@ pub async fn proceed(
         let connector = state
             .connectors
             .for_login_hint(pending.login_hint.as_deref());
-        let start = connector.begin(&LoginRequest {
-            return_to: &resume_path(pending),
+        let start = connector.entry(&LoginRequest {
+            continuation: &Continuation::Resume(Resume(pending.id.clone())),
             force: session.is_some(),
             login_hint: pending.login_hint.as_deref(),
         });
@@ -186,17 +258,6 @@ pub async fn proceed(
         &pending.response_mode,
         params,
     ))
-}
-
-/// Ends the pending authorization `id`, started by this browser, with an error sent to its client.
-pub async fn fail_for_browser(
-    state: &AppState,
-    headers: &HeaderMap,
-    id: &str,
-    error: AuthorizationError,
-) -> Result<Response, PageError> {
-    let pending = pending_for_browser(state, headers, id).await?;
-    fail(state, &pending, error).await
 }
 
 /// Ends a pending authorization with an error sent to the client.
@@ -278,4 +339,33 @@ fn respond(
     url.query_pairs_mut()
         .extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())));
     Redirect::to(url.as_str()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_return_to_resumes_only_a_well_formed_pending_id() {
+        let resumed = Continuation::from_return_to("/sso/v2/authorize/resume?id=a-B_9".into());
+        assert_eq!(resumed.resume().map(Resume::id), Some("a-B_9"));
+        assert_eq!(resumed.path(), "/sso/v2/authorize/resume?id=a-B_9");
+        for page in [
+            "/account",
+            "/sso/v2/authorize/resume?id=a&b=c",
+            "/sso/v2/authorize/resumed?id=a",
+        ] {
+            let continuation = Continuation::from_return_to(page.into());
+            assert_eq!(continuation, Continuation::Page(page.into()));
+            assert_eq!(continuation.path(), page);
+        }
+    }
+
+    #[test]
+    fn a_kept_login_goes_on_with_its_pending_authorization() {
+        let kept = Continuation::from_kept(Some("p1".into()), "/ignored".into());
+        assert_eq!(kept.path(), "/sso/v2/authorize/resume?id=p1");
+        let page = Continuation::from_kept(None, "/account".into());
+        assert_eq!(page.path(), "/account");
+    }
 }

@@ -26,7 +26,7 @@ use serde::Deserialize;
 use crate::http::PageError;
 use crate::state::AppState;
 pub use error::AuthorizationError;
-pub use flow::{fail_for_browser, resumed_by};
+pub use flow::{Continuation, Resume};
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -13,7 +13,7 @@ use crate::hierarchy::Hierarchy;
 use crate::keys::ID_TOKEN_TTL;
 use crate::state::AppState;
 use crate::store::tables::{access_token, refresh_token, user};
-use crate::store::{GrantTokens, SpentGrant};
+use crate::store::{GrantTokens, SpentGrant, UserSource};
 
 pub const ACCESS_TOKEN_TTL: i64 = 3600;
 pub const REFRESH_TOKEN_TTL: i64 = 30 * 86400;
@@ -165,7 +165,7 @@ impl<'a> From<&'a user::Model> for Subject<'a> {
             id: &user.id,
             email: &user.email,
             name: &user.name,
-            email_verified: user.source == user::SOURCE_CONFIG,
+            email_verified: UserSource::of(user) == UserSource::Config,
         }
     }
 }

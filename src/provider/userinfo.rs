@@ -10,7 +10,7 @@ use super::error::BearerError;
 use super::tokens::{Subject, user_claims};
 use crate::crypto;
 use crate::state::AppState;
-use crate::store::tables::user;
+use crate::store::UserSource;
 
 pub async fn userinfo(
     State(state): State<AppState>,
@@ -50,7 +50,7 @@ pub async fn claims_for_access_token(
         id: &grant.user_id,
         email: &grant.email,
         name: &grant.name,
-        email_verified: grant.source == user::SOURCE_CONFIG,
+        email_verified: grant.source == UserSource::CONFIG,
     };
     Ok(user_claims(
         &state.hierarchy,

@@ -10,24 +10,31 @@ pub mod error;
 pub mod target;
 
 use askama::Template;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{FormRejection, JsonRejection};
 use axum::extract::{Extension, Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Form, Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::crypto;
+use crate::http::csrf;
 use crate::http::pages::{after_form, render, see_other};
 use crate::http::{ClientAddr, PageError};
 use crate::state::AppState;
+use crate::store::UserSource;
 use crate::web::{new_session, replace_session};
 use error::{GenerateError, OpenError};
 
 /// The API scope that may ask for session URLs.
 pub const SESSION_URLS_SCOPE: &str = "session_urls";
+
+/// The connection id of session URLs: the `connection` of their logins'
+/// `UserLoginNotification`, and the `source` of the users they create, as an upstream
+/// connection's id is for its users. No configured connection may have this id.
+pub const SESSION_URL_CONNECTION: &str = UserSource::SESSION_URL;
 
 /// How long a session URL can be opened after it was made: 72 hours.
 pub const SESSION_URL_TTL: i64 = 72 * 3600;
@@ -77,6 +84,13 @@ async fn generate(
 #[template(path = "session_url.html")]
 struct SessionUrlPage<'a> {
     token: &'a str,
+    csrf: String,
+}
+
+#[derive(Deserialize)]
+struct SessionUrlForm {
+    #[serde(default)]
+    csrf: String,
 }
 
 /// `GET /surl/{token}`: a page with one button that posts to the same URL, or the error page when
@@ -85,6 +99,7 @@ struct SessionUrlPage<'a> {
 async fn show(
     State(state): State<AppState>,
     Path(token): Path<String>,
+    headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let usable = state
         .store
@@ -94,21 +109,31 @@ async fn show(
     if !usable {
         return Err(OpenError::Unusable.into());
     }
-    render(&SessionUrlPage { token: &token }, &[])
+    let (csrf, csrf_cookie) = csrf::issue(&state, &headers);
+    render(
+        &SessionUrlPage {
+            token: &token,
+            csrf,
+        },
+        &csrf_cookie.into_iter().collect::<Vec<_>>(),
+    )
 }
 
 /// `POST /surl/{token}`, from the page of [`show`]: spends the URL, creates or updates the
 /// customer's profile, starts a session for its user and sends the browser to the target.
 ///
-/// No CSRF token: the unguessable one-time token in the path is the secret. A page on another
-/// site could post it only if its author holds the link, and then could as well show the person
-/// the link's own button; and a forged post without it finds nothing to spend.
+/// The form carries a CSRF token although the path holds a secret: whoever holds a link for
+/// their own profile could otherwise post it from their site and so sign a visitor's browser in
+/// as themselves, without a click (login CSRF).
 async fn open(
     State(state): State<AppState>,
     Path(token): Path<String>,
     Extension(ClientAddr(client)): Extension<ClientAddr>,
     headers: HeaderMap,
+    form: Result<Form<SessionUrlForm>, FormRejection>,
 ) -> Result<Response, PageError> {
+    let Form(form) = form?;
+    csrf::verify(&state, &headers, &form.csrf)?;
     let opened = state
         .store
         .open_session_url(

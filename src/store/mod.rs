@@ -5,6 +5,7 @@ mod batch;
 mod grants;
 mod notification;
 mod outbox;
+mod product_confirmations;
 mod secrets;
 mod session_urls;
 mod sessions;
@@ -14,6 +15,7 @@ mod sync;
 pub mod tables;
 mod throttle;
 mod upstream;
+mod user_source;
 mod userinfo_cache;
 mod users;
 
@@ -34,8 +36,9 @@ pub use notification::{Notification, NotifiedUser};
 pub use outbox::{AttemptOutcome, DueNotification, OUTBOX_RETENTION, enqueue_notification};
 pub use session_urls::{OpenedSessionUrl, ProfileChange, ProfileFields, SessionUrlData};
 pub use sessions::{NewSession, SessionInfo};
-pub use throttle::{ThrottleRule, address_key};
-pub use upstream::UpstreamProfile;
+pub use throttle::ThrottleRule;
+pub use upstream::{AnsweredLogin, KeptLogin, OneTimeId, OutgoingLogin, UpstreamProfile};
+pub use user_source::UserSource;
 pub use users::{Attachment, UserProfile};
 
 /// Log length (pages) at which a commit checkpoints by itself: a backstop, see `pool_options`.

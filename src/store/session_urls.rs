@@ -15,9 +15,8 @@ use super::Notification;
 use super::sessions::insert_session;
 use super::tables::{customer_profile, session_url, user};
 use super::users::update_identity;
-use super::{NewSession, Store, StoreError, enqueue_notification};
+use super::{NewSession, Store, StoreError, UserSource, enqueue_notification};
 use crate::config::Config;
-use crate::vocabulary::connections::SESSION_URL as SESSION_URL_CONNECTION;
 use crate::vocabulary::events::EventType;
 
 /// The profile fields a session URL carries. A field that is `Some` replaces the stored value
@@ -199,7 +198,7 @@ impl Store {
                 Notification::new(event, &user).with_internal_customer(&url.internal_customer);
             enqueue_notification(&txn, config, &notification, now).await?;
         }
-        let login = Notification::user_login(&user, SESSION_URL_CONNECTION)
+        let login = Notification::user_login(&user, UserSource::SESSION_URL)
             .with_internal_customer(&url.internal_customer);
         let session_token = insert_session(&txn, &login, browser, config).await?;
         txn.commit().await?;
@@ -247,7 +246,7 @@ async fn upsert_profile(
             email: user_email(&profile),
             name: user_name(&profile),
             password_hash: None,
-            source: SESSION_URL_CONNECTION.to_string(),
+            source: UserSource::SessionUrl.column().to_string(),
             created_at: now,
             updated_at: now,
         }

@@ -8,7 +8,7 @@ use sea_orm::{
 };
 
 use super::tables::{api_credential, client, entity, user, user_entity};
-use super::{Store, StoreError};
+use super::{Store, StoreError, UserSource};
 use crate::config::{Config, Level, PasswordDecl};
 use crate::{crypto, password};
 
@@ -17,7 +17,7 @@ impl Store {
     /// that left the config, in one transaction. Users created at run time are left alone.
     pub async fn apply_config(&self, config: &Config, now: i64) -> Result<(), StoreError> {
         let existing_users: HashMap<String, user::Model> = user::Entity::find()
-            .filter(user::Column::Source.eq(user::SOURCE_CONFIG))
+            .filter(user::Column::Source.eq(UserSource::CONFIG))
             .all(&self.db)
             .await?
             .into_iter()
@@ -55,7 +55,7 @@ impl Store {
                 email: decl.email.clone(),
                 name: decl.name.clone(),
                 password_hash: Some(hash),
-                source: user::SOURCE_CONFIG.to_string(),
+                source: UserSource::Config.column().to_string(),
                 created_at: old.map_or(now, |u| u.created_at),
                 updated_at: old.map_or(now, |u| u.updated_at),
             };
@@ -103,7 +103,7 @@ impl Store {
         reconcile::<user::Entity>(
             &txn,
             users,
-            user::Entity::find().filter(user::Column::Source.eq(user::SOURCE_CONFIG)),
+            user::Entity::find().filter(user::Column::Source.eq(UserSource::CONFIG)),
             |u| u.id.clone(),
         )
         .await?;

@@ -33,18 +33,13 @@ pub mod user {
         pub name: String,
         /// argon2id PHC string; `None` for users who only log in through an upstream IdP.
         pub password_hash: Option<String>,
-        /// `config` for users declared in the config file, else the id of the connection that
-        /// created them: an upstream connection's, or `session_url`
-        /// ([`crate::vocabulary::connections::SESSION_URL`]) for customer profiles. Config sync
-        /// reads and changes only `config` users.
+        /// Where the user comes from: [`crate::store::UserSource`].
         pub source: String,
         pub created_at: i64,
         pub updated_at: i64,
     }
 
     impl ActiveModelBehavior for ActiveModel {}
-
-    pub const SOURCE_CONFIG: &str = crate::vocabulary::connections::CONFIG;
 }
 
 pub mod user_entity {
@@ -307,6 +302,26 @@ pub mod consent {
         pub client_id: String,
         pub scope: String,
         pub granted_at: i64,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod product_confirmation {
+    use sea_orm::entity::prelude::*;
+
+    /// A product host a user said yes to once: tokens about them go there without asking again.
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "product_confirmations")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub product_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub host: String,
+        pub confirmed_at: i64,
     }
 
     impl ActiveModelBehavior for ActiveModel {}

@@ -8,7 +8,7 @@ use super::Notification;
 use super::sessions::insert_session;
 use super::tables::{saml_assertion, upstream_identity, upstream_login, user, user_entity};
 use super::users::update_identity;
-use super::{NewSession, Store, StoreError, enqueue_notification};
+use super::{NewSession, Store, StoreError, UserSource, enqueue_notification};
 use crate::config::Config;
 use crate::vocabulary::events::EventType;
 
@@ -23,25 +23,81 @@ pub struct UpstreamProfile {
     pub entity_id: String,
 }
 
+/// A login sent to an upstream provider, kept until its answer comes back.
+#[derive(Debug, Clone)]
+pub struct OutgoingLogin {
+    /// SHA-256 of the value that comes back with the answer (OIDC `state`, SAML RelayState).
+    pub state_hash: String,
+    pub connection_id: String,
+    /// SHA-256 of the cookie that marks the browser that started the login.
+    pub browser_hash: String,
+    pub nonce: Option<String>,
+    pub pkce_verifier: Option<String>,
+    /// The SAML AuthnRequest ID, which the response must answer.
+    pub request_id: Option<String>,
+    /// A local path: where the browser goes once signed in.
+    pub return_to: String,
+    /// The pending authorization the login resumes.
+    pub pending_id: Option<String>,
+    pub expires_at: i64,
+}
+
+/// A login a provider answered where its browser's cookie does not come along (a cross-site
+/// POST), kept with its user for that browser to resume.
+#[derive(Debug, Clone)]
+pub struct AnsweredLogin {
+    /// SHA-256 of the resume token the browser brings.
+    pub resume_hash: String,
+    pub connection_id: String,
+    /// The browser that started the login; empty: any browser may resume it (IdP-initiated).
+    pub browser_hash: String,
+    pub return_to: String,
+    pub pending_id: Option<String>,
+    pub expires_at: i64,
+}
+
+/// An id an answer carries that must be used once only (a SAML assertion ID), and until when it
+/// could be presented, which is how long it is remembered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OneTimeId {
+    pub id: String,
+    pub expires_at: i64,
+}
+
+/// A login as kept, taken back by its answer or resume token.
+pub type KeptLogin = upstream_login::Model;
+
 impl Store {
-    pub async fn create_upstream_login(
-        &self,
-        login: upstream_login::Model,
-    ) -> Result<(), StoreError> {
-        login.into_active_model().insert(&self.writer).await?;
+    pub async fn create_upstream_login(&self, login: OutgoingLogin) -> Result<(), StoreError> {
+        upstream_login::Model {
+            state_hash: login.state_hash,
+            connection_id: login.connection_id,
+            browser_hash: login.browser_hash,
+            nonce: login.nonce,
+            pkce_verifier: login.pkce_verifier,
+            request_id: login.request_id,
+            user_id: None,
+            return_to: login.return_to,
+            pending_id: login.pending_id,
+            expires_at: login.expires_at,
+        }
+        .into_active_model()
+        .insert(&self.writer)
+        .await?;
         Ok(())
     }
 
     /// Takes the unexpired login a callback's `state` (or `RelayState`) names, once across all
-    /// processes: a replayed callback finds nothing. `answered`: one a SAML IdP has answered,
-    /// waiting for its browser; otherwise one still waiting for the provider.
+    /// processes: a replayed callback finds nothing. `answered`: one a provider has answered,
+    /// waiting for its browser ([`Store::accept_answer`]); otherwise one still waiting for the
+    /// provider.
     pub async fn take_upstream_login(
         &self,
         connection_id: &str,
         state_hash: &str,
         answered: bool,
         now: i64,
-    ) -> Result<Option<upstream_login::Model>, StoreError> {
+    ) -> Result<Option<KeptLogin>, StoreError> {
         use upstream_login::Column as L;
         let taken = upstream_login::Entity::delete_many()
             .filter(L::StateHash.eq(state_hash))
@@ -57,47 +113,54 @@ impl Store {
         Ok(taken.into_iter().next())
     }
 
-    /// Accepts a verified SAML assertion in one transaction: spends its ID, keeps its user as
-    /// [`upsert_user`] does, and stores `resume`, the login its browser resumes, for that user.
-    /// `false` when the ID was spent before. Should any write fail, nothing is stored: the ID is
-    /// not spent, and no user or notification is left behind.
-    pub async fn accept_saml_assertion(
+    /// Accepts a verified answer that its browser is to resume, in one transaction: spends its
+    /// one-time id (if it has one), keeps its user as [`upsert_user`] does, and stores `login`
+    /// for that user. `false` when the id was spent before. Should any write fail, nothing is
+    /// stored: the id is not spent, and no user or notification is left behind.
+    pub async fn accept_answer(
         &self,
-        assertion: saml_assertion::Model,
+        one_time: Option<OneTimeId>,
         profile: &UpstreamProfile,
         new_user_id: &str,
-        mut resume: upstream_login::Model,
+        login: AnsweredLogin,
         config: &Config,
         now: i64,
     ) -> Result<bool, StoreError> {
         let txn = self.writer.begin().await?;
-        let spent = saml_assertion::Entity::insert(assertion.into_active_model())
+        if let Some(one_time) = one_time {
+            let spent = saml_assertion::Entity::insert(
+                saml_assertion::Model {
+                    connection_id: profile.connection_id.clone(),
+                    assertion_id: one_time.id,
+                    expires_at: one_time.expires_at,
+                }
+                .into_active_model(),
+            )
             .on_conflict_do_nothing()
             .exec(&txn)
             .await?;
-        if !matches!(spent, sea_orm::TryInsertResult::Inserted(_)) {
-            return Ok(false);
+            if !matches!(spent, sea_orm::TryInsertResult::Inserted(_)) {
+                return Ok(false);
+            }
         }
         let user = upsert_user(&txn, profile, new_user_id, config, now).await?;
-        resume.user_id = Some(user.id.clone());
-        resume.into_active_model().insert(&txn).await?;
+        upstream_login::Model {
+            state_hash: login.resume_hash,
+            connection_id: login.connection_id,
+            browser_hash: login.browser_hash,
+            nonce: None,
+            pkce_verifier: None,
+            request_id: None,
+            user_id: Some(user.id.clone()),
+            return_to: login.return_to,
+            pending_id: login.pending_id,
+            expires_at: login.expires_at,
+        }
+        .into_active_model()
+        .insert(&txn)
+        .await?;
         txn.commit().await?;
         Ok(true)
-    }
-
-    /// The user behind an upstream subject, as [`upsert_user`] keeps it, in a transaction of its
-    /// own.
-    pub async fn upsert_upstream_user(
-        &self,
-        profile: &UpstreamProfile,
-        new_user_id: &str,
-        config: &Config,
-        now: i64,
-    ) -> Result<user::Model, StoreError> {
-        let txn = self.writer.begin().await?;
-        let user = upsert_user(&txn, profile, new_user_id, config, now).await?;
-        txn.commit().await?;
-        Ok(user)
     }
 
     /// Signs in someone an upstream provider has just vouched for, in one transaction: their
@@ -163,7 +226,9 @@ async fn upsert_user<C: ConnectionTrait>(
                 email: profile.email.clone(),
                 name: profile.name.clone(),
                 password_hash: None,
-                source: profile.connection_id.clone(),
+                source: UserSource::Connection(profile.connection_id.clone())
+                    .column()
+                    .to_string(),
                 created_at: now,
                 updated_at: now,
             }

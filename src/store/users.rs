@@ -7,7 +7,7 @@ use sea_orm::{
 };
 
 use super::tables::{user, user_entity};
-use super::{Store, StoreError};
+use super::{Store, StoreError, UserSource};
 
 /// Gives `user` the `email` and `name` its source now reports, writing them (and `updated_at`)
 /// only when one changed. Returns the user as stored and whether it changed.
@@ -82,6 +82,26 @@ impl Store {
             .filter(user::Column::PasswordHash.is_not_null())
             .one(&self.db)
             .await?)
+    }
+
+    /// Where the person who holds an email address (compared case-insensitively) came from, when
+    /// that is a local account or a connection other than `connection_id`: an upstream may not
+    /// give the address to a second person. Customers of session URLs do not count: their
+    /// addresses are whatever a shop's backend was told.
+    pub async fn email_held_elsewhere(
+        &self,
+        email: &str,
+        connection_id: &str,
+    ) -> Result<Option<UserSource>, StoreError> {
+        let holder = user::Entity::find()
+            .filter(
+                Expr::expr(Func::lower(Expr::col(user::Column::Email))).eq(email.to_lowercase()),
+            )
+            .filter(user::Column::Source.ne(connection_id))
+            .filter(user::Column::Source.ne(UserSource::SESSION_URL))
+            .one(&self.db)
+            .await?;
+        Ok(holder.as_ref().map(UserSource::of))
     }
 
     pub async fn find_user(&self, user_id: &str) -> Result<Option<user::Model>, StoreError> {

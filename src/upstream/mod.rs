@@ -1,55 +1,186 @@
 //! Where a person proves who they are: a local account, or a customer's identity provider
-//! (OpenID Connect or SAML). All of them sit behind one interface, so neither the login
-//! page nor the authorization flow asks which kind it is dealing with: they ask the registry for
-//! the connector a `login_hint` points to (home-realm discovery by email domain) and send the
-//! browser where that connector says. A connector signs the person in, starts the idbridge
-//! session and sends the browser on to the `return_to` it was given (for an authorization, its
-//! resume URL).
+//! (OpenID Connect or SAML). Each kind is a [`Connector`]: it starts a login
+//! ([`Connector::begin`], an [`Outgoing`] redirect and what to keep for the answer) and finishes
+//! it ([`Connector::complete`], the [`Identity`] an [`Answer`] proves). Everything around that —
+//! the kept state, the browser binding, replay protection, the user, the session, and going on
+//! with the pending authorization — is written once, in [`routes`] (and, for the login form's
+//! own page, in `web::login`). Neither the login page nor the authorization flow asks which kind
+//! a connector is: they ask the registry ([`Connectors`]) for the one a `login_hint` points to
+//! (home-realm discovery by email domain) and send the browser to its [`Connector::entry`].
+mod http;
 mod local;
 mod oidc;
+mod registry;
 mod routes;
 mod saml;
-mod saml_limits;
-mod saml_scan;
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
 
 use url::form_urlencoded::Serializer;
 
-use crate::config::{Config, ConnectionProtocol};
-pub use local::LocalLogin;
+use crate::password::PasswordError;
+use crate::password_check::PasswordChecker;
+use crate::provider::Continuation;
+use crate::store::tables::user;
+use crate::store::{KeptLogin, OneTimeId, StoreError, UpstreamProfile};
+pub use local::LocalAccounts;
 pub use oidc::OidcConnector;
-pub use routes::router;
+pub use registry::Connectors;
+pub use routes::{router, sign_in};
 pub use saml::{SamlConnector, SamlIdentity};
-use saml_limits::SamlLimits;
+
+/// The work of a connector that waits on a provider or the database.
+pub type Working<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// What a connector needs to start a login.
 #[derive(Debug, Clone, Copy)]
 pub struct LoginRequest<'a> {
-    /// A local path: where the browser goes once signed in.
-    pub return_to: &'a str,
+    /// Where the browser goes once signed in.
+    pub continuation: &'a Continuation,
     /// Ask for credentials even if the browser is signed in (`prompt=login`, `max_age`).
     pub force: bool,
     pub login_hint: Option<&'a str>,
 }
 
-/// One way to sign in.
-pub trait UpstreamConnector: Send + Sync {
+/// How a login is sent to its provider, and what is kept to check the answer.
+#[derive(Debug, Clone, Default)]
+pub struct Outgoing {
+    /// Where the browser goes.
+    pub url: String,
+    /// The value that comes back with the answer (OIDC `state`, SAML RelayState); kept hashed.
+    pub state: String,
+    pub nonce: Option<String>,
+    pub pkce_verifier: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// How a provider's answer reaches idbridge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerRoute {
+    /// `GET /{kind}/{connection}/callback`, a top-level navigation of the browser that started
+    /// the login, which brings its cookies (OIDC).
+    Callback,
+    /// `POST /{kind}/{connection}/acs`, a cross-site form post that brings no `SameSite=Lax`
+    /// cookie: the verified answer is kept, and the browser is sent to
+    /// `/{kind}/{connection}/resume`, where its cookie shows whether it started the login (SAML).
+    /// `unsolicited`: an answer to no request of ours is taken too (IdP-initiated).
+    CrossSitePost { unsolicited: bool },
+    /// The connector's own form (local accounts, `web::login`).
+    Form,
+}
+
+/// What came back from the provider (the callback's query, the posted form), and from where.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub params: HashMap<String, String>,
+    pub client: IpAddr,
+    pub now: i64,
+}
+
+impl Answer {
+    /// A parameter, if it is there and not empty.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+}
+
+/// Who an answer proves the person is.
+#[derive(Debug)]
+pub enum Identity {
+    /// An account idbridge keeps (local accounts).
+    Account(user::Model),
+    /// Someone a provider vouches for; their user is created or updated from the profile.
+    Vouched {
+        profile: UpstreamProfile,
+        /// An id the answer carries that signs in once only.
+        one_time: Option<OneTimeId>,
+    },
+}
+
+/// Held while an answer is checked (a turn of a bounded resource); dropped when done.
+pub type Admission = Option<Box<dyn Send>>;
+
+/// What connectors may use besides their own settings.
+pub struct Context<'a> {
+    /// Checks local passwords behind the failure counters.
+    pub passwords: PasswordChecker<'a>,
+}
+
+/// One way to sign in. A new kind of connection implements this in a file of its own and is
+/// named in one arm of [`Connectors::from_config`]; routes, state, sessions and the resume of
+/// the authorization come with it.
+pub trait Connector: Send + Sync {
     /// The connection id (`local` for local accounts).
     fn id(&self) -> &str;
     /// What the login page calls it.
     fn name(&self) -> &str;
     /// Email domains whose users sign in here (home-realm discovery).
     fn domains(&self) -> &[String];
-    /// Where to send the browser to start signing in.
-    fn begin(&self, request: &LoginRequest) -> String;
+    /// The first segment of its routes (`oidc`, `saml`).
+    fn kind(&self) -> &'static str;
+    /// How its answers come back.
+    fn answer_route(&self) -> AnswerRoute;
+
+    /// Where to send the browser to start signing in here.
+    fn entry(&self, request: &LoginRequest) -> String {
+        format!(
+            "/{}/{}/login?{}",
+            self.kind(),
+            self.id(),
+            login_query(request)
+        )
+    }
+
+    /// Starts a login: where the browser goes, and what the answer is checked against.
+    fn begin<'a>(
+        &'a self,
+        request: &'a LoginRequest<'a>,
+        now: i64,
+    ) -> Working<'a, Result<Outgoing, UpstreamError>>;
+
+    /// Counts an answer against the address it comes from, before anything of it is looked at.
+    fn count_sender(&self, _client: IpAddr, _now: i64) -> Result<(), UpstreamError> {
+        Ok(())
+    }
+
+    /// Lets an answer be checked, before anything kept is taken for it: an answer refused here
+    /// leaves its login to a retry. The admission is held until the check is done.
+    fn admit<'a>(&'a self, _answer: &'a Answer) -> Working<'a, Result<Admission, UpstreamError>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    /// Finishes a login: who `answer` proves the person is. `kept` is what [`Connector::begin`]
+    /// kept, `None` for an answer to no request (where [`AnswerRoute::CrossSitePost`] allows it)
+    /// and for a connector with its own form.
+    fn complete<'a>(
+        &'a self,
+        answer: &'a Answer,
+        kept: Option<&'a KeptLogin>,
+        context: &'a Context<'a>,
+        admission: Admission,
+    ) -> Working<'a, Result<Identity, UpstreamError>>;
+
+    /// A document for the provider's administrator (SAML SP metadata), if the kind has one.
+    fn metadata(&self) -> Option<String> {
+        None
+    }
+
+    /// Reads again what the connector fetches of its provider (SAML IdP metadata).
+    fn refresh(&self) -> Working<'_, Result<(), UpstreamError>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// The query string every connector's login path takes: `return_to`, `force`, `login_hint`.
 fn login_query(request: &LoginRequest) -> String {
     let mut query = Serializer::new(String::new());
-    query.append_pair("return_to", request.return_to);
+    query.append_pair("return_to", &request.continuation.path());
     if request.force {
         query.append_pair("force", "1");
     }
@@ -57,37 +188,6 @@ fn login_query(request: &LoginRequest) -> String {
         query.append_pair("login_hint", hint);
     }
     query.finish()
-}
-
-/// Why a response body was not read.
-#[derive(Debug, thiserror::Error)]
-enum BodyError {
-    #[error("the answer is larger than {0} bytes")]
-    TooLarge(usize),
-    #[error(transparent)]
-    Read(#[from] openidconnect::reqwest::Error),
-}
-
-/// Reads a provider's answer of at most `limit` bytes, chunk by chunk: a provider that sends
-/// more (hostile, or broken) is refused before it can fill memory.
-async fn read_limited(
-    mut response: openidconnect::reqwest::Response,
-    limit: usize,
-) -> Result<Vec<u8>, BodyError> {
-    if response
-        .content_length()
-        .is_some_and(|length| length > limit as u64)
-    {
-        return Err(BodyError::TooLarge(limit));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        if body.len() + chunk.len() > limit {
-            return Err(BodyError::TooLarge(limit));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 /// The domain of an email address, lower-cased.
@@ -98,7 +198,7 @@ fn email_domain(email: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Why a login at an upstream identity provider did not work.
+/// Why a login did not work.
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
     #[error("connection {connection}: the identity provider could not be reached: {detail}")]
@@ -122,240 +222,35 @@ pub enum UpstreamError {
         email_domain: String,
         owner: String,
     },
+    #[error(
+        "connection {connection}: the email address belongs to a person of {holder} (a local account is `config`)"
+    )]
+    HeldAddress { connection: String, holder: String },
     #[error("connection {connection}: the SAML response was refused: {detail}")]
     Rejected { connection: String, detail: String },
     #[error("connection {connection}: too many SAML responses from one address")]
     TooManyResponses { connection: String },
     #[error("connection {connection}: no SAML verification turn came free in time")]
     Busy { connection: String },
-}
-
-/// The connectors of this deployment; local login when no connector claims the hint.
-pub struct Connectors {
-    local: LocalLogin,
-    upstream: Vec<Arc<dyn UpstreamConnector>>,
-    oidc: HashMap<String, Arc<OidcConnector>>,
-    /// By id, so that metadata is fetched in a stable order.
-    saml: BTreeMap<String, Arc<SamlConnector>>,
-    /// What SAML responses may cost, over all SAML connections.
-    saml_limits: SamlLimits,
-}
-
-impl Connectors {
-    /// The connectors `config` declares.
-    pub fn from_config(config: &Config) -> Result<Connectors, UpstreamError> {
-        let mut upstream: Vec<Arc<dyn UpstreamConnector>> = Vec::new();
-        let mut oidc = HashMap::new();
-        let mut saml = BTreeMap::new();
-        for connection in &config.connections {
-            match &connection.protocol {
-                ConnectionProtocol::Oidc(settings) => {
-                    let connector =
-                        Arc::new(OidcConnector::new(connection.clone(), settings.clone())?);
-                    oidc.insert(connection.id.clone(), connector.clone());
-                    upstream.push(connector);
-                }
-                ConnectionProtocol::Saml(settings) => {
-                    let connector = Arc::new(SamlConnector::new(
-                        connection.clone(),
-                        settings.clone(),
-                        &config.server.issuer,
-                    ));
-                    saml.insert(connection.id.clone(), connector.clone());
-                    upstream.push(connector);
-                }
-            }
-        }
-        Ok(Connectors {
-            local: LocalLogin,
-            upstream,
-            oidc,
-            saml,
-            saml_limits: SamlLimits::default(),
-        })
-    }
-
-    /// The connector for a login hint: the one whose `domains` contain the hint's email domain
-    /// (compared case-insensitively), or local login.
-    pub fn for_login_hint(&self, hint: Option<&str>) -> &dyn UpstreamConnector {
-        let domain = hint
-            .and_then(|hint| hint.rsplit_once('@'))
-            .map(|(_, domain)| domain.to_ascii_lowercase());
-        domain
-            .and_then(|domain| {
-                self.upstream.iter().find(|connector| {
-                    connector
-                        .domains()
-                        .iter()
-                        .any(|d| d.eq_ignore_ascii_case(&domain))
-                })
-            })
-            .map(|connector| connector.as_ref())
-            .unwrap_or(&self.local)
-    }
-
-    /// Refuses an email address that `connection`'s provider may not assert, before anyone is
-    /// signed in with it (OIDC and SAML alike; products know people by their address):
-    /// - one in a domain another connection lists: that domain's people sign in at their own
-    ///   provider only, so no other provider can speak for them;
-    /// - for a connection with `domains`, one outside them: a provider that also signs in other
-    ///   organisations' people (Google, a multi-tenant Entra app, guests) cannot attach them to
-    ///   this connection's entity.
-    ///
-    /// A connection without `domains` may assert addresses of every domain no connection lists.
-    pub fn check_email(
-        &self,
-        connection: &dyn UpstreamConnector,
-        email: &str,
-    ) -> Result<(), UpstreamError> {
-        let email_domain = email_domain(email);
-        let owner = self
-            .upstream
-            .iter()
-            .find(|connector| connector.domains().contains(&email_domain));
-        match owner {
-            Some(owner) if owner.id() == connection.id() => Ok(()),
-            Some(owner) => Err(UpstreamError::ClaimedDomain {
-                connection: connection.id().to_string(),
-                email_domain,
-                owner: owner.id().to_string(),
-            }),
-            None if connection.domains().is_empty() => Ok(()),
-            None => Err(UpstreamError::ForeignDomain {
-                connection: connection.id().to_string(),
-                email_domain,
-            }),
-        }
-    }
-
-    /// Fetches the metadata of every SAML connection that names a URL for it, each whatever
-    /// became of the others: one customer's IdP being down must not hold up another's key
-    /// rollover. The errors, one per connection that failed (it keeps what was read before).
-    pub async fn fetch_metadata(&self) -> Vec<UpstreamError> {
-        let mut failed = Vec::new();
-        for connector in self.saml.values() {
-            if let Err(error) = connector.fetch_metadata().await {
-                failed.push(error);
-            }
-        }
-        failed
-    }
-
-    /// The upstream connectors, for the login page to offer.
-    pub fn upstream(&self) -> impl Iterator<Item = &dyn UpstreamConnector> {
-        self.upstream.iter().map(|connector| connector.as_ref())
-    }
-
-    fn oidc(&self, id: &str) -> Option<&OidcConnector> {
-        self.oidc.get(id).map(|connector| connector.as_ref())
-    }
-
-    fn saml(&self, id: &str) -> Option<Arc<SamlConnector>> {
-        self.saml.get(id).cloned()
-    }
-
-    fn saml_limits(&self) -> &SamlLimits {
-        &self.saml_limits
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    struct Acme(Vec<String>);
-
-    impl UpstreamConnector for Acme {
-        fn id(&self) -> &str {
-            "acme"
-        }
-        fn name(&self) -> &str {
-            "Acme"
-        }
-        fn domains(&self) -> &[String] {
-            &self.0
-        }
-        fn begin(&self, request: &LoginRequest) -> String {
-            format!("/saml/acme/login?{}", login_query(request))
-        }
-    }
-
-    struct Open;
-
-    impl UpstreamConnector for Open {
-        fn id(&self) -> &str {
-            "open"
-        }
-        fn name(&self) -> &str {
-            "Open"
-        }
-        fn domains(&self) -> &[String] {
-            &[]
-        }
-        fn begin(&self, request: &LoginRequest) -> String {
-            format!("/oidc/open/login?{}", login_query(request))
-        }
-    }
-
-    #[test]
-    fn a_domain_is_asserted_by_its_connection_only() {
-        let acme = Arc::new(Acme(vec!["acme.com".into()]));
-        let open = Arc::new(Open);
-        let connectors = Connectors {
-            local: LocalLogin,
-            upstream: vec![acme.clone(), open.clone()],
-            oidc: HashMap::new(),
-            saml: BTreeMap::new(),
-            saml_limits: SamlLimits::default(),
-        };
-        assert!(
-            connectors
-                .check_email(acme.as_ref(), "bob@ACME.com")
-                .is_ok()
-        );
-        assert!(matches!(
-            connectors.check_email(acme.as_ref(), "bob@example.com"),
-            Err(UpstreamError::ForeignDomain { .. })
-        ));
-        assert!(
-            connectors
-                .check_email(open.as_ref(), "bob@example.com")
-                .is_ok()
-        );
-        assert!(matches!(
-            connectors.check_email(open.as_ref(), "ceo@Acme.com"),
-            Err(UpstreamError::ClaimedDomain { owner, .. }) if owner == "acme"
-        ));
-        // A subdomain is another domain, which acme does not list.
-        assert!(
-            connectors
-                .check_email(open.as_ref(), "bob@eu.acme.com")
-                .is_ok()
-        );
-    }
-
-    #[test]
-    fn the_email_domain_picks_the_connector() {
-        let connectors = Connectors {
-            local: LocalLogin,
-            upstream: vec![Arc::new(Acme(vec!["acme.com".into()]))],
-            oidc: HashMap::new(),
-            saml: BTreeMap::new(),
-            saml_limits: SamlLimits::default(),
-        };
-        assert_eq!(connectors.for_login_hint(Some("bob@ACME.com")).id(), "acme");
-        for other in [
-            Some("bob@example.com"),
-            Some("e-mer-1"),
-            Some("acme.com"),
-            None,
-        ] {
-            assert_eq!(connectors.for_login_hint(other).id(), "local", "{other:?}");
-        }
-        // A subdomain is another realm.
-        assert_eq!(
-            connectors.for_login_hint(Some("bob@evil.acme.com")).id(),
-            "local"
-        );
-    }
+    #[error("connection {connection}: the answer lacks its state or its result")]
+    InvalidAnswer { connection: String },
+    #[error("connection {connection}: the posted answer has no SAMLResponse")]
+    NoSamlResponse { connection: String },
+    #[error("connection {connection}: the answer names no login waiting for it")]
+    UnknownAnswer { connection: String },
+    #[error("connection {connection}: the answer came to another browser than the login's")]
+    AnotherBrowser { connection: String },
+    #[error("connection {connection}: the answered login's user no longer exists")]
+    AccountGone { connection: String },
+    /// Something kept for the login is not as [`Connector::begin`] left it.
+    #[error("connection {connection}: {detail}")]
+    Corrupt { connection: String, detail: String },
+    #[error("incorrect email or password")]
+    InvalidCredentials,
+    #[error("too many failed logins; blocked until {until}")]
+    Throttled { until: i64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
 }

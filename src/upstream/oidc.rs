@@ -18,9 +18,13 @@ use openidconnect::{
 use serde_json::{Map, Value};
 use tokio::sync::RwLock;
 
-use super::{BodyError, LoginRequest, UpstreamConnector, UpstreamError, login_query, read_limited};
+use super::http::{BodyError, read_limited};
+use super::{
+    Admission, Answer, AnswerRoute, Connector, Context, Identity, LoginRequest, Outgoing,
+    UpstreamError, Working,
+};
 use crate::config::{ConnectionDecl, OidcConnectionDecl};
-use crate::store::UpstreamProfile;
+use crate::store::{KeptLogin, UpstreamProfile};
 
 /// How long discovery is trusted before it is fetched again.
 const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
@@ -31,15 +35,6 @@ const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(10);
 const CLOCK_SKEW: i64 = 60;
 /// The largest userinfo answer read: a few claims about one person take a few hundred bytes.
 const MAX_USERINFO_BYTES: usize = 64 * 1024;
-
-/// What a login sends along and must find again at the callback.
-pub struct Outbound {
-    /// The provider's authorization URL, with `state`, `nonce` and the PKCE challenge.
-    pub url: String,
-    pub state: String,
-    pub nonce: String,
-    pub pkce_verifier: String,
-}
 
 /// Discovery, when it was fetched, and when its keys were last fetched again.
 #[derive(Clone)]
@@ -52,11 +47,13 @@ struct Discovered {
 pub struct OidcConnector {
     connection: ConnectionDecl,
     settings: OidcConnectionDecl,
+    /// Where the provider sends the browser back: `/oidc/{id}/callback`.
+    redirect_uri: String,
     http: reqwest::Client,
     discovered: RwLock<Option<Discovered>>,
 }
 
-impl UpstreamConnector for OidcConnector {
+impl Connector for OidcConnector {
     fn id(&self) -> &str {
         &self.connection.id
     }
@@ -69,19 +66,66 @@ impl UpstreamConnector for OidcConnector {
         &self.connection.domains
     }
 
-    fn begin(&self, request: &LoginRequest) -> String {
-        format!(
-            "/oidc/{}/login?{}",
-            self.connection.id,
-            login_query(request)
-        )
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn answer_route(&self) -> AnswerRoute {
+        AnswerRoute::Callback
+    }
+
+    fn begin<'a>(
+        &'a self,
+        request: &'a LoginRequest<'a>,
+        _now: i64,
+    ) -> Working<'a, Result<Outgoing, UpstreamError>> {
+        Box::pin(self.authorization_url(request))
+    }
+
+    /// The callback's `error`, or its `code` redeemed with what the login kept.
+    fn complete<'a>(
+        &'a self,
+        answer: &'a Answer,
+        kept: Option<&'a KeptLogin>,
+        _context: &'a Context<'a>,
+        _admission: Admission,
+    ) -> Working<'a, Result<Identity, UpstreamError>> {
+        Box::pin(async move {
+            if let Some(error) = answer.params.get("error") {
+                return Err(UpstreamError::Denied {
+                    connection: self.connection.id.clone(),
+                    code: error.clone(),
+                });
+            }
+            let code = answer
+                .param("code")
+                .ok_or_else(|| UpstreamError::InvalidAnswer {
+                    connection: self.connection.id.clone(),
+                })?;
+            let kept = kept.map(|login| (&login.nonce, &login.pkce_verifier));
+            let Some((Some(nonce), Some(verifier))) = kept else {
+                return Err(UpstreamError::Corrupt {
+                    connection: self.connection.id.clone(),
+                    detail: "OIDC login without nonce or verifier".into(),
+                });
+            };
+            let profile = self.redeem(code, nonce, verifier, answer.now).await?;
+            Ok(Identity::Vouched {
+                profile,
+                one_time: None,
+            })
+        })
     }
 }
+
+/// The first segment of OIDC connections' routes.
+const KIND: &str = "oidc";
 
 impl OidcConnector {
     pub fn new(
         connection: ConnectionDecl,
         settings: OidcConnectionDecl,
+        issuer: &str,
     ) -> Result<OidcConnector, UpstreamError> {
         // No redirects: a provider's answer is taken from the URL it was asked at, or not at all.
         let http = reqwest::ClientBuilder::new()
@@ -93,6 +137,7 @@ impl OidcConnector {
                 detail: format!("HTTP client: {e}"),
             })?;
         Ok(OidcConnector {
+            redirect_uri: format!("{issuer}/{KIND}/{}/callback", connection.id),
             connection,
             settings,
             http,
@@ -102,13 +147,12 @@ impl OidcConnector {
 
     /// The provider's authorization URL for a new login, with fresh `state`, `nonce` and PKCE
     /// verifier, which the caller keeps for the callback.
-    pub async fn authorization_url(
+    async fn authorization_url(
         &self,
-        redirect_uri: &str,
         request: &LoginRequest<'_>,
-    ) -> Result<Outbound, UpstreamError> {
+    ) -> Result<Outgoing, UpstreamError> {
         let metadata = self.metadata().await?;
-        let client = self.client(metadata, redirect_uri)?;
+        let client = self.client(metadata)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut authorize = client
             .authorize_url(
@@ -131,26 +175,26 @@ impl OidcConnector {
             authorize = authorize.add_extra_param("prompt", "login");
         }
         let (url, state, nonce) = authorize.url();
-        Ok(Outbound {
+        Ok(Outgoing {
             url: url.to_string(),
             state: state.into_secret(),
-            nonce: nonce.secret().clone(),
-            pkce_verifier: verifier.into_secret(),
+            nonce: Some(nonce.secret().clone()),
+            pkce_verifier: Some(verifier.into_secret()),
+            request_id: None,
         })
     }
 
     /// Redeems the code of a callback and verifies the ID token that comes back; the person it
     /// names, with the configured claims (asked from userinfo when the ID token lacks them).
-    pub async fn complete(
+    async fn redeem(
         &self,
-        redirect_uri: &str,
         code: &str,
         nonce: &str,
         pkce_verifier: &str,
         now: i64,
     ) -> Result<UpstreamProfile, UpstreamError> {
         let metadata = self.metadata().await?;
-        let client = self.client(metadata.clone(), redirect_uri)?;
+        let client = self.client(metadata.clone())?;
         let response: CoreTokenResponse = client
             .exchange_code(AuthorizationCode::new(code.to_string()))
             .map_err(|e| self.invalid(format!("token endpoint: {e}")))?
@@ -168,7 +212,7 @@ impl OidcConnector {
             )) => {
                 // Perhaps the provider rotated its keys since we last fetched them.
                 let refreshed = self.refetch_keys().await?;
-                let client = self.client(refreshed.clone(), redirect_uri)?;
+                let client = self.client(refreshed.clone())?;
                 verify(&client, &refreshed, id_token, &nonce, now)
             }
             other => other,
@@ -315,11 +359,7 @@ impl OidcConnector {
             .map_err(|e| self.invalid(format!("userinfo is not a JSON object: {e}")))
     }
 
-    fn client(
-        &self,
-        metadata: CoreProviderMetadata,
-        redirect_uri: &str,
-    ) -> Result<ProviderClient, UpstreamError> {
+    fn client(&self, metadata: CoreProviderMetadata) -> Result<ProviderClient, UpstreamError> {
         // client_secret_basic unless the provider says it only takes the secret in the body.
         let post_only = metadata
             .token_endpoint_auth_methods_supported()
@@ -327,7 +367,7 @@ impl OidcConnector {
                 !methods.contains(&CoreClientAuthMethod::ClientSecretBasic)
                     && methods.contains(&CoreClientAuthMethod::ClientSecretPost)
             });
-        let redirect = openidconnect::RedirectUrl::new(redirect_uri.to_string())
+        let redirect = openidconnect::RedirectUrl::new(self.redirect_uri.clone())
             .map_err(|e| self.invalid(format!("redirect URI: {e}")))?;
         Ok(CoreClient::from_provider_metadata(
             metadata,

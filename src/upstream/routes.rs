@@ -1,31 +1,39 @@
-//! The HTTP side of upstream logins. OpenID Connect: `GET /oidc/{connection}/login` sends the
-//! browser to the provider, `GET /oidc/{connection}/callback` takes it back. SAML:
-//! `GET /saml/{connection}/login` sends an AuthnRequest, the IdP POSTs to
-//! `/saml/{connection}/acs`, which (a cross-site POST carries no `SameSite=Lax` cookie) stores the
-//! verified result and sends the browser to `/saml/{connection}/resume`, where its cookie shows
-//! whether it is the browser that started the login.
-use axum::extract::DefaultBodyLimit;
-use axum::extract::Form;
-use axum::extract::{Path, Query, State};
+//! The HTTP side of every login, written once for all connectors:
+//! - `GET /{kind}/{connection}/login` asks the connector where to send the browser, keeps what
+//!   the answer is checked against (hashed `state`, nonce, verifier, request ID, the pending
+//!   authorization) bound to this browser by a cookie, and sends it there;
+//! - `GET /{kind}/{connection}/callback` (answers the browser brings, OIDC) takes the kept login
+//!   once, checks the browser, has the connector complete it, and starts the session;
+//! - `POST /{kind}/{connection}/acs` (answers posted cross-site, which bring no `SameSite=Lax`
+//!   cookie, SAML) has the connector complete it, keeps the verified user, and sends the browser
+//!   to `GET /{kind}/{connection}/resume`, where its cookie shows whether it started the login;
+//! - `GET /{kind}/{connection}/metadata`: what the provider's administrator imports, if any.
+//!
+//! A login made for a pending authorization goes on with it; a provider's refusal the browser
+//! brings back is told to the waiting client. Local accounts answer through their own form
+//! (`web::login`), which signs in with [`sign_in`].
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use axum::extract::{DefaultBodyLimit, Form, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::http::header::CONTENT_TYPE;
-use axum::response::IntoResponse;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use serde::Deserialize;
 
-use super::{LoginRequest, OidcConnector, SamlConnector, UpstreamConnector, UpstreamError};
+use super::{Answer, AnswerRoute, Connector, Context, Identity, LoginRequest, UpstreamError};
 use crate::config::MAX_SAML_RESPONSE_BYTES;
 use crate::crypto;
 use crate::http::pages::{local_path, see_other};
 use crate::http::{ClientAddr, PageError, cookies};
 use crate::limits;
-use crate::provider::{self, AuthorizationError};
+use crate::password_check::PasswordChecker;
+use crate::provider::{AuthorizationError, Continuation, Resume};
 use crate::state::AppState;
 use crate::store::Notification;
-use crate::store::UpstreamProfile;
-use crate::store::tables::{saml_assertion, upstream_login, user};
+use crate::store::{AnsweredLogin, KeptLogin, OutgoingLogin};
 use crate::web::{new_session, replace_session};
 
 /// How long a person may take at the provider.
@@ -40,20 +48,52 @@ const BROWSER_COOKIE: &str = "idbridge_upstream";
 /// Each connection's own `max_response_bytes` is checked within it.
 const ACS_BODY_LIMIT: usize = 3 * MAX_SAML_RESPONSE_BYTES + 8 * 1024;
 
-/// How long a SAML result waits for its browser at the resume step.
+/// How long a posted answer waits for its browser at the resume step.
 const RESUME_TTL: i64 = 120;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/oidc/{connection}/login", get(oidc_login))
-        .route("/oidc/{connection}/callback", get(oidc_callback))
-        .route("/saml/{connection}/metadata", get(saml_metadata))
-        .route("/saml/{connection}/login", get(saml_login))
+        .route("/{kind}/{connection}/login", get(login))
+        .route("/{kind}/{connection}/callback", get(callback))
         .route(
-            "/saml/{connection}/acs",
-            post(saml_acs).layer(DefaultBodyLimit::max(ACS_BODY_LIMIT)),
+            "/{kind}/{connection}/acs",
+            post(acs).layer(DefaultBodyLimit::max(ACS_BODY_LIMIT)),
         )
-        .route("/saml/{connection}/resume", get(saml_resume))
+        .route("/{kind}/{connection}/resume", get(resume))
+        .route("/{kind}/{connection}/metadata", get(metadata))
+}
+
+/// The connector `connection` of `kind`, if its answers come back as `wanted` says.
+fn connector<'a>(
+    state: &'a AppState,
+    (kind, connection): &(String, String),
+    wanted: impl Fn(AnswerRoute) -> bool,
+) -> Result<&'a dyn Connector, PageError> {
+    state
+        .connectors
+        .get(connection)
+        .map(|connector| connector.as_ref())
+        .filter(|connector| connector.kind() == kind && wanted(connector.answer_route()))
+        .ok_or(PageError::NotFound)
+}
+
+fn is_upstream(route: AnswerRoute) -> bool {
+    route != AnswerRoute::Form
+}
+
+fn is_cross_site(route: AnswerRoute) -> bool {
+    matches!(route, AnswerRoute::CrossSitePost { .. })
+}
+
+/// What connectors may use of the application.
+fn context(state: &AppState) -> Context<'_> {
+    Context {
+        passwords: PasswordChecker {
+            store: &state.store,
+            argon2: &state.argon2,
+            dummy_hash: &state.dummy_hash,
+        },
+    }
 }
 
 #[derive(Deserialize)]
@@ -63,363 +103,133 @@ struct LoginQuery {
     login_hint: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct CallbackQuery {
-    state: Option<String>,
-    code: Option<String>,
-    error: Option<String>,
-}
-
-fn oidc_connector<'a>(state: &'a AppState, id: &str) -> Result<&'a OidcConnector, PageError> {
-    state.connectors.oidc(id).ok_or(PageError::NotFound)
-}
-
-fn callback_url(state: &AppState, connector: &OidcConnector) -> String {
-    format!(
-        "{}/oidc/{}/callback",
-        state.config.server.issuer,
-        connector.id()
-    )
-}
-
-async fn oidc_login(
+/// Remembers a login on its way to the connector's provider, bound to this browser, and sends
+/// the browser there; admitted under the limits on pending logins first.
+async fn login(
     State(state): State<AppState>,
     Extension(ClientAddr(client)): Extension<ClientAddr>,
-    Path(connection): Path<String>,
+    Path(path): Path<(String, String)>,
     headers: HeaderMap,
     Query(query): Query<LoginQuery>,
 ) -> Result<Response, PageError> {
-    let connector = oidc_connector(&state, &connection)?;
+    let connector = connector(&state, &path, is_upstream)?;
     limits::admit_pending(&state, client).await?;
     let return_to = local_path(query.return_to.as_deref());
+    let continuation = Continuation::from_return_to(return_to.clone());
     let request = LoginRequest {
-        return_to: &return_to,
+        continuation: &continuation,
         force: query.force.is_some(),
         login_hint: query.login_hint.as_deref(),
     };
-    let outbound = connector
-        .authorization_url(&callback_url(&state, connector), &request)
-        .await?;
-    go_upstream(
-        &state,
-        &headers,
-        connector.id(),
-        return_to,
-        Outgoing {
-            url: &outbound.url,
-            state: &outbound.state,
-            nonce: Some(outbound.nonce),
-            pkce_verifier: Some(outbound.pkce_verifier),
-            request_id: None,
-        },
-    )
-    .await
-}
-
-/// What a protocol keeps of a login it sends to the upstream provider.
-struct Outgoing<'a> {
-    /// Where the browser goes.
-    url: &'a str,
-    /// The value that comes back with the answer: OIDC `state`, SAML RelayState.
-    state: &'a str,
-    nonce: Option<String>,
-    pkce_verifier: Option<String>,
-    request_id: Option<String>,
-}
-
-/// Remembers a login on its way to `connection`'s provider, bound to this browser, and sends the
-/// browser there. The caller has admitted it under the limits on pending logins first.
-async fn go_upstream(
-    state: &AppState,
-    headers: &HeaderMap,
-    connection: &str,
-    return_to: String,
-    outgoing: Outgoing<'_>,
-) -> Result<Response, PageError> {
-    let browser = browser_mark(state, headers);
+    let now = state.clock.now();
+    let outgoing = connector.begin(&request, now).await?;
+    let browser = cookies::get(&state, &headers, BROWSER_COOKIE)
+        .map(str::to_string)
+        .unwrap_or_else(crypto::random_token);
     state
         .store
-        .create_upstream_login(upstream_login::Model {
-            state_hash: crypto::sha256_hex(outgoing.state),
-            connection_id: connection.to_string(),
+        .create_upstream_login(OutgoingLogin {
+            state_hash: crypto::sha256_hex(&outgoing.state),
+            connection_id: connector.id().to_string(),
             browser_hash: crypto::sha256_hex(&browser),
             nonce: outgoing.nonce,
             pkce_verifier: outgoing.pkce_verifier,
             request_id: outgoing.request_id,
-            user_id: None,
-            pending_id: provider::resumed_by(&return_to).map(str::to_string),
+            pending_id: continuation.resume().map(|resume| resume.id().to_string()),
             return_to,
-            expires_at: state.clock.now() + UPSTREAM_LOGIN_TTL,
+            expires_at: now + UPSTREAM_LOGIN_TTL,
         })
         .await?;
-    let cookie = cookies::set(state, BROWSER_COOKIE, &browser, Some(UPSTREAM_LOGIN_TTL));
-    Ok(see_other(outgoing.url, &[cookie]))
+    let cookie = cookies::set(&state, BROWSER_COOKIE, &browser, Some(UPSTREAM_LOGIN_TTL));
+    Ok(see_other(&outgoing.url, &[cookie]))
 }
 
-async fn oidc_callback(
+/// An answer the browser brings back itself: signed in here, at once.
+async fn callback(
     State(state): State<AppState>,
     Extension(ClientAddr(client)): Extension<ClientAddr>,
-    Path(connection): Path<String>,
+    Path(path): Path<(String, String)>,
     headers: HeaderMap,
-    Query(query): Query<CallbackQuery>,
+    Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
-    let connector = oidc_connector(&state, &connection)?;
+    let connector = connector(&state, &path, |route| route == AnswerRoute::Callback)?;
     let now = state.clock.now();
-    let login = take_login(&state, connector.id(), query.state.as_deref(), false).await?;
-    check_browser(&state, &headers, &login)?;
-    if let Some(error) = query.error {
-        return refused(&state, &headers, connector, &login, &error).await;
-    }
-    let code = query
-        .code
-        .filter(|c| !c.is_empty())
-        .ok_or(PageError::BadRequest(
-            "This sign-in answer is not valid. Go back to the application and start again.",
-        ))?;
-    let (Some(nonce), Some(verifier)) = (&login.nonce, &login.pkce_verifier) else {
-        return Err(PageError::Internal(
-            "OIDC login without nonce or verifier".into(),
-        ));
+    connector.count_sender(client, now)?;
+    let answer = Answer {
+        params,
+        client,
+        now,
     };
-    let profile = connector
-        .complete(
-            &callback_url(&state, connector),
-            &code,
-            nonce,
-            verifier,
-            now,
-        )
-        .await?;
-    state.connectors.check_email(connector, &profile.email)?;
-    let (user, session_token) = state
-        .store
-        .sign_in_upstream(
-            &profile,
-            &format!("u-{}", crypto::random_token()),
-            new_session(
-                &state,
-                &headers,
-                &client.to_string(),
-                login.pending_id.as_deref(),
-            ),
-            &state.config,
-        )
-        .await?;
-    finish(
-        &state,
-        &headers,
-        &session_token,
-        &user,
-        connector.id(),
-        &login.return_to,
-    )
-    .await
-}
-
-/// Takes, once, the login a `state`, RelayState or resume token names (see
-/// [`crate::store::Store::take_upstream_login`]).
-async fn take_login(
-    state: &AppState,
-    connection: &str,
-    token: Option<&str>,
-    answered: bool,
-) -> Result<upstream_login::Model, PageError> {
-    let token = token
-        .filter(|t| !t.is_empty())
-        .ok_or(PageError::BadRequest(
-            "This sign-in answer is not valid. Go back to the application and start again.",
-        ))?;
-    state
-        .store
-        .take_upstream_login(
-            connection,
-            &crypto::sha256_hex(token),
-            answered,
-            state.clock.now(),
-        )
-        .await?
-        .ok_or(PageError::BadRequest(
-            "This sign-in answer is unknown, has expired or was already used. Go back to the application and start again.",
-        ))
-}
-
-/// The browser's upstream-login mark: the one it has, or a new one.
-fn browser_mark(state: &AppState, headers: &HeaderMap) -> String {
-    cookies::get(state, headers, BROWSER_COOKIE)
-        .map(str::to_string)
-        .unwrap_or_else(crypto::random_token)
-}
-
-/// Refuses a login carried to a browser other than the one that started it.
-fn check_browser(
-    state: &AppState,
-    headers: &HeaderMap,
-    login: &upstream_login::Model,
-) -> Result<(), PageError> {
-    let browser = cookies::get(state, headers, BROWSER_COOKIE).map(crypto::sha256_hex);
-    if browser.is_none_or(|hash| !crypto::constant_time_eq(&hash, &login.browser_hash)) {
-        return Err(PageError::BadRequest(
-            "This sign-in answer was meant for another browser. Go back to the application and start again.",
-        ));
-    }
-    Ok(())
-}
-
-/// Gives the browser the session just started for someone an upstream provider signed in (see
-/// [`replace_session`]), and sends it on.
-async fn finish(
-    state: &AppState,
-    headers: &HeaderMap,
-    session_token: &str,
-    user: &user::Model,
-    connection: &str,
-    return_to: &str,
-) -> Result<Response, PageError> {
-    let cookie = replace_session(state, headers, session_token).await?;
-    tracing::info!(user = %user.id, %connection, "signed in upstream");
-    let clear = cookies::set(state, BROWSER_COOKIE, "", Some(0));
-    Ok(see_other(return_to, &[cookie, clear]))
-}
-
-fn saml_connector(state: &AppState, id: &str) -> Result<std::sync::Arc<SamlConnector>, PageError> {
-    state.connectors.saml(id).ok_or(PageError::NotFound)
-}
-
-async fn saml_metadata(
-    State(state): State<AppState>,
-    Path(connection): Path<String>,
-) -> Result<Response, PageError> {
-    let connector = saml_connector(&state, &connection)?;
-    Ok((
-        [(CONTENT_TYPE, "application/samlmetadata+xml")],
-        connector.metadata(),
-    )
-        .into_response())
-}
-
-async fn saml_login(
-    State(state): State<AppState>,
-    Extension(ClientAddr(client)): Extension<ClientAddr>,
-    Path(connection): Path<String>,
-    headers: HeaderMap,
-    Query(query): Query<LoginQuery>,
-) -> Result<Response, PageError> {
-    let connector = saml_connector(&state, &connection)?;
-    limits::admit_pending(&state, client).await?;
-    let return_to = local_path(query.return_to.as_deref());
-    let now = state.clock.now();
-    // xs:ID must start with a letter.
-    let request_id = format!("id-{}", crypto::random_token());
-    let relay_state = crypto::random_token();
-    let url = connector.authn_request_url(&request_id, &relay_state, query.force.is_some(), now)?;
-    go_upstream(
-        &state,
-        &headers,
-        connector.id(),
-        return_to,
-        Outgoing {
-            url: &url,
-            state: &relay_state,
-            nonce: None,
-            pkce_verifier: None,
-            request_id: Some(request_id),
-        },
-    )
-    .await
-}
-
-#[derive(Deserialize)]
-struct AcsForm {
-    #[serde(rename = "SAMLResponse")]
-    saml_response: Option<String>,
-    #[serde(rename = "RelayState")]
-    relay_state: Option<String>,
-}
-
-/// The IdP's POST (HTTP-POST binding). Nothing is stored unless the response verifies; the
-/// person is signed in at the resume step, in the browser that started the login. Posts are
-/// limited per address and wait a bounded time for a verification turn (see
-/// [`super::saml_limits`]); one refused for either changes nothing.
-async fn saml_acs(
-    State(state): State<AppState>,
-    Extension(ClientAddr(client)): Extension<ClientAddr>,
-    Path(connection): Path<String>,
-    form: Result<Form<AcsForm>, axum::extract::rejection::FormRejection>,
-) -> Result<Response, PageError> {
-    let connector = saml_connector(&state, &connection)?;
-    let now = state.clock.now();
-    let limits = state.connectors.saml_limits();
-    if !limits.count_post(client, now) {
-        return Err(UpstreamError::TooManyResponses {
-            connection: connector.id().to_string(),
+    let admission = connector.admit(&answer).await?;
+    let login = take_login(&state, connector, answer.param("state"), false).await?;
+    check_browser(&state, &headers, &login)?;
+    let continuation = Continuation::from_kept(login.pending_id.clone(), login.return_to.clone());
+    let context = context(&state);
+    let identity = match connector
+        .complete(&answer, Some(&login), &context, admission)
+        .await
+    {
+        Err(UpstreamError::Denied { code, .. }) => {
+            return refused(&state, &headers, connector, &continuation, &code).await;
         }
-        .into());
-    }
-    let Form(form) = form?;
-    let saml_response =
-        form.saml_response
-            .filter(|r| !r.is_empty())
-            .ok_or(PageError::BadRequest(
-                "This sign-in answer has no SAMLResponse.",
-            ))?;
-    // Taken before the login, so that a post refused as busy leaves its login to a retry.
-    let turn = limits.turn().await.ok_or_else(|| UpstreamError::Busy {
-        connection: connector.id().to_string(),
-    })?;
-    // A response to none of our requests is taken as IdP-initiated, where that is allowed.
-    let solicited =
-        match take_login(&state, connector.id(), form.relay_state.as_deref(), false).await {
-            Ok(login) => Some(login),
-            Err(PageError::BadRequest(_)) if connector.allows_idp_initiated() => None,
-            Err(refused) => return Err(refused),
-        };
-    let request_id = solicited
-        .as_ref()
-        .and_then(|login| login.request_id.clone());
-    let verifying = connector.clone();
-    // The turn goes with the work: it ends when the verification does, even if this request is
-    // dropped first.
-    let verified = tokio::task::spawn_blocking(move || {
-        let verified = verifying.verify(&saml_response, request_id.as_deref(), now);
-        drop(turn);
-        verified
-    })
-    .await
-    .map_err(|e| PageError::Internal(format!("SAML verification task: {e}")))?;
-    let identity = verified?;
-    state
-        .connectors
-        .check_email(connector.as_ref(), &identity.email)?;
+        other => other?,
+    };
+    finish(&state, &headers, client, connector, identity, &continuation).await
+}
+
+/// The IdP's POST (HTTP-POST binding). Nothing is stored unless the answer verifies; the person
+/// is signed in at the resume step, in the browser that started the login. The connector admits
+/// posts first (see [`Connector::admit`]); one it refuses changes nothing.
+async fn acs(
+    State(state): State<AppState>,
+    Extension(ClientAddr(client)): Extension<ClientAddr>,
+    Path(path): Path<(String, String)>,
+    form: Result<Form<HashMap<String, String>>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, PageError> {
+    let connector = connector(&state, &path, is_cross_site)?;
+    let now = state.clock.now();
+    connector.count_sender(client, now)?;
+    let Form(params) = form?;
+    let answer = Answer {
+        params,
+        client,
+        now,
+    };
+    // Admitted before the login is taken, so that a post refused as busy leaves it to a retry.
+    let admission = connector.admit(&answer).await?;
+    let unsolicited = connector.answer_route() == AnswerRoute::CrossSitePost { unsolicited: true };
+    // An answer to none of our requests is taken as unsolicited, where that is allowed.
+    let solicited = match take_login(&state, connector, answer.param("RelayState"), false).await {
+        Ok(login) => Some(login),
+        Err(PageError::Upstream(
+            UpstreamError::InvalidAnswer { .. } | UpstreamError::UnknownAnswer { .. },
+        )) if unsolicited => None,
+        Err(refused) => return Err(refused),
+    };
+    let context = context(&state);
+    let identity = connector
+        .complete(&answer, solicited.as_ref(), &context, admission)
+        .await?;
+    let Identity::Vouched { profile, one_time } = identity else {
+        return Err(PageError::Internal("a posted answer for an account".into()));
+    };
+    admit_email(&state, connector, &profile.email).await?;
     let resume = crypto::random_token();
     let (browser_hash, return_to, pending_id) = match solicited {
         Some(login) => (login.browser_hash, login.return_to, login.pending_id),
-        // IdP-initiated: no browser started it, so any browser may resume it.
+        // Unsolicited: no browser started it, so any browser may resume it.
         None => (String::new(), "/account".to_string(), None),
     };
     let accepted = state
         .store
-        .accept_saml_assertion(
-            saml_assertion::Model {
-                connection_id: connector.id().to_string(),
-                assertion_id: identity.assertion_id,
-                expires_at: identity.expires_at,
-            },
-            &UpstreamProfile {
-                connection_id: connector.id().to_string(),
-                subject: identity.name_id,
-                email: identity.email,
-                name: identity.name,
-                entity_id: connector.entity().to_string(),
-            },
-            &format!("u-{}", crypto::random_token()),
-            upstream_login::Model {
-                state_hash: crypto::sha256_hex(&resume),
+        .accept_answer(
+            one_time,
+            &profile,
+            &new_user_id(),
+            AnsweredLogin {
+                resume_hash: crypto::sha256_hex(&resume),
                 connection_id: connector.id().to_string(),
                 browser_hash,
-                nonce: None,
-                pkce_verifier: None,
-                request_id: None,
-                user_id: None,
                 return_to,
                 pending_id,
                 expires_at: now + RESUME_TTL,
@@ -429,10 +239,18 @@ async fn saml_acs(
         )
         .await?;
     if !accepted {
-        return Err(connector.rejected("the assertion was used before").into());
+        return Err(UpstreamError::Rejected {
+            connection: connector.id().to_string(),
+            detail: "the assertion was used before".into(),
+        }
+        .into());
     }
     Ok(see_other(
-        &format!("/saml/{}/resume?token={resume}", connector.id()),
+        &format!(
+            "/{}/{}/resume?token={resume}",
+            connector.kind(),
+            connector.id()
+        ),
         &[],
     ))
 }
@@ -442,53 +260,161 @@ struct ResumeQuery {
     token: Option<String>,
 }
 
-async fn saml_resume(
+/// The browser of a posted answer arrives: signed in, if it is the one that started the login.
+async fn resume(
     State(state): State<AppState>,
     Extension(ClientAddr(client)): Extension<ClientAddr>,
-    Path(connection): Path<String>,
+    Path(path): Path<(String, String)>,
     headers: HeaderMap,
     Query(query): Query<ResumeQuery>,
 ) -> Result<Response, PageError> {
-    let connector = saml_connector(&state, &connection)?;
-    let login = take_login(&state, connector.id(), query.token.as_deref(), true).await?;
+    let connector = connector(&state, &path, is_cross_site)?;
+    let login = take_login(&state, connector, query.token.as_deref(), true).await?;
     if !login.browser_hash.is_empty() {
         check_browser(&state, &headers, &login)?;
     }
     let Some(user_id) = &login.user_id else {
-        return Err(PageError::Internal(
-            "answered SAML login without user".into(),
-        ));
+        return Err(PageError::Internal("answered login without user".into()));
     };
     // The user was written at the ACS; a user deleted since (by a config sync) cannot sign in.
     let user = state
         .store
         .find_user(user_id)
         .await?
-        .ok_or(PageError::BadRequest(
-            "This account no longer exists. Go back to the application and start again.",
-        ))?;
-    let session_token = state
+        .ok_or_else(|| UpstreamError::AccountGone {
+            connection: connector.id().to_string(),
+        })?;
+    let continuation = Continuation::from_kept(login.pending_id, login.return_to);
+    let identity = Identity::Account(user);
+    finish(&state, &headers, client, connector, identity, &continuation).await
+}
+
+async fn metadata(
+    State(state): State<AppState>,
+    Path(path): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let document = connector(&state, &path, is_upstream)?
+        .metadata()
+        .ok_or(PageError::NotFound)?;
+    Ok(([(CONTENT_TYPE, "application/samlmetadata+xml")], document).into_response())
+}
+
+/// Signs in the person a connector's own form proved (local accounts), and sends the browser on
+/// to `continuation`. A wrong password or a throttled account comes back as
+/// [`UpstreamError::InvalidCredentials`] or [`UpstreamError::Throttled`] for the form to show.
+pub async fn sign_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: IpAddr,
+    connector: &dyn Connector,
+    answer: &Answer,
+    continuation: &Continuation,
+) -> Result<Response, PageError> {
+    let context = context(state);
+    let identity = connector.complete(answer, None, &context, None).await?;
+    let cookie = start_session(state, headers, client, connector, identity, continuation).await?;
+    Ok(see_other(&continuation.path(), &[cookie]))
+}
+
+/// Starts a session for who `identity` names (a provider's user is created or updated first, in
+/// the same transaction), made by a login for the pending authorization `continuation` resumes,
+/// if any; the `Set-Cookie` that gives it to the browser (see [`replace_session`]).
+async fn start_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: IpAddr,
+    connector: &dyn Connector,
+    identity: Identity,
+    continuation: &Continuation,
+) -> Result<String, PageError> {
+    let client = client.to_string();
+    let pending_id = continuation.resume().map(Resume::id);
+    let browser = new_session(state, headers, &client, pending_id);
+    let (user, token) = match identity {
+        Identity::Account(user) => {
+            let login = Notification::user_login(&user, connector.id());
+            let token = state
+                .store
+                .create_session(&login, browser, &state.config)
+                .await?;
+            (user, token)
+        }
+        Identity::Vouched { profile, .. } => {
+            admit_email(state, connector, &profile.email).await?;
+            state
+                .store
+                .sign_in_upstream(&profile, &new_user_id(), browser, &state.config)
+                .await?
+        }
+    };
+    let cookie = replace_session(state, headers, &token).await?;
+    tracing::info!(user = %user.id, connection = %connector.id(), "signed in");
+    Ok(cookie)
+}
+
+/// Signs in who a provider's answer names and sends the browser on, forgetting its upstream-login
+/// mark.
+async fn finish(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: IpAddr,
+    connector: &dyn Connector,
+    identity: Identity,
+    continuation: &Continuation,
+) -> Result<Response, PageError> {
+    let cookie = start_session(state, headers, client, connector, identity, continuation).await?;
+    let clear = cookies::set(state, BROWSER_COOKIE, "", Some(0));
+    Ok(see_other(&continuation.path(), &[cookie, clear]))
+}
+
+fn new_user_id() -> String {
+    format!("u-{}", crypto::random_token())
+}
+
+/// Takes, once, the login a `state`, RelayState or resume token names (see
+/// [`crate::store::Store::take_upstream_login`]).
+async fn take_login(
+    state: &AppState,
+    connector: &dyn Connector,
+    token: Option<&str>,
+    answered: bool,
+) -> Result<KeptLogin, PageError> {
+    let connection = || connector.id().to_string();
+    let token = token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| UpstreamError::InvalidAnswer {
+            connection: connection(),
+        })?;
+    state
         .store
-        .create_session(
-            &Notification::user_login(&user, connector.id()),
-            new_session(
-                &state,
-                &headers,
-                &client.to_string(),
-                login.pending_id.as_deref(),
-            ),
-            &state.config,
+        .take_upstream_login(
+            connector.id(),
+            &crypto::sha256_hex(token),
+            answered,
+            state.clock.now(),
         )
-        .await?;
-    finish(
-        &state,
-        &headers,
-        &session_token,
-        &user,
-        connector.id(),
-        &login.return_to,
-    )
-    .await
+        .await?
+        .ok_or_else(|| {
+            UpstreamError::UnknownAnswer {
+                connection: connection(),
+            }
+            .into()
+        })
+}
+
+/// Refuses a login carried to a browser other than the one that started it.
+fn check_browser(
+    state: &AppState,
+    headers: &HeaderMap,
+    login: &KeptLogin,
+) -> Result<(), UpstreamError> {
+    let browser = cookies::get(state, headers, BROWSER_COOKIE).map(crypto::sha256_hex);
+    if browser.is_none_or(|hash| !crypto::constant_time_eq(&hash, &login.browser_hash)) {
+        return Err(UpstreamError::AnotherBrowser {
+            connection: login.connection_id.clone(),
+        });
+    }
+    Ok(())
 }
 
 /// The provider answered `error=`: the waiting client hears it as an authorization error, a
@@ -496,8 +422,8 @@ async fn saml_resume(
 async fn refused(
     state: &AppState,
     headers: &HeaderMap,
-    connector: &OidcConnector,
-    login: &upstream_login::Model,
+    connector: &dyn Connector,
+    continuation: &Continuation,
     error: &str,
 ) -> Result<Response, PageError> {
     let code = downstream_error(error);
@@ -506,13 +432,13 @@ async fn refused(
         code: code.to_string(),
     };
     tracing::info!(error = %denied, "upstream login refused");
-    match &login.pending_id {
-        Some(pending_id) => {
+    match continuation.resume() {
+        Some(resume) => {
             let error = AuthorizationError::new(
                 code,
                 format!("{} did not sign the user in", connector.name()),
             );
-            provider::fail_for_browser(state, headers, pending_id, error).await
+            resume.fail(state, headers, error).await
         }
         None => Err(denied.into()),
     }
@@ -533,4 +459,32 @@ fn downstream_error(upstream: &str) -> &'static str {
     .into_iter()
     .find(|known| *known == upstream)
     .unwrap_or("access_denied")
+}
+
+/// Whether `connector` may sign someone in with `email`: a domain another connection claims, or
+/// one outside the connector's own, is refused (see [`super::Connectors::check_email`]). A
+/// connection that lists its domains speaks for every address in them; one without `domains`
+/// may not take an address that a local account or another connection's person already holds,
+/// or it could become that person at the products, which know people by address.
+async fn admit_email(
+    state: &AppState,
+    connector: &dyn Connector,
+    email: &str,
+) -> Result<(), PageError> {
+    state.connectors.check_email(connector, email)?;
+    if !connector.domains().is_empty() {
+        return Ok(());
+    }
+    match state
+        .store
+        .email_held_elsewhere(email, connector.id())
+        .await?
+    {
+        None => Ok(()),
+        Some(holder) => Err(UpstreamError::HeldAddress {
+            connection: connector.id().to_string(),
+            holder: holder.column().to_string(),
+        }
+        .into()),
+    }
 }

@@ -12,15 +12,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 
 use super::branding::BrandingView;
-use super::{current_session, start_session};
-use crate::auth::{self, LoginError};
-use crate::http::ClientAddr;
-use crate::http::PageError;
+use super::current_session;
 use crate::http::pages::{after_form, local_path, render, see_other, urlencode};
-use crate::http::{cookies, csrf};
+use crate::http::{ClientAddr, PageError, cookies, csrf};
+use crate::provider::Continuation;
 use crate::state::AppState;
-use crate::store::Notification;
-use crate::upstream::{LocalLogin, LoginRequest};
+use crate::upstream::{self, Answer, LoginRequest, UpstreamError};
 
 const LOGIN_PATH: &str = "/sso/v2/login";
 
@@ -100,6 +97,7 @@ pub async fn show(
     if query.force.is_none() && current_session(&state, &headers).await?.is_some() {
         return Ok(see_other(&return_to, &[]));
     }
+    let continuation = Continuation::from_return_to(return_to.clone());
     let (csrf, csrf_cookie) = csrf::issue(&state, &headers);
     let flash = cookies::get(&state, &headers, cookies::FLASH).and_then(Flash::decode);
     let login_hint = query.login_hint.unwrap_or_default();
@@ -131,8 +129,8 @@ pub async fn show(
             .connectors
             .upstream()
             .map(|connector| {
-                let start = connector.begin(&LoginRequest {
-                    return_to: &return_to,
+                let start = connector.entry(&LoginRequest {
+                    continuation: &continuation,
                     force: query.force.is_some(),
                     login_hint: None,
                 });
@@ -170,6 +168,7 @@ pub async fn submit(
     let Form(form) = form?;
     csrf::verify(&state, &headers, &form.csrf)?;
     let return_to = local_path(form.return_to.as_deref());
+    let continuation = Continuation::from_return_to(return_to.clone());
     let email = form.email.trim();
     let back = |flash: Flash| {
         let mut location = login_page(&return_to);
@@ -186,8 +185,8 @@ pub async fn submit(
     // there, whatever they typed as a password.
     let connector = state.connectors.for_login_hint(Some(email));
     if !connector.domains().is_empty() {
-        let start = connector.begin(&LoginRequest {
-            return_to: &return_to,
+        let start = connector.entry(&LoginRequest {
+            continuation: &continuation,
             force: false,
             login_hint: Some(email),
         });
@@ -196,19 +195,25 @@ pub async fn submit(
     if form.password.is_empty() {
         return Ok(back(Flash::PasswordMissing));
     }
-    let user = match auth::authenticate(&state, email, &form.password, client).await {
-        Ok(user) => user,
-        Err(LoginError::InvalidCredentials) => return Ok(back(Flash::Credentials)),
-        Err(LoginError::Throttled { until }) => {
-            let minutes = ((until - state.clock.now()) as f64 / 60.0).ceil().max(1.0) as i64;
-            return Ok(back(Flash::Throttled { minutes }));
-        }
-        Err(other) => return Err(other.into()),
+    let answer = Answer {
+        params: [
+            ("email".to_string(), email.to_string()),
+            ("password".to_string(), form.password.clone()),
+        ]
+        .into(),
+        client,
+        now: state.clock.now(),
     };
-    let login = Notification::user_login(&user, LocalLogin::ID);
-    let cookie = start_session(&state, &headers, &login, &client.to_string(), &return_to).await?;
-    tracing::info!(user = %user.id, "signed in");
-    Ok(after_form(see_other(&return_to, &[cookie])))
+    let local = state.connectors.local();
+    match upstream::sign_in(&state, &headers, client, local, &answer, &continuation).await {
+        Ok(signed_in) => Ok(after_form(signed_in)),
+        Err(PageError::Upstream(UpstreamError::InvalidCredentials)) => Ok(back(Flash::Credentials)),
+        Err(PageError::Upstream(UpstreamError::Throttled { until })) => {
+            let minutes = ((until - state.clock.now()) as f64 / 60.0).ceil().max(1.0) as i64;
+            Ok(back(Flash::Throttled { minutes }))
+        }
+        Err(other) => Err(other),
+    }
 }
 
 /// The answer once a browser is signed out: back to the login page, which says so.

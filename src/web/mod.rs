@@ -14,9 +14,7 @@ use axum::routing::{get, post};
 use crate::http::pages;
 use crate::state::AppState;
 pub use login::{login_page, signed_out};
-pub use session::{
-    current_session, current_session_and_consent, new_session, replace_session, start_session,
-};
+pub use session::{current_session, current_session_and_consent, new_session, replace_session};
 
 /// The pages' routes.
 pub fn routes() -> Router<AppState> {

@@ -4,7 +4,6 @@ use axum::http::header::USER_AGENT;
 
 use crate::http::cookies;
 use crate::state::AppState;
-use crate::store::Notification;
 use crate::store::{NewSession, SessionInfo, StoreError};
 
 /// The live session the request's cookie names, if any.
@@ -34,26 +33,6 @@ pub async fn current_session_and_consent(
         }
         None => Ok(None),
     }
-}
-
-/// Starts a session for someone who has just proved who they are, and returns its `Set-Cookie`.
-/// `login` is announced to the webhooks that want `UserLoginNotification` (see
-/// [`Notification::user_login`]). `return_to` is where the browser goes next: when that resumes
-/// a pending authorization, the session is that authorization's fresh login.
-pub async fn start_session(
-    state: &AppState,
-    headers: &HeaderMap,
-    login: &Notification,
-    client_addr: &str,
-    return_to: &str,
-) -> Result<String, StoreError> {
-    let pending_id = crate::provider::resumed_by(return_to);
-    let browser = new_session(state, headers, client_addr, pending_id);
-    let token = state
-        .store
-        .create_session(login, browser, &state.config)
-        .await?;
-    replace_session(state, headers, &token).await
 }
 
 /// A session for the browser behind `headers`, starting now, made by a login for the pending

@@ -849,17 +849,17 @@ async fn expired_grants_are_swept(backend: Backend) {
     ];
     let counts = || async { table_counts(&server, &tables).await };
     assert_eq!(counts().await, [1, 1, 1, 1]);
-    idbridge::auth::sweep_expired(&server.state).await.unwrap();
+    idbridge::sweep::sweep_expired(&server.state).await.unwrap();
     assert_eq!(counts().await, [1, 1, 1, 1], "nothing has expired yet");
     server.clock.advance(3601);
-    idbridge::auth::sweep_expired(&server.state).await.unwrap();
+    idbridge::sweep::sweep_expired(&server.state).await.unwrap();
     assert_eq!(
         counts().await,
         [0, 1, 0, 1],
         "the spent code is kept to recognise a late replay"
     );
     server.clock.advance(31 * 86_400);
-    idbridge::auth::sweep_expired(&server.state).await.unwrap();
+    idbridge::sweep::sweep_expired(&server.state).await.unwrap();
     assert_eq!(counts().await, [0, 0, 0, 0]);
 }
 

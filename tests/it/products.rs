@@ -115,16 +115,26 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
-/// GETs a product SSO URL as a link on idbridge's own pages would (`Sec-Fetch-Site:
-/// same-origin`) and returns where it redirects, asserting a 303 with `no-store`.
+/// Follows a product SSO URL as a person does: the first time a host is named, the person says
+/// yes on the confirmation page; after that the GET goes straight there. Returns where the token
+/// is sent, asserting that the answer is not cached.
 async fn sso_redirect(server: &TestServer, client: &reqwest::Client, path: &str) -> Url {
-    let response = client
-        .get(server.url(path))
-        .header("sec-fetch-site", "same-origin")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::SEE_OTHER, "GET {path}");
+    let response = client.get(server.url(path)).send().await.unwrap();
+    let response = if response.status() == StatusCode::OK {
+        let page = response.text().await.unwrap();
+        let csrf = form_value(&page, "csrf").expect("the confirmation page");
+        let confirmed = client
+            .post(server.url(&form_action(&page).unwrap()))
+            .form(&[("csrf", csrf)])
+            .send()
+            .await
+            .unwrap();
+        assert_continues(&confirmed);
+        confirmed
+    } else {
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "GET {path}");
+        response
+    };
     assert_eq!(response.headers()[CACHE_CONTROL], "no-store");
     Url::parse(&location(&response).unwrap()).unwrap()
 }
@@ -323,6 +333,19 @@ async fn not_signed_in_goes_through_login_and_back(backend: Backend) {
     assert_continues(&response);
     assert_eq!(location(&response).as_deref(), Some(requested));
 
+    // Back at the request (same-origin, as the browser sees it), the person is still asked once
+    // before the token goes: the login page did not say where it would go.
+    let back = client
+        .get(server.url(requested))
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(back.status(), StatusCode::OK);
+    assert_eq!(
+        texts(&back.text().await.unwrap(), "h1"),
+        ["Continue to help.example.com as alice@example.com?"]
+    );
     let url = sso_redirect(&server, &client, requested).await;
     assert_eq!(url.host_str(), Some("help.example.com"));
     assert_eq!(param(&url, "return_to").as_deref(), Some("/docs?q=a+b"));
@@ -348,10 +371,10 @@ fn form_action(html: &str) -> Option<String> {
 }
 
 /// A page on another site links a signed-in person to a tenant of the wildcard: no token goes
-/// anywhere until the person confirms on idbridge's page, whose form only a page of idbridge
-/// can post (CSRF). A request the browser says came from idbridge itself or from the person
-/// goes straight through.
-async fn another_site_needs_the_persons_confirmation(backend: Backend) {
+/// anywhere until the person says yes on idbridge's page, whose form only a page of idbridge
+/// can post (CSRF), whatever the browser says of where the request came from. The yes is
+/// remembered for that host of that product only.
+async fn a_new_host_needs_the_persons_confirmation(backend: Backend) {
     let (_db, server) = start(backend).await;
     let client = signed_in(&server).await;
     let path = "/sso/jwt/helpdesk?hub_domain=evil-tenant.help.example.com&return_to=%2Fx%3Fa%3D1";
@@ -363,7 +386,13 @@ async fn another_site_needs_the_persons_confirmation(backend: Backend) {
         request.send()
     };
     let mut page = String::new();
-    for fetch_site in [Some("cross-site"), Some("same-site"), None] {
+    for fetch_site in [
+        Some("cross-site"),
+        Some("same-site"),
+        Some("same-origin"),
+        Some("none"),
+        None,
+    ] {
         let response = get(fetch_site).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{fetch_site:?}");
         assert_eq!(location(&response), None, "{fetch_site:?}");
@@ -371,10 +400,7 @@ async fn another_site_needs_the_persons_confirmation(backend: Backend) {
             .to_str()
             .unwrap()
             .to_string();
-        assert!(
-            policy.contains("form-action 'self' https://evil-tenant.help.example.com;"),
-            "the confirmed post may be redirected to the tenant: {policy}"
-        );
+        assert!(policy.contains("form-action 'self';"), "{policy}");
         assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
         page = response.text().await.unwrap();
         assert!(!page.contains("jwt=") && !page.contains("token="), "{page}");
@@ -385,7 +411,7 @@ async fn another_site_needs_the_persons_confirmation(backend: Backend) {
     }
     assert_eq!(form_action(&page).as_deref(), Some(path));
 
-    // A forged or missing CSRF token is refused, with nothing signed.
+    // A forged or missing CSRF token is refused, with nothing signed or remembered.
     let csrf = form_value(&page, "csrf").unwrap();
     for bad in [forged(&csrf), String::new()] {
         let response = client
@@ -406,16 +432,16 @@ async fn another_site_needs_the_persons_confirmation(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(server.count("product_confirmations").await, 0);
 
-    // The person continues: the token goes to the tenant.
+    // The person continues: the token goes to the tenant by the page that moves on.
     let response = client
         .post(server.url(&form_action(&page).unwrap()))
-        .header("sec-fetch-site", "same-origin")
         .form(&[("csrf", csrf.as_str())])
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_continues(&response);
     assert_eq!(response.headers()[CACHE_CONTROL], "no-store");
     let url = Url::parse(&location(&response).unwrap()).unwrap();
     assert_eq!(url.host_str(), Some("evil-tenant.help.example.com"));
@@ -428,32 +454,34 @@ async fn another_site_needs_the_persons_confirmation(backend: Backend) {
     .unwrap();
     assert_eq!(claims["user"]["id"], "u-alice");
 
-    // Typed into the address bar, or linked from idbridge's own pages: no question.
-    for fetch_site in ["none", "same-origin"] {
-        let response = get(Some(fetch_site)).await.unwrap();
-        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{fetch_site}");
+    // Remembered: this host of this product goes straight through from now on.
+    for fetch_site in [Some("cross-site"), None] {
+        let response = get(fetch_site).await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{fetch_site:?}");
         let url = Url::parse(&location(&response).unwrap()).unwrap();
         assert_eq!(url.host_str(), Some("evil-tenant.help.example.com"));
     }
 
-    // A workspace is asked about by its domain, and its page lets the post go there.
-    let response = client
-        .get(server.url("/sso/jwt/chat?domain=acme.chat.example.com"))
-        .header("sec-fetch-site", "cross-site")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    assert!(
-        response.headers()["content-security-policy"]
-            .to_str()
-            .unwrap()
-            .contains("form-action 'self' https://acme.chat.example.com;")
-    );
-    assert_eq!(
-        texts(&response.text().await.unwrap(), "h1"),
-        ["Continue to acme.chat.example.com as alice@example.com?"]
-    );
+    // Another tenant of the same wildcard is asked about again, and so is a workspace, by its
+    // domain.
+    for (path, host) in [
+        (
+            "/sso/jwt/helpdesk?hub_domain=other-tenant.help.example.com",
+            "other-tenant.help.example.com",
+        ),
+        (
+            "/sso/jwt/chat?domain=acme.chat.example.com",
+            "acme.chat.example.com",
+        ),
+    ] {
+        let response = client.get(server.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(
+            texts(&response.text().await.unwrap(), "h1"),
+            [format!("Continue to {host} as alice@example.com?")]
+        );
+    }
+    assert_eq!(server.count("product_confirmations").await, 1);
 }
 
 /// Requests that must get an error page and no token, signed in or not.
@@ -806,13 +834,24 @@ async fn login_url_api_by_internal_customer(backend: Backend) {
         .unwrap();
     assert_eq!(made.status(), StatusCode::OK);
     let session_url: Value = made.json().await.unwrap();
-    let opened = server
-        .client()
-        .get(session_url["Url"].as_str().unwrap())
+    // The page's button spends the URL and makes the customer's profile.
+    let customer = server.client();
+    let link = session_url["Url"].as_str().unwrap();
+    let page = customer
+        .get(link)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let opened = customer
+        .post(link)
+        .form(&[("csrf", form_value(&page, "csrf").unwrap())])
         .send()
         .await
         .unwrap();
-    assert_eq!(opened.status(), StatusCode::SEE_OTHER);
+    assert_continues(&opened);
 
     let good = Some(("backend", BACKEND_PASSWORD));
     let (status, _, body) = login_url_api(
@@ -852,7 +891,7 @@ async fn login_url_api_by_internal_customer(backend: Backend) {
 
 crate::backend_tests!(
     hub_token_for_a_signed_in_user,
-    another_site_needs_the_persons_confirmation,
+    a_new_host_needs_the_persons_confirmation,
     workspace_token_for_a_signed_in_user,
     workspace_takes_hub_domain_like_every_product,
     not_signed_in_goes_through_login_and_back,

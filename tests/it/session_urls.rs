@@ -126,7 +126,7 @@ async fn open(
     }
     assert_eq!(texts(&page, "form button"), ["Continue"], "one button");
     assert_eq!(form_action(&page).as_deref(), Some(path), "posts to itself");
-    press(browser, base, path).await
+    press(browser, base, path, &page).await
 }
 
 /// `GET` of a session URL: the status and the page.
@@ -137,13 +137,21 @@ async fn look(browser: &reqwest::Client, base: &str, path: &str) -> (StatusCode,
     (response.status(), response.text().await.unwrap())
 }
 
-/// The `POST` of the page's button: the status, where the browser is sent next, and the page.
+/// The `POST` of the button on `page`, with the form's CSRF token: the status, where the browser
+/// is sent next, and the page.
 async fn press(
     browser: &reqwest::Client,
     base: &str,
     path: &str,
+    page: &str,
 ) -> (StatusCode, Option<String>, String) {
-    let response = browser.post(format!("{base}{path}")).send().await.unwrap();
+    let csrf = form_value(page, "csrf").expect("the form's CSRF token");
+    let response = browser
+        .post(format!("{base}{path}"))
+        .form(&[("csrf", csrf)])
+        .send()
+        .await
+        .unwrap();
     let status = response.status();
     let location = location(&response);
     (status, location, response.text().await.unwrap())
@@ -212,7 +220,13 @@ async fn seed_example_signs_the_customer_in(backend: Backend) {
     assert_eq!(counts(&server).await, [1, 0, 1, 0]);
 
     let browser = server.client();
-    let response = browser.post(server.url(&path)).send().await.unwrap();
+    let (_, page) = look(&browser, &server.base, &path).await;
+    let response = browser
+        .post(server.url(&path))
+        .form(&[("csrf", form_value(&page, "csrf").unwrap())])
+        .send()
+        .await
+        .unwrap();
     assert_continues(&response);
     assert_eq!(
         location(&response).as_deref(),
@@ -278,16 +292,18 @@ async fn fetching_the_link_spends_nothing(backend: Backend) {
     let (_db, server) = start(backend).await;
     let path = session_url(&server, SEED_TARGET).await;
     let gateway = server.client();
+    let mut seen = String::new();
     for _ in 0..2 {
         let (status, page) = look(&gateway, &server.base, &path).await;
         assert_eq!(status, StatusCode::OK, "{page}");
         assert_eq!(texts(&page, "form button"), ["Continue"]);
         assert_eq!(form_action(&page).as_deref(), Some(path.as_str()));
         assert_eq!(counts(&server).await, [1, 0, 1, 0], "nothing changed");
+        seen = page;
     }
 
     let person = server.client();
-    let (status, location, _) = press(&person, &server.base, &path).await;
+    let (status, location, _) = open(&person, &server.base, &path).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         location.as_deref(),
@@ -298,10 +314,46 @@ async fn fetching_the_link_spends_nothing(backend: Backend) {
     // Spent: the page and the button both refuse now, and change nothing.
     let (status, page) = look(&person, &server.base, &path).await;
     assert_refused_page(status, &page);
-    let (status, location, page) = press(&gateway, &server.base, &path).await;
+    let (status, location, page) = press(&gateway, &server.base, &path, &seen).await;
     assert_refused_page(status, &page);
     assert_eq!(location, None);
     assert_eq!(counts(&server).await, [0, 1, 2, 1]);
+}
+
+/// Whoever holds a link for their own profile cannot post it from their site to sign a
+/// visitor's browser in as themselves: the post needs the form's CSRF token, which only a page of
+/// idbridge shown to that browser carries.
+async fn a_post_from_another_site_signs_no_one_in(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    let path = session_url(&server, SEED_TARGET).await;
+    let attacker = server.client();
+    let (_, attackers_page) = look(&attacker, &server.base, &path).await;
+    let attackers_token = form_value(&attackers_page, "csrf").unwrap();
+
+    let victim = server.client();
+    for form in [vec![], vec![("csrf", attackers_token.as_str())]] {
+        let response = victim
+            .post(server.url(&path))
+            .header("Origin", "https://attacker.example")
+            .header("Sec-Fetch-Site", "cross-site")
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{form:?}");
+        assert_eq!(location(&response), None);
+        assert_eq!(cookie_value(&response, "idbridge_session"), None);
+        assert!(response.text().await.unwrap().contains("Form expired"));
+        assert_eq!(counts(&server).await, [1, 0, 1, 0], "nothing changed");
+    }
+
+    // The link is still good for the person it was made for.
+    let (status, location, _) = open(&server.client(), &server.base, &path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        location.as_deref(),
+        Some("https://shop.example.com/checkout?cart=42")
+    );
 }
 
 async fn expired_and_unknown_urls_are_refused(backend: Backend) {
@@ -334,7 +386,7 @@ async fn expired_and_unknown_urls_are_refused(backend: Backend) {
     assert_eq!(counts(&server).await, [2, 1, 2, 1]);
 
     // The sweep removes the expired ones.
-    idbridge::auth::sweep_expired(&server.state).await.unwrap();
+    idbridge::sweep::sweep_expired(&server.state).await.unwrap();
     assert_eq!(server.count("session_urls").await, 0);
     let (status, _, page) = open(&server.client(), &server.base, &third).await;
     assert_refused_page(status, &page);
@@ -598,6 +650,7 @@ async fn two_urls_of_a_new_customer_at_once_make_one_profile(backend: Backend) {
 crate::backend_tests!(
     seed_example_signs_the_customer_in,
     fetching_the_link_spends_nothing,
+    a_post_from_another_site_signs_no_one_in,
     expired_and_unknown_urls_are_refused,
     an_existing_customer_is_updated_and_signed_in_again,
     profiles_and_logins_are_announced,

@@ -219,7 +219,7 @@ async fn expired_sessions_and_counters_are_swept(backend: Backend) {
     server.login(&client, ALICE_EMAIL, ALICE_PASSWORD).await;
     server.login(&server.client(), ALICE_EMAIL, "wrong").await;
     assert_eq!(
-        idbridge::auth::sweep_expired(&server.state).await.unwrap(),
+        idbridge::sweep::sweep_expired(&server.state).await.unwrap(),
         0,
         "nothing expired yet"
     );
@@ -233,7 +233,7 @@ async fn expired_sessions_and_counters_are_swept(backend: Backend) {
 
     server.clock.advance(8 * 3600);
     assert_eq!(
-        idbridge::auth::sweep_expired(&server.state).await.unwrap(),
+        idbridge::sweep::sweep_expired(&server.state).await.unwrap(),
         3
     );
     assert_eq!(

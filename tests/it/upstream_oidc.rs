@@ -634,7 +634,8 @@ async fn an_authoritative_provider_needs_no_email_verified(backend: Backend) {
 }
 
 /// A connection without `domains` may not sign in people of a domain another connection lists,
-/// verified or not: only that connection's provider speaks for them.
+/// verified or not: only that connection's provider speaks for them; nor the holder of a local
+/// account.
 async fn an_address_another_connection_claims_is_refused(backend: Backend) {
     let other = r#"
 [[connections]]
@@ -654,9 +655,19 @@ idp_certificate = "IDP_CERT"
         (StatusCode::FORBIDDEN, vec!["Sign-in refused".to_string()])
     );
     assert_eq!(chain.counts().await, before, "nothing stored");
-    // Without the other connection, the same login signs in.
+    // Without the other connection, the address is still Alice's local account at A, which a
+    // connection without `domains` may not take over (`upstream_saml` shows such a connection
+    // signing in an address no one holds).
     let open = Chain::start_for(backend, false, "").await;
-    let (status, _) = refused_page(&open).await;
+    let before = open.counts().await;
+    assert_eq!(
+        refused_page(&open).await,
+        (StatusCode::FORBIDDEN, vec!["Sign-in refused".to_string()])
+    );
+    assert_eq!(open.counts().await, before, "nothing stored");
+    // With the domain listed, the connection speaks for it and signs Alice in.
+    let owner = Chain::start_for(backend, false, DOMAINS).await;
+    let (status, _) = refused_page(&owner).await;
     assert_eq!(status, StatusCode::OK, "the account page");
 }
 

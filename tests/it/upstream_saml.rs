@@ -235,7 +235,7 @@ crate::backend_tests!(
     a_wrong_destination_is_refused,
     a_wrong_issuer_is_refused,
     an_address_of_another_domain_is_refused,
-    an_address_another_connection_claims_is_refused,
+    an_address_another_connection_claims_or_a_local_account_holds_is_refused,
     an_expired_assertion_is_refused,
     an_assertion_not_yet_valid_is_refused,
     an_external_entity_is_refused_and_not_fetched,
@@ -652,12 +652,20 @@ async fn an_address_of_another_domain_is_refused(backend: Backend) {
 }
 
 /// `acme-direct` lists no domains, so it may assert addresses of domains no connection lists;
-/// but `acme.test` is `acme`'s, and only `acme`'s IdP speaks for its people.
-async fn an_address_another_connection_claims_is_refused(backend: Backend) {
+/// but `acme.test` is `acme`'s, and only `acme`'s IdP speaks for its people; and Alice's address
+/// is her local account's, which no such connection may take over.
+async fn an_address_another_connection_claims_or_a_local_account_holds_is_refused(
+    backend: Backend,
+) {
     let setup = Setup::start(backend).await;
     let http = setup.server.client();
     let before = setup.counts().await;
-    for claimed in [ACME_EMAIL, "Ceo@ACME.test"] {
+    for claimed in [
+        ACME_EMAIL,
+        "Ceo@ACME.test",
+        ALICE_EMAIL,
+        "ALICE@Example.com",
+    ] {
         let mut spec = setup.direct_spec();
         spec.name_id = claimed.into();
         let acs = post_acs(

@@ -8,9 +8,12 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use hmac::{Hmac, Mac};
+use idbridge::config::Config;
 use idbridge::store::Notification;
 use idbridge::store::tables::outbox;
-use idbridge::store::{AttemptOutcome, DueNotification, NewSession, Store, UpstreamProfile};
+use idbridge::store::{
+    AnsweredLogin, AttemptOutcome, DueNotification, NewSession, Store, StoreError, UpstreamProfile,
+};
 use reqwest::header::CONTENT_TYPE;
 use sea_orm::{ConnectionTrait, EntityTrait};
 use serde_json::Value;
@@ -389,6 +392,28 @@ async fn logins_are_delivered_signed_and_retried(backend: Backend) {
     }
 }
 
+/// Keeps the user behind `profile` as an upstream answer that its browser resumes does.
+async fn accept_upstream_profile(
+    store: &Store,
+    profile: &UpstreamProfile,
+    new_user_id: &str,
+    config: &Config,
+    now: i64,
+) -> Result<(), StoreError> {
+    let login = AnsweredLogin {
+        resume_hash: format!("resume-{new_user_id}-{}", profile.name),
+        connection_id: profile.connection_id.clone(),
+        browser_hash: String::new(),
+        return_to: "/account".into(),
+        pending_id: None,
+        expires_at: now + 60,
+    };
+    store
+        .accept_answer(None, profile, new_user_id, login, config, now)
+        .await
+        .map(|_| ())
+}
+
 fn upstream_profile(subject: &str, name: &str, entity: &str) -> UpstreamProfile {
     UpstreamProfile {
         connection_id: "acme-oidc".into(),
@@ -406,33 +431,33 @@ async fn profiles_are_announced_with_their_change(backend: Backend) {
     let (store, config) = (&server.state.store, &server.state.config);
     let now = server.clock.now();
 
-    let created = store
-        .upsert_upstream_user(
-            &upstream_profile("s-1", "Carol", "e-mer-1"),
-            "u-carol",
-            config,
-            now,
-        )
-        .await
-        .unwrap();
-    store
-        .upsert_upstream_user(
-            &upstream_profile("s-1", "Carol", "e-mer-1"),
-            "u-x",
-            config,
-            now,
-        )
-        .await
-        .unwrap();
-    store
-        .upsert_upstream_user(
-            &upstream_profile("s-1", "Carol Acme", "e-mer-1"),
-            "u-x",
-            config,
-            now,
-        )
-        .await
-        .unwrap();
+    accept_upstream_profile(
+        store,
+        &upstream_profile("s-1", "Carol", "e-mer-1"),
+        "u-carol",
+        config,
+        now,
+    )
+    .await
+    .unwrap();
+    accept_upstream_profile(
+        store,
+        &upstream_profile("s-1", "Carol", "e-mer-1"),
+        "u-x",
+        config,
+        now,
+    )
+    .await
+    .unwrap();
+    accept_upstream_profile(
+        store,
+        &upstream_profile("s-1", "Carol Acme", "e-mer-1"),
+        "u-x",
+        config,
+        now,
+    )
+    .await
+    .unwrap();
     let mut kinds: Vec<String> = outbox_rows(store)
         .await
         .into_iter()
@@ -447,15 +472,16 @@ async fn profiles_are_announced_with_their_change(backend: Backend) {
 
     // A change that fails writes no notification: the outbox rows roll back with it.
     let users = server.count("users").await;
-    let failed = store
-        .upsert_upstream_user(
-            &upstream_profile("s-2", "Dave", "no-such-entity"),
-            "u-dave",
-            config,
-            now,
-        )
-        .await;
+    let failed = accept_upstream_profile(
+        store,
+        &upstream_profile("s-2", "Dave", "no-such-entity"),
+        "u-dave",
+        config,
+        now,
+    )
+    .await;
     assert!(failed.is_err(), "attaching to an unknown entity fails");
+    let created = store.find_user("u-carol").await.unwrap().unwrap();
     let mut ghost = created.clone();
     ghost.id = "u-nobody".into();
     let login = Notification::user_login(&ghost, "local");
@@ -518,15 +544,15 @@ async fn only_subscribed_events_are_written(backend: Backend) {
         .await;
     assert_continues(&response);
     let (store, config) = (&server.state.store, &server.state.config);
-    store
-        .upsert_upstream_user(
-            &upstream_profile("s-1", "Carol", "e-mer-1"),
-            "u-carol",
-            config,
-            server.clock.now(),
-        )
-        .await
-        .unwrap();
+    accept_upstream_profile(
+        store,
+        &upstream_profile("s-1", "Carol", "e-mer-1"),
+        "u-carol",
+        config,
+        server.clock.now(),
+    )
+    .await
+    .unwrap();
     assert_eq!(server.count("outbox").await, 0);
 }
 

@@ -1,6 +1,6 @@
 //! Pages on an attacker's site: framing the login page, posting a forged consent, and open
 //! redirects through each parameter that names where to go next.
-use super::{Browser, BrowserSetup, sign_in_for};
+use super::{Browser, BrowserSetup, Trap, sign_in_for};
 use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,12 +70,18 @@ async fn a_forged_consent_from_another_site_is_refused_by_the_csrf_check() {
 async fn no_redirect_parameter_leads_to_an_unregistered_site() {
     let setup = BrowserSetup::start("").await;
     let browser = Browser::start().await;
-    let evil = "http://127.0.0.3:9/stolen";
+    let trap = Trap::start([127, 0, 0, 3], 0).await;
+    let evil = format!("{}/stolen", trap.base);
+    let evil_host = trap.base.trim_start_matches("http://");
     let mut authorize = url::Url::parse(&setup.rp.authorize_url("openid", "s", &[])).unwrap();
     let pairs: Vec<(String, String)> = authorize
         .query_pairs()
         .map(|(k, v)| {
-            let v = if k == "redirect_uri" { evil.into() } else { v };
+            let v = if k == "redirect_uri" {
+                evil.as_str().into()
+            } else {
+                v
+            };
             (k.into_owned(), v.into_owned())
         })
         .collect();
@@ -88,13 +94,11 @@ async fn no_redirect_parameter_leads_to_an_unregistered_site() {
         )),
         setup
             .server
-            .url("/sso/v2/login?return_to=//127.0.0.3:9/stolen"),
+            .url(&format!("/sso/v2/login?return_to=//{evil_host}/stolen")),
         setup
             .server
-            .url("/sso/v2/login?return_to=/\\127.0.0.3:9/stolen"),
-        setup
-            .server
-            .url("/sso/v2/login?return_to=http://127.0.0.3:9/stolen"),
+            .url(&format!("/sso/v2/login?return_to=/\\{evil_host}/stolen")),
+        setup.server.url(&format!("/sso/v2/login?return_to={evil}")),
     ];
     for attempt in attempts {
         browser.goto(&attempt).await;
@@ -112,5 +116,10 @@ async fn no_redirect_parameter_leads_to_an_unregistered_site() {
             "{attempt} led to {url}"
         );
     }
+    assert_eq!(
+        trap.hits().await,
+        0,
+        "a browser reached the attacker's site"
+    );
     browser.close().await;
 }

@@ -33,3 +33,35 @@ pub async fn sign_in_for(
         .sign_in(crate::support::ALICE_EMAIL, crate::support::ALICE_PASSWORD)
         .await;
 }
+
+/// An attacker's site that counts the requests it gets: a test of open redirects asserts that no
+/// browser ever arrived, however late a redirect would have come.
+pub struct Trap {
+    pub base: String,
+    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Trap {
+    /// Listens on `ip`, on `port` (0: any).
+    pub async fn start(ip: [u8; 4], port: u16) -> Trap {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::from(ip), port))
+            .await
+            .expect("bind the trap");
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = hits.clone();
+        let app = axum::Router::new().fallback(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async { "caught" }
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+        Trap { base, hits }
+    }
+
+    /// The requests that reached the trap, after giving a late redirect a second to arrive.
+    pub async fn hits(&self) -> usize {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}

@@ -1,5 +1,6 @@
 //! Products on another site: product SSO (`/sso/jwt/{product}`) for a browser that is not
-//! signed in yet, and a session URL that a backend asked for, opened in a fresh browser.
+//! signed in yet, the parameters that name where it goes (none leads to an unlisted site), and a
+//! session URL that a backend asked for, opened in a fresh browser.
 use std::collections::HashMap;
 
 use axum::Router;
@@ -62,6 +63,14 @@ async fn product_sso_signs_in_first_and_lands_at_the_hub_with_a_token() {
         .await;
     browser.find("#email").await;
     browser.sign_in(ALICE_EMAIL, ALICE_PASSWORD).await;
+    // The first time at this host, the person says yes to it.
+    browser.find("form.decision button").await;
+    assert_eq!(
+        browser.text("h1").await.as_deref(),
+        Some("Continue to help.localhost as alice@example.com?")
+    );
+    browser.screenshot("product-confirm").await;
+    browser.click("form.decision button").await;
 
     let hub_origin = format!("http://{HUB_DOMAIN}:{port}");
     let url = browser.wait_at(&hub_origin, "/login/sso").await;
@@ -146,5 +155,59 @@ async fn a_session_url_signs_a_fresh_browser_in_once() {
     browser.screenshot("error").await;
     browser.goto(&setup.server.url("/account")).await;
     browser.find("#email").await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Chromium: scripts/test installs it"]
+async fn no_product_parameter_leads_a_signed_in_browser_to_an_unlisted_site() {
+    let port = hub().await;
+    let setup =
+        BrowserSetup::start_with(&hub_product(port), &[("HELPDESK_SECRET", HELPDESK_SECRET)]).await;
+    let browser = Browser::start().await;
+    browser.goto(&setup.server.url("/sso/v2/login")).await;
+    browser.sign_in(ALICE_EMAIL, ALICE_PASSWORD).await;
+    browser.find("h1").await;
+
+    // The honest request reaches the hub once the person says yes, so each refusal below is the
+    // parameter's doing.
+    browser
+        .goto(&setup.server.url(&format!(
+            "/sso/jwt/helpdesk?hub_domain={HUB_DOMAIN}&return_to=%2Ftickets"
+        )))
+        .await;
+    browser.click("form.decision button").await;
+    browser
+        .wait_at(&format!("http://{HUB_DOMAIN}:{port}"), "/login/sso")
+        .await;
+
+    let attempts = [
+        "hub_domain=evil.localhost",
+        "hub_domain=help.localhost.evil.localhost",
+        "hub_domain=evil.localhost%2F%3Fhelp.localhost",
+        "hub_domain=help.localhost%40evil.localhost",
+        "hub_domain=127.0.0.3",
+        "hub_domain=help.localhost&return_to=%2F%2Fevil.localhost%2Fx",
+        "hub_domain=help.localhost&return_to=%2F%5Cevil.localhost%2Fx",
+        "hub_domain=help.localhost&return_to=http%3A%2F%2Fevil.localhost%2Fx",
+    ];
+    for attempt in attempts {
+        browser
+            .goto(&setup.server.url(&format!("/sso/jwt/helpdesk?{attempt}")))
+            .await;
+        browser.find("h1").await;
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let url = browser.url().await;
+        assert_eq!(
+            url.origin().ascii_serialization(),
+            setup.server.base,
+            "{attempt} led to {url}"
+        );
+        assert_eq!(
+            browser.text("h1").await.as_deref(),
+            Some("Request not valid"),
+            "{attempt}"
+        );
+    }
     browser.close().await;
 }

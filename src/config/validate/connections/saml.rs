@@ -2,7 +2,9 @@
 //! policy idbridge applies to its responses.
 use std::path::Path;
 
-use super::super::super::file::FileConnection;
+use serde::Deserialize;
+
+use super::super::super::file::{FileClaimMap, FileConnection, OneOrMany};
 use super::super::checker::Checker;
 use super::parse_upstream_url;
 use crate::config::{
@@ -13,19 +15,37 @@ use crate::config::{
 const DEFAULT_CLOCK_SKEW_SECONDS: i64 = 120;
 const DEFAULT_MAX_RESPONSE_BYTES: usize = 256 * 1024;
 
-pub(super) fn check_saml(
+/// The keys of a `saml` connection besides those every connection has.
+#[derive(Debug, Deserialize)]
+pub(super) struct FileSamlConnection {
+    idp_metadata: Option<String>,
+    idp_metadata_url: Option<String>,
+    idp_entity_id: Option<String>,
+    idp_sso_url: Option<String>,
+    idp_certificate: Option<OneOrMany>,
+    sp_entity_id: Option<String>,
+    allow_idp_initiated: Option<bool>,
+    attributes: Option<FileClaimMap>,
+    clock_skew: Option<String>,
+    max_response_bytes: Option<usize>,
+    sp_private_key: Option<String>,
+    sp_certificate: Option<String>,
+}
+
+pub(super) fn check(
     check: &mut Checker,
     path: &str,
     connection: &FileConnection,
+    settings: FileSamlConnection,
     issuer: &str,
     base_dir: &Path,
 ) -> Option<SamlConnectionDecl> {
-    let inline = connection.idp_entity_id.is_some()
-        || connection.idp_sso_url.is_some()
-        || connection.idp_certificate.is_some();
+    let inline = settings.idp_entity_id.is_some()
+        || settings.idp_sso_url.is_some()
+        || settings.idp_certificate.is_some();
     let sources = [
-        connection.idp_metadata.is_some(),
-        connection.idp_metadata_url.is_some(),
+        settings.idp_metadata.is_some(),
+        settings.idp_metadata_url.is_some(),
         inline,
     ];
     let idp = if sources.iter().filter(|given| **given).count() > 1 {
@@ -34,7 +54,7 @@ pub(super) fn check_saml(
             "give one of idp_metadata, idp_metadata_url, or idp_entity_id + idp_sso_url + idp_certificate",
         );
         None
-    } else if let Some(url) = &connection.idp_metadata_url {
+    } else if let Some(url) = &settings.idp_metadata_url {
         match parse_upstream_url(url) {
             Ok(_) => Some(IdpSource::MetadataUrl(url.clone())),
             Err(message) => {
@@ -42,17 +62,17 @@ pub(super) fn check_saml(
                 None
             }
         }
-    } else if let Some(file) = &connection.idp_metadata {
+    } else if let Some(file) = &settings.idp_metadata {
         from_metadata(check, path, &base_dir.join(file)).map(IdpSource::Declared)
     } else {
-        from_inline(check, path, connection).map(IdpSource::Declared)
+        from_inline(check, path, &settings).map(IdpSource::Declared)
     };
     let clock_skew = check.duration(
         &format!("{path}.clock_skew"),
-        connection.clock_skew.as_deref(),
+        settings.clock_skew.as_deref(),
         DEFAULT_CLOCK_SKEW_SECONDS,
     );
-    let max_response_bytes = connection
+    let max_response_bytes = settings
         .max_response_bytes
         .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES);
     if !(1024..=MAX_SAML_RESPONSE_BYTES).contains(&max_response_bytes) {
@@ -61,19 +81,17 @@ pub(super) fn check_saml(
             format!("must be between 1024 and {MAX_SAML_RESPONSE_BYTES} (the most the ACS reads)"),
         );
     }
-    let sp_signing = sp_signing(check, path, connection);
-    let attribute = |name: Option<&String>| name.cloned().filter(|n| !n.is_empty());
-    let attributes = connection.attributes.as_ref();
+    let sp_signing = sp_signing(check, path, &settings);
+    let attributes = settings.attributes.unwrap_or_default();
     let idp = idp?;
     Some(SamlConnectionDecl {
         idp,
-        sp_entity_id: connection
+        sp_entity_id: settings
             .sp_entity_id
-            .clone()
             .unwrap_or_else(|| format!("{issuer}/saml/{}", connection.id)),
-        allow_idp_initiated: connection.allow_idp_initiated.unwrap_or(false),
-        email_attribute: attribute(attributes.and_then(|a| a.email.as_ref())),
-        name_attribute: attribute(attributes.and_then(|a| a.name.as_ref())),
+        allow_idp_initiated: settings.allow_idp_initiated.unwrap_or(false),
+        email_attribute: attributes.email.filter(|name| !name.is_empty()),
+        name_attribute: attributes.name.filter(|name| !name.is_empty()),
         clock_skew,
         max_response_bytes,
         sp_signing,
@@ -82,8 +100,8 @@ pub(super) fn check_saml(
 
 /// `sp_private_key` and `sp_certificate`, given together: a key and the certificate of its
 /// public half.
-fn sp_signing(check: &mut Checker, path: &str, connection: &FileConnection) -> Option<SpSigning> {
-    let (key, certificate) = match (&connection.sp_private_key, &connection.sp_certificate) {
+fn sp_signing(check: &mut Checker, path: &str, settings: &FileSamlConnection) -> Option<SpSigning> {
+    let (key, certificate) = match (&settings.sp_private_key, &settings.sp_certificate) {
         (None, None) => return None,
         (Some(key), Some(certificate)) => (key, certificate),
         _ => {
@@ -118,7 +136,7 @@ fn sp_signing(check: &mut Checker, path: &str, connection: &FileConnection) -> O
 fn from_inline(
     check: &mut Checker,
     path: &str,
-    connection: &FileConnection,
+    settings: &FileSamlConnection,
 ) -> Option<IdpDescriptor> {
     let mut required = |key: &str, value: &Option<String>| {
         let value = value.clone().filter(|v| !v.trim().is_empty());
@@ -130,8 +148,8 @@ fn from_inline(
         }
         value
     };
-    let entity_id = required("idp_entity_id", &connection.idp_entity_id);
-    let sso_url = required("idp_sso_url", &connection.idp_sso_url);
+    let entity_id = required("idp_entity_id", &settings.idp_entity_id);
+    let sso_url = required("idp_sso_url", &settings.idp_sso_url);
     let sso_url = sso_url.filter(|url| match parse_upstream_url(url) {
         Ok(_) => true,
         Err(message) => {
@@ -139,7 +157,7 @@ fn from_inline(
             false
         }
     });
-    let certificates: Vec<Vec<u8>> = match &connection.idp_certificate {
+    let certificates: Vec<Vec<u8>> = match &settings.idp_certificate {
         None => {
             check.problem(
                 format!("{path}.idp_certificate"),
@@ -153,10 +171,8 @@ fn from_inline(
             .enumerate()
             .filter_map(|(i, value)| {
                 let key = match given {
-                    super::super::super::file::OneOrMany::One(_) => {
-                        format!("{path}.idp_certificate")
-                    }
-                    super::super::super::file::OneOrMany::Many(_) => {
+                    OneOrMany::One(_) => format!("{path}.idp_certificate"),
+                    OneOrMany::Many(_) => {
                         format!("{path}.idp_certificate[{i}]")
                     }
                 };

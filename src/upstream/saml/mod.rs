@@ -2,7 +2,7 @@
 //!
 //! samael (over libxmlsec1) checks XML signatures and hands back only the signed content; it is
 //! not a policy, so every other check is made here and fails closed:
-//! - the document is read first by a strict parser ([`saml_scan`]) that refuses anything libxml2
+//! - the document is read first by a strict parser ([`scan`]) that refuses anything libxml2
 //!   could read otherwise, more than one assertion, encrypted assertions, and every signature
 //!   not of the one shape SAML uses (libxmlsec1 would run its transforms before checking it);
 //! - signatures are verified only with the configured IdP certificates, with SHA-256 or stronger
@@ -12,25 +12,39 @@
 //!   NotOnOrAfter (required), and its InResponseTo, which must be the outstanding request (or
 //!   absent, for an IdP-initiated login the connection allows); the caller then spends the
 //!   assertion ID once.
+mod limits;
+mod scan;
+mod xml;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use openssl::pkey::{PKey, Private};
-use quick_xml::events::Event;
 use samael::crypto::{
     AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider, ReduceMode,
 };
 use samael::schema::{Assertion, AuthnRequest, Issuer, NameIdPolicy, Response};
 
+use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use super::{LoginRequest, UpstreamConnector, UpstreamError, login_query, read_limited, saml_scan};
+use super::http::read_limited;
+use super::{
+    Admission, Answer, AnswerRoute, Connector, Context, Identity, LoginRequest, Outgoing,
+    UpstreamError, Working,
+};
 use crate::config::{ConnectionDecl, IdpDescriptor, IdpSource, SamlConnectionDecl};
+use crate::crypto;
+use crate::store::{KeptLogin, OneTimeId, UpstreamProfile};
+pub use limits::SamlLimits;
+
+/// The first segment of SAML connections' routes.
+const KIND: &str = "saml";
 
 const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
-const POST_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
+pub(super) const POST_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
 /// The longest a fetch of IdP metadata may take, and the most it may bring.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_METADATA_BYTES: usize = 1024 * 1024;
@@ -48,7 +62,15 @@ pub struct SamlIdentity {
     pub expires_at: i64,
 }
 
+/// A SAML connection: the service provider idbridge is to its IdP, and the limits its answers
+/// share with every other SAML connection's.
 pub struct SamlConnector {
+    sp: Arc<Sp>,
+    limits: Arc<SamlLimits>,
+}
+
+/// What verifying a response needs; shared with the blocking task that verifies.
+struct Sp {
     connection: ConnectionDecl,
     settings: SamlConnectionDecl,
     acs_url: String,
@@ -58,31 +80,163 @@ pub struct SamlConnector {
     signing_key: Option<PKey<Private>>,
 }
 
-impl UpstreamConnector for SamlConnector {
+impl Connector for SamlConnector {
     fn id(&self) -> &str {
-        &self.connection.id
+        &self.sp.connection.id
     }
 
     fn name(&self) -> &str {
-        &self.connection.name
+        &self.sp.connection.name
     }
 
     fn domains(&self) -> &[String] {
-        &self.connection.domains
+        &self.sp.connection.domains
     }
 
-    fn begin(&self, request: &LoginRequest) -> String {
-        format!(
-            "/saml/{}/login?{}",
-            self.connection.id,
-            login_query(request)
-        )
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn answer_route(&self) -> AnswerRoute {
+        AnswerRoute::CrossSitePost {
+            unsolicited: self.sp.settings.allow_idp_initiated,
+        }
+    }
+
+    /// An AuthnRequest (HTTP-Redirect binding), with a fresh request ID and RelayState.
+    fn begin<'a>(
+        &'a self,
+        request: &'a LoginRequest<'a>,
+        now: i64,
+    ) -> Working<'a, Result<Outgoing, UpstreamError>> {
+        Box::pin(async move {
+            // xs:ID must start with a letter.
+            let request_id = format!("id-{}", crypto::random_token());
+            let relay_state = crypto::random_token();
+            let url = self
+                .sp
+                .authn_request_url(&request_id, &relay_state, request.force, now)?;
+            Ok(Outgoing {
+                url,
+                state: relay_state,
+                nonce: None,
+                pkce_verifier: None,
+                request_id: Some(request_id),
+            })
+        })
+    }
+
+    /// Counts the post against its address (see [`limits`]).
+    fn count_sender(&self, client: IpAddr, now: i64) -> Result<(), UpstreamError> {
+        if !self.limits.count_post(client, now) {
+            return Err(UpstreamError::TooManyResponses {
+                connection: self.sp.connection.id.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Waits a bounded time for a verification turn (see [`limits`]).
+    fn admit<'a>(&'a self, answer: &'a Answer) -> Working<'a, Result<Admission, UpstreamError>> {
+        Box::pin(async move {
+            let connection = self.sp.connection.id.clone();
+            if answer.param(SAML_RESPONSE).is_none() {
+                return Err(UpstreamError::NoSamlResponse { connection });
+            }
+            let turn = self.limits.turn().await;
+            let turn = turn.ok_or(UpstreamError::Busy { connection })?;
+            Ok(Some(Box::new(turn) as Box<dyn Send>))
+        })
+    }
+
+    /// Verifies the posted `SAMLResponse` off the async threads, as an answer to the kept
+    /// AuthnRequest (or, without one, as IdP-initiated).
+    fn complete<'a>(
+        &'a self,
+        answer: &'a Answer,
+        kept: Option<&'a KeptLogin>,
+        _context: &'a Context<'a>,
+        admission: Admission,
+    ) -> Working<'a, Result<Identity, UpstreamError>> {
+        Box::pin(async move {
+            let saml_response = answer.param(SAML_RESPONSE).unwrap_or_default().to_string();
+            let request_id = kept.and_then(|login| login.request_id.clone());
+            let now = answer.now;
+            let sp = self.sp.clone();
+            // The turn goes with the work: it ends when the verification does, even if this
+            // request is dropped first.
+            let verified = tokio::task::spawn_blocking(move || {
+                let verified = sp.verify(&saml_response, request_id.as_deref(), now);
+                drop(admission);
+                verified
+            })
+            .await
+            .map_err(|e| UpstreamError::Corrupt {
+                connection: self.sp.connection.id.clone(),
+                detail: format!("SAML verification task: {e}"),
+            })??;
+            Ok(Identity::Vouched {
+                profile: UpstreamProfile {
+                    connection_id: self.sp.connection.id.clone(),
+                    subject: verified.name_id,
+                    email: verified.email,
+                    name: verified.name,
+                    entity_id: self.sp.connection.entity.clone(),
+                },
+                one_time: Some(OneTimeId {
+                    id: verified.assertion_id,
+                    expires_at: verified.expires_at,
+                }),
+            })
+        })
+    }
+
+    fn metadata(&self) -> Option<String> {
+        Some(xml::sp_metadata(
+            &self.sp.settings.sp_entity_id,
+            &self.sp.acs_url,
+            self.sp.settings.sp_signing.as_ref(),
+        ))
+    }
+
+    /// Fetches the IdP's metadata when the connection names a URL for it (at start, and again
+    /// from time to time); a failed refresh keeps what was read before.
+    fn refresh(&self) -> Working<'_, Result<(), UpstreamError>> {
+        Box::pin(self.sp.fetch_metadata())
     }
 }
 
+/// The form field of an HTTP-POST binding response.
+const SAML_RESPONSE: &str = "SAMLResponse";
+
 impl SamlConnector {
     pub fn new(connection: ConnectionDecl, settings: SamlConnectionDecl, issuer: &str) -> Self {
-        let acs_url = format!("{issuer}/saml/{}/acs", connection.id);
+        SamlConnector {
+            sp: Arc::new(Sp::new(connection, settings, issuer)),
+            limits: Arc::default(),
+        }
+    }
+
+    /// The same, sharing `limits` with the other SAML connections.
+    pub fn with_limits(mut self, limits: Arc<SamlLimits>) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Verifies a base64 `SAMLResponse` (see [`Sp::verify`]). CPU-bound.
+    pub fn verify(
+        &self,
+        saml_response: &str,
+        request_id: Option<&str>,
+        now: i64,
+    ) -> Result<SamlIdentity, UpstreamError> {
+        self.sp.verify(saml_response, request_id, now)
+    }
+}
+
+impl Sp {
+    fn new(connection: ConnectionDecl, settings: SamlConnectionDecl, issuer: &str) -> Sp {
+        let acs_url = format!("{issuer}/{KIND}/{}/acs", connection.id);
         let idp = match &settings.idp {
             IdpSource::Declared(descriptor) => Some(Arc::new(Idp::from(descriptor))),
             IdpSource::MetadataUrl(_) => None,
@@ -91,7 +245,7 @@ impl SamlConnector {
         let signing_key = settings.sp_signing.as_ref().and_then(|signing| {
             PKey::private_key_from_pem(signing.private_key_pem.expose().as_bytes()).ok()
         });
-        SamlConnector {
+        Sp {
             connection,
             settings,
             acs_url,
@@ -109,7 +263,7 @@ impl SamlConnector {
     }
 
     /// A response (or request) this connection refuses: malformed, hostile or not verifiable.
-    pub(super) fn rejected(&self, detail: impl Into<String>) -> UpstreamError {
+    fn rejected(&self, detail: impl Into<String>) -> UpstreamError {
         UpstreamError::Rejected {
             connection: self.connection.id.clone(),
             detail: detail.into(),
@@ -118,7 +272,7 @@ impl SamlConnector {
 
     /// Fetches the IdP's metadata when the connection names a URL for it (at start, and again
     /// from time to time); a failed refresh keeps what was read before.
-    pub async fn fetch_metadata(&self) -> Result<(), UpstreamError> {
+    async fn fetch_metadata(&self) -> Result<(), UpstreamError> {
         let IdpSource::MetadataUrl(url) = &self.settings.idp else {
             return Ok(());
         };
@@ -151,17 +305,9 @@ impl SamlConnector {
         Ok(())
     }
 
-    pub fn entity(&self) -> &str {
-        &self.connection.entity
-    }
-
-    pub fn allows_idp_initiated(&self) -> bool {
-        self.settings.allow_idp_initiated
-    }
-
     /// The IdP's URL for a new AuthnRequest `request_id` (HTTP-Redirect binding), carrying
     /// `relay_state`.
-    pub fn authn_request_url(
+    fn authn_request_url(
         &self,
         request_id: &str,
         relay_state: &str,
@@ -196,39 +342,10 @@ impl SamlConnector {
             .ok_or_else(|| self.rejected("the AuthnRequest could not be encoded"))
     }
 
-    /// SP metadata an IdP administrator can import.
-    pub fn metadata(&self) -> String {
-        let (signed, key) = match &self.settings.sp_signing {
-            Some(signing) => (
-                true,
-                format!(
-                    r#"
-    <md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#,
-                    STANDARD.encode(&signing.certificate)
-                ),
-            ),
-            None => (false, String::new()),
-        };
-        format!(
-            r#"<?xml version="1.0" encoding="UTF-8"?>
-<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{entity}">
-  <md:SPSSODescriptor AuthnRequestsSigned="{signed}" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{key}
-    <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>
-    <md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>
-    <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified</md:NameIDFormat>
-    <md:AssertionConsumerService Binding="{POST_BINDING}" Location="{acs}" index="0" isDefault="true"/>
-  </md:SPSSODescriptor>
-</md:EntityDescriptor>
-"#,
-            entity = xml_escape(&self.settings.sp_entity_id),
-            acs = xml_escape(&self.acs_url),
-        )
-    }
-
     /// Verifies a base64 `SAMLResponse` that answers `request_id` (`None`: unsolicited, which
     /// the caller allows only where the connection does). CPU-bound: run it off the async
     /// threads.
-    pub fn verify(
+    fn verify(
         &self,
         saml_response: &str,
         request_id: Option<&str>,
@@ -245,7 +362,7 @@ impl SamlConnector {
         let bytes = STANDARD
             .decode(compact)
             .map_err(|_| refused("SAMLResponse is not base64"))?;
-        let outline = saml_scan::scan(&bytes).map_err(refused)?;
+        let outline = scan::scan(&bytes).map_err(refused)?;
         if outline.status.as_deref() != Some(STATUS_SUCCESS) {
             return Err(UpstreamError::Denied {
                 connection: self.connection.id.clone(),
@@ -293,7 +410,7 @@ impl SamlConnector {
         request_id: Option<&str>,
     ) -> Result<Assertion, UpstreamError> {
         let refused = |why: &str| self.rejected(why);
-        match root_element(signed).as_deref() {
+        match xml::root_element(signed).as_deref() {
             Some("Response") => {
                 let response: Response = signed
                     .parse()
@@ -458,28 +575,6 @@ impl From<&IdpDescriptor> for Idp {
     }
 }
 
-/// The local name of the document's root element.
-fn root_element(xml: &str) -> Option<String> {
-    let mut reader = quick_xml::Reader::from_str(xml);
-    loop {
-        match reader.read_event().ok()? {
-            Event::Start(element) | Event::Empty(element) => {
-                return Some(String::from_utf8_lossy(element.local_name().as_ref()).into_owned());
-            }
-            Event::Eof => return None,
-            _ => {}
-        }
-    }
-}
-
 fn timestamp(seconds: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(seconds, 0).unwrap_or(DateTime::UNIX_EPOCH)
-}
-
-fn xml_escape(value: &str) -> String {
-    value
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }

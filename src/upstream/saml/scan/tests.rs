@@ -1,0 +1,230 @@
+//! The strict reading's refusals, one shape of hostile or ambiguous document at a time.
+use super::*;
+
+const SIGNATURE_NS: &str = r#"xmlns:ds="http://www.w3.org/2000/09/xmldsig#""#;
+
+/// A signature of the usual shape over `#{id}`, with `transforms`.
+fn signature(id: &str, c14n: &str, transforms: &str) -> String {
+    format!(
+        r##"<ds:Signature {SIGNATURE_NS}><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="{c14n}"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="#{id}"><ds:Transforms>{transforms}</ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue>AAAA</ds:DigestValue></ds:Reference></ds:SignedInfo><ds:SignatureValue>AAAA</ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>AAAA</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>"##
+    )
+}
+
+fn usual(id: &str) -> String {
+    signature(
+        id,
+        EXC_C14N,
+        &format!(
+            r#"<ds:Transform Algorithm="{ENVELOPED}"/><ds:Transform Algorithm="{EXC_C14N}"><ec:InclusiveNamespaces xmlns:ec="{EXC_C14N}" PrefixList="xs"/></ds:Transform>"#
+        ),
+    )
+}
+
+/// A response with `in_response` after its Issuer and `in_assertion` after the assertion's.
+fn response(in_response: &str, in_assertion: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="r1" Destination="https://sp/acs"><saml:Issuer>idp</saml:Issuer>{in_response}<samlp:Status><samlp:StatusCode Value="ok"/></samlp:Status><saml:Assertion ID="a1"><saml:Issuer>idp</saml:Issuer>{in_assertion}<saml:Subject>&lt;&#x41;</saml:Subject></saml:Assertion></samlp:Response>
+"#
+    )
+}
+
+#[test]
+fn the_usual_shapes_pass() {
+    for (in_response, in_assertion) in [
+        (String::new(), usual("a1")),
+        (usual("r1"), String::new()),
+        (usual("r1"), usual("a1")),
+    ] {
+        let xml = response(&in_response, &in_assertion);
+        let outline = scan(xml.as_bytes()).unwrap();
+        assert_eq!(outline.destination.as_deref(), Some("https://sp/acs"));
+        assert_eq!(outline.status.as_deref(), Some("ok"));
+        let with_bom = format!("\u{feff}{xml}");
+        assert!(scan(with_bom.as_bytes()).is_ok());
+    }
+}
+
+#[test]
+fn other_encodings_are_refused() {
+    let xml = response("", &usual("a1"));
+    for declared in ["UTF-7", "UTF-16", "ISO-8859-1", "utf8"] {
+        let other = xml.replacen("utf-8", declared, 1);
+        assert_eq!(
+            scan(other.as_bytes()).unwrap_err(),
+            "the response declares an encoding other than UTF-8",
+            "{declared}"
+        );
+    }
+    let utf16: Vec<u8> = [0xff, 0xfe]
+        .into_iter()
+        .chain(xml.encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    assert_eq!(scan(&utf16).unwrap_err(), "the response is not UTF-8");
+    // Without a byte-order mark, libxml2 would guess UTF-16 from "<\0?\0".
+    let nul = xml.replacen("<?xml", "<\0?\0xml", 1);
+    assert!(scan(nul.as_bytes()).is_err());
+    assert!(scan(b"<samlp:Response \xff/>").is_err());
+}
+
+#[test]
+fn what_libxml2_could_read_otherwise_is_refused() {
+    let xml = response("", &usual("a1"));
+    let root = xml.find("<samlp:Response").unwrap();
+    let outside = "the response has text outside its root element";
+    let entity = "the response refers to an entity XML does not predefine";
+    let attribute = "the response has an attribute that is not accepted";
+    let second_root = r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"/>"#;
+    for (changed, refused) in [
+        (format!("+ADw-!DOCTYPE x+AD4-{}", &xml[root..]), outside),
+        (format!("{xml}trailing"), outside),
+        (format!("{xml}<![CDATA[x]]>"), outside),
+        (
+            format!("{xml}{second_root}"),
+            "the response is not one complete element",
+        ),
+        (xml.replacen("&lt;", "&x;", 1), entity),
+        (xml.replacen("r1\"", "r1&x;\"", 1), entity),
+        (xml.replacen("&#x41;", "&#x1;", 1), entity),
+        (
+            xml.replacen("ID=\"r1\"", "ID=\"r1\" ID=\"r2\"", 1),
+            "the response has a malformed or repeated attribute",
+        ),
+        (
+            xml.replacen("ID=\"a1\"", "ID=\"a1\" xml:id=\"r1\"", 1),
+            attribute,
+        ),
+        (
+            xml.replacen("Destination=", "x=\"<\" Destination=", 1),
+            attribute,
+        ),
+        (
+            xml.replacen("ID=\"a1\"", "ID=\"xpointer(/)\"", 1),
+            "the response has an ID that is not a plain name",
+        ),
+        (
+            xml.replacen("<saml:Subject>", "<x:Subject>", 1),
+            "the response uses an undeclared prefix",
+        ),
+        (format!(" {xml}"), "the XML declaration is not at the start"),
+        (
+            xml.replacen("</samlp:Response>", "", 1),
+            "the response is not one complete element",
+        ),
+        (xml.replacen("1.0", "1.1", 1), "the response is not XML 1.0"),
+        (
+            xml.replacen("<saml:Subject>", "<saml:Subject><!-- x -->", 1),
+            "the response has a comment",
+        ),
+    ] {
+        assert_eq!(scan(changed.as_bytes()).unwrap_err(), refused, "{changed}");
+    }
+}
+
+#[test]
+fn signatures_of_another_shape_are_refused() {
+    let costly = format!(
+        r#"<ds:Transform Algorithm="http://www.w3.org/TR/1999/REC-xpath-19991116"><ds:XPath>count(//*) > 1</ds:XPath></ds:Transform><ds:Transform Algorithm="{ENVELOPED}"/><ds:Transform Algorithm="{EXC_C14N}"/>"#
+    );
+    let transforms =
+        format!(r#"<ds:Transform Algorithm="{ENVELOPED}"/><ds:Transform Algorithm="{EXC_C14N}"/>"#);
+    let only_c14n = format!(r#"<ds:Transform Algorithm="{EXC_C14N}"/>"#);
+    let second_reference = usual("a1").replacen(
+        "</ds:Reference>",
+        r##"</ds:Reference><ds:Reference URI="#a1"/>"##,
+        1,
+    );
+    let shape = "the signature is not of the shape SAML uses";
+    let transforms_only =
+        "a signature may have only the enveloped-signature and exclusive c14n transforms";
+    let exclusive = "a signature may use exclusive canonicalization (without comments) only";
+    let reference = "a signature's Reference must be to the element the signature is in";
+    let place = "a signature may sit only directly in the Response or the assertion, once";
+    let inclusive = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315";
+    let with_comments = format!("{EXC_C14N}WithComments");
+    for (in_response, in_assertion, refused) in [
+        (
+            String::new(),
+            signature("a1", EXC_C14N, &costly),
+            transforms_only,
+        ),
+        (
+            String::new(),
+            signature("a1", EXC_C14N, &only_c14n),
+            transforms_only,
+        ),
+        (
+            String::new(),
+            signature("a1", inclusive, &transforms),
+            exclusive,
+        ),
+        (
+            String::new(),
+            signature("a1", &with_comments, &transforms),
+            exclusive,
+        ),
+        (
+            String::new(),
+            signature(
+                "a1",
+                EXC_C14N,
+                &transforms.replacen(EXC_C14N, &with_comments, 1),
+            ),
+            exclusive,
+        ),
+        (
+            String::new(),
+            second_reference,
+            "a signature must have exactly one Reference",
+        ),
+        (usual("a1"), String::new(), reference),
+        (String::new(), usual("r1"), reference),
+        (String::new(), usual(""), reference),
+        (
+            String::new(),
+            format!("{}{}", usual("a1"), usual("a1")),
+            place,
+        ),
+        (
+            String::new(),
+            usual("a1").replacen(
+                "<ds:X509Data>",
+                r#"<ds:RetrievalMethod URI="http://x/"/><ds:X509Data>"#,
+                1,
+            ),
+            "a signature's KeyInfo may carry only X.509 data, a key name or an RSA key",
+        ),
+        (
+            String::new(),
+            usual("a1").replacen("</ds:Signature>", "<ds:Object/></ds:Signature>", 1),
+            shape,
+        ),
+        (
+            String::new(),
+            usual("a1").replacen(
+                r#"rsa-sha256"/>"#,
+                r#"rsa-sha256"><ds:HMACOutputLength>8</ds:HMACOutputLength></ds:SignatureMethod>"#,
+                1,
+            ),
+            shape,
+        ),
+    ] {
+        let xml = response(&in_response, &in_assertion);
+        assert_eq!(scan(xml.as_bytes()).unwrap_err(), refused, "{xml}");
+    }
+    let elsewhere = response("", "").replacen(
+        "<saml:Subject>",
+        &format!("<saml:Subject>{}", usual("a1")),
+        1,
+    );
+    assert_eq!(scan(elsewhere.as_bytes()).unwrap_err(), place);
+    let stray = response("", "").replacen(
+        "<samlp:Status>",
+        &format!("<samlp:Status><ds:KeyInfo {SIGNATURE_NS}/>"),
+        1,
+    );
+    assert_eq!(
+        scan(stray.as_bytes()).unwrap_err(),
+        "the response has an XML-signature element outside a signature"
+    );
+}
