@@ -6,6 +6,7 @@ pub mod config;
 pub mod crypto;
 pub mod demo;
 pub mod hierarchy;
+pub mod http;
 pub mod keys;
 pub mod limits;
 pub mod notifications;
@@ -18,6 +19,7 @@ pub mod state;
 pub mod store;
 pub mod sweep;
 pub mod upstream;
+pub mod vocabulary;
 pub mod web;
 
 use std::future::Future;
@@ -33,8 +35,9 @@ pub use state::{AppState, StartError};
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
-    web::with_layers(
+    http::with_layers(
         web::routes()
+            .merge(demo::client::router())
             .merge(provider::router())
             .merge(upstream::router())
             .merge(products::router())

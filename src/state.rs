@@ -1,6 +1,8 @@
 //! Application state shared by every request, and what it takes to build it at start.
 use std::sync::Arc;
 
+use ipnet::IpNet;
+
 use crate::api_auth::VerifiedCache;
 use crate::clock::Clock;
 use crate::config::Config;
@@ -33,6 +35,24 @@ pub struct AppState {
     pub api_auth: Arc<VerifiedCache>,
     /// How many pending logins this process believes are alive (see `limits`).
     pub pending_gauge: Arc<PendingGauge>,
+}
+
+impl crate::http::Site for AppState {
+    fn secure_cookies(&self) -> bool {
+        self.config.server.secure_cookies()
+    }
+
+    fn csrf_key(&self) -> &[u8; 32] {
+        &self.csrf_key
+    }
+
+    fn session_ttl(&self) -> i64 {
+        self.config.server.session_ttl
+    }
+
+    fn trusted_proxies(&self) -> &[IpNet] {
+        &self.config.server.trusted_proxies
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

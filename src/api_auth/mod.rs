@@ -4,6 +4,7 @@
 //! remembered for a minute ([`VerifiedCache`]), so a busy backend does not pay argon2 on every
 //! call. Failures are counted per client address (SPEC section 11), not per username, so that
 //! nobody can lock a backend out by failing in its name.
+mod basic;
 mod cache;
 
 use axum::Json;
@@ -11,24 +12,16 @@ use std::net::IpAddr;
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 
+pub use basic::{ApiCredential, basic_pair};
 pub use cache::VerifiedCache;
 
+use crate::http::address_key;
 use crate::password::PasswordError;
 use crate::password_check::{ADDRESS_RULE, Checked, PasswordChecker};
 use crate::state::AppState;
 use crate::store::StoreError;
-use crate::web::address_key;
-
-/// An API credential whose password was verified.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiCredential {
-    pub username: String,
-    pub scopes: Vec<String>,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiAuthError {
@@ -120,18 +113,6 @@ async fn verify(
     }
 }
 
-/// The user-id and password of an `Authorization: Basic` header (RFC 7617): base64 of
-/// `user-id:password`, split at the first colon.
-pub fn basic_pair(header: &str) -> Option<(String, String)> {
-    let (scheme, encoded) = header.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
-    let (user, password) = decoded.split_once(':')?;
-    Some((user.to_string(), password.to_string()))
-}
-
 impl ApiAuthError {
     /// The status of this failure's answer, its `error` code and the text for the caller.
     pub fn answer(&self) -> (StatusCode, &'static str, &'static str) {
@@ -215,27 +196,5 @@ pub fn log_failure(status: StatusCode, cause: &dyn std::error::Error) {
         tracing::error!(error = %cause, "API request failed");
     } else {
         tracing::info!(error = %cause, "API request refused");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn basic_headers() {
-        let header = format!("Basic {}", STANDARD.encode("backend:p:ss+w%20rd"));
-        assert_eq!(
-            basic_pair(&header),
-            Some(("backend".into(), "p:ss+w%20rd".into()))
-        );
-        let lower = format!("basic {}", STANDARD.encode("a:b"));
-        assert_eq!(basic_pair(&lower), Some(("a".into(), "b".into())));
-        assert_eq!(basic_pair("Bearer abc"), None);
-        assert_eq!(basic_pair("Basic !!!"), None);
-        assert_eq!(
-            basic_pair(&format!("Basic {}", STANDARD.encode("no-colon"))),
-            None
-        );
     }
 }

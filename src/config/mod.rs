@@ -2,17 +2,18 @@
 //! section 2, validated once into the typed [`Config`] the server runs on. Validation reports every
 //! problem at once, each named by its key path (`clients[1].redirect_uris[0]: not an absolute URL`).
 mod file;
+mod load;
 mod validate;
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use ipnet::IpNet;
 
-use crate::notifications::EventType;
-use crate::products::domains::DomainPattern;
+use crate::vocabulary::domains::DomainPattern;
+use crate::vocabulary::events::EventType;
 
 pub use validate::{is_plausible_email, parse_duration};
 
@@ -507,15 +508,6 @@ impl ConfigError {
 }
 
 impl Config {
-    /// Reads and validates a config file, with the environment overrides of SPEC section 2.
-    pub fn load_file(path: &Path, env: EnvLookup) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        Config::from_toml_at(&text, env, path.parent().unwrap_or(Path::new(".")))
-    }
-
     /// The asymmetric algorithms ID tokens are signed with: the default and any a client picks.
     pub fn signing_algs(&self) -> Vec<Alg> {
         let mut algs = vec![self.keys.id_token_alg];
@@ -526,34 +518,4 @@ impl Config {
         }
         algs
     }
-
-    /// Validates config text, with the environment overrides of SPEC section 2; relative file
-    /// paths in it are read from the working directory.
-    pub fn from_toml(text: &str, env: EnvLookup) -> Result<Config, ConfigError> {
-        Config::from_toml_at(text, env, Path::new("."))
-    }
-
-    /// Validates config text whose relative file paths are relative to `base_dir`.
-    pub fn from_toml_at(
-        text: &str,
-        env: EnvLookup,
-        base_dir: &Path,
-    ) -> Result<Config, ConfigError> {
-        let (file, unknown_keys) = validate::parse(text)?;
-        validate::validate(file, unknown_keys, env, base_dir, Origin::Operator)
-    }
-
-    /// Validates the embedded demo config (see `demo.rs`), the one config allowed to run without
-    /// `keys.encryption_key`: its password is public anyway, and a newcomer has no key to give.
-    pub(crate) fn demo_from_toml(text: &str, env: EnvLookup) -> Result<Config, ConfigError> {
-        let (file, unknown_keys) = validate::parse(text)?;
-        validate::validate(file, unknown_keys, env, Path::new("."), Origin::Demo)
-    }
-}
-
-/// Whose config is validated: an operator's must set `keys.encryption_key`, the demo need not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Origin {
-    Operator,
-    Demo,
 }

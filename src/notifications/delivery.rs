@@ -22,18 +22,13 @@ use crate::config::WebhookDecl;
 use crate::state::AppState;
 use crate::store::tables::outbox;
 use crate::store::{AttemptOutcome, DueNotification, StoreError};
+use crate::vocabulary::delivery::MAX_BACKOFF;
 
 /// How often the outbox is looked at for due rows.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// A claimed row stays held this much longer than its webhook's `timeout`, so that a slow
 /// attempt still records its outcome before another process may take the row.
 pub const LEASE_MARGIN: i64 = 5;
-/// The longest wait between two attempts, in seconds; the backoff doubles up to it.
-pub const MAX_BACKOFF: i64 = 3600;
-/// The most attempts a webhook may be given.
-pub const MAX_ATTEMPTS: u32 = 100;
-/// The longest `timeout` a webhook may be given, in seconds.
-pub const MAX_TIMEOUT: i64 = 60;
 /// Attempts in flight at once in one process (and so rows claimed at most per poll).
 const MAX_IN_FLIGHT: usize = 32;
 /// At shutdown, attempts in flight get this long to finish; the rest are abandoned and delivered

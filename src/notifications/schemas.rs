@@ -6,19 +6,12 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use super::EventType;
+use crate::http::PageError;
 use crate::state::AppState;
-use crate::web::PageError;
-
-pub const PATH: &str = "/JsonNotificationSchemas";
+use crate::vocabulary::events::{EventType, SCHEMAS_PATH};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route(&format!("{PATH}/{{event}}"), get(schema))
-}
-
-/// Where the schema of `event` is served.
-pub fn schema_url(issuer: &str, event: EventType) -> String {
-    format!("{issuer}{PATH}/{}", event.as_str())
+    Router::new().route(&format!("{SCHEMAS_PATH}/{{event}}"), get(schema))
 }
 
 /// The schema document, with `{issuer}` in its `$id` still to be filled in.
@@ -47,6 +40,7 @@ async fn schema(State(state): State<AppState>, Path(event): Path<String>) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vocabulary::events::schema_url;
 
     #[test]
     fn every_schema_is_json_for_its_own_type() {

@@ -8,8 +8,8 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::request::Destination;
+use crate::http::{PageError, csrf, pages};
 use crate::state::AppState;
-use crate::web::{PageError, csrf, pages};
 
 #[derive(Template)]
 #[template(path = "product_confirm.html")]

@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use crate::api_auth::{ApiAuthError, json_error};
+use crate::http::PageError;
 use crate::store::StoreError;
-use crate::web::PageError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProductError {

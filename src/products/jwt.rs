@@ -163,7 +163,7 @@ mod tests {
 
     use super::*;
     use crate::config::{ProductFormat, Secret};
-    use crate::products::domains::DomainPattern;
+    use crate::vocabulary::domains::DomainPattern;
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
 

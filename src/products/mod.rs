@@ -3,7 +3,6 @@
 //! login links itself. The handlers here only read the request and answer; [`request`] checks
 //! where a token may go, [`jwt`] signs it and builds the URL, [`error`] turns failures into HTTP.
 mod confirm;
-pub mod domains;
 pub mod error;
 pub mod jwt;
 pub mod request;
@@ -18,11 +17,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::config::ProductDecl;
+use crate::http::pages::{after_form, see_other};
+use crate::http::{ClientAddr, PageError, csrf};
 use crate::state::AppState;
 use crate::store::StoreError;
 use crate::store::tables::user;
-use crate::web::pages::{after_form, see_other};
-use crate::web::{ClientAddr, PageError, csrf, current_session, login_page};
+use crate::web::{current_session, login_page};
 use error::{ApiError, ProductError};
 use jwt::{Organization, SsoUser};
 use request::{Destination, SsoRequest};

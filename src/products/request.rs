@@ -3,10 +3,10 @@
 use serde::Deserialize;
 use url::Url;
 
-use super::domains::normalize_host;
 use super::error::ProductError;
 use crate::config::{ProductDecl, ProductFormat};
-use crate::web::pages::is_local_path;
+use crate::http::pages::is_local_path;
+use crate::vocabulary::domains::normalize_host;
 
 /// Longest `return_to` / `redirect_to` accepted.
 const MAX_TARGET_LEN: usize = 2048;
@@ -195,7 +195,7 @@ pub fn is_product_url(product: &ProductDecl, url: &Url) -> bool {
 mod tests {
     use super::*;
     use crate::config::Secret;
-    use crate::products::domains::DomainPattern;
+    use crate::vocabulary::domains::DomainPattern;
 
     fn product(format: ProductFormat) -> ProductDecl {
         ProductDecl {

@@ -17,8 +17,8 @@ use super::prompt::Prompt;
 use super::response_mode::ResponseMode;
 use super::scope::{self, Scopes};
 use crate::crypto;
+use crate::http::{ClientAddr, PageError, cookies};
 use crate::state::AppState;
-use crate::web::{ClientAddr, PageError, cookies};
 
 /// How long a person has to log in and consent.
 const PENDING_TTL: i64 = 600;

@@ -9,11 +9,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::error::{AuthorizationError, ErrorCode};
-use super::flow;
-use super::scope;
+use super::{flow, scope};
+use crate::http::{PageError, csrf, pages};
 use crate::state::AppState;
 use crate::web::branding::BrandingView;
-use crate::web::{PageError, csrf, current_session, pages};
+use crate::web::current_session;
 
 #[derive(Template)]
 #[template(path = "consent.html")]

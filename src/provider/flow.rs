@@ -15,11 +15,12 @@ use super::pending::PendingAuthorization;
 use super::response_mode::ResponseMode;
 use super::scope::{self, Scopes};
 use crate::crypto;
+use crate::http::{PageError, cookies};
 use crate::limits;
 use crate::state::AppState;
 use crate::store::NewCode;
 use crate::upstream::LoginRequest;
-use crate::web::{PageError, cookies, current_session_and_consent};
+use crate::web::current_session_and_consent;
 
 /// Marks the browser that started an authorization: the pending id it is given in URLs is
 /// worthless in any other browser.

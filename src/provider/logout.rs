@@ -13,8 +13,9 @@ use serde::Deserialize;
 use url::Url;
 
 use super::id_token::verify_id_token;
+use crate::http::{PageError, cookies, csrf, pages};
 use crate::state::AppState;
-use crate::web::{PageError, cookies, csrf, current_session, pages, signed_out};
+use crate::web::{current_session, signed_out};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct LogoutParams {

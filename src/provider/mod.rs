@@ -30,8 +30,8 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 
+use crate::http::PageError;
 use crate::state::AppState;
-use crate::web::PageError;
 pub use error::{AuthorizationError, ErrorCode};
 pub use flow::{Continuation, Resume};
 

@@ -14,8 +14,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::http::{PageError, pages};
 use crate::state::AppState;
-use crate::web::{PageError, current_session, pages};
+use crate::web::current_session;
 
 pub async fn script() -> Response {
     pages::asset(

@@ -9,8 +9,8 @@ use serde_json::json;
 
 use super::target::TargetError;
 use crate::api_auth::{self, ApiAuthError};
+use crate::http::PageError;
 use crate::store::StoreError;
-use crate::web::PageError;
 
 /// An error of `POST /urlgenerator/generateusersessionurl`.
 #[derive(Debug, thiserror::Error)]

@@ -20,11 +20,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::crypto;
+use crate::http::csrf;
+use crate::http::pages::{after_form, render, see_other};
+use crate::http::{ClientAddr, PageError};
 use crate::state::AppState;
 use crate::store::UserSource;
-use crate::web::csrf;
-use crate::web::pages::{after_form, render, see_other};
-use crate::web::{ClientAddr, PageError, new_session, replace_session};
+use crate::web::{new_session, replace_session};
 use error::{GenerateError, OpenError};
 
 /// The API scope that may ask for session URLs.

@@ -179,7 +179,7 @@ fn is_email(value: &str) -> bool {
 mod tests {
     use super::*;
     use crate::config::{Alg, ClientDecl, ProductFormat, Secret, TokenAuthMethod};
-    use crate::products::domains::DomainPattern;
+    use crate::vocabulary::domains::DomainPattern;
 
     fn clients() -> Clients {
         Clients::new(&[ClientDecl {

@@ -3,6 +3,7 @@
 mod api_credentials;
 mod batch;
 mod grants;
+mod notification;
 mod outbox;
 mod product_confirmations;
 mod secrets;
@@ -34,6 +35,7 @@ pub use grants::{
     CodeUse, GrantHolder, GrantTokens, NewAccessToken, NewCode, NewPending, NewRefreshToken,
     RefreshUse, SpentGrant, UserinfoGrant,
 };
+pub use notification::{Notification, NotifiedUser};
 pub use outbox::{AttemptOutcome, DueNotification, OUTBOX_RETENTION, enqueue_notification};
 pub use session_urls::{OpenedSessionUrl, ProfileChange, ProfileFields, SessionUrlData};
 pub use sessions::{NewSession, SessionInfo};

@@ -8,11 +8,11 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect,
 };
 
+use super::Notification;
 use super::tables::outbox;
 use super::{Store, StoreError};
 use crate::config::Config;
 use crate::crypto;
-use crate::notifications::Notification;
 
 /// Finished rows (delivered or given up) and rows of webhooks removed from the config are deleted
 /// this long after their event. A row still waiting for delivery is never deleted, however long

@@ -11,12 +11,13 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::Notification;
 use super::sessions::insert_session;
 use super::tables::{customer_profile, session_url, user};
 use super::users::update_identity;
 use super::{NewSession, Store, StoreError, UserSource, enqueue_notification};
 use crate::config::Config;
-use crate::notifications::{EventType, Notification};
+use crate::vocabulary::events::EventType;
 
 /// The profile fields a session URL carries. A field that is `Some` replaces the stored value
 /// when the URL is opened; `None` leaves it as it is.

@@ -7,11 +7,11 @@ use sea_orm::{
     Iterable, QueryFilter, QueryOrder, TransactionTrait,
 };
 
+use super::Notification;
 use super::tables::{consent, session, user};
 use super::{Store, StoreError, enqueue_notification};
 use crate::config::Config;
 use crate::crypto;
-use crate::notifications::Notification;
 
 /// A live session and whose it is.
 #[derive(Debug, Clone)]

@@ -4,12 +4,13 @@ use sea_orm::{
     TransactionTrait,
 };
 
+use super::Notification;
 use super::sessions::insert_session;
 use super::tables::{saml_assertion, upstream_identity, upstream_login, user, user_entity};
 use super::users::update_identity;
 use super::{NewSession, Store, StoreError, UserSource, enqueue_notification};
 use crate::config::Config;
-use crate::notifications::{EventType, Notification};
+use crate::vocabulary::events::EventType;
 
 /// What an upstream identity provider says about a person, already verified.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,10 +15,10 @@ pub enum UserSource {
 
 impl UserSource {
     /// The column value of [`UserSource::Config`].
-    pub const CONFIG: &'static str = "config";
+    pub const CONFIG: &'static str = crate::vocabulary::connections::CONFIG;
     /// The column value of [`UserSource::SessionUrl`]; also the `connection` of session URLs'
     /// logins.
-    pub const SESSION_URL: &'static str = "session_url";
+    pub const SESSION_URL: &'static str = crate::vocabulary::connections::SESSION_URL;
     /// Values no connection id may take: its users would be taken for another source's.
     pub const RESERVED: [&'static str; 2] = [UserSource::CONFIG, UserSource::SESSION_URL];
 

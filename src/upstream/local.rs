@@ -6,9 +6,9 @@ use super::{
     Admission, Answer, AnswerRoute, Connector, Context, Identity, LoginRequest, Outgoing,
     UpstreamError, Working, login_query,
 };
+use crate::http::address_key;
 use crate::password_check::{ACCOUNT_RULE, ADDRESS_RULE, Checked};
 use crate::store::{KeptLogin, StoreError};
-use crate::web::address_key;
 
 /// The path of the login form.
 pub const LOGIN_PATH: &str = "/sso/v2/login";
@@ -17,7 +17,7 @@ pub struct LocalAccounts;
 
 impl LocalAccounts {
     /// Its connection id, which no `[[connections]]` entry may take.
-    pub const ID: &'static str = "local";
+    pub const ID: &'static str = crate::vocabulary::connections::LOCAL;
 }
 
 impl Connector for LocalAccounts {

@@ -26,14 +26,15 @@ use serde::Deserialize;
 use super::{Answer, AnswerRoute, Connector, Context, Identity, LoginRequest, UpstreamError};
 use crate::config::MAX_SAML_RESPONSE_BYTES;
 use crate::crypto;
+use crate::http::pages::{local_path, see_other};
+use crate::http::{ClientAddr, PageError, cookies};
 use crate::limits;
-use crate::notifications::Notification;
 use crate::password_check::PasswordChecker;
 use crate::provider::{AuthorizationError, Continuation, ErrorCode, Resume};
 use crate::state::AppState;
+use crate::store::Notification;
 use crate::store::{AnsweredLogin, KeptLogin, OutgoingLogin};
-use crate::web::pages::{local_path, see_other};
-use crate::web::{ClientAddr, PageError, cookies, new_session, replace_session};
+use crate::web::{new_session, replace_session};
 
 /// How long a person may take at the provider.
 const UPSTREAM_LOGIN_TTL: i64 = 600;

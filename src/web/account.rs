@@ -8,10 +8,11 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::error::PageError;
-use super::pages::{render, see_other};
-use super::{cookies, csrf, current_session};
+use super::current_session;
 use crate::crypto;
+use crate::http::PageError;
+use crate::http::pages::{render, see_other};
+use crate::http::{cookies, csrf};
 use crate::provider::scope::{self, Scopes};
 use crate::state::AppState;
 use crate::store::Attachment;

@@ -4,8 +4,8 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
-use super::error::PageError;
-use super::login::urlencode;
+use crate::http::PageError;
+use crate::http::pages::urlencode;
 use crate::state::AppState;
 
 /// The branding of the entity a `login_hint` names, as the pages of a login link it.

@@ -12,10 +12,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 
 use super::branding::BrandingView;
-use super::error::PageError;
-use super::middleware::ClientAddr;
-use super::pages::{after_form, local_path, render, see_other};
-use super::{cookies, csrf, current_session};
+use super::current_session;
+use crate::http::pages::{after_form, local_path, render, see_other, urlencode};
+use crate::http::{ClientAddr, PageError, cookies, csrf};
 use crate::provider::Continuation;
 use crate::state::AppState;
 use crate::upstream::{self, Answer, LoginRequest, UpstreamError};
@@ -63,10 +62,6 @@ impl Flash {
         };
         Some((flash, email))
     }
-}
-
-pub(super) fn urlencode(value: &str) -> String {
-    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 #[derive(Template)]

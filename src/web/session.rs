@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use axum::http::HeaderMap;
 use axum::http::header::USER_AGENT;
 
-use super::cookies;
+use crate::http::cookies;
 use crate::state::AppState;
 use crate::store::{NewSession, SessionInfo, StoreError};
 

@@ -9,6 +9,7 @@ mod support;
 mod browser;
 mod cli;
 mod config;
+mod layers;
 mod login;
 mod oidc;
 mod oidc_errors;

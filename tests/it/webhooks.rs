@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use hmac::{Hmac, Mac};
 use idbridge::config::Config;
-use idbridge::notifications::Notification;
+use idbridge::store::Notification;
 use idbridge::store::tables::outbox;
 use idbridge::store::{
     AnsweredLogin, AttemptOutcome, DueNotification, NewSession, Store, StoreError, UpstreamProfile,

@@ -13,11 +13,12 @@ use serde::de::{Deserialize, DeserializeSeed, Deserializer};
 use url::Url;
 
 use super::super::file::FileConnection;
-use super::{Checker, check_unique, is_loopback, key_path};
+use super::checker::{Checker, check_unique};
+use super::parse::key_path;
+use super::urls::is_loopback;
 use crate::config::{ConnectionDecl, ConnectionProtocol, Problem};
-use crate::products::domains::normalize_host;
-use crate::store::UserSource;
-use crate::upstream::LocalAccounts;
+use crate::vocabulary::connections::RESERVED;
+use crate::vocabulary::domains::normalize_host;
 
 /// A connection's own settings, by its `type`. Read by hand (see [`SettingsOf`]) rather than
 /// with `#[serde(tag = "type")]`: `serde_ignored` cannot see into an internally tagged enum, so
@@ -222,7 +223,7 @@ fn other_kind_of(kind: &str, key: &str, table: &toml::Table) -> Option<&'static 
 /// Ids a connection may not take: those that name logins other than through a connection (in
 /// notifications), and the other sources of users (a connection's id is its users' source).
 fn is_reserved(id: &str) -> bool {
-    id == LocalAccounts::ID || UserSource::RESERVED.contains(&id)
+    RESERVED.contains(&id)
 }
 
 fn is_path_segment(id: &str) -> bool {

@@ -2,10 +2,11 @@
 use std::collections::HashSet;
 
 use super::super::file::FileWebhook;
-use super::{Checker, is_loopback, parse_target_url};
+use super::checker::Checker;
+use super::urls::{is_loopback, parse_target_url};
 use crate::config::WebhookDecl;
-use crate::notifications::EventType;
-use crate::notifications::delivery::{MAX_ATTEMPTS, MAX_BACKOFF, MAX_TIMEOUT};
+use crate::vocabulary::delivery::{MAX_ATTEMPTS, MAX_BACKOFF, MAX_TIMEOUT};
+use crate::vocabulary::events::EventType;
 
 const DEFAULT_MAX_ATTEMPTS: i64 = 12;
 const DEFAULT_BACKOFF_SECONDS: i64 = 30;

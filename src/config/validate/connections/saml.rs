@@ -5,7 +5,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::super::super::file::{FileClaimMap, FileConnection, OneOrMany};
-use super::super::Checker;
+use super::super::checker::Checker;
 use super::parse_upstream_url;
 use crate::config::{
     IdpDescriptor, IdpSource, MAX_SAML_RESPONSE_BYTES, SamlConnectionDecl, SpSigning,

@@ -1,6 +1,9 @@
 //! The embedded default of SPEC section 2: what `idbridge serve` runs with no config file, so that
 //! a newcomer can sign in within a minute. Its objects go through the same validation and
-//! storage as an operator's config, except that it may run without `keys.encryption_key`.
+//! storage as an operator's config, except that it may run without `keys.encryption_key`. Its
+//! relying party, the demo client, is [`client`].
+pub mod client;
+
 use crate::config::{Config, ConfigError, DEFAULT_ISSUER, EnvLookup};
 
 pub const DEMO_EMAIL: &str = "demo@example.com";

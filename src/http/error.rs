@@ -5,7 +5,6 @@ use axum::extract::rejection::FormRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use crate::limits::LimitError;
 use crate::password::PasswordError;
 use crate::store::StoreError;
 use crate::upstream::UpstreamError;
@@ -64,16 +63,6 @@ pub enum PageError {
     PendingFull,
     #[error("internal error: {0}")]
     Internal(String),
-}
-
-impl From<LimitError> for PageError {
-    fn from(error: LimitError) -> PageError {
-        match error {
-            LimitError::TooFrequent { .. } => PageError::TooManyRequests,
-            LimitError::Full { .. } => PageError::PendingFull,
-            LimitError::Store(e) => PageError::Store(e),
-        }
-    }
 }
 
 /// A sentence with the advice every dead end of a sign-in gives.

@@ -1,246 +1,26 @@
-//! Signing keys for ID tokens: made on first start, stored in the database so every process signs
-//! with the same keys, and encrypted at rest with AES-256-GCM when `keys.encryption_key` is set.
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
-use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use rand_core::{OsRng, RngCore};
-use serde_json::json;
-
+//! The key ring: the decoded signing keys in memory, re-read from the table every minute (or on
+//! an unknown `kid`, at most every 5 s) so that keys made by another process are picked up.
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePublicKey};
 use jsonwebtoken::DecodingKey;
 use rsa::pkcs8::LineEnding;
+use serde_json::json;
 
+use super::KeyError;
+use super::at_rest::private_pem;
+use super::rotation::signer_of;
 use crate::config::{Alg, EncryptionKey, KeysConfig};
+use crate::store::Store;
 use crate::store::tables::signing_key;
-use crate::store::{Store, StoreError};
 
-#[derive(Debug, thiserror::Error)]
-pub enum KeyError {
-    #[error("key generation failed: {0}")]
-    Generate(String),
-    #[error(
-        "signing key {kid} cannot be decrypted: keys.encryption_key is not the key it was stored with"
-    )]
-    WrongEncryptionKey { kid: String },
-    #[error("signing key {kid} is stored encrypted but keys.encryption_key is not set")]
-    MissingEncryptionKey { kid: String },
-    #[error("signing key {0} is stored in a form idbridge cannot use")]
-    Unusable(String),
-    #[error("there is no signing key for the configured algorithm")]
-    NoSigningKey,
-    #[error("signing with key {kid} failed: {reason}")]
-    Sign { kid: String, reason: String },
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("key task failed: {0}")]
-    Task(#[from] tokio::task::JoinError),
-}
-
-/// A freshly made key pair: private key as PKCS#8 PEM, public key as a JWK.
-struct NewKey {
-    private_pem: String,
-    public_jwk: serde_json::Value,
-}
-
-fn generate(alg: Alg) -> Result<NewKey, KeyError> {
-    use ed25519_dalek::pkcs8::EncodePrivateKey as _;
-    use p256::elliptic_curve::sec1::ToEncodedPoint;
-    use rsa::traits::PublicKeyParts;
-
-    let failed = |e: &dyn std::fmt::Display| KeyError::Generate(e.to_string());
-    let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
-    match alg {
-        Alg::RS256 => {
-            let key = rsa::RsaPrivateKey::new(&mut OsRng, 2048).map_err(|e| failed(&e))?;
-            Ok(NewKey {
-                private_pem: key
-                    .to_pkcs8_pem(LineEnding::LF)
-                    .map_err(|e| failed(&e))?
-                    .to_string(),
-                public_jwk: json!({"kty": "RSA", "n": b64(&key.n().to_bytes_be()), "e": b64(&key.e().to_bytes_be())}),
-            })
-        }
-        Alg::ES256 => {
-            let key = p256::SecretKey::random(&mut OsRng);
-            let point = key.public_key().to_encoded_point(false);
-            let (x, y) = (
-                point.x().expect("uncompressed"),
-                point.y().expect("uncompressed"),
-            );
-            Ok(NewKey {
-                private_pem: key
-                    .to_pkcs8_pem(LineEnding::LF)
-                    .map_err(|e| failed(&e))?
-                    .to_string(),
-                public_jwk: json!({"kty": "EC", "crv": "P-256", "x": b64(x), "y": b64(y)}),
-            })
-        }
-        Alg::EdDSA => {
-            let key = ed25519_dalek::SigningKey::generate(&mut OsRng);
-            Ok(NewKey {
-                private_pem: key
-                    .to_pkcs8_pem(LineEnding::LF)
-                    .map_err(|e| failed(&e))?
-                    .to_string(),
-                public_jwk: json!({"kty": "OKP", "crv": "Ed25519", "x": b64(key.verifying_key().as_bytes())}),
-            })
-        }
-        Alg::HS256 => Err(KeyError::Generate(
-            "HS256 uses client secrets, not key pairs".into(),
-        )),
-    }
-}
-
-/// `base64(nonce ‖ ciphertext)`; the key id is bound in as associated data, so a ciphertext copied
-/// onto another row does not decrypt.
-fn encrypt(key: &EncryptionKey, kid: &str, plaintext: &str) -> String {
-    let cipher = Aes256Gcm::new((&key.0).into());
-    let mut nonce = [0u8; 12];
-    OsRng.fill_bytes(&mut nonce);
-    let payload = Payload {
-        msg: plaintext.as_bytes(),
-        aad: kid.as_bytes(),
-    };
-    let ciphertext = cipher
-        .encrypt(&Nonce::from(nonce), payload)
-        .expect("AES-GCM encrypts any length");
-    STANDARD.encode([nonce.as_slice(), &ciphertext].concat())
-}
-
-fn decrypt(key: &EncryptionKey, kid: &str, stored: &str) -> Option<String> {
-    let bytes = STANDARD.decode(stored).ok()?;
-    let (nonce, ciphertext) = bytes.split_at_checked(12)?;
-    let nonce: [u8; 12] = nonce.try_into().ok()?;
-    let cipher = Aes256Gcm::new((&key.0).into());
-    let plain = cipher
-        .decrypt(
-            &Nonce::from(nonce),
-            Payload {
-                msg: ciphertext,
-                aad: kid.as_bytes(),
-            },
-        )
-        .ok()?;
-    String::from_utf8(plain).ok()
-}
-
-/// The private key of a stored row as PKCS#8 PEM.
-fn private_pem(row: &signing_key::Model, key: Option<&EncryptionKey>) -> Result<String, KeyError> {
-    match (row.encrypted, key) {
-        (false, _) => Ok(row.private_key.clone()),
-        (true, None) => Err(KeyError::MissingEncryptionKey {
-            kid: row.kid.clone(),
-        }),
-        (true, Some(key)) => {
-            decrypt(key, &row.kid, &row.private_key).ok_or_else(|| KeyError::WrongEncryptionKey {
-                kid: row.kid.clone(),
-            })
-        }
-    }
-}
-
-/// A new key is in JWKS this long before it signs, so relying parties that cache JWKS see it first.
-pub const PUBLISH_DELAY: i64 = 3600;
-/// Lifetime of an ID token: how long a superseded key must stay in JWKS.
-pub const ID_TOKEN_TTL: i64 = 3600;
 /// How long a process trusts its in-memory copy of the key table.
 const RELOAD_AFTER: Duration = Duration::from_secs(60);
 /// How soon an unknown `kid` may make a process read the key table again.
 const MISS_RELOAD_AFTER: Duration = Duration::from_secs(5);
-
-/// Run at start and periodically: checks that every stored key can be read with the configured
-/// encryption key (and encrypts keys stored in clear once one is configured), makes a key for the
-/// configured algorithm if there is none, makes its successor when it is older than
-/// `keys.rotate_after`, and retires keys no token can need any more.
-pub async fn prepare(
-    store: &Store,
-    config: &KeysConfig,
-    algs: &[Alg],
-    now: i64,
-) -> Result<(), KeyError> {
-    let rows = store.active_signing_keys().await?;
-    for row in &rows {
-        let pem = private_pem(row, config.encryption_key.as_ref())?;
-        if let (false, Some(key)) = (row.encrypted, &config.encryption_key) {
-            store
-                .store_encrypted_private_key(&row.kid, encrypt(key, &row.kid, &pem))
-                .await?;
-        }
-    }
-    for &alg in algs {
-        let newest = rows
-            .iter()
-            .filter(|row| row.alg == alg.as_str())
-            .map(|row| row.created_at)
-            .max();
-        if newest.is_none_or(|created| created + config.rotate_after <= now) {
-            store
-                .insert_signing_key(new_key(alg, config, now).await?)
-                .await?;
-        }
-        let Some(signer) = signer_of(rows.iter(), alg, now, |row| (&row.alg, row.created_at))
-        else {
-            continue;
-        };
-        if signer.created_at + PUBLISH_DELAY + ID_TOKEN_TTL <= now {
-            for row in rows
-                .iter()
-                .filter(|row| row.alg == alg.as_str() && row.created_at < signer.created_at)
-            {
-                store.retire_signing_key(&row.kid, now).await?;
-            }
-        }
-    }
-    Ok(())
-}
-
-async fn new_key(alg: Alg, config: &KeysConfig, now: i64) -> Result<signing_key::Model, KeyError> {
-    let new = tokio::task::spawn_blocking(move || generate(alg)).await??;
-    let kid = URL_SAFE_NO_PAD.encode(&crate::crypto::random_bytes()[..12]);
-    let mut jwk = new.public_jwk;
-    jwk["kid"] = json!(kid);
-    jwk["alg"] = json!(alg.as_str());
-    jwk["use"] = json!("sig");
-    let (private_key, encrypted) = match &config.encryption_key {
-        Some(key) => (encrypt(key, &kid, &new.private_pem), true),
-        None => (new.private_pem, false),
-    };
-    Ok(signing_key::Model {
-        kid,
-        alg: alg.as_str().to_string(),
-        private_key,
-        encrypted,
-        public_jwk: jwk.to_string(),
-        created_at: now,
-        retired_at: None,
-    })
-}
-
-/// The key that signs now: the newest key of `alg` that has been published for
-/// [`PUBLISH_DELAY`], or, when there is none yet (a new deployment), the newest key of `alg`.
-fn signer_of<'a, T>(
-    keys: impl Iterator<Item = &'a T>,
-    alg: Alg,
-    now: i64,
-    alg_and_created: impl Fn(&T) -> (&str, i64),
-) -> Option<&'a T>
-where
-    T: 'a,
-{
-    let mut of_alg: Vec<&T> = keys
-        .filter(|k| alg_and_created(k).0 == alg.as_str())
-        .collect();
-    of_alg.sort_by_key(|k| std::cmp::Reverse(alg_and_created(k).1));
-    of_alg
-        .iter()
-        .find(|k| alg_and_created(k).1 + PUBLISH_DELAY <= now)
-        .or(of_alg.first())
-        .copied()
-}
 
 /// A signing key ready to use.
 pub struct LoadedKey {
@@ -444,19 +224,8 @@ fn load_key(
 
 #[cfg(test)]
 mod tests {
+    use super::super::generate::generate;
     use super::*;
-
-    #[test]
-    fn encryption_round_trip_is_bound_to_key_and_kid() {
-        let key = EncryptionKey([7; 32]);
-        let stored = encrypt(&key, "kid-1", "-----BEGIN PRIVATE KEY-----");
-        assert_eq!(
-            decrypt(&key, "kid-1", &stored).as_deref(),
-            Some("-----BEGIN PRIVATE KEY-----")
-        );
-        assert_eq!(decrypt(&key, "kid-2", &stored), None);
-        assert_eq!(decrypt(&EncryptionKey([8; 32]), "kid-1", &stored), None);
-    }
 
     /// Each signer's JWS verifies with the key decoded for verifying and with the JWK that JWKS
     /// publishes, so what ring signs is what relying parties check.
@@ -498,18 +267,6 @@ mod tests {
                     .is_err(),
                 "{alg:?}"
             );
-        }
-    }
-
-    #[test]
-    fn every_asymmetric_alg_generates_a_pem_and_jwk() {
-        for alg in [Alg::ES256, Alg::EdDSA, Alg::RS256] {
-            let key = generate(alg).unwrap();
-            assert!(
-                key.private_pem.starts_with("-----BEGIN PRIVATE KEY-----"),
-                "{alg:?}"
-            );
-            assert!(key.public_jwk["kty"].is_string(), "{alg:?}");
         }
     }
 }

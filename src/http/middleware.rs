@@ -9,8 +9,8 @@ use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
+use super::Site;
 use super::client_addr::client_addr;
-use crate::state::AppState;
 
 /// The client's address as resolved through trusted proxies, for handlers (rate limits, sessions).
 #[derive(Debug, Clone, Copy)]
@@ -41,13 +41,13 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     response
 }
 
-pub async fn request_log(
-    State(state): State<AppState>,
+pub async fn request_log<S: Site>(
+    State(site): State<S>,
     mut request: Request,
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    let client = client_addr(&request, &state.config.server.trusted_proxies);
+    let client = client_addr(&request, site.trusted_proxies());
     if let Some(ip) = client {
         request.extensions_mut().insert(ClientAddr(ip));
     }

@@ -16,6 +16,11 @@ pub fn render(template: &impl Template, cookies: &[String]) -> Result<Response, 
     Ok(response)
 }
 
+/// `value` encoded for a query string or a path segment (`application/x-www-form-urlencoded`).
+pub fn urlencode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
 /// A file built into the binary (stylesheet, scripts), cached by browsers for an hour.
 pub fn asset(content_type: &'static str, body: &'static str) -> Response {
     (

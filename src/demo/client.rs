@@ -3,19 +3,21 @@
 //! with PKCE as the public client `demo`; only the HTTP hop to the token and userinfo endpoints is
 //! skipped, since it calls the same functions in-process.
 use askama::Template;
+use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use super::cookies;
-use super::error::PageError;
-use super::pages::{render, see_other};
 use crate::crypto;
+use crate::http::PageError;
+use crate::http::cookies;
+use crate::http::pages::{render, see_other};
 use crate::provider::{id_token, token_endpoint, userinfo};
 use crate::state::AppState;
 
@@ -35,8 +37,16 @@ fn redirect_uri(state: &AppState) -> String {
     format!("{}/demo/callback", state.config.server.issuer)
 }
 
+/// Its routes; without a configured client `demo` they answer 404.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/demo", get(home))
+        .route("/demo/start", get(start))
+        .route("/demo/callback", get(callback))
+}
+
 /// The start page, or a note when this deployment has no demo client.
-pub async fn home(State(state): State<AppState>) -> Result<Response, PageError> {
+async fn home(State(state): State<AppState>) -> Result<Response, PageError> {
     if state.clients.get(CLIENT_ID).is_none() {
         return Err(PageError::NotFound);
     }
@@ -52,7 +62,7 @@ pub async fn home(State(state): State<AppState>) -> Result<Response, PageError> 
 }
 
 /// Begins the code flow: state, nonce and a PKCE verifier kept in a cookie for the callback.
-pub async fn start(State(state): State<AppState>) -> Result<Response, PageError> {
+async fn start(State(state): State<AppState>) -> Result<Response, PageError> {
     let client = state.clients.get(CLIENT_ID).ok_or(PageError::NotFound)?;
     let (flow_state, nonce, verifier) = (
         crypto::random_token(),
@@ -89,7 +99,7 @@ pub struct Callback {
 
 /// Where idbridge sends the browser back: checks state, redeems the code with the verifier,
 /// verifies the ID token and its nonce, and shows the claims and the userinfo answer.
-pub async fn callback(
+async fn callback(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(callback): Query<Callback>,

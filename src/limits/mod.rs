@@ -7,12 +7,16 @@
 //!   scan, so each process counts at most once a second and adds what it admits meanwhile;
 //! - per client address (IPv6 by /64), `server.pending_logins_per_minute` in a fixed one-minute
 //!   window, counted in the database so that every process shares the count.
-use std::net::IpAddr;
-use std::sync::Mutex;
+mod gauge;
 
+use std::net::IpAddr;
+
+pub use gauge::PendingGauge;
+
+use crate::http::PageError;
+use crate::http::address_key;
 use crate::state::AppState;
 use crate::store::StoreError;
-use crate::web::address_key;
 
 /// The window of the per-address limit, in seconds.
 const WINDOW: i64 = 60;
@@ -27,42 +31,13 @@ pub enum LimitError {
     Store(#[from] StoreError),
 }
 
-/// This process's idea of how many pending rows are alive: the last count (taken in the second
-/// `counted_at`) plus the rows admitted since.
-#[derive(Debug, Default)]
-pub struct PendingGauge {
-    state: Mutex<Gauge>,
-}
-
-#[derive(Debug, Default)]
-struct Gauge {
-    counted_at: Option<i64>,
-    live: u64,
-}
-
-impl PendingGauge {
-    /// Takes one place if there is room; `false` when the deployment is full.
-    async fn reserve(&self, state: &AppState, now: i64, max: u64) -> Result<bool, StoreError> {
-        let stale = self.lock().counted_at != Some(now);
-        if stale {
-            let live = state.store.count_live_pending(now).await?;
-            let mut gauge = self.lock();
-            gauge.counted_at = Some(now);
-            gauge.live = live;
+impl From<LimitError> for PageError {
+    fn from(error: LimitError) -> PageError {
+        match error {
+            LimitError::TooFrequent { .. } => PageError::TooManyRequests,
+            LimitError::Full { .. } => PageError::PendingFull,
+            LimitError::Store(e) => PageError::Store(e),
         }
-        let mut gauge = self.lock();
-        if gauge.live >= max {
-            return Ok(false);
-        }
-        gauge.live += 1;
-        Ok(true)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Gauge> {
-        // A panic while holding the lock leaves two plain numbers, still usable.
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -73,7 +48,7 @@ pub async fn admit_pending(state: &AppState, client: IpAddr) -> Result<(), Limit
     let now = state.clock.now();
     let error = if !state
         .pending_gauge
-        .reserve(state, now, limits.max_pending_logins)
+        .reserve(&state.store, now, limits.max_pending_logins)
         .await?
     {
         LimitError::Full {

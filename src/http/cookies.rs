@@ -7,15 +7,15 @@ use std::borrow::Cow;
 use axum::http::HeaderMap;
 use axum::http::header::COOKIE;
 
-use crate::state::AppState;
+use super::Site;
 
 pub const SESSION: &str = "idbridge_session";
 pub const CSRF: &str = "idbridge_csrf";
 pub const FLASH: &str = "idbridge_flash";
 
 /// The name a cookie is sent under.
-fn name(state: &AppState, base: &str) -> Cow<'static, str> {
-    if state.config.server.secure_cookies() {
+fn name(site: &impl Site, base: &str) -> Cow<'static, str> {
+    if site.secure_cookies() {
         Cow::Owned(format!("__Host-{base}"))
     } else {
         Cow::Owned(base.to_string())
@@ -23,8 +23,8 @@ fn name(state: &AppState, base: &str) -> Cow<'static, str> {
 }
 
 /// The value of the first cookie called `base` (with its prefix, when secure) in the request.
-pub fn get<'a>(state: &AppState, headers: &'a HeaderMap, base: &str) -> Option<&'a str> {
-    let wanted = name(state, base);
+pub fn get<'a>(site: &impl Site, headers: &'a HeaderMap, base: &str) -> Option<&'a str> {
+    let wanted = name(site, base);
     find(headers, &wanted)
 }
 
@@ -42,14 +42,14 @@ fn find<'a>(headers: &'a HeaderMap, wanted: &str) -> Option<&'a str> {
 
 /// A `Set-Cookie` value. `max_age` 0 deletes the cookie; `None` makes it last as long as the
 /// browser session.
-pub fn set(state: &AppState, base: &str, value: &str, max_age: Option<i64>) -> String {
-    let secure = state.config.server.secure_cookies();
+pub fn set(site: &impl Site, base: &str, value: &str, max_age: Option<i64>) -> String {
+    let secure = site.secure_cookies();
     let max_age = max_age
         .map(|age| format!("; Max-Age={age}"))
         .unwrap_or_default();
     format!(
         "{}={value}; Path=/{max_age}; HttpOnly; SameSite=Lax{}",
-        name(state, base),
+        name(site, base),
         if secure { "; Secure" } else { "" }
     )
 }

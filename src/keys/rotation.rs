@@ -1,0 +1,107 @@
+//! The keys' life: at start and every few minutes ([`prepare`]), every stored key is checked
+//! against the configured encryption key, a key is made where an algorithm has none or its newest
+//! is older than `keys.rotate_after`, and keys no token can need any more are retired. Which key
+//! signs is [`signer_of`]: a successor is published in JWKS before it signs.
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::json;
+
+use super::KeyError;
+use super::at_rest::{encrypt, private_pem};
+use super::generate::generate;
+use crate::config::{Alg, KeysConfig};
+use crate::store::Store;
+use crate::store::tables::signing_key;
+
+pub const PUBLISH_DELAY: i64 = 3600;
+/// Lifetime of an ID token: how long a superseded key must stay in JWKS.
+pub const ID_TOKEN_TTL: i64 = 3600;
+/// Run at start and periodically: checks that every stored key can be read with the configured
+/// encryption key (and encrypts keys stored in clear once one is configured), makes a key for the
+/// configured algorithm if there is none, makes its successor when it is older than
+/// `keys.rotate_after`, and retires keys no token can need any more.
+pub async fn prepare(
+    store: &Store,
+    config: &KeysConfig,
+    algs: &[Alg],
+    now: i64,
+) -> Result<(), KeyError> {
+    let rows = store.active_signing_keys().await?;
+    for row in &rows {
+        let pem = private_pem(row, config.encryption_key.as_ref())?;
+        if let (false, Some(key)) = (row.encrypted, &config.encryption_key) {
+            store
+                .store_encrypted_private_key(&row.kid, encrypt(key, &row.kid, &pem))
+                .await?;
+        }
+    }
+    for &alg in algs {
+        let newest = rows
+            .iter()
+            .filter(|row| row.alg == alg.as_str())
+            .map(|row| row.created_at)
+            .max();
+        if newest.is_none_or(|created| created + config.rotate_after <= now) {
+            store
+                .insert_signing_key(new_key(alg, config, now).await?)
+                .await?;
+        }
+        let Some(signer) = signer_of(rows.iter(), alg, now, |row| (&row.alg, row.created_at))
+        else {
+            continue;
+        };
+        if signer.created_at + PUBLISH_DELAY + ID_TOKEN_TTL <= now {
+            for row in rows
+                .iter()
+                .filter(|row| row.alg == alg.as_str() && row.created_at < signer.created_at)
+            {
+                store.retire_signing_key(&row.kid, now).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn new_key(alg: Alg, config: &KeysConfig, now: i64) -> Result<signing_key::Model, KeyError> {
+    let new = tokio::task::spawn_blocking(move || generate(alg)).await??;
+    let kid = URL_SAFE_NO_PAD.encode(&crate::crypto::random_bytes()[..12]);
+    let mut jwk = new.public_jwk;
+    jwk["kid"] = json!(kid);
+    jwk["alg"] = json!(alg.as_str());
+    jwk["use"] = json!("sig");
+    let (private_key, encrypted) = match &config.encryption_key {
+        Some(key) => (encrypt(key, &kid, &new.private_pem), true),
+        None => (new.private_pem, false),
+    };
+    Ok(signing_key::Model {
+        kid,
+        alg: alg.as_str().to_string(),
+        private_key,
+        encrypted,
+        public_jwk: jwk.to_string(),
+        created_at: now,
+        retired_at: None,
+    })
+}
+
+/// The key that signs now: the newest key of `alg` that has been published for
+/// [`PUBLISH_DELAY`], or, when there is none yet (a new deployment), the newest key of `alg`.
+pub(super) fn signer_of<'a, T>(
+    keys: impl Iterator<Item = &'a T>,
+    alg: Alg,
+    now: i64,
+    alg_and_created: impl Fn(&T) -> (&str, i64),
+) -> Option<&'a T>
+where
+    T: 'a,
+{
+    let mut of_alg: Vec<&T> = keys
+        .filter(|k| alg_and_created(k).0 == alg.as_str())
+        .collect();
+    of_alg.sort_by_key(|k| std::cmp::Reverse(alg_and_created(k).1));
+    of_alg
+        .iter()
+        .find(|k| alg_and_created(k).1 + PUBLISH_DELAY <= now)
+        .or(of_alg.first())
+        .copied()
+}
