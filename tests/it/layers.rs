@@ -104,8 +104,8 @@ fn imports_run_down_the_layers() {
 }
 
 #[test]
-fn no_import_cycle_between_files() {
-    let graph = Graph::read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
+fn no_import_cycle_between_modules() {
+    let graph = Graph::read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src")).between_modules();
     let cycles = graph.cycles();
     let mut report = String::new();
     for cycle in &cycles {
@@ -135,7 +135,7 @@ fn no_import_cycle_between_files() {
     }
     assert!(
         cycles.is_empty(),
-        "{} set(s) of files of src/ import each other in a cycle:\n{report}",
+        "{} set(s) of modules of src/ import each other in a cycle:\n{report}",
         cycles.len()
     );
 }
@@ -278,6 +278,27 @@ impl Graph {
         }
         imports.sort_by(|a, b| (&a.from, &a.to, &a.written).cmp(&(&b.from, &b.to, &b.written)));
         imports.dedup_by(|a, b| a.from == b.from && a.written == b.written);
+        Graph { imports }
+    }
+
+    /// The same imports between the modules at the top of the crate (`upstream/saml/xml.rs` is
+    /// in `upstream`, `state.rs` is `state`): a file may use its parent's or its sibling's items,
+    /// as a module's parts do, but modules depend on each other one way.
+    fn between_modules(&self) -> Graph {
+        let top = |file: &str| {
+            let first = file.split('/').next().unwrap_or(file);
+            first.strip_suffix(".rs").unwrap_or(first).to_string()
+        };
+        let imports = self
+            .imports
+            .iter()
+            .filter(|i| top(&i.from) != top(&i.to))
+            .map(|i| Import {
+                from: top(&i.from),
+                written: format!("{} in src/{}", i.written, i.from),
+                to: top(&i.to),
+            })
+            .collect();
         Graph { imports }
     }
 
