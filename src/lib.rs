@@ -1,6 +1,8 @@
 //! idbridge: an identity-provider bridge. `main.rs` is only the command line; everything a test
 //! needs to run the real server in-process is here.
 pub mod api_auth;
+pub mod branding;
+pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod crypto;
@@ -14,6 +16,7 @@ pub mod password;
 pub mod password_check;
 pub mod products;
 pub mod provider;
+pub mod session;
 pub mod session_urls;
 pub mod state;
 pub mod store;
@@ -39,7 +42,6 @@ pub fn app(state: AppState) -> Router {
         web::routes()
             .merge(demo::client::router())
             .merge(provider::router())
-            .merge(upstream::router())
             .merge(products::router())
             .merge(session_urls::router())
             .merge(notifications::schemas::router()),

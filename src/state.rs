@@ -4,13 +4,14 @@ use std::sync::Arc;
 use ipnet::IpNet;
 
 use crate::api_auth::VerifiedCache;
+use crate::clients::Clients;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::hierarchy::Hierarchy;
 use crate::keys::{self, KeyError, KeyRing};
 use crate::limits::PendingGauge;
 use crate::password::{self, Argon2Gate, PasswordError};
-use crate::provider::clients::Clients;
+use crate::password_check::PasswordChecker;
 use crate::store::{Store, StoreError};
 use crate::upstream::{Connectors, UpstreamError};
 
@@ -74,6 +75,15 @@ pub enum StartError {
 }
 
 impl AppState {
+    /// What checks a password against its argon2id hash, throttled per key.
+    pub fn password_checker(&self) -> PasswordChecker<'_> {
+        PasswordChecker {
+            store: &self.store,
+            argon2: &self.argon2,
+            dummy_hash: &self.dummy_hash,
+        }
+    }
+
     /// Opens and migrates the database, stores the configured objects, makes sure signing keys
     /// exist, and loads the server's own secrets.
     pub async fn prepare(config: Config, clock: Clock) -> Result<AppState, StartError> {

@@ -17,11 +17,10 @@ use serde_json::json;
 pub use basic::{ApiCredential, basic_pair};
 pub use cache::VerifiedCache;
 
-use crate::http::address_key;
 use crate::password::PasswordError;
 use crate::password_check::{ADDRESS_RULE, Checked, PasswordChecker};
-use crate::state::AppState;
 use crate::store::StoreError;
+use crate::vocabulary::addresses::address_key;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiAuthError {
@@ -45,7 +44,9 @@ pub enum ApiAuthError {
 /// Checks the request's HTTP Basic credentials, sent from `client` (the address resolved through
 /// trusted proxies), and that they hold `required_scope` (one of [`crate::config::API_SCOPES`]).
 pub async fn authenticate(
-    state: &AppState,
+    cache: &VerifiedCache,
+    checker: PasswordChecker<'_>,
+    now: i64,
     headers: &HeaderMap,
     client: IpAddr,
     required_scope: &'static str,
@@ -55,14 +56,11 @@ pub async fn authenticate(
         .and_then(|value| value.to_str().ok())
         .and_then(basic_pair)
         .ok_or(ApiAuthError::Missing)?;
-    let now = state.clock.now();
-    let credential = match state.api_auth.get(&username, &password, now) {
+    let credential = match cache.get(&username, &password, now) {
         Some(credential) => credential,
         None => {
-            let credential = verify(state, &username, &password, client).await?;
-            state
-                .api_auth
-                .insert(&username, &password, &credential, now);
+            let credential = verify(checker, &username, &password, client, now).await?;
+            cache.insert(&username, &password, &credential, now);
             credential
         }
     };
@@ -79,22 +77,17 @@ pub async fn authenticate(
 /// credential has that username, so that both take the same time; the attempt counts against the
 /// client address (its /64 for IPv6), and is not checked at all once that has failed too often.
 async fn verify(
-    state: &AppState,
+    checker: PasswordChecker<'_>,
     username: &str,
     password: &str,
     client: IpAddr,
+    now: i64,
 ) -> Result<ApiCredential, ApiAuthError> {
-    let now = state.clock.now();
     let address_key = address_key("api-address", client);
     let keys = [(address_key.as_str(), ADDRESS_RULE)];
-    let stored = state.store.find_api_credential(username).await?;
+    let stored = checker.store.find_api_credential(username).await?;
     let stored_hash = stored.as_ref().map(|c| c.password_hash.clone());
     // Checked before the match: an unknown username does the same work and counts the same.
-    let checker = PasswordChecker {
-        store: &state.store,
-        argon2: &state.argon2,
-        dummy_hash: &state.dummy_hash,
-    };
     match checker
         .check::<ApiAuthError>(&keys, stored_hash, password, now)
         .await?

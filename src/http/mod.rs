@@ -14,7 +14,6 @@ mod site;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 
-pub use client_addr::address_key;
 pub use error::PageError;
 pub use middleware::ClientAddr;
 pub use site::Site;

@@ -13,10 +13,10 @@ use std::net::IpAddr;
 
 pub use gauge::PendingGauge;
 
+use crate::config::ServerConfig;
 use crate::http::PageError;
-use crate::http::address_key;
-use crate::state::AppState;
-use crate::store::StoreError;
+use crate::store::{Store, StoreError};
+use crate::vocabulary::addresses::address_key;
 
 /// The window of the per-address limit, in seconds.
 const WINDOW: i64 = 60;
@@ -43,20 +43,20 @@ impl From<LimitError> for PageError {
 
 /// Admits one more pending row from `client`, or says which limit it would break. Called before
 /// the row is written; a refused request writes nothing but its address's counter.
-pub async fn admit_pending(state: &AppState, client: IpAddr) -> Result<(), LimitError> {
-    let limits = &state.config.server;
-    let now = state.clock.now();
-    let error = if !state
-        .pending_gauge
-        .reserve(&state.store, now, limits.max_pending_logins)
-        .await?
-    {
+pub async fn admit_pending(
+    gauge: &PendingGauge,
+    store: &Store,
+    limits: &ServerConfig,
+    now: i64,
+    client: IpAddr,
+) -> Result<(), LimitError> {
+    let error = if !gauge.reserve(store, now, limits.max_pending_logins).await? {
         LimitError::Full {
             max: limits.max_pending_logins,
         }
     } else {
         let key = address_key("pending", client);
-        let count = state.store.count_event(&key, WINDOW, now).await?;
+        let count = store.count_event(&key, WINDOW, now).await?;
         if i64::from(count) <= i64::from(limits.pending_logins_per_minute) {
             return Ok(());
         }

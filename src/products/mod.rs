@@ -19,10 +19,11 @@ use serde_json::json;
 use crate::config::ProductDecl;
 use crate::http::pages::{after_form, see_other};
 use crate::http::{ClientAddr, PageError, csrf};
+use crate::session::current_session;
 use crate::state::AppState;
 use crate::store::StoreError;
 use crate::store::tables::user;
-use crate::web::{current_session, login_page};
+use crate::web::login_page;
 use error::{ApiError, ProductError};
 use jwt::{Organization, SsoUser};
 use request::{Destination, SsoRequest};
@@ -160,7 +161,15 @@ async fn api_login_url(
     headers: HeaderMap,
     body: Result<Json<LoginUrlBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    crate::api_auth::authenticate(&state, &headers, client, SSO_URLS_SCOPE).await?;
+    crate::api_auth::authenticate(
+        &state.api_auth,
+        state.password_checker(),
+        state.clock.now(),
+        &headers,
+        client,
+        SSO_URLS_SCOPE,
+    )
+    .await?;
     let product = find_product(&state, &product)?;
     let Json(body) = body?;
     let destination = request::destination(product, &body.destination)?;

@@ -153,7 +153,7 @@ struct CheckedRequest {
 /// The checks of OIDC Core 3.1.2.2 and RFC 7636 once the client and redirect URI are known.
 fn check(
     params: &AuthorizeParams,
-    client: &super::clients::Client,
+    client: &crate::clients::Client,
 ) -> Result<CheckedRequest, AuthorizationError> {
     let invalid =
         |description: &str| AuthorizationError::new(ErrorCode::InvalidRequest, description);

@@ -6,8 +6,8 @@ use axum::extract::rejection::FormRejection;
 use axum::http::{HeaderMap, header};
 use serde::Deserialize;
 
-use super::clients::Client;
 use super::error::OAuthError;
+use crate::clients::Client;
 use crate::config::TokenAuthMethod;
 use crate::crypto;
 use crate::state::AppState;

@@ -10,10 +10,10 @@ use serde::Deserialize;
 
 use super::error::{AuthorizationError, ErrorCode};
 use super::{flow, scope};
+use crate::branding::BrandingView;
 use crate::http::{PageError, csrf, pages};
+use crate::session::current_session;
 use crate::state::AppState;
-use crate::web::branding::BrandingView;
-use crate::web::current_session;
 
 #[derive(Template)]
 #[template(path = "consent.html")]

@@ -17,10 +17,10 @@ use super::scope::{self, Scopes};
 use crate::crypto;
 use crate::http::{PageError, cookies};
 use crate::limits;
+use crate::session::current_session_and_consent;
 use crate::state::AppState;
 use crate::store::NewCode;
-use crate::upstream::LoginRequest;
-use crate::web::current_session_and_consent;
+use crate::upstream::{Continuation, LoginRequest, Resume};
 
 /// Marks the browser that started an authorization: the pending id it is given in URLs is
 /// worthless in any other browser.
@@ -47,91 +47,20 @@ pub async fn pending_for_browser(
     })
 }
 
-const RESUME_PATH: &str = "/sso/v2/authorize/resume?id=";
-
 pub fn resume_path(pending: &PendingAuthorization) -> String {
-    Resume(pending.id.clone()).path()
+    Resume::from_kept(pending.id.clone()).path()
 }
 
-/// A pending authorization that a login resumes once the person is signed in. The provider
-/// hands it to the login (see [`Continuation`]); the login gives it back to end the
-/// authorization, with a session ([`Resume::id`] marks the session as its fresh login) or with an
-/// error ([`Resume::fail`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resume(String);
-
-impl Resume {
-    /// The pending authorization `id`, as a login kept it.
-    pub fn from_kept(id: String) -> Resume {
-        Resume(id)
-    }
-
-    pub fn id(&self) -> &str {
-        &self.0
-    }
-
-    fn path(&self) -> String {
-        format!("{RESUME_PATH}{}", self.0)
-    }
-
-    /// Ends the pending authorization, started by this browser, with an error sent to its client.
-    pub async fn fail(
-        &self,
-        state: &AppState,
-        headers: &HeaderMap,
-        error: AuthorizationError,
-    ) -> Result<Response, PageError> {
-        let pending = pending_for_browser(state, headers, &self.0).await?;
-        fail(state, &pending, error).await
-    }
-}
-
-/// Where a login sends the browser once the person is signed in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Continuation {
-    /// On with a pending authorization.
-    Resume(Resume),
-    /// To a local page.
-    Page(String),
-}
-
-impl Continuation {
-    /// What a `return_to` the browser carried through a login page or link stands for (already
-    /// made a local path). This is the one place the resume path is read back: the login form
-    /// and the links to the login routes carry it as text.
-    pub fn from_return_to(return_to: String) -> Continuation {
-        let resumed = return_to.strip_prefix(RESUME_PATH).filter(|id| {
-            id.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        });
-        match resumed {
-            Some(id) => Continuation::Resume(Resume(id.to_string())),
-            None => Continuation::Page(return_to),
-        }
-    }
-
-    /// A login kept with the pending authorization it resumes, if any, and its `return_to`.
-    pub fn from_kept(pending_id: Option<String>, return_to: String) -> Continuation {
-        match pending_id {
-            Some(id) => Continuation::Resume(Resume(id)),
-            None => Continuation::Page(return_to),
-        }
-    }
-
-    /// The local path the browser goes to.
-    pub fn path(&self) -> String {
-        match self {
-            Continuation::Resume(resume) => resume.path(),
-            Continuation::Page(path) => path.clone(),
-        }
-    }
-
-    pub fn resume(&self) -> Option<&Resume> {
-        match self {
-            Continuation::Resume(resume) => Some(resume),
-            Continuation::Page(_) => None,
-        }
-    }
+/// Ends the pending authorization a login was to resume, started by this browser, with an error
+/// sent to its client.
+pub async fn fail_resumed(
+    state: &AppState,
+    headers: &HeaderMap,
+    resume: &Resume,
+    error: AuthorizationError,
+) -> Result<Response, PageError> {
+    let pending = pending_for_browser(state, headers, resume.id()).await?;
+    fail(state, &pending, error).await
 }
 
 /// A pending authorization, and whether it is in the database yet. A new request is stored only
@@ -149,7 +78,14 @@ impl Pending {
     /// step (on any process) can find it.
     async fn keep(&self, state: &AppState) -> Result<(), PageError> {
         if let Some(client) = self.new_from {
-            limits::admit_pending(state, client).await?;
+            limits::admit_pending(
+                &state.pending_gauge,
+                &state.store,
+                &state.config.server,
+                state.clock.now(),
+                client,
+            )
+            .await?;
             state
                 .store
                 .create_pending(self.authorization.to_row())
@@ -199,7 +135,7 @@ pub async fn proceed(
             .connectors
             .for_login_hint(pending.login_hint.as_deref());
         let start = connector.entry(&LoginRequest {
-            continuation: &Continuation::Resume(Resume(pending.id.clone())),
+            continuation: &Continuation::Resume(Resume::from_kept(pending.id.clone())),
             force: session.is_some(),
             login_hint: pending.login_hint.as_deref(),
         });

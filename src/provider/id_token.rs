@@ -3,8 +3,8 @@
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Map, Value};
 
-use super::clients::Client;
 use super::error::OAuthError;
+use crate::clients::Client;
 use crate::config::Alg;
 use crate::state::AppState;
 

@@ -4,10 +4,10 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::claims::user_claims;
-use super::clients::Client;
 use super::error::OAuthError;
 use super::id_token::sign_id_token;
 use super::scope::{self, Scopes};
+use crate::clients::Client;
 use crate::crypto;
 use crate::keys::ID_TOKEN_TTL;
 use crate::state::AppState;

@@ -14,8 +14,9 @@ use url::Url;
 
 use super::id_token::verify_id_token;
 use crate::http::{PageError, cookies, csrf, pages};
+use crate::session::current_session;
+use crate::session::flash::signed_out;
 use crate::state::AppState;
-use crate::web::{current_session, signed_out};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct LogoutParams {

@@ -4,7 +4,6 @@
 mod authorize;
 mod claims;
 mod client_auth;
-pub mod clients;
 mod consent;
 mod discovery;
 pub mod error;
@@ -33,7 +32,7 @@ use serde::Deserialize;
 use crate::http::PageError;
 use crate::state::AppState;
 pub use error::{AuthorizationError, ErrorCode};
-pub use flow::{Continuation, Resume};
+pub use flow::fail_resumed;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -15,8 +15,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::http::{PageError, pages};
+use crate::session::current_session;
 use crate::state::AppState;
-use crate::web::current_session;
 
 pub async fn script() -> Response {
     pages::asset(

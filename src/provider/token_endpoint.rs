@@ -13,10 +13,10 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::client_auth::authenticate_client;
-use super::clients::Client;
 use super::error::OAuthError;
 use super::issue::{self, UserGrant};
 use super::scope::{self, Scopes};
+use crate::clients::Client;
 use crate::crypto;
 use crate::state::AppState;
 use crate::store::{CodeUse, RefreshUse, SpentGrant};

@@ -23,9 +23,9 @@ use crate::crypto;
 use crate::http::csrf;
 use crate::http::pages::{after_form, render, see_other};
 use crate::http::{ClientAddr, PageError};
+use crate::session::{new_session, replace_session};
 use crate::state::AppState;
 use crate::store::UserSource;
-use crate::web::{new_session, replace_session};
 use error::{GenerateError, OpenError};
 
 /// The API scope that may ask for session URLs.
@@ -60,8 +60,15 @@ async fn generate(
     headers: HeaderMap,
     body: Result<Json<GenerateRequest>, JsonRejection>,
 ) -> Result<Response, GenerateError> {
-    let credential =
-        crate::api_auth::authenticate(&state, &headers, client, SESSION_URLS_SCOPE).await?;
+    let credential = crate::api_auth::authenticate(
+        &state.api_auth,
+        state.password_checker(),
+        state.clock.now(),
+        &headers,
+        client,
+        SESSION_URLS_SCOPE,
+    )
+    .await?;
     let Json(request) = body?;
     let data = target::read(&request.target_url, &state.clients, &state.config.products)?;
     let token = crypto::random_token();

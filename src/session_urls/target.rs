@@ -7,9 +7,9 @@ use percent_encoding::percent_decode_str;
 use url::Url;
 use url::form_urlencoded;
 
+use crate::clients::Clients;
 use crate::config::{ProductDecl, is_plausible_email};
 use crate::products::request::is_product_url;
-use crate::provider::clients::Clients;
 use crate::store::{ProfileFields, SessionUrlData};
 
 /// Longest `TargetUrl` accepted, as sent.

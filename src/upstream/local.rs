@@ -6,9 +6,9 @@ use super::{
     Admission, Answer, AnswerRoute, Connector, Context, Identity, LoginRequest, Outgoing,
     UpstreamError, Working, login_query,
 };
-use crate::http::address_key;
 use crate::password_check::{ACCOUNT_RULE, ADDRESS_RULE, Checked};
 use crate::store::{KeptLogin, StoreError};
+use crate::vocabulary::addresses::address_key;
 
 /// The path of the login form.
 pub const LOGIN_PATH: &str = "/sso/v2/login";

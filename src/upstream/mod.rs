@@ -7,11 +7,11 @@
 //! own page, in `web::login`). Neither the login page nor the authorization flow asks which kind
 //! a connector is: they ask the registry ([`Connectors`]) for the one a `login_hint` points to
 //! (home-realm discovery by email domain) and send the browser to its [`Connector::entry`].
+mod continuation;
 mod http;
 mod local;
 mod oidc;
 mod registry;
-mod routes;
 mod saml;
 
 use std::collections::HashMap;
@@ -23,13 +23,12 @@ use url::form_urlencoded::Serializer;
 
 use crate::password::PasswordError;
 use crate::password_check::PasswordChecker;
-use crate::provider::Continuation;
 use crate::store::tables::user;
 use crate::store::{KeptLogin, OneTimeId, StoreError, UpstreamProfile};
+pub use continuation::{Continuation, Resume};
 pub use local::LocalAccounts;
 pub use oidc::OidcConnector;
 pub use registry::Connectors;
-pub use routes::{router, sign_in};
 pub use saml::{SamlConnector, SamlIdentity};
 
 /// The work of a connector that waits on a provider or the database.

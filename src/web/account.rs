@@ -8,12 +8,12 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::current_session;
 use crate::crypto;
 use crate::http::PageError;
 use crate::http::pages::{render, see_other};
 use crate::http::{cookies, csrf};
 use crate::provider::scope::{self, Scopes};
+use crate::session::current_session;
 use crate::state::AppState;
 use crate::store::Attachment;
 

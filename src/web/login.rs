@@ -7,61 +7,19 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::{Extension, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 
-use super::branding::BrandingView;
-use super::current_session;
+use crate::branding::BrandingView;
 use crate::http::pages::{after_form, local_path, render, see_other, urlencode};
 use crate::http::{ClientAddr, PageError, cookies, csrf};
-use crate::provider::Continuation;
+use crate::session::current_session;
+use crate::session::flash::{Flash, LOGIN_PATH, clear_flash};
 use crate::state::AppState;
-use crate::upstream::{self, Answer, LoginRequest, UpstreamError};
-
-const LOGIN_PATH: &str = "/sso/v2/login";
+use crate::upstream::{Answer, Continuation, LoginRequest, UpstreamError};
 
 /// The login page, which sends the browser on to `return_to` (a local path) once signed in.
 pub fn login_page(return_to: &str) -> String {
     format!("{LOGIN_PATH}?return_to={}", urlencode(return_to))
-}
-
-/// What the last POST left for the next page view.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Flash {
-    EmailMissing,
-    PasswordMissing,
-    Credentials,
-    Throttled { minutes: i64 },
-    SignedOut,
-}
-
-impl Flash {
-    fn encode(&self, email: &str) -> String {
-        let kind = match self {
-            Flash::EmailMissing => "email_missing".to_string(),
-            Flash::PasswordMissing => "password_missing".to_string(),
-            Flash::Credentials => "credentials".to_string(),
-            Flash::Throttled { minutes } => format!("throttled_{minutes}"),
-            Flash::SignedOut => "signed_out".to_string(),
-        };
-        format!("{kind}.{}", URL_SAFE_NO_PAD.encode(email))
-    }
-
-    fn decode(value: &str) -> Option<(Flash, String)> {
-        let (kind, email) = value.split_once('.')?;
-        let email = String::from_utf8(URL_SAFE_NO_PAD.decode(email).ok()?).ok()?;
-        let flash = match kind {
-            "email_missing" => Flash::EmailMissing,
-            "password_missing" => Flash::PasswordMissing,
-            "credentials" => Flash::Credentials,
-            "signed_out" => Flash::SignedOut,
-            other => Flash::Throttled {
-                minutes: other.strip_prefix("throttled_")?.parse().ok()?,
-            },
-        };
-        Some((flash, email))
-    }
 }
 
 #[derive(Template)]
@@ -205,7 +163,7 @@ pub async fn submit(
         now: state.clock.now(),
     };
     let local = state.connectors.local();
-    match upstream::sign_in(&state, &headers, client, local, &answer, &continuation).await {
+    match super::upstream::sign_in(&state, &headers, client, local, &answer, &continuation).await {
         Ok(signed_in) => Ok(after_form(signed_in)),
         Err(PageError::Upstream(UpstreamError::InvalidCredentials)) => Ok(back(Flash::Credentials)),
         Err(PageError::Upstream(UpstreamError::Throttled { until })) => {
@@ -213,44 +171,5 @@ pub async fn submit(
             Ok(back(Flash::Throttled { minutes }))
         }
         Err(other) => Err(other),
-    }
-}
-
-/// The answer once a browser is signed out: back to the login page, which says so.
-pub fn signed_out(state: &AppState, clear_session_cookie: String) -> Response {
-    let flash = cookies::set(
-        state,
-        cookies::FLASH,
-        &Flash::SignedOut.encode(""),
-        Some(60),
-    );
-    see_other(LOGIN_PATH, &[clear_session_cookie, flash])
-}
-
-fn clear_flash(state: &AppState) -> String {
-    cookies::set(state, cookies::FLASH, "", Some(0))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Flash;
-
-    #[test]
-    fn flash_round_trip() {
-        for flash in [
-            Flash::EmailMissing,
-            Flash::PasswordMissing,
-            Flash::Credentials,
-            Flash::Throttled { minutes: 14 },
-            Flash::SignedOut,
-        ] {
-            let encoded = flash.encode("a.b@example.com");
-            assert_eq!(
-                Flash::decode(&encoded),
-                Some((flash, "a.b@example.com".into()))
-            );
-        }
-        assert_eq!(Flash::decode("throttled_x.YQ"), None);
-        assert_eq!(Flash::decode("nonsense"), None);
     }
 }

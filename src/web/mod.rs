@@ -1,9 +1,8 @@
 //! Pages for people (login, account, branding files), the browser's idbridge session, the
 //! stylesheet and health checks. The plumbing under them is in [`crate::http`].
 mod account;
-pub mod branding;
 mod login;
-mod session;
+mod upstream;
 
 use axum::Router;
 use axum::extract::State;
@@ -13,8 +12,8 @@ use axum::routing::{get, post};
 
 use crate::http::pages;
 use crate::state::AppState;
-pub use login::{login_page, signed_out};
-pub use session::{current_session, current_session_and_consent, new_session, replace_session};
+pub use login::login_page;
+pub use upstream::sign_in;
 
 /// The pages' routes.
 pub fn routes() -> Router<AppState> {
@@ -24,11 +23,15 @@ pub fn routes() -> Router<AppState> {
         .route("/account", get(account::show))
         .route("/account/sessions/end", post(account::end_session))
         .route("/account/consents/revoke", post(account::revoke_consent))
-        .route("/branding/{entity}/{file}", get(branding::branding_file))
+        .route(
+            "/branding/{entity}/{file}",
+            get(crate::branding::branding_file),
+        )
         .route("/static/idbridge.css", get(stylesheet))
         .route("/static/form_post.js", get(form_post_script))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .merge(upstream::router())
 }
 
 async fn stylesheet() -> Response {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::http::address_key;
+use crate::vocabulary::addresses::address_key;
 
 pub const POSTS_PER_WINDOW: u32 = 120;
 pub const WINDOW: i64 = 60;

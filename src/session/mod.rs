@@ -1,4 +1,7 @@
-//! The idbridge session of the browser behind a request.
+//! The idbridge session of the browser behind a request: finding it, starting it at a login,
+//! and what the login page says after it ends ([`flash`]).
+pub mod flash;
+
 use std::net::IpAddr;
 
 use axum::http::HeaderMap;

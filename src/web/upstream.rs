@@ -11,7 +11,7 @@
 //!
 //! A login made for a pending authorization goes on with it; a provider's refusal the browser
 //! brings back is told to the waiting client. Local accounts answer through their own form
-//! (`web::login`), which signs in with [`sign_in`].
+//! (`web::login`), which signs in with [`sign_in`]. The connectors themselves are in `upstream`.
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -23,18 +23,20 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use serde::Deserialize;
 
-use super::{Answer, AnswerRoute, Connector, Context, Identity, LoginRequest, UpstreamError};
 use crate::config::MAX_SAML_RESPONSE_BYTES;
 use crate::crypto;
 use crate::http::pages::{local_path, see_other};
 use crate::http::{ClientAddr, PageError, cookies};
 use crate::limits;
-use crate::password_check::PasswordChecker;
-use crate::provider::{AuthorizationError, Continuation, ErrorCode, Resume};
+use crate::provider::{AuthorizationError, ErrorCode, fail_resumed};
+use crate::session::{new_session, replace_session};
 use crate::state::AppState;
 use crate::store::Notification;
 use crate::store::{AnsweredLogin, KeptLogin, OutgoingLogin};
-use crate::web::{new_session, replace_session};
+use crate::upstream::{
+    Answer, AnswerRoute, Connector, Context, Continuation, Identity, LoginRequest, Resume,
+    UpstreamError,
+};
 
 /// How long a person may take at the provider.
 const UPSTREAM_LOGIN_TTL: i64 = 600;
@@ -88,11 +90,7 @@ fn is_cross_site(route: AnswerRoute) -> bool {
 /// What connectors may use of the application.
 fn context(state: &AppState) -> Context<'_> {
     Context {
-        passwords: PasswordChecker {
-            store: &state.store,
-            argon2: &state.argon2,
-            dummy_hash: &state.dummy_hash,
-        },
+        passwords: state.password_checker(),
     }
 }
 
@@ -113,7 +111,14 @@ async fn login(
     Query(query): Query<LoginQuery>,
 ) -> Result<Response, PageError> {
     let connector = connector(&state, &path, is_upstream)?;
-    limits::admit_pending(&state, client).await?;
+    limits::admit_pending(
+        &state.pending_gauge,
+        &state.store,
+        &state.config.server,
+        state.clock.now(),
+        client,
+    )
+    .await?;
     let return_to = local_path(query.return_to.as_deref());
     let continuation = Continuation::from_return_to(return_to.clone());
     let request = LoginRequest {
@@ -437,14 +442,14 @@ async fn refused(
                 code,
                 format!("{} did not sign the user in", connector.name()),
             );
-            resume.fail(state, headers, error).await
+            fail_resumed(state, headers, resume, error).await
         }
         None => Err(denied.into()),
     }
 }
 
 /// Whether `connector` may sign someone in with `email`: a domain another connection claims, or
-/// one outside the connector's own, is refused (see [`super::Connectors::check_email`]). A
+/// one outside the connector's own, is refused (see [`crate::upstream::Connectors::check_email`]). A
 /// connection that lists its domains speaks for every address in them; one without `domains`
 /// may not take an address that a local account or another connection's person already holds,
 /// or it could become that person at the products, which know people by address.
