@@ -1,4 +1,5 @@
 //! Application state shared by every request, and what it takes to build it at start.
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use ipnet::IpNet;
@@ -9,7 +10,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::hierarchy::Hierarchy;
 use crate::keys::{self, KeyError, KeyRing};
-use crate::limits::PendingGauge;
+use crate::limits::{self, LimitError, PendingGauge};
 use crate::password::{self, Argon2Gate, PasswordError};
 use crate::password_check::PasswordChecker;
 use crate::store::{Store, StoreError};
@@ -75,6 +76,18 @@ pub enum StartError {
 }
 
 impl AppState {
+    /// Admits one more pending login from `client`, or says which limit it would break.
+    pub async fn admit_pending(&self, client: IpAddr) -> Result<(), LimitError> {
+        limits::admit_pending(
+            &self.pending_gauge,
+            &self.store,
+            &self.config.server,
+            self.clock.now(),
+            client,
+        )
+        .await
+    }
+
     /// What checks a password against its argon2id hash, throttled per key.
     pub fn password_checker(&self) -> PasswordChecker<'_> {
         PasswordChecker {

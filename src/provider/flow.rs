@@ -16,7 +16,6 @@ use super::response_mode::ResponseMode;
 use super::scope::{self, Scopes};
 use crate::crypto;
 use crate::http::{PageError, cookies};
-use crate::limits;
 use crate::session::current_session_and_consent;
 use crate::state::AppState;
 use crate::store::NewCode;
@@ -78,14 +77,7 @@ impl Pending {
     /// step (on any process) can find it.
     async fn keep(&self, state: &AppState) -> Result<(), PageError> {
         if let Some(client) = self.new_from {
-            limits::admit_pending(
-                &state.pending_gauge,
-                &state.store,
-                &state.config.server,
-                state.clock.now(),
-                client,
-            )
-            .await?;
+            state.admit_pending(client).await?;
             state
                 .store
                 .create_pending(self.authorization.to_row())

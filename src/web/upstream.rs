@@ -27,7 +27,6 @@ use crate::config::MAX_SAML_RESPONSE_BYTES;
 use crate::crypto;
 use crate::http::pages::{local_path, see_other};
 use crate::http::{ClientAddr, PageError, cookies};
-use crate::limits;
 use crate::provider::{AuthorizationError, ErrorCode, fail_resumed};
 use crate::session::{new_session, replace_session};
 use crate::state::AppState;
@@ -111,14 +110,7 @@ async fn login(
     Query(query): Query<LoginQuery>,
 ) -> Result<Response, PageError> {
     let connector = connector(&state, &path, is_upstream)?;
-    limits::admit_pending(
-        &state.pending_gauge,
-        &state.store,
-        &state.config.server,
-        state.clock.now(),
-        client,
-    )
-    .await?;
+    state.admit_pending(client).await?;
     let return_to = local_path(query.return_to.as_deref());
     let continuation = Continuation::from_return_to(return_to.clone());
     let request = LoginRequest {
