@@ -18,7 +18,7 @@ use openidconnect::{
 use serde_json::{Map, Value};
 use tokio::sync::RwLock;
 
-use super::http::{BodyError, read_limited};
+use super::http::{BodyError, Capped, read_limited};
 use super::{
     Admission, Answer, AnswerRoute, Connector, Context, Identity, LoginRequest, Outgoing,
     UpstreamError, Working,
@@ -35,6 +35,9 @@ const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(10);
 const CLOCK_SKEW: i64 = 60;
 /// The largest userinfo answer read: a few claims about one person take a few hundred bytes.
 const MAX_USERINFO_BYTES: usize = 64 * 1024;
+/// The largest discovery document, key set or token answer read: the largest providers' are a
+/// few kilobytes (a key set with certificate chains some tens).
+const MAX_ANSWER_BYTES: usize = 256 * 1024;
 
 /// Discovery, when it was fetched, and when its keys were last fetched again.
 #[derive(Clone)]
@@ -199,7 +202,7 @@ impl OidcConnector {
             .exchange_code(AuthorizationCode::new(code.to_string()))
             .map_err(|e| self.invalid(format!("token endpoint: {e}")))?
             .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_string()))
-            .request_async(&self.http)
+            .request_async(&self.capped())
             .await
             .map_err(|e| self.unreachable_or_invalid(e))?;
         let id_token = response
@@ -309,9 +312,9 @@ impl OidcConnector {
     async fn discover(&self) -> Result<CoreProviderMetadata, UpstreamError> {
         let issuer = IssuerUrl::new(self.settings.issuer.clone())
             .map_err(|e| self.invalid(format!("issuer: {e}")))?;
-        CoreProviderMetadata::discover_async(issuer, &self.http)
+        CoreProviderMetadata::discover_async(issuer, &self.capped())
             .await
-            .map_err(|e| self.unreachable(format!("discovery: {e}")))
+            .map_err(|e| self.discovery_failed("discovery", e))
     }
 
     /// Fetches the provider's keys again, unless that was done a moment ago.
@@ -324,9 +327,9 @@ impl OidcConnector {
             .keys_refetched_at
             .is_none_or(|at| at.elapsed() >= JWKS_REFETCH_INTERVAL)
         {
-            let keys = CoreJsonWebKeySet::fetch_async(current.metadata.jwks_uri(), &self.http)
+            let keys = CoreJsonWebKeySet::fetch_async(current.metadata.jwks_uri(), &self.capped())
                 .await
-                .map_err(|e| self.unreachable(format!("keys: {e}")))?;
+                .map_err(|e| self.discovery_failed("keys", e))?;
             current.metadata = current.metadata.clone().set_jwks(keys);
             current.keys_refetched_at = Some(Instant::now());
         }
@@ -384,6 +387,14 @@ impl OidcConnector {
         }))
     }
 
+    /// The client for openidconnect's requests to the provider, its answers bounded.
+    fn capped(&self) -> Capped<'_> {
+        Capped {
+            http: &self.http,
+            limit: MAX_ANSWER_BYTES,
+        }
+    }
+
     fn invalid(&self, detail: impl Into<String>) -> UpstreamError {
         UpstreamError::Invalid {
             connection: self.connection.id.clone(),
@@ -398,16 +409,32 @@ impl OidcConnector {
         }
     }
 
-    /// A failed code exchange: the provider could not be reached, or it said no.
-    fn unreachable_or_invalid<RE: std::error::Error + 'static, T: openidconnect::ErrorResponse>(
+    /// A failed code exchange: the provider could not be reached, or it said no, or its answer
+    /// was too large.
+    fn unreachable_or_invalid<T: openidconnect::ErrorResponse>(
         &self,
-        error: openidconnect::RequestTokenError<RE, T>,
+        error: openidconnect::RequestTokenError<BodyError, T>,
     ) -> UpstreamError {
         match error {
-            openidconnect::RequestTokenError::Request(e) => {
+            openidconnect::RequestTokenError::Request(BodyError::Read(e)) => {
                 self.unreachable(format!("token endpoint: {e}"))
             }
             other => self.invalid(format!("token endpoint: {other}")),
+        }
+    }
+
+    /// A failed fetch of discovery or keys: the provider could not be reached, unless its
+    /// answer was too large (that it answered badly).
+    fn discovery_failed(
+        &self,
+        what: &str,
+        error: openidconnect::DiscoveryError<BodyError>,
+    ) -> UpstreamError {
+        match error {
+            openidconnect::DiscoveryError::Request(BodyError::TooLarge(_)) => {
+                self.invalid(format!("{what}: {error}"))
+            }
+            other => self.unreachable(format!("{what}: {other}")),
         }
     }
 }

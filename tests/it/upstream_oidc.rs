@@ -281,6 +281,7 @@ crate::backend_tests!(
     an_authoritative_provider_needs_no_email_verified,
     an_address_another_connection_claims_is_refused,
     an_oversize_userinfo_is_refused,
+    oversize_provider_answers_are_refused,
     a_callback_may_land_on_another_process,
     a_sign_in_that_fails_stores_nothing,
 );
@@ -355,6 +356,15 @@ enum Tamper {
     HugeUserinfo,
     /// No email in the ID token, and userinfo padded to just under 64 KiB.
     LargeUserinfo,
+    /// The discovery document, the key set or the token answer padded past 256 KiB.
+    HugeDiscovery,
+    HugeKeys,
+    HugeTokenAnswer,
+}
+
+/// What [`Tamper::HugeDiscovery`] and its kin add to an answer: a member no one reads.
+fn pad_past_the_limit(answer: &mut Value) {
+    answer["padding"] = json!("x".repeat(256 * 1024));
 }
 
 /// The userinfo padding of [`Tamper::HugeUserinfo`] and [`Tamper::LargeUserinfo`].
@@ -688,6 +698,29 @@ async fn an_oversize_userinfo_is_refused(backend: Backend) {
     chained_login(&chain).await;
 }
 
+/// A discovery document, key set or token answer larger than 256 KiB is refused before it fills
+/// memory (openidconnect would read any size), and signs no one in; the same provider answering
+/// in bounds signs in. Discovery is cached once it works, so the huge ones come first.
+async fn oversize_provider_answers_are_refused(backend: Backend) {
+    let chain = Chain::start(backend, true).await;
+    let before = chain.counts().await;
+    for tamper in [
+        Tamper::HugeDiscovery,
+        Tamper::HugeKeys,
+        Tamper::HugeTokenAnswer,
+    ] {
+        chain.tamper(tamper);
+        assert_eq!(
+            refused_page(&chain).await,
+            (StatusCode::BAD_GATEWAY, vec!["Sign-in failed".to_string()]),
+            "{tamper:?}"
+        );
+        assert_eq!(chain.counts().await, before, "{tamper:?} changed nothing");
+    }
+    chain.tamper(Tamper::Nothing);
+    chained_login(&chain).await;
+}
+
 /// The login starts at one idbridge process and comes back to another on the same database.
 async fn a_callback_may_land_on_another_process(backend: Backend) {
     let chain = Chain::start(backend, false).await;
@@ -860,6 +893,9 @@ async fn proxy_discovery(State(proxy): State<Arc<Proxy>>) -> axum::Json<Value> {
     // As many providers do, it says it also signs with HS256 (for clients that ask for it) and
     // even `none`: neither may be accepted from it for a client that did not ask.
     metadata["id_token_signing_alg_values_supported"] = json!(["EdDSA", "HS256", "none"]);
+    if proxy.tamper() == Tamper::HugeDiscovery {
+        pad_past_the_limit(&mut metadata);
+    }
     axum::Json(metadata)
 }
 
@@ -870,7 +906,11 @@ async fn proxy_jwks(State(proxy): State<Arc<Proxy>>) -> axum::Json<Value> {
         1
     };
     let keys: Vec<&Value> = proxy.keys[..published].iter().map(|k| &k.jwk).collect();
-    axum::Json(json!({ "keys": keys }))
+    let mut set = json!({ "keys": keys });
+    if proxy.tamper() == Tamper::HugeKeys {
+        pad_past_the_limit(&mut set);
+    }
+    axum::Json(set)
 }
 
 async fn proxy_token(
@@ -892,6 +932,9 @@ async fn proxy_token(
     let mut answer: Value = response.json().await.unwrap();
     if let Some(id_token) = answer["id_token"].as_str().map(str::to_string) {
         answer["id_token"] = json!(proxy.forge(&id_token));
+    }
+    if proxy.tamper() == Tamper::HugeTokenAnswer {
+        pad_past_the_limit(&mut answer);
     }
     (status, axum::Json(answer))
 }
