@@ -57,20 +57,13 @@ pub fn new_session<'a>(
             .and_then(|v| v.to_str().ok())
             .unwrap_or(""),
         pending_id,
+        replaces: cookies::get(state, headers, cookies::SESSION),
     }
 }
 
-/// Ends the session the browser had before the one of `token`, and returns the new one's
-/// `Set-Cookie`: a new id at every login, so an id planted or seen before the login is worthless
-/// after it.
-pub async fn replace_session(
-    state: &AppState,
-    headers: &HeaderMap,
-    token: &str,
-) -> Result<String, StoreError> {
-    if let Some(previous) = cookies::get(state, headers, cookies::SESSION) {
-        state.store.delete_session(previous).await?;
-    }
+/// The `Set-Cookie` that gives the browser the session of `token`: a new token at every login
+/// (the one before ends with it, see [`NewSession::replaces`]).
+pub fn session_cookie(state: &AppState, token: &str) -> String {
     let ttl = state.config.server.session_ttl;
-    Ok(cookies::set(state, cookies::SESSION, token, Some(ttl)))
+    cookies::set(state, cookies::SESSION, token, Some(ttl))
 }

@@ -23,7 +23,7 @@ use crate::crypto;
 use crate::http::csrf;
 use crate::http::pages::{after_form, render, see_other};
 use crate::http::{ClientAddr, PageError};
-use crate::session::{new_session, replace_session};
+use crate::session::{new_session, session_cookie};
 use crate::state::AppState;
 use crate::store::UserSource;
 use error::{GenerateError, OpenError};
@@ -152,7 +152,7 @@ async fn open(
         .await
         .map_err(OpenError::from)?
         .ok_or(OpenError::Unusable)?;
-    let cookie = replace_session(&state, &headers, &opened.session_token).await?;
+    let cookie = session_cookie(&state, &opened.session_token);
     tracing::info!(user = %opened.user.id, profile = ?opened.change, "signed in by session URL");
     Ok(after_form(see_other(&opened.target_url, &[cookie])))
 }

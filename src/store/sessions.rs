@@ -42,6 +42,9 @@ pub struct NewSession<'a> {
     pub user_agent: &'a str,
     /// The pending authorization the login is made for, if any (see [`SessionInfo::pending_id`]).
     pub pending_id: Option<&'a str>,
+    /// The cookie token of the session the browser had before this login, if any: that session
+    /// ends as this one starts, so an id planted or seen before the login is worthless after it.
+    pub replaces: Option<&'a str>,
 }
 
 /// Inserts a session for the user of `login`, whose `UserLoginNotification` goes to the outbox
@@ -55,9 +58,25 @@ pub(super) async fn insert_session<C: ConnectionTrait>(
 ) -> Result<String, StoreError> {
     let token = crypto::random_token();
     enqueue_notification(db, config, login, new.now).await?;
+    let replaced = match new.replaces {
+        Some(previous) => {
+            let id_hash = crypto::sha256_hex(previous);
+            let row = session::Entity::find_by_id(id_hash.clone()).one(db).await?;
+            if row.is_some() {
+                session::Entity::delete_by_id(id_hash).exec(db).await?;
+            }
+            row
+        }
+        None => None,
+    };
+    // Products watch a session by its sid (the session tracker, logout): the same person signing
+    // in again in the same browser stays the same session to them.
+    let sid = replaced
+        .filter(|row| row.user_id == login.user.id && row.expires_at > new.now)
+        .map_or_else(crypto::random_token, |row| row.sid);
     session::Model {
         id_hash: crypto::sha256_hex(&token),
-        sid: crypto::random_token(),
+        sid,
         user_id: login.user.id.clone(),
         auth_time: new.now,
         expires_at: new.now + new.ttl,

@@ -28,7 +28,7 @@ use crate::crypto;
 use crate::http::pages::{local_path, see_other};
 use crate::http::{ClientAddr, PageError, cookies};
 use crate::provider::{AuthorizationError, ErrorCode, fail_resumed};
-use crate::session::{new_session, replace_session};
+use crate::session::{new_session, session_cookie};
 use crate::state::AppState;
 use crate::store::Notification;
 use crate::store::{AnsweredLogin, KeptLogin, OutgoingLogin};
@@ -315,7 +315,7 @@ pub async fn sign_in(
 
 /// Starts a session for who `identity` names (a provider's user is created or updated first, in
 /// the same transaction), made by a login for the pending authorization `continuation` resumes,
-/// if any; the `Set-Cookie` that gives it to the browser (see [`replace_session`]).
+/// if any; the `Set-Cookie` that gives it to the browser (see [`session_cookie`]).
 async fn start_session(
     state: &AppState,
     headers: &HeaderMap,
@@ -343,7 +343,7 @@ async fn start_session(
                 .await?
         }
     };
-    let cookie = replace_session(state, headers, &token).await?;
+    let cookie = session_cookie(state, &token);
     tracing::info!(user = %user.id, connection = %connector.id(), "signed in");
     Ok(cookie)
 }

@@ -410,6 +410,62 @@ async fn session_id_is_rotated_at_login(backend: Backend) {
     assert_ne!(issued, planted);
 }
 
+/// The sid a session is watched by stays when its person signs in again in the same browser
+/// (a fresh login for `prompt=login` or `max_age` is no new session to the products), and is new
+/// when someone else signs in there.
+async fn a_new_login_keeps_the_sid_only_for_the_same_person(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let config = format!(
+        "{BASE_CONFIG}\n[[users]]\nid = \"u-bob\"\nemail = \"bob@example.com\"\nname = \"Bob\"\npassword = \"{ALICE_PASSWORD}\"\n"
+    );
+    let server = TestServer::start(&db, &config).await;
+    let sids = |user: &'static str| {
+        let server = &server;
+        async move {
+            let now = server.clock.now();
+            let sessions = server.state.store.sessions_of(user, now).await.unwrap();
+            sessions.into_iter().map(|s| s.sid).collect::<Vec<_>>()
+        }
+    };
+    let client = server.client();
+    server.login(&client, ALICE_EMAIL, ALICE_PASSWORD).await;
+    let first = sids("u-alice").await;
+    assert_eq!(first.len(), 1);
+    server.login_again(&client).await;
+    assert_eq!(sids("u-alice").await, first, "Alice again: the same sid");
+    // Bob signs in at the same browser (the login form, shown again as `prompt=login` does).
+    let csrf = server.csrf_token(&client, "/account").await;
+    let bob_login = client
+        .post(server.url("/sso/v2/login"))
+        .form(&[
+            ("email", "bob@example.com"),
+            ("password", ALICE_PASSWORD),
+            ("csrf", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        cookie_value(&bob_login, "idbridge_session").is_some(),
+        "Bob is signed in"
+    );
+    assert_eq!(
+        sids("u-alice").await,
+        Vec::<String>::new(),
+        "Alice's session ended"
+    );
+    let bob = sids("u-bob").await;
+    assert_eq!(bob.len(), 1);
+    assert_ne!(bob, first, "Bob's session is another one");
+    // Alice in another browser is another session too.
+    server
+        .login(&server.client(), ALICE_EMAIL, ALICE_PASSWORD)
+        .await;
+    let other_browser = sids("u-alice").await;
+    assert_eq!(other_browser.len(), 1);
+    assert_ne!(other_browser, first);
+}
+
 async fn sign_out_ends_the_session(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = TestServer::start(&db, BASE_CONFIG).await;
@@ -563,6 +619,7 @@ crate::backend_tests!(
     forwarded_for_is_believed_only_from_trusted_proxies,
     oversized_form_body_is_refused,
     session_id_is_rotated_at_login,
+    a_new_login_keeps_the_sid_only_for_the_same_person,
     sign_out_ends_the_session,
     sessions_expire,
     return_to_only_goes_to_local_paths,

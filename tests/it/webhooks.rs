@@ -491,6 +491,7 @@ async fn profiles_are_announced_with_their_change(backend: Backend) {
         client_addr: std::net::IpAddr::from([127, 0, 0, 1]),
         user_agent: "test",
         pending_id: None,
+        replaces: None,
     };
     assert!(
         store.create_session(&login, session, config).await.is_err(),
