@@ -37,6 +37,7 @@ pub use grants::{
 };
 pub use notification::{Notification, NotifiedUser};
 pub use outbox::{AttemptOutcome, DueNotification, OUTBOX_RETENTION, enqueue_notification};
+pub use product_confirmations::ProductConfirmation;
 pub use session_urls::{OpenedSessionUrl, ProfileChange, ProfileFields, SessionUrlData};
 pub use sessions::{NewSession, SessionInfo};
 pub use throttle::ThrottleRule;

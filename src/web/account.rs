@@ -1,5 +1,6 @@
 //! `GET /account` (SPEC section 9): the signed-in user's profile, attached entities, active
-//! sessions (each can be signed out) and remembered consents (each can be withdrawn).
+//! sessions (each can be signed out), remembered consents (each can be withdrawn) and the product
+//! hosts the user said yes to (each can be forgotten).
 use askama::Template;
 use axum::Form;
 use axum::extract::State;
@@ -33,6 +34,12 @@ struct ConsentRow {
     granted_at: String,
 }
 
+struct ProductRow {
+    product_id: String,
+    host: String,
+    confirmed_at: String,
+}
+
 #[derive(Template)]
 #[template(path = "account.html")]
 struct AccountPage {
@@ -43,6 +50,7 @@ struct AccountPage {
     attached_to: Vec<Attachment>,
     sessions: Vec<SessionRow>,
     consents: Vec<ConsentRow>,
+    products: Vec<ProductRow>,
 }
 
 pub async fn show(
@@ -86,6 +94,17 @@ pub async fn show(
             granted_at: utc(c.granted_at),
         })
         .collect();
+    let products = state
+        .store
+        .product_confirmations_of(&user.id)
+        .await?
+        .into_iter()
+        .map(|p| ProductRow {
+            product_id: p.product_id,
+            host: p.host,
+            confirmed_at: utc(p.confirmed_at),
+        })
+        .collect();
     let (csrf, csrf_cookie) = csrf::issue(&state, &headers);
     let page = AccountPage {
         csrf,
@@ -95,6 +114,7 @@ pub async fn show(
         email: user.email,
         sessions,
         consents,
+        products,
     };
     render(&page, &csrf_cookie.into_iter().collect::<Vec<_>>())
 }
@@ -148,6 +168,34 @@ pub async fn revoke_consent(
     state
         .store
         .revoke_grants_of(user_id, &form.client_id, state.clock.now())
+        .await?;
+    Ok(see_other("/account", &[]))
+}
+
+#[derive(Deserialize)]
+pub struct ForgetProductForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    product: String,
+    #[serde(default)]
+    host: String,
+}
+
+/// Forgets the user's yes to a product host: the next sign-in there asks again.
+pub async fn forget_product(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<ForgetProductForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let Form(form) = form?;
+    csrf::verify(&state, &headers, &form.csrf)?;
+    let Some(session) = current_session(&state, &headers).await? else {
+        return Ok(see_other(LOGIN_FOR_ACCOUNT, &[]));
+    };
+    state
+        .store
+        .forget_product_confirmation(&session.user.id, &form.product, &form.host)
         .await?;
     Ok(see_other("/account", &[]))
 }

@@ -23,6 +23,7 @@ pub fn routes() -> Router<AppState> {
         .route("/account", get(account::show))
         .route("/account/sessions/end", post(account::end_session))
         .route("/account/consents/revoke", post(account::revoke_consent))
+        .route("/account/products/forget", post(account::forget_product))
         .route(
             "/branding/{entity}/{file}",
             get(crate::branding::branding_file),

@@ -374,6 +374,61 @@ fn form_action(html: &str) -> Option<String> {
 /// anywhere until the person says yes on idbridge's page, whose form only a page of idbridge
 /// can post (CSRF), whatever the browser says of where the request came from. The yes is
 /// remembered for that host of that product only.
+/// The account page lists the product hosts the person said yes to; one forgotten there asks
+/// again at the next sign-in, and a form without the page's token forgets nothing.
+async fn the_account_page_lists_and_forgets_confirmed_hosts(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    let client = signed_in(&server).await;
+    let path = "/sso/jwt/helpdesk?hub_domain=acme.help.example.com";
+    sso_redirect(&server, &client, path).await;
+    let account = |client: &reqwest::Client| {
+        let url = server.url("/account");
+        let client = client.clone();
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let page = account(&client).await;
+    assert!(page.contains("acme.help.example.com"), "{page}");
+    let csrf = form_value(&page, "csrf").unwrap();
+    let forget = |csrf: String| {
+        client
+            .post(server.url("/account/products/forget"))
+            .form(&[
+                ("csrf", csrf),
+                ("product", "helpdesk".to_string()),
+                ("host", "acme.help.example.com".to_string()),
+            ])
+            .send()
+    };
+    let refused = forget(forged(&csrf)).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(server.count("product_confirmations").await, 1);
+    // Another person's browser, signed in as no one, forgets nothing either.
+    let stranger = server
+        .client()
+        .post(server.url("/account/products/forget"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("product", "helpdesk"),
+            ("host", "acme.help.example.com"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stranger.status(), StatusCode::FORBIDDEN);
+    assert_eq!(server.count("product_confirmations").await, 1);
+
+    let forgotten = forget(csrf).await.unwrap();
+    assert_eq!(location(&forgotten).as_deref(), Some("/account"));
+    assert_eq!(server.count("product_confirmations").await, 0);
+    assert!(!account(&client).await.contains("acme.help.example.com"));
+    let again = client.get(server.url(path)).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::OK, "asked again");
+    assert_eq!(
+        texts(&again.text().await.unwrap(), "h1"),
+        ["Continue to acme.help.example.com as alice@example.com?"]
+    );
+}
+
 async fn a_new_host_needs_the_persons_confirmation(backend: Backend) {
     let (_db, server) = start(backend).await;
     let client = signed_in(&server).await;
@@ -892,6 +947,7 @@ async fn login_url_api_by_internal_customer(backend: Backend) {
 crate::backend_tests!(
     hub_token_for_a_signed_in_user,
     a_new_host_needs_the_persons_confirmation,
+    the_account_page_lists_and_forgets_confirmed_hosts,
     workspace_token_for_a_signed_in_user,
     workspace_takes_hub_domain_like_every_product,
     not_signed_in_goes_through_login_and_back,
