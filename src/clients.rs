@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use url::Url;
 
-use crate::config::{Alg, ClientDecl, Secret, TokenAuthMethod};
+use crate::config::{Alg, BackchannelLogout, ClientDecl, Secret, TokenAuthMethod};
 use crate::crypto;
 
 #[derive(Debug)]
@@ -16,6 +16,7 @@ pub struct Client {
     pub id_token_alg: Alg,
     pub require_pkce: bool,
     pub auth_method: TokenAuthMethod,
+    pub backchannel_logout: Option<BackchannelLogout>,
     /// SHA-256 of the secret, compared in constant time; the secret itself is kept only for
     /// clients whose ID tokens are HS256, which need it as the key.
     secret_sha256: Option<String>,
@@ -74,6 +75,7 @@ impl Clients {
                     id_token_alg: decl.id_token_alg,
                     require_pkce: decl.require_pkce || decl.secret.is_none(),
                     auth_method: decl.token_endpoint_auth_method,
+                    backchannel_logout: decl.backchannel_logout.clone(),
                     secret_sha256: decl.secret.as_ref().map(|s| crypto::sha256_hex(s.expose())),
                     hs256_secret: decl
                         .secret
@@ -88,6 +90,10 @@ impl Clients {
 
     pub fn get(&self, client_id: &str) -> Option<&Client> {
         self.by_id.get(client_id)
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &Client> {
+        self.by_id.values()
     }
 
     /// Whether any client registered a redirect URI on this origin.

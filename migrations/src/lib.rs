@@ -23,6 +23,7 @@ mod m0017_outbox;
 mod m0018_session_pending_id;
 mod m0019_session_sid_index;
 mod m0020_product_confirmations;
+mod m0021_session_clients;
 
 pub struct Migrator;
 
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0018_session_pending_id::Migration),
             Box::new(m0019_session_sid_index::Migration),
             Box::new(m0020_product_confirmations::Migration),
+            Box::new(m0021_session_clients::Migration),
         ]
     }
 }

@@ -91,6 +91,8 @@ pub struct FileClient {
     pub id_token_alg: Option<String>,
     pub require_pkce: Option<bool>,
     pub token_endpoint_auth_method: Option<String>,
+    pub backchannel_logout_uri: Option<String>,
+    pub backchannel_logout_session_required: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

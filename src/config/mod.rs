@@ -208,6 +208,17 @@ pub struct ClientDecl {
     pub id_token_alg: Alg,
     pub require_pkce: bool,
     pub token_endpoint_auth_method: TokenAuthMethod,
+    /// Where the client is told, server to server, that a session it got tokens in has ended
+    /// (OpenID Connect Back-Channel Logout).
+    pub backchannel_logout: Option<BackchannelLogout>,
+}
+
+/// A client's back-channel logout registration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackchannelLogout {
+    pub uri: String,
+    /// The client needs the `sid` claim in its logout tokens (idbridge always sends it).
+    pub session_required: bool,
 }
 
 #[derive(Debug, Clone)]

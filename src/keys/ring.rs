@@ -45,7 +45,16 @@ enum Signer {
 impl LoadedKey {
     /// A compact JWS of `claims`, with this key's `alg` and `kid` in its header.
     pub fn sign_jwt<T: serde::Serialize>(&self, claims: &T) -> Result<String, KeyError> {
-        let header = json!({"typ": "JWT", "alg": self.alg.as_str(), "kid": self.kid});
+        self.sign_typed_jwt("JWT", claims)
+    }
+
+    /// The same, with the header's `typ` (an explicitly typed token, such as `logout+jwt`).
+    pub fn sign_typed_jwt<T: serde::Serialize>(
+        &self,
+        typ: &str,
+        claims: &T,
+    ) -> Result<String, KeyError> {
+        let header = json!({"typ": typ, "alg": self.alg.as_str(), "kid": self.kid});
         let failed = |reason: String| KeyError::Sign {
             kid: self.kid.clone(),
             reason,

@@ -1,6 +1,7 @@
 //! The delivery worker: one per process, started by `lib::serve`. About once a second it claims
 //! the outbox rows that are due (a conditional write, so that no two processes hold the same row)
-//! and POSTs each to its webhook. A 2xx marks the row delivered; anything else (another status,
+//! and POSTs each to its target: a webhook (the notification, signed with the webhook's secret)
+//! or a client's back-channel logout endpoint (a logout token, signed as its ID tokens are). A 2xx marks the row delivered; anything else (another status,
 //! a timeout, a refused connection) schedules the next attempt with exponential backoff, until
 //! the webhook's `max_attempts` are spent and the row is given up.
 //!
@@ -18,11 +19,14 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::signature;
+use crate::clients::Client;
 use crate::config::WebhookDecl;
+use crate::provider::logout_token::logout_token;
 use crate::state::AppState;
 use crate::store::tables::outbox;
 use crate::store::{AttemptOutcome, DueNotification, StoreError};
 use crate::vocabulary::delivery::MAX_BACKOFF;
+use crate::vocabulary::logout::backchannel_target;
 
 /// How often the outbox is looked at for due rows.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -36,6 +40,11 @@ const MAX_IN_FLIGHT: usize = 32;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// `last_error` is kept short.
 const MAX_ERROR_LEN: usize = 200;
+/// A client's back-channel logout endpoint gets as long and as many attempts as a webhook by
+/// default: a client that was down for a while still hears of the sessions that ended meanwhile.
+const BACKCHANNEL_TIMEOUT: u64 = 10;
+const BACKCHANNEL_MAX_ATTEMPTS: u32 = 12;
+const BACKCHANNEL_BACKOFF: i64 = 30;
 
 /// Why an attempt failed. Its text is stored as `last_error`: a status code or a transport error,
 /// never the URL (which may carry a token) or the receiver's body.
@@ -49,31 +58,62 @@ enum AttemptError {
     Transport(String),
     #[error("the previous attempt was interrupted and no attempts are left")]
     Interrupted,
+    #[error("the logout token could not be made: {0}")]
+    LogoutToken(String),
 }
 
-/// A configured webhook with its HTTP client.
+/// Where rows go, with the HTTP client that sends them.
 struct Target {
-    webhook: WebhookDecl,
+    kind: Kind,
+    url: String,
+    timeout: u64,
+    max_attempts: u32,
+    backoff: i64,
     http: reqwest::Client,
 }
 
+enum Kind {
+    Webhook(WebhookDecl),
+    /// A client registered for back-channel logout, by its id.
+    Backchannel(String),
+}
+
 impl Target {
-    fn new(webhook: &WebhookDecl) -> Result<Target, reqwest::Error> {
-        // No redirects: a notification goes to the configured URL or nowhere.
-        let http = reqwest::ClientBuilder::new()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(webhook.timeout))
-            .user_agent(concat!("idbridge/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+    fn webhook(webhook: &WebhookDecl) -> Result<Target, reqwest::Error> {
         Ok(Target {
-            webhook: webhook.clone(),
-            http,
+            url: webhook.url.clone(),
+            timeout: webhook.timeout,
+            max_attempts: webhook.max_attempts,
+            backoff: webhook.backoff,
+            http: http_client(webhook.timeout)?,
+            kind: Kind::Webhook(webhook.clone()),
         })
     }
 
-    fn lease(&self) -> i64 {
-        self.webhook.timeout as i64 + LEASE_MARGIN
+    fn backchannel(client: &Client) -> Option<Result<Target, reqwest::Error>> {
+        let logout = client.backchannel_logout.as_ref()?;
+        Some(http_client(BACKCHANNEL_TIMEOUT).map(|http| Target {
+            url: logout.uri.clone(),
+            timeout: BACKCHANNEL_TIMEOUT,
+            max_attempts: BACKCHANNEL_MAX_ATTEMPTS,
+            backoff: BACKCHANNEL_BACKOFF,
+            http,
+            kind: Kind::Backchannel(client.id.clone()),
+        }))
     }
+
+    fn lease(&self) -> i64 {
+        self.timeout as i64 + LEASE_MARGIN
+    }
+}
+
+// No redirects: a row goes to the configured URL or nowhere.
+fn http_client(timeout: u64) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::ClientBuilder::new()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(timeout))
+        .user_agent(concat!("idbridge/", env!("CARGO_PKG_VERSION")))
+        .build()
 }
 
 /// The wait after failed attempt number `attempt` (1 for the first): `base × 2^(attempt-1)`,
@@ -89,11 +129,22 @@ pub fn backoff_delay(base: i64, attempt: i32) -> i64 {
 pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let mut targets = HashMap::new();
     for webhook in &state.config.webhooks {
-        match Target::new(webhook) {
+        match Target::webhook(webhook) {
             Ok(target) => {
                 targets.insert(webhook.key(), Arc::new(target));
             }
             Err(e) => tracing::error!(error = %e, "cannot make the HTTP client of a webhook"),
+        }
+    }
+    for client in state.clients.all() {
+        match Target::backchannel(client) {
+            Some(Ok(target)) => {
+                targets.insert(backchannel_target(&client.id), Arc::new(target));
+            }
+            Some(Err(e)) => {
+                tracing::error!(client = %client.id, error = %e, "cannot make the HTTP client of a back-channel logout")
+            }
+            None => {}
         }
     }
     if targets.is_empty() {
@@ -134,7 +185,7 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
-/// Claims up to `room` due rows of the configured webhooks.
+/// Claims up to `room` due rows of the configured targets.
 async fn claim_due(
     state: &AppState,
     targets: &HashMap<String, Arc<Target>>,
@@ -165,10 +216,9 @@ async fn claim_due(
 
 /// One attempt at a claimed row, and its outcome recorded.
 async fn attempt(state: AppState, target: Arc<Target>, row: outbox::Model) {
-    let webhook = &target.webhook;
     // A row's last allowed attempt, cut short (its process stopped or died), may never have been
     // sent: the row gets one attempt more. Cut short again, it is closed unsent.
-    let result = if row.attempts as u32 > webhook.max_attempts + 1 {
+    let result = if row.attempts as u32 > target.max_attempts + 1 {
         Err(AttemptError::Interrupted)
     } else {
         send(&state, &target, &row).await
@@ -176,7 +226,7 @@ async fn attempt(state: AppState, target: Arc<Target>, row: outbox::Model) {
     let now = state.clock.now();
     let outcome = match result {
         Ok(()) => AttemptOutcome::Delivered,
-        Err(e) if row.attempts as u32 >= webhook.max_attempts => {
+        Err(e) if row.attempts as u32 >= target.max_attempts => {
             tracing::warn!(
                 notification = %row.id,
                 event = %row.event_type,
@@ -196,7 +246,7 @@ async fn attempt(state: AppState, target: Arc<Target>, row: outbox::Model) {
                 "notification attempt failed"
             );
             AttemptOutcome::Retry {
-                at: now + backoff_delay(webhook.backoff, row.attempts),
+                at: now + backoff_delay(target.backoff, row.attempts),
                 error: e.to_string(),
             }
         }
@@ -211,30 +261,54 @@ async fn attempt(state: AppState, target: Arc<Target>, row: outbox::Model) {
     }
 }
 
-/// POSTs the stored body, signed.
+/// POSTs the row to its target: a webhook's stored body, signed with its secret, or a client's
+/// logout token.
 async fn send(state: &AppState, target: &Target, row: &outbox::Model) -> Result<(), AttemptError> {
-    let timestamp = state.clock.now();
-    let secret = target.webhook.secret.expose().as_bytes();
-    let response = target
-        .http
-        .post(&target.webhook.url)
-        .header(CONTENT_TYPE, "application/json")
-        .header("X-Idbridge-Timestamp", timestamp.to_string())
-        .header(
-            "X-Idbridge-Signature",
-            signature::sign(secret, timestamp, &row.body),
-        )
-        .header("X-Idbridge-Delivery", &row.id)
-        .body(row.body.clone())
+    let request = match &target.kind {
+        Kind::Webhook(webhook) => {
+            let timestamp = state.clock.now();
+            let secret = webhook.secret.expose().as_bytes();
+            target
+                .http
+                .post(&target.url)
+                .header(CONTENT_TYPE, "application/json")
+                .header("X-Idbridge-Timestamp", timestamp.to_string())
+                .header(
+                    "X-Idbridge-Signature",
+                    signature::sign(secret, timestamp, &row.body),
+                )
+                .header("X-Idbridge-Delivery", &row.id)
+                .body(row.body.clone())
+        }
+        Kind::Backchannel(client_id) => {
+            let ended: EndedSession = serde_json::from_str(&row.body)
+                .map_err(|e| AttemptError::LogoutToken(e.to_string()))?;
+            let token = logout_token(state, client_id, &ended.sub, &ended.sid, &row.id)
+                .await
+                .map_err(|e| AttemptError::LogoutToken(e.to_string()))?;
+            target
+                .http
+                .post(&target.url)
+                .form(&[("logout_token", token)])
+        }
+    };
+    let response = request
         .send()
         .await
-        .map_err(|e| transport_error(e, target.webhook.timeout))?;
+        .map_err(|e| transport_error(e, target.timeout))?;
     let status = response.status();
     if status.is_success() {
         Ok(())
     } else {
         Err(AttemptError::Status(status.as_u16()))
     }
+}
+
+/// What a back-channel logout row holds: whose session ended.
+#[derive(serde::Deserialize)]
+struct EndedSession {
+    sub: String,
+    sid: String,
 }
 
 /// What went wrong, from reqwest's error and its causes, without the URL.

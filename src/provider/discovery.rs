@@ -34,6 +34,8 @@ pub async fn configuration(State(state): State<AppState>) -> Response {
         "userinfo_endpoint": format!("{issuer}/sso/v2/userinfo"),
         "jwks_uri": format!("{issuer}/sso/v2/jwks"),
         "end_session_endpoint": format!("{issuer}/sso/v2/logout"),
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
         "revocation_endpoint": format!("{issuer}/sso/v2/revoke"),
         "introspection_endpoint": format!("{issuer}/sso/v2/introspect"),
         "scopes_supported": KNOWN_SCOPES,

@@ -159,6 +159,16 @@ pub async fn proceed(
     if !request.finish(state).await? {
         return Err(PageError::AuthorizationFinished);
     }
+    if state
+        .clients
+        .get(&pending.client_id)
+        .is_some_and(|client| client.backchannel_logout.is_some())
+    {
+        state
+            .store
+            .remember_session_client(&session.sid, &pending.client_id)
+            .await?;
+    }
     let code = crypto::ordered_token();
     state
         .store

@@ -15,17 +15,31 @@ pub(super) async fn sign_id_token(
     client: &Client,
     claims: &Map<String, Value>,
 ) -> Result<String, OAuthError> {
+    sign_for_client(state, client, "JWT", claims).await
+}
+
+/// Signs `claims` as a token of type `typ` for `client`, as its ID tokens are signed.
+pub(super) async fn sign_for_client(
+    state: &AppState,
+    client: &Client,
+    typ: &str,
+    claims: &impl serde::Serialize,
+) -> Result<String, OAuthError> {
     match (client.id_token_alg, &client.hs256_secret) {
-        (Alg::HS256, Some(secret)) => jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            claims,
-            &EncodingKey::from_secret(secret.expose().as_bytes()),
-        )
-        .map_err(|e| OAuthError::Server(format!("signing an ID token: {e}"))),
+        (Alg::HS256, Some(secret)) => {
+            let mut header = Header::new(Algorithm::HS256);
+            header.typ = Some(typ.to_string());
+            jsonwebtoken::encode(
+                &header,
+                claims,
+                &EncodingKey::from_secret(secret.expose().as_bytes()),
+            )
+            .map_err(|e| OAuthError::Server(format!("signing a {typ} token: {e}")))
+        }
         (Alg::HS256, None) => Err(OAuthError::Server("HS256 client without a secret".into())),
         (alg, _) => {
             let key = state.keys.signer(alg, state.clock.now()).await?;
-            Ok(key.sign_jwt(claims)?)
+            Ok(key.sign_typed_jwt(typ, claims)?)
         }
     }
 }

@@ -124,7 +124,10 @@ async fn logout(
         return pages::render(&page, &csrf_cookie.into_iter().collect::<Vec<_>>());
     }
     if let Some(token) = cookies::get(&state, &headers, cookies::SESSION) {
-        state.store.delete_session(token).await?;
+        state
+            .store
+            .end_session(token, &state.config, state.clock.now())
+            .await?;
     }
     let clear = cookies::set(&state, cookies::SESSION, "", Some(0));
     Ok(match target {

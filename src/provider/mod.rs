@@ -13,6 +13,7 @@ mod introspect;
 mod issue;
 mod legacy;
 mod logout;
+pub mod logout_token;
 mod pending;
 mod prompt;
 mod response_mode;

@@ -194,6 +194,7 @@ mod tests {
             id_token_alg: Alg::RS256,
             require_pkce: true,
             token_endpoint_auth_method: TokenAuthMethod::None,
+            backchannel_logout: None,
         }])
     }
 

@@ -3,6 +3,7 @@
 mod api_credentials;
 mod batch;
 mod grants;
+mod logout;
 mod notification;
 mod outbox;
 mod product_confirmations;

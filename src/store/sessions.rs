@@ -8,6 +8,7 @@ use sea_orm::{
 };
 
 use super::Notification;
+use super::logout::after_session_end;
 use super::tables::{consent, session, user};
 use super::{Store, StoreError, enqueue_notification};
 use crate::config::Config;
@@ -71,9 +72,14 @@ pub(super) async fn insert_session<C: ConnectionTrait>(
     };
     // Products watch a session by its sid (the session tracker, logout): the same person signing
     // in again in the same browser stays the same session to them.
-    let sid = replaced
-        .filter(|row| row.user_id == login.user.id && row.expires_at > new.now)
-        .map_or_else(crypto::random_token, |row| row.sid);
+    let sid = match replaced {
+        Some(row) if row.user_id == login.user.id && row.expires_at > new.now => row.sid,
+        Some(row) => {
+            after_session_end(db, &row.into(), config, new.now).await?;
+            crypto::random_token()
+        }
+        None => crypto::random_token(),
+    };
     session::Model {
         id_hash: crypto::sha256_hex(&token),
         sid,
@@ -199,14 +205,6 @@ impl Store {
         Ok(Some((session, consented)))
     }
 
-    /// Ends the session a cookie token names, if there is one.
-    pub async fn delete_session(&self, token: &str) -> Result<(), StoreError> {
-        session::Entity::delete_by_id(crypto::sha256_hex(token))
-            .exec(&self.writer)
-            .await?;
-        Ok(())
-    }
-
     /// A user's live sessions, newest first.
     pub async fn sessions_of(
         &self,
@@ -219,15 +217,5 @@ impl Store {
             .order_by_desc(session::Column::AuthTime)
             .all(&self.db)
             .await?)
-    }
-
-    /// Ends one of a user's sessions, named by its stored hash; never another user's.
-    pub async fn end_session_of(&self, user_id: &str, id_hash: &str) -> Result<(), StoreError> {
-        session::Entity::delete_many()
-            .filter(session::Column::UserId.eq(user_id))
-            .filter(session::Column::IdHash.eq(id_hash))
-            .exec(&self.writer)
-            .await?;
-        Ok(())
     }
 }

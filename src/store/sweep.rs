@@ -1,11 +1,12 @@
 //! Removal of state that can no longer be used: expired sessions, passed throttle windows,
 //! abandoned authorizations and upstream logins, codes and tokens past their lifetime, session
 //! URLs that were never opened, and finished outbox rows past their retention.
+use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
 
 use super::tables::{
     access_token, authorization_code, login_throttle, outbox, pending_authorization, refresh_token,
-    saml_assertion, session, session_url, upstream_login,
+    saml_assertion, session, session_client, session_url, upstream_login,
 };
 use super::{OUTBOX_RETENTION, Store, StoreError};
 
@@ -15,18 +16,31 @@ const CODE_REPLAY_MEMORY: i64 = 86_400;
 
 impl Store {
     /// Deletes what has expired; counters older than `throttle_window`; outbox rows past their
-    /// retention that are finished or belong to none of the `live_webhooks` (by key). Returns the
+    /// retention that are finished or belong to none of the `live_targets` (webhooks by key, clients
+    /// by their back-channel logout target). Returns the
     /// rows removed.
     pub async fn sweep(
         &self,
         now: i64,
         throttle_window: i64,
-        live_webhooks: &[String],
+        live_targets: &[String],
     ) -> Result<u64, StoreError> {
         let db = &self.writer;
         let removed = [
             session::Entity::delete_many()
                 .filter(session::Column::ExpiresAt.lte(now))
+                .exec(db)
+                .await?,
+            // The clients to tell of sessions that are gone (ended or expired).
+            session_client::Entity::delete_many()
+                .filter(
+                    session_client::Column::Sid.not_in_subquery(
+                        Query::select()
+                            .column(session::Column::Sid)
+                            .from(session::Entity)
+                            .to_owned(),
+                    ),
+                )
                 .exec(db)
                 .await?,
             login_throttle::Entity::delete_many()
@@ -67,7 +81,7 @@ impl Store {
                     Condition::any()
                         .add(outbox::Column::DeliveredAt.is_not_null())
                         .add(outbox::Column::GivenUpAt.is_not_null())
-                        .add(outbox::Column::Webhook.is_not_in(live_webhooks.iter().cloned())),
+                        .add(outbox::Column::Webhook.is_not_in(live_targets.iter().cloned())),
                 )
                 .exec(db)
                 .await?,

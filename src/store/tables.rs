@@ -327,6 +327,23 @@ pub mod product_confirmation {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+pub mod session_client {
+    use sea_orm::entity::prelude::*;
+
+    /// A client registered for back-channel logout that got a code in the session `sid`.
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "session_clients")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub sid: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub client_id: String,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 pub mod upstream_login {
     use sea_orm::entity::prelude::*;
 

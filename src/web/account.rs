@@ -139,7 +139,12 @@ pub async fn end_session(
     };
     state
         .store
-        .end_session_of(&session.user.id, &form.session)
+        .end_session_of(
+            &session.user.id,
+            &form.session,
+            &state.config,
+            state.clock.now(),
+        )
         .await?;
     Ok(see_other("/account", &[]))
 }

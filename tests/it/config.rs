@@ -155,6 +155,56 @@ fn a_bad_url_is_named() {
 }
 
 #[test]
+fn a_back_channel_logout_registration_is_checked() {
+    let with = |keys: &str| {
+        let text = BASE_CONFIG.replace(
+            "redirect_uris = [\"https://shop.example.com/callback\"]",
+            &format!("redirect_uris = [\"https://shop.example.com/callback\"]\n{keys}"),
+        );
+        let text = format!("[server]\nissuer = \"https://id.example.com\"\n{text}");
+        parse_config(&text, &[SHOP_SECRET_ENV])
+    };
+    let config = with(
+        "backchannel_logout_uri = \"https://shop.example.com/bcl\"\nbackchannel_logout_session_required = true",
+    )
+    .unwrap();
+    let registered = config.clients[0].backchannel_logout.as_ref().unwrap();
+    assert_eq!(registered.uri, "https://shop.example.com/bcl");
+    assert!(registered.session_required);
+    for (keys, path, fragment) in [
+        (
+            "backchannel_logout_uri = \"/bcl\"",
+            "clients[0].backchannel_logout_uri",
+            "not an absolute URL",
+        ),
+        (
+            "backchannel_logout_uri = \"https://shop.example.com/bcl#x\"",
+            "clients[0].backchannel_logout_uri",
+            "fragment",
+        ),
+        (
+            "backchannel_logout_uri = \"http://shop.example.com/bcl\"",
+            "clients[0].backchannel_logout_uri",
+            "https",
+        ),
+        (
+            "backchannel_logout_session_required = true",
+            "clients[0].backchannel_logout_session_required",
+            "only with backchannel_logout_uri",
+        ),
+    ] {
+        let found: Vec<String> = with(keys)
+            .unwrap_err()
+            .problems()
+            .iter()
+            .map(Problem::to_string)
+            .collect();
+        assert_problem(&found, path, fragment);
+        assert_eq!(found.len(), 1, "{found:#?}");
+    }
+}
+
+#[test]
 fn a_missing_secret_environment_variable_is_named() {
     let found = problems(BASE_CONFIG);
     assert_problem(

@@ -6,6 +6,7 @@
 //! which starts a throwaway server and passes `--include-ignored`.
 mod support;
 
+mod backchannel;
 mod browser;
 mod cli;
 mod config;

@@ -119,6 +119,19 @@ pub(super) fn check_clients(
             }
             _ => {}
         }
+        if let Some(uri) = &client.backchannel_logout_uri
+            && let Err(message) = check_redirect_uri(uri, issuer_is_https)
+        {
+            check.problem(format!("{path}.backchannel_logout_uri"), message);
+        }
+        if client.backchannel_logout_uri.is_none()
+            && client.backchannel_logout_session_required.is_some()
+        {
+            check.problem(
+                format!("{path}.backchannel_logout_session_required"),
+                "only with backchannel_logout_uri",
+            );
+        }
         if !has_secret && client.require_pkce == Some(false) {
             check.problem(
                 format!("{path}.require_pkce"),
@@ -134,6 +147,12 @@ pub(super) fn check_clients(
             id_token_alg,
             require_pkce: client.require_pkce.unwrap_or(true),
             token_endpoint_auth_method: method,
+            backchannel_logout: client.backchannel_logout_uri.clone().map(|uri| {
+                BackchannelLogout {
+                    uri,
+                    session_required: client.backchannel_logout_session_required.unwrap_or(false),
+                }
+            }),
         });
     }
     declared

@@ -1,0 +1,205 @@
+//! The end of a session, for every party that holds something of it: the tokens issued in it are
+//! revoked, and each client registered for back-channel logout that got a code in it is told
+//! through the outbox, in the transaction that ends the session. Refresh tokens go too, though
+//! they exist only for `offline_access` (which OpenID Connect lets outlive a sign-out): clients
+//! of idbridge ask for it to keep their own sessions, and a person who signs out expects every
+//! application to lose access.
+use std::collections::BTreeSet;
+
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    TransactionTrait,
+};
+use serde_json::json;
+
+use super::tables::{
+    access_token, authorization_code, outbox, refresh_token, session, session_client,
+};
+use super::{Store, StoreError};
+use crate::config::Config;
+use crate::crypto;
+use crate::vocabulary::logout::{BACKCHANNEL_EVENT, backchannel_target};
+
+/// A session that has just ended: its public id and its user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct EndedSession {
+    pub sid: String,
+    pub user_id: String,
+}
+
+impl From<session::Model> for EndedSession {
+    fn from(row: session::Model) -> Self {
+        EndedSession {
+            sid: row.sid,
+            user_id: row.user_id,
+        }
+    }
+}
+
+/// Revokes what `ended` leaves behind and writes its back-channel logout rows, through `db`: the
+/// caller's transaction, which deleted the session rows.
+pub(super) async fn after_session_end<C: ConnectionTrait>(
+    db: &C,
+    ended: &EndedSession,
+    config: &Config,
+    now: i64,
+) -> Result<(), StoreError> {
+    use refresh_token::Column as R;
+    // The codes of a session name its families (a code is kept a day past its expiry, see the
+    // sweep), and rotated refresh tokens carry its sid after that.
+    let from_codes = authorization_code::Entity::find()
+        .filter(authorization_code::Column::Sid.eq(&ended.sid))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| row.family_id);
+    let from_refresh = refresh_token::Entity::find()
+        .filter(R::Sid.eq(&ended.sid))
+        .filter(R::RevokedAt.is_null())
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| row.family_id);
+    let families: BTreeSet<String> = from_codes.chain(from_refresh).collect();
+    if !families.is_empty() {
+        authorization_code::Entity::update_many()
+            .col_expr(authorization_code::Column::RevokedAt, Expr::value(now))
+            .filter(authorization_code::Column::FamilyId.is_in(&families))
+            .filter(authorization_code::Column::RevokedAt.is_null())
+            .exec(db)
+            .await?;
+        refresh_token::Entity::update_many()
+            .col_expr(R::RevokedAt, Expr::value(now))
+            .filter(R::FamilyId.is_in(&families))
+            .filter(R::RevokedAt.is_null())
+            .exec(db)
+            .await?;
+        access_token::Entity::update_many()
+            .col_expr(access_token::Column::RevokedAt, Expr::value(now))
+            .filter(access_token::Column::FamilyId.is_in(&families))
+            .filter(access_token::Column::RevokedAt.is_null())
+            .exec(db)
+            .await?;
+    }
+    let told = session_client::Entity::find()
+        .filter(session_client::Column::Sid.eq(&ended.sid))
+        .all(db)
+        .await?;
+    for row in told {
+        let Some(client) = config
+            .clients
+            .iter()
+            .find(|c| c.client_id == row.client_id && c.backchannel_logout.is_some())
+        else {
+            continue;
+        };
+        outbox::Model {
+            id: crypto::random_token(),
+            webhook: backchannel_target(&client.client_id),
+            event_type: BACKCHANNEL_EVENT.to_string(),
+            body: json!({ "sub": ended.user_id, "sid": ended.sid }).to_string(),
+            created_at: now,
+            attempts: 0,
+            next_attempt_at: now,
+            locked_until: None,
+            delivered_at: None,
+            given_up_at: None,
+            last_error: None,
+        }
+        .into_active_model()
+        .insert(db)
+        .await?;
+    }
+    session_client::Entity::delete_many()
+        .filter(session_client::Column::Sid.eq(&ended.sid))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Remembers that `client_id` got a code in the session `sid`, to tell it when the session
+    /// ends. Only for clients registered for back-channel logout: others cost no write.
+    pub async fn remember_session_client(
+        &self,
+        sid: &str,
+        client_id: &str,
+    ) -> Result<(), StoreError> {
+        session_client::Entity::insert(
+            session_client::Model {
+                sid: sid.to_string(),
+                client_id: client_id.to_string(),
+            }
+            .into_active_model(),
+        )
+        .on_conflict(
+            OnConflict::columns([
+                session_client::Column::Sid,
+                session_client::Column::ClientId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// Ends the session a cookie token names, if there is one (see [`after_session_end`]).
+    pub async fn end_session(
+        &self,
+        token: &str,
+        config: &Config,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.end_sessions_where(
+            session::Column::IdHash.eq(crypto::sha256_hex(token)),
+            config,
+            now,
+        )
+        .await
+    }
+
+    /// Ends one of a user's sessions, named by its id (the hash of its cookie token), as the
+    /// account page lists them.
+    pub async fn end_session_of(
+        &self,
+        user_id: &str,
+        id_hash: &str,
+        config: &Config,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.end_sessions_where(
+            sea_orm::Condition::all()
+                .add(session::Column::UserId.eq(user_id))
+                .add(session::Column::IdHash.eq(id_hash)),
+            config,
+            now,
+        )
+        .await
+    }
+
+    async fn end_sessions_where(
+        &self,
+        which: impl Into<sea_orm::Condition> + Clone,
+        config: &Config,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let _forget = self.userinfo.forget_all_when_done();
+        let txn = self.writer.begin().await?;
+        let rows = session::Entity::find()
+            .filter(which.clone())
+            .all(&txn)
+            .await?;
+        session::Entity::delete_many()
+            .filter(which)
+            .exec(&txn)
+            .await?;
+        for row in rows {
+            after_session_end(&txn, &row.into(), config, now).await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+}
