@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use url::Url;
 
-use crate::config::{Alg, BackchannelLogout, ClientDecl, Secret, TokenAuthMethod};
+use crate::config::{Alg, ClientDecl, LogoutChannel, Secret, TokenAuthMethod};
 use crate::crypto;
 
 #[derive(Debug)]
@@ -16,7 +16,8 @@ pub struct Client {
     pub id_token_alg: Alg,
     pub require_pkce: bool,
     pub auth_method: TokenAuthMethod,
-    pub backchannel_logout: Option<BackchannelLogout>,
+    pub backchannel_logout: Option<LogoutChannel>,
+    pub frontchannel_logout: Option<LogoutChannel>,
     /// SHA-256 of the secret, compared in constant time; the secret itself is kept only for
     /// clients whose ID tokens are HS256, which need it as the key.
     secret_sha256: Option<String>,
@@ -48,6 +49,11 @@ impl Client {
             .any(|registered| registered == uri)
     }
 
+    /// Whether a sign-out of a session this client got a code in must reach it.
+    pub fn hears_of_logout(&self) -> bool {
+        self.backchannel_logout.is_some() || self.frontchannel_logout.is_some()
+    }
+
     /// Origins of the registered redirect URIs (`https://shop.example.com`), for CORS.
     pub fn origins(&self) -> impl Iterator<Item = String> + '_ {
         self.redirect_uris
@@ -76,6 +82,7 @@ impl Clients {
                     require_pkce: decl.require_pkce || decl.secret.is_none(),
                     auth_method: decl.token_endpoint_auth_method,
                     backchannel_logout: decl.backchannel_logout.clone(),
+                    frontchannel_logout: decl.frontchannel_logout.clone(),
                     secret_sha256: decl.secret.as_ref().map(|s| crypto::sha256_hex(s.expose())),
                     hs256_secret: decl
                         .secret

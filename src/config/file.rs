@@ -93,6 +93,8 @@ pub struct FileClient {
     pub token_endpoint_auth_method: Option<String>,
     pub backchannel_logout_uri: Option<String>,
     pub backchannel_logout_session_required: Option<bool>,
+    pub frontchannel_logout_uri: Option<String>,
+    pub frontchannel_logout_session_required: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -210,14 +210,18 @@ pub struct ClientDecl {
     pub token_endpoint_auth_method: TokenAuthMethod,
     /// Where the client is told, server to server, that a session it got tokens in has ended
     /// (OpenID Connect Back-Channel Logout).
-    pub backchannel_logout: Option<BackchannelLogout>,
+    pub backchannel_logout: Option<LogoutChannel>,
+    /// The page the browser loads in a frame when it signs out of a session the client got
+    /// tokens in (OpenID Connect Front-Channel Logout).
+    pub frontchannel_logout: Option<LogoutChannel>,
 }
 
-/// A client's back-channel logout registration.
+/// Where a client hears of a sign-out, by back or front channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BackchannelLogout {
+pub struct LogoutChannel {
     pub uri: String,
-    /// The client needs the `sid` claim in its logout tokens (idbridge always sends it).
+    /// The client needs `iss` and `sid`: always in a logout token, as query parameters of the
+    /// front-channel page only when asked.
     pub session_required: bool,
 }
 

@@ -19,6 +19,13 @@ pub struct ClientAddr(pub IpAddr);
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
      script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/// The policy of a page that loads `origins` in frames (the front-channel logout page), and
+/// nothing else besides what every page may.
+pub fn policy_with_frames<'a>(origins: impl Iterator<Item = &'a str>) -> String {
+    let origins: Vec<&str> = origins.collect();
+    format!("{CONTENT_SECURITY_POLICY}; frame-src {}", origins.join(" "))
+}
+
 pub async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();

@@ -15,7 +15,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 
 pub use error::PageError;
-pub use middleware::ClientAddr;
+pub use middleware::{ClientAddr, policy_with_frames};
 pub use site::Site;
 
 /// Forms are small; anything larger is refused before it is read.

@@ -59,6 +59,17 @@ const REFRESH: HeaderName = HeaderName::from_static("refresh");
 /// `form-action 'self'`. A navigation the answering page starts is not a form submission, so
 /// the policy stays `form-action 'self'` on every page.
 pub fn after_form(response: Response) -> Response {
+    moving_on(response, 0, |location| ContinuePage { location }.render())
+}
+
+/// A page in place of the redirect `response` (its cookies kept), made by `page` from the
+/// redirect's location, which it moves on to by itself after `delay` seconds (`Refresh`).
+/// Anything but a redirect is returned as it is.
+pub fn moving_on(
+    response: Response,
+    delay: u32,
+    page: impl FnOnce(&str) -> askama::Result<String>,
+) -> Response {
     if !response.status().is_redirection() {
         return response;
     }
@@ -69,10 +80,9 @@ pub fn after_form(response: Response) -> Response {
     else {
         return response;
     };
-    let refresh = format!("0;url={location}");
-    let body = ContinuePage { location }.render();
-    let (Ok(body), Ok(refresh)) = (body, HeaderValue::from_str(&refresh)) else {
-        return PageError::Internal("continue page".into()).into_response();
+    let refresh = format!("{delay};url={location}");
+    let (Ok(body), Ok(refresh)) = (page(location), HeaderValue::from_str(&refresh)) else {
+        return PageError::Internal("the page that moves on".into()).into_response();
     };
     let mut page = Html(body).into_response();
     page.headers_mut().insert(REFRESH, refresh);

@@ -162,7 +162,7 @@ pub async fn proceed(
     if state
         .clients
         .get(&pending.client_id)
-        .is_some_and(|client| client.backchannel_logout.is_some())
+        .is_some_and(|client| client.hears_of_logout())
     {
         state
             .store

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::id_token::verify_id_token;
-use crate::http::{PageError, cookies, csrf, pages};
+use crate::http::{PageError, cookies, csrf, pages, policy_with_frames};
 use crate::session::current_session;
 use crate::session::flash::signed_out;
 use crate::state::AppState;
@@ -123,14 +123,20 @@ async fn logout(
         };
         return pages::render(&page, &csrf_cookie.into_iter().collect::<Vec<_>>());
     }
-    if let Some(token) = cookies::get(&state, &headers, cookies::SESSION) {
-        state
-            .store
-            .end_session(token, &state.config, state.clock.now())
-            .await?;
-    }
+    let heard = match cookies::get(&state, &headers, cookies::SESSION) {
+        Some(token) => {
+            state
+                .store
+                .end_session(token, &state.config, state.clock.now())
+                .await?
+        }
+        None => Vec::new(),
+    };
+    let frames = session
+        .map(|session| frontchannel_frames(&state, &heard, &session.sid))
+        .unwrap_or_default();
     let clear = cookies::set(&state, cookies::SESSION, "", Some(0));
-    Ok(match target {
+    let answer = match target {
         Some(target) => {
             let mut response = Redirect::to(&target).into_response();
             if let Ok(value) = clear.parse() {
@@ -141,7 +147,57 @@ async fn logout(
             response
         }
         None => signed_out(&state, clear),
-    })
+    };
+    Ok(through_frames(answer, &frames))
+}
+
+/// The front-channel logout pages of the clients that got a code in the ended session `sid`
+/// (OpenID Connect Front-Channel Logout 1.0), with `iss` and `sid` for those that asked.
+fn frontchannel_frames(state: &AppState, heard: &[String], sid: &str) -> Vec<Url> {
+    heard
+        .iter()
+        .filter_map(|client_id| state.clients.get(client_id)?.frontchannel_logout.as_ref())
+        .filter_map(|channel| {
+            let mut url = Url::parse(&channel.uri).ok()?;
+            if channel.session_required {
+                url.query_pairs_mut()
+                    .append_pair("iss", &state.config.server.issuer)
+                    .append_pair("sid", sid);
+            }
+            Some(url)
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "frontchannel_logout.html")]
+struct FrontchannelPage<'a> {
+    location: &'a str,
+    frames: &'a [Url],
+}
+
+/// How long the front-channel page waits for its frames before moving on without scripts.
+const FRONTCHANNEL_WAIT: u32 = 3;
+
+/// The sign-out's answer, through a page that loads `frames` first when there are any; its
+/// policy allows frames of exactly their origins.
+fn through_frames(answer: Response, frames: &[Url]) -> Response {
+    if frames.is_empty() {
+        return answer;
+    }
+    let mut page = pages::moving_on(answer, FRONTCHANNEL_WAIT, |location| {
+        FrontchannelPage { location, frames }.render()
+    });
+    let origins: Vec<String> = frames
+        .iter()
+        .map(|url| url.origin().ascii_serialization())
+        .collect();
+    let policy = policy_with_frames(origins.iter().map(String::as_str));
+    if let Ok(value) = policy.parse() {
+        page.headers_mut()
+            .insert(axum::http::header::CONTENT_SECURITY_POLICY, value);
+    }
+    page
 }
 
 struct Hint {

@@ -195,6 +195,7 @@ mod tests {
             require_pkce: true,
             token_endpoint_auth_method: TokenAuthMethod::None,
             backchannel_logout: None,
+            frontchannel_logout: None,
         }])
     }
 

@@ -38,13 +38,14 @@ impl From<session::Model> for EndedSession {
 }
 
 /// Revokes what `ended` leaves behind and writes its back-channel logout rows, through `db`: the
-/// caller's transaction, which deleted the session rows.
+/// caller's transaction, which deleted the session rows. Returns the clients that got a code in
+/// it and hear of sign-outs (for the front channel, which the browser carries).
 pub(super) async fn after_session_end<C: ConnectionTrait>(
     db: &C,
     ended: &EndedSession,
     config: &Config,
     now: i64,
-) -> Result<(), StoreError> {
+) -> Result<Vec<String>, StoreError> {
     use refresh_token::Column as R;
     // The codes of a session name its families (a code is kept a day past its expiry, see the
     // sweep), and rotated refresh tokens carry its sid after that.
@@ -86,7 +87,7 @@ pub(super) async fn after_session_end<C: ConnectionTrait>(
         .filter(session_client::Column::Sid.eq(&ended.sid))
         .all(db)
         .await?;
-    for row in told {
+    for row in &told {
         let Some(client) = config
             .clients
             .iter()
@@ -115,12 +116,12 @@ pub(super) async fn after_session_end<C: ConnectionTrait>(
         .filter(session_client::Column::Sid.eq(&ended.sid))
         .exec(db)
         .await?;
-    Ok(())
+    Ok(told.into_iter().map(|row| row.client_id).collect())
 }
 
 impl Store {
     /// Remembers that `client_id` got a code in the session `sid`, to tell it when the session
-    /// ends. Only for clients registered for back-channel logout: others cost no write.
+    /// ends. Only for clients registered for back- or front-channel logout: others cost no write.
     pub async fn remember_session_client(
         &self,
         sid: &str,
@@ -146,13 +147,14 @@ impl Store {
         Ok(())
     }
 
-    /// Ends the session a cookie token names, if there is one (see [`after_session_end`]).
+    /// Ends the session a cookie token names, if there is one (see [`after_session_end`]); the
+    /// clients that got a code in it and hear of sign-outs.
     pub async fn end_session(
         &self,
         token: &str,
         config: &Config,
         now: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<String>, StoreError> {
         self.end_sessions_where(
             session::Column::IdHash.eq(crypto::sha256_hex(token)),
             config,
@@ -178,6 +180,7 @@ impl Store {
             now,
         )
         .await
+        .map(drop)
     }
 
     async fn end_sessions_where(
@@ -185,7 +188,7 @@ impl Store {
         which: impl Into<sea_orm::Condition> + Clone,
         config: &Config,
         now: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<String>, StoreError> {
         let _forget = self.userinfo.forget_all_when_done();
         let txn = self.writer.begin().await?;
         let rows = session::Entity::find()
@@ -196,10 +199,11 @@ impl Store {
             .filter(which)
             .exec(&txn)
             .await?;
+        let mut told = Vec::new();
         for row in rows {
-            after_session_end(&txn, &row.into(), config, now).await?;
+            told.extend(after_session_end(&txn, &row.into(), config, now).await?);
         }
         txn.commit().await?;
-        Ok(())
+        Ok(told)
     }
 }

@@ -30,6 +30,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/static/idbridge.css", get(stylesheet))
         .route("/static/form_post.js", get(form_post_script))
+        .route("/static/frontchannel.js", get(frontchannel_script))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .merge(upstream::router())
@@ -46,6 +47,13 @@ async fn form_post_script() -> Response {
     pages::asset(
         "text/javascript; charset=utf-8",
         include_str!("../../templates/form_post.js"),
+    )
+}
+
+async fn frontchannel_script() -> Response {
+    pages::asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../../templates/frontchannel.js"),
     )
 }
 

@@ -155,7 +155,7 @@ fn a_bad_url_is_named() {
 }
 
 #[test]
-fn a_back_channel_logout_registration_is_checked() {
+fn logout_channel_registrations_are_checked() {
     let with = |keys: &str| {
         let text = BASE_CONFIG.replace(
             "redirect_uris = [\"https://shop.example.com/callback\"]",
@@ -191,6 +191,16 @@ fn a_back_channel_logout_registration_is_checked() {
             "backchannel_logout_session_required = true",
             "clients[0].backchannel_logout_session_required",
             "only with backchannel_logout_uri",
+        ),
+        (
+            "frontchannel_logout_uri = \"http://shop.example.com/fc\"",
+            "clients[0].frontchannel_logout_uri",
+            "https",
+        ),
+        (
+            "frontchannel_logout_session_required = false",
+            "clients[0].frontchannel_logout_session_required",
+            "only with frontchannel_logout_uri",
         ),
     ] {
         let found: Vec<String> = with(keys)

@@ -6,12 +6,12 @@
 //! which starts a throwaway server and passes `--include-ignored`.
 mod support;
 
-mod backchannel;
 mod browser;
 mod cli;
 mod config;
 mod layers;
 mod login;
+mod logout_channels;
 mod oidc;
 mod oidc_errors;
 mod oidc_features;

@@ -119,19 +119,33 @@ pub(super) fn check_clients(
             }
             _ => {}
         }
-        if let Some(uri) = &client.backchannel_logout_uri
-            && let Err(message) = check_redirect_uri(uri, issuer_is_https)
-        {
-            check.problem(format!("{path}.backchannel_logout_uri"), message);
-        }
-        if client.backchannel_logout_uri.is_none()
-            && client.backchannel_logout_session_required.is_some()
-        {
-            check.problem(
-                format!("{path}.backchannel_logout_session_required"),
-                "only with backchannel_logout_uri",
-            );
-        }
+        let mut logout_channel = |channel: &str, uri: &Option<String>, required: Option<bool>| {
+            if let Some(uri) = uri
+                && let Err(message) = check_redirect_uri(uri, issuer_is_https)
+            {
+                check.problem(format!("{path}.{channel}_logout_uri"), message);
+            }
+            if uri.is_none() && required.is_some() {
+                check.problem(
+                    format!("{path}.{channel}_logout_session_required"),
+                    format!("only with {channel}_logout_uri"),
+                );
+            }
+            uri.clone().map(|uri| LogoutChannel {
+                uri,
+                session_required: required.unwrap_or(false),
+            })
+        };
+        let backchannel_logout = logout_channel(
+            "backchannel",
+            &client.backchannel_logout_uri,
+            client.backchannel_logout_session_required,
+        );
+        let frontchannel_logout = logout_channel(
+            "frontchannel",
+            &client.frontchannel_logout_uri,
+            client.frontchannel_logout_session_required,
+        );
         if !has_secret && client.require_pkce == Some(false) {
             check.problem(
                 format!("{path}.require_pkce"),
@@ -147,12 +161,8 @@ pub(super) fn check_clients(
             id_token_alg,
             require_pkce: client.require_pkce.unwrap_or(true),
             token_endpoint_auth_method: method,
-            backchannel_logout: client.backchannel_logout_uri.clone().map(|uri| {
-                BackchannelLogout {
-                    uri,
-                    session_required: client.backchannel_logout_session_required.unwrap_or(false),
-                }
-            }),
+            backchannel_logout,
+            frontchannel_logout,
         });
     }
     declared

@@ -201,6 +201,12 @@ async fn logout_returns_to_the_relying_party_and_the_tracker_sees_it() {
     browser.goto(logout.as_str()).await;
     let back = browser.wait_at(&setup.rp.base, "/bye").await;
     assert_eq!(param(&back, "state").as_deref(), Some("st-bye"));
+    // On the way, the relying party's front-channel logout page was loaded in a frame, naming
+    // the session.
+    let loads = setup.rp.frontchannel_loads();
+    assert_eq!(loads.len(), 1, "{loads:?}");
+    assert_eq!(loads[0].get("sid"), Some(&sid));
+    assert_eq!(loads[0].get("iss"), Some(&setup.server.base));
 
     // Within one interval (5 s), the tracker on the product page reports the end.
     browser.switch_to(product).await;

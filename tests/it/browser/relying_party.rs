@@ -2,6 +2,7 @@
 //! a real HTTP server whose pages the browser lands on, so that every flow crosses sites as it
 //! does in production. It also serves the pages a hostile site would.
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::{Form, Query, State};
@@ -19,11 +20,13 @@ use crate::support::*;
 pub const CLIENT_ID: &str = "rp";
 pub const VERIFIER: &str = "browser-test-verifier-0123456789abcdefghijklmnopqrstuvwxyz";
 
-/// The relying party: its address and the idbridge it trusts.
+/// The relying party: its address, the idbridge it trusts, and the queries its front-channel
+/// logout page was loaded with.
 #[derive(Clone)]
 pub struct RelyingParty {
     pub base: String,
     idp: String,
+    frontchannel: Arc<Mutex<Vec<HashMap<String, String>>>>,
 }
 
 /// Idbridge on `localhost` with one relying party (`rp`) on `127.0.0.1`.
@@ -41,6 +44,8 @@ client_secret = "env:SHOP_SECRET"
 redirect_uris = ["{rp}/cb"]
 post_logout_redirect_uris = ["{rp}/bye"]
 allowed_scopes = ["openid", "profile", "email", "offline_access"]
+frontchannel_logout_uri = "{rp}/frontchannel-logout"
+frontchannel_logout_session_required = true
 "#;
 
 impl BrowserSetup {
@@ -66,6 +71,7 @@ impl BrowserSetup {
         let rp = RelyingParty {
             base: rp_base,
             idp: server.base.clone(),
+            frontchannel: Arc::default(),
         };
         let app = Router::new()
             .route("/cb", get(callback_page).post(form_post_page))
@@ -74,6 +80,7 @@ impl BrowserSetup {
                 get(|| async { Html("<h1 id=bye>Signed out at the RP</h1>") }),
             )
             .route("/tracker", get(tracker_page))
+            .route("/frontchannel-logout", get(frontchannel_logout_page))
             .route("/hostile/frame", get(framing_page))
             .route("/hostile/post", get(forged_post_page))
             .with_state(rp.clone());
@@ -106,6 +113,11 @@ impl RelyingParty {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// The queries its front-channel logout page was loaded with, in order.
+    pub fn frontchannel_loads(&self) -> Vec<HashMap<String, String>> {
+        self.frontchannel.lock().unwrap().clone()
     }
 
     /// What the relying party's backend does with a code: the token request, as JSON.
@@ -147,6 +159,16 @@ async fn form_post_page(Form(form): Form<HashMap<String, String>>) -> Html<Strin
         .map(|(k, v)| format!("<p id=\"posted-{}\">{}</p>", html_escape(k), html_escape(v)))
         .collect();
     Html(format!("<h1 id=posted>Form post</h1>{fields}"))
+}
+
+/// The page idbridge loads in a frame when the person signs out: it would end the relying
+/// party's own session of that `sid`.
+async fn frontchannel_logout_page(
+    State(rp): State<RelyingParty>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Html<&'static str> {
+    rp.frontchannel.lock().unwrap().push(query);
+    Html("<p>Signed out at the RP</p>")
 }
 
 /// A product page that embeds idbridge's session tracker and shows what it reports.

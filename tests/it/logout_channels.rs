@@ -1,7 +1,9 @@
 //! OpenID Connect Back-Channel Logout 1.0 driven end to end: clients registered for it get one
 //! signed logout token each, through the outbox, when a session they got a code in ends (logout,
 //! the account page, another person signing in at the browser), retried until acknowledged,
-//! without holding up the person's logout; the session's tokens are revoked with it.
+//! without holding up the person's logout; the session's tokens are revoked with it. And
+//! Front-Channel Logout 1.0: the sign-out answers with a page that frames each registered
+//! client's logout page (the browser suite walks it in Chromium).
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -110,6 +112,22 @@ redirect_uris = ["https://rp.example.com/callback"]
 allowed_scopes = ["openid", "profile", "email", "offline_access"]
 id_token_alg = "HS256"
 backchannel_logout_uri = "{url}"
+
+[[clients]]
+client_id = "fcl"
+client_secret = "env:RP_SECRET"
+redirect_uris = ["https://rp.example.com/callback"]
+post_logout_redirect_uris = ["https://rp.example.com/bye"]
+allowed_scopes = ["openid", "profile", "email", "offline_access"]
+frontchannel_logout_uri = "https://rp.example.com/frontchannel?tenant=1"
+frontchannel_logout_session_required = true
+
+[[clients]]
+client_id = "fcl-plain"
+client_secret = "env:RP_SECRET"
+redirect_uris = ["https://rp.example.com/callback"]
+allowed_scopes = ["openid", "profile", "email", "offline_access"]
+frontchannel_logout_uri = "https://other.example.org/signed-out"
 
 [[users]]
 id = "u-bob"
@@ -233,10 +251,78 @@ async fn sign_in_again(server: &TestServer, browser: &Browser<'_>, email: &str) 
 }
 
 crate::backend_tests!(
+    a_logout_frames_each_front_channel_page_then_moves_on,
     a_logout_tells_each_client_of_the_session_once,
     a_client_that_fails_is_told_again_and_a_hung_one_holds_up_no_one,
     a_session_ends_on_the_account_page_or_at_another_persons_login_not_at_a_fresh_one,
 );
+
+async fn a_logout_frames_each_front_channel_page_then_moves_on(backend: Backend) {
+    let receiver = Receiver::start(&[]).await;
+    let (_db, server) = start(backend, &receiver, idbridge::Clock::system()).await;
+    let browser = Browser::new(&server);
+    let (id_token, tokens) = tokens_for(&server, &browser, "fcl").await;
+    tokens_for(&server, &browser, "fcl-plain").await;
+    tokens_for(&server, &browser, "rp-eddsa").await;
+    let sid = id_token["sid"].as_str().unwrap();
+    let mut logout = url::Url::parse(&server.url("/sso/v2/logout")).unwrap();
+    logout
+        .query_pairs_mut()
+        .append_pair("id_token_hint", tokens["id_token"].as_str().unwrap())
+        .append_pair("post_logout_redirect_uri", "https://rp.example.com/bye")
+        .append_pair("state", "st-bye");
+    let response = browser.http.get(logout.as_str()).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let bye = "https://rp.example.com/bye?state=st-bye";
+    assert_eq!(
+        response.headers()["refresh"],
+        format!("3;url={bye}").as_str()
+    );
+    let policy = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        policy.ends_with("; frame-src https://rp.example.com https://other.example.org")
+            || policy.ends_with("; frame-src https://other.example.org https://rp.example.com"),
+        "{policy}"
+    );
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert!(
+        set_cookie(&response, "idbridge_session").is_some(),
+        "signed out"
+    );
+    let page = response.text().await.unwrap();
+    let document = scraper::Html::parse_document(&page);
+    let frames = scraper::Selector::parse("iframe.frontchannel").unwrap();
+    let mut sources: Vec<String> = document
+        .select(&frames)
+        .map(|frame| frame.value().attr("src").unwrap().to_string())
+        .collect();
+    sources.sort();
+    let iss = url::form_urlencoded::byte_serialize(server.base.as_bytes()).collect::<String>();
+    assert_eq!(
+        sources,
+        [
+            "https://other.example.org/signed-out".to_string(),
+            format!("https://rp.example.com/frontchannel?tenant=1&iss={iss}&sid={sid}"),
+        ]
+    );
+    let next = scraper::Selector::parse("#continue").unwrap();
+    let link = document.select(&next).next().unwrap().value().attr("href");
+    assert_eq!(link, Some(bye));
+
+    // A sign-out with no front-channel client to tell moves on at once, as before.
+    let other = Browser::new(&server);
+    let (_, tokens) = tokens_for(&server, &other, "rp-eddsa").await;
+    let mut logout = url::Url::parse(&server.url("/sso/v2/logout")).unwrap();
+    logout
+        .query_pairs_mut()
+        .append_pair("id_token_hint", tokens["id_token"].as_str().unwrap());
+    let response = other.http.get(logout.as_str()).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response).as_deref(), Some("/sso/v2/login"));
+}
 
 async fn a_logout_tells_each_client_of_the_session_once(backend: Backend) {
     let receiver = Receiver::start(&[]).await;
