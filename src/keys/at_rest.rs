@@ -9,7 +9,7 @@ use rand_core::{OsRng, RngCore};
 
 use super::KeyError;
 use crate::config::EncryptionKey;
-use crate::store::tables::signing_key;
+use crate::store::SigningKey;
 
 /// `base64(nonce ‖ ciphertext)`; the key id is bound in as associated data, so a ciphertext copied
 /// onto another row does not decrypt.
@@ -46,7 +46,7 @@ fn decrypt(key: &EncryptionKey, kid: &str, stored: &str) -> Option<String> {
 
 /// The private key of a stored row as PKCS#8 PEM.
 pub(super) fn private_pem(
-    row: &signing_key::Model,
+    row: &SigningKey,
     key: Option<&EncryptionKey>,
 ) -> Result<String, KeyError> {
     match (row.encrypted, key) {

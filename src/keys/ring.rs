@@ -14,8 +14,8 @@ use super::KeyError;
 use super::at_rest::private_pem;
 use super::rotation::signer_of;
 use crate::config::{Alg, EncryptionKey, KeysConfig};
+use crate::store::SigningKey;
 use crate::store::Store;
-use crate::store::tables::signing_key;
 
 /// How long a process trusts its in-memory copy of the key table.
 const RELOAD_AFTER: Duration = Duration::from_secs(60);
@@ -170,7 +170,7 @@ async fn load_keys(store: &Store, config: &KeysConfig) -> Result<Vec<Arc<LoadedK
 
 /// Decodes a stored key pair, once, for signing and verifying.
 fn load_key(
-    row: signing_key::Model,
+    row: SigningKey,
     encryption_key: Option<&EncryptionKey>,
 ) -> Result<LoadedKey, KeyError> {
     use ed25519_dalek::pkcs8::EncodePrivateKey as _;
@@ -242,14 +242,13 @@ mod tests {
     fn every_asymmetric_alg_signs_what_its_published_key_verifies() {
         for alg in [Alg::ES256, Alg::EdDSA, Alg::RS256] {
             let new = generate(alg).unwrap();
-            let row = signing_key::Model {
+            let row = SigningKey {
                 kid: format!("kid-{}", alg.as_str()),
                 alg: alg.as_str().to_string(),
                 private_key: new.private_pem,
                 encrypted: false,
                 public_jwk: new.public_jwk.to_string(),
                 created_at: 0,
-                retired_at: None,
             };
             let key = load_key(row, None).unwrap();
             let jws = key.sign_jwt(&json!({"sub": "someone"})).unwrap();

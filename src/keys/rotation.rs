@@ -10,8 +10,8 @@ use super::KeyError;
 use super::at_rest::{encrypt, private_pem};
 use super::generate::generate;
 use crate::config::{Alg, KeysConfig};
+use crate::store::SigningKey;
 use crate::store::Store;
-use crate::store::tables::signing_key;
 
 pub const PUBLISH_DELAY: i64 = 3600;
 /// Lifetime of an ID token: how long a superseded key must stay in JWKS.
@@ -62,7 +62,7 @@ pub async fn prepare(
     Ok(())
 }
 
-async fn new_key(alg: Alg, config: &KeysConfig, now: i64) -> Result<signing_key::Model, KeyError> {
+async fn new_key(alg: Alg, config: &KeysConfig, now: i64) -> Result<SigningKey, KeyError> {
     let new = tokio::task::spawn_blocking(move || generate(alg)).await??;
     let kid = URL_SAFE_NO_PAD.encode(&crate::crypto::random_bytes()[..12]);
     let mut jwk = new.public_jwk;
@@ -73,14 +73,13 @@ async fn new_key(alg: Alg, config: &KeysConfig, now: i64) -> Result<signing_key:
         Some(key) => (encrypt(key, &kid, &new.private_pem), true),
         None => (new.private_pem, false),
     };
-    Ok(signing_key::Model {
+    Ok(SigningKey {
         kid,
         alg: alg.as_str().to_string(),
         private_key,
         encrypted,
         public_jwk: jwk.to_string(),
         created_at: now,
-        retired_at: None,
     })
 }
 

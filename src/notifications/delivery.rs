@@ -23,8 +23,7 @@ use crate::clients::Client;
 use crate::config::WebhookDecl;
 use crate::provider::logout_token::logout_token;
 use crate::state::AppState;
-use crate::store::tables::outbox;
-use crate::store::{AttemptOutcome, DueNotification, StoreError};
+use crate::store::{AttemptOutcome, ClaimedNotification, DueNotification, StoreError};
 use crate::vocabulary::delivery::MAX_BACKOFF;
 use crate::vocabulary::logout::backchannel_target;
 
@@ -191,7 +190,7 @@ async fn claim_due(
     targets: &HashMap<String, Arc<Target>>,
     keys: &[String],
     room: usize,
-) -> Result<Vec<(Arc<Target>, outbox::Model)>, StoreError> {
+) -> Result<Vec<(Arc<Target>, ClaimedNotification)>, StoreError> {
     let now = state.clock.now();
     let due: Vec<DueNotification> = state
         .store
@@ -215,7 +214,7 @@ async fn claim_due(
 }
 
 /// One attempt at a claimed row, and its outcome recorded.
-async fn attempt(state: AppState, target: Arc<Target>, row: outbox::Model) {
+async fn attempt(state: AppState, target: Arc<Target>, row: ClaimedNotification) {
     // A row's last allowed attempt, cut short (its process stopped or died), may never have been
     // sent: the row gets one attempt more. Cut short again, it is closed unsent.
     let result = if row.attempts as u32 > target.max_attempts + 1 {
@@ -263,7 +262,11 @@ async fn attempt(state: AppState, target: Arc<Target>, row: outbox::Model) {
 
 /// POSTs the row to its target: a webhook's stored body, signed with its secret, or a client's
 /// logout token.
-async fn send(state: &AppState, target: &Target, row: &outbox::Model) -> Result<(), AttemptError> {
+async fn send(
+    state: &AppState,
+    target: &Target,
+    row: &ClaimedNotification,
+) -> Result<(), AttemptError> {
     let request = match &target.kind {
         Kind::Webhook(webhook) => {
             let timestamp = state.clock.now();

@@ -22,7 +22,7 @@ use crate::http::{ClientAddr, PageError, csrf};
 use crate::session::current_session;
 use crate::state::AppState;
 use crate::store::StoreError;
-use crate::store::tables::user;
+use crate::store::User;
 use crate::web::login_page;
 use error::{ApiError, ProductError};
 use jwt::{Organization, SsoUser};
@@ -194,7 +194,7 @@ async fn issue(
     state: &AppState,
     product: &ProductDecl,
     destination: &Destination,
-    user: user::Model,
+    user: User,
 ) -> Result<url::Url, ProductError> {
     let user = sso_user(state, user).await?;
     let url = jwt::login_url(
@@ -208,7 +208,7 @@ async fn issue(
     Ok(url)
 }
 
-async fn sso_user(state: &AppState, user: user::Model) -> Result<SsoUser, StoreError> {
+async fn sso_user(state: &AppState, user: User) -> Result<SsoUser, StoreError> {
     let entity_ids = state.store.attached_entity_ids(&user.id).await?;
     let organization = state
         .hierarchy

@@ -4,8 +4,8 @@ use serde_json::{Map, Value, json};
 
 use super::scope::{self, Scopes};
 use crate::hierarchy::Hierarchy;
+use crate::store::User;
 use crate::store::UserSource;
-use crate::store::tables::user;
 
 /// The person a set of claims is about.
 pub struct Subject<'a> {
@@ -16,8 +16,8 @@ pub struct Subject<'a> {
     pub email_verified: bool,
 }
 
-impl<'a> From<&'a user::Model> for Subject<'a> {
-    fn from(user: &'a user::Model) -> Subject<'a> {
+impl<'a> From<&'a User> for Subject<'a> {
+    fn from(user: &'a User) -> Subject<'a> {
         Subject {
             id: &user.id,
             email: &user.email,

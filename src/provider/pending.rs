@@ -4,8 +4,7 @@
 use super::prompt::Prompt;
 use super::response_mode::ResponseMode;
 use super::scope::Scopes;
-use crate::store::NewPending;
-use crate::store::tables::pending_authorization;
+use crate::store::PendingRow;
 
 #[derive(Debug, Clone)]
 pub struct PendingAuthorization {
@@ -30,8 +29,8 @@ pub struct PendingAuthorization {
 
 impl PendingAuthorization {
     /// The row to store, in its text form.
-    pub fn to_row(&self) -> NewPending {
-        NewPending {
+    pub fn to_row(&self) -> PendingRow {
+        PendingRow {
             id: self.id.clone(),
             browser_hash: self.browser_hash.clone(),
             client_id: self.client_id.clone(),
@@ -51,8 +50,8 @@ impl PendingAuthorization {
 }
 
 /// A stored row, which was checked when it was stored.
-impl From<pending_authorization::Model> for PendingAuthorization {
-    fn from(row: pending_authorization::Model) -> Self {
+impl From<PendingRow> for PendingAuthorization {
+    fn from(row: PendingRow) -> Self {
         PendingAuthorization {
             scope: Scopes::parse(&row.scope),
             response_mode: ResponseMode::stored(&row.response_mode),
@@ -79,7 +78,7 @@ mod tests {
     /// A row stored before these types existed reads, and is written back the same.
     #[test]
     fn stored_text_round_trips() {
-        let row = pending_authorization::Model {
+        let row = PendingRow {
             id: "a1".into(),
             browser_hash: "h".into(),
             client_id: "c".into(),
@@ -98,7 +97,7 @@ mod tests {
         let pending = PendingAuthorization::from(row.clone());
         assert_eq!(pending.response_mode, ResponseMode::FormPost);
         assert!(pending.prompt.login && pending.prompt.consent && !pending.prompt.none);
-        assert_eq!(pending_authorization::Model::from(pending.to_row()), row);
+        assert_eq!(pending.to_row(), row);
         let plain = PendingAuthorization {
             response_mode: ResponseMode::Query,
             prompt: Prompt::default(),

@@ -12,6 +12,7 @@ use sea_orm::{
     IntoActiveModel, Iterable, QueryFilter, QueryOrder, QuerySelect,
 };
 
+use super::User;
 use super::tables::{
     access_token, authorization_code, consent, pending_authorization, refresh_token,
     upstream_login, user,
@@ -39,10 +40,10 @@ pub enum SpentGrant {
     Refresh(String),
 }
 
-/// An authorization request to keep until the person comes back from login or consent (the
+/// An authorization request kept until the person comes back from login or consent (the
 /// `pending_authorizations` row), its values in their stored text form.
-#[derive(Debug, Clone)]
-pub struct NewPending {
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+pub struct PendingRow {
     pub id: String,
     /// SHA-256 of the flow cookie of the browser that started it.
     pub browser_hash: String,
@@ -113,8 +114,8 @@ pub struct GrantTokens {
     pub refresh: Option<NewRefreshToken>,
 }
 
-impl From<NewPending> for pending_authorization::Model {
-    fn from(new: NewPending) -> Self {
+impl From<PendingRow> for pending_authorization::Model {
+    fn from(new: PendingRow) -> Self {
         pending_authorization::Model {
             id: new.id,
             browser_hash: new.browser_hash,
@@ -188,7 +189,7 @@ impl From<NewRefreshToken> for refresh_token::Model {
 /// Who a grant's new tokens belong to, and whether the grant was revoked as they were issued.
 #[derive(Debug)]
 pub struct GrantHolder {
-    pub user: user::Model,
+    pub user: User,
     /// The entities the user is attached to.
     pub entity_ids: Vec<String>,
     pub revoked: bool,
@@ -217,7 +218,7 @@ pub enum RefreshUse {
 }
 
 impl Store {
-    pub async fn create_pending(&self, pending: NewPending) -> Result<(), StoreError> {
+    pub async fn create_pending(&self, pending: PendingRow) -> Result<(), StoreError> {
         pending_authorization::Model::from(pending)
             .into_active_model()
             .insert(&self.writer)
@@ -225,13 +226,10 @@ impl Store {
         Ok(())
     }
 
-    pub async fn find_pending(
-        &self,
-        id: &str,
-        now: i64,
-    ) -> Result<Option<pending_authorization::Model>, StoreError> {
+    pub async fn find_pending(&self, id: &str, now: i64) -> Result<Option<PendingRow>, StoreError> {
         Ok(pending_authorization::Entity::find_by_id(id.to_string())
             .filter(pending_authorization::Column::ExpiresAt.gt(now))
+            .into_model::<PendingRow>()
             .one(&self.db)
             .await?)
     }
@@ -573,12 +571,12 @@ pub(super) async fn grant_holders<C: ConnectionTrait>(
         .from(user::Entity)
         .and_where(Expr::col((user::Entity, user::Column::Id)).is_in(user_ids));
     join_entity_ids(&mut query);
-    let mut users: HashMap<String, (user::Model, Vec<String>)> = HashMap::new();
+    let mut users: HashMap<String, (User, Vec<String>)> = HashMap::new();
     for row in db.query_all(&query).await? {
         let id: String = row.try_get("", "id")?;
         let (_, entities) = match users.entry(id) {
             Entry::Occupied(known) => known.into_mut(),
-            Entry::Vacant(new) => new.insert((user::Model::from_query_result(&row, "")?, vec![])),
+            Entry::Vacant(new) => new.insert((User::from_query_result(&row, "")?, vec![])),
         };
         entities.extend(entity_id(&row));
     }

@@ -33,18 +33,21 @@ use tables::{access_token, authorization_code};
 use userinfo_cache::UserinfoCache;
 
 pub use grants::{
-    CodeUse, GrantHolder, GrantTokens, NewAccessToken, NewCode, NewPending, NewRefreshToken,
+    CodeUse, GrantHolder, GrantTokens, NewAccessToken, NewCode, NewRefreshToken, PendingRow,
     RefreshUse, SpentGrant, UserinfoGrant,
 };
 pub use notification::{Notification, NotifiedUser};
-pub use outbox::{AttemptOutcome, DueNotification, OUTBOX_RETENTION, enqueue_notification};
+pub use outbox::{
+    AttemptOutcome, ClaimedNotification, DueNotification, OUTBOX_RETENTION, enqueue_notification,
+};
 pub use product_confirmations::ProductConfirmation;
 pub use session_urls::{OpenedSessionUrl, ProfileChange, ProfileFields, SessionUrlData};
 pub use sessions::{NewSession, SessionInfo};
+pub use signing_keys::SigningKey;
 pub use throttle::ThrottleRule;
 pub use upstream::{AnsweredLogin, KeptLogin, OneTimeId, OutgoingLogin, UpstreamProfile};
 pub use user_source::UserSource;
-pub use users::{Attachment, UserProfile};
+pub use users::{Attachment, User, UserProfile};
 
 /// Log length (pages) at which a commit checkpoints by itself: a backstop, see `pool_options`.
 const WAL_BACKSTOP_PAGES: u32 = 16_384;

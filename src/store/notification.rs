@@ -3,7 +3,7 @@
 //! ([`super::enqueue_notification`]); `notifications` delivers it.
 use serde::Serialize;
 
-use super::tables::user;
+use super::User;
 use crate::vocabulary::events::{EventType, schema_url};
 
 /// The person a notification is about, as the payload's `user` shows them.
@@ -26,7 +26,7 @@ pub struct Notification {
 }
 
 impl Notification {
-    pub fn new(event: EventType, user: &user::Model) -> Notification {
+    pub fn new(event: EventType, user: &User) -> Notification {
         Notification {
             event,
             user: NotifiedUser {
@@ -40,7 +40,7 @@ impl Notification {
     }
 
     /// A session was started for `user` by signing in at `connection`.
-    pub fn user_login(user: &user::Model, connection: &str) -> Notification {
+    pub fn user_login(user: &User, connection: &str) -> Notification {
         Notification {
             connection: Some(connection.to_string()),
             ..Notification::new(EventType::UserLogin, user)
@@ -100,8 +100,8 @@ struct Meta<'a> {
 mod tests {
     use super::*;
 
-    fn alice() -> user::Model {
-        user::Model {
+    fn alice() -> User {
+        User {
             id: "u-alice".into(),
             email: "alice@example.com".into(),
             name: "Alice Example".into(),

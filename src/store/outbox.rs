@@ -27,6 +27,16 @@ pub struct DueNotification {
     pub attempts: i32,
 }
 
+/// A row claimed for one attempt: what the delivery worker sends, and the attempt's number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedNotification {
+    pub id: String,
+    pub event_type: String,
+    pub body: String,
+    /// The number of this attempt, counting it.
+    pub attempts: i32,
+}
+
 /// How an attempt ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttemptOutcome {
@@ -124,7 +134,7 @@ impl Store {
         due: &DueNotification,
         now: i64,
         lease: i64,
-    ) -> Result<Option<outbox::Model>, StoreError> {
+    ) -> Result<Option<ClaimedNotification>, StoreError> {
         use outbox::Column as O;
         let claimed = outbox::Entity::update_many()
             .col_expr(O::LockedUntil, Expr::value(now + lease))
@@ -134,7 +144,12 @@ impl Store {
             .filter(claimable(now))
             .exec_with_returning(&self.writer)
             .await?;
-        Ok(claimed.into_iter().next())
+        Ok(claimed.into_iter().next().map(|row| ClaimedNotification {
+            id: row.id,
+            event_type: row.event_type,
+            body: row.body,
+            attempts: row.attempts,
+        }))
     }
 
     /// Records how attempt number `attempt` of a row ended. A failure is recorded only while the

@@ -12,6 +12,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use super::Notification;
+use super::User;
 use super::sessions::insert_session;
 use super::tables::{customer_profile, session_url, user};
 use super::users::update_identity;
@@ -76,7 +77,7 @@ pub enum ProfileChange {
 #[derive(Debug, Clone)]
 pub struct OpenedSessionUrl {
     /// The profile's user, as stored after the change: the one signed in.
-    pub user: user::Model,
+    pub user: User,
     pub change: ProfileChange,
     pub target_url: String,
     /// The token of the user's new session, for the cookie.
@@ -123,7 +124,7 @@ impl Store {
     pub async fn find_customer_user(
         &self,
         internal_customer: &str,
-    ) -> Result<Option<user::Model>, StoreError> {
+    ) -> Result<Option<User>, StoreError> {
         let profile_user = Query::select()
             .column(customer_profile::Column::UserId)
             .from(customer_profile::Entity)
@@ -131,6 +132,7 @@ impl Store {
             .to_owned();
         Ok(user::Entity::find()
             .filter(user::Column::Id.in_subquery(profile_user))
+            .into_model::<User>()
             .one(&self.db)
             .await?)
     }
@@ -221,7 +223,7 @@ async fn upsert_profile(
     fields: &ProfileFields,
     new_user_id: &str,
     now: i64,
-) -> Result<(user::Model, ProfileChange), StoreError> {
+) -> Result<(User, ProfileChange), StoreError> {
     let current = customer_profile::Entity::find()
         .filter(customer_profile::Column::InternalCustomer.eq(internal_customer))
         .one(txn)
@@ -255,7 +257,7 @@ async fn upsert_profile(
         .await?;
         // A concurrent creation of the same customer fails here on the unique internal_customer.
         profile.into_active_model().insert(txn).await?;
-        return Ok((user, ProfileChange::Created));
+        return Ok((user.into(), ProfileChange::Created));
     };
     let user = user::Entity::find_by_id(current.user_id.clone())
         .one(txn)
@@ -263,7 +265,7 @@ async fn upsert_profile(
         .ok_or_else(|| StoreError::Corrupt("customer profile without user".into()))?;
     let mut profile = fields.applied_to(current.clone());
     if profile == current {
-        return Ok((user, ProfileChange::Unchanged));
+        return Ok((user.into(), ProfileChange::Unchanged));
     }
     profile.updated_at = now;
     let profile = profile.into_active_model().reset_all().update(txn).await?;

@@ -8,6 +8,7 @@ use sea_orm::{
 };
 
 use super::Notification;
+use super::User;
 use super::logout::after_session_end;
 use super::tables::{consent, session, user};
 use super::{Store, StoreError, enqueue_notification};
@@ -17,7 +18,7 @@ use crate::crypto;
 /// A live session and whose it is.
 #[derive(Debug, Clone)]
 pub struct SessionInfo {
-    pub user: user::Model,
+    pub user: User,
     pub sid: String,
     pub auth_time: i64,
     pub expires_at: i64,
@@ -196,7 +197,7 @@ impl Store {
             None => None,
         };
         let session = SessionInfo {
-            user: user::Model::from_query_result(&row, "")?,
+            user: User::from_query_result(&row, "")?,
             sid: row.try_get("", "sid")?,
             auth_time: row.try_get("", "auth_time")?,
             expires_at: row.try_get("", "expires_at")?,

@@ -1,20 +1,53 @@
 //! Stored signing keys.
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 
 use super::tables::signing_key;
 use super::{Store, StoreError};
 
+/// A signing key that is not retired: made by `keys`, stored here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKey {
+    pub kid: String,
+    pub alg: String,
+    /// PKCS#8 PEM, or `base64(nonce ‖ AES-256-GCM ciphertext)` of it when `encrypted`.
+    pub private_key: String,
+    pub encrypted: bool,
+    /// The public key as a JWK (JSON), as JWKS will publish it.
+    pub public_jwk: String,
+    pub created_at: i64,
+}
+
 impl Store {
     /// Keys not yet retired.
-    pub async fn active_signing_keys(&self) -> Result<Vec<signing_key::Model>, StoreError> {
+    pub async fn active_signing_keys(&self) -> Result<Vec<SigningKey>, StoreError> {
         Ok(signing_key::Entity::find()
             .filter(signing_key::Column::RetiredAt.is_null())
             .all(&self.db)
-            .await?)
+            .await?
+            .into_iter()
+            .map(|row| SigningKey {
+                kid: row.kid,
+                alg: row.alg,
+                private_key: row.private_key,
+                encrypted: row.encrypted,
+                public_jwk: row.public_jwk,
+                created_at: row.created_at,
+            })
+            .collect())
     }
 
-    pub async fn insert_signing_key(&self, key: signing_key::Model) -> Result<(), StoreError> {
-        key.into_active_model().insert(&self.writer).await?;
+    pub async fn insert_signing_key(&self, key: SigningKey) -> Result<(), StoreError> {
+        signing_key::ActiveModel {
+            kid: Set(key.kid),
+            alg: Set(key.alg),
+            private_key: Set(key.private_key),
+            encrypted: Set(key.encrypted),
+            public_jwk: Set(key.public_jwk),
+            created_at: Set(key.created_at),
+            retired_at: Set(None),
+        }
+        .insert(&self.writer)
+        .await?;
         Ok(())
     }
 

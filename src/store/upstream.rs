@@ -5,6 +5,7 @@ use sea_orm::{
 };
 
 use super::Notification;
+use super::User;
 use super::sessions::insert_session;
 use super::tables::{saml_assertion, upstream_identity, upstream_login, user, user_entity};
 use super::users::update_identity;
@@ -173,7 +174,7 @@ impl Store {
         new_user_id: &str,
         browser: NewSession<'_>,
         config: &Config,
-    ) -> Result<(user::Model, String), StoreError> {
+    ) -> Result<(User, String), StoreError> {
         let txn = self.writer.begin().await?;
         let user = upsert_user(&txn, profile, new_user_id, config, browser.now).await?;
         let login = Notification::user_login(&user, &profile.connection_id);
@@ -193,7 +194,7 @@ async fn upsert_user<C: ConnectionTrait>(
     new_user_id: &str,
     config: &Config,
     now: i64,
-) -> Result<user::Model, StoreError> {
+) -> Result<User, StoreError> {
     let known = upstream_identity::Entity::find_by_id((
         profile.connection_id.clone(),
         profile.subject.clone(),
@@ -221,7 +222,7 @@ async fn upsert_user<C: ConnectionTrait>(
             user
         }
         None => {
-            let created = user::Model {
+            let created: User = user::Model {
                 id: new_user_id.to_string(),
                 email: profile.email.clone(),
                 name: profile.name.clone(),
@@ -234,7 +235,8 @@ async fn upsert_user<C: ConnectionTrait>(
             }
             .into_active_model()
             .insert(txn)
-            .await?;
+            .await?
+            .into();
             let notification = Notification::new(EventType::ProfileCreated, &created);
             enqueue_notification(txn, config, &notification, now).await?;
             // A concurrent first login of the same subject fails here on the primary key and

@@ -1,7 +1,7 @@
 //! Where a user comes from, as `users.source` keeps it: the config file, a session URL, or the
 //! upstream connection whose login created them. Config sync reads and changes only the
 //! config's users; only they have an address idbridge vouches for (`email_verified`).
-use super::tables::user;
+use super::User;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserSource {
@@ -23,7 +23,7 @@ impl UserSource {
     pub const RESERVED: [&'static str; 2] = [UserSource::CONFIG, UserSource::SESSION_URL];
 
     /// The source of a stored user.
-    pub fn of(user: &user::Model) -> UserSource {
+    pub fn of(user: &User) -> UserSource {
         match user.source.as_str() {
             UserSource::CONFIG => UserSource::Config,
             UserSource::SESSION_URL => UserSource::SessionUrl,

@@ -2,12 +2,42 @@
 //! another source describes.
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, SelectStatement};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryResult, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IntoActiveModel,
+    QueryFilter, QueryResult, QuerySelect, Set,
 };
 
 use super::tables::{user, user_entity};
 use super::{Store, StoreError, UserSource};
+
+/// A person as idbridge knows them (a `users` row).
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+pub struct User {
+    /// The stable `sub`.
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    /// argon2id PHC string; `None` for people who sign in only through an upstream IdP or a
+    /// session URL.
+    pub password_hash: Option<String>,
+    /// Where the user comes from: [`UserSource`].
+    pub source: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl From<user::Model> for User {
+    fn from(row: user::Model) -> User {
+        User {
+            id: row.id,
+            email: row.email,
+            name: row.name,
+            password_hash: row.password_hash,
+            source: row.source,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
 
 /// Gives `user` the `email` and `name` its source now reports, writing them (and `updated_at`)
 /// only when one changed. Returns the user as stored and whether it changed.
@@ -17,15 +47,15 @@ pub(super) async fn update_identity<C: ConnectionTrait>(
     email: String,
     name: String,
     now: i64,
-) -> Result<(user::Model, bool), StoreError> {
+) -> Result<(User, bool), StoreError> {
     if user.email == email && user.name == name {
-        return Ok((user, false));
+        return Ok((user.into(), false));
     }
     let mut changed = user.into_active_model();
     changed.email = Set(email);
     changed.name = Set(name);
     changed.updated_at = Set(now);
-    Ok((changed.update(db).await?, true))
+    Ok((changed.update(db).await?.into(), true))
 }
 
 /// Adds to a query that selects from `users` the id of each entity the user is attached to, as
@@ -68,18 +98,19 @@ pub struct Attachment {
 /// A user with the entities they are attached to.
 #[derive(Debug, Clone)]
 pub struct UserProfile {
-    pub user: user::Model,
+    pub user: User,
     pub attached_to: Vec<Attachment>,
 }
 
 impl Store {
     /// The local account (one with a password) for an email address, compared case-insensitively.
-    pub async fn find_local_user(&self, email: &str) -> Result<Option<user::Model>, StoreError> {
+    pub async fn find_local_user(&self, email: &str) -> Result<Option<User>, StoreError> {
         Ok(user::Entity::find()
             .filter(
                 Expr::expr(Func::lower(Expr::col(user::Column::Email))).eq(email.to_lowercase()),
             )
             .filter(user::Column::PasswordHash.is_not_null())
+            .into_model::<User>()
             .one(&self.db)
             .await?)
     }
@@ -99,13 +130,15 @@ impl Store {
             )
             .filter(user::Column::Source.ne(connection_id))
             .filter(user::Column::Source.ne(UserSource::SESSION_URL))
+            .into_model::<User>()
             .one(&self.db)
             .await?;
         Ok(holder.as_ref().map(UserSource::of))
     }
 
-    pub async fn find_user(&self, user_id: &str) -> Result<Option<user::Model>, StoreError> {
+    pub async fn find_user(&self, user_id: &str) -> Result<Option<User>, StoreError> {
         Ok(user::Entity::find_by_id(user_id.to_string())
+            .into_model::<User>()
             .one(&self.db)
             .await?)
     }

@@ -23,8 +23,7 @@ use url::form_urlencoded::Serializer;
 
 use crate::password::PasswordError;
 use crate::password_check::PasswordChecker;
-use crate::store::tables::user;
-use crate::store::{KeptLogin, OneTimeId, StoreError, UpstreamProfile};
+use crate::store::{KeptLogin, OneTimeId, StoreError, UpstreamProfile, User};
 pub use continuation::{Continuation, Resume};
 pub use local::LocalAccounts;
 pub use oidc::OidcConnector;
@@ -93,7 +92,7 @@ impl Answer {
 #[derive(Debug)]
 pub enum Identity {
     /// An account idbridge keeps (local accounts).
-    Account(user::Model),
+    Account(User),
     /// Someone a provider vouches for; their user is created or updated from the profile.
     Vouched {
         profile: UpstreamProfile,

@@ -140,6 +140,72 @@ fn no_import_cycle_between_modules() {
     );
 }
 
+/// Sea-orm's models and entities stay in `src/store/`: the rest of the crate reads and writes
+/// the plain rows the store owns (`User`, `SigningKey`, `PendingRow`, …), so a change of schema
+/// touches the store alone.
+#[test]
+fn sea_orm_stays_in_the_store() {
+    let found = orm_uses(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
+    assert!(
+        found.is_empty(),
+        "sea-orm outside src/store/:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_orm_check_sees_a_table_or_the_crate_named_outside_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path();
+    std::fs::create_dir_all(src.join("store")).unwrap();
+    std::fs::write(src.join("lib.rs"), "pub mod store; pub mod keys;").unwrap();
+    std::fs::write(src.join("store/mod.rs"), "pub mod tables; use sea_orm::X;").unwrap();
+    std::fs::write(src.join("store/tables.rs"), "").unwrap();
+    std::fs::write(src.join("keys.rs"), "// sea_orm in a comment\nfn f() {}").unwrap();
+    assert!(orm_uses(src).is_empty());
+    std::fs::write(
+        src.join("keys.rs"),
+        "use crate::store::tables::signing_key;\nfn f() { sea_orm::Set(1); }",
+    )
+    .unwrap();
+    assert_eq!(
+        orm_uses(src),
+        [
+            "  src/keys.rs imports crate::store::tables::signing_key",
+            "  src/keys.rs names the sea_orm crate",
+        ]
+    );
+}
+
+/// Every import of `store/tables.rs` and every naming of the `sea_orm` crate outside
+/// `src/store/` (and `main.rs`, which only names it in its log filter).
+fn orm_uses(src: &Path) -> Vec<String> {
+    let graph = Graph::read(src);
+    let mut found: Vec<String> = graph
+        .imports
+        .iter()
+        .filter(|i| !i.from.starts_with("store/") && i.to == "store/tables.rs")
+        .map(|i| format!("  src/{} imports {}", i.from, i.written))
+        .collect();
+    let mut files = Vec::new();
+    collect_rs(src, &mut files);
+    for path in files {
+        let relative = path
+            .strip_prefix(src)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        if relative.starts_with("store/") || relative == "main.rs" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        if tokens(&text).contains(&Token::Ident("sea_orm".into())) {
+            found.push(format!("  src/{relative} names the sea_orm crate"));
+        }
+    }
+    found
+}
+
 /// The checker must see what it is meant to see: a file of the test's own making.
 #[test]
 fn the_checker_reads_grouped_inline_and_relative_paths() {
