@@ -8,14 +8,12 @@ use std::collections::BTreeSet;
 
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, TransactionTrait,
 };
 use serde_json::json;
 
-use super::tables::{
-    access_token, authorization_code, outbox, refresh_token, session, session_client,
-};
+use super::outbox::enqueue;
+use super::tables::{access_token, authorization_code, refresh_token, session, session_client};
 use super::{Store, StoreError};
 use crate::config::Config;
 use crate::crypto;
@@ -95,21 +93,14 @@ pub(super) async fn after_session_end<C: ConnectionTrait>(
         else {
             continue;
         };
-        outbox::Model {
-            id: crypto::random_token(),
-            webhook: backchannel_target(&client.client_id),
-            event_type: BACKCHANNEL_EVENT.to_string(),
-            body: json!({ "sub": ended.user_id, "sid": ended.sid }).to_string(),
-            created_at: now,
-            attempts: 0,
-            next_attempt_at: now,
-            locked_until: None,
-            delivered_at: None,
-            given_up_at: None,
-            last_error: None,
-        }
-        .into_active_model()
-        .insert(db)
+        enqueue(
+            db,
+            crypto::random_token(),
+            backchannel_target(&client.client_id),
+            BACKCHANNEL_EVENT,
+            json!({ "sub": ended.user_id, "sid": ended.sid }).to_string(),
+            now,
+        )
         .await?;
     }
     session_client::Entity::delete_many()

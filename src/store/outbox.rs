@@ -63,23 +63,46 @@ pub async fn enqueue_notification<C: ConnectionTrait>(
         .filter(|w| w.wants(notification.event))
     {
         let id = crypto::random_token();
-        outbox::Model {
-            body: notification.payload(&id, &config.server.issuer, now),
+        let body = notification.payload(&id, &config.server.issuer, now);
+        enqueue(
+            db,
             id,
-            webhook: webhook.key(),
-            event_type: notification.event.as_str().to_string(),
-            created_at: now,
-            attempts: 0,
-            next_attempt_at: now,
-            locked_until: None,
-            delivered_at: None,
-            given_up_at: None,
-            last_error: None,
-        }
-        .into_active_model()
-        .insert(db)
+            webhook.key(),
+            notification.event.as_str(),
+            body,
+            now,
+        )
         .await?;
     }
+    Ok(())
+}
+
+/// Writes one outbox row, due at once, for `target` (a webhook's key, or a client's
+/// back-channel logout target), through `db`: the caller's transaction.
+pub(super) async fn enqueue<C: ConnectionTrait>(
+    db: &C,
+    id: String,
+    target: String,
+    event_type: &str,
+    body: String,
+    now: i64,
+) -> Result<(), StoreError> {
+    outbox::Model {
+        id,
+        webhook: target,
+        event_type: event_type.to_string(),
+        body,
+        created_at: now,
+        attempts: 0,
+        next_attempt_at: now,
+        locked_until: None,
+        delivered_at: None,
+        given_up_at: None,
+        last_error: None,
+    }
+    .into_active_model()
+    .insert(db)
+    .await?;
     Ok(())
 }
 

@@ -16,7 +16,7 @@ use crate::http::{cookies, csrf};
 use crate::provider::scope::{self, Scopes};
 use crate::session::current_session;
 use crate::state::AppState;
-use crate::store::Attachment;
+use crate::store::{Attachment, SessionInfo};
 
 const LOGIN_FOR_ACCOUNT: &str = "/sso/v2/login?return_to=%2Faccount";
 
@@ -119,6 +119,17 @@ pub async fn show(
     render(&page, &csrf_cookie.into_iter().collect::<Vec<_>>())
 }
 
+/// The session of whoever posts a form of the account page, its CSRF token checked; `None` when
+/// signed out.
+async fn poster(
+    state: &AppState,
+    headers: &HeaderMap,
+    csrf: &str,
+) -> Result<Option<SessionInfo>, PageError> {
+    csrf::verify(state, headers, csrf)?;
+    Ok(current_session(state, headers).await?)
+}
+
 #[derive(Deserialize)]
 pub struct EndSessionForm {
     #[serde(default)]
@@ -133,8 +144,7 @@ pub async fn end_session(
     form: Result<Form<EndSessionForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let Form(form) = form?;
-    csrf::verify(&state, &headers, &form.csrf)?;
-    let Some(session) = current_session(&state, &headers).await? else {
+    let Some(session) = poster(&state, &headers, &form.csrf).await? else {
         return Ok(see_other(LOGIN_FOR_ACCOUNT, &[]));
     };
     state
@@ -164,8 +174,7 @@ pub async fn revoke_consent(
     form: Result<Form<RevokeConsentForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let Form(form) = form?;
-    csrf::verify(&state, &headers, &form.csrf)?;
-    let Some(session) = current_session(&state, &headers).await? else {
+    let Some(session) = poster(&state, &headers, &form.csrf).await? else {
         return Ok(see_other(LOGIN_FOR_ACCOUNT, &[]));
     };
     let user_id = &session.user.id;
@@ -194,8 +203,7 @@ pub async fn forget_product(
     form: Result<Form<ForgetProductForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let Form(form) = form?;
-    csrf::verify(&state, &headers, &form.csrf)?;
-    let Some(session) = current_session(&state, &headers).await? else {
+    let Some(session) = poster(&state, &headers, &form.csrf).await? else {
         return Ok(see_other(LOGIN_FOR_ACCOUNT, &[]));
     };
     state
