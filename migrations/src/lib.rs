@@ -24,6 +24,7 @@ mod m0018_session_pending_id;
 mod m0019_session_sid_index;
 mod m0020_product_confirmations;
 mod m0021_session_clients;
+mod m0022_upstream_sessions;
 
 pub struct Migrator;
 
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0019_session_sid_index::Migration),
             Box::new(m0020_product_confirmations::Migration),
             Box::new(m0021_session_clients::Migration),
+            Box::new(m0022_upstream_sessions::Migration),
         ]
     }
 }

@@ -13,10 +13,12 @@ use serde::Deserialize;
 use url::Url;
 
 use super::id_token::verify_id_token;
+use crate::crypto;
 use crate::http::{PageError, cookies, csrf, pages, policy_with_frames};
 use crate::session::current_session;
 use crate::session::flash::signed_out;
 use crate::state::AppState;
+use crate::store::{SentLogout, UpstreamSession};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct LogoutParams {
@@ -132,11 +134,14 @@ async fn logout(
         }
         None => Vec::new(),
     };
+    let upstream = session.as_ref().and_then(|s| s.upstream.as_ref());
+    let at_provider = upstream_logout(&state, upstream, target.as_deref()).await?;
     let frames = session
+        .as_ref()
         .map(|session| frontchannel_frames(&state, &heard, &session.sid))
         .unwrap_or_default();
     let clear = cookies::set(&state, cookies::SESSION, "", Some(0));
-    let answer = match target {
+    let answer = match at_provider.or(target) {
         Some(target) => {
             let mut response = Redirect::to(&target).into_response();
             if let Ok(value) = clear.parse() {
@@ -149,6 +154,46 @@ async fn logout(
         None => signed_out(&state, clear),
     };
     Ok(through_frames(answer, &frames))
+}
+
+/// How long a person may take at the provider when it logs them out too.
+const UPSTREAM_LOGOUT_TTL: i64 = 600;
+
+/// Where the browser goes so that the provider whose session stood behind the ended one ends it
+/// too, when its connector asks it (upstream single logout); the sign-out's `target` waits for the
+/// provider's answer. A provider that cannot be asked now does not keep the person signed in
+/// here: the sign-out goes on without it.
+async fn upstream_logout(
+    state: &AppState,
+    upstream: Option<&UpstreamSession>,
+    target: Option<&str>,
+) -> Result<Option<String>, PageError> {
+    let Some(session) = upstream else {
+        return Ok(None);
+    };
+    let Some(connector) = state.connectors.get(&session.connection_id) else {
+        return Ok(None);
+    };
+    let now = state.clock.now();
+    let outgoing = match connector.begin_logout(session, now).await {
+        Ok(Some(outgoing)) => outgoing,
+        Ok(None) => return Ok(None),
+        Err(error) => {
+            tracing::warn!(%error, "upstream logout not sent");
+            return Ok(None);
+        }
+    };
+    state
+        .store
+        .create_upstream_logout(SentLogout {
+            state_hash: crypto::sha256_hex(&outgoing.state),
+            connection_id: session.connection_id.clone(),
+            request_id: outgoing.request_id,
+            return_to: target.map(str::to_string),
+            expires_at: now + UPSTREAM_LOGOUT_TTL,
+        })
+        .await?;
+    Ok(Some(outgoing.url))
 }
 
 /// The front-channel logout pages of the clients that got a code in the ended session `sid`

@@ -58,6 +58,7 @@ pub fn new_session<'a>(
             .unwrap_or(""),
         pending_id,
         replaces: cookies::get(state, headers, cookies::SESSION),
+        upstream: None,
     }
 }
 

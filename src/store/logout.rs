@@ -152,6 +152,7 @@ impl Store {
             now,
         )
         .await
+        .map(|(_, told)| told)
     }
 
     /// Ends one of a user's sessions, named by its id (the hash of its cookie token), as the
@@ -174,12 +175,42 @@ impl Store {
         .map(drop)
     }
 
+    /// Ends the sessions a provider's own session stood behind, when the provider says it has
+    /// ended (upstream single logout): those of `connection_id` for `subject`, or for its
+    /// `session_index` (OIDC `sid`, SAML `SessionIndex`), or for both where both are given. The
+    /// number of sessions ended.
+    pub async fn end_upstream_sessions(
+        &self,
+        connection_id: &str,
+        subject: Option<&str>,
+        session_index: Option<&str>,
+        config: &Config,
+        now: i64,
+    ) -> Result<usize, StoreError> {
+        if subject.is_none() && session_index.is_none() {
+            return Ok(0);
+        }
+        let mut which =
+            sea_orm::Condition::all().add(session::Column::UpstreamConnection.eq(connection_id));
+        if let Some(subject) = subject {
+            which = which.add(session::Column::UpstreamSubject.eq(subject));
+        }
+        if let Some(index) = session_index {
+            which = which.add(session::Column::UpstreamSession.eq(index));
+        }
+        self.end_sessions_where(which, config, now)
+            .await
+            .map(|(ended, _)| ended)
+    }
+
+    /// Ends the sessions `which` selects, each as [`after_session_end`] says; how many ended,
+    /// and the clients that got a code in them and hear of sign-outs.
     async fn end_sessions_where(
         &self,
         which: impl Into<sea_orm::Condition> + Clone,
         config: &Config,
         now: i64,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<(usize, Vec<String>), StoreError> {
         let _forget = self.userinfo.forget_all_when_done();
         let txn = self.writer.begin().await?;
         let rows = session::Entity::find()
@@ -190,11 +221,12 @@ impl Store {
             .filter(which)
             .exec(&txn)
             .await?;
+        let ended = rows.len();
         let mut told = Vec::new();
         for row in rows {
             told.extend(after_session_end(&txn, &row.into(), config, now).await?);
         }
         txn.commit().await?;
-        Ok(told)
+        Ok((ended, told))
     }
 }

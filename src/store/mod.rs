@@ -45,7 +45,10 @@ pub use session_urls::{OpenedSessionUrl, ProfileChange, ProfileFields, SessionUr
 pub use sessions::{NewSession, SessionInfo};
 pub use signing_keys::SigningKey;
 pub use throttle::ThrottleRule;
-pub use upstream::{AnsweredLogin, KeptLogin, OneTimeId, OutgoingLogin, UpstreamProfile};
+pub use upstream::{
+    AnsweredLogin, KeptLogin, OneTimeId, OutgoingLogin, SentLogout, UpstreamProfile,
+    UpstreamSession,
+};
 pub use user_source::UserSource;
 pub use users::{Attachment, User, UserProfile};
 

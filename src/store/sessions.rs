@@ -11,7 +11,7 @@ use super::Notification;
 use super::User;
 use super::logout::after_session_end;
 use super::tables::{consent, session, user};
-use super::{Store, StoreError, enqueue_notification};
+use super::{Store, StoreError, UpstreamSession, enqueue_notification};
 use crate::config::Config;
 use crate::crypto;
 
@@ -25,6 +25,8 @@ pub struct SessionInfo {
     /// The pending authorization this session's login was made for: to that authorization, and
     /// no other, the login is the fresh one that `prompt=login` or `max_age` asked for.
     pub pending_id: Option<String>,
+    /// The provider's session behind this one, if a provider's answer started it.
+    pub upstream: Option<UpstreamSession>,
 }
 
 /// How a request names a session: by the secret token of its cookie, or by its public `sid`.
@@ -47,6 +49,8 @@ pub struct NewSession<'a> {
     /// The cookie token of the session the browser had before this login, if any: that session
     /// ends as this one starts, so an id planted or seen before the login is worthless after it.
     pub replaces: Option<&'a str>,
+    /// The provider's session behind this one, if a provider's answer starts it.
+    pub upstream: Option<&'a UpstreamSession>,
 }
 
 /// Inserts a session for the user of `login`, whose `UserLoginNotification` goes to the outbox
@@ -90,11 +94,30 @@ pub(super) async fn insert_session<C: ConnectionTrait>(
         client_addr: new.client_addr.to_string(),
         user_agent: new.user_agent.chars().take(256).collect(),
         pending_id: new.pending_id.map(str::to_string),
+        upstream_connection: new.upstream.map(|u| u.connection_id.clone()),
+        upstream_subject: new.upstream.map(|u| u.subject.clone()),
+        upstream_session: new.upstream.and_then(|u| u.session_index.clone()),
+        upstream_hint: new.upstream.and_then(|u| u.logout_hint.clone()),
     }
     .into_active_model()
     .insert(db)
     .await?;
     Ok(token)
+}
+
+/// The provider's session as a session row keeps it, if it has one.
+fn upstream_of(
+    connection_id: Option<String>,
+    subject: Option<String>,
+    session_index: Option<String>,
+    logout_hint: Option<String>,
+) -> Option<UpstreamSession> {
+    Some(UpstreamSession {
+        connection_id: connection_id?,
+        subject: subject?,
+        session_index,
+        logout_hint,
+    })
 }
 
 impl Store {
@@ -161,8 +184,17 @@ impl Store {
         query
             .columns(user::Column::iter().map(|column| (user::Entity, column)))
             .columns(
-                [S::Sid, S::AuthTime, S::ExpiresAt, S::PendingId]
-                    .map(|column| (session::Entity, column)),
+                [
+                    S::Sid,
+                    S::AuthTime,
+                    S::ExpiresAt,
+                    S::PendingId,
+                    S::UpstreamConnection,
+                    S::UpstreamSubject,
+                    S::UpstreamSession,
+                    S::UpstreamHint,
+                ]
+                .map(|column| (session::Entity, column)),
             )
             .from(session::Entity)
             .inner_join(
@@ -202,6 +234,12 @@ impl Store {
             auth_time: row.try_get("", "auth_time")?,
             expires_at: row.try_get("", "expires_at")?,
             pending_id: row.try_get("", "pending_id")?,
+            upstream: upstream_of(
+                row.try_get("", "upstream_connection")?,
+                row.try_get("", "upstream_subject")?,
+                row.try_get("", "upstream_session")?,
+                row.try_get("", "upstream_hint")?,
+            ),
         };
         Ok(Some((session, consented)))
     }

@@ -1,12 +1,12 @@
 //! Removal of state that can no longer be used: expired sessions, passed throttle windows,
-//! abandoned authorizations and upstream logins, codes and tokens past their lifetime, session
+//! abandoned authorizations, upstream logins and logouts, codes and tokens past their lifetime, session
 //! URLs that were never opened, and finished outbox rows past their retention.
 use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
 
 use super::tables::{
     access_token, authorization_code, login_throttle, outbox, pending_authorization, refresh_token,
-    saml_assertion, session, session_client, session_url, upstream_login,
+    saml_assertion, session, session_client, session_url, upstream_login, upstream_logout,
 };
 use super::{OUTBOX_RETENTION, Store, StoreError};
 
@@ -65,6 +65,10 @@ impl Store {
                 .await?,
             upstream_login::Entity::delete_many()
                 .filter(upstream_login::Column::ExpiresAt.lte(now))
+                .exec(db)
+                .await?,
+            upstream_logout::Entity::delete_many()
+                .filter(upstream_logout::Column::ExpiresAt.lte(now))
                 .exec(db)
                 .await?,
             saml_assertion::Entity::delete_many()

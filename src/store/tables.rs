@@ -143,6 +143,12 @@ pub mod session {
         /// The pending authorization this session's login was made for, if any: the login that
         /// authorization's `prompt=login` or `max_age` asked for.
         pub pending_id: Option<String>,
+        /// The provider's session behind this one, for single logout (see
+        /// `store::UpstreamSession`); none for local accounts and session URLs.
+        pub upstream_connection: Option<String>,
+        pub upstream_subject: Option<String>,
+        pub upstream_session: Option<String>,
+        pub upstream_hint: Option<String>,
         #[sea_orm(belongs_to, from = "user_id", to = "id")]
         pub user: BelongsTo<super::user::Entity>,
     }
@@ -369,6 +375,34 @@ pub mod upstream_login {
         pub return_to: String,
         /// The authorization a client waits on, told of upstream errors.
         pub pending_id: Option<String>,
+        pub expires_at: i64,
+        /// The provider's session the answer started, kept with `user_id` for the session
+        /// that starts at the resume (see `store::UpstreamSession`).
+        pub upstream_subject: Option<String>,
+        pub upstream_session: Option<String>,
+        pub upstream_hint: Option<String>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod upstream_logout {
+    use sea_orm::entity::prelude::*;
+
+    /// A logout sent to an upstream provider (single logout), kept by the SHA-256 of the `state`
+    /// / RelayState it was sent with until the provider sends the browser back.
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "upstream_logouts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub state_hash: String,
+        pub connection_id: String,
+        /// The SAML LogoutRequest ID, which the LogoutResponse must answer (`InResponseTo`).
+        pub request_id: Option<String>,
+        /// Where the browser goes then: a registered `post_logout_redirect_uri` (with the
+        /// client's `state`); none: idbridge's signed-out page.
+        pub return_to: Option<String>,
         pub expires_at: i64,
     }
 

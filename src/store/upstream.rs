@@ -7,7 +7,9 @@ use sea_orm::{
 use super::Notification;
 use super::User;
 use super::sessions::insert_session;
-use super::tables::{saml_assertion, upstream_identity, upstream_login, user, user_entity};
+use super::tables::{
+    saml_assertion, upstream_identity, upstream_login, upstream_logout, user, user_entity,
+};
 use super::users::update_identity;
 use super::{NewSession, Store, StoreError, UserSource, enqueue_notification};
 use crate::config::Config;
@@ -22,6 +24,50 @@ pub struct UpstreamProfile {
     pub name: String,
     /// The entity the connection's users are attached to.
     pub entity_id: String,
+    /// The provider's name for its session (OIDC `sid`, SAML `SessionIndex`), if it gave one.
+    pub session_index: Option<String>,
+    /// What asking the provider to end its session needs (see [`UpstreamSession::logout_hint`]).
+    pub logout_hint: Option<String>,
+}
+
+impl UpstreamProfile {
+    /// The provider's session this answer started.
+    pub fn upstream_session(&self) -> UpstreamSession {
+        UpstreamSession {
+            connection_id: self.connection_id.clone(),
+            subject: self.subject.clone(),
+            session_index: self.session_index.clone(),
+            logout_hint: self.logout_hint.clone(),
+        }
+    }
+}
+
+/// The provider's own session behind an idbridge session: what single logout names it by, in
+/// either direction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamSession {
+    pub connection_id: String,
+    /// Who the provider said the person is (OIDC `sub`, SAML NameID).
+    pub subject: String,
+    /// The provider's name for its session (OIDC `sid`, SAML `SessionIndex`), if it gave one.
+    pub session_index: Option<String>,
+    /// What asking the provider to log out needs, as its connector keeps it (OIDC: the ID token,
+    /// sent back as `id_token_hint`; SAML: the NameID's format and qualifiers).
+    pub logout_hint: Option<String>,
+}
+
+/// A logout sent to an upstream provider, kept until the provider sends the browser back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentLogout {
+    /// SHA-256 of the value that comes back with the answer (OIDC `state`, SAML RelayState).
+    pub state_hash: String,
+    pub connection_id: String,
+    /// The SAML LogoutRequest ID, which the answer must name.
+    pub request_id: Option<String>,
+    /// Where the browser goes then: a registered `post_logout_redirect_uri` (with the client's
+    /// `state`); none: idbridge's signed-out page.
+    pub return_to: Option<String>,
+    pub expires_at: i64,
 }
 
 /// A login sent to an upstream provider, kept until its answer comes back.
@@ -68,6 +114,18 @@ pub struct OneTimeId {
 /// A login as kept, taken back by its answer or resume token.
 pub type KeptLogin = upstream_login::Model;
 
+impl KeptLogin {
+    /// The provider's session an answered login started, for the session its browser resumes.
+    pub fn upstream_session(&self) -> Option<UpstreamSession> {
+        Some(UpstreamSession {
+            connection_id: self.connection_id.clone(),
+            subject: self.upstream_subject.clone()?,
+            session_index: self.upstream_session.clone(),
+            logout_hint: self.upstream_hint.clone(),
+        })
+    }
+}
+
 impl Store {
     pub async fn create_upstream_login(&self, login: OutgoingLogin) -> Result<(), StoreError> {
         upstream_login::Model {
@@ -81,6 +139,9 @@ impl Store {
             return_to: login.return_to,
             pending_id: login.pending_id,
             expires_at: login.expires_at,
+            upstream_subject: None,
+            upstream_session: None,
+            upstream_hint: None,
         }
         .into_active_model()
         .insert(&self.writer)
@@ -156,12 +217,53 @@ impl Store {
             return_to: login.return_to,
             pending_id: login.pending_id,
             expires_at: login.expires_at,
+            upstream_subject: Some(profile.subject.clone()),
+            upstream_session: profile.session_index.clone(),
+            upstream_hint: profile.logout_hint.clone(),
         }
         .into_active_model()
         .insert(&txn)
         .await?;
         txn.commit().await?;
         Ok(true)
+    }
+
+    /// Keeps a logout sent to an upstream provider until its answer comes back.
+    pub async fn create_upstream_logout(&self, logout: SentLogout) -> Result<(), StoreError> {
+        upstream_logout::Model {
+            state_hash: logout.state_hash,
+            connection_id: logout.connection_id,
+            request_id: logout.request_id,
+            return_to: logout.return_to,
+            expires_at: logout.expires_at,
+        }
+        .into_active_model()
+        .insert(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// Takes, once, the unexpired logout of `connection_id` that an answer's `state` names.
+    pub async fn take_upstream_logout(
+        &self,
+        connection_id: &str,
+        state_hash: &str,
+        now: i64,
+    ) -> Result<Option<SentLogout>, StoreError> {
+        use upstream_logout::Column as L;
+        let taken = upstream_logout::Entity::delete_many()
+            .filter(L::StateHash.eq(state_hash))
+            .filter(L::ConnectionId.eq(connection_id))
+            .filter(L::ExpiresAt.gt(now))
+            .exec_with_returning(&self.writer)
+            .await?;
+        Ok(taken.into_iter().next().map(|row| SentLogout {
+            state_hash: row.state_hash,
+            connection_id: row.connection_id,
+            request_id: row.request_id,
+            return_to: row.return_to,
+            expires_at: row.expires_at,
+        }))
     }
 
     /// Signs in someone an upstream provider has just vouched for, in one transaction: their
@@ -178,6 +280,11 @@ impl Store {
         let txn = self.writer.begin().await?;
         let user = upsert_user(&txn, profile, new_user_id, config, browser.now).await?;
         let login = Notification::user_login(&user, &profile.connection_id);
+        let upstream = profile.upstream_session();
+        let browser = NewSession {
+            upstream: Some(&upstream),
+            ..browser
+        };
         let session_token = insert_session(&txn, &login, browser, config).await?;
         txn.commit().await?;
         Ok((user, session_token))

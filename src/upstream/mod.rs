@@ -23,7 +23,9 @@ use url::form_urlencoded::Serializer;
 
 use crate::password::PasswordError;
 use crate::password_check::PasswordChecker;
-use crate::store::{KeptLogin, OneTimeId, StoreError, UpstreamProfile, User};
+use crate::store::{
+    KeptLogin, OneTimeId, SentLogout, StoreError, UpstreamProfile, UpstreamSession, User,
+};
 pub use continuation::{Continuation, Resume};
 pub use local::LocalAccounts;
 pub use oidc::OidcConnector;
@@ -70,6 +72,16 @@ pub enum AnswerRoute {
     Form,
 }
 
+impl AnswerRoute {
+    /// The parameter in which answers bring back the value a request was sent with.
+    pub fn state_param(self) -> &'static str {
+        match self {
+            AnswerRoute::CrossSitePost { .. } => "RelayState",
+            AnswerRoute::Callback | AnswerRoute::Form => "state",
+        }
+    }
+}
+
 /// What came back from the provider (the callback's query, the posted form), and from where.
 #[derive(Debug, Clone)]
 pub struct Answer {
@@ -93,6 +105,12 @@ impl Answer {
 pub enum Identity {
     /// An account idbridge keeps (local accounts).
     Account(User),
+    /// Someone a provider's answer vouched for earlier (a posted SAML answer, accepted at the
+    /// ACS), with the provider's session it started, signed in when their browser resumes.
+    Answered {
+        user: User,
+        upstream: Option<UpstreamSession>,
+    },
     /// Someone a provider vouches for; their user is created or updated from the profile.
     Vouched {
         profile: UpstreamProfile,
@@ -171,6 +189,28 @@ pub trait Connector: Send + Sync {
 
     /// Reads again what the connector fetches of its provider (SAML IdP metadata).
     fn refresh(&self) -> Working<'_, Result<(), UpstreamError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Asks the provider to end its session too (single logout, after idbridge's has ended):
+    /// where the browser goes, and what the answer at `/{kind}/{connection}/logged-out` is
+    /// checked against (`state` and `request_id` of the [`Outgoing`]). `None`: the provider is
+    /// not asked (it has no logout endpoint, or the kind has no such step).
+    fn begin_logout<'a>(
+        &'a self,
+        _session: &'a UpstreamSession,
+        _now: i64,
+    ) -> Working<'a, Result<Option<Outgoing>, UpstreamError>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    /// Checks the provider's answer to a logout [`Connector::begin_logout`] sent, which the
+    /// route has taken, once, by its state.
+    fn finish_logout<'a>(
+        &'a self,
+        _answer: &'a Answer,
+        _sent: &'a SentLogout,
+    ) -> Working<'a, Result<(), UpstreamError>> {
         Box::pin(async { Ok(()) })
     }
 }

@@ -278,6 +278,8 @@ impl OidcConnector {
             email,
             name,
             entity_id: self.connection.entity.clone(),
+            session_index: text("sid"),
+            logout_hint: None,
         })
     }
 

@@ -7,7 +7,10 @@
 //! - `POST /{kind}/{connection}/acs` (answers posted cross-site, which bring no `SameSite=Lax`
 //!   cookie, SAML) has the connector complete it, keeps the verified user, and sends the browser
 //!   to `GET /{kind}/{connection}/resume`, where its cookie shows whether it started the login;
-//! - `GET /{kind}/{connection}/metadata`: what the provider's administrator imports, if any.
+//! - `GET /{kind}/{connection}/metadata`: what the provider's administrator imports, if any;
+//! - `GET|POST /{kind}/{connection}/logged-out`: the provider's answer to a logout idbridge
+//!   sent it (single logout, see `provider::logout`), taken once by its state, checked by the
+//!   connector; the browser then goes where the sign-out was to end.
 //!
 //! A login made for a pending authorization goes on with it; a provider's refusal the browser
 //! brings back is told to the waiting client. Local accounts answer through their own form
@@ -28,10 +31,11 @@ use crate::crypto;
 use crate::http::pages::{local_path, see_other};
 use crate::http::{ClientAddr, PageError, cookies};
 use crate::provider::{AuthorizationError, ErrorCode, fail_resumed};
+use crate::session::flash::signed_out;
 use crate::session::{new_session, session_cookie};
 use crate::state::AppState;
-use crate::store::Notification;
 use crate::store::{AnsweredLogin, KeptLogin, OutgoingLogin};
+use crate::store::{NewSession, Notification, User};
 use crate::upstream::{
     Answer, AnswerRoute, Connector, Context, Continuation, Identity, LoginRequest, Resume,
     UpstreamError,
@@ -62,6 +66,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/{kind}/{connection}/resume", get(resume))
         .route("/{kind}/{connection}/metadata", get(metadata))
+        .route(
+            "/{kind}/{connection}/logged-out",
+            get(logged_out_get).post(logged_out_post),
+        )
 }
 
 /// The connector `connection` of `kind`, if its answers come back as `wanted` says.
@@ -281,8 +289,11 @@ async fn resume(
         .ok_or_else(|| UpstreamError::AccountGone {
             connection: connector.id().to_string(),
         })?;
+    let identity = Identity::Answered {
+        user,
+        upstream: login.upstream_session(),
+    };
     let continuation = Continuation::from_kept(login.pending_id, login.return_to);
-    let identity = Identity::Account(user);
     finish(&state, &headers, client, connector, identity, &continuation).await
 }
 
@@ -294,6 +305,59 @@ async fn metadata(
         .metadata()
         .ok_or(PageError::NotFound)?;
     Ok(([(CONTENT_TYPE, "application/samlmetadata+xml")], document).into_response())
+}
+
+async fn logged_out_get(
+    state: State<AppState>,
+    client: Extension<ClientAddr>,
+    path: Path<(String, String)>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    logged_out(state, client, path, params).await
+}
+
+async fn logged_out_post(
+    state: State<AppState>,
+    client: Extension<ClientAddr>,
+    path: Path<(String, String)>,
+    form: Result<Form<HashMap<String, String>>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, PageError> {
+    let Form(params) = form?;
+    logged_out(state, client, path, params).await
+}
+
+/// The provider has ended its session at idbridge's request: its answer, taken once by its
+/// state and checked by the connector, sends the browser where the sign-out was to end.
+async fn logged_out(
+    State(state): State<AppState>,
+    Extension(ClientAddr(client)): Extension<ClientAddr>,
+    Path(path): Path<(String, String)>,
+    params: HashMap<String, String>,
+) -> Result<Response, PageError> {
+    let connector = connector(&state, &path, is_upstream)?;
+    let now = state.clock.now();
+    let answer = Answer {
+        params,
+        client,
+        now,
+    };
+    let unknown = || UpstreamError::UnknownAnswer {
+        connection: connector.id().to_string(),
+    };
+    let token = answer
+        .param(connector.answer_route().state_param())
+        .ok_or_else(unknown)?;
+    let sent = state
+        .store
+        .take_upstream_logout(connector.id(), &crypto::sha256_hex(token), now)
+        .await?
+        .ok_or_else(unknown)?;
+    connector.finish_logout(&answer, &sent).await?;
+    let clear = cookies::set(&state, cookies::SESSION, "", Some(0));
+    Ok(match &sent.return_to {
+        Some(target) => see_other(target, &[clear]),
+        None => signed_out(&state, clear),
+    })
 }
 
 /// Signs in the person a connector's own form proved (local accounts), and sends the browser on
@@ -327,13 +391,13 @@ async fn start_session(
     let pending_id = continuation.resume().map(Resume::id);
     let browser = new_session(state, headers, client, pending_id);
     let (user, token) = match identity {
-        Identity::Account(user) => {
-            let login = Notification::user_login(&user, connector.id());
-            let token = state
-                .store
-                .create_session(&login, browser, &state.config)
-                .await?;
-            (user, token)
+        Identity::Account(user) => known_user(state, connector, user, browser).await?,
+        Identity::Answered { user, upstream } => {
+            let browser = NewSession {
+                upstream: upstream.as_ref(),
+                ..browser
+            };
+            known_user(state, connector, user, browser).await?
         }
         Identity::Vouched { profile, .. } => {
             admit_email(state, connector, &profile.email).await?;
@@ -346,6 +410,21 @@ async fn start_session(
     let cookie = session_cookie(state, &token);
     tracing::info!(user = %user.id, connection = %connector.id(), "signed in");
     Ok(cookie)
+}
+
+/// A session for a user idbridge already keeps, announced as a login at `connector`.
+async fn known_user(
+    state: &AppState,
+    connector: &dyn Connector,
+    user: User,
+    browser: NewSession<'_>,
+) -> Result<(User, String), PageError> {
+    let login = Notification::user_login(&user, connector.id());
+    let token = state
+        .store
+        .create_session(&login, browser, &state.config)
+        .await?;
+    Ok((user, token))
 }
 
 /// Signs in who a provider's answer names and sends the browser on, forgetting its upstream-login

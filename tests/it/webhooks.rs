@@ -421,6 +421,8 @@ fn upstream_profile(subject: &str, name: &str, entity: &str) -> UpstreamProfile 
         email: "carol@acme.com".into(),
         name: name.into(),
         entity_id: entity.into(),
+        session_index: None,
+        logout_hint: None,
     }
 }
 
@@ -492,6 +494,7 @@ async fn profiles_are_announced_with_their_change(backend: Backend) {
         user_agent: "test",
         pending_id: None,
         replaces: None,
+        upstream: None,
     };
     assert!(
         store.create_session(&login, session, config).await.is_err(),

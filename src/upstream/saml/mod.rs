@@ -182,6 +182,8 @@ impl Connector for SamlConnector {
                     email: verified.email,
                     name: verified.name,
                     entity_id: self.sp.connection.entity.clone(),
+                    session_index: None,
+                    logout_hint: None,
                 },
                 one_time: Some(OneTimeId {
                     id: verified.assertion_id,
