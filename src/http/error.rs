@@ -274,26 +274,29 @@ mod tests {
     /// The texts put together from parts read exactly as the single sentences they replaced.
     #[test]
     fn composed_texts_read_as_before() {
-        let text = |error: PageError| error.status_and_text().2;
-        assert_eq!(
-            text(PageError::AuthorizationExpired),
-            "This sign-in request has expired or was already completed. Go back to the application and start again."
-        );
-        assert_eq!(
-            text(PageError::AuthorizationOfAnotherBrowser),
-            "This sign-in request was started in another browser. Go back to the application and start again."
-        );
-        assert_eq!(
-            text(PageError::UnregisteredRedirectUri),
-            "The application sent a return address that is not registered with idbridge, so you were not sent back to it."
-        );
-        assert_eq!(
-            text(PageError::LogoutRedirectUnregistered),
-            "The application asked to return to an address that is not registered, so you were not sent there."
-        );
-        assert_eq!(
-            text(PageError::SessionUrlUnusable),
-            "This sign-in link cannot be used: it was used before, it has expired, or it is incomplete. Ask for a new link where you got this one."
-        );
+        for (error, sentence) in [
+            (
+                PageError::AuthorizationExpired,
+                "This sign-in request has expired or was already completed. Go back to the application and start again.",
+            ),
+            (
+                PageError::AuthorizationOfAnotherBrowser,
+                "This sign-in request was started in another browser. Go back to the application and start again.",
+            ),
+            (
+                PageError::UnregisteredRedirectUri,
+                "The application sent a return address that is not registered with idbridge, so you were not sent back to it.",
+            ),
+            (
+                PageError::LogoutRedirectUnregistered,
+                "The application asked to return to an address that is not registered, so you were not sent there.",
+            ),
+            (
+                PageError::SessionUrlUnusable,
+                "This sign-in link cannot be used: it was used before, it has expired, or it is incomplete. Ask for a new link where you got this one.",
+            ),
+        ] {
+            assert_eq!(error.status_and_text().2, sentence);
+        }
     }
 }

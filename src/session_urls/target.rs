@@ -17,18 +17,23 @@ const MAX_TARGET_LEN: usize = 8192;
 /// Longest value of a profile parameter, in characters.
 const MAX_VALUE_LEN: usize = 256;
 
-/// The query parameters that name and describe the customer. They are taken out of the target;
-/// every other parameter stays, in its order and encoding.
-const PROFILE_PARAMETERS: [&str; 9] = [
-    "internalcustomer",
-    "billingFirstname",
-    "billingLastname",
-    "billingEMail",
-    "billingStreet1",
-    "billingPostalCode",
-    "billingCity",
-    "billingCountryId",
-    "language",
+/// The query parameter that names the customer.
+const CUSTOMER_PARAMETER: &str = "internalcustomer";
+
+/// The parameter of the customer's profile, each with the field it fills.
+type ProfileParameter = (&'static str, fn(&mut ProfileFields) -> &mut Option<String>);
+
+/// The query parameters that describe the customer. They are taken out of the target, as is
+/// [`CUSTOMER_PARAMETER`]; every other parameter stays, in its order and encoding.
+const PROFILE_PARAMETERS: [ProfileParameter; 8] = [
+    ("billingFirstname", |p| &mut p.first_name),
+    ("billingLastname", |p| &mut p.last_name),
+    ("billingEMail", |p| &mut p.email),
+    ("billingStreet1", |p| &mut p.street1),
+    ("billingPostalCode", |p| &mut p.postal_code),
+    ("billingCity", |p| &mut p.city),
+    ("billingCountryId", |p| &mut p.country_id),
+    ("language", |p| &mut p.language),
 ];
 
 /// Why a `TargetUrl` is refused. The text is the `ResultMessage` of the answer, so it never
@@ -75,37 +80,19 @@ pub fn read(
     if !registered(&url, clients, products) {
         return Err(TargetError::NotRegistered);
     }
-    let (
-        kept,
-        [
-            customer,
-            first_name,
-            last_name,
-            email,
-            street1,
-            postal_code,
-            city,
-            country_id,
-            language,
-        ],
-    ) = split_query(url.query().unwrap_or(""))?;
+    let (kept, customer, profile) = split_query(url.query().unwrap_or(""))?;
     let internal_customer = customer.ok_or(TargetError::MissingCustomer)?;
-    if email.as_deref().is_some_and(|email| !is_email(email)) {
+    if profile
+        .email
+        .as_deref()
+        .is_some_and(|email| !is_email(email))
+    {
         return Err(TargetError::Email);
     }
     url.set_query((!kept.is_empty()).then_some(kept.as_str()));
     Ok(SessionUrlData {
         internal_customer,
-        profile: ProfileFields {
-            first_name,
-            last_name,
-            email,
-            street1,
-            postal_code,
-            city,
-            country_id,
-            language,
-        },
+        profile,
         target_url: url.into(),
     })
 }
@@ -134,22 +121,27 @@ fn registered(url: &Url, clients: &Clients, products: &[ProductDecl]) -> bool {
     client || products.iter().any(|product| is_product_url(product, url))
 }
 
-/// Splits a raw query into the parameters that stay (as they were written, in their order) and
-/// the values of [`PROFILE_PARAMETERS`], decoded and trimmed; an empty value counts as absent.
-fn split_query(query: &str) -> Result<(String, [Option<String>; 9]), TargetError> {
-    let mut given: [Option<String>; 9] = Default::default();
+/// Splits a raw query into the parameters that stay (as they were written, in their order),
+/// the customer, and the profile of [`PROFILE_PARAMETERS`], decoded and trimmed; an empty value
+/// counts as absent.
+fn split_query(query: &str) -> Result<(String, Option<String>, ProfileFields), TargetError> {
+    let mut customer = None;
+    let mut profile = ProfileFields::default();
     let mut kept = Vec::new();
     for segment in query.split('&').filter(|s| !s.is_empty()) {
         let (name, value) = form_urlencoded::parse(segment.as_bytes())
             .next()
             .unwrap_or_default();
-        let Some(index) = PROFILE_PARAMETERS.iter().position(|p| *p == name) else {
+        let (parameter, slot) = if name == CUSTOMER_PARAMETER {
+            (CUSTOMER_PARAMETER, &mut customer)
+        } else if let Some((parameter, field)) = PROFILE_PARAMETERS.iter().find(|p| p.0 == name) {
+            (*parameter, field(&mut profile))
+        } else {
             kept.push(segment);
             continue;
         };
-        let parameter = PROFILE_PARAMETERS[index];
         let value = value.trim();
-        if given[index].is_some() {
+        if slot.is_some() {
             return Err(TargetError::Repeated(parameter));
         }
         if value.chars().count() > MAX_VALUE_LEN {
@@ -158,12 +150,18 @@ fn split_query(query: &str) -> Result<(String, [Option<String>; 9]), TargetError
         if value.chars().any(char::is_control) {
             return Err(TargetError::ControlCharacters(parameter));
         }
-        given[index] = Some(value.to_string());
+        *slot = Some(value.to_string());
     }
-    Ok((
-        kept.join("&"),
-        given.map(|value| value.filter(|v| !v.is_empty())),
-    ))
+    let given = |slot: &mut Option<String>| {
+        if slot.as_deref() == Some("") {
+            *slot = None;
+        }
+    };
+    given(&mut customer);
+    for (_, field) in PROFILE_PARAMETERS {
+        given(field(&mut profile));
+    }
+    Ok((kept.join("&"), customer, profile))
 }
 
 /// An address as the config accepts one ([`is_plausible_email`]), whose domain has no empty

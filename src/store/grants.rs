@@ -1,22 +1,19 @@
-//! What the OpenID provider keeps between requests: pending authorizations, codes, access and
-//! refresh tokens, consents. Every one-time thing is consumed by a single conditional write whose
-//! row count decides, never by reading and then writing, so that two processes racing for the same
-//! code or token cannot both win.
+//! What the OpenID provider keeps of its grants: codes, access and refresh tokens (pending
+//! authorizations and consents have files of their own). Every one-time thing is consumed by a
+//! single conditional write whose row count decides, never by reading and then writing, so that
+//! two processes racing for the same code or token cannot both win.
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
-    IntoActiveModel, Iterable, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, IntoActiveModel, Iterable,
+    QueryFilter, QuerySelect,
 };
 
 use super::User;
-use super::tables::{
-    access_token, authorization_code, consent, pending_authorization, refresh_token,
-    upstream_login, user,
-};
+use super::tables::{access_token, authorization_code, refresh_token, user};
 use super::users::{entity_id, entity_ids, join_entity_ids};
 use super::{Store, StoreError, batch};
 
@@ -38,29 +35,6 @@ pub struct UserinfoGrant {
 pub enum SpentGrant {
     Code(String),
     Refresh(String),
-}
-
-/// An authorization request kept until the person comes back from login or consent (the
-/// `pending_authorizations` row), its values in their stored text form.
-#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
-pub struct PendingRow {
-    pub id: String,
-    /// SHA-256 of the flow cookie of the browser that started it.
-    pub browser_hash: String,
-    pub client_id: String,
-    pub redirect_uri: String,
-    /// Space-separated.
-    pub scope: String,
-    pub state: Option<String>,
-    pub nonce: Option<String>,
-    pub code_challenge: Option<String>,
-    pub response_mode: String,
-    /// Space-separated; `None` when the request gave none.
-    pub prompt: Option<String>,
-    pub max_age: Option<i64>,
-    pub login_hint: Option<String>,
-    pub created_at: i64,
-    pub expires_at: i64,
 }
 
 /// An authorization code to store: its key (`crypto::ordered_token_key`) and what it grants.
@@ -112,27 +86,6 @@ pub struct GrantTokens {
     pub access: NewAccessToken,
     /// Issued when the grant includes `offline_access`.
     pub refresh: Option<NewRefreshToken>,
-}
-
-impl From<PendingRow> for pending_authorization::Model {
-    fn from(new: PendingRow) -> Self {
-        pending_authorization::Model {
-            id: new.id,
-            browser_hash: new.browser_hash,
-            client_id: new.client_id,
-            redirect_uri: new.redirect_uri,
-            scope: new.scope,
-            state: new.state,
-            nonce: new.nonce,
-            code_challenge: new.code_challenge,
-            response_mode: new.response_mode,
-            prompt: new.prompt,
-            max_age: new.max_age,
-            login_hint: new.login_hint,
-            created_at: new.created_at,
-            expires_at: new.expires_at,
-        }
-    }
 }
 
 impl From<NewCode> for authorization_code::Model {
@@ -218,45 +171,6 @@ pub enum RefreshUse {
 }
 
 impl Store {
-    pub async fn create_pending(&self, pending: PendingRow) -> Result<(), StoreError> {
-        pending_authorization::Model::from(pending)
-            .into_active_model()
-            .insert(&self.writer)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn find_pending(&self, id: &str, now: i64) -> Result<Option<PendingRow>, StoreError> {
-        Ok(pending_authorization::Entity::find_by_id(id.to_string())
-            .filter(pending_authorization::Column::ExpiresAt.gt(now))
-            .into_model::<PendingRow>()
-            .one(&self.db)
-            .await?)
-    }
-
-    /// Removes a pending authorization; `true` for the one caller that removed it.
-    pub async fn finish_pending(&self, id: &str) -> Result<bool, StoreError> {
-        let result = pending_authorization::Entity::delete_by_id(id.to_string())
-            .exec(&self.writer)
-            .await?;
-        Ok(result.rows_affected == 1)
-    }
-
-    /// How many unexpired rows wait for a person to come back: pending authorizations and upstream
-    /// logins, the two things a request without credentials can make idbridge store.
-    pub async fn count_live_pending(&self, now: i64) -> Result<u64, StoreError> {
-        use sea_orm::PaginatorTrait;
-        let authorizations = pending_authorization::Entity::find()
-            .filter(pending_authorization::Column::ExpiresAt.gt(now))
-            .count(&self.db)
-            .await?;
-        let upstream = upstream_login::Entity::find()
-            .filter(upstream_login::Column::ExpiresAt.gt(now))
-            .count(&self.db)
-            .await?;
-        Ok(authorizations + upstream)
-    }
-
     pub async fn create_code(&self, code: NewCode) -> Result<(), StoreError> {
         let row = authorization_code::Model::from(code);
         self.codes.submit(row.into_active_model()).await
@@ -505,48 +419,6 @@ impl Store {
             .col_expr(access_token::Column::RevokedAt, Expr::value(now))
             .filter(access_token::Column::TokenHash.eq(token_hash))
             .filter(access_token::Column::RevokedAt.is_null())
-            .exec(&self.writer)
-            .await?;
-        Ok(())
-    }
-
-    /// Remembers the scopes a user allowed a client (replacing what was remembered before).
-    pub async fn grant_consent(
-        &self,
-        user_id: &str,
-        client_id: &str,
-        scope: &str,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        consent::Entity::insert(
-            consent::Model {
-                user_id: user_id.to_string(),
-                client_id: client_id.to_string(),
-                scope: scope.to_string(),
-                granted_at: now,
-            }
-            .into_active_model(),
-        )
-        .on_conflict(
-            OnConflict::columns([consent::Column::UserId, consent::Column::ClientId])
-                .update_columns([consent::Column::Scope, consent::Column::GrantedAt])
-                .to_owned(),
-        )
-        .exec_without_returning(&self.writer)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn consents_of(&self, user_id: &str) -> Result<Vec<consent::Model>, StoreError> {
-        Ok(consent::Entity::find()
-            .filter(consent::Column::UserId.eq(user_id))
-            .order_by_asc(consent::Column::ClientId)
-            .all(&self.db)
-            .await?)
-    }
-
-    pub async fn revoke_consent(&self, user_id: &str, client_id: &str) -> Result<(), StoreError> {
-        consent::Entity::delete_by_id((user_id.to_string(), client_id.to_string()))
             .exec(&self.writer)
             .await?;
         Ok(())

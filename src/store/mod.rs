@@ -2,10 +2,12 @@
 //! piece of state a request needs lives here, so any number of processes can share one database.
 mod api_credentials;
 mod batch;
+mod consents;
 mod grants;
 mod logout;
 mod notification;
 mod outbox;
+mod pending;
 mod product_confirmations;
 mod secrets;
 mod session_urls;
@@ -33,13 +35,14 @@ use tables::{access_token, authorization_code};
 use userinfo_cache::UserinfoCache;
 
 pub use grants::{
-    CodeUse, GrantHolder, GrantTokens, NewAccessToken, NewCode, NewRefreshToken, PendingRow,
-    RefreshUse, SpentGrant, UserinfoGrant,
+    CodeUse, GrantHolder, GrantTokens, NewAccessToken, NewCode, NewRefreshToken, RefreshUse,
+    SpentGrant, UserinfoGrant,
 };
 pub use notification::{Notification, NotifiedUser};
 pub use outbox::{
     AttemptOutcome, ClaimedNotification, DueNotification, OUTBOX_RETENTION, enqueue_notification,
 };
+pub use pending::PendingRow;
 pub use product_confirmations::ProductConfirmation;
 pub use session_urls::{OpenedSessionUrl, ProfileChange, ProfileFields, SessionUrlData};
 pub use sessions::{NewSession, SessionInfo};

@@ -151,65 +151,56 @@ impl Store {
         browser: NewSession<'_>,
         config: &Config,
     ) -> Result<Option<OpenedSessionUrl>, StoreError> {
-        match self
-            .try_open_session_url(token_hash, new_user_id, browser, config)
-            .await
-        {
-            // Another session URL for the same new customer was opened at the same moment and
-            // created the profile first. This transaction rolled back whole, its URL unspent;
-            // tried again, it finds the profile and updates it.
-            Err(StoreError::Db(e)) if is_unique_violation(&e) => {
-                self.try_open_session_url(token_hash, new_user_id, browser, config)
-                    .await
-            }
-            other => other,
-        }
-    }
-
-    async fn try_open_session_url(
-        &self,
-        token_hash: &str,
-        new_user_id: &str,
-        browser: NewSession<'_>,
-        config: &Config,
-    ) -> Result<Option<OpenedSessionUrl>, StoreError> {
         use session_url::Column as S;
         let now = browser.now;
-        // The write comes first, so that on SQLite the transaction takes the write lock at once
-        // instead of upgrading a read lock, which can fail under contention.
-        let txn = self.writer.begin().await?;
-        let spent = session_url::Entity::delete_many()
-            .filter(S::TokenHash.eq(token_hash))
-            .filter(S::ExpiresAt.gt(now))
-            .exec_with_returning(&txn)
-            .await?;
-        let Some(url) = spent.into_iter().next() else {
-            return Ok(None);
-        };
-        let fields: ProfileFields = serde_json::from_str(&url.profile)
-            .map_err(|e| StoreError::Corrupt(format!("session URL profile: {e}")))?;
-        let (user, change) =
-            upsert_profile(&txn, &url.internal_customer, &fields, new_user_id, now).await?;
-        let event = match change {
-            ProfileChange::Created => Some(EventType::ProfileCreated),
-            ProfileChange::Updated => Some(EventType::ProfileUpdated),
-            ProfileChange::Unchanged => None,
-        };
-        if let Some(event) = event {
-            let notification =
-                Notification::new(event, &user).with_internal_customer(&url.internal_customer);
-            enqueue_notification(&txn, config, &notification, now).await?;
+        let mut retried = false;
+        loop {
+            let attempt = async {
+                // The write comes first, so that on SQLite the transaction takes the write lock
+                // at once instead of upgrading a read lock, which can fail under contention.
+                let txn = self.writer.begin().await?;
+                let spent = session_url::Entity::delete_many()
+                    .filter(S::TokenHash.eq(token_hash))
+                    .filter(S::ExpiresAt.gt(now))
+                    .exec_with_returning(&txn)
+                    .await?;
+                let Some(url) = spent.into_iter().next() else {
+                    return Ok(None);
+                };
+                let fields: ProfileFields = serde_json::from_str(&url.profile)
+                    .map_err(|e| StoreError::Corrupt(format!("session URL profile: {e}")))?;
+                let (user, change) =
+                    upsert_profile(&txn, &url.internal_customer, &fields, new_user_id, now).await?;
+                let event = match change {
+                    ProfileChange::Created => Some(EventType::ProfileCreated),
+                    ProfileChange::Updated => Some(EventType::ProfileUpdated),
+                    ProfileChange::Unchanged => None,
+                };
+                if let Some(event) = event {
+                    let notification = Notification::new(event, &user)
+                        .with_internal_customer(&url.internal_customer);
+                    enqueue_notification(&txn, config, &notification, now).await?;
+                }
+                let login = Notification::user_login(&user, UserSource::SESSION_URL)
+                    .with_internal_customer(&url.internal_customer);
+                let session_token = insert_session(&txn, &login, browser, config).await?;
+                txn.commit().await?;
+                Ok(Some(OpenedSessionUrl {
+                    user,
+                    change,
+                    target_url: url.target_url,
+                    session_token,
+                }))
+            }
+            .await;
+            match attempt {
+                // Another session URL for the same new customer was opened at the same moment and
+                // created the profile first. This transaction rolled back whole, its URL unspent;
+                // tried again, it finds the profile and updates it.
+                Err(StoreError::Db(e)) if !retried && is_unique_violation(&e) => retried = true,
+                other => return other,
+            }
         }
-        let login = Notification::user_login(&user, UserSource::SESSION_URL)
-            .with_internal_customer(&url.internal_customer);
-        let session_token = insert_session(&txn, &login, browser, config).await?;
-        txn.commit().await?;
-        Ok(Some(OpenedSessionUrl {
-            user,
-            change,
-            target_url: url.target_url,
-            session_token,
-        }))
     }
 }
 

@@ -3,11 +3,11 @@
 //! hosts the user said yes to (each can be forgotten).
 use askama::Template;
 use axum::Form;
-use axum::extract::State;
-use axum::extract::rejection::FormRejection;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use crate::crypto;
 use crate::http::PageError;
@@ -119,50 +119,68 @@ pub async fn show(
     render(&page, &csrf_cookie.into_iter().collect::<Vec<_>>())
 }
 
-/// The session of whoever posts a form of the account page, its CSRF token checked; `None` when
-/// signed out.
-async fn poster(
-    state: &AppState,
-    headers: &HeaderMap,
-    csrf: &str,
-) -> Result<Option<SessionInfo>, PageError> {
-    csrf::verify(state, headers, csrf)?;
-    Ok(current_session(state, headers).await?)
+/// A form of the account page as posted: its CSRF token and its own fields.
+#[derive(Deserialize)]
+struct AccountForm<F> {
+    #[serde(default)]
+    csrf: String,
+    #[serde(flatten)]
+    fields: F,
+}
+
+/// A form posted from the account page, its CSRF token checked, with the session of whoever
+/// posted it. Signed out, the browser is sent to sign in instead.
+pub struct AccountPost<F> {
+    session: SessionInfo,
+    fields: F,
+}
+
+impl<F: DeserializeOwned + Send> FromRequest<AppState> for AccountPost<F> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
+        let headers = request.headers().clone();
+        let refused = |error: PageError| error.into_response();
+        let Form(form) = Form::<AccountForm<F>>::from_request(request, state)
+            .await
+            .map_err(|rejection| refused(rejection.into()))?;
+        csrf::verify(state, &headers, &form.csrf).map_err(refused)?;
+        match current_session(state, &headers).await {
+            Ok(Some(session)) => Ok(AccountPost {
+                session,
+                fields: form.fields,
+            }),
+            Ok(None) => Err(see_other(LOGIN_FOR_ACCOUNT, &[])),
+            Err(error) => Err(refused(error.into())),
+        }
+    }
+}
+
+/// Back to the account page, which shows what the form changed.
+fn back_to_account() -> Result<Response, PageError> {
+    Ok(see_other("/account", &[]))
 }
 
 #[derive(Deserialize)]
-pub struct EndSessionForm {
-    #[serde(default)]
-    csrf: String,
+pub struct EndSessionFields {
     #[serde(default)]
     session: String,
 }
 
 pub async fn end_session(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    form: Result<Form<EndSessionForm>, FormRejection>,
+    AccountPost { session, fields }: AccountPost<EndSessionFields>,
 ) -> Result<Response, PageError> {
-    let Form(form) = form?;
-    let Some(session) = poster(&state, &headers, &form.csrf).await? else {
-        return Ok(see_other(LOGIN_FOR_ACCOUNT, &[]));
-    };
+    let now = state.clock.now();
     state
         .store
-        .end_session_of(
-            &session.user.id,
-            &form.session,
-            &state.config,
-            state.clock.now(),
-        )
+        .end_session_of(&session.user.id, &fields.session, &state.config, now)
         .await?;
-    Ok(see_other("/account", &[]))
+    back_to_account()
 }
 
 #[derive(Deserialize)]
-pub struct RevokeConsentForm {
-    #[serde(default)]
-    csrf: String,
+pub struct RevokeConsentFields {
     #[serde(default)]
     client_id: String,
 }
@@ -170,26 +188,22 @@ pub struct RevokeConsentForm {
 /// Withdraws a consent; the client's tokens for this user go with it.
 pub async fn revoke_consent(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    form: Result<Form<RevokeConsentForm>, FormRejection>,
+    AccountPost { session, fields }: AccountPost<RevokeConsentFields>,
 ) -> Result<Response, PageError> {
-    let Form(form) = form?;
-    let Some(session) = poster(&state, &headers, &form.csrf).await? else {
-        return Ok(see_other(LOGIN_FOR_ACCOUNT, &[]));
-    };
     let user_id = &session.user.id;
-    state.store.revoke_consent(user_id, &form.client_id).await?;
     state
         .store
-        .revoke_grants_of(user_id, &form.client_id, state.clock.now())
+        .revoke_consent(user_id, &fields.client_id)
         .await?;
-    Ok(see_other("/account", &[]))
+    state
+        .store
+        .revoke_grants_of(user_id, &fields.client_id, state.clock.now())
+        .await?;
+    back_to_account()
 }
 
 #[derive(Deserialize)]
-pub struct ForgetProductForm {
-    #[serde(default)]
-    csrf: String,
+pub struct ForgetProductFields {
     #[serde(default)]
     product: String,
     #[serde(default)]
@@ -199,18 +213,13 @@ pub struct ForgetProductForm {
 /// Forgets the user's yes to a product host: the next sign-in there asks again.
 pub async fn forget_product(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    form: Result<Form<ForgetProductForm>, FormRejection>,
+    AccountPost { session, fields }: AccountPost<ForgetProductFields>,
 ) -> Result<Response, PageError> {
-    let Form(form) = form?;
-    let Some(session) = poster(&state, &headers, &form.csrf).await? else {
-        return Ok(see_other(LOGIN_FOR_ACCOUNT, &[]));
-    };
     state
         .store
-        .forget_product_confirmation(&session.user.id, &form.product, &form.host)
+        .forget_product_confirmation(&session.user.id, &fields.product, &fields.host)
         .await?;
-    Ok(see_other("/account", &[]))
+    back_to_account()
 }
 
 /// `2026-11-23 10:54 UTC` from Unix seconds.

@@ -21,6 +21,25 @@ impl Checker<'_> {
         });
     }
 
+    /// A list that must not be empty (`required`: what the problem says), each item read by
+    /// `read` under its own path (`{path}[{j}]`); the items that read.
+    pub(super) fn required_list<T>(
+        &mut self,
+        path: &str,
+        values: &[String],
+        required: &str,
+        mut read: impl FnMut(&mut Self, &str, &str) -> Option<T>,
+    ) -> Vec<T> {
+        if values.is_empty() {
+            self.problem(path, required);
+        }
+        values
+            .iter()
+            .enumerate()
+            .filter_map(|(j, value)| read(self, &format!("{path}[{j}]"), value))
+            .collect()
+    }
+
     /// A value that may be `env:NAME`, read from the environment.
     pub(super) fn secret(&mut self, path: &str, value: &str) -> Option<Secret> {
         let Some(name) = value.strip_prefix("env:") else {

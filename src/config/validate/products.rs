@@ -62,24 +62,16 @@ pub(super) fn check_products(
                 None
             }
         };
-        if product.allowed_domains.is_empty() {
-            check.problem(
-                format!("{path}.allowed_domains"),
-                "at least one is required",
-            );
-        }
-        let allowed_domains: Vec<DomainPattern> = product
-            .allowed_domains
-            .iter()
-            .enumerate()
-            .filter_map(|(j, value)| {
+        let allowed_domains = check.required_list(
+            &format!("{path}.allowed_domains"),
+            &product.allowed_domains,
+            "at least one is required",
+            |check, path, value| {
                 DomainPattern::parse(value)
-                    .map_err(|message| {
-                        check.problem(format!("{path}.allowed_domains[{j}]"), message)
-                    })
+                    .map_err(|message| check.problem(path, message))
                     .ok()
-            })
-            .collect();
+            },
+        );
         let preview_domain = product.preview_domain.as_deref().and_then(|value| {
             let host = domains::normalize_host(value);
             if host.is_none() {
@@ -90,18 +82,12 @@ pub(super) fn check_products(
             }
             host
         });
-        if product.secrets.is_empty() {
-            check.problem(
-                format!("{path}.secrets"),
-                "at least one is required (the first signs)",
-            );
-        }
-        let secrets: Vec<Secret> = product
-            .secrets
-            .iter()
-            .enumerate()
-            .filter_map(|(j, value)| check.hmac_secret(&format!("{path}.secrets[{j}]"), value))
-            .collect();
+        let secrets = check.required_list(
+            &format!("{path}.secrets"),
+            &product.secrets,
+            "at least one is required (the first signs)",
+            |check, path, value| check.hmac_secret(path, value),
+        );
         let token_ttl = check.duration(
             &format!("{path}.token_ttl"),
             product.token_ttl.as_deref(),

@@ -1,0 +1,50 @@
+//! The scopes each user allowed each client, remembered so that consent is asked once.
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder};
+
+use super::tables::consent;
+use super::{Store, StoreError};
+
+impl Store {
+    /// Remembers the scopes a user allowed a client (replacing what was remembered before).
+    pub async fn grant_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        scope: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        consent::Entity::insert(
+            consent::Model {
+                user_id: user_id.to_string(),
+                client_id: client_id.to_string(),
+                scope: scope.to_string(),
+                granted_at: now,
+            }
+            .into_active_model(),
+        )
+        .on_conflict(
+            OnConflict::columns([consent::Column::UserId, consent::Column::ClientId])
+                .update_columns([consent::Column::Scope, consent::Column::GrantedAt])
+                .to_owned(),
+        )
+        .exec_without_returning(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn consents_of(&self, user_id: &str) -> Result<Vec<consent::Model>, StoreError> {
+        Ok(consent::Entity::find()
+            .filter(consent::Column::UserId.eq(user_id))
+            .order_by_asc(consent::Column::ClientId)
+            .all(&self.db)
+            .await?)
+    }
+
+    pub async fn revoke_consent(&self, user_id: &str, client_id: &str) -> Result<(), StoreError> {
+        consent::Entity::delete_by_id((user_id.to_string(), client_id.to_string()))
+            .exec(&self.writer)
+            .await?;
+        Ok(())
+    }
+}
