@@ -49,7 +49,7 @@ pub fn app(state: AppState) -> Router {
     )
 }
 
-/// How often expired sessions and failure counters are deleted.
+/// How often expired sessions are ended (their clients told) and other expired state deleted.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(600);
 
 /// Serves the application on a bound listener until `shutdown` completes, sweeping expired state

@@ -1,4 +1,4 @@
-//! The periodic sweep: expired sessions, authorizations, codes, tokens and logins, failure
+//! The periodic sweep: expired sessions (ended, their clients told), authorizations, codes, tokens and logins, failure
 //! counters whose window has passed, and the outbox rows of webhooks and back-channel logouts no
 //! longer configured.
 use crate::password_check::{ACCOUNT_RULE, ADDRESS_RULE};
@@ -6,8 +6,17 @@ use crate::state::AppState;
 use crate::store::StoreError;
 use crate::vocabulary::logout::backchannel_target;
 
-/// Deletes what has expired; how many rows went.
+/// Ends expired sessions and deletes what else has expired; how many rows went.
 pub async fn sweep_expired(state: &AppState) -> Result<u64, StoreError> {
+    let now = state.clock.now();
+    let mut ended = 0;
+    loop {
+        let batch = state.store.end_expired_sessions(&state.config, now).await?;
+        ended += batch as u64;
+        if batch == 0 {
+            break;
+        }
+    }
     let window = ACCOUNT_RULE.window.max(ADDRESS_RULE.window);
     let live_targets: Vec<String> = state
         .config
@@ -22,8 +31,6 @@ pub async fn sweep_expired(state: &AppState) -> Result<u64, StoreError> {
                 .map(|c| backchannel_target(&c.id)),
         )
         .collect();
-    state
-        .store
-        .sweep(state.clock.now(), window, &live_targets)
-        .await
+    let removed = state.store.sweep(now, window, &live_targets).await?;
+    Ok(ended + removed)
 }

@@ -8,7 +8,8 @@ use std::collections::BTreeSet;
 
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect,
+    TransactionTrait,
 };
 use serde_json::json;
 
@@ -35,15 +36,70 @@ impl From<session::Model> for EndedSession {
     }
 }
 
-/// Revokes what `ended` leaves behind and writes its back-channel logout rows, through `db`: the
-/// caller's transaction, which deleted the session rows. Returns the clients that got a code in
-/// it and hear of sign-outs (for the front channel, which the browser carries).
+/// How a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Ending {
+    /// Someone ended it: the person, another person signing in at the browser, the provider
+    /// upstream. What was issued in it goes with it.
+    SignedOut,
+    /// Its lifetime passed. The clients hear of it as of a sign-out, but the tokens issued in it
+    /// keep their own lifetimes: `offline_access` is asked for to outlive the session.
+    Expired,
+}
+
+/// Sessions whose lifetime has passed are ended this many at a time, so that a backlog does not
+/// hold the write lock for long.
+const EXPIRED_BATCH: u64 = 500;
+
+/// Revokes what `ended` leaves behind (unless it `Expired`) and writes its back-channel logout
+/// rows, through `db`: the caller's transaction, which deleted the session rows. Returns the
+/// clients that got a code in it and hear of sign-outs (for the front channel, which the browser
+/// carries).
 pub(super) async fn after_session_end<C: ConnectionTrait>(
     db: &C,
     ended: &EndedSession,
+    ending: Ending,
     config: &Config,
     now: i64,
 ) -> Result<Vec<String>, StoreError> {
+    if ending == Ending::SignedOut {
+        revoke_issued_in(db, ended, now).await?;
+    }
+    let told = session_client::Entity::find()
+        .filter(session_client::Column::Sid.eq(&ended.sid))
+        .all(db)
+        .await?;
+    for row in &told {
+        let Some(client) = config
+            .clients
+            .iter()
+            .find(|c| c.client_id == row.client_id && c.backchannel_logout.is_some())
+        else {
+            continue;
+        };
+        enqueue(
+            db,
+            crypto::random_token(),
+            backchannel_target(&client.client_id),
+            BACKCHANNEL_EVENT,
+            json!({ "sub": ended.user_id, "sid": ended.sid }).to_string(),
+            now,
+        )
+        .await?;
+    }
+    session_client::Entity::delete_many()
+        .filter(session_client::Column::Sid.eq(&ended.sid))
+        .exec(db)
+        .await?;
+    Ok(told.into_iter().map(|row| row.client_id).collect())
+}
+
+/// Revokes the codes, access and refresh tokens of the grant families issued in `ended`.
+async fn revoke_issued_in<C: ConnectionTrait>(
+    db: &C,
+    ended: &EndedSession,
+    now: i64,
+) -> Result<(), StoreError> {
     use refresh_token::Column as R;
     // The codes of a session name its families (a code is kept a day past its expiry, see the
     // sweep), and rotated refresh tokens carry its sid after that.
@@ -81,33 +137,7 @@ pub(super) async fn after_session_end<C: ConnectionTrait>(
             .exec(db)
             .await?;
     }
-    let told = session_client::Entity::find()
-        .filter(session_client::Column::Sid.eq(&ended.sid))
-        .all(db)
-        .await?;
-    for row in &told {
-        let Some(client) = config
-            .clients
-            .iter()
-            .find(|c| c.client_id == row.client_id && c.backchannel_logout.is_some())
-        else {
-            continue;
-        };
-        enqueue(
-            db,
-            crypto::random_token(),
-            backchannel_target(&client.client_id),
-            BACKCHANNEL_EVENT,
-            json!({ "sub": ended.user_id, "sid": ended.sid }).to_string(),
-            now,
-        )
-        .await?;
-    }
-    session_client::Entity::delete_many()
-        .filter(session_client::Column::Sid.eq(&ended.sid))
-        .exec(db)
-        .await?;
-    Ok(told.into_iter().map(|row| row.client_id).collect())
+    Ok(())
 }
 
 impl Store {
@@ -148,6 +178,7 @@ impl Store {
     ) -> Result<Vec<String>, StoreError> {
         self.end_sessions_where(
             session::Column::IdHash.eq(crypto::sha256_hex(token)),
+            Ending::SignedOut,
             config,
             now,
         )
@@ -168,6 +199,7 @@ impl Store {
             sea_orm::Condition::all()
                 .add(session::Column::UserId.eq(user_id))
                 .add(session::Column::IdHash.eq(id_hash)),
+            Ending::SignedOut,
             config,
             now,
         )
@@ -198,33 +230,64 @@ impl Store {
         if let Some(index) = session_index {
             which = which.add(session::Column::UpstreamSession.eq(index));
         }
-        self.end_sessions_where(which, config, now)
+        self.end_sessions_where(which, Ending::SignedOut, config, now)
             .await
             .map(|(ended, _)| ended)
     }
 
-    /// Ends the sessions `which` selects, each as [`after_session_end`] says; how many ended,
-    /// and the clients that got a code in them and hear of sign-outs.
+    /// Ends the sessions whose lifetime has passed, up to a batch of them (the sweep calls again
+    /// while there are more): the clients that got a code in one hear of it; the tokens issued
+    /// in it keep their own lifetimes ([`Ending::Expired`]). How many ended.
+    pub async fn end_expired_sessions(
+        &self,
+        config: &Config,
+        now: i64,
+    ) -> Result<usize, StoreError> {
+        self.end_sessions_where(
+            session::Column::ExpiresAt.lte(now),
+            Ending::Expired,
+            config,
+            now,
+        )
+        .await
+        .map(|(ended, _)| ended)
+    }
+
+    /// Ends the sessions `which` selects (expired ones a batch at a time), each as
+    /// [`after_session_end`] says; how many ended, and the clients that got a code in them and
+    /// hear of sign-outs. The rows are taken by the delete that ends them, so that two processes
+    /// ending the same session do not both tell its clients.
     async fn end_sessions_where(
         &self,
-        which: impl Into<sea_orm::Condition> + Clone,
+        which: impl Into<sea_orm::Condition>,
+        ending: Ending,
         config: &Config,
         now: i64,
     ) -> Result<(usize, Vec<String>), StoreError> {
         let _forget = self.userinfo.forget_all_when_done();
         let txn = self.writer.begin().await?;
-        let rows = session::Entity::find()
-            .filter(which.clone())
-            .all(&txn)
-            .await?;
-        session::Entity::delete_many()
+        let which: sea_orm::Condition = match ending {
+            Ending::SignedOut => which.into(),
+            Ending::Expired => {
+                let batch: Vec<String> = session::Entity::find()
+                    .select_only()
+                    .column(session::Column::IdHash)
+                    .filter(which)
+                    .limit(EXPIRED_BATCH)
+                    .into_tuple()
+                    .all(&txn)
+                    .await?;
+                sea_orm::Condition::all().add(session::Column::IdHash.is_in(batch))
+            }
+        };
+        let rows = session::Entity::delete_many()
             .filter(which)
-            .exec(&txn)
+            .exec_with_returning(&txn)
             .await?;
         let ended = rows.len();
         let mut told = Vec::new();
         for row in rows {
-            told.extend(after_session_end(&txn, &row.into(), config, now).await?);
+            told.extend(after_session_end(&txn, &row.into(), ending, config, now).await?);
         }
         txn.commit().await?;
         Ok((ended, told))

@@ -9,7 +9,7 @@ use sea_orm::{
 
 use super::Notification;
 use super::User;
-use super::logout::after_session_end;
+use super::logout::{Ending, after_session_end};
 use super::tables::{consent, session, user};
 use super::{Store, StoreError, UpstreamSession, enqueue_notification};
 use crate::config::Config;
@@ -80,7 +80,7 @@ pub(super) async fn insert_session<C: ConnectionTrait>(
     let sid = match replaced {
         Some(row) if row.user_id == login.user.id && row.expires_at > new.now => row.sid,
         Some(row) => {
-            after_session_end(db, &row.into(), config, new.now).await?;
+            after_session_end(db, &row.into(), Ending::SignedOut, config, new.now).await?;
             crypto::random_token()
         }
         None => crypto::random_token(),

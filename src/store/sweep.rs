@@ -1,4 +1,4 @@
-//! Removal of state that can no longer be used: expired sessions, passed throttle windows,
+//! Removal of state that can no longer be used: passed throttle windows,
 //! abandoned authorizations, upstream logins and logouts, codes and tokens past their lifetime, session
 //! URLs that were never opened, and finished outbox rows past their retention.
 use sea_orm::sea_query::Query;
@@ -15,10 +15,10 @@ use super::{OUTBOX_RETENTION, Store, StoreError};
 const CODE_REPLAY_MEMORY: i64 = 86_400;
 
 impl Store {
-    /// Deletes what has expired; counters older than `throttle_window`; outbox rows past their
-    /// retention that are finished or belong to none of the `live_targets` (webhooks by key, clients
-    /// by their back-channel logout target). Returns the
-    /// rows removed.
+    /// Deletes what has expired (but sessions, which [`Store::end_expired_sessions`] ends);
+    /// counters older than `throttle_window`; outbox rows past their retention that are finished
+    /// or belong to none of the `live_targets` (webhooks by key, clients by their back-channel
+    /// logout target). Returns the rows removed.
     pub async fn sweep(
         &self,
         now: i64,
@@ -27,10 +27,6 @@ impl Store {
     ) -> Result<u64, StoreError> {
         let db = &self.writer;
         let removed = [
-            session::Entity::delete_many()
-                .filter(session::Column::ExpiresAt.lte(now))
-                .exec(db)
-                .await?,
             // The clients to tell of sessions that are gone (ended or expired).
             session_client::Entity::delete_many()
                 .filter(

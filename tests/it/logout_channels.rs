@@ -255,6 +255,7 @@ crate::backend_tests!(
     a_logout_tells_each_client_of_the_session_once,
     a_client_that_fails_is_told_again_and_a_hung_one_holds_up_no_one,
     a_session_ends_on_the_account_page_or_at_another_persons_login_not_at_a_fresh_one,
+    an_expired_session_is_told_and_its_offline_tokens_live_on,
 );
 
 async fn a_logout_frames_each_front_channel_page_then_moves_on(backend: Backend) {
@@ -470,4 +471,33 @@ async fn a_session_ends_on_the_account_page_or_at_another_persons_login_not_at_a
     );
     assert_eq!(told["sub"], first["sub"]);
     assert_eq!(receiver.tokens().len(), 2);
+}
+
+async fn an_expired_session_is_told_and_its_offline_tokens_live_on(backend: Backend) {
+    let receiver = Receiver::start(&[]).await;
+    let clock = idbridge::Clock::system();
+    let (_db, server) = start(backend, &receiver, clock.clone()).await;
+    let browser = Browser::new(&server);
+    let (id_token, tokens) = tokens_for(&server, &browser, "bcl-eddsa").await;
+
+    idbridge::sweep::sweep_expired(&server.state).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(receiver.tokens().is_empty(), "a live session is not told");
+
+    // Past the session's lifetime (8 hours by default), the sweep ends it.
+    clock.advance(8 * 3600 + 1);
+    idbridge::sweep::sweep_expired(&server.state).await.unwrap();
+    let got = receiver.wait_for(1).await;
+    let claims = verified(&server, &got[0].0).await;
+    assert_eq!(claims["sid"], id_token["sid"]);
+    assert_eq!(claims["sub"], id_token["sub"]);
+    idbridge::sweep::sweep_expired(&server.state).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(receiver.tokens().len(), 1, "an ended session is told once");
+
+    // offline_access outlives the session: its refresh token still works.
+    assert_eq!(
+        refresh_status(&server, "bcl-eddsa", &tokens).await,
+        StatusCode::OK
+    );
 }
