@@ -38,7 +38,7 @@ pub async fn prepare(
     for &alg in algs {
         let newest = rows
             .iter()
-            .filter(|row| row.alg == alg.as_str())
+            .filter(|row| row.alg == alg)
             .map(|row| row.created_at)
             .max();
         if newest.is_none_or(|created| created + config.rotate_after <= now) {
@@ -46,14 +46,13 @@ pub async fn prepare(
                 .insert_signing_key(new_key(alg, config, now).await?)
                 .await?;
         }
-        let Some(signer) = signer_of(rows.iter(), alg, now, |row| (&row.alg, row.created_at))
-        else {
+        let Some(signer) = signer_of(rows.iter(), alg, now, |row| (row.alg, row.created_at)) else {
             continue;
         };
         if signer.created_at + PUBLISH_DELAY + ID_TOKEN_TTL <= now {
             for row in rows
                 .iter()
-                .filter(|row| row.alg == alg.as_str() && row.created_at < signer.created_at)
+                .filter(|row| row.alg == alg && row.created_at < signer.created_at)
             {
                 store.retire_signing_key(&row.kid, now).await?;
             }
@@ -75,7 +74,7 @@ async fn new_key(alg: Alg, config: &KeysConfig, now: i64) -> Result<SigningKey, 
     };
     Ok(SigningKey {
         kid,
-        alg: alg.as_str().to_string(),
+        alg,
         private_key,
         encrypted,
         public_jwk: jwk.to_string(),
@@ -89,14 +88,12 @@ pub(super) fn signer_of<'a, T>(
     keys: impl Iterator<Item = &'a T>,
     alg: Alg,
     now: i64,
-    alg_and_created: impl Fn(&T) -> (&str, i64),
+    alg_and_created: impl Fn(&T) -> (Alg, i64),
 ) -> Option<&'a T>
 where
     T: 'a,
 {
-    let mut of_alg: Vec<&T> = keys
-        .filter(|k| alg_and_created(k).0 == alg.as_str())
-        .collect();
+    let mut of_alg: Vec<&T> = keys.filter(|k| alg_and_created(k).0 == alg).collect();
     of_alg.sort_by_key(|k| std::cmp::Reverse(alg_and_created(k).1));
     of_alg
         .iter()

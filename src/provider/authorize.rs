@@ -12,13 +12,13 @@ use serde::Deserialize;
 
 use super::error::{AuthorizationError, ErrorCode};
 use super::flow::{self, FLOW_COOKIE};
-use super::pending::PendingAuthorization;
-use super::prompt::Prompt;
-use super::response_mode::ResponseMode;
-use super::scope::{self, Scopes};
 use crate::crypto;
 use crate::http::{ClientAddr, PageError, cookies};
 use crate::state::AppState;
+use crate::store::PendingAuthorization;
+use crate::vocabulary::prompt::Prompt;
+use crate::vocabulary::response_mode::ResponseMode;
+use crate::vocabulary::scope::{self, Scopes};
 
 /// How long a person has to log in and consent.
 const PENDING_TTL: i64 = 600;

@@ -2,10 +2,10 @@
 //! and at userinfo.
 use serde_json::{Map, Value, json};
 
-use super::scope::{self, Scopes};
 use crate::hierarchy::Hierarchy;
 use crate::store::User;
 use crate::store::UserSource;
+use crate::vocabulary::scope::{self, Scopes};
 
 /// The person a set of claims is about.
 pub struct Subject<'a> {
@@ -22,7 +22,7 @@ impl<'a> From<&'a User> for Subject<'a> {
             id: &user.id,
             email: &user.email,
             name: &user.name,
-            email_verified: UserSource::of(user) == UserSource::Config,
+            email_verified: user.source == UserSource::Config,
         }
     }
 }

@@ -9,11 +9,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::error::{AuthorizationError, ErrorCode};
-use super::{flow, scope};
+use super::flow;
 use crate::branding::BrandingView;
 use crate::http::{PageError, csrf, pages};
 use crate::session::current_session;
 use crate::state::AppState;
+use crate::vocabulary::scope;
 
 #[derive(Template)]
 #[template(path = "consent.html")]

@@ -6,10 +6,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::error::OAuthError;
-use super::prompt::Prompt;
-use super::response_mode::ResponseMode;
 use crate::config::KNOWN_SCOPES;
 use crate::state::AppState;
+use crate::vocabulary::prompt::Prompt;
+use crate::vocabulary::response_mode::ResponseMode;
 
 pub async fn configuration(State(state): State<AppState>) -> Response {
     let issuer = &state.config.server.issuer;

@@ -11,15 +11,15 @@ use url::Url;
 
 use super::error::{AuthorizationError, ErrorCode};
 use super::issue::CODE_TTL;
-use super::pending::PendingAuthorization;
-use super::response_mode::ResponseMode;
-use super::scope::{self, Scopes};
 use crate::crypto;
 use crate::http::{PageError, cookies};
 use crate::session::current_session_and_consent;
 use crate::state::AppState;
 use crate::store::NewCode;
+use crate::store::PendingAuthorization;
 use crate::upstream::{Continuation, LoginRequest, Resume};
+use crate::vocabulary::response_mode::ResponseMode;
+use crate::vocabulary::scope::{self, Scopes};
 
 /// Marks the browser that started an authorization: the pending id it is given in URLs is
 /// worthless in any other browser.
@@ -41,7 +41,7 @@ pub async fn pending_for_browser(
         return Err(PageError::AuthorizationOfAnotherBrowser);
     }
     Ok(Pending {
-        authorization: pending.into(),
+        authorization: pending,
         new_from: None,
     })
 }
@@ -78,10 +78,7 @@ impl Pending {
     async fn keep(&self, state: &AppState) -> Result<(), PageError> {
         if let Some(client) = self.new_from {
             state.admit_pending(client).await?;
-            state
-                .store
-                .create_pending(self.authorization.to_row())
-                .await?;
+            state.store.create_pending(&self.authorization).await?;
         }
         Ok(())
     }
@@ -178,7 +175,7 @@ pub async fn proceed(
             client_id: pending.client_id.clone(),
             user_id: session.user.id.clone(),
             redirect_uri: pending.redirect_uri.clone(),
-            scope: pending.scope.to_string(),
+            scope: pending.scope.clone(),
             nonce: pending.nonce.clone(),
             sid: Some(session.sid.clone()),
             code_challenge: pending.code_challenge.clone(),

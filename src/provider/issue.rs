@@ -6,12 +6,12 @@ use serde_json::json;
 use super::claims::user_claims;
 use super::error::OAuthError;
 use super::id_token::sign_id_token;
-use super::scope::{self, Scopes};
 use crate::clients::Client;
 use crate::crypto;
 use crate::keys::ID_TOKEN_TTL;
 use crate::state::AppState;
 use crate::store::{GrantTokens, NewAccessToken, NewRefreshToken, SpentGrant};
+use crate::vocabulary::scope::{self, Scopes};
 
 pub const ACCESS_TOKEN_TTL: i64 = 3600;
 pub const REFRESH_TOKEN_TTL: i64 = 30 * 86400;
@@ -66,7 +66,7 @@ pub async fn issue_for_user(
                 family_id: Some(grant.family_id.to_string()),
                 client_id: grant.client.id.clone(),
                 user_id: Some(grant.user_id.to_string()),
-                scope: grant.scope.to_string(),
+                scope: grant.scope.clone(),
                 expires_at: now + ACCESS_TOKEN_TTL,
             },
             refresh: refresh_token.as_ref().map(|token| NewRefreshToken {
@@ -74,7 +74,7 @@ pub async fn issue_for_user(
                 family_id: grant.family_id.to_string(),
                 client_id: grant.client.id.clone(),
                 user_id: grant.user_id.to_string(),
-                scope: grant.scope.to_string(),
+                scope: grant.scope.clone(),
                 auth_time: grant.auth_time,
                 sid: grant.sid.map(str::to_string),
                 expires_at: grant.family_expires_at.unwrap_or(now + REFRESH_TOKEN_TTL),
@@ -132,7 +132,7 @@ pub async fn issue_for_client(
             family_id: None,
             client_id: client.id.clone(),
             user_id: None,
-            scope: scope.to_string(),
+            scope: scope.clone(),
             expires_at: state.clock.now() + ACCESS_TOKEN_TTL,
         })
         .await?;

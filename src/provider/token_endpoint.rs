@@ -15,11 +15,11 @@ use sha2::{Digest, Sha256};
 use super::client_auth::authenticate_client;
 use super::error::OAuthError;
 use super::issue::{self, UserGrant};
-use super::scope::{self, Scopes};
 use crate::clients::Client;
 use crate::crypto;
 use crate::state::AppState;
 use crate::store::{CodeUse, RefreshUse, SpentGrant};
+use crate::vocabulary::scope::{self, Scopes};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct TokenForm {

@@ -8,10 +8,10 @@ use serde_json::{Map, Value};
 
 use super::claims::{Subject, user_claims};
 use super::error::BearerError;
-use super::scope::Scopes;
 use crate::crypto;
 use crate::state::AppState;
 use crate::store::UserSource;
+use crate::vocabulary::scope::Scopes;
 
 pub async fn userinfo(
     State(state): State<AppState>,

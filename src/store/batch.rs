@@ -398,7 +398,7 @@ mod tests {
                 family_id: None,
                 client_id: "c".into(),
                 user_id: Some(user_id.to_string()),
-                scope: String::new(),
+                scope: crate::vocabulary::scope::Scopes::parse(""),
                 expires_at: 0,
             },
             refresh: None,

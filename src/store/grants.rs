@@ -16,6 +16,7 @@ use super::User;
 use super::tables::{access_token, authorization_code, refresh_token, user};
 use super::users::{entity_id, entity_ids, join_entity_ids};
 use super::{Store, StoreError, batch};
+use crate::vocabulary::scope::Scopes;
 
 /// An access token's grant as userinfo needs it.
 #[derive(Debug)]
@@ -46,7 +47,7 @@ pub struct NewCode {
     pub client_id: String,
     pub user_id: String,
     pub redirect_uri: String,
-    pub scope: String,
+    pub scope: Scopes,
     pub nonce: Option<String>,
     pub sid: Option<String>,
     pub code_challenge: Option<String>,
@@ -62,7 +63,7 @@ pub struct NewAccessToken {
     pub family_id: Option<String>,
     pub client_id: String,
     pub user_id: Option<String>,
-    pub scope: String,
+    pub scope: Scopes,
     pub expires_at: i64,
 }
 
@@ -73,7 +74,7 @@ pub struct NewRefreshToken {
     pub family_id: String,
     pub client_id: String,
     pub user_id: String,
-    pub scope: String,
+    pub scope: Scopes,
     pub auth_time: i64,
     pub sid: Option<String>,
     pub expires_at: i64,
@@ -96,7 +97,7 @@ impl From<NewCode> for authorization_code::Model {
             client_id: new.client_id,
             user_id: new.user_id,
             redirect_uri: new.redirect_uri,
-            scope: new.scope,
+            scope: new.scope.to_string(),
             nonce: new.nonce,
             sid: new.sid,
             code_challenge: new.code_challenge,
@@ -115,7 +116,7 @@ impl From<NewAccessToken> for access_token::Model {
             family_id: new.family_id,
             client_id: new.client_id,
             user_id: new.user_id,
-            scope: new.scope,
+            scope: new.scope.to_string(),
             expires_at: new.expires_at,
             revoked_at: None,
         }
@@ -129,7 +130,7 @@ impl From<NewRefreshToken> for refresh_token::Model {
             family_id: new.family_id,
             client_id: new.client_id,
             user_id: new.user_id,
-            scope: new.scope,
+            scope: new.scope.to_string(),
             auth_time: new.auth_time,
             sid: new.sid,
             expires_at: new.expires_at,

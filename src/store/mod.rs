@@ -42,7 +42,7 @@ pub use notification::{Notification, NotifiedUser};
 pub use outbox::{
     AttemptOutcome, ClaimedNotification, DueNotification, OUTBOX_RETENTION, enqueue_notification,
 };
-pub use pending::PendingRow;
+pub use pending::PendingAuthorization;
 pub use product_confirmations::ProductConfirmation;
 pub use session_urls::{OpenedSessionUrl, ProfileChange, ProfileFields, SessionUrlData};
 pub use sessions::{NewSession, SessionInfo};

@@ -99,6 +99,7 @@ struct Meta<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::UserSource;
 
     fn alice() -> User {
         User {
@@ -106,7 +107,7 @@ mod tests {
             email: "alice@example.com".into(),
             name: "Alice Example".into(),
             password_hash: None,
-            source: "config".into(),
+            source: UserSource::Config,
             created_at: 0,
             updated_at: 0,
         }

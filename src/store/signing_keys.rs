@@ -3,12 +3,13 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 
 use super::tables::signing_key;
 use super::{Store, StoreError};
+use crate::config::Alg;
 
 /// A signing key that is not retired: made by `keys`, stored here.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SigningKey {
     pub kid: String,
-    pub alg: String,
+    pub alg: Alg,
     /// PKCS#8 PEM, or `base64(nonce ‖ AES-256-GCM ciphertext)` of it when `encrypted`.
     pub private_key: String,
     pub encrypted: bool,
@@ -18,28 +19,36 @@ pub struct SigningKey {
 }
 
 impl Store {
-    /// Keys not yet retired.
+    /// Keys not yet retired; a row of an algorithm idbridge does not know is corrupt.
     pub async fn active_signing_keys(&self) -> Result<Vec<SigningKey>, StoreError> {
-        Ok(signing_key::Entity::find()
+        signing_key::Entity::find()
             .filter(signing_key::Column::RetiredAt.is_null())
             .all(&self.db)
             .await?
             .into_iter()
-            .map(|row| SigningKey {
-                kid: row.kid,
-                alg: row.alg,
-                private_key: row.private_key,
-                encrypted: row.encrypted,
-                public_jwk: row.public_jwk,
-                created_at: row.created_at,
+            .map(|row| {
+                let alg = Alg::parse(&row.alg).ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "signing key {}: no such alg {:?}",
+                        row.kid, row.alg
+                    ))
+                })?;
+                Ok(SigningKey {
+                    kid: row.kid,
+                    alg,
+                    private_key: row.private_key,
+                    encrypted: row.encrypted,
+                    public_jwk: row.public_jwk,
+                    created_at: row.created_at,
+                })
             })
-            .collect())
+            .collect()
     }
 
     pub async fn insert_signing_key(&self, key: SigningKey) -> Result<(), StoreError> {
         signing_key::ActiveModel {
             kid: Set(key.kid),
-            alg: Set(key.alg),
+            alg: Set(key.alg.as_str().to_string()),
             private_key: Set(key.private_key),
             encrypted: Set(key.encrypted),
             public_jwk: Set(key.public_jwk),

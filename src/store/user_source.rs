@@ -1,8 +1,6 @@
 //! Where a user comes from, as `users.source` keeps it: the config file, a session URL, or the
 //! upstream connection whose login created them. Config sync reads and changes only the
 //! config's users; only they have an address idbridge vouches for (`email_verified`).
-use super::User;
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserSource {
     /// Declared in the config file.
@@ -22,9 +20,9 @@ impl UserSource {
     /// Values no connection id may take: its users would be taken for another source's.
     pub const RESERVED: [&'static str; 2] = [UserSource::CONFIG, UserSource::SESSION_URL];
 
-    /// The source of a stored user.
-    pub fn of(user: &User) -> UserSource {
-        match user.source.as_str() {
+    /// The source `users.source` names.
+    pub fn from_column(column: &str) -> UserSource {
+        match column {
             UserSource::CONFIG => UserSource::Config,
             UserSource::SESSION_URL => UserSource::SessionUrl,
             connection => UserSource::Connection(connection.to_string()),

@@ -2,15 +2,15 @@
 //! another source describes.
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, SelectStatement};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IntoActiveModel,
-    QueryFilter, QueryResult, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
+    IntoActiveModel, QueryFilter, QueryResult, QuerySelect, Set,
 };
 
 use super::tables::{user, user_entity};
 use super::{Store, StoreError, UserSource};
 
 /// A person as idbridge knows them (a `users` row).
-#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     /// The stable `sub`.
     pub id: String,
@@ -19,8 +19,7 @@ pub struct User {
     /// argon2id PHC string; `None` for people who sign in only through an upstream IdP or a
     /// session URL.
     pub password_hash: Option<String>,
-    /// Where the user comes from: [`UserSource`].
-    pub source: String,
+    pub source: UserSource,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -32,10 +31,17 @@ impl From<user::Model> for User {
             email: row.email,
             name: row.name,
             password_hash: row.password_hash,
-            source: row.source,
+            source: UserSource::from_column(&row.source),
             created_at: row.created_at,
             updated_at: row.updated_at,
         }
+    }
+}
+
+/// Read as its row is.
+impl FromQueryResult for User {
+    fn from_query_result(row: &QueryResult, prefix: &str) -> Result<Self, DbErr> {
+        user::Model::from_query_result(row, prefix).map(User::from)
     }
 }
 
@@ -133,7 +139,7 @@ impl Store {
             .into_model::<User>()
             .one(&self.db)
             .await?;
-        Ok(holder.as_ref().map(UserSource::of))
+        Ok(holder.map(|user| user.source))
     }
 
     pub async fn find_user(&self, user_id: &str) -> Result<Option<User>, StoreError> {

@@ -13,10 +13,10 @@ use crate::crypto;
 use crate::http::PageError;
 use crate::http::pages::{render, see_other};
 use crate::http::{cookies, csrf};
-use crate::provider::scope::{self, Scopes};
 use crate::session::current_session;
 use crate::state::AppState;
 use crate::store::{Attachment, SessionInfo};
+use crate::vocabulary::scope::{self, Scopes};
 
 const LOGIN_FOR_ACCOUNT: &str = "/sso/v2/login?return_to=%2Faccount";
 

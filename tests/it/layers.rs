@@ -141,7 +141,7 @@ fn no_import_cycle_between_modules() {
 }
 
 /// Sea-orm's models and entities stay in `src/store/`: the rest of the crate reads and writes
-/// the plain rows the store owns (`User`, `SigningKey`, `PendingRow`, …), so a change of schema
+/// the typed rows the store owns (`User`, `SigningKey`, `PendingAuthorization`, …), so a change of schema
 /// touches the store alone.
 #[test]
 fn sea_orm_stays_in_the_store() {
