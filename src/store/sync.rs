@@ -9,7 +9,7 @@ use sea_orm::{
 
 use super::tables::{api_credential, client, entity, user, user_entity};
 use super::{Store, StoreError, UserSource};
-use crate::config::{Config, Level, PasswordDecl};
+use crate::config::{ClientDecl, Config, Level, PasswordDecl};
 use crate::{crypto, password};
 
 impl Store {
@@ -23,79 +23,16 @@ impl Store {
             .into_iter()
             .map(|u| (u.id.clone(), u))
             .collect();
-        let existing_credentials: HashMap<String, api_credential::Model> =
-            api_credential::Entity::find()
-                .all(&self.db)
-                .await?
-                .into_iter()
-                .map(|c| (c.username.clone(), c))
-                .collect();
-
-        let mut entities: Vec<entity::Model> = config
-            .entities
-            .iter()
-            .map(|e| entity::Model {
-                id: e.id.clone(),
-                name: e.name.clone(),
-                level: e.level.as_str().to_string(),
-                parent_id: e.parent.clone(),
-            })
+        let existing_credentials: HashMap<String, String> = api_credential::Entity::find()
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|c| (c.username, c.password_hash))
             .collect();
-        // Parents before children, for the foreign key.
-        entities.sort_by_key(|e| Level::parse(&e.level).map(|l| l as u8));
-
-        let mut users = Vec::new();
-        let mut attachments = Vec::new();
-        for decl in &config.users {
-            let old = existing_users.get(&decl.id);
-            let hash =
-                password_hash(&decl.password, old.and_then(|u| u.password_hash.clone())).await?;
-            let mut row = user::Model {
-                id: decl.id.clone(),
-                email: decl.email.clone(),
-                name: decl.name.clone(),
-                password_hash: Some(hash),
-                source: UserSource::Config.column().to_string(),
-                created_at: old.map_or(now, |u| u.created_at),
-                updated_at: old.map_or(now, |u| u.updated_at),
-            };
-            if old.is_some_and(|old| *old != row) {
-                row.updated_at = now;
-            }
-            users.push(row);
-            attachments.extend(decl.attached_to.iter().map(|entity_id| user_entity::Model {
-                user_id: decl.id.clone(),
-                entity_id: entity_id.clone(),
-            }));
-        }
-
-        let clients = config
-            .clients
-            .iter()
-            .map(|c| client::Model {
-                client_id: c.client_id.clone(),
-                secret_sha256: c.secret.as_ref().map(|s| crypto::sha256_hex(s.expose())),
-                redirect_uris: serde_json::to_string(&c.redirect_uris).expect("strings"),
-                post_logout_redirect_uris: serde_json::to_string(&c.post_logout_redirect_uris)
-                    .expect("strings"),
-                allowed_scopes: c.allowed_scopes.join(" "),
-                id_token_alg: c.id_token_alg.as_str().to_string(),
-                require_pkce: c.require_pkce,
-                token_endpoint_auth_method: c.token_endpoint_auth_method.as_str().to_string(),
-            })
-            .collect();
-
-        let mut credentials = Vec::new();
-        for decl in &config.api_credentials {
-            let old = existing_credentials
-                .get(&decl.username)
-                .map(|c| c.password_hash.clone());
-            credentials.push(api_credential::Model {
-                username: decl.username.clone(),
-                password_hash: password_hash(&decl.password, old).await?,
-                scopes: decl.scopes.join(" "),
-            });
-        }
+        let entities = entity_rows(config);
+        let (users, attachments) = user_rows(config, &existing_users, now).await?;
+        let clients = config.clients.iter().map(client_row).collect();
+        let credentials = credential_rows(config, &existing_credentials).await?;
 
         let txn = self.writer.begin().await?;
         reconcile::<entity::Entity>(&txn, entities, entity::Entity::find(), |e| e.id.clone())
@@ -133,6 +70,87 @@ impl Store {
         txn.commit().await?;
         Ok(())
     }
+}
+
+/// The declared entities, parents before children (for the foreign key).
+fn entity_rows(config: &Config) -> Vec<entity::Model> {
+    let mut entities: Vec<entity::Model> = config
+        .entities
+        .iter()
+        .map(|e| entity::Model {
+            id: e.id.clone(),
+            name: e.name.clone(),
+            level: e.level.as_str().to_string(),
+            parent_id: e.parent.clone(),
+        })
+        .collect();
+    entities.sort_by_key(|e| Level::parse(&e.level).map(|l| l as u8));
+    entities
+}
+
+/// The declared users and their attachments. A user keeps its creation time, and its update time
+/// unless something of it changed.
+async fn user_rows(
+    config: &Config,
+    existing: &HashMap<String, user::Model>,
+    now: i64,
+) -> Result<(Vec<user::Model>, Vec<user_entity::Model>), StoreError> {
+    let mut users = Vec::new();
+    let mut attachments = Vec::new();
+    for decl in &config.users {
+        let old = existing.get(&decl.id);
+        let hash = password_hash(&decl.password, old.and_then(|u| u.password_hash.clone())).await?;
+        let mut row = user::Model {
+            id: decl.id.clone(),
+            email: decl.email.clone(),
+            name: decl.name.clone(),
+            password_hash: Some(hash),
+            source: UserSource::Config.column().to_string(),
+            created_at: old.map_or(now, |u| u.created_at),
+            updated_at: old.map_or(now, |u| u.updated_at),
+        };
+        if old.is_some_and(|old| *old != row) {
+            row.updated_at = now;
+        }
+        users.push(row);
+        attachments.extend(decl.attached_to.iter().map(|entity_id| user_entity::Model {
+            user_id: decl.id.clone(),
+            entity_id: entity_id.clone(),
+        }));
+    }
+    Ok((users, attachments))
+}
+
+/// A declared client; the database keeps the SHA-256 of its secret only.
+fn client_row(c: &ClientDecl) -> client::Model {
+    client::Model {
+        client_id: c.client_id.clone(),
+        secret_sha256: c.secret.as_ref().map(|s| crypto::sha256_hex(s.expose())),
+        redirect_uris: serde_json::to_string(&c.redirect_uris).expect("strings"),
+        post_logout_redirect_uris: serde_json::to_string(&c.post_logout_redirect_uris)
+            .expect("strings"),
+        allowed_scopes: c.allowed_scopes.join(" "),
+        id_token_alg: c.id_token_alg.as_str().to_string(),
+        require_pkce: c.require_pkce,
+        token_endpoint_auth_method: c.token_endpoint_auth_method.as_str().to_string(),
+    }
+}
+
+/// The declared API credentials, each keeping its stored hash while its password matches.
+async fn credential_rows(
+    config: &Config,
+    existing: &HashMap<String, String>,
+) -> Result<Vec<api_credential::Model>, StoreError> {
+    let mut credentials = Vec::new();
+    for decl in &config.api_credentials {
+        let old = existing.get(&decl.username).cloned();
+        credentials.push(api_credential::Model {
+            username: decl.username.clone(),
+            password_hash: password_hash(&decl.password, old).await?,
+            scopes: decl.scopes.join(" "),
+        });
+    }
+    Ok(credentials)
 }
 
 /// The stored hash for a declared password: a given hash as is; a clear password keeps the stored
