@@ -38,6 +38,7 @@ pub struct FileServer {
     pub userinfo_cache: Option<String>,
     pub pending_logins_per_minute: Option<i64>,
     pub max_pending_logins: Option<i64>,
+    pub legacy_sunset: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -59,7 +59,14 @@ pub struct ServerConfig {
     pub pending_logins_per_minute: u32,
     /// Unexpired pending logins the whole deployment keeps at most.
     pub max_pending_logins: u64,
+    /// When the old `/authentication/v1/*` paths go away (Unix seconds, midnight UTC), told
+    /// in their `Sunset` header; none announced when `None`.
+    pub legacy_sunset: Option<i64>,
 }
+
+/// When the old `/authentication/v1/*` paths were deprecated (2026-12-03, Unix seconds), told in
+/// their `Deprecation` header (RFC 9745); a `server.legacy_sunset` must come after it.
+pub const LEGACY_DEPRECATED_AT: i64 = 1_796_256_000;
 
 impl ServerConfig {
     /// Cookies get `Secure` when the issuer is served over https.

@@ -357,6 +357,25 @@ scopes = ["root"]
 }
 
 #[test]
+fn the_legacy_sunset_is_a_date_after_the_deprecation() {
+    let with = |value: &str| format!("[server]\nlegacy_sunset = \"{value}\"\n{BASE_CONFIG}");
+    let set = parse_config(&with("2027-06-30"), &[SHOP_SECRET_ENV]).unwrap();
+    assert_eq!(set.server.legacy_sunset, Some(1_814_313_600));
+    let unset = parse_config(BASE_CONFIG, &[SHOP_SECRET_ENV]).unwrap();
+    assert_eq!(unset.server.legacy_sunset, None);
+    assert_problem(
+        &problems(&with("30.06.2027")),
+        "server.legacy_sunset",
+        "YYYY-MM-DD",
+    );
+    assert_problem(
+        &problems(&with("2026-01-01")),
+        "server.legacy_sunset",
+        "after the paths' deprecation",
+    );
+}
+
+#[test]
 fn userinfo_cache_is_at_most_a_minute_and_can_be_off() {
     let with = |value: &str| format!("[server]\nuserinfo_cache = \"{value}\"\n{BASE_CONFIG}");
     let off = parse_config(&with("0s"), &[SHOP_SECRET_ENV]).unwrap();

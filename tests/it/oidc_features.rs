@@ -69,8 +69,23 @@ async fn discovery_names_every_endpoint(backend: Backend) {
     );
 }
 
+fn header(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get(name)
+        .map(|value| value.to_str().unwrap().to_string())
+}
+
 async fn legacy_paths_redirect_permanently(backend: Backend) {
-    let (_db, server) = provider(backend).await;
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start_with(
+        &db,
+        &format!("[server]\nlegacy_sunset = \"2027-06-30\"\n{BASE_CONFIG}{PROVIDER_CONFIG}"),
+        idbridge::Clock::system(),
+        &[("RP_SECRET", RP_SECRET)],
+    )
+    .await
+    .unwrap();
     let client = server.client();
     for (old, new) in [
         (
@@ -91,8 +106,32 @@ async fn legacy_paths_redirect_permanently(backend: Backend) {
         let response = client.get(server.url(old)).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::PERMANENT_REDIRECT, "{old}");
         assert_eq!(location(&response).as_deref(), Some(new));
-        assert!(response.headers().contains_key("deprecation"));
+        // RFC 9745: since when (2026-12-03); RFC 8594: until when, as configured.
+        assert_eq!(
+            header(&response, "deprecation").as_deref(),
+            Some("@1796256000")
+        );
+        assert_eq!(
+            header(&response, "sunset").as_deref(),
+            Some("Wed, 30 Jun 2027 00:00:00 GMT")
+        );
     }
+    let (_db, without) = provider(backend).await;
+    let response = without
+        .client()
+        .get(without.url("/authentication/v1/tokens"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        header(&response, "deprecation").as_deref(),
+        Some("@1796256000")
+    );
+    assert_eq!(
+        header(&response, "sunset"),
+        None,
+        "no sunset unless configured"
+    );
     let post = client
         .post(server.url("/authentication/v1/tokens"))
         .send()

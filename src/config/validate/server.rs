@@ -10,7 +10,7 @@ use super::urls::check_issuer;
 use crate::config::file::{FileDatabase, FileKeys, FileServer};
 use crate::config::{
     Alg, DEFAULT_BIND, DEFAULT_DATABASE_URL, DEFAULT_ISSUER, EncryptionKey, KeysConfig,
-    ServerConfig,
+    LEGACY_DEPRECATED_AT, ServerConfig,
 };
 
 /// Pending logins one address may start per minute: a person needs two (the authorization and
@@ -83,6 +83,10 @@ pub(super) fn check_server(check: &mut Checker, server: FileServer) -> ServerCon
             net
         })
         .collect();
+    let legacy_sunset = server
+        .legacy_sunset
+        .as_deref()
+        .and_then(|value| check_sunset(check, value));
     ServerConfig {
         issuer,
         bind,
@@ -91,7 +95,24 @@ pub(super) fn check_server(check: &mut Checker, server: FileServer) -> ServerCon
         userinfo_cache,
         pending_logins_per_minute,
         max_pending_logins,
+        legacy_sunset,
     }
+}
+
+/// `server.legacy_sunset`: a date (`2027-06-30`), after the paths' deprecation; midnight UTC of
+/// it in Unix seconds.
+fn check_sunset(check: &mut Checker, value: &str) -> Option<i64> {
+    const KEY: &str = "server.legacy_sunset";
+    let Ok(date) = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d") else {
+        check.problem(KEY, "not a date as YYYY-MM-DD (example: 2027-06-30)");
+        return None;
+    };
+    let at = date.and_time(chrono::NaiveTime::MIN).and_utc().timestamp();
+    if at <= LEGACY_DEPRECATED_AT {
+        check.problem(KEY, "must come after the paths' deprecation on 2026-12-03");
+        return None;
+    }
+    Some(at)
 }
 
 /// `database.url` (or `IDBRIDGE_DATABASE_URL`).
