@@ -37,3 +37,16 @@ install_browser_deps() {
     apt_install "${missing[@]}"
   fi
 }
+
+# For tests that read what idbridge makes with an implementation of their own: PyJWT (Debian's
+# python3-jwt, run by /usr/bin/python3) decodes the product tokens.
+install_test_tools() {
+  local missing=()
+  for package in python3 python3-jwt; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "==> installing from Debian's packages: ${missing[*]}"
+    apt_install "${missing[@]}"
+  fi
+}

@@ -20,6 +20,9 @@ pub enum ProductError {
     /// is shown to the caller.
     #[error("{0}")]
     BadRequest(&'static str),
+    /// A workspace token names its user by email address, and this user has none.
+    #[error("the user has no email address, which this product signs people in by")]
+    NoEmail,
     #[error("cannot sign the token: {0}")]
     Sign(#[from] jsonwebtoken::errors::Error),
     #[error("cannot build the login URL: {0}")]
@@ -33,6 +36,10 @@ impl From<ProductError> for PageError {
         match error {
             ProductError::UnknownProduct => PageError::NotFound,
             ProductError::BadRequest(message) => PageError::BadRequest(message),
+            ProductError::NoEmail => PageError::BadRequest(
+                "This application signs people in by their email address, and your account has \
+                 none yet. Ask whoever sent you here to add your email address, then try again.",
+            ),
             ProductError::Store(e) => PageError::Store(e),
             other => PageError::Internal(other.to_string()),
         }
@@ -71,6 +78,11 @@ impl IntoResponse for ApiError {
                     ProductError::BadRequest(message) => {
                         (StatusCode::BAD_REQUEST, "invalid_request", *message)
                     }
+                    ProductError::NoEmail => (
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "no_email",
+                        "the user has no email address, which this product signs people in by",
+                    ),
                     ProductError::Sign(_) | ProductError::Url(_) | ProductError::Store(_) => (
                         StatusCode::INTERNAL_SERVER_ERROR,
                         "server_error",

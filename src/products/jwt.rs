@@ -15,8 +15,11 @@ use crate::crypto;
 #[derive(Debug, Clone)]
 pub struct SsoUser {
     pub id: String,
+    /// Empty for a session URL's customer whose profile has none yet.
     pub email: String,
     pub name: String,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
     pub organization: Option<Organization>,
 }
 
@@ -50,8 +53,14 @@ struct HubUser<'a> {
     id: &'a str,
     email: &'a str,
     name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    given_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    family_name: Option<&'a str>,
     /// idbridge keeps no per-user custom data: always `{}`.
     custom_data: Map<String, Value>,
+    /// Absent for a user attached to no entity: the format has no `null` organization.
+    #[serde(skip_serializing_if = "Option::is_none")]
     organization: Option<HubOrganization<'a>>,
 }
 
@@ -88,6 +97,15 @@ fn sign(product: &ProductDecl, claims: &impl Serialize) -> Result<String, Produc
     )?)
 }
 
+/// Whether a token for `destination` can name someone with this address: a workspace knows
+/// people by address alone, so without one there is no one to name.
+pub fn can_name(destination: &Destination, email: &str) -> Result<(), ProductError> {
+    match destination {
+        Destination::Workspace { .. } if email.is_empty() => Err(ProductError::NoEmail),
+        _ => Ok(()),
+    }
+}
+
 /// Signs a token for `user` and returns the URL that hands it to the product at `destination`
 /// (which [`super::request::destination`] has checked against this product).
 pub fn login_url(
@@ -116,6 +134,8 @@ pub fn login_url(
                     id: &user.id,
                     email: &user.email,
                     name: &user.name,
+                    given_name: user.given_name.as_deref(),
+                    family_name: user.family_name.as_deref(),
                     custom_data: Map::new(),
                     organization: user.organization.as_ref().map(|org| HubOrganization {
                         id: &org.id,
@@ -137,6 +157,7 @@ pub fn login_url(
             login_url,
             redirect_to,
         } => {
+            can_name(destination, &user.email)?;
             let claims = WorkspaceClaims {
                 iss: issuer,
                 sub: format!("{}:{domain}", user.email),
@@ -183,6 +204,8 @@ mod tests {
             id: "u-alice".into(),
             email: "alice+1@example.com".into(),
             name: "Alice Example".into(),
+            given_name: None,
+            family_name: None,
             organization: None,
         }
     }

@@ -64,6 +64,8 @@ async fn browser_login(
     let Some(session) = current_session(&state, &headers).await? else {
         return Ok(sign_in_first(&uri));
     };
+    // Refused before the person is asked to confirm a host no token can go to.
+    jwt::can_name(&destination, &session.user.email)?;
     let confirmed = state
         .store
         .product_confirmed(&session.user.id, &product.id, destination.host())
@@ -210,6 +212,11 @@ async fn issue(
 
 async fn sso_user(state: &AppState, user: User) -> Result<SsoUser, StoreError> {
     let entity_ids = state.store.attached_entity_ids(&user.id).await?;
+    let profile = state.store.customer_profile_of(&user.id).await?;
+    let (given_name, family_name) = match profile {
+        Some(profile) => (profile.first_name, profile.last_name),
+        None => (None, None),
+    };
     let organization = state
         .hierarchy
         .organization(&entity_ids)
@@ -223,6 +230,8 @@ async fn sso_user(state: &AppState, user: User) -> Result<SsoUser, StoreError> {
         id: user.id,
         email: user.email,
         name: user.name,
+        given_name,
+        family_name,
         organization,
     })
 }

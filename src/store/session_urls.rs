@@ -120,6 +120,26 @@ impl Store {
         Ok(found > 0)
     }
 
+    /// The profile a session URL's customer has, if `user_id` is one.
+    pub async fn customer_profile_of(
+        &self,
+        user_id: &str,
+    ) -> Result<Option<ProfileFields>, StoreError> {
+        Ok(customer_profile::Entity::find_by_id(user_id.to_string())
+            .one(&self.db)
+            .await?
+            .map(|profile| ProfileFields {
+                first_name: profile.billing_first_name,
+                last_name: profile.billing_last_name,
+                email: profile.billing_email,
+                street1: profile.billing_street1,
+                postal_code: profile.billing_postal_code,
+                city: profile.billing_city,
+                country_id: profile.billing_country_id,
+                language: profile.language,
+            }))
+    }
+
     /// The user of the profile of `internal_customer`, if there is one.
     pub async fn find_customer_user(
         &self,

@@ -944,6 +944,61 @@ async fn login_url_api_by_internal_customer(backend: Backend) {
     }
 }
 
+/// A token as PyJWT reads it against its documented format (`product_token_check.py`, with
+/// Debian's python3-jwt, which `scripts/test` installs): the claims, or the reason it fails.
+fn pyjwt_claims(kind: &str, token: &str, secret: &str, expected: &str) -> Value {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/it/product_token_check.py"
+    );
+    let output = std::process::Command::new("/usr/bin/python3")
+        .args([script, kind, token, secret, expected])
+        .output()
+        .expect("Debian's python3 (scripts/test installs python3-jwt)");
+    assert!(
+        output.status.success(),
+        "PyJWT refuses the {kind} token: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// Makes and opens a session URL, which creates the profile of a customer without an email.
+async fn customer_without_email(server: &TestServer, internal_customer: &str) -> reqwest::Client {
+    let target = format!(
+        "https://shop.example.com/?internalcustomer={internal_customer}\
+         &billingFirstname=Jane&billingLastname=Doe"
+    );
+    let made: Value = reqwest::Client::new()
+        .post(server.url("/urlgenerator/generateusersessionurl"))
+        .basic_auth("sessions-only", Some(BACKEND_PASSWORD))
+        .json(&json!({ "TargetUrl": target }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let link = made["Url"].as_str().expect("a session URL");
+    let customer = server.client();
+    let page = customer
+        .get(link)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let opened = customer
+        .post(link)
+        .form(&[("csrf", form_value(&page, "csrf").unwrap())])
+        .send()
+        .await
+        .unwrap();
+    assert_continues(&opened);
+    customer
+}
+
 crate::backend_tests!(
     hub_token_for_a_signed_in_user,
     a_new_host_needs_the_persons_confirmation,
@@ -957,6 +1012,7 @@ crate::backend_tests!(
     login_url_api_by_internal_customer,
     api_failures_are_throttled_per_address,
     parallel_api_guesses_get_no_more_checks_than_the_limit,
+    tokens_keep_to_their_format_as_an_independent_library_reads_them,
 );
 
 /// Config problems of `[[products]]`, each under its key path.
@@ -1039,4 +1095,75 @@ secret = "0123456789abcdef0123456789abcdef"
 "#,
     );
     assert_eq!(found, vec!["products[0].secret: unknown key".to_string()]);
+}
+
+async fn tokens_keep_to_their_format_as_an_independent_library_reads_them(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    let good = Some(("backend", BACKEND_PASSWORD));
+    let token_of = |body: &Value, name: &str| {
+        let url = Url::parse(body["url"].as_str().expect("a URL")).unwrap();
+        param(&url, name).expect("the token")
+    };
+
+    // Alice: attached to a merchant, no given or family name known.
+    let hub = json!({"user_id": "u-alice", "hub_domain": "acme.help.example.com"});
+    let (status, _, body) = login_url_api(&server, "helpdesk", good, hub).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let claims = pyjwt_claims(
+        "hub",
+        &token_of(&body, "jwt"),
+        HELPDESK_SECRET,
+        "acme.help.example.com",
+    );
+    assert_eq!(claims["user"]["organization"]["id"], "e-mer-1");
+    assert!(claims["user"].get("given_name").is_none(), "{claims}");
+    let workspace = json!({"user_id": "u-alice", "hub_domain": "acme.chat.example.com"});
+    let (status, _, body) = login_url_api(&server, "chat", good, workspace).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    pyjwt_claims(
+        "workspace",
+        &token_of(&body, "token"),
+        CHAT_SECRET,
+        &format!("{ALICE_EMAIL}:acme.chat.example.com"),
+    );
+
+    // A session URL's customer: names from the billing fields, no entity, no email.
+    let customer = customer_without_email(&server, "C-90").await;
+    let hub = json!({"internal_customer": "C-90", "hub_domain": "acme.help.example.com"});
+    let (status, _, body) = login_url_api(&server, "helpdesk", good, hub).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let claims = pyjwt_claims(
+        "hub",
+        &token_of(&body, "jwt"),
+        HELPDESK_SECRET,
+        "acme.help.example.com",
+    );
+    let user = &claims["user"];
+    assert!(
+        user.get("organization").is_none(),
+        "absent, not null: {claims}"
+    );
+    assert_eq!(
+        (&user["given_name"], &user["family_name"]),
+        (&json!("Jane"), &json!("Doe"))
+    );
+
+    // A workspace knows people by address: none, no token, and a reason.
+    let workspace = json!({"internal_customer": "C-90", "hub_domain": "acme.chat.example.com"});
+    let (status, _, body) = login_url_api(&server, "chat", good, workspace).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"], "no_email");
+    assert!(body.get("url").is_none());
+    let response = customer
+        .get(server.url("/sso/jwt/chat?hub_domain=acme.chat.example.com"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(location(&response), None, "sent nowhere");
+    let page = response.text().await.unwrap();
+    assert!(
+        page.contains("signs people in by their email address"),
+        "{page}"
+    );
 }
