@@ -25,6 +25,7 @@ mod m0019_session_sid_index;
 mod m0020_product_confirmations;
 mod m0021_session_clients;
 mod m0022_upstream_sessions;
+mod m0023_user_profiles;
 
 pub struct Migrator;
 
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0020_product_confirmations::Migration),
             Box::new(m0021_session_clients::Migration),
             Box::new(m0022_upstream_sessions::Migration),
+            Box::new(m0023_user_profiles::Migration),
         ]
     }
 }

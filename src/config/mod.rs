@@ -450,7 +450,7 @@ impl WebhookDecl {
 }
 
 /// Scopes a downstream client may be allowed (SPEC section 4).
-pub const KNOWN_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
+pub const KNOWN_SCOPES: &[&str] = &["openid", "profile", "email", "address", "offline_access"];
 /// Scopes an API credential may hold (SPEC section 7).
 pub const API_SCOPES: &[&str] = &["session_urls", "sso_urls"];
 

@@ -133,7 +133,7 @@ pub async fn proceed(
 
     // Personal data (profile) and access while the user is away (offline_access, OIDC Core 11)
     // need the user's consent.
-    let asks_consent = [scope::PROFILE, scope::OFFLINE_ACCESS]
+    let asks_consent = [scope::PROFILE, scope::ADDRESS, scope::OFFLINE_ACCESS]
         .iter()
         .any(|value| scope.contains(value));
     if asks_consent && !consent_given {

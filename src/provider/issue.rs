@@ -92,7 +92,7 @@ pub async fn issue_for_user(
     };
     let mut claims = user_claims(
         &state.hierarchy,
-        &(&holder.user).into(),
+        &holder.user,
         &holder.entity_ids,
         grant.scope,
     );

@@ -6,12 +6,10 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
-use super::claims::{Subject, user_claims};
+use super::claims::user_claims;
 use super::error::BearerError;
 use crate::crypto;
 use crate::state::AppState;
-use crate::store::UserSource;
-use crate::vocabulary::scope::Scopes;
 
 pub async fn userinfo(
     State(state): State<AppState>,
@@ -47,16 +45,10 @@ pub async fn claims_for_access_token(
         .userinfo_grant(&crypto::ordered_token_key(token), state.clock.now())
         .await?
         .ok_or(BearerError::InvalidToken)?;
-    let subject = Subject {
-        id: &grant.user_id,
-        email: &grant.email,
-        name: &grant.name,
-        email_verified: grant.source == UserSource::CONFIG,
-    };
     Ok(user_claims(
         &state.hierarchy,
-        &subject,
+        &grant.user,
         &grant.entity_ids,
-        &Scopes::parse(&grant.scope),
+        &grant.scope,
     ))
 }

@@ -410,18 +410,16 @@ mod tests {
     #[tokio::test]
     async fn each_grant_of_a_batch_gets_its_own_holder() {
         use super::super::SpentGrant::{Code, Refresh};
-        use super::super::tables::user;
-        use sea_orm::ActiveModelTrait;
+        use sea_orm::{ActiveModelTrait, IntoActiveModel};
         let (_dir, store) = migrated_store().await;
-        user::Model {
-            id: "u".into(),
-            email: "u@example.com".into(),
-            name: "U".into(),
-            password_hash: None,
-            source: "config".into(),
-            created_at: 0,
-            updated_at: 0,
-        }
+        super::super::users::new_user_row(
+            "u",
+            "u@example.com",
+            "U",
+            None,
+            &super::super::UserSource::Config,
+            0,
+        )
         .into_active_model()
         .insert(store.connection())
         .await

@@ -21,11 +21,8 @@ use crate::vocabulary::scope::Scopes;
 /// An access token's grant as userinfo needs it.
 #[derive(Debug)]
 pub struct UserinfoGrant {
-    pub scope: String,
-    pub user_id: String,
-    pub email: String,
-    pub name: String,
-    pub source: String,
+    pub scope: Scopes,
+    pub user: User,
     pub entity_ids: Vec<String>,
     /// When the access token expires (Unix seconds).
     pub expires_at: i64,
@@ -336,12 +333,7 @@ impl Store {
                 (access_token::Entity, access_token::Column::Scope),
                 (access_token::Entity, access_token::Column::ExpiresAt),
             ])
-            .columns([
-                (user::Entity, user::Column::Id),
-                (user::Entity, user::Column::Email),
-                (user::Entity, user::Column::Name),
-                (user::Entity, user::Column::Source),
-            ])
+            .columns(user::Column::iter().map(|column| (user::Entity, column)))
             .from(access_token::Entity)
             .inner_join(
                 user::Entity,
@@ -360,14 +352,10 @@ impl Store {
         let Some(first) = rows.first() else {
             return Ok(None);
         };
-        let text = |row: &sea_orm::QueryResult, column: &str| row.try_get::<String>("", column);
         let grant = Arc::new(UserinfoGrant {
-            scope: text(first, "scope")?,
+            scope: Scopes::parse(&first.try_get::<String>("", "scope")?),
             expires_at: first.try_get("", "expires_at")?,
-            user_id: text(first, "id")?,
-            email: text(first, "email")?,
-            name: text(first, "name")?,
-            source: text(first, "source")?,
+            user: User::from_query_result(first, "")?,
             entity_ids: entity_ids(&rows),
         });
         self.userinfo.fill(fill, token_hash, Arc::clone(&grant));

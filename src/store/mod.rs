@@ -53,7 +53,7 @@ pub use upstream::{
     UpstreamSession,
 };
 pub use user_source::UserSource;
-pub use users::{Attachment, User, UserProfile};
+pub use users::{Attachment, PostalAddress, Profile, User};
 
 /// Log length (pages) at which a commit checkpoints by itself: a backstop, see `pool_options`.
 const WAL_BACKSTOP_PAGES: u32 = 16_384;

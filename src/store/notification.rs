@@ -6,12 +6,36 @@ use serde::Serialize;
 use super::User;
 use crate::vocabulary::events::{EventType, schema_url};
 
-/// The person a notification is about, as the payload's `user` shows them.
+/// The person a notification is about, as the payload's `user` shows them: the profile's other
+/// parts only where known.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct NotifiedUser {
     pub id: String,
     pub email: String,
     pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub given_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub family_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<NotifiedAddress>,
+}
+
+/// A postal address as payloads show it: the parts known.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotifiedAddress {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub street_address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locality: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
 }
 
 /// Something that happened, before it is addressed to webhooks.
@@ -27,12 +51,23 @@ pub struct Notification {
 
 impl Notification {
     pub fn new(event: EventType, user: &User) -> Notification {
+        let profile = &user.profile;
+        let address = &profile.address;
         Notification {
             event,
             user: NotifiedUser {
                 id: user.id.clone(),
                 email: user.email.clone(),
                 name: user.name.clone(),
+                given_name: profile.given_name.clone(),
+                family_name: profile.family_name.clone(),
+                locale: profile.locale.clone(),
+                address: (!address.is_empty()).then(|| NotifiedAddress {
+                    street_address: address.street_address.clone(),
+                    postal_code: address.postal_code.clone(),
+                    locality: address.locality.clone(),
+                    country: address.country.clone(),
+                }),
             },
             internal_customer: None,
             connection: None,
@@ -110,6 +145,7 @@ mod tests {
             source: UserSource::Config,
             created_at: 0,
             updated_at: 0,
+            profile: Default::default(),
         }
     }
 

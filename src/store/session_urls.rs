@@ -15,8 +15,9 @@ use super::Notification;
 use super::User;
 use super::sessions::insert_session;
 use super::tables::{customer_profile, session_url, user};
-use super::users::update_identity;
+use super::users::{Reported, new_user_row, update_identity, with_profile};
 use super::{NewSession, Store, StoreError, UserSource, enqueue_notification};
+use super::{PostalAddress, Profile};
 use crate::config::Config;
 use crate::vocabulary::events::EventType;
 
@@ -254,18 +255,18 @@ async fn upsert_profile(
             created_at: now,
             updated_at: now,
         });
-        let user = user::Model {
-            id: new_user_id.to_string(),
-            email: user_email(&profile),
-            name: user_name(&profile),
-            password_hash: None,
-            source: UserSource::SessionUrl.column().to_string(),
-            created_at: now,
-            updated_at: now,
-        }
-        .into_active_model()
-        .insert(txn)
-        .await?;
+        let row = new_user_row(
+            new_user_id,
+            &user_email(&profile),
+            &user_name(&profile),
+            None,
+            &UserSource::SessionUrl,
+            now,
+        );
+        let user = with_profile(row, &user_profile(&profile))
+            .into_active_model()
+            .insert(txn)
+            .await?;
         // A concurrent creation of the same customer fails here on the unique internal_customer.
         profile.into_active_model().insert(txn).await?;
         return Ok((user.into(), ProfileChange::Created));
@@ -280,8 +281,12 @@ async fn upsert_profile(
     }
     profile.updated_at = now;
     let profile = profile.into_active_model().reset_all().update(txn).await?;
-    let (user, _) =
-        update_identity(txn, user, user_email(&profile), user_name(&profile), now).await?;
+    let reported = Reported {
+        email: user_email(&profile),
+        name: user_name(&profile),
+        profile: Some(&user_profile(&profile)),
+    };
+    let (user, _) = update_identity(txn, user, reported, now).await?;
     Ok((user, ProfileChange::Updated))
 }
 
@@ -293,6 +298,21 @@ fn user_name(profile: &customer_profile::Model) -> String {
         .map(String::as_str)
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The rest of the user's profile: the billing names, language and address.
+fn user_profile(profile: &customer_profile::Model) -> Profile {
+    Profile {
+        given_name: profile.billing_first_name.clone(),
+        family_name: profile.billing_last_name.clone(),
+        locale: profile.language.clone(),
+        address: PostalAddress {
+            street_address: profile.billing_street1.clone(),
+            postal_code: profile.billing_postal_code.clone(),
+            locality: profile.billing_city.clone(),
+            country: profile.billing_country_id.clone(),
+        },
+    }
 }
 
 fn user_email(profile: &customer_profile::Model) -> String {

@@ -8,6 +8,7 @@ use sea_orm::{
 };
 
 use super::tables::{api_credential, client, entity, user, user_entity};
+use super::users::new_user_row;
 use super::{Store, StoreError, UserSource};
 use crate::config::{ClientDecl, Config, Level, PasswordDecl};
 use crate::{crypto, password};
@@ -100,15 +101,18 @@ async fn user_rows(
     for decl in &config.users {
         let old = existing.get(&decl.id);
         let hash = password_hash(&decl.password, old.and_then(|u| u.password_hash.clone())).await?;
-        let mut row = user::Model {
-            id: decl.id.clone(),
-            email: decl.email.clone(),
-            name: decl.name.clone(),
-            password_hash: Some(hash),
-            source: UserSource::Config.column().to_string(),
-            created_at: old.map_or(now, |u| u.created_at),
-            updated_at: old.map_or(now, |u| u.updated_at),
-        };
+        let mut row = new_user_row(
+            &decl.id,
+            &decl.email,
+            &decl.name,
+            Some(hash),
+            &UserSource::Config,
+            now,
+        );
+        if let Some(old) = old {
+            row.created_at = old.created_at;
+            row.updated_at = old.updated_at;
+        }
         if old.is_some_and(|old| *old != row) {
             row.updated_at = now;
         }

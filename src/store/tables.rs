@@ -37,6 +37,15 @@ pub mod user {
         pub source: String,
         pub created_at: i64,
         pub updated_at: i64,
+        /// The profile beyond name and email (`crate::store::Profile`); each part absent until
+        /// a source gives it.
+        pub given_name: Option<String>,
+        pub family_name: Option<String>,
+        pub locale: Option<String>,
+        pub street_address: Option<String>,
+        pub postal_code: Option<String>,
+        pub locality: Option<String>,
+        pub country: Option<String>,
     }
 
     impl ActiveModelBehavior for ActiveModel {}

@@ -10,7 +10,7 @@ use super::sessions::insert_session;
 use super::tables::{
     saml_assertion, upstream_identity, upstream_login, upstream_logout, user, user_entity,
 };
-use super::users::update_identity;
+use super::users::{Reported, new_user_row, update_identity};
 use super::{NewSession, Store, StoreError, UserSource, enqueue_notification};
 use crate::config::Config;
 use crate::vocabulary::events::EventType;
@@ -314,14 +314,12 @@ async fn upsert_user<C: ConnectionTrait>(
                 .one(txn)
                 .await?
                 .ok_or_else(|| StoreError::Corrupt("upstream identity without user".into()))?;
-            let (user, changed) = update_identity(
-                txn,
-                current,
-                profile.email.clone(),
-                profile.name.clone(),
-                now,
-            )
-            .await?;
+            let reported = Reported {
+                email: profile.email.clone(),
+                name: profile.name.clone(),
+                profile: None,
+            };
+            let (user, changed) = update_identity(txn, current, reported, now).await?;
             if changed {
                 let notification = Notification::new(EventType::ProfileUpdated, &user);
                 enqueue_notification(txn, config, &notification, now).await?;
@@ -329,17 +327,15 @@ async fn upsert_user<C: ConnectionTrait>(
             user
         }
         None => {
-            let created: User = user::Model {
-                id: new_user_id.to_string(),
-                email: profile.email.clone(),
-                name: profile.name.clone(),
-                password_hash: None,
-                source: UserSource::Connection(profile.connection_id.clone())
-                    .column()
-                    .to_string(),
-                created_at: now,
-                updated_at: now,
-            }
+            let source = UserSource::Connection(profile.connection_id.clone());
+            let created: User = new_user_row(
+                new_user_id,
+                &profile.email,
+                &profile.name,
+                None,
+                &source,
+                now,
+            )
             .into_active_model()
             .insert(txn)
             .await?

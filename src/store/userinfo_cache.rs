@@ -122,12 +122,17 @@ mod tests {
     use super::*;
 
     fn grant(expires_at: i64) -> Arc<UserinfoGrant> {
+        let user = super::super::users::new_user_row(
+            "u",
+            "u@example.com",
+            "U",
+            None,
+            &super::super::UserSource::Config,
+            0,
+        );
         Arc::new(UserinfoGrant {
-            scope: "openid".into(),
-            user_id: "u".into(),
-            email: "u@example.com".into(),
-            name: "U".into(),
-            source: "config".into(),
+            scope: crate::vocabulary::scope::Scopes::parse("openid"),
+            user: user.into(),
             entity_ids: vec![],
             expires_at,
         })

@@ -3,7 +3,7 @@
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
-    IntoActiveModel, QueryFilter, QueryResult, QuerySelect, Set,
+    IntoActiveModel, QueryFilter, QueryResult, QuerySelect,
 };
 
 use super::tables::{user, user_entity};
@@ -22,6 +22,35 @@ pub struct User {
     pub source: UserSource,
     pub created_at: i64,
     pub updated_at: i64,
+    pub profile: Profile,
+}
+
+/// What a person's profile says beyond name and email: OpenID Connect's standard claims
+/// `given_name`, `family_name`, `locale` and `address`. Each part is `None` until a source gives
+/// it (today a session URL's billing fields).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Profile {
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    /// A language tag (`de`, `en-GB`).
+    pub locale: Option<String>,
+    pub address: PostalAddress,
+}
+
+/// A postal address in the parts OpenID Connect's `address` claim has (Core section 5.1.1).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PostalAddress {
+    pub street_address: Option<String>,
+    pub postal_code: Option<String>,
+    pub locality: Option<String>,
+    /// The country, as its source gives it (an ISO 3166 code from session URLs).
+    pub country: Option<String>,
+}
+
+impl PostalAddress {
+    pub fn is_empty(&self) -> bool {
+        *self == PostalAddress::default()
+    }
 }
 
 impl From<user::Model> for User {
@@ -34,8 +63,32 @@ impl From<user::Model> for User {
             source: UserSource::from_column(&row.source),
             created_at: row.created_at,
             updated_at: row.updated_at,
+            profile: Profile {
+                given_name: row.given_name,
+                family_name: row.family_name,
+                locale: row.locale,
+                address: PostalAddress {
+                    street_address: row.street_address,
+                    postal_code: row.postal_code,
+                    locality: row.locality,
+                    country: row.country,
+                },
+            },
         }
     }
+}
+
+/// The profile's columns of a `users` row, set from `profile`.
+pub(super) fn with_profile(mut row: user::Model, profile: &Profile) -> user::Model {
+    let address = &profile.address;
+    row.given_name.clone_from(&profile.given_name);
+    row.family_name.clone_from(&profile.family_name);
+    row.locale.clone_from(&profile.locale);
+    row.street_address.clone_from(&address.street_address);
+    row.postal_code.clone_from(&address.postal_code);
+    row.locality.clone_from(&address.locality);
+    row.country.clone_from(&address.country);
+    row
 }
 
 /// Read as its row is.
@@ -45,22 +98,60 @@ impl FromQueryResult for User {
     }
 }
 
-/// Gives `user` the `email` and `name` its source now reports, writing them (and `updated_at`)
-/// only when one changed. Returns the user as stored and whether it changed.
+/// A new `users` row, created `now`, with no profile beyond its name and email yet.
+pub(super) fn new_user_row(
+    id: &str,
+    email: &str,
+    name: &str,
+    password_hash: Option<String>,
+    source: &UserSource,
+    now: i64,
+) -> user::Model {
+    user::Model {
+        id: id.to_string(),
+        email: email.to_string(),
+        name: name.to_string(),
+        password_hash,
+        source: source.column().to_string(),
+        created_at: now,
+        updated_at: now,
+        given_name: None,
+        family_name: None,
+        locale: None,
+        street_address: None,
+        postal_code: None,
+        locality: None,
+        country: None,
+    }
+}
+
+/// What a user's source now reports of them: email and name, and the rest of the profile where
+/// the source keeps one (`None`: leave it as it is).
+pub(super) struct Reported<'a> {
+    pub email: String,
+    pub name: String,
+    pub profile: Option<&'a Profile>,
+}
+
+/// Gives `user` what its source now reports, writing it (and `updated_at`) only when something
+/// changed. Returns the user as stored and whether it changed.
 pub(super) async fn update_identity<C: ConnectionTrait>(
     db: &C,
     user: user::Model,
-    email: String,
-    name: String,
+    reported: Reported<'_>,
     now: i64,
 ) -> Result<(User, bool), StoreError> {
-    if user.email == email && user.name == name {
+    let mut wanted = user.clone();
+    wanted.email = reported.email;
+    wanted.name = reported.name;
+    if let Some(profile) = reported.profile {
+        wanted = with_profile(wanted, profile);
+    }
+    if wanted == user {
         return Ok((user.into(), false));
     }
-    let mut changed = user.into_active_model();
-    changed.email = Set(email);
-    changed.name = Set(name);
-    changed.updated_at = Set(now);
+    wanted.updated_at = now;
+    let changed = wanted.into_active_model().reset_all();
     Ok((changed.update(db).await?.into(), true))
 }
 
@@ -99,13 +190,6 @@ pub struct Attachment {
     pub level: &'static str,
     #[serde(rename = "entityId")]
     pub entity_id: String,
-}
-
-/// A user with the entities they are attached to.
-#[derive(Debug, Clone)]
-pub struct UserProfile {
-    pub user: User,
-    pub attached_to: Vec<Attachment>,
 }
 
 impl Store {

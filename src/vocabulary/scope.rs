@@ -4,6 +4,7 @@ use std::fmt;
 pub const OPENID: &str = "openid";
 pub const PROFILE: &str = "profile";
 pub const EMAIL: &str = "email";
+pub const ADDRESS: &str = "address";
 pub const OFFLINE_ACCESS: &str = "offline_access";
 
 /// Longest scope (or prompt) value accepted; far more than the known scopes need, and small
@@ -61,9 +62,11 @@ pub fn describe(value: &str) -> Option<&'static str> {
     match value {
         OPENID => Some("Your user id at idbridge"),
         PROFILE => Some(
-            "Your name, your email address as your username, and the organisations you belong to",
+            "Your name (with your first and last name and your language, where idbridge knows \
+             them), your email address as your username, and the organisations you belong to",
         ),
         EMAIL => Some("Your email address"),
+        ADDRESS => Some("Your postal address, where idbridge knows it"),
         OFFLINE_ACCESS => Some("Access to this information while you are not signed in"),
         _ => None,
     }

@@ -15,7 +15,7 @@ use crate::http::pages::{render, see_other};
 use crate::http::{cookies, csrf};
 use crate::session::current_session;
 use crate::state::AppState;
-use crate::store::{Attachment, SessionInfo};
+use crate::store::{Attachment, Profile, SessionInfo};
 use crate::vocabulary::scope::{self, Scopes};
 
 const LOGIN_FOR_ACCOUNT: &str = "/sso/v2/login?return_to=%2Faccount";
@@ -47,6 +47,8 @@ struct AccountPage {
     user_id: String,
     name: String,
     email: String,
+    /// The rest of the profile, where known: label and value.
+    profile: Vec<(&'static str, String)>,
     attached_to: Vec<Attachment>,
     sessions: Vec<SessionRow>,
     consents: Vec<ConsentRow>,
@@ -108,6 +110,7 @@ pub async fn show(
     let (csrf, csrf_cookie) = csrf::issue(&state, &headers);
     let page = AccountPage {
         csrf,
+        profile: profile_facts(&user.profile),
         attached_to: state.hierarchy.attachments(&entity_ids),
         user_id: user.id,
         name: user.name,
@@ -220,6 +223,31 @@ pub async fn forget_product(
         .forget_product_confirmation(&session.user.id, &fields.product, &fields.host)
         .await?;
     back_to_account()
+}
+
+/// What the page shows of the profile beyond name and email: the parts idbridge knows.
+fn profile_facts(profile: &Profile) -> Vec<(&'static str, String)> {
+    let address = &profile.address;
+    let address = [
+        &address.street_address,
+        &address.postal_code,
+        &address.locality,
+        &address.country,
+    ]
+    .into_iter()
+    .flatten()
+    .map(String::as_str)
+    .collect::<Vec<_>>()
+    .join(", ");
+    [
+        ("First name", profile.given_name.clone()),
+        ("Last name", profile.family_name.clone()),
+        ("Language", profile.locale.clone()),
+        ("Address", Some(address).filter(|a| !a.is_empty())),
+    ]
+    .into_iter()
+    .filter_map(|(label, value)| Some((label, value?)))
+    .collect()
 }
 
 /// `2026-11-23 10:54 UTC` from Unix seconds.

@@ -10,6 +10,7 @@ use reqwest::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
+use crate::oidc::{Browser, RP_SECRET, authorize_url, redeem};
 use crate::support::*;
 use crate::webhooks::{
     ALL_EVENTS, Answer, Receiver, WEBHOOK_SECRET, check_payload, webhook_config,
@@ -471,8 +472,16 @@ async fn profiles_and_logins_are_announced(backend: Backend) {
     assert_eq!((created.len(), updated.len(), logins.len()), (1, 1, 3));
     assert_eq!(
         created[0]["user"],
-        json!({"id": user_id, "email": "jane@example.com", "name": "Jane Doe"})
+        json!({
+            "id": user_id, "email": "jane@example.com", "name": "Jane Doe",
+            "givenName": "Jane", "familyName": "Doe", "locale": "de",
+            "address": {
+                "streetAddress": "Main St 1", "postalCode": "1234",
+                "locality": "Vienna", "country": "AT"
+            }
+        })
     );
+    assert_eq!(updated[0]["user"]["address"]["locality"], "Graz");
     assert_eq!(updated[0]["user"]["id"], user_id.as_str());
     for payload in created.iter().chain(&updated).chain(&logins) {
         assert_eq!(payload["internalCustomer"], "C-1001", "{payload}");
@@ -650,6 +659,7 @@ async fn two_urls_of_a_new_customer_at_once_make_one_profile(backend: Backend) {
 crate::backend_tests!(
     seed_example_signs_the_customer_in,
     fetching_the_link_spends_nothing,
+    every_seed_field_reaches_the_claims_the_account_and_product_tokens,
     a_post_from_another_site_signs_no_one_in,
     expired_and_unknown_urls_are_refused,
     an_existing_customer_is_updated_and_signed_in_again,
@@ -658,3 +668,116 @@ crate::backend_tests!(
     racing_openings_across_processes_succeed_once,
     two_urls_of_a_new_customer_at_once_make_one_profile,
 );
+
+/// A relying party that may ask for the postal address, and a hub product.
+const PROFILE_READERS: &str = r#"
+[[clients]]
+client_id = "rp-profile"
+client_secret = "env:RP_SECRET"
+redirect_uris = ["https://rp.example.com/callback"]
+allowed_scopes = ["openid", "profile", "email", "address"]
+
+[[products]]
+id = "hub"
+format = "hub"
+login_url = "https://{hub_domain}/login/sso"
+allowed_domains = ["*.hub.example.com"]
+secrets = ["env:HUB_SECRET"]
+"#;
+
+const HUB_SECRET: &str = "hub-secret-1-0123456789abcdefghijklmnopqrstuv";
+
+async fn every_seed_field_reaches_the_claims_the_account_and_product_tokens(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let mut env = ENV.to_vec();
+    env.extend([("RP_SECRET", RP_SECRET), ("HUB_SECRET", HUB_SECRET)]);
+    let server = TestServer::start_with(
+        &db,
+        &format!("{}{PROFILE_READERS}", config()),
+        Clock::system(),
+        &env,
+    )
+    .await
+    .expect("server starts");
+    let browser = Browser::new(&server);
+    let path = session_url(&server, SEED_TARGET).await;
+    let (status, location, page) = open(&browser.http, &server.base, &path).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(location.is_some(), "{page}");
+
+    let account = browser
+        .http
+        .get(server.url("/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for fact in ["Jane", "Doe", "de", "Main St 1, 1234, Vienna, AT"] {
+        assert!(
+            account.contains(&format!("<dd>{fact}</dd>")),
+            "{fact} in {account}"
+        );
+    }
+
+    let address = json!({
+        "formatted": "Main St 1\n1234 Vienna\nAT",
+        "street_address": "Main St 1",
+        "postal_code": "1234",
+        "locality": "Vienna",
+        "country": "AT",
+    });
+    for (scope, with_address) in [
+        ("openid profile email address", true),
+        ("openid profile email", false),
+    ] {
+        let url = authorize_url(&server, "rp-profile", &[("scope", scope)]);
+        let code = browser.authorize(&url, true).await.param("code").unwrap();
+        let (status, tokens) = redeem(&server, "rp-profile", &code).await;
+        assert_eq!(status, StatusCode::OK, "{tokens}");
+        let id_token = jsonwebtoken::dangerous::insecure_decode_claims::<Value>(
+            tokens["id_token"].as_str().unwrap(),
+        )
+        .unwrap();
+        let userinfo: Value = reqwest::Client::new()
+            .get(server.url("/sso/v2/userinfo"))
+            .bearer_auth(tokens["access_token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for claims in [&id_token, &userinfo] {
+            assert_eq!(claims["given_name"], "Jane", "{scope}: {claims}");
+            assert_eq!(claims["family_name"], "Doe");
+            assert_eq!(claims["locale"], "de");
+            assert_eq!(claims["email"], "jane@example.com");
+            match with_address {
+                true => assert_eq!(claims["address"], address, "{scope}"),
+                false => assert!(claims.get("address").is_none(), "{scope}: {claims}"),
+            }
+        }
+    }
+
+    let response = reqwest::Client::new()
+        .post(server.url("/api/v1/products/hub/login-url"))
+        .basic_auth("sso-only", Some(BACKEND_PASSWORD))
+        .json(&json!({"internal_customer": "C-1001", "hub_domain": "acme.hub.example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer: Value = response.json().await.unwrap();
+    let url = url::Url::parse(answer["url"].as_str().unwrap()).unwrap();
+    let jwt = url
+        .query_pairs()
+        .find(|(name, _)| name == "jwt")
+        .unwrap()
+        .1
+        .into_owned();
+    let claims = crate::products::verify_hub(&jwt, HUB_SECRET, "acme.hub.example.com").unwrap();
+    assert_eq!(claims["user"]["given_name"], "Jane");
+    assert_eq!(claims["user"]["family_name"], "Doe");
+}
