@@ -1,5 +1,6 @@
 //! Errors shown to a person as an HTML page: a plain explanation and the right status, never
-//! internals (those go to the log).
+//! internals (those go to the log); and those of the one endpoint a provider calls server to
+//! server ([`BackChannelError`], JSON).
 use askama::Template;
 use axum::extract::rejection::FormRejection;
 use axum::http::StatusCode;
@@ -229,6 +230,10 @@ impl PageError {
             PageError::Upstream(UpstreamError::AccountGone { .. }) => {
                 bad_request(start_again!("This account no longer exists."))
             }
+            PageError::Upstream(
+                UpstreamError::LogoutTokenRefused { .. }
+                | UpstreamError::LogoutTokenReplayed { .. },
+            ) => bad_request("This sign-out notice is not valid."),
             PageError::Busy(_)
             | PageError::Upstream(UpstreamError::Password(PasswordError::Busy(_))) => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -255,15 +260,89 @@ impl PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let (status, title, message) = self.status_and_text();
-        if status.is_server_error() {
-            tracing::error!(error = %self, "request failed");
-        } else {
-            tracing::info!(error = %self, "request refused");
-        }
+        log_answer(status, &self);
         let body = ErrorPage { title, message }
             .render()
             .unwrap_or_else(|_| message.to_string());
         (status, axum::response::Html(body)).into_response()
+    }
+}
+
+/// Logs an error answered with `status`: a failure of ours as an error, with its cause; a
+/// refused request as information.
+fn log_answer(status: StatusCode, error: &dyn std::fmt::Display) {
+    if status.is_server_error() {
+        tracing::error!(error = %error, "request failed");
+    } else {
+        tracing::info!(error = %error, "request refused");
+    }
+}
+
+/// An error of the endpoint where a provider tells idbridge, server to server, that its session
+/// has ended (`/{kind}/{connection}/backchannel-logout`, OpenID Connect Back-Channel Logout 1.0
+/// section 2.8): one a page would show, answered as JSON shaped as RFC 6749 section 5.2, never
+/// cached. The provider retries what is not a 200, so only a token that will never be taken is
+/// a 4xx.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct BackChannelError(#[from] pub PageError);
+
+impl BackChannelError {
+    /// The status, the RFC error code and its description.
+    fn status_and_code(&self) -> (StatusCode, &'static str, String) {
+        let refused = |status, description: &str| (status, "invalid_request", description.into());
+        match &self.0 {
+            PageError::BadForm(rejection)
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                refused(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "the request body is too large",
+                )
+            }
+            PageError::BadForm(_) => refused(
+                StatusCode::BAD_REQUEST,
+                "a form with a logout_token is expected",
+            ),
+            PageError::NotFound => refused(
+                StatusCode::NOT_FOUND,
+                "no connection takes back-channel logouts at this address",
+            ),
+            PageError::Upstream(UpstreamError::LogoutTokenRefused { detail, .. }) => refused(
+                StatusCode::BAD_REQUEST,
+                &format!("the logout token was refused: {detail}"),
+            ),
+            PageError::Upstream(UpstreamError::LogoutTokenReplayed { .. }) => {
+                refused(StatusCode::BAD_REQUEST, "the logout token was used before")
+            }
+            // The provider's own discovery or keys could not be read: worth its retry.
+            PageError::Upstream(
+                UpstreamError::Unreachable { .. } | UpstreamError::Invalid { .. },
+            ) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the provider's keys could not be read".into(),
+            ),
+            _ => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "internal error".into(),
+            ),
+        }
+    }
+}
+
+impl IntoResponse for BackChannelError {
+    fn into_response(self) -> Response {
+        let (status, code, description) = self.status_and_code();
+        log_answer(status, &self);
+        let body = serde_json::json!({"error": code, "error_description": description});
+        (
+            status,
+            [(axum::http::header::CACHE_CONTROL, "no-store")],
+            axum::Json(body),
+        )
+            .into_response()
     }
 }
 

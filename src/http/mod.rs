@@ -14,7 +14,7 @@ mod site;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 
-pub use error::PageError;
+pub use error::{BackChannelError, PageError};
 pub use middleware::{ClientAddr, policy_with_frames};
 pub use site::Site;
 

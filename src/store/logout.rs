@@ -15,7 +15,8 @@ use serde_json::json;
 
 use super::outbox::enqueue;
 use super::tables::{access_token, authorization_code, refresh_token, session, session_client};
-use super::{Store, StoreError};
+use super::upstream::spend_one_time_id;
+use super::{OneTimeId, Store, StoreError};
 use crate::config::Config;
 use crate::crypto;
 use crate::vocabulary::logout::{BACKCHANNEL_EVENT, backchannel_target};
@@ -219,17 +220,9 @@ impl Store {
         config: &Config,
         now: i64,
     ) -> Result<usize, StoreError> {
-        if subject.is_none() && session_index.is_none() {
+        let Some(which) = upstream_sessions(connection_id, subject, session_index) else {
             return Ok(0);
-        }
-        let mut which =
-            sea_orm::Condition::all().add(session::Column::UpstreamConnection.eq(connection_id));
-        if let Some(subject) = subject {
-            which = which.add(session::Column::UpstreamSubject.eq(subject));
-        }
-        if let Some(index) = session_index {
-            which = which.add(session::Column::UpstreamSession.eq(index));
-        }
+        };
         self.end_sessions_where(which, Ending::SignedOut, config, now)
             .await
             .map(|(ended, _)| ended)
@@ -253,6 +246,32 @@ impl Store {
         .map(|(ended, _)| ended)
     }
 
+    /// [`Store::end_upstream_sessions`] for a provider's word that counts once (a logout
+    /// token's `jti`): `one_time` is spent, across all processes, in the transaction that ends
+    /// the sessions, so a write that fails leaves it for the provider's retry. `None`: it was
+    /// spent before, and nothing changed.
+    pub async fn end_upstream_sessions_once(
+        &self,
+        one_time: OneTimeId,
+        connection_id: &str,
+        subject: Option<&str>,
+        session_index: Option<&str>,
+        config: &Config,
+        now: i64,
+    ) -> Result<Option<usize>, StoreError> {
+        let Some(which) = upstream_sessions(connection_id, subject, session_index) else {
+            return Ok(Some(0));
+        };
+        let _forget = self.userinfo.forget_all_when_done();
+        let txn = self.writer.begin().await?;
+        if !spend_one_time_id(&txn, connection_id, one_time).await? {
+            return Ok(None);
+        }
+        let (ended, _) = end_sessions_in(&txn, which, Ending::SignedOut, config, now).await?;
+        txn.commit().await?;
+        Ok(Some(ended))
+    }
+
     /// Ends the sessions `which` selects (expired ones a batch at a time), each as
     /// [`after_session_end`] says; how many ended, and the clients that got a code in them and
     /// hear of sign-outs. The rows are taken by the delete that ends them, so that two processes
@@ -266,30 +285,63 @@ impl Store {
     ) -> Result<(usize, Vec<String>), StoreError> {
         let _forget = self.userinfo.forget_all_when_done();
         let txn = self.writer.begin().await?;
-        let which: sea_orm::Condition = match ending {
-            Ending::SignedOut => which.into(),
-            Ending::Expired => {
-                let batch: Vec<String> = session::Entity::find()
-                    .select_only()
-                    .column(session::Column::IdHash)
-                    .filter(which)
-                    .limit(EXPIRED_BATCH)
-                    .into_tuple()
-                    .all(&txn)
-                    .await?;
-                sea_orm::Condition::all().add(session::Column::IdHash.is_in(batch))
-            }
-        };
-        let rows = session::Entity::delete_many()
-            .filter(which)
-            .exec_with_returning(&txn)
-            .await?;
-        let ended = rows.len();
-        let mut told = Vec::new();
-        for row in rows {
-            told.extend(after_session_end(&txn, &row.into(), ending, config, now).await?);
-        }
+        let ended = end_sessions_in(&txn, which.into(), ending, config, now).await?;
         txn.commit().await?;
-        Ok((ended, told))
+        Ok(ended)
     }
+}
+
+/// The sessions of `connection_id` that a provider names by `subject`, `session_index` or both;
+/// `None` when it names neither.
+fn upstream_sessions(
+    connection_id: &str,
+    subject: Option<&str>,
+    session_index: Option<&str>,
+) -> Option<sea_orm::Condition> {
+    if subject.is_none() && session_index.is_none() {
+        return None;
+    }
+    let mut which =
+        sea_orm::Condition::all().add(session::Column::UpstreamConnection.eq(connection_id));
+    if let Some(subject) = subject {
+        which = which.add(session::Column::UpstreamSubject.eq(subject));
+    }
+    if let Some(index) = session_index {
+        which = which.add(session::Column::UpstreamSession.eq(index));
+    }
+    Some(which)
+}
+
+/// [`Store::end_sessions_where`] within the caller's transaction `txn`.
+async fn end_sessions_in<C: ConnectionTrait>(
+    txn: &C,
+    which: sea_orm::Condition,
+    ending: Ending,
+    config: &Config,
+    now: i64,
+) -> Result<(usize, Vec<String>), StoreError> {
+    let which: sea_orm::Condition = match ending {
+        Ending::SignedOut => which,
+        Ending::Expired => {
+            let batch: Vec<String> = session::Entity::find()
+                .select_only()
+                .column(session::Column::IdHash)
+                .filter(which)
+                .limit(EXPIRED_BATCH)
+                .into_tuple()
+                .all(txn)
+                .await?;
+            sea_orm::Condition::all().add(session::Column::IdHash.is_in(batch))
+        }
+    };
+    let rows = session::Entity::delete_many()
+        .filter(which)
+        .exec_with_returning(txn)
+        .await?;
+    let ended = rows.len();
+    let mut told = Vec::new();
+    for row in rows {
+        told.extend(after_session_end(txn, &row.into(), ending, config, now).await?);
+    }
+    Ok((ended, told))
 }

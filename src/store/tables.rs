@@ -441,7 +441,8 @@ pub mod upstream_identity {
 pub mod saml_assertion {
     use sea_orm::entity::prelude::*;
 
-    /// A SAML assertion ID already used at a connection: each assertion signs in once.
+    /// An id a connection's provider may present once, already used: a SAML assertion ID (each
+    /// assertion signs in once) or an OpenID Connect logout token's `jti`.
     #[sea_orm::model]
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "saml_assertions")]

@@ -189,21 +189,10 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         let txn = self.writer.begin().await?;
-        if let Some(one_time) = one_time {
-            let spent = saml_assertion::Entity::insert(
-                saml_assertion::Model {
-                    connection_id: profile.connection_id.clone(),
-                    assertion_id: one_time.id,
-                    expires_at: one_time.expires_at,
-                }
-                .into_active_model(),
-            )
-            .on_conflict_do_nothing()
-            .exec(&txn)
-            .await?;
-            if !matches!(spent, sea_orm::TryInsertResult::Inserted(_)) {
-                return Ok(false);
-            }
+        if let Some(one_time) = one_time
+            && !spend_one_time_id(&txn, &profile.connection_id, one_time).await?
+        {
+            return Ok(false);
         }
         let user = upsert_user(&txn, profile, new_user_id, config, now).await?;
         upstream_login::Model {
@@ -289,6 +278,28 @@ impl Store {
         txn.commit().await?;
         Ok((user, session_token))
     }
+}
+
+/// Spends an id that a connection's provider may present once (a SAML assertion ID, a logout
+/// token's `jti`), through `db` (the caller's transaction): one conditional insert, so that of
+/// two processes presenting it at once only one succeeds. `false` when it was spent before.
+pub(super) async fn spend_one_time_id<C: ConnectionTrait>(
+    db: &C,
+    connection_id: &str,
+    one_time: OneTimeId,
+) -> Result<bool, StoreError> {
+    let spent = saml_assertion::Entity::insert(
+        saml_assertion::Model {
+            connection_id: connection_id.to_string(),
+            assertion_id: one_time.id,
+            expires_at: one_time.expires_at,
+        }
+        .into_active_model(),
+    )
+    .on_conflict_do_nothing()
+    .exec(db)
+    .await?;
+    Ok(matches!(spent, sea_orm::TryInsertResult::Inserted(_)))
 }
 
 /// The user behind an upstream subject, created on first login and kept up to date after:

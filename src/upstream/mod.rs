@@ -119,6 +119,19 @@ pub enum Identity {
     },
 }
 
+/// A provider's verified word, server to server, that its session has ended (OpenID Connect
+/// Back-Channel Logout 1.0): the sessions behind it it names, and the id that makes the word
+/// count once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndedUpstream {
+    /// Who the provider says the person is (`sub`), if it says.
+    pub subject: Option<String>,
+    /// The provider's session (`sid`), if it says; at least one of the two is there.
+    pub session_index: Option<String>,
+    /// The logout token's `jti`, remembered as long as the token could be accepted.
+    pub one_time: OneTimeId,
+}
+
 /// Held while an answer is checked (a turn of a bounded resource); dropped when done.
 pub type Admission = Option<Box<dyn Send>>;
 
@@ -213,6 +226,23 @@ pub trait Connector: Send + Sync {
     ) -> Working<'a, Result<(), UpstreamError>> {
         Box::pin(async { Ok(()) })
     }
+
+    /// How the provider tells idbridge server to server that its session has ended
+    /// (`POST /{kind}/{connection}/backchannel-logout`), if the kind has such a way.
+    fn back_channel(&self) -> Option<&dyn BackChannel> {
+        None
+    }
+}
+
+/// A connector whose provider posts logout tokens when its session ends (OpenID Connect
+/// Back-Channel Logout 1.0).
+pub trait BackChannel: Send + Sync {
+    /// Verifies a logout token: whose sessions it ends. Spending its `jti` is the caller's.
+    fn verify_logout_token<'a>(
+        &'a self,
+        logout_token: &'a str,
+        now: i64,
+    ) -> Working<'a, Result<EndedUpstream, UpstreamError>>;
 }
 
 /// The query string every connector's login path takes: `return_to`, `force`, `login_hint`.
@@ -280,6 +310,10 @@ pub enum UpstreamError {
     AnotherBrowser { connection: String },
     #[error("connection {connection}: the answered login's user no longer exists")]
     AccountGone { connection: String },
+    #[error("connection {connection}: the logout token was refused: {detail}")]
+    LogoutTokenRefused { connection: String, detail: String },
+    #[error("connection {connection}: the logout token was used before")]
+    LogoutTokenReplayed { connection: String },
     /// Something kept for the login is not as [`Connector::begin`] left it.
     #[error("connection {connection}: {detail}")]
     Corrupt { connection: String, detail: String },

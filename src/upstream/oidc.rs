@@ -7,24 +7,31 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreClientAuthMethod, CoreIdToken, CoreJsonWebKeySet,
-    CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreTokenResponse,
+    CoreAuthenticationFlow, CoreClient, CoreClientAuthMethod, CoreIdToken, CoreIdTokenVerifier,
+    CoreJsonWebKeySet, CoreJwsSigningAlgorithm, CoreTokenResponse,
 };
 use openidconnect::{
     AuthType, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
-    IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, Scope,
-    SignatureVerificationError, TokenResponse, reqwest,
+    IssuerUrl, LogoutRequest, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
+    PostLogoutRedirectUrl, ProviderMetadataWithLogout, Scope, SignatureVerificationError,
+    TokenResponse, reqwest,
 };
 use serde_json::{Map, Value};
 use tokio::sync::RwLock;
 
+mod logout;
+
 use super::http::{BodyError, Capped, read_limited};
 use super::{
-    Admission, Answer, AnswerRoute, Connector, Context, Identity, LoginRequest, Outgoing,
-    UpstreamError, Working,
+    Admission, Answer, AnswerRoute, BackChannel, Connector, Context, Identity, LoginRequest,
+    Outgoing, UpstreamError, Working,
 };
 use crate::config::{ConnectionDecl, OidcConnectionDecl};
-use crate::store::{KeptLogin, UpstreamProfile};
+use crate::store::{KeptLogin, UpstreamProfile, UpstreamSession};
+
+/// Discovery as idbridge reads it: the standard members and `end_session_endpoint` (OpenID
+/// Connect RP-Initiated Logout 1.0).
+type Metadata = ProviderMetadataWithLogout;
 
 /// How long discovery is trusted before it is fetched again.
 const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
@@ -42,7 +49,7 @@ const MAX_ANSWER_BYTES: usize = 256 * 1024;
 /// Discovery, when it was fetched, and when its keys were last fetched again.
 #[derive(Clone)]
 struct Discovered {
-    metadata: CoreProviderMetadata,
+    metadata: Metadata,
     fetched_at: Instant,
     keys_refetched_at: Option<Instant>,
 }
@@ -52,6 +59,9 @@ pub struct OidcConnector {
     settings: OidcConnectionDecl,
     /// Where the provider sends the browser back: `/oidc/{id}/callback`.
     redirect_uri: String,
+    /// Where the provider sends the browser after a logout idbridge asked for:
+    /// `/oidc/{id}/logged-out` (its `post_logout_redirect_uri`, which the operator registers).
+    logged_out_uri: String,
     http: reqwest::Client,
     discovered: RwLock<Option<Discovered>>,
 }
@@ -119,6 +129,21 @@ impl Connector for OidcConnector {
             })
         })
     }
+
+    /// RP-Initiated Logout 1.0 at the provider's `end_session_endpoint`, if it has one. Its
+    /// answer (`finish_logout`, left as the default) brings back only our `state`, which the
+    /// route has already taken once: nothing signed comes back to check.
+    fn begin_logout<'a>(
+        &'a self,
+        session: &'a UpstreamSession,
+        _now: i64,
+    ) -> Working<'a, Result<Option<Outgoing>, UpstreamError>> {
+        Box::pin(self.end_session_url(session))
+    }
+
+    fn back_channel(&self) -> Option<&dyn BackChannel> {
+        Some(self)
+    }
 }
 
 /// The first segment of OIDC connections' routes.
@@ -141,6 +166,7 @@ impl OidcConnector {
             })?;
         Ok(OidcConnector {
             redirect_uri: format!("{issuer}/{KIND}/{}/callback", connection.id),
+            logged_out_uri: format!("{issuer}/{KIND}/{}/logged-out", connection.id),
             connection,
             settings,
             http,
@@ -187,6 +213,39 @@ impl OidcConnector {
         })
     }
 
+    /// Where the browser goes so that the provider ends the session behind `session`, with a
+    /// fresh `state`; `None` when the provider has no `end_session_endpoint`.
+    async fn end_session_url(
+        &self,
+        session: &UpstreamSession,
+    ) -> Result<Option<Outgoing>, UpstreamError> {
+        let metadata = self.metadata().await?;
+        let Some(endpoint) = metadata.additional_metadata().end_session_endpoint.clone() else {
+            return Ok(None);
+        };
+        let back = PostLogoutRedirectUrl::new(self.logged_out_uri.clone())
+            .map_err(|e| self.invalid(format!("post-logout redirect URI: {e}")))?;
+        let state = CsrfToken::new_random();
+        let mut request = LogoutRequest::from(endpoint)
+            .set_client_id(ClientId::new(self.settings.client_id.clone()))
+            .set_post_logout_redirect_uri(back)
+            .set_state(state.clone());
+        // The ID token the login brought lets the provider end its session at once; without it,
+        // the provider asks the person first.
+        if let Some(id_token) = session
+            .logout_hint
+            .as_deref()
+            .and_then(|hint| hint.parse::<CoreIdToken>().ok())
+        {
+            request = request.set_id_token_hint(&id_token);
+        }
+        Ok(Some(Outgoing {
+            url: request.http_get_url().to_string(),
+            state: state.into_secret(),
+            ..Outgoing::default()
+        }))
+    }
+
     /// Redeems the code of a callback and verifies the ID token that comes back; the person it
     /// names, with the configured claims (asked from userinfo when the ID token lacks them).
     async fn redeem(
@@ -209,19 +268,13 @@ impl OidcConnector {
             .id_token()
             .ok_or_else(|| self.invalid("the token response has no ID token"))?;
         let nonce = Nonce::new(nonce.to_string());
-        let verified = match verify(&client, &metadata, id_token, &nonce, now) {
-            Err(ClaimsVerificationError::SignatureVerification(
-                SignatureVerificationError::NoMatchingKey,
-            )) => {
-                // Perhaps the provider rotated its keys since we last fetched them.
-                let refreshed = self.refetch_keys().await?;
-                let client = self.client(refreshed.clone())?;
-                verify(&client, &refreshed, id_token, &nonce, now)
-            }
-            other => other,
-        };
-        verified.map_err(|e| self.invalid(format!("ID token refused: {e}")))?;
-        let mut claims = jwt_payload(&id_token.to_string())
+        self.with_provider_keys(|metadata| {
+            verify(&self.settings.client_id, metadata, id_token, &nonce, now)
+        })
+        .await?
+        .map_err(|e| self.invalid(format!("ID token refused: {e}")))?;
+        let id_token = id_token.to_string();
+        let mut claims = jwt_payload(&id_token)
             .ok_or_else(|| self.invalid("the ID token's payload is not a JSON object"))?;
         let subject = claims
             .get("sub")
@@ -229,6 +282,9 @@ impl OidcConnector {
             .filter(|sub| !sub.is_empty())
             .ok_or_else(|| self.invalid("the ID token has no sub"))?
             .to_string();
+        // The provider's session is named by the ID token alone: a `sid` from userinfo (merged
+        // below) is not the provider's word about this login's session.
+        let session_index = text_claim(&claims, "sid");
         // Userinfo is asked for what the ID token leaves out (OIDC Core 5.4: with an access
         // token, the `email` scope's claims may come from userinfo only).
         let lacks_verified =
@@ -247,14 +303,7 @@ impl OidcConnector {
                 claims.entry(name).or_insert(value);
             }
         }
-        let text = |name: &str| {
-            claims
-                .get(name)
-                .and_then(Value::as_str)
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_string)
-        };
+        let text = |name: &str| text_claim(&claims, name);
         let email = text(&self.settings.email_claim)
             .filter(|email| crate::config::is_plausible_email(email))
             .ok_or_else(|| {
@@ -278,14 +327,16 @@ impl OidcConnector {
             email,
             name,
             entity_id: self.connection.entity.clone(),
-            session_index: text("sid"),
-            logout_hint: None,
+            session_index,
+            // Sent back as `id_token_hint` when the person signs out (RP-Initiated Logout 1.0
+            // section 2): it shows the provider that the request comes from its session's client.
+            logout_hint: Some(id_token),
         })
     }
 
     /// Discovery, from the cache while it is fresh. When a refresh fails, the copy we have is
     /// used still: a provider briefly down should not stop logins that need nothing new from it.
-    async fn metadata(&self) -> Result<CoreProviderMetadata, UpstreamError> {
+    async fn metadata(&self) -> Result<Metadata, UpstreamError> {
         let cached = self.discovered.read().await.clone();
         if let Some(cached) = &cached
             && cached.fetched_at.elapsed() < DISCOVERY_TTL
@@ -311,16 +362,16 @@ impl OidcConnector {
         }
     }
 
-    async fn discover(&self) -> Result<CoreProviderMetadata, UpstreamError> {
+    async fn discover(&self) -> Result<Metadata, UpstreamError> {
         let issuer = IssuerUrl::new(self.settings.issuer.clone())
             .map_err(|e| self.invalid(format!("issuer: {e}")))?;
-        CoreProviderMetadata::discover_async(issuer, &self.capped())
+        Metadata::discover_async(issuer, &self.capped())
             .await
             .map_err(|e| self.discovery_failed("discovery", e))
     }
 
     /// Fetches the provider's keys again, unless that was done a moment ago.
-    async fn refetch_keys(&self) -> Result<CoreProviderMetadata, UpstreamError> {
+    async fn refetch_keys(&self) -> Result<Metadata, UpstreamError> {
         let mut discovered = self.discovered.write().await;
         let Some(current) = discovered.as_mut() else {
             return Err(self.invalid("keys asked for before discovery"));
@@ -336,6 +387,23 @@ impl OidcConnector {
             current.keys_refetched_at = Some(Instant::now());
         }
         Ok(current.metadata.clone())
+    }
+
+    /// Runs `check` of a token against the provider's published keys and, when the token names
+    /// a key we do not have, once more against its keys fetched again (the provider rotated
+    /// them; see [`JWKS_REFETCH_INTERVAL`]). The outer error: the provider could not be asked;
+    /// the inner one: `check` refused the token.
+    async fn with_provider_keys<T>(
+        &self,
+        check: impl Fn(&Metadata) -> Result<T, ClaimsVerificationError>,
+    ) -> Result<Result<T, ClaimsVerificationError>, UpstreamError> {
+        let metadata = self.metadata().await?;
+        Ok(match check(&metadata) {
+            Err(ClaimsVerificationError::SignatureVerification(
+                SignatureVerificationError::NoMatchingKey,
+            )) => check(&self.refetch_keys().await?),
+            other => other,
+        })
     }
 
     async fn userinfo(
@@ -364,7 +432,7 @@ impl OidcConnector {
             .map_err(|e| self.invalid(format!("userinfo is not a JSON object: {e}")))
     }
 
-    fn client(&self, metadata: CoreProviderMetadata) -> Result<ProviderClient, UpstreamError> {
+    fn client(&self, metadata: Metadata) -> Result<ProviderClient, UpstreamError> {
         // client_secret_basic unless the provider says it only takes the secret in the body.
         let post_only = metadata
             .token_endpoint_auth_methods_supported()
@@ -451,35 +519,42 @@ type ProviderClient = CoreClient<
     openidconnect::EndpointMaybeSet,
 >;
 
-/// Checks an ID token: signature with the provider's keys, `iss`, `aud`, `azp`, `exp`, `iat`
-/// (with [`CLOCK_SKEW`]) and `nonce`.
+/// Checks an ID token for `client_id`: signature with the provider's keys, `iss`, `aud`, `azp`,
+/// `exp`, `iat` ([`issued_in_time`]) and `nonce`.
 fn verify(
-    client: &ProviderClient,
-    metadata: &CoreProviderMetadata,
+    client_id: &str,
+    metadata: &Metadata,
     id_token: &CoreIdToken,
     nonce: &Nonce,
     now: i64,
 ) -> Result<(), ClaimsVerificationError> {
-    let verifier = client
-        .id_token_verifier()
-        // Only the provider's public keys: an HS256 token "signed" with our own client secret,
-        // or one with alg `none`, proves nothing about the provider.
-        .set_allowed_algs(asymmetric_algs(metadata))
-        .set_time_fn(move || {
-            chrono::DateTime::from_timestamp(now, 0).unwrap_or(chrono::DateTime::UNIX_EPOCH)
-        })
-        .set_issue_time_verifier_fn(move |iat| {
-            if iat.timestamp() > now + CLOCK_SKEW {
-                Err("issued in the future".into())
-            } else {
-                Ok(())
-            }
-        });
+    let verifier = CoreIdTokenVerifier::new_public_client(
+        ClientId::new(client_id.to_string()),
+        metadata.issuer().clone(),
+        metadata.jwks().clone(),
+    )
+    // Only the provider's public keys: an HS256 token "signed" with our own client secret, or
+    // one with alg `none`, proves nothing about the provider.
+    .set_allowed_algs(asymmetric_algs(metadata))
+    .set_time_fn(move || {
+        chrono::DateTime::from_timestamp(now, 0).unwrap_or(chrono::DateTime::UNIX_EPOCH)
+    })
+    .set_issue_time_verifier_fn(move |iat| issued_in_time(iat.timestamp(), now));
     id_token.claims(&verifier, nonce).map(|_| ())
 }
 
-/// The algorithms the provider says it signs ID tokens with, verified with its published keys.
-fn asymmetric_algs(metadata: &CoreProviderMetadata) -> Vec<CoreJwsSigningAlgorithm> {
+/// Whether a token's `iat` is not in the future, beyond [`CLOCK_SKEW`].
+fn issued_in_time(iat: i64, now: i64) -> Result<(), String> {
+    if iat > now + CLOCK_SKEW {
+        Err("issued in the future".into())
+    } else {
+        Ok(())
+    }
+}
+
+/// The algorithms the provider says it signs ID tokens with, verified with its published keys
+/// (its logout tokens too: Back-Channel Logout 1.0 section 2.6).
+fn asymmetric_algs(metadata: &Metadata) -> Vec<CoreJwsSigningAlgorithm> {
     use CoreJwsSigningAlgorithm as A;
     metadata
         .id_token_signing_alg_values_supported()
@@ -500,6 +575,16 @@ fn is_verified(claim: Option<&Value>) -> bool {
         Some(Value::String(verified)) => verified == "true",
         _ => false,
     }
+}
+
+/// A claim's text, trimmed, if it is a non-empty string.
+fn text_claim(claims: &Map<String, Value>, name: &str) -> Option<String> {
+    claims
+        .get(name)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
 }
 
 /// The claims of a compact JWS whose signature has been verified.

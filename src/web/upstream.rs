@@ -11,6 +11,9 @@
 //! - `GET|POST /{kind}/{connection}/logged-out`: the provider's answer to a logout idbridge
 //!   sent it (single logout, see `provider::logout`), taken once by its state, checked by the
 //!   connector; the browser then goes where the sign-out was to end.
+//! - `POST /{kind}/{connection}/backchannel-logout`: the provider, server to server, says its
+//!   session has ended (OIDC back-channel logout); the connector verifies its token, and the
+//!   sessions it names end, once per token.
 //!
 //! A login made for a pending authorization goes on with it; a provider's refusal the browser
 //! brings back is told to the waiting client. Local accounts answer through their own form
@@ -18,9 +21,10 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+use axum::extract::rejection::FormRejection;
 use axum::extract::{DefaultBodyLimit, Form, Path, Query, State};
 use axum::http::HeaderMap;
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
@@ -29,7 +33,7 @@ use serde::Deserialize;
 use crate::config::MAX_SAML_RESPONSE_BYTES;
 use crate::crypto;
 use crate::http::pages::{local_path, see_other};
-use crate::http::{ClientAddr, PageError, cookies};
+use crate::http::{BackChannelError, ClientAddr, PageError, cookies};
 use crate::provider::{AuthorizationError, ErrorCode, fail_resumed};
 use crate::session::flash::signed_out;
 use crate::session::{new_session, session_cookie};
@@ -69,6 +73,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/{kind}/{connection}/logged-out",
             get(logged_out_get).post(logged_out_post),
+        )
+        .route(
+            "/{kind}/{connection}/backchannel-logout",
+            post(back_channel_logout).layer(DefaultBodyLimit::max(BACK_CHANNEL_BODY_LIMIT)),
         )
 }
 
@@ -545,4 +553,63 @@ async fn admit_email(
         }
         .into()),
     }
+}
+
+// ---- Back-channel logout from the provider (upstream single logout, server to server) ----
+
+/// The largest body the back-channel logout endpoint reads: a form with one logout token, which
+/// takes a kilobyte or two.
+const BACK_CHANNEL_BODY_LIMIT: usize = 16 * 1024;
+
+#[derive(Deserialize)]
+struct BackChannelForm {
+    logout_token: String,
+}
+
+/// `POST /{kind}/{connection}/backchannel-logout` (OpenID Connect Back-Channel Logout 1.0
+/// section 2.5), answered as JSON.
+async fn back_channel_logout(
+    state: State<AppState>,
+    path: Path<(String, String)>,
+    form: Result<Form<BackChannelForm>, FormRejection>,
+) -> Result<Response, BackChannelError> {
+    Ok(end_told_sessions(state, path, form).await?)
+}
+
+/// The connector verifies the logout token, and the sessions it names end in the transaction
+/// that spends its `jti`; clients of those sessions hear of it as of any sign-out. A refusal
+/// changes nothing. Advertised nowhere: the operator registers the URL at the provider.
+async fn end_told_sessions(
+    State(state): State<AppState>,
+    Path(path): Path<(String, String)>,
+    form: Result<Form<BackChannelForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let connector = connector(&state, &path, is_upstream)?;
+    let Form(form) = form?;
+    let now = state.clock.now();
+    let ended = connector
+        .back_channel()
+        .ok_or(PageError::NotFound)?
+        .verify_logout_token(&form.logout_token, now)
+        .await?;
+    let count = state
+        .store
+        .end_upstream_sessions_once(
+            ended.one_time,
+            connector.id(),
+            ended.subject.as_deref(),
+            ended.session_index.as_deref(),
+            &state.config,
+            now,
+        )
+        .await?
+        .ok_or_else(|| UpstreamError::LogoutTokenReplayed {
+            connection: connector.id().to_string(),
+        })?;
+    tracing::info!(
+        connection = connector.id(),
+        sessions = count,
+        "the provider ended its session"
+    );
+    Ok(([(CACHE_CONTROL, "no-store")], ()).into_response())
 }

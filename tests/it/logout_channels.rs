@@ -18,11 +18,11 @@ use tokio::net::TcpListener;
 use crate::oidc::{Browser, PROVIDER_CONFIG, RP_SECRET, authorize_url, post_form, redeem};
 use crate::support::*;
 
-const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+pub(crate) const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
 /// How the receiver answers one logout token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Answer {
+pub(crate) enum Answer {
     Accept,
     Fail,
     Hang,
@@ -31,14 +31,14 @@ enum Answer {
 /// A client's back-channel logout endpoint on 127.0.0.1: records every `logout_token` posted to
 /// it, with the answer it gave.
 #[derive(Clone)]
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     got: Arc<Mutex<Vec<(String, Answer)>>>,
     script: Arc<Mutex<VecDeque<Answer>>>,
 }
 
 impl Receiver {
-    async fn start(first: &[Answer]) -> Receiver {
+    pub(crate) async fn start(first: &[Answer]) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let receiver = Receiver {
             url: format!("http://{}/backchannel", listener.local_addr().unwrap()),
@@ -52,12 +52,12 @@ impl Receiver {
         receiver
     }
 
-    fn tokens(&self) -> Vec<(String, Answer)> {
+    pub(crate) fn tokens(&self) -> Vec<(String, Answer)> {
         self.got.lock().unwrap().clone()
     }
 
     /// Waits until `count` tokens have come, or fails after 15 seconds.
-    async fn wait_for(&self, count: usize) -> Vec<(String, Answer)> {
+    pub(crate) async fn wait_for(&self, count: usize) -> Vec<(String, Answer)> {
         let deadline = Instant::now() + Duration::from_secs(15);
         while self.tokens().len() < count {
             assert!(
@@ -167,13 +167,13 @@ async fn tokens_for(server: &TestServer, browser: &Browser<'_>, client_id: &str)
     (claims(tokens["id_token"].as_str().unwrap()), tokens)
 }
 
-fn claims(token: &str) -> Value {
+pub(crate) fn claims(token: &str) -> Value {
     jsonwebtoken::dangerous::insecure_decode_claims::<Value>(token).unwrap()
 }
 
 /// A logout token verified as a client does (Back-Channel Logout 1.0, section 2.6): typed,
 /// signed for it, from this issuer, for it; its claims.
-async fn verified(server: &TestServer, token: &str) -> Value {
+pub(crate) async fn verified(server: &TestServer, token: &str) -> Value {
     let header = jsonwebtoken::decode_header(token).unwrap();
     assert_eq!(header.typ.as_deref(), Some("logout+jwt"));
     let audience = claims(token)["aud"].as_str().unwrap().to_string();

@@ -22,6 +22,7 @@ mod saml_idp;
 mod session_urls;
 mod storage;
 mod upstream_oidc;
+mod upstream_oidc_logout;
 mod upstream_saml;
 mod webhooks;
 

@@ -27,15 +27,23 @@ use crate::support::*;
 pub(crate) const UPSTREAM_SECRET: &str = "upstream-secret-0123456789abcdefghijklmnop";
 pub(crate) const CONNECTION: &str = "partner";
 
-/// B: Alice's home, with A as a client.
+/// B: Alice's home, with A as a client (and A's page for the end of a logout it asks for).
 pub(crate) fn upstream_config(callback: &str) -> String {
+    upstream_config_with(callback, "")
+}
+
+/// [`upstream_config`] with more keys (`more`) of the client A is at B.
+pub(crate) fn upstream_config_with(callback: &str, more: &str) -> String {
+    let logged_out = callback.replace("/callback", "/logged-out");
     format!(
         r#"{BASE_CONFIG}
 [[clients]]
 client_id = "bridge"
 client_secret = "env:UPSTREAM_SECRET"
 redirect_uris = ["{callback}"]
+post_logout_redirect_uris = ["{logged_out}"]
 allowed_scopes = ["openid", "profile", "email"]
+{more}
 "#
     )
 }
@@ -85,23 +93,34 @@ async fn start_bridge(db: &TestDb, issuer: &str, timeout: &str, keys: &str) -> T
 }
 
 /// A, B, and the proxy when there is one.
-struct Chain {
-    a: TestServer,
+pub(crate) struct Chain {
+    pub(crate) a: TestServer,
     _b: ServerProcess,
-    b_base: String,
-    proxy: Option<Arc<Proxy>>,
+    pub(crate) b_base: String,
+    pub(crate) proxy: Option<Arc<Proxy>>,
     _dbs: (TestDb, TestDb),
 }
 
 impl Chain {
     /// B answers at `localhost` and A at `127.0.0.1`: cookies are not kept apart by port, so
     /// two hosts keep one browser's two sessions apart, as two domains would.
-    async fn start(backend: Backend, via_proxy: bool) -> Chain {
+    pub(crate) async fn start(backend: Backend, via_proxy: bool) -> Chain {
         Chain::start_for(backend, via_proxy, DOMAINS).await
     }
 
     /// With `keys` for the connection (see [`bridge_config`]).
     async fn start_for(backend: Backend, via_proxy: bool, keys: &str) -> Chain {
+        Chain::start_with(backend, via_proxy, keys, "").await
+    }
+
+    /// With `keys` for the connection, and `upstream_keys` for A's client at B (where
+    /// `{bridge}` stands for A's address).
+    pub(crate) async fn start_with(
+        backend: Backend,
+        via_proxy: bool,
+        keys: &str,
+        upstream_keys: &str,
+    ) -> Chain {
         let db_a = TestDb::new(backend).await;
         let db_b = TestDb::new(backend).await;
         let b_port = ReservedPort::new();
@@ -116,7 +135,10 @@ impl Chain {
         let b = ServerProcess::spawn_on(
             b_port,
             &db_b,
-            &upstream_config(&a.url(&format!("/oidc/{CONNECTION}/callback"))),
+            &upstream_config_with(
+                &a.url(&format!("/oidc/{CONNECTION}/callback")),
+                &upstream_keys.replace("{bridge}", &a.base),
+            ),
             &b_issuer,
             &[("UPSTREAM_SECRET", UPSTREAM_SECRET)],
         )
@@ -146,7 +168,7 @@ impl Chain {
 
 /// Where a browser's walk ended.
 #[derive(Debug)]
-enum Landing {
+pub(crate) enum Landing {
     /// Sent off to another site: the relying party.
     Left(Url),
     /// A page that is not a redirect.
@@ -155,19 +177,19 @@ enum Landing {
 
 /// What a walk does at B's consent page, and whether it stops before A's callback.
 #[derive(Clone, Copy)]
-struct Walk {
+pub(crate) struct Walk {
     allow_at_upstream: bool,
     stop_at_callback: bool,
 }
 
-const ALLOW: Walk = Walk {
+pub(crate) const ALLOW: Walk = Walk {
     allow_at_upstream: true,
     stop_at_callback: false,
 };
 
 /// Follows the browser's redirects from `url` through A and B, signing in at B's login page as
 /// Alice and answering consent pages, until the browser leaves both or lands on a page.
-async fn walk(chain: &Chain, http: &Client, url: &str, how: Walk) -> Landing {
+pub(crate) async fn walk(chain: &Chain, http: &Client, url: &str, how: Walk) -> Landing {
     let own = [
         Url::parse(&chain.a.base).unwrap(),
         Url::parse(&chain.b_base).unwrap(),
@@ -234,14 +256,18 @@ async fn consent(http: &Client, page_url: &Url, page: &str, allow: bool) -> Url 
 }
 
 /// An authorization request at A for Alice, whose email domain sends her to B.
-fn rp_login(chain: &Chain) -> String {
+pub(crate) fn rp_login(chain: &Chain) -> String {
     authorize_url(&chain.a, "rp-rs256", &[("login_hint", ALICE_EMAIL)])
 }
 
 /// Walks the whole chain and redeems the code; the token response.
-async fn chained_login(chain: &Chain) -> Value {
-    let http = chain.a.client();
-    let Landing::Left(back) = walk(chain, &http, &rp_login(chain), ALLOW).await else {
+pub(crate) async fn chained_login(chain: &Chain) -> Value {
+    chained_login_in(chain, &chain.a.client()).await
+}
+
+/// [`chained_login`] in the browser `http`.
+pub(crate) async fn chained_login_in(chain: &Chain, http: &Client) -> Value {
+    let Landing::Left(back) = walk(chain, http, &rp_login(chain), ALLOW).await else {
         panic!("the login did not come back to the relying party");
     };
     assert!(back.as_str().starts_with("https://rp.example.com/callback"));
@@ -263,7 +289,7 @@ async fn userinfo(server: &TestServer, access_token: &str) -> Value {
     response.json().await.unwrap()
 }
 
-fn jwt_claims(token: &str) -> Value {
+pub(crate) fn jwt_claims(token: &str) -> Value {
     let payload = token.split('.').nth(1).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
@@ -764,13 +790,15 @@ async fn a_callback_may_land_on_another_process(backend: Backend) {
 }
 
 /// The tampering proxy: discovery and keys of its own, B's token endpoint behind it.
-struct Proxy {
-    base: String,
+pub(crate) struct Proxy {
+    pub(crate) base: String,
     upstream: String,
     tamper: Mutex<Tamper>,
     /// Published from the start, published after a rotation, never published.
     keys: [ProxyKey; 3],
     http: Client,
+    /// The ID token it last passed on, as B made it and as it forged it.
+    pub(crate) passed: Mutex<Option<(Value, String)>>,
 }
 
 struct ProxyKey {
@@ -808,6 +836,7 @@ impl Proxy {
                 ProxyKey::generate("proxy-3"),
             ],
             http: Client::new(),
+            passed: Mutex::new(None),
         });
         let app = Router::new()
             .route("/.well-known/openid-configuration", get(proxy_discovery))
@@ -849,12 +878,8 @@ impl Proxy {
             }
             _ => {}
         }
-        let sign_with = |key: &ProxyKey| {
-            let mut header = Header::new(Algorithm::EdDSA);
-            header.kid = Some(key.kid.to_string());
-            jsonwebtoken::encode(&header, &claims, &key.encoding).unwrap()
-        };
-        match tamper {
+        let sign_with = |key: usize| self.sign_with(key, key, None, &claims);
+        let forged = match tamper {
             Tamper::Unsigned => format!(
                 "{}.{}.",
                 URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#),
@@ -866,10 +891,27 @@ impl Proxy {
                 &EncodingKey::from_secret(UPSTREAM_SECRET.as_bytes()),
             )
             .unwrap(),
-            Tamper::UnknownKey => sign_with(&self.keys[2]),
-            Tamper::Rotated => sign_with(&self.keys[1]),
-            _ => sign_with(&self.keys[0]),
-        }
+            Tamper::UnknownKey => sign_with(2),
+            Tamper::Rotated => sign_with(1),
+            _ => sign_with(0),
+        };
+        *self.passed.lock().unwrap() = Some((jwt_claims(id_token), forged.clone()));
+        forged
+    }
+
+    /// `claims` signed (EdDSA) with its key `key` under the `kid` of its key `named`, typed
+    /// `typ`. Its key 0 is published from the start, 1 after a rotation, 2 never.
+    pub(crate) fn sign_with(
+        &self,
+        key: usize,
+        named: usize,
+        typ: Option<&str>,
+        claims: &Value,
+    ) -> String {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.keys[named].kid.to_string());
+        header.typ = typ.map(str::to_string);
+        jsonwebtoken::encode(&header, claims, &self.keys[key].encoding).unwrap()
     }
 }
 
