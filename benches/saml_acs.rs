@@ -23,6 +23,7 @@ fn main() {
         idp: IdpSource::Declared(IdpDescriptor {
             entity_id: IDP_ENTITY.into(),
             sso_url: "https://idp.acme.test/sso".into(),
+            slo: None,
             certificates: vec![base64_der(&idp.cert_b64)],
         }),
         sp_entity_id: format!("{ISSUER}/saml/acme"),

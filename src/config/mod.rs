@@ -296,8 +296,19 @@ pub struct IdpDescriptor {
     pub entity_id: String,
     /// Where AuthnRequests go (HTTP-Redirect binding).
     pub sso_url: String,
+    /// Its SingleLogoutService for the HTTP-Redirect binding, if it has one.
+    pub slo: Option<LogoutService>,
     /// DER of every certificate the IdP signs with (several during a rollover). Never empty.
     pub certificates: Vec<Vec<u8>>,
+}
+
+/// Where an IdP takes logout messages (HTTP-Redirect binding).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogoutService {
+    /// Where LogoutRequests go.
+    pub location: String,
+    /// Where LogoutResponses go, when not to `location`.
+    pub response_location: Option<String>,
 }
 
 impl IdpDescriptor {
@@ -313,6 +324,14 @@ impl IdpDescriptor {
             .flat_map(|d| &d.single_sign_on_services)
             .find(|service| service.binding == HTTP_REDIRECT_BINDING)
             .map(|service| service.location.clone());
+        let slo = descriptors
+            .iter()
+            .flat_map(|d| &d.single_logout_services)
+            .find(|service| service.binding == HTTP_REDIRECT_BINDING)
+            .map(|service| LogoutService {
+                location: service.location.clone(),
+                response_location: service.response_location.clone(),
+            });
         // Keys for signing, or for no stated use (which includes signing).
         let certificates: Vec<Vec<u8>> = descriptors
             .iter()
@@ -340,6 +359,7 @@ impl IdpDescriptor {
             (Some(entity_id), Some(sso_url)) if lacks.is_empty() => Ok(IdpDescriptor {
                 entity_id,
                 sso_url,
+                slo,
                 certificates,
             }),
             _ => Err(lacks),

@@ -231,8 +231,7 @@ impl PageError {
                 bad_request(start_again!("This account no longer exists."))
             }
             PageError::Upstream(
-                UpstreamError::LogoutTokenRefused { .. }
-                | UpstreamError::LogoutTokenReplayed { .. },
+                UpstreamError::LogoutRefused { .. } | UpstreamError::LogoutReplayed { .. },
             ) => bad_request("This sign-out notice is not valid."),
             PageError::Busy(_)
             | PageError::Upstream(UpstreamError::Password(PasswordError::Busy(_))) => (
@@ -308,11 +307,11 @@ impl BackChannelError {
                 StatusCode::NOT_FOUND,
                 "no connection takes back-channel logouts at this address",
             ),
-            PageError::Upstream(UpstreamError::LogoutTokenRefused { detail, .. }) => refused(
+            PageError::Upstream(UpstreamError::LogoutRefused { detail, .. }) => refused(
                 StatusCode::BAD_REQUEST,
                 &format!("the logout token was refused: {detail}"),
             ),
-            PageError::Upstream(UpstreamError::LogoutTokenReplayed { .. }) => {
+            PageError::Upstream(UpstreamError::LogoutReplayed { .. }) => {
                 refused(StatusCode::BAD_REQUEST, "the logout token was used before")
             }
             // The provider's own discovery or keys could not be read: worth its retry.

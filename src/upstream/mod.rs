@@ -86,6 +86,9 @@ impl AnswerRoute {
 #[derive(Debug, Clone)]
 pub struct Answer {
     pub params: HashMap<String, String>,
+    /// The query string exactly as it came, for an answer brought by GET: the SAML
+    /// HTTP-Redirect binding signs it as sent. `None` for a posted answer.
+    pub query: Option<String>,
     pub client: IpAddr,
     pub now: i64,
 }
@@ -119,16 +122,17 @@ pub enum Identity {
     },
 }
 
-/// A provider's verified word, server to server, that its session has ended (OpenID Connect
-/// Back-Channel Logout 1.0): the sessions behind it it names, and the id that makes the word
-/// count once.
+/// A provider's verified word that its session has ended (an OpenID Connect logout token, a SAML
+/// LogoutRequest): the sessions behind it it names, and the id that makes the word count once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EndedUpstream {
-    /// Who the provider says the person is (`sub`), if it says.
+    /// Who the provider says the person is (`sub`, NameID), if it says.
     pub subject: Option<String>,
-    /// The provider's session (`sid`), if it says; at least one of the two is there.
+    /// The provider's session (`sid`, SessionIndex), if it says; at least one of the two is
+    /// there.
     pub session_index: Option<String>,
-    /// The logout token's `jti`, remembered as long as the token could be accepted.
+    /// The word's own id (a logout token's `jti`, a LogoutRequest's ID), remembered as long as
+    /// the word could be accepted.
     pub one_time: OneTimeId,
 }
 
@@ -232,6 +236,39 @@ pub trait Connector: Send + Sync {
     fn back_channel(&self) -> Option<&dyn BackChannel> {
         None
     }
+
+    /// How the provider asks through the browser that the sessions behind its own end
+    /// (`GET|POST /{kind}/{connection}/slo`), if the kind has such a way.
+    fn front_channel(&self) -> Option<&dyn FrontChannel> {
+        None
+    }
+}
+
+/// A provider's request, brought by the browser, that the sessions behind its own end (SAML
+/// IdP-initiated single logout), verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AskedLogout {
+    pub ended: EndedUpstream,
+    /// The request's ID, which the answer names.
+    pub request_id: String,
+    /// Given back with the answer, as it came.
+    pub relay_state: Option<String>,
+}
+
+/// A connector whose provider asks through the browser that the sessions behind its own end
+/// (`GET|POST /{kind}/{connection}/slo`).
+pub trait FrontChannel: Send + Sync {
+    /// Verifies the request `answer` brings: whose sessions it ends. Spending its ID is the
+    /// caller's.
+    fn verify_logout_request<'a>(
+        &'a self,
+        answer: &'a Answer,
+    ) -> Working<'a, Result<AskedLogout, UpstreamError>>;
+
+    /// Where the browser takes the answer once the sessions have ended; `None` when the provider
+    /// has no address for it.
+    fn logout_answer(&self, asked: &AskedLogout, now: i64)
+    -> Result<Option<String>, UpstreamError>;
 }
 
 /// A connector whose provider posts logout tokens when its session ends (OpenID Connect
@@ -310,10 +347,12 @@ pub enum UpstreamError {
     AnotherBrowser { connection: String },
     #[error("connection {connection}: the answered login's user no longer exists")]
     AccountGone { connection: String },
-    #[error("connection {connection}: the logout token was refused: {detail}")]
-    LogoutTokenRefused { connection: String, detail: String },
-    #[error("connection {connection}: the logout token was used before")]
-    LogoutTokenReplayed { connection: String },
+    /// A provider's word that its session has ended (a logout token, a LogoutRequest or
+    /// LogoutResponse) that does not verify.
+    #[error("connection {connection}: the provider's logout message was refused: {detail}")]
+    LogoutRefused { connection: String, detail: String },
+    #[error("connection {connection}: the provider's logout message was used before")]
+    LogoutReplayed { connection: String },
     /// Something kept for the login is not as [`Connector::begin`] left it.
     #[error("connection {connection}: {detail}")]
     Corrupt { connection: String, detail: String },

@@ -159,6 +159,7 @@ pub async fn submit(
             ("password".to_string(), form.password.clone()),
         ]
         .into(),
+        query: None,
         client,
         now: state.clock.now(),
     };

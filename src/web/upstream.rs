@@ -11,6 +11,9 @@
 //! - `GET|POST /{kind}/{connection}/logged-out`: the provider's answer to a logout idbridge
 //!   sent it (single logout, see `provider::logout`), taken once by its state, checked by the
 //!   connector; the browser then goes where the sign-out was to end.
+//! - `GET|POST /{kind}/{connection}/slo`: the provider, through the browser, asks that the
+//!   sessions behind its own end (SAML IdP-initiated logout); the connector verifies the
+//!   request, the sessions it names end, once per request, and the browser takes the answer back.
 //! - `POST /{kind}/{connection}/backchannel-logout`: the provider, server to server, says its
 //!   session has ended (OIDC back-channel logout); the connector verifies its token, and the
 //!   sessions it names end, once per token.
@@ -22,13 +25,14 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use axum::extract::rejection::FormRejection;
-use axum::extract::{DefaultBodyLimit, Form, Path, Query, State};
-use axum::http::HeaderMap;
+use axum::extract::{DefaultBodyLimit, Form, FromRequest, Path, Query, Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use serde::Deserialize;
+use url::form_urlencoded;
 
 use crate::config::MAX_SAML_RESPONSE_BYTES;
 use crate::crypto;
@@ -57,6 +61,13 @@ const BROWSER_COOKIE: &str = "idbridge_upstream";
 /// Each connection's own `max_response_bytes` is checked within it.
 const ACS_BODY_LIMIT: usize = 3 * MAX_SAML_RESPONSE_BYTES + 8 * 1024;
 
+/// The largest body a logout route reads: a posted SAML logout message (at most 64 KiB of
+/// base64 as the connector reads it), however it is percent-encoded, with its RelayState.
+const LOGOUT_BODY_LIMIT: usize = 3 * 64 * 1024 + 8 * 1024;
+
+/// The form field of a SAML response (here: a LogoutResponse).
+const SAML_RESPONSE: &str = "SAMLResponse";
+
 /// How long a posted answer waits for its browser at the resume step.
 const RESUME_TTL: i64 = 120;
 
@@ -72,7 +83,15 @@ pub fn router() -> Router<AppState> {
         .route("/{kind}/{connection}/metadata", get(metadata))
         .route(
             "/{kind}/{connection}/logged-out",
-            get(logged_out_get).post(logged_out_post),
+            get(logged_out)
+                .post(logged_out)
+                .layer(DefaultBodyLimit::max(LOGOUT_BODY_LIMIT)),
+        )
+        .route(
+            "/{kind}/{connection}/slo",
+            get(provider_logout)
+                .post(provider_logout)
+                .layer(DefaultBodyLimit::max(LOGOUT_BODY_LIMIT)),
         )
         .route(
             "/{kind}/{connection}/backchannel-logout",
@@ -170,6 +189,7 @@ async fn callback(
     connector.count_sender(client, now)?;
     let answer = Answer {
         params,
+        query: None,
         client,
         now,
     };
@@ -205,6 +225,7 @@ async fn acs(
     let Form(params) = form?;
     let answer = Answer {
         params,
+        query: None,
         client,
         now,
     };
@@ -315,23 +336,44 @@ async fn metadata(
     Ok(([(CONTENT_TYPE, "application/samlmetadata+xml")], document).into_response())
 }
 
-async fn logged_out_get(
-    state: State<AppState>,
-    client: Extension<ClientAddr>,
-    path: Path<(String, String)>,
-    Query(params): Query<HashMap<String, String>>,
-) -> Result<Response, PageError> {
-    logged_out(state, client, path, params).await
+/// An answer the browser brings from the provider by GET (its query, kept as sent too: the SAML
+/// HTTP-Redirect binding signs it) or by POST (its form).
+struct Brought {
+    params: HashMap<String, String>,
+    query: Option<String>,
 }
 
-async fn logged_out_post(
-    state: State<AppState>,
-    client: Extension<ClientAddr>,
-    path: Path<(String, String)>,
-    form: Result<Form<HashMap<String, String>>, axum::extract::rejection::FormRejection>,
-) -> Result<Response, PageError> {
-    let Form(params) = form?;
-    logged_out(state, client, path, params).await
+impl Brought {
+    fn answer(self, client: IpAddr, now: i64) -> Answer {
+        Answer {
+            params: self.params,
+            query: self.query,
+            client,
+            now,
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for Brought {
+    type Rejection = PageError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, PageError> {
+        if request.method() == Method::POST {
+            let Form(params) =
+                Form::<HashMap<String, String>>::from_request(request, state).await?;
+            return Ok(Brought {
+                params,
+                query: None,
+            });
+        }
+        let query = request.uri().query().unwrap_or_default().to_string();
+        Ok(Brought {
+            params: form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect(),
+            query: Some(query),
+        })
+    }
 }
 
 /// The provider has ended its session at idbridge's request: its answer, taken once by its
@@ -340,15 +382,20 @@ async fn logged_out(
     State(state): State<AppState>,
     Extension(ClientAddr(client)): Extension<ClientAddr>,
     Path(path): Path<(String, String)>,
-    params: HashMap<String, String>,
+    brought: Brought,
 ) -> Result<Response, PageError> {
     let connector = connector(&state, &path, is_upstream)?;
-    let now = state.clock.now();
-    let answer = Answer {
-        params,
-        client,
-        now,
-    };
+    let answer = brought.answer(client, state.clock.now());
+    end_logout(&state, connector, &answer).await
+}
+
+/// Takes the logout sent to `connector`'s provider that `answer` answers, once, by its state;
+/// the browser goes on where the sign-out was to end.
+async fn end_logout(
+    state: &AppState,
+    connector: &dyn Connector,
+    answer: &Answer,
+) -> Result<Response, PageError> {
     let unknown = || UpstreamError::UnknownAnswer {
         connection: connector.id().to_string(),
     };
@@ -357,14 +404,60 @@ async fn logged_out(
         .ok_or_else(unknown)?;
     let sent = state
         .store
-        .take_upstream_logout(connector.id(), &crypto::sha256_hex(token), now)
+        .take_upstream_logout(connector.id(), &crypto::sha256_hex(token), answer.now)
         .await?
         .ok_or_else(unknown)?;
-    connector.finish_logout(&answer, &sent).await?;
-    let clear = cookies::set(&state, cookies::SESSION, "", Some(0));
+    connector.finish_logout(answer, &sent).await?;
+    let clear = cookies::set(state, cookies::SESSION, "", Some(0));
     Ok(match &sent.return_to {
         Some(target) => see_other(target, &[clear]),
-        None => signed_out(&state, clear),
+        None => signed_out(state, clear),
+    })
+}
+
+/// The provider asks through the browser that the sessions behind its own end (SAML
+/// IdP-initiated logout): the connector verifies the request, the sessions it names end in the
+/// transaction that spends its ID (clients told as of any sign-out), and the browser takes the
+/// answer back to the provider. An answer to a logout of ours that comes here (some IdPs send
+/// it to this address) is taken as at `logged-out`.
+async fn provider_logout(
+    State(state): State<AppState>,
+    Extension(ClientAddr(client)): Extension<ClientAddr>,
+    Path(path): Path<(String, String)>,
+    brought: Brought,
+) -> Result<Response, PageError> {
+    let connector = connector(&state, &path, is_upstream)?;
+    let front = connector.front_channel().ok_or(PageError::NotFound)?;
+    let now = state.clock.now();
+    let answer = brought.answer(client, now);
+    if answer.param(SAML_RESPONSE).is_some() {
+        return end_logout(&state, connector, &answer).await;
+    }
+    connector.count_sender(client, now)?;
+    let asked = front.verify_logout_request(&answer).await?;
+    let ended = &asked.ended;
+    let count = state
+        .store
+        .end_upstream_sessions_once(
+            ended.one_time.clone(),
+            connector.id(),
+            ended.subject.as_deref(),
+            ended.session_index.as_deref(),
+            &state.config,
+            now,
+        )
+        .await?
+        .ok_or_else(|| UpstreamError::LogoutReplayed {
+            connection: connector.id().to_string(),
+        })?;
+    tracing::info!(
+        connection = connector.id(),
+        sessions = count,
+        "the provider ended its session"
+    );
+    Ok(match front.logout_answer(&asked, now)? {
+        Some(url) => see_other(&url, &[]),
+        None => signed_out(&state, cookies::set(&state, cookies::SESSION, "", Some(0))),
     })
 }
 
@@ -603,7 +696,7 @@ async fn end_told_sessions(
             now,
         )
         .await?
-        .ok_or_else(|| UpstreamError::LogoutTokenReplayed {
+        .ok_or_else(|| UpstreamError::LogoutReplayed {
             connection: connector.id().to_string(),
         })?;
     tracing::info!(

@@ -24,6 +24,7 @@ mod storage;
 mod upstream_oidc;
 mod upstream_oidc_logout;
 mod upstream_saml;
+mod upstream_saml_logout;
 mod webhooks;
 
 /// Declares each listed `async fn name(backend: Backend)` as two tests, `sqlite::name` and

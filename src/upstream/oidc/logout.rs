@@ -60,7 +60,7 @@ impl OidcConnector {
     }
 
     fn refused(&self, detail: impl Into<String>) -> UpstreamError {
-        UpstreamError::LogoutTokenRefused {
+        UpstreamError::LogoutRefused {
             connection: self.connection.id.clone(),
             detail: detail.into(),
         }

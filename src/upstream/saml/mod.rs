@@ -12,18 +12,23 @@
 //!   NotOnOrAfter (required), and its InResponseTo, which must be the outstanding request (or
 //!   absent, for an IdP-initiated login the connection allows); the caller then spends the
 //!   assertion ID once.
+//!
+//! Single logout, both ways, is [`logout`].
 mod limits;
+mod logout;
+mod redirect;
 mod scan;
 mod xml;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
-use openssl::pkey::{PKey, Private};
+use openssl::pkey::{PKey, Private, Public};
 use samael::crypto::{
     AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider, ReduceMode,
 };
 use samael::schema::{Assertion, AuthnRequest, Issuer, NameIdPolicy, Response};
+use samael::traits::ToXml;
 
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
@@ -31,12 +36,12 @@ use std::time::Duration;
 
 use super::http::read_limited;
 use super::{
-    Admission, Answer, AnswerRoute, Connector, Context, Identity, LoginRequest, Outgoing,
-    UpstreamError, Working,
+    Admission, Answer, AnswerRoute, Connector, Context, FrontChannel, Identity, LoginRequest,
+    Outgoing, UpstreamError, Working,
 };
-use crate::config::{ConnectionDecl, IdpDescriptor, IdpSource, SamlConnectionDecl};
+use crate::config::{ConnectionDecl, IdpDescriptor, IdpSource, LogoutService, SamlConnectionDecl};
 use crate::crypto;
-use crate::store::{KeptLogin, OneTimeId, UpstreamProfile};
+use crate::store::{KeptLogin, OneTimeId, SentLogout, UpstreamProfile, UpstreamSession};
 pub use limits::SamlLimits;
 
 /// The first segment of SAML connections' routes.
@@ -57,6 +62,10 @@ pub struct SamlIdentity {
     pub name_id: String,
     pub email: String,
     pub name: String,
+    /// The NameID's Format, if it says: a LogoutRequest names the person the same way.
+    pub name_id_format: Option<String>,
+    /// The IdP's session (the AuthnStatement's SessionIndex), if it names one.
+    pub session_index: Option<String>,
     pub assertion_id: String,
     /// Until when the assertion could be presented: how long its ID is remembered.
     pub expires_at: i64,
@@ -74,6 +83,10 @@ struct Sp {
     connection: ConnectionDecl,
     settings: SamlConnectionDecl,
     acs_url: String,
+    /// Our SingleLogoutService: where the IdP sends LogoutRequests.
+    slo_url: String,
+    /// Where the IdP sends its LogoutResponse to ours.
+    logged_out_url: String,
     /// The IdP as last read; `None` until metadata from a URL has been fetched.
     idp: RwLock<Option<Arc<Idp>>>,
     /// Signs AuthnRequests, when the connection has a key.
@@ -165,16 +178,12 @@ impl Connector for SamlConnector {
             let sp = self.sp.clone();
             // The turn goes with the work: it ends when the verification does, even if this
             // request is dropped first.
-            let verified = tokio::task::spawn_blocking(move || {
+            let verified = logout::off_the_async_threads(&self.sp, move || {
                 let verified = sp.verify(&saml_response, request_id.as_deref(), now);
                 drop(admission);
                 verified
             })
-            .await
-            .map_err(|e| UpstreamError::Corrupt {
-                connection: self.sp.connection.id.clone(),
-                detail: format!("SAML verification task: {e}"),
-            })??;
+            .await?;
             Ok(Identity::Vouched {
                 profile: UpstreamProfile {
                     connection_id: self.sp.connection.id.clone(),
@@ -182,8 +191,9 @@ impl Connector for SamlConnector {
                     email: verified.email,
                     name: verified.name,
                     entity_id: self.sp.connection.entity.clone(),
-                    session_index: None,
-                    logout_hint: None,
+                    session_index: verified.session_index,
+                    // Kept to name the person as the IdP did when asking it to log them out.
+                    logout_hint: verified.name_id_format,
                 },
                 one_time: Some(OneTimeId {
                     id: verified.assertion_id,
@@ -197,8 +207,31 @@ impl Connector for SamlConnector {
         Some(xml::sp_metadata(
             &self.sp.settings.sp_entity_id,
             &self.sp.acs_url,
+            &self.sp.slo_url,
+            &self.sp.logged_out_url,
             self.sp.settings.sp_signing.as_ref(),
         ))
+    }
+
+    /// A LogoutRequest to the IdP's SingleLogoutService, if it has one (see [`logout`]).
+    fn begin_logout<'a>(
+        &'a self,
+        session: &'a UpstreamSession,
+        now: i64,
+    ) -> Working<'a, Result<Option<Outgoing>, UpstreamError>> {
+        Box::pin(async move { self.sp.logout_request_url(session, now) })
+    }
+
+    fn finish_logout<'a>(
+        &'a self,
+        answer: &'a Answer,
+        sent: &'a SentLogout,
+    ) -> Working<'a, Result<(), UpstreamError>> {
+        Box::pin(self.check_logout_response(answer, sent))
+    }
+
+    fn front_channel(&self) -> Option<&dyn FrontChannel> {
+        Some(self)
     }
 
     /// Fetches the IdP's metadata when the connection names a URL for it (at start, and again
@@ -238,7 +271,7 @@ impl SamlConnector {
 
 impl Sp {
     fn new(connection: ConnectionDecl, settings: SamlConnectionDecl, issuer: &str) -> Sp {
-        let acs_url = format!("{issuer}/{KIND}/{}/acs", connection.id);
+        let route = |step: &str| format!("{issuer}/{KIND}/{}/{step}", connection.id);
         let idp = match &settings.idp {
             IdpSource::Declared(descriptor) => Some(Arc::new(Idp::from(descriptor))),
             IdpSource::MetadataUrl(_) => None,
@@ -248,9 +281,11 @@ impl Sp {
             PKey::private_key_from_pem(signing.private_key_pem.expose().as_bytes()).ok()
         });
         Sp {
+            acs_url: route("acs"),
+            slo_url: route("slo"),
+            logged_out_url: route("logged-out"),
             connection,
             settings,
-            acs_url,
             idp: RwLock::new(idp),
             signing_key,
         }
@@ -334,13 +369,20 @@ impl Sp {
             }),
             ..AuthnRequest::default()
         };
-        let url = match &self.signing_key {
-            Some(key) => request.signed_redirect(relay_state, key),
-            None => request.redirect(relay_state),
-        };
-        url.ok()
-            .flatten()
-            .map(|url| url.to_string())
+        let destination = self.idp()?.sso_url.clone();
+        request
+            .to_string()
+            .ok()
+            .and_then(|xml| {
+                redirect::url(
+                    &destination,
+                    "SAMLRequest",
+                    &xml,
+                    Some(relay_state),
+                    self.signing_key.as_ref(),
+                )
+                .ok()
+            })
             .ok_or_else(|| self.rejected("the AuthnRequest could not be encoded"))
     }
 
@@ -364,7 +406,7 @@ impl Sp {
         let bytes = STANDARD
             .decode(compact)
             .map_err(|_| refused("SAMLResponse is not base64"))?;
-        let outline = scan::scan(&bytes).map_err(refused)?;
+        let outline = scan::scan(&bytes, scan::Message::Response).map_err(refused)?;
         if outline.status.as_deref() != Some(STATUS_SUCCESS) {
             return Err(UpstreamError::Denied {
                 connection: self.connection.id.clone(),
@@ -383,25 +425,13 @@ impl Sp {
             outline.xml,
             &idp.certificates,
             ReduceMode::ValidateAndMarkNoAncestors,
-            Some(&self.allowed_algorithms()),
+            Some(&allowed_algorithms()),
         )
         .map_err(|_| refused("no valid signature by the IdP's certificate"))?;
         let assertion = self.signed_assertion(&idp, &signed, request_id)?;
-        self.check_assertion(&idp, &assertion, request_id, now)
-    }
-
-    /// SHA-256 or stronger: samael has no SHA-1 entry, so a SHA-1 signature or digest is never
-    /// accepted.
-    fn allowed_algorithms(&self) -> Vec<AllowedSignatureAlgorithm> {
-        use AllowedSignatureAlgorithm as A;
-        vec![
-            A::RsaSha256,
-            A::RsaSha384,
-            A::RsaSha512,
-            A::EcdsaSha256,
-            A::EcdsaSha384,
-            A::EcdsaSha512,
-        ]
+        let mut identity = self.check_assertion(&idp, &assertion, request_id, now)?;
+        identity.name_id_format = xml::subject_name_id_format(&signed);
+        Ok(identity)
     }
 
     /// The assertion in the signed content: the signed Response's, or the signed Assertion.
@@ -546,21 +576,46 @@ impl Sp {
             .not_on_or_after
             .map_or(confirmed_until, |t| t.timestamp().min(confirmed_until))
             + skew;
+        let session_index = assertion
+            .authn_statements
+            .iter()
+            .flatten()
+            .find_map(|statement| statement.session_index.clone())
+            .filter(|index| !index.is_empty());
         Ok(SamlIdentity {
             name_id,
             email,
             name,
+            name_id_format: None,
+            session_index,
             assertion_id: assertion.id.clone(),
             expires_at,
         })
     }
 }
 
+/// SHA-256 or stronger: samael has no SHA-1 entry, so a SHA-1 signature or digest is never
+/// accepted.
+fn allowed_algorithms() -> Vec<AllowedSignatureAlgorithm> {
+    use AllowedSignatureAlgorithm as A;
+    vec![
+        A::RsaSha256,
+        A::RsaSha384,
+        A::RsaSha512,
+        A::EcdsaSha256,
+        A::EcdsaSha384,
+        A::EcdsaSha512,
+    ]
+}
+
 /// The IdP as verification uses it.
 struct Idp {
     entity_id: String,
     sso_url: String,
+    slo: Option<LogoutService>,
     certificates: Vec<CertificateDer>,
+    /// The certificates' keys, for signatures over a query (HTTP-Redirect binding).
+    public_keys: Vec<PKey<Public>>,
 }
 
 impl From<&IdpDescriptor> for Idp {
@@ -568,6 +623,12 @@ impl From<&IdpDescriptor> for Idp {
         Idp {
             entity_id: descriptor.entity_id.clone(),
             sso_url: descriptor.sso_url.clone(),
+            slo: descriptor.slo.clone(),
+            public_keys: descriptor
+                .certificates
+                .iter()
+                .filter_map(|der| openssl::x509::X509::from_der(der).ok()?.public_key().ok())
+                .collect(),
             certificates: descriptor
                 .certificates
                 .iter()

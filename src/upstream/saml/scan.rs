@@ -17,7 +17,33 @@ const DSIG_NS: &[u8] = b"http://www.w3.org/2000/09/xmldsig#";
 const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
 const ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
 
-/// What the strict reading of a response found.
+/// The SAML protocol messages idbridge reads: what their root is, and how many assertions (all
+/// directly in the root) they carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Message {
+    Response,
+    LogoutRequest,
+    LogoutResponse,
+}
+
+impl Message {
+    fn root(self) -> &'static [u8] {
+        match self {
+            Message::Response => b"Response",
+            Message::LogoutRequest => b"LogoutRequest",
+            Message::LogoutResponse => b"LogoutResponse",
+        }
+    }
+
+    fn assertions(self) -> (usize, usize) {
+        match self {
+            Message::Response => (1, 1),
+            Message::LogoutRequest | Message::LogoutResponse => (0, 0),
+        }
+    }
+}
+
+/// What the strict reading of a message found.
 #[derive(Debug)]
 pub(super) struct Outline<'a> {
     /// The document as libxml2 is to read it (without a UTF-8 byte-order mark).
@@ -26,8 +52,8 @@ pub(super) struct Outline<'a> {
     pub status: Option<String>,
 }
 
-/// Reads `bytes` strictly; what is wrong with them otherwise.
-pub(super) fn scan(bytes: &[u8]) -> Result<Outline<'_>, &'static str> {
+/// Reads `bytes` strictly as a `message`; what is wrong with them otherwise.
+pub(super) fn scan(bytes: &[u8], message: Message) -> Result<Outline<'_>, &'static str> {
     // UTF-16 and UTF-32 byte-order marks are not UTF-8 either.
     let xml = std::str::from_utf8(bytes).map_err(|_| "the response is not UTF-8")?;
     let xml = xml.strip_prefix('\u{feff}').unwrap_or(xml);
@@ -36,6 +62,7 @@ pub(super) fn scan(bytes: &[u8]) -> Result<Outline<'_>, &'static str> {
         return Err("the response has a character XML does not allow");
     }
     let mut scan = Scan {
+        message,
         reader: quick_xml::NsReader::from_str(xml),
         open: Vec::new(),
         signature: Vec::new(),
@@ -53,6 +80,7 @@ pub(super) fn scan(bytes: &[u8]) -> Result<Outline<'_>, &'static str> {
 }
 
 struct Scan<'a> {
+    message: Message,
     reader: quick_xml::NsReader<&'a [u8]>,
     /// The elements the reading is inside of, outermost first.
     open: Vec<Open>,
@@ -75,8 +103,8 @@ struct Open {
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Place {
-    /// The root.
-    Response,
+    /// The root: the Response (or logout message).
+    Root,
     /// An assertion directly in the Response.
     Assertion,
     Elsewhere,
@@ -135,8 +163,13 @@ impl Scan<'_> {
         if self.roots != 1 || !self.open.is_empty() {
             return Err("the response is not one complete element");
         }
-        if self.assertions != (1, 1) {
-            return Err("the response must hold exactly one assertion, directly in the Response");
+        if self.assertions != self.message.assertions() {
+            return Err(match self.message {
+                Message::Response => {
+                    "the response must hold exactly one assertion, directly in the Response"
+                }
+                _ => "a logout message holds no assertion",
+            });
         }
         Ok(())
     }
@@ -171,14 +204,18 @@ impl Scan<'_> {
         }
         let place = match self.open.last() {
             None => {
-                if !is(PROTOCOL_NS, b"Response") {
-                    return Err("the document is not a SAML Response");
+                if !is(PROTOCOL_NS, self.message.root()) {
+                    return Err(match self.message {
+                        Message::Response => "the document is not a SAML Response",
+                        Message::LogoutRequest => "the document is not a SAML LogoutRequest",
+                        Message::LogoutResponse => "the document is not a SAML LogoutResponse",
+                    });
                 }
                 self.roots += 1;
                 self.outline.destination = attribute(element, b"Destination");
-                Place::Response
+                Place::Root
             }
-            Some(parent) if parent.place == Place::Response && is(ASSERTION_NS, b"Assertion") => {
+            Some(parent) if parent.place == Place::Root && is(ASSERTION_NS, b"Assertion") => {
                 self.assertions.1 += 1;
                 Place::Assertion
             }

@@ -8,8 +8,8 @@ use super::super::super::file::{FileClaimMap, FileConnection, OneOrMany};
 use super::super::checker::Checker;
 use super::parse_upstream_url;
 use crate::config::{
-    IdpDescriptor, IdpSource, MAX_SAML_RESPONSE_BYTES, SamlConnectionDecl, SpSigning,
-    certificate_der,
+    IdpDescriptor, IdpSource, LogoutService, MAX_SAML_RESPONSE_BYTES, SamlConnectionDecl,
+    SpSigning, certificate_der,
 };
 
 const DEFAULT_CLOCK_SKEW_SECONDS: i64 = 120;
@@ -22,6 +22,7 @@ pub(super) struct FileSamlConnection {
     idp_metadata_url: Option<String>,
     idp_entity_id: Option<String>,
     idp_sso_url: Option<String>,
+    idp_slo_url: Option<String>,
     idp_certificate: Option<OneOrMany>,
     sp_entity_id: Option<String>,
     allow_idp_initiated: Option<bool>,
@@ -42,6 +43,7 @@ pub(super) fn check(
 ) -> Option<SamlConnectionDecl> {
     let inline = settings.idp_entity_id.is_some()
         || settings.idp_sso_url.is_some()
+        || settings.idp_slo_url.is_some()
         || settings.idp_certificate.is_some();
     let sources = [
         settings.idp_metadata.is_some(),
@@ -150,13 +152,18 @@ fn from_inline(
     };
     let entity_id = required("idp_entity_id", &settings.idp_entity_id);
     let sso_url = required("idp_sso_url", &settings.idp_sso_url);
-    let sso_url = sso_url.filter(|url| match parse_upstream_url(url) {
+    let mut upstream_url = |key: &str, url: &String| match parse_upstream_url(url) {
         Ok(_) => true,
         Err(message) => {
-            check.problem(format!("{path}.idp_sso_url"), message);
+            check.problem(format!("{path}.{key}"), message);
             false
         }
-    });
+    };
+    let sso_url = sso_url.filter(|url| upstream_url("idp_sso_url", url));
+    let slo_url = settings
+        .idp_slo_url
+        .clone()
+        .filter(|url| upstream_url("idp_slo_url", url));
     let certificates: Vec<Vec<u8>> = match &settings.idp_certificate {
         None => {
             check.problem(
@@ -189,6 +196,10 @@ fn from_inline(
     Some(IdpDescriptor {
         entity_id: entity_id?,
         sso_url: sso_url?,
+        slo: slo_url.map(|location| LogoutService {
+            location,
+            response_location: None,
+        }),
         certificates,
     })
 }

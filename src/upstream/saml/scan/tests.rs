@@ -37,11 +37,11 @@ fn the_usual_shapes_pass() {
         (usual("r1"), usual("a1")),
     ] {
         let xml = response(&in_response, &in_assertion);
-        let outline = scan(xml.as_bytes()).unwrap();
+        let outline = scan(xml.as_bytes(), Message::Response).unwrap();
         assert_eq!(outline.destination.as_deref(), Some("https://sp/acs"));
         assert_eq!(outline.status.as_deref(), Some("ok"));
         let with_bom = format!("\u{feff}{xml}");
-        assert!(scan(with_bom.as_bytes()).is_ok());
+        assert!(scan(with_bom.as_bytes(), Message::Response).is_ok());
     }
 }
 
@@ -51,7 +51,7 @@ fn other_encodings_are_refused() {
     for declared in ["UTF-7", "UTF-16", "ISO-8859-1", "utf8"] {
         let other = xml.replacen("utf-8", declared, 1);
         assert_eq!(
-            scan(other.as_bytes()).unwrap_err(),
+            scan(other.as_bytes(), Message::Response).unwrap_err(),
             "the response declares an encoding other than UTF-8",
             "{declared}"
         );
@@ -60,11 +60,14 @@ fn other_encodings_are_refused() {
         .into_iter()
         .chain(xml.encode_utf16().flat_map(u16::to_le_bytes))
         .collect();
-    assert_eq!(scan(&utf16).unwrap_err(), "the response is not UTF-8");
+    assert_eq!(
+        scan(&utf16, Message::Response).unwrap_err(),
+        "the response is not UTF-8"
+    );
     // Without a byte-order mark, libxml2 would guess UTF-16 from "<\0?\0".
     let nul = xml.replacen("<?xml", "<\0?\0xml", 1);
-    assert!(scan(nul.as_bytes()).is_err());
-    assert!(scan(b"<samlp:Response \xff/>").is_err());
+    assert!(scan(nul.as_bytes(), Message::Response).is_err());
+    assert!(scan(b"<samlp:Response \xff/>", Message::Response).is_err());
 }
 
 #[test]
@@ -117,7 +120,11 @@ fn what_libxml2_could_read_otherwise_is_refused() {
             "the response has a comment",
         ),
     ] {
-        assert_eq!(scan(changed.as_bytes()).unwrap_err(), refused, "{changed}");
+        assert_eq!(
+            scan(changed.as_bytes(), Message::Response).unwrap_err(),
+            refused,
+            "{changed}"
+        );
     }
 }
 
@@ -210,21 +217,28 @@ fn signatures_of_another_shape_are_refused() {
         ),
     ] {
         let xml = response(&in_response, &in_assertion);
-        assert_eq!(scan(xml.as_bytes()).unwrap_err(), refused, "{xml}");
+        assert_eq!(
+            scan(xml.as_bytes(), Message::Response).unwrap_err(),
+            refused,
+            "{xml}"
+        );
     }
     let elsewhere = response("", "").replacen(
         "<saml:Subject>",
         &format!("<saml:Subject>{}", usual("a1")),
         1,
     );
-    assert_eq!(scan(elsewhere.as_bytes()).unwrap_err(), place);
+    assert_eq!(
+        scan(elsewhere.as_bytes(), Message::Response).unwrap_err(),
+        place
+    );
     let stray = response("", "").replacen(
         "<samlp:Status>",
         &format!("<samlp:Status><ds:KeyInfo {SIGNATURE_NS}/>"),
         1,
     );
     assert_eq!(
-        scan(stray.as_bytes()).unwrap_err(),
+        scan(stray.as_bytes(), Message::Response).unwrap_err(),
         "the response has an XML-signature element outside a signature"
     );
 }
