@@ -200,7 +200,7 @@ fn first_id(xml: &str) -> String {
 
 /// The URL of `endpoint` carrying `xml` in `field` by the HTTP-Redirect binding, signed with
 /// `key` (by samael) unless `None`.
-fn redirect_url(
+pub(crate) fn redirect_url(
     endpoint: &str,
     field: &str,
     xml: &str,
@@ -228,7 +228,7 @@ fn redirect_url(
 }
 
 /// The message in `field` of a redirect URL, inflated.
-fn inflated(url: &Url, field: &str) -> String {
+pub(crate) fn inflated(url: &Url, field: &str) -> String {
     let deflated = STANDARD.decode(param(url, field).unwrap()).unwrap();
     let mut xml = String::new();
     flate2::read::DeflateDecoder::new(&deflated[..])
@@ -238,7 +238,7 @@ fn inflated(url: &Url, field: &str) -> String {
 }
 
 /// The text of the element `name` (with its prefix) in `xml`.
-fn text_of(xml: &str, name: &str) -> Option<String> {
+pub(crate) fn text_of(xml: &str, name: &str) -> Option<String> {
     let start = xml.find(&format!("<{name}"))?;
     let open_end = start + xml[start..].find('>')? + 1;
     let close = open_end + xml[open_end..].find(&format!("</{name}>"))?;
@@ -246,7 +246,7 @@ fn text_of(xml: &str, name: &str) -> Option<String> {
 }
 
 /// The value of the attribute `name` of the first element that has it in `xml`.
-fn attribute_of(xml: &str, name: &str) -> Option<String> {
+pub(crate) fn attribute_of(xml: &str, name: &str) -> Option<String> {
     let at = xml.find(&format!(" {name}=\""))? + name.len() + 3;
     Some(xml[at..at + xml[at..].find('"')?].to_string())
 }
@@ -286,16 +286,23 @@ async fn sign_out(slo: &Slo, http: &Client) -> Url {
 }
 
 /// The IdP's LogoutResponse to the LogoutRequest `request_id`, unsigned, changed by `change`.
-fn logout_response(slo: &Slo, request_id: &str, change: impl Fn(String) -> String) -> String {
+fn idp_logout_response(slo: &Slo, request_id: &str, change: impl Fn(String) -> String) -> String {
+    change(logout_response(
+        &slo.server.url("/saml/acme/logged-out"),
+        request_id,
+    ))
+}
+
+/// The IdP's LogoutResponse (Success) to `destination`, answering `request_id`, unsigned.
+pub(crate) fn logout_response(destination: &str, request_id: &str) -> String {
     let id = format!(
         "lp-{}",
         &idbridge::crypto::random_token()[..16].replace(['-', '_'], "x")
     );
-    change(format!(
+    format!(
         r#"<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{now}" Destination="{destination}" InResponseTo="{request_id}"><saml:Issuer>{IDP_ENTITY}</saml:Issuer><samlp:Status><samlp:StatusCode Value="{SUCCESS}"/></samlp:Status></samlp:LogoutResponse>"#,
         now = instant(0),
-        destination = slo.server.url("/saml/acme/logged-out"),
-    ))
+    )
 }
 
 async fn a_sign_out_here_signs_out_at_the_idp(backend: Backend) {
@@ -354,7 +361,7 @@ async fn a_sign_out_here_signs_out_at_the_idp(backend: Backend) {
     let back = redirect_url(
         &slo.server.url("/saml/acme/logged-out"),
         "SAMLResponse",
-        &logout_response(&slo, &request_id, |xml| xml),
+        &idp_logout_response(&slo, &request_id, |xml| xml),
         Some(&relay_state),
         Some(&slo.idp),
     );
@@ -379,7 +386,7 @@ async fn a_sign_out_here_signs_out_at_the_idp(backend: Backend) {
         text_of(&request, "samlp:SessionIndex").as_deref(),
         Some("s-2")
     );
-    let answer = slo.signed_xml(&logout_response(
+    let answer = slo.signed_xml(&idp_logout_response(
         &slo,
         &attribute_of(&request, "ID").unwrap(),
         |xml| xml,
@@ -683,7 +690,7 @@ async fn forged_logout_responses_are_refused(backend: Backend) {
             redirect_url(
                 &slo.server.url("/saml/acme/logged-out"),
                 "SAMLResponse",
-                &logout_response(slo, request_id, |xml| xml),
+                &idp_logout_response(slo, request_id, |xml| xml),
                 Some(relay),
                 None,
             )
@@ -694,7 +701,7 @@ async fn forged_logout_responses_are_refused(backend: Backend) {
                 redirect_url(
                     &slo.server.url("/saml/acme/logged-out"),
                     "SAMLResponse",
-                    &logout_response(slo, request_id, |xml| xml),
+                    &idp_logout_response(slo, request_id, |xml| xml),
                     Some(relay),
                     Some(stranger),
                 )
@@ -704,7 +711,7 @@ async fn forged_logout_responses_are_refused(backend: Backend) {
             redirect_url(
                 &slo.server.url("/saml/acme/logged-out"),
                 "SAMLResponse",
-                &logout_response(slo, "id-another", |xml| xml),
+                &idp_logout_response(slo, "id-another", |xml| xml),
                 Some(relay),
                 Some(&slo.idp),
             )
@@ -713,7 +720,7 @@ async fn forged_logout_responses_are_refused(backend: Backend) {
             redirect_url(
                 &slo.server.url("/saml/acme/logged-out"),
                 "SAMLResponse",
-                &logout_response(slo, request_id, |xml| {
+                &idp_logout_response(slo, request_id, |xml| {
                     xml.replace(IDP_ENTITY, "https://evil.test/idp")
                 }),
                 Some(relay),
@@ -724,7 +731,7 @@ async fn forged_logout_responses_are_refused(backend: Backend) {
             redirect_url(
                 &slo.server.url("/saml/acme/logged-out"),
                 "SAMLResponse",
-                &logout_response(slo, request_id, |xml| {
+                &idp_logout_response(slo, request_id, |xml| {
                     xml.replace("/saml/acme/logged-out", "/saml/other/logged-out")
                 }),
                 Some(relay),

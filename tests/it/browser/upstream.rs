@@ -1,6 +1,7 @@
 //! Signing in through an upstream IdP on another site (`127.0.0.2`): a SAML IdP whose page posts
 //! the signed response back by script, and a second idbridge as the OpenID provider. Both end at
-//! the relying party with a code that redeems.
+//! the relying party with a code that redeems; then the relying party's sign-out goes through
+//! the upstream (single logout) and back to the relying party.
 use std::sync::Arc;
 
 use axum::Router;
@@ -17,18 +18,21 @@ use crate::upstream_oidc::{
     CONNECTION, DOMAINS, UPSTREAM_SECRET, partner_connection, upstream_config,
 };
 use crate::upstream_saml::{ACME_EMAIL, Outstanding, acme_connection, acme_spec};
+use crate::upstream_saml_logout::{attribute_of, inflated, logout_response, redirect_url, text_of};
 
 const PROFILE: &str = "openid profile";
 
-/// The SAML IdP's sign-in page on `127.0.0.2`, as an IdP that already knows the person serves
-/// it: it reads the AuthnRequest (its ID, the ACS it names) and the RelayState from the URL
+/// The SAML IdP on `127.0.0.2`. Its sign-in page, as an IdP that already knows the person serves
+/// it, reads the AuthnRequest (its ID, the ACS it names) and the RelayState from the URL
 /// (HTTP-Redirect binding), signs Alice's response and posts it to the ACS by script
-/// (HTTP-POST binding). Returns the page's URL.
-async fn saml_idp(key: Arc<IdpKey>) -> String {
+/// (HTTP-POST binding). Its single logout service answers a LogoutRequest with a signed
+/// LogoutResponse (HTTP-Redirect) to idbridge. Returns the two URLs.
+async fn saml_idp(key: Arc<IdpKey>) -> (String, String) {
     let listener = TcpListener::bind("127.0.0.2:0")
         .await
         .expect("bind 127.0.0.2");
     let sso = format!("http://{}/sso", listener.local_addr().unwrap());
+    let slo = format!("http://{}/slo", listener.local_addr().unwrap());
     let page = |State(key): State<Arc<IdpKey>>, OriginalUri(uri): OriginalUri| async move {
         let url = url::Url::parse(&format!("http://idp{uri}")).expect("the page's URL");
         let request = Outstanding::read(&url);
@@ -50,17 +54,58 @@ async fn saml_idp(key: Arc<IdpKey>) -> String {
             relay_state = html_escape(&request.relay_state),
         ))
     };
-    let app = Router::new().route("/sso", get(page)).with_state(key);
+    let logout = |State(key): State<Arc<IdpKey>>, OriginalUri(uri): OriginalUri| async move {
+        let url = url::Url::parse(&format!("http://idp{uri}")).expect("the page's URL");
+        let request = inflated(&url, "SAMLRequest");
+        assert_eq!(
+            text_of(&request, "saml:NameID").as_deref(),
+            Some(ACME_EMAIL),
+            "{request}"
+        );
+        let issuer = text_of(&request, "saml:Issuer").expect("an Issuer");
+        let logged_out = format!(
+            "{}/saml/acme/logged-out",
+            issuer.strip_suffix("/saml/acme").expect("acme's entity ID")
+        );
+        let answer = logout_response(&logged_out, &attribute_of(&request, "ID").unwrap());
+        let back = redirect_url(
+            &logged_out,
+            "SAMLResponse",
+            &answer,
+            param(&url, "RelayState").as_deref(),
+            Some(&key),
+        );
+        axum::response::Redirect::to(&back)
+    };
+    let app = Router::new()
+        .route("/sso", get(page))
+        .route("/slo", get(logout))
+        .with_state(key);
     tokio::spawn(async move { axum::serve(listener, app).await.ok() });
-    sso
+    (sso, slo)
+}
+
+/// The relying party's sign-out at idbridge, with its ID token as hint, back to its `/bye`.
+fn rp_logout(setup: &BrowserSetup, id_token: &str) -> String {
+    let mut logout = url::Url::parse(&setup.server.url("/sso/v2/logout")).unwrap();
+    logout
+        .query_pairs_mut()
+        .append_pair("id_token_hint", id_token)
+        .append_pair("post_logout_redirect_uri", &setup.rp.url("/bye"))
+        .append_pair("state", "st-bye");
+    logout.to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Chromium: scripts/test installs it"]
 async fn a_saml_idp_on_another_site_signs_in_to_the_relying_party() {
     let key = Arc::new(IdpKey::generate());
-    let sso = saml_idp(key.clone()).await;
-    let setup = BrowserSetup::start(&acme_connection(&key.cert_b64, &sso)).await;
+    let (sso, slo) = saml_idp(key.clone()).await;
+    let setup = BrowserSetup::start(&format!(
+        "{}idp_slo_url = \"{slo}\"\n",
+        acme_connection(&key.cert_b64, &sso)
+    ))
+    .await;
     let browser = Browser::start().await;
 
     // Home-realm discovery: the relying party names an address of acme.test, and the browser
@@ -89,6 +134,21 @@ async fn a_saml_idp_on_another_site_signs_in_to_the_relying_party() {
     assert_eq!(id_token["name"], "Alice Acme", "the name the IdP asserted");
     assert_ne!(id_token["sub"], "u-alice", "a user of the connection's own");
     assert_eq!(setup.server.count("upstream_identities").await, 1);
+
+    // The relying party signs her out: idbridge ends its session, the browser takes a
+    // LogoutRequest to the IdP, whose signed LogoutResponse brings it back, and on to the
+    // relying party.
+    browser
+        .goto(&rp_logout(&setup, tokens["id_token"].as_str().unwrap()))
+        .await;
+    let back = browser.wait_at(&setup.rp.base, "/bye").await;
+    assert_eq!(param(&back, "state").as_deref(), Some("st-bye"));
+    assert_eq!(setup.server.count("sessions").await, 0);
+    assert_eq!(
+        setup.server.count("upstream_logouts").await,
+        0,
+        "the IdP's answer was taken"
+    );
     browser.close().await;
 }
 
@@ -139,5 +199,18 @@ async fn an_upstream_idbridge_on_another_site_signs_in_to_the_relying_party() {
         "a user of the connection's own at A"
     );
     assert_eq!(setup.server.count("upstream_identities").await, 1);
+    browser.goto(&format!("{b_issuer}/account")).await;
+    browser.wait_at(&b_issuer, "/account").await;
+
+    // The relying party signs her out: A ends its session, then B's (RP-Initiated Logout with
+    // the ID token B gave A), and the browser comes back through A to the relying party.
+    browser
+        .goto(&rp_logout(&setup, tokens["id_token"].as_str().unwrap()))
+        .await;
+    let back = browser.wait_at(&setup.rp.base, "/bye").await;
+    assert_eq!(param(&back, "state").as_deref(), Some("st-bye"));
+    assert_eq!(setup.server.count("sessions").await, 0);
+    browser.goto(&format!("{b_issuer}/account")).await;
+    browser.wait_at(&b_issuer, "/sso/v2/login").await;
     browser.close().await;
 }
