@@ -49,8 +49,7 @@ pub use sessions::{NewSession, SessionInfo};
 pub use signing_keys::SigningKey;
 pub use throttle::ThrottleRule;
 pub use upstream::{
-    AnsweredLogin, KeptLogin, OneTimeId, OutgoingLogin, SentLogout, UpstreamProfile,
-    UpstreamSession,
+    KeptLogin, OneTimeId, OutgoingLogin, SentLogout, UpstreamProfile, UpstreamSession,
 };
 pub use user_source::UserSource;
 pub use users::{Attachment, PostalAddress, Profile, User};

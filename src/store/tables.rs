@@ -365,6 +365,7 @@ pub mod upstream_login {
     /// A login at an upstream identity provider on its way, keyed by the SHA-256 of a random
     /// token: the `state` / `RelayState` it was sent with while it waits for the provider, or the
     /// resume token once a SAML IdP has answered (`user_id` set) and it waits for the browser.
+    /// The columns are those of `store::KeptLogin`, where they are explained.
     #[sea_orm::model]
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "upstream_logins")]
@@ -372,21 +373,14 @@ pub mod upstream_login {
         #[sea_orm(primary_key, auto_increment = false)]
         pub state_hash: String,
         pub connection_id: String,
-        /// SHA-256 of the cookie that marks the browser that started the login.
         pub browser_hash: String,
         pub nonce: Option<String>,
         pub pkce_verifier: Option<String>,
-        /// The SAML AuthnRequest ID, which the response must answer (`InResponseTo`).
         pub request_id: Option<String>,
-        /// Who the SAML IdP said signed in, waiting for the browser that started the login.
         pub user_id: Option<String>,
-        /// A local path: where the browser goes once signed in.
         pub return_to: String,
-        /// The authorization a client waits on, told of upstream errors.
         pub pending_id: Option<String>,
         pub expires_at: i64,
-        /// The provider's session the answer started, kept with `user_id` for the session
-        /// that starts at the resume (see `store::UpstreamSession`).
         pub upstream_subject: Option<String>,
         pub upstream_session: Option<String>,
         pub upstream_hint: Option<String>,

@@ -70,13 +70,17 @@ pub struct SentLogout {
     pub expires_at: i64,
 }
 
-/// A login sent to an upstream provider, kept until its answer comes back.
-#[derive(Debug, Clone)]
+/// A login on its way: sent to an upstream provider and kept until its answer comes back, or
+/// answered where its browser's cookie does not come along (a cross-site POST) and kept for that
+/// browser to resume.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutgoingLogin {
-    /// SHA-256 of the value that comes back with the answer (OIDC `state`, SAML RelayState).
+    /// SHA-256 of the value that comes back with the answer (OIDC `state`, SAML RelayState), or
+    /// of the resume token the browser brings to an answered login.
     pub state_hash: String,
     pub connection_id: String,
-    /// SHA-256 of the cookie that marks the browser that started the login.
+    /// SHA-256 of the cookie that marks the browser that started the login; empty: any browser
+    /// may resume it (an IdP-initiated answer).
     pub browser_hash: String,
     pub nonce: Option<String>,
     pub pkce_verifier: Option<String>,
@@ -85,20 +89,6 @@ pub struct OutgoingLogin {
     /// A local path: where the browser goes once signed in.
     pub return_to: String,
     /// The pending authorization the login resumes.
-    pub pending_id: Option<String>,
-    pub expires_at: i64,
-}
-
-/// A login a provider answered where its browser's cookie does not come along (a cross-site
-/// POST), kept with its user for that browser to resume.
-#[derive(Debug, Clone)]
-pub struct AnsweredLogin {
-    /// SHA-256 of the resume token the browser brings.
-    pub resume_hash: String,
-    pub connection_id: String,
-    /// The browser that started the login; empty: any browser may resume it (IdP-initiated).
-    pub browser_hash: String,
-    pub return_to: String,
     pub pending_id: Option<String>,
     pub expires_at: i64,
 }
@@ -112,40 +102,68 @@ pub struct OneTimeId {
 }
 
 /// A login as kept, taken back by its answer or resume token.
-pub type KeptLogin = upstream_login::Model;
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptLogin {
+    pub sent: OutgoingLogin,
+    /// Who the provider's answer signed in, waiting for the browser that started the login.
+    pub user_id: Option<String>,
+    /// The provider's session that answer started, for the session its browser resumes.
+    pub upstream: Option<UpstreamSession>,
+}
 
-impl KeptLogin {
-    /// The provider's session an answered login started, for the session its browser resumes.
-    pub fn upstream_session(&self) -> Option<UpstreamSession> {
-        Some(UpstreamSession {
-            connection_id: self.connection_id.clone(),
-            subject: self.upstream_subject.clone()?,
-            session_index: self.upstream_session.clone(),
-            logout_hint: self.upstream_hint.clone(),
-        })
+impl From<upstream_login::Model> for KeptLogin {
+    fn from(row: upstream_login::Model) -> KeptLogin {
+        KeptLogin {
+            upstream: row.upstream_subject.map(|subject| UpstreamSession {
+                connection_id: row.connection_id.clone(),
+                subject,
+                session_index: row.upstream_session,
+                logout_hint: row.upstream_hint,
+            }),
+            user_id: row.user_id,
+            sent: OutgoingLogin {
+                state_hash: row.state_hash,
+                connection_id: row.connection_id,
+                browser_hash: row.browser_hash,
+                nonce: row.nonce,
+                pkce_verifier: row.pkce_verifier,
+                request_id: row.request_id,
+                return_to: row.return_to,
+                pending_id: row.pending_id,
+                expires_at: row.expires_at,
+            },
+        }
+    }
+}
+
+/// The row that keeps `login`, answered for `answered`'s user and provider session if it is.
+fn login_row(
+    login: OutgoingLogin,
+    answered: Option<(&User, &UpstreamProfile)>,
+) -> upstream_login::Model {
+    upstream_login::Model {
+        state_hash: login.state_hash,
+        connection_id: login.connection_id,
+        browser_hash: login.browser_hash,
+        nonce: login.nonce,
+        pkce_verifier: login.pkce_verifier,
+        request_id: login.request_id,
+        user_id: answered.map(|(user, _)| user.id.clone()),
+        return_to: login.return_to,
+        pending_id: login.pending_id,
+        expires_at: login.expires_at,
+        upstream_subject: answered.map(|(_, profile)| profile.subject.clone()),
+        upstream_session: answered.and_then(|(_, profile)| profile.session_index.clone()),
+        upstream_hint: answered.and_then(|(_, profile)| profile.logout_hint.clone()),
     }
 }
 
 impl Store {
     pub async fn create_upstream_login(&self, login: OutgoingLogin) -> Result<(), StoreError> {
-        upstream_login::Model {
-            state_hash: login.state_hash,
-            connection_id: login.connection_id,
-            browser_hash: login.browser_hash,
-            nonce: login.nonce,
-            pkce_verifier: login.pkce_verifier,
-            request_id: login.request_id,
-            user_id: None,
-            return_to: login.return_to,
-            pending_id: login.pending_id,
-            expires_at: login.expires_at,
-            upstream_subject: None,
-            upstream_session: None,
-            upstream_hint: None,
-        }
-        .into_active_model()
-        .insert(&self.writer)
-        .await?;
+        login_row(login, None)
+            .into_active_model()
+            .insert(&self.writer)
+            .await?;
         Ok(())
     }
 
@@ -172,7 +190,7 @@ impl Store {
             })
             .exec_with_returning(&self.writer)
             .await?;
-        Ok(taken.into_iter().next())
+        Ok(taken.into_iter().next().map(KeptLogin::from))
     }
 
     /// Accepts a verified answer that its browser is to resume, in one transaction: spends its
@@ -184,7 +202,7 @@ impl Store {
         one_time: Option<OneTimeId>,
         profile: &UpstreamProfile,
         new_user_id: &str,
-        login: AnsweredLogin,
+        login: OutgoingLogin,
         config: &Config,
         now: i64,
     ) -> Result<bool, StoreError> {
@@ -195,24 +213,10 @@ impl Store {
             return Ok(false);
         }
         let user = upsert_user(&txn, profile, new_user_id, config, now).await?;
-        upstream_login::Model {
-            state_hash: login.resume_hash,
-            connection_id: login.connection_id,
-            browser_hash: login.browser_hash,
-            nonce: None,
-            pkce_verifier: None,
-            request_id: None,
-            user_id: Some(user.id.clone()),
-            return_to: login.return_to,
-            pending_id: login.pending_id,
-            expires_at: login.expires_at,
-            upstream_subject: Some(profile.subject.clone()),
-            upstream_session: profile.session_index.clone(),
-            upstream_hint: profile.logout_hint.clone(),
-        }
-        .into_active_model()
-        .insert(&txn)
-        .await?;
+        login_row(login, Some((&user, profile)))
+            .into_active_model()
+            .insert(&txn)
+            .await?;
         txn.commit().await?;
         Ok(true)
     }

@@ -115,7 +115,7 @@ impl Connector for OidcConnector {
                 .ok_or_else(|| UpstreamError::InvalidAnswer {
                     connection: self.connection.id.clone(),
                 })?;
-            let kept = kept.map(|login| (&login.nonce, &login.pkce_verifier));
+            let kept = kept.map(|login| (&login.sent.nonce, &login.sent.pkce_verifier));
             let Some((Some(nonce), Some(verifier))) = kept else {
                 return Err(UpstreamError::Corrupt {
                     connection: self.connection.id.clone(),

@@ -12,7 +12,7 @@ use idbridge::config::Config;
 use idbridge::store::Notification;
 use idbridge::store::tables::outbox;
 use idbridge::store::{
-    AnsweredLogin, AttemptOutcome, DueNotification, NewSession, Store, StoreError, UpstreamProfile,
+    AttemptOutcome, DueNotification, NewSession, OutgoingLogin, Store, StoreError, UpstreamProfile,
 };
 use reqwest::header::CONTENT_TYPE;
 use sea_orm::{ConnectionTrait, EntityTrait};
@@ -400,10 +400,13 @@ async fn accept_upstream_profile(
     config: &Config,
     now: i64,
 ) -> Result<(), StoreError> {
-    let login = AnsweredLogin {
-        resume_hash: format!("resume-{new_user_id}-{}", profile.name),
+    let login = OutgoingLogin {
+        state_hash: format!("resume-{new_user_id}-{}", profile.name),
         connection_id: profile.connection_id.clone(),
         browser_hash: String::new(),
+        nonce: None,
+        pkce_verifier: None,
+        request_id: None,
         return_to: "/account".into(),
         pending_id: None,
         expires_at: now + 60,

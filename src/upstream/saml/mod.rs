@@ -14,6 +14,7 @@
 //!   assertion ID once.
 //!
 //! Single logout, both ways, is [`logout`].
+mod assertion;
 mod limits;
 mod logout;
 mod redirect;
@@ -27,7 +28,7 @@ use openssl::pkey::{PKey, Private, Public};
 use samael::crypto::{
     AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider, ReduceMode,
 };
-use samael::schema::{Assertion, AuthnRequest, Issuer, NameIdPolicy, Response};
+use samael::schema::{AuthnRequest, Issuer, NameIdPolicy};
 use samael::traits::ToXml;
 
 use std::net::IpAddr;
@@ -173,7 +174,7 @@ impl Connector for SamlConnector {
     ) -> Working<'a, Result<Identity, UpstreamError>> {
         Box::pin(async move {
             let saml_response = answer.param(SAML_RESPONSE).unwrap_or_default().to_string();
-            let request_id = kept.and_then(|login| login.request_id.clone());
+            let request_id = kept.and_then(|login| login.sent.request_id.clone());
             let now = answer.now;
             let sp = self.sp.clone();
             // The turn goes with the work: it ends when the verification does, even if this
@@ -432,165 +433,6 @@ impl Sp {
         let mut identity = self.check_assertion(&idp, &assertion, request_id, now)?;
         identity.name_id_format = xml::subject_name_id_format(&signed);
         Ok(identity)
-    }
-
-    /// The assertion in the signed content: the signed Response's, or the signed Assertion.
-    fn signed_assertion(
-        &self,
-        idp: &Idp,
-        signed: &str,
-        request_id: Option<&str>,
-    ) -> Result<Assertion, UpstreamError> {
-        let refused = |why: &str| self.rejected(why);
-        match xml::root_element(signed).as_deref() {
-            Some("Response") => {
-                let response: Response = signed
-                    .parse()
-                    .map_err(|_| refused("the signed response cannot be read"))?;
-                if let Some(issuer) = &response.issuer
-                    && issuer.value.as_deref() != Some(idp.entity_id.as_str())
-                {
-                    return Err(refused("the response's Issuer is not the IdP"));
-                }
-                if response.in_response_to.is_some()
-                    && response.in_response_to.as_deref() != request_id
-                {
-                    return Err(refused("the response answers another request"));
-                }
-                response
-                    .assertion
-                    .ok_or_else(|| refused("the signed response has no assertion"))
-            }
-            Some("Assertion") => signed
-                .parse()
-                .map_err(|_| refused("the signed assertion cannot be read")),
-            _ => Err(refused(
-                "the signed content is neither a response nor an assertion",
-            )),
-        }
-    }
-
-    fn check_assertion(
-        &self,
-        idp: &Idp,
-        assertion: &Assertion,
-        request_id: Option<&str>,
-        now: i64,
-    ) -> Result<SamlIdentity, UpstreamError> {
-        let refused = |why: &str| Err(self.rejected(why));
-        let skew = self.settings.clock_skew;
-        if assertion.issuer.value.as_deref() != Some(idp.entity_id.as_str()) {
-            return refused("the assertion's Issuer is not the IdP");
-        }
-        let issued = assertion.issue_instant.timestamp();
-        if issued > now + skew || issued + MAX_ASSERTION_AGE + skew < now {
-            return refused("the assertion was issued too long ago or in the future");
-        }
-        let Some(conditions) = &assertion.conditions else {
-            return refused("the assertion has no Conditions");
-        };
-        if conditions
-            .not_before
-            .is_some_and(|t| t.timestamp() > now + skew)
-        {
-            return refused("the assertion is not valid yet");
-        }
-        if conditions
-            .not_on_or_after
-            .is_some_and(|t| t.timestamp() + skew <= now)
-        {
-            return refused("the assertion has expired");
-        }
-        // Each restriction must name us (SAML core 2.5.1.4: the assertion is addressed to the
-        // intersection of their audiences).
-        let restrictions = conditions
-            .audience_restrictions
-            .as_deref()
-            .unwrap_or_default();
-        let for_us = !restrictions.is_empty()
-            && restrictions
-                .iter()
-                .all(|r| r.audience.contains(&self.settings.sp_entity_id));
-        if !for_us {
-            return refused("the assertion's Audience is not us");
-        }
-        let Some(subject) = &assertion.subject else {
-            return refused("the assertion has no Subject");
-        };
-        let name_id = subject
-            .name_id
-            .as_ref()
-            .map(|n| n.value.trim().to_string())
-            .filter(|v| !v.is_empty());
-        let Some(name_id) = name_id else {
-            return refused("the assertion has no NameID");
-        };
-        let confirmed_until = subject
-            .subject_confirmations
-            .iter()
-            .flatten()
-            .filter(|c| c.method.as_deref() == Some(BEARER))
-            .filter_map(|c| c.subject_confirmation_data.as_ref())
-            .filter(|data| data.recipient.as_deref() == Some(self.acs_url.as_str()))
-            .filter(|data| data.in_response_to.as_deref() == request_id)
-            .filter(|data| data.not_before.is_none_or(|t| t.timestamp() <= now + skew))
-            .filter_map(|data| data.not_on_or_after)
-            .map(|t| t.timestamp())
-            .find(|until| until + skew > now);
-        let Some(confirmed_until) = confirmed_until else {
-            return refused(
-                "no bearer SubjectConfirmation for our ACS, this request and this time",
-            );
-        };
-        let attribute = |wanted: &str| {
-            assertion
-                .attribute_statements
-                .iter()
-                .flatten()
-                .flat_map(|s| &s.attributes)
-                .find(|a| {
-                    a.name.as_deref() == Some(wanted) || a.friendly_name.as_deref() == Some(wanted)
-                })
-                .and_then(|a| a.values.iter().find_map(|v| v.value.clone()))
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let email = match &self.settings.email_attribute {
-            Some(name) => attribute(name),
-            None => Some(name_id.clone()),
-        }
-        .filter(|email| crate::config::is_plausible_email(email));
-        let Some(email) = email else {
-            return refused("the assertion carries no email address");
-        };
-        let name = self
-            .settings
-            .name_attribute
-            .as_deref()
-            .and_then(attribute)
-            .unwrap_or_else(|| email.clone());
-        if assertion.id.is_empty() {
-            return refused("the assertion has no ID");
-        }
-        let expires_at = conditions
-            .not_on_or_after
-            .map_or(confirmed_until, |t| t.timestamp().min(confirmed_until))
-            + skew;
-        let session_index = assertion
-            .authn_statements
-            .iter()
-            .flatten()
-            .find_map(|statement| statement.session_index.clone())
-            .filter(|index| !index.is_empty());
-        Ok(SamlIdentity {
-            name_id,
-            email,
-            name,
-            name_id_format: None,
-            session_index,
-            assertion_id: assertion.id.clone(),
-            expires_at,
-        })
     }
 }
 

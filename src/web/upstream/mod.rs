@@ -8,15 +8,7 @@
 //!   cookie, SAML) has the connector complete it, keeps the verified user, and sends the browser
 //!   to `GET /{kind}/{connection}/resume`, where its cookie shows whether it started the login;
 //! - `GET /{kind}/{connection}/metadata`: what the provider's administrator imports, if any;
-//! - `GET|POST /{kind}/{connection}/logged-out`: the provider's answer to a logout idbridge
-//!   sent it (single logout, see `provider::logout`), taken once by its state, checked by the
-//!   connector; the browser then goes where the sign-out was to end.
-//! - `GET|POST /{kind}/{connection}/slo`: the provider, through the browser, asks that the
-//!   sessions behind its own end (SAML IdP-initiated logout); the connector verifies the
-//!   request, the sessions it names end, once per request, and the browser takes the answer back.
-//! - `POST /{kind}/{connection}/backchannel-logout`: the provider, server to server, says its
-//!   session has ended (OIDC back-channel logout); the connector verifies its token, and the
-//!   sessions it names end, once per token.
+//! - single logout with the provider: [`logout`].
 //!
 //! A login made for a pending authorization goes on with it; a provider's refusal the browser
 //! brings back is told to the waiting client. Local accounts answer through their own form
@@ -24,25 +16,24 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use axum::extract::rejection::FormRejection;
-use axum::extract::{DefaultBodyLimit, Form, FromRequest, Path, Query, Request, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use axum::http::{HeaderMap, Method};
+use axum::extract::{DefaultBodyLimit, Form, Path, Query, State};
+use axum::http::HeaderMap;
+use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use serde::Deserialize;
-use url::form_urlencoded;
 
 use crate::config::MAX_SAML_RESPONSE_BYTES;
 use crate::crypto;
 use crate::http::pages::{local_path, see_other};
-use crate::http::{BackChannelError, ClientAddr, PageError, cookies};
+use crate::http::{ClientAddr, PageError, cookies};
 use crate::provider::{AuthorizationError, ErrorCode, fail_resumed};
-use crate::session::flash::signed_out;
 use crate::session::{new_session, session_cookie};
 use crate::state::AppState;
-use crate::store::{AnsweredLogin, KeptLogin, OutgoingLogin};
+
+mod logout;
+use crate::store::{KeptLogin, OutgoingLogin};
 use crate::store::{NewSession, Notification, User};
 use crate::upstream::{
     Answer, AnswerRoute, Connector, Context, Continuation, Identity, LoginRequest, Resume,
@@ -61,13 +52,6 @@ const BROWSER_COOKIE: &str = "idbridge_upstream";
 /// Each connection's own `max_response_bytes` is checked within it.
 const ACS_BODY_LIMIT: usize = 3 * MAX_SAML_RESPONSE_BYTES + 8 * 1024;
 
-/// The largest body a logout route reads: a posted SAML logout message (at most 64 KiB of
-/// base64 as the connector reads it), however it is percent-encoded, with its RelayState.
-const LOGOUT_BODY_LIMIT: usize = 3 * 64 * 1024 + 8 * 1024;
-
-/// The form field of a SAML response (here: a LogoutResponse).
-const SAML_RESPONSE: &str = "SAMLResponse";
-
 /// How long a posted answer waits for its browser at the resume step.
 const RESUME_TTL: i64 = 120;
 
@@ -81,22 +65,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/{kind}/{connection}/resume", get(resume))
         .route("/{kind}/{connection}/metadata", get(metadata))
-        .route(
-            "/{kind}/{connection}/logged-out",
-            get(logged_out)
-                .post(logged_out)
-                .layer(DefaultBodyLimit::max(LOGOUT_BODY_LIMIT)),
-        )
-        .route(
-            "/{kind}/{connection}/slo",
-            get(provider_logout)
-                .post(provider_logout)
-                .layer(DefaultBodyLimit::max(LOGOUT_BODY_LIMIT)),
-        )
-        .route(
-            "/{kind}/{connection}/backchannel-logout",
-            post(back_channel_logout).layer(DefaultBodyLimit::max(BACK_CHANNEL_BODY_LIMIT)),
-        )
+        .merge(logout::router())
 }
 
 /// The connector `connection` of `kind`, if its answers come back as `wanted` says.
@@ -196,7 +165,8 @@ async fn callback(
     let admission = connector.admit(&answer).await?;
     let login = take_login(&state, connector, answer.param("state"), false).await?;
     check_browser(&state, &headers, &login)?;
-    let continuation = Continuation::from_kept(login.pending_id.clone(), login.return_to.clone());
+    let continuation =
+        Continuation::from_kept(login.sent.pending_id.clone(), login.sent.return_to.clone());
     let context = context(&state);
     let identity = match connector
         .complete(&answer, Some(&login), &context, admission)
@@ -250,7 +220,11 @@ async fn acs(
     admit_email(&state, connector, &profile.email).await?;
     let resume = crypto::random_token();
     let (browser_hash, return_to, pending_id) = match solicited {
-        Some(login) => (login.browser_hash, login.return_to, login.pending_id),
+        Some(login) => (
+            login.sent.browser_hash,
+            login.sent.return_to,
+            login.sent.pending_id,
+        ),
         // Unsolicited: no browser started it, so any browser may resume it.
         None => (String::new(), "/account".to_string(), None),
     };
@@ -260,10 +234,13 @@ async fn acs(
             one_time,
             &profile,
             &new_user_id(),
-            AnsweredLogin {
-                resume_hash: crypto::sha256_hex(&resume),
+            OutgoingLogin {
+                state_hash: crypto::sha256_hex(&resume),
                 connection_id: connector.id().to_string(),
                 browser_hash,
+                nonce: None,
+                pkce_verifier: None,
+                request_id: None,
                 return_to,
                 pending_id,
                 expires_at: now + RESUME_TTL,
@@ -304,7 +281,7 @@ async fn resume(
 ) -> Result<Response, PageError> {
     let connector = connector(&state, &path, is_cross_site)?;
     let login = take_login(&state, connector, query.token.as_deref(), true).await?;
-    if !login.browser_hash.is_empty() {
+    if !login.sent.browser_hash.is_empty() {
         check_browser(&state, &headers, &login)?;
     }
     let Some(user_id) = &login.user_id else {
@@ -320,9 +297,9 @@ async fn resume(
         })?;
     let identity = Identity::Answered {
         user,
-        upstream: login.upstream_session(),
+        upstream: login.upstream,
     };
-    let continuation = Continuation::from_kept(login.pending_id, login.return_to);
+    let continuation = Continuation::from_kept(login.sent.pending_id, login.sent.return_to);
     finish(&state, &headers, client, connector, identity, &continuation).await
 }
 
@@ -334,131 +311,6 @@ async fn metadata(
         .metadata()
         .ok_or(PageError::NotFound)?;
     Ok(([(CONTENT_TYPE, "application/samlmetadata+xml")], document).into_response())
-}
-
-/// An answer the browser brings from the provider by GET (its query, kept as sent too: the SAML
-/// HTTP-Redirect binding signs it) or by POST (its form).
-struct Brought {
-    params: HashMap<String, String>,
-    query: Option<String>,
-}
-
-impl Brought {
-    fn answer(self, client: IpAddr, now: i64) -> Answer {
-        Answer {
-            params: self.params,
-            query: self.query,
-            client,
-            now,
-        }
-    }
-}
-
-impl<S: Send + Sync> FromRequest<S> for Brought {
-    type Rejection = PageError;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, PageError> {
-        if request.method() == Method::POST {
-            let Form(params) =
-                Form::<HashMap<String, String>>::from_request(request, state).await?;
-            return Ok(Brought {
-                params,
-                query: None,
-            });
-        }
-        let query = request.uri().query().unwrap_or_default().to_string();
-        Ok(Brought {
-            params: form_urlencoded::parse(query.as_bytes())
-                .into_owned()
-                .collect(),
-            query: Some(query),
-        })
-    }
-}
-
-/// The provider has ended its session at idbridge's request: its answer, taken once by its
-/// state and checked by the connector, sends the browser where the sign-out was to end.
-async fn logged_out(
-    State(state): State<AppState>,
-    Extension(ClientAddr(client)): Extension<ClientAddr>,
-    Path(path): Path<(String, String)>,
-    brought: Brought,
-) -> Result<Response, PageError> {
-    let connector = connector(&state, &path, is_upstream)?;
-    let answer = brought.answer(client, state.clock.now());
-    end_logout(&state, connector, &answer).await
-}
-
-/// Takes the logout sent to `connector`'s provider that `answer` answers, once, by its state;
-/// the browser goes on where the sign-out was to end.
-async fn end_logout(
-    state: &AppState,
-    connector: &dyn Connector,
-    answer: &Answer,
-) -> Result<Response, PageError> {
-    let unknown = || UpstreamError::UnknownAnswer {
-        connection: connector.id().to_string(),
-    };
-    let token = answer
-        .param(connector.answer_route().state_param())
-        .ok_or_else(unknown)?;
-    let sent = state
-        .store
-        .take_upstream_logout(connector.id(), &crypto::sha256_hex(token), answer.now)
-        .await?
-        .ok_or_else(unknown)?;
-    connector.finish_logout(answer, &sent).await?;
-    let clear = cookies::set(state, cookies::SESSION, "", Some(0));
-    Ok(match &sent.return_to {
-        Some(target) => see_other(target, &[clear]),
-        None => signed_out(state, clear),
-    })
-}
-
-/// The provider asks through the browser that the sessions behind its own end (SAML
-/// IdP-initiated logout): the connector verifies the request, the sessions it names end in the
-/// transaction that spends its ID (clients told as of any sign-out), and the browser takes the
-/// answer back to the provider. An answer to a logout of ours that comes here (some IdPs send
-/// it to this address) is taken as at `logged-out`.
-async fn provider_logout(
-    State(state): State<AppState>,
-    Extension(ClientAddr(client)): Extension<ClientAddr>,
-    Path(path): Path<(String, String)>,
-    brought: Brought,
-) -> Result<Response, PageError> {
-    let connector = connector(&state, &path, is_upstream)?;
-    let front = connector.front_channel().ok_or(PageError::NotFound)?;
-    let now = state.clock.now();
-    let answer = brought.answer(client, now);
-    if answer.param(SAML_RESPONSE).is_some() {
-        return end_logout(&state, connector, &answer).await;
-    }
-    connector.count_sender(client, now)?;
-    let asked = front.verify_logout_request(&answer).await?;
-    let ended = &asked.ended;
-    let count = state
-        .store
-        .end_upstream_sessions_once(
-            ended.one_time.clone(),
-            connector.id(),
-            ended.subject.as_deref(),
-            ended.session_index.as_deref(),
-            &state.config,
-            now,
-        )
-        .await?
-        .ok_or_else(|| UpstreamError::LogoutReplayed {
-            connection: connector.id().to_string(),
-        })?;
-    tracing::info!(
-        connection = connector.id(),
-        sessions = count,
-        "the provider ended its session"
-    );
-    Ok(match front.logout_answer(&asked, now)? {
-        Some(url) => see_other(&url, &[]),
-        None => signed_out(&state, cookies::set(&state, cookies::SESSION, "", Some(0))),
-    })
 }
 
 /// Signs in the person a connector's own form proved (local accounts), and sends the browser on
@@ -585,9 +437,9 @@ fn check_browser(
     login: &KeptLogin,
 ) -> Result<(), UpstreamError> {
     let browser = cookies::get(state, headers, BROWSER_COOKIE).map(crypto::sha256_hex);
-    if browser.is_none_or(|hash| !crypto::constant_time_eq(&hash, &login.browser_hash)) {
+    if browser.is_none_or(|hash| !crypto::constant_time_eq(&hash, &login.sent.browser_hash)) {
         return Err(UpstreamError::AnotherBrowser {
-            connection: login.connection_id.clone(),
+            connection: login.sent.connection_id.clone(),
         });
     }
     Ok(())
@@ -646,63 +498,4 @@ async fn admit_email(
         }
         .into()),
     }
-}
-
-// ---- Back-channel logout from the provider (upstream single logout, server to server) ----
-
-/// The largest body the back-channel logout endpoint reads: a form with one logout token, which
-/// takes a kilobyte or two.
-const BACK_CHANNEL_BODY_LIMIT: usize = 16 * 1024;
-
-#[derive(Deserialize)]
-struct BackChannelForm {
-    logout_token: String,
-}
-
-/// `POST /{kind}/{connection}/backchannel-logout` (OpenID Connect Back-Channel Logout 1.0
-/// section 2.5), answered as JSON.
-async fn back_channel_logout(
-    state: State<AppState>,
-    path: Path<(String, String)>,
-    form: Result<Form<BackChannelForm>, FormRejection>,
-) -> Result<Response, BackChannelError> {
-    Ok(end_told_sessions(state, path, form).await?)
-}
-
-/// The connector verifies the logout token, and the sessions it names end in the transaction
-/// that spends its `jti`; clients of those sessions hear of it as of any sign-out. A refusal
-/// changes nothing. Advertised nowhere: the operator registers the URL at the provider.
-async fn end_told_sessions(
-    State(state): State<AppState>,
-    Path(path): Path<(String, String)>,
-    form: Result<Form<BackChannelForm>, FormRejection>,
-) -> Result<Response, PageError> {
-    let connector = connector(&state, &path, is_upstream)?;
-    let Form(form) = form?;
-    let now = state.clock.now();
-    let ended = connector
-        .back_channel()
-        .ok_or(PageError::NotFound)?
-        .verify_logout_token(&form.logout_token, now)
-        .await?;
-    let count = state
-        .store
-        .end_upstream_sessions_once(
-            ended.one_time,
-            connector.id(),
-            ended.subject.as_deref(),
-            ended.session_index.as_deref(),
-            &state.config,
-            now,
-        )
-        .await?
-        .ok_or_else(|| UpstreamError::LogoutReplayed {
-            connection: connector.id().to_string(),
-        })?;
-    tracing::info!(
-        connection = connector.id(),
-        sessions = count,
-        "the provider ended its session"
-    );
-    Ok(([(CACHE_CONTROL, "no-store")], ()).into_response())
 }
