@@ -30,6 +30,7 @@ fn main() {
         allow_idp_initiated: false,
         email_attribute: None,
         name_attribute: Some("displayName".into()),
+        profile_attributes: Default::default(),
         clock_skew: 120,
         max_response_bytes: 256 * 1024,
         sp_signing: None,
@@ -37,7 +38,8 @@ fn main() {
     let connection = ConnectionDecl {
         id: "acme".into(),
         name: "Acme".into(),
-        entity: "e-mer-1".into(),
+        entity: Some("e-mer-1".into()),
+        entity_rules: Vec::new(),
         domains: vec!["acme.test".into()],
         protocol: ConnectionProtocol::Saml(settings.clone()),
     };

@@ -113,9 +113,20 @@ pub struct FileConnection {
     #[serde(rename = "type")]
     pub kind: String,
     pub name: Option<String>,
-    pub entity: String,
+    pub entity: Option<String>,
+    #[serde(default)]
+    pub entity_rules: Vec<FileEntityRule>,
     #[serde(default)]
     pub domains: Vec<String>,
+}
+
+/// `[[connections.entity_rules]]`: people whose provider says `attribute` has the value `equals`
+/// are attached to `entity`.
+#[derive(Debug, Deserialize)]
+pub struct FileEntityRule {
+    pub attribute: String,
+    pub equals: String,
+    pub entity: String,
 }
 
 /// One value or a list of them.
@@ -139,6 +150,9 @@ impl OneOrMany {
 pub struct FileClaimMap {
     pub email: Option<String>,
     pub name: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub locale: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -246,11 +246,34 @@ pub struct ConnectionDecl {
     pub id: String,
     /// Shown on the login page.
     pub name: String,
-    /// The entity its users are attached to.
-    pub entity: String,
+    /// The entity its users are attached to when no entity rule matches; `None`: such a login
+    /// is refused.
+    pub entity: Option<String>,
+    /// Attach its users by what their provider says of them: every rule that matches adds its
+    /// entity.
+    pub entity_rules: Vec<EntityRule>,
     /// Lowercase email domains whose users sign in here.
     pub domains: Vec<String>,
     pub protocol: ConnectionProtocol,
+}
+
+/// People whose provider gives `attribute` (a SAML attribute's Name or FriendlyName, an OIDC
+/// claim) the value `equals` (one of its values, for a multi-valued attribute or an array claim
+/// such as `groups`) are attached to `entity`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntityRule {
+    pub attribute: String,
+    pub equals: String,
+    pub entity: String,
+}
+
+/// Where a connection's provider puts the parts of a person's profile beyond email and name
+/// (attribute or claim names); `None`: the provider does not give that part.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileNames {
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub locale: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -273,6 +296,8 @@ pub struct SamlConnectionDecl {
     pub email_attribute: Option<String>,
     /// The attribute holding the display name; `None`: the email address.
     pub name_attribute: Option<String>,
+    /// The attributes holding the rest of the profile.
+    pub profile_attributes: ProfileNames,
     /// Tolerated clock difference with the IdP, in seconds.
     pub clock_skew: i64,
     /// The largest SAMLResponse (base64) accepted; at most [`MAX_SAML_RESPONSE_BYTES`].
@@ -402,6 +427,8 @@ pub struct OidcConnectionDecl {
     /// Which upstream claim holds the email address, and which the display name.
     pub email_claim: String,
     pub name_claim: String,
+    /// Which claims hold the rest of the profile.
+    pub profile_claims: ProfileNames,
     /// The provider owns the connection's `domains`: an address it gives in them is taken
     /// without `email_verified = true`. Only with `domains`.
     pub email_authoritative: bool,

@@ -205,6 +205,11 @@ impl PageError {
                 "Sign-in refused",
                 "Your organisation's sign-in service did not confirm that this email address is yours, so you were not signed in. Confirm the address there, or contact your administrator.",
             ),
+            PageError::Upstream(UpstreamError::NoEntity { .. }) => (
+                StatusCode::FORBIDDEN,
+                "Sign-in refused",
+                "Your organisation's sign-in service did not say which part of your organisation you belong to, so you were not signed in. Contact your administrator.",
+            ),
             PageError::Upstream(UpstreamError::ClaimedDomain { .. }) => (
                 StatusCode::FORBIDDEN,
                 "Sign-in refused",

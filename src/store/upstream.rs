@@ -10,8 +10,8 @@ use super::sessions::insert_session;
 use super::tables::{
     saml_assertion, upstream_identity, upstream_login, upstream_logout, user, user_entity,
 };
-use super::users::{Reported, new_user_row, update_identity};
-use super::{NewSession, Store, StoreError, UserSource, enqueue_notification};
+use super::users::{Reported, new_user_row, update_identity, with_profile};
+use super::{NewSession, Profile, Store, StoreError, UserSource, enqueue_notification};
 use crate::config::Config;
 use crate::vocabulary::events::EventType;
 
@@ -22,8 +22,10 @@ pub struct UpstreamProfile {
     pub subject: String,
     pub email: String,
     pub name: String,
-    /// The entity the connection's users are attached to.
-    pub entity_id: String,
+    /// The entities the person is attached to, as the connection maps what the provider says.
+    pub entity_ids: Vec<String>,
+    /// The rest of their profile, as the provider says it now.
+    pub profile: Profile,
     /// The provider's name for its session (OIDC `sid`, SAML `SessionIndex`), if it gave one.
     pub session_index: Option<String>,
     /// What asking the provider to end its session needs (see [`UpstreamSession::logout_hint`]).
@@ -307,7 +309,8 @@ pub(super) async fn spend_one_time_id<C: ConnectionTrait>(
 }
 
 /// The user behind an upstream subject, created on first login and kept up to date after:
-/// email and name as the upstream says now, attached to the connection's entity. A created
+/// email, name and profile as the upstream says now, attached to the entities the connection
+/// maps them to. A created
 /// user is announced as `ProfileCreatedNotification`, a changed email or name as
 /// `ProfileUpdatedNotification`, through the same connection (the caller's transaction).
 async fn upsert_user<C: ConnectionTrait>(
@@ -332,7 +335,7 @@ async fn upsert_user<C: ConnectionTrait>(
             let reported = Reported {
                 email: profile.email.clone(),
                 name: profile.name.clone(),
-                profile: None,
+                profile: Some(&profile.profile),
             };
             let (user, changed) = update_identity(txn, current, reported, now).await?;
             if changed {
@@ -343,18 +346,19 @@ async fn upsert_user<C: ConnectionTrait>(
         }
         None => {
             let source = UserSource::Connection(profile.connection_id.clone());
-            let created: User = new_user_row(
+            let row = new_user_row(
                 new_user_id,
                 &profile.email,
                 &profile.name,
                 None,
                 &source,
                 now,
-            )
-            .into_active_model()
-            .insert(txn)
-            .await?
-            .into();
+            );
+            let created: User = with_profile(row, &profile.profile)
+                .into_active_model()
+                .insert(txn)
+                .await?
+                .into();
             let notification = Notification::new(EventType::ProfileCreated, &created);
             enqueue_notification(txn, config, &notification, now).await?;
             // A concurrent first login of the same subject fails here on the primary key and
@@ -371,20 +375,20 @@ async fn upsert_user<C: ConnectionTrait>(
             created
         }
     };
-    // Attached to the connection's entity, and to nothing else: a changed `entity` in the
-    // config moves the connection's users at their next login.
+    // Attached to the entities the connection maps them to now, and to nothing else: a changed
+    // attribute at the provider, or a changed rule in the config, moves them at this login.
     user_entity::Entity::delete_many()
         .filter(user_entity::Column::UserId.eq(&user.id))
-        .filter(user_entity::Column::EntityId.ne(&profile.entity_id))
+        .filter(user_entity::Column::EntityId.is_not_in(profile.entity_ids.iter().cloned()))
         .exec(txn)
         .await?;
-    user_entity::Entity::insert(
+    user_entity::Entity::insert_many(profile.entity_ids.iter().map(|entity_id| {
         user_entity::Model {
             user_id: user.id.clone(),
-            entity_id: profile.entity_id.clone(),
+            entity_id: entity_id.clone(),
         }
-        .into_active_model(),
-    )
+        .into_active_model()
+    }))
     .on_conflict_do_nothing_on([user_entity::Column::UserId, user_entity::Column::EntityId])
     .exec(txn)
     .await?;

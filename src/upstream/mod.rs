@@ -10,6 +10,7 @@
 mod continuation;
 mod http;
 mod local;
+pub mod mapping;
 mod oidc;
 mod registry;
 mod saml;
@@ -347,6 +348,10 @@ pub enum UpstreamError {
     AnotherBrowser { connection: String },
     #[error("connection {connection}: the answered login's user no longer exists")]
     AccountGone { connection: String },
+    #[error(
+        "connection {connection}: no entity rule matches what the provider says, and the connection has no default entity"
+    )]
+    NoEntity { connection: String },
     /// A provider's word that its session has ended (a logout token, a LogoutRequest or
     /// LogoutResponse) that does not verify.
     #[error("connection {connection}: the provider's logout message was refused: {detail}")]

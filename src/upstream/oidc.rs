@@ -24,7 +24,7 @@ mod logout;
 use super::http::{BodyError, Capped, read_limited};
 use super::{
     Admission, Answer, AnswerRoute, BackChannel, Connector, Context, Identity, LoginRequest,
-    Outgoing, UpstreamError, Working,
+    Outgoing, UpstreamError, Working, mapping,
 };
 use crate::config::{ConnectionDecl, OidcConnectionDecl};
 use crate::store::{KeptLogin, UpstreamProfile, UpstreamSession};
@@ -321,12 +321,16 @@ impl OidcConnector {
             });
         }
         let name = text(&self.settings.name_claim).unwrap_or_else(|| email.clone());
+        let values = |name: &str| claim_values(&claims, name);
+        let entity_ids = mapping::entities(&self.connection, &values)?;
+        let profile = mapping::profile(&self.settings.profile_claims, &values);
         Ok(UpstreamProfile {
             connection_id: self.connection.id.clone(),
             subject,
             email,
             name,
-            entity_id: self.connection.entity.clone(),
+            entity_ids,
+            profile,
             session_index,
             // Sent back as `id_token_hint` when the person signs out (RP-Initiated Logout 1.0
             // section 2): it shows the provider that the request comes from its session's client.
@@ -574,6 +578,22 @@ fn is_verified(claim: Option<&Value>) -> bool {
         Some(Value::Bool(verified)) => *verified,
         Some(Value::String(verified)) => verified == "true",
         _ => false,
+    }
+}
+
+/// Every value of a claim: a string's, each string or number of an array (such as `groups`), a
+/// number's or a boolean's as text.
+fn claim_values(claims: &Map<String, Value>, name: &str) -> Vec<String> {
+    let text = |value: &Value| match value {
+        Value::String(text) => Some(text.clone()),
+        Value::Number(number) => Some(number.to_string()),
+        Value::Bool(flag) => Some(flag.to_string()),
+        _ => None,
+    };
+    match claims.get(name) {
+        Some(Value::Array(values)) => values.iter().filter_map(text).collect(),
+        Some(value) => text(value).into_iter().collect(),
+        None => Vec::new(),
     }
 }
 

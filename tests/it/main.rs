@@ -21,6 +21,7 @@ mod products;
 mod saml_idp;
 mod session_urls;
 mod storage;
+mod upstream_mapping;
 mod upstream_oidc;
 mod upstream_oidc_logout;
 mod upstream_saml;

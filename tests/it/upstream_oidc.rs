@@ -310,7 +310,74 @@ crate::backend_tests!(
     oversize_provider_answers_are_refused,
     a_callback_may_land_on_another_process,
     a_sign_in_that_fails_stores_nothing,
+    claims_attach_each_person_where_the_rules_say,
 );
+
+/// Groups `east` attach to the merchant, `west` to the PSP; the connection's division takes the
+/// rest.
+const GROUP_RULES: &str = r#"domains = ["example.com"]
+claims = { given_name = "first_name" }
+
+[[connections.entity_rules]]
+attribute = "groups"
+equals = "east"
+entity = "e-mer-1"
+
+[[connections.entity_rules]]
+attribute = "groups"
+equals = "west"
+entity = "e-psp-1"
+"#;
+
+async fn claims_attach_each_person_where_the_rules_say(backend: Backend) {
+    let chain = Chain::start_for(backend, true, GROUP_RULES).await;
+    let attached = |claims: &Value| {
+        claims["attached_to"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["entityId"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let login_as = |said: &'static str| {
+        chain.tamper(Tamper::Claims(said));
+        async {
+            let tokens = chained_login(&chain).await;
+            userinfo(&chain.a, tokens["access_token"].as_str().unwrap()).await
+        }
+    };
+
+    let alice = login_as(
+        r#"{"groups": ["east"], "first_name": "Alice", "family_name": "Example", "locale": "en-GB"}"#,
+    )
+    .await;
+    assert_eq!(attached(&alice), ["e-mer-1"]);
+    assert_eq!(
+        alice["given_name"], "Alice",
+        "from the claim the connection names"
+    );
+    assert_eq!(alice["family_name"], "Example");
+    assert_eq!(alice["locale"], "en-GB");
+
+    // Another person of the same provider, in a group of the other rule and one of none.
+    let bob = login_as(
+        r#"{"sub": "bob-at-b", "email": "bob@example.com", "name": "Bob", "groups": ["staff", "west"]}"#,
+    )
+    .await;
+    assert_ne!(bob["sub"], alice["sub"]);
+    assert_eq!(attached(&bob), ["e-psp-1"]);
+    assert_eq!(bob["given_name"], Value::Null);
+
+    // No group: the connection's entity. Then Alice moves west, and her locale is gone.
+    let carol =
+        login_as(r#"{"sub": "carol-at-b", "email": "carol@example.com", "groups": "none"}"#).await;
+    assert_eq!(attached(&carol), ["e-div-1"]);
+    let moved = login_as(r#"{"groups": ["west"], "first_name": "Alice"}"#).await;
+    assert_eq!(moved["sub"], alice["sub"]);
+    assert_eq!(attached(&moved), ["e-psp-1"]);
+    assert_eq!(moved["locale"], Value::Null);
+    assert_eq!(chain.a.count("upstream_identities").await, 3);
+}
 
 async fn a_chained_login_reaches_the_relying_party(backend: Backend) {
     let chain = Chain::start(backend, false).await;
@@ -386,6 +453,8 @@ enum Tamper {
     HugeDiscovery,
     HugeKeys,
     HugeTokenAnswer,
+    /// These claims (a JSON object) set in the ID token: what another IdP would say.
+    Claims(&'static str),
 }
 
 /// What [`Tamper::HugeDiscovery`] and its kin add to an answer: a member no one reads.
@@ -875,6 +944,12 @@ impl Proxy {
             }
             Tamper::HugeUserinfo | Tamper::LargeUserinfo => {
                 claims.as_object_mut().unwrap().remove("email");
+            }
+            Tamper::Claims(said) => {
+                let said: Value = serde_json::from_str(said).unwrap();
+                for (name, value) in said.as_object().unwrap() {
+                    claims[name] = value.clone();
+                }
             }
             _ => {}
         }

@@ -423,7 +423,8 @@ fn upstream_profile(subject: &str, name: &str, entity: &str) -> UpstreamProfile 
         subject: subject.into(),
         email: "carol@acme.com".into(),
         name: name.into(),
-        entity_id: entity.into(),
+        entity_ids: vec![entity.into()],
+        profile: Default::default(),
         session_index: None,
         logout_hint: None,
     }

@@ -12,11 +12,11 @@ use std::path::Path;
 use serde::de::{Deserialize, DeserializeSeed, Deserializer};
 use url::Url;
 
-use super::super::file::FileConnection;
+use super::super::file::{FileConnection, FileEntityRule};
 use super::checker::{Checker, check_unique};
 use super::parse::key_path;
 use super::urls::is_loopback;
-use crate::config::{ConnectionDecl, ConnectionProtocol, Problem};
+use crate::config::{ConnectionDecl, ConnectionProtocol, EntityRule, Problem};
 use crate::vocabulary::connections::RESERVED;
 use crate::vocabulary::domains::normalize_host;
 
@@ -97,10 +97,19 @@ pub(super) fn check_connections(
                 "use only lowercase letters, digits, - and _ (it appears in URLs), and not \"local\", \"session_url\" or \"config\"",
             );
         }
-        if !entity_ids.contains(connection.entity.as_str()) {
+        if let Some(entity) = &connection.entity
+            && !entity_ids.contains(entity.as_str())
+        {
             check.problem(
                 format!("{path}.entity"),
-                format!("unknown entity {:?}", connection.entity),
+                format!("unknown entity {entity:?}"),
+            );
+        }
+        let entity_rules = check_entity_rules(check, &path, &connection.entity_rules, entity_ids);
+        if connection.entity.is_none() && connection.entity_rules.is_empty() {
+            check.problem(
+                path.clone(),
+                "give entity (where its people are attached), entity_rules, or both",
             );
         }
         let domains = check_domains(check, &path, &connection.domains, &mut claimed_domains);
@@ -114,12 +123,60 @@ pub(super) fn check_connections(
                     .clone()
                     .unwrap_or_else(|| connection.id.clone()),
                 entity: connection.entity.clone(),
+                entity_rules,
                 domains,
                 protocol,
             });
         }
     }
     declared
+}
+
+/// The connection's entity rules: each names an attribute (plain text, as IdPs name them), the
+/// value it must have, and a known entity.
+fn check_entity_rules(
+    check: &mut Checker,
+    path: &str,
+    rules: &[FileEntityRule],
+    entity_ids: &HashSet<&str>,
+) -> Vec<EntityRule> {
+    let mut checked = Vec::new();
+    for (j, rule) in rules.iter().enumerate() {
+        let key = format!("{path}.entity_rules[{j}]");
+        let plain = |text: &str| {
+            !text.trim().is_empty() && text.len() <= 1024 && !text.chars().any(char::is_control)
+        };
+        let mut fine = true;
+        if !plain(&rule.attribute) {
+            check.problem(
+                format!("{key}.attribute"),
+                "an attribute or claim name: not empty, at most 1024 bytes, no control characters",
+            );
+            fine = false;
+        }
+        if !plain(&rule.equals) {
+            check.problem(
+                format!("{key}.equals"),
+                "the value to match: not empty, at most 1024 bytes, no control characters",
+            );
+            fine = false;
+        }
+        if !entity_ids.contains(rule.entity.as_str()) {
+            check.problem(
+                format!("{key}.entity"),
+                format!("unknown entity {:?}", rule.entity),
+            );
+            fine = false;
+        }
+        if fine {
+            checked.push(EntityRule {
+                attribute: rule.attribute.trim().to_string(),
+                equals: rule.equals.clone(),
+                entity: rule.entity.clone(),
+            });
+        }
+    }
+    checked
 }
 
 /// The connection's email domains, lowercase; each may be claimed by one connection only.

@@ -3,7 +3,7 @@
 use samael::schema::{Assertion, Conditions, Response, Subject};
 
 use super::{BEARER, Idp, MAX_ASSERTION_AGE, SamlIdentity, Sp, xml};
-use crate::upstream::UpstreamError;
+use crate::upstream::{UpstreamError, mapping};
 
 impl Sp {
     /// The assertion in the signed content: the signed Response's, or the signed Assertion.
@@ -67,6 +67,9 @@ impl Sp {
         };
         let (name_id, confirmed_until) = self.confirmed_subject(subject, request_id, now)?;
         let (email, name) = self.email_and_name(assertion, &name_id)?;
+        let values = |name: &str| attribute_values(assertion, name);
+        let entity_ids = mapping::entities(&self.connection, &values)?;
+        let profile = mapping::profile(&self.settings.profile_attributes, &values);
         let session_index = assertion
             .authn_statements
             .iter()
@@ -79,6 +82,8 @@ impl Sp {
             name,
             name_id_format: None,
             session_index,
+            entity_ids,
+            profile,
             assertion_id: assertion.id.clone(),
             expires_at: valid_until.map_or(confirmed_until, |t| t.min(confirmed_until)) + skew,
         })
@@ -165,17 +170,10 @@ impl Sp {
         name_id: &str,
     ) -> Result<(String, String), UpstreamError> {
         let attribute = |wanted: &str| {
-            assertion
-                .attribute_statements
-                .iter()
-                .flatten()
-                .flat_map(|s| &s.attributes)
-                .find(|a| {
-                    a.name.as_deref() == Some(wanted) || a.friendly_name.as_deref() == Some(wanted)
-                })
-                .and_then(|a| a.values.iter().find_map(|v| v.value.clone()))
+            attribute_values(assertion, wanted)
+                .into_iter()
                 .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
+                .find(|v| !v.is_empty())
         };
         let email = match &self.settings.email_attribute {
             Some(name) => attribute(name),
@@ -191,4 +189,16 @@ impl Sp {
             .unwrap_or_else(|| email.clone());
         Ok((email, name))
     }
+}
+
+/// Every value of the assertion's attribute `wanted` (by Name or FriendlyName), in order.
+fn attribute_values(assertion: &Assertion, wanted: &str) -> Vec<String> {
+    assertion
+        .attribute_statements
+        .iter()
+        .flatten()
+        .flat_map(|s| &s.attributes)
+        .filter(|a| a.name.as_deref() == Some(wanted) || a.friendly_name.as_deref() == Some(wanted))
+        .flat_map(|a| a.values.iter().filter_map(|v| v.value.clone()))
+        .collect()
 }

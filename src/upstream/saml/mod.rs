@@ -42,7 +42,7 @@ use super::{
 };
 use crate::config::{ConnectionDecl, IdpDescriptor, IdpSource, LogoutService, SamlConnectionDecl};
 use crate::crypto;
-use crate::store::{KeptLogin, OneTimeId, SentLogout, UpstreamProfile, UpstreamSession};
+use crate::store::{KeptLogin, OneTimeId, Profile, SentLogout, UpstreamProfile, UpstreamSession};
 pub use limits::SamlLimits;
 
 /// The first segment of SAML connections' routes.
@@ -67,6 +67,9 @@ pub struct SamlIdentity {
     pub name_id_format: Option<String>,
     /// The IdP's session (the AuthnStatement's SessionIndex), if it names one.
     pub session_index: Option<String>,
+    /// The entities the connection maps the person to.
+    pub entity_ids: Vec<String>,
+    pub profile: Profile,
     pub assertion_id: String,
     /// Until when the assertion could be presented: how long its ID is remembered.
     pub expires_at: i64,
@@ -191,7 +194,8 @@ impl Connector for SamlConnector {
                     subject: verified.name_id,
                     email: verified.email,
                     name: verified.name,
-                    entity_id: self.sp.connection.entity.clone(),
+                    entity_ids: verified.entity_ids,
+                    profile: verified.profile,
                     session_index: verified.session_index,
                     // Kept to name the person as the IdP did when asking it to log them out.
                     logout_hint: verified.name_id_format,

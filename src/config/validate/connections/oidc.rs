@@ -6,6 +6,7 @@ use super::super::super::file::{FileClaimMap, FileConnection};
 use super::super::Checker;
 use super::parse_upstream_url;
 use crate::config::OidcConnectionDecl;
+use crate::config::ProfileNames;
 
 const DEFAULT_TIMEOUT_SECONDS: i64 = 10;
 
@@ -83,6 +84,12 @@ pub(super) fn check(
         scopes,
         email_claim: claims.email.unwrap_or_else(|| "email".to_string()),
         name_claim: claims.name.unwrap_or_else(|| "name".to_string()),
+        // OpenID Connect's standard claims, unless the connection names others.
+        profile_claims: ProfileNames {
+            given_name: claims.given_name.or_else(|| Some("given_name".into())),
+            family_name: claims.family_name.or_else(|| Some("family_name".into())),
+            locale: claims.locale.or_else(|| Some("locale".into())),
+        },
         email_authoritative,
         timeout: timeout as u64,
     })

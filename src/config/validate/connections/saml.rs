@@ -8,8 +8,8 @@ use super::super::super::file::{FileClaimMap, FileConnection, OneOrMany};
 use super::super::checker::Checker;
 use super::parse_upstream_url;
 use crate::config::{
-    IdpDescriptor, IdpSource, LogoutService, MAX_SAML_RESPONSE_BYTES, SamlConnectionDecl,
-    SpSigning, certificate_der,
+    IdpDescriptor, IdpSource, LogoutService, MAX_SAML_RESPONSE_BYTES, ProfileNames,
+    SamlConnectionDecl, SpSigning, certificate_der,
 };
 
 const DEFAULT_CLOCK_SKEW_SECONDS: i64 = 120;
@@ -94,6 +94,11 @@ pub(super) fn check(
         allow_idp_initiated: settings.allow_idp_initiated.unwrap_or(false),
         email_attribute: attributes.email.filter(|name| !name.is_empty()),
         name_attribute: attributes.name.filter(|name| !name.is_empty()),
+        profile_attributes: ProfileNames {
+            given_name: attributes.given_name.filter(|name| !name.is_empty()),
+            family_name: attributes.family_name.filter(|name| !name.is_empty()),
+            locale: attributes.locale.filter(|name| !name.is_empty()),
+        },
         clock_skew,
         max_response_bytes,
         sp_signing,
