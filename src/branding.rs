@@ -18,7 +18,7 @@ pub struct BrandingView {
 
 impl BrandingView {
     pub fn for_hint(state: &AppState, hint: Option<&str>) -> Option<BrandingView> {
-        let (owner, branding) = state.hierarchy.branding_for(hint?)?;
+        let (owner, branding) = state.config.hierarchy.branding_for(hint?)?;
         let url = |file: &str| format!("/branding/{}/{file}", urlencode(owner));
         Some(BrandingView {
             css: branding.css.as_ref().map(|_| url("style.css")),
@@ -35,6 +35,7 @@ pub async fn branding_file(
     axum::extract::Path((entity, file)): axum::extract::Path<(String, String)>,
 ) -> Result<Response, PageError> {
     let branding = state
+        .config
         .hierarchy
         .own_branding(&entity)
         .ok_or(PageError::NotFound)?;

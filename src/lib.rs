@@ -7,7 +7,6 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod demo;
-pub mod hierarchy;
 pub mod http;
 pub mod keys;
 pub mod limits;

@@ -8,7 +8,6 @@ use crate::api_auth::VerifiedCache;
 use crate::clients::Clients;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::hierarchy::Hierarchy;
 use crate::keys::{self, KeyError, KeyRing};
 use crate::limits::{self, LimitError, PendingGauge};
 use crate::password::{self, Argon2Gate, PasswordError};
@@ -21,7 +20,6 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: Store,
     pub clock: Clock,
-    pub hierarchy: Arc<Hierarchy>,
     pub clients: Arc<Clients>,
     pub keys: Arc<KeyRing>,
     /// Ways to sign in: local accounts and the configured upstream connections.
@@ -120,7 +118,6 @@ impl AppState {
             return Err(error.into());
         }
         Ok(AppState {
-            hierarchy: Arc::new(Hierarchy::new(&config.entities)),
             clients: Arc::new(Clients::new(&config.clients)),
             keys: Arc::new(keys),
             connectors: Arc::new(connectors),

@@ -2,6 +2,7 @@
 //! section 2, validated once into the typed [`Config`] the server runs on. Validation reports every
 //! problem at once, each named by its key path (`clients[1].redirect_uris[0]: not an absolute URL`).
 mod file;
+mod hierarchy;
 mod load;
 mod validate;
 
@@ -15,6 +16,7 @@ use ipnet::IpNet;
 use crate::vocabulary::domains::DomainPattern;
 use crate::vocabulary::events::EventType;
 
+pub use hierarchy::{Attachment, Hierarchy};
 pub use validate::{is_plausible_email, parse_duration};
 
 pub const DEFAULT_ISSUER: &str = "http://127.0.0.1:8080";
@@ -35,6 +37,8 @@ pub struct Config {
     pub database_url: String,
     pub keys: KeysConfig,
     pub entities: Vec<EntityDecl>,
+    /// The tree of `entities`, to read `attached_to` from.
+    pub hierarchy: Hierarchy,
     pub users: Vec<UserDecl>,
     pub clients: Vec<ClientDecl>,
     pub api_credentials: Vec<ApiCredentialDecl>,

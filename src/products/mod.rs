@@ -217,15 +217,17 @@ async fn sso_user(state: &AppState, user: User) -> Result<SsoUser, StoreError> {
         Some(profile) => (profile.first_name, profile.last_name),
         None => (None, None),
     };
-    let organization = state
-        .hierarchy
-        .organization(&entity_ids)
-        .map(|(entity, attachment)| Organization {
-            id: entity.id.clone(),
-            name: entity.name.clone(),
-            level: attachment.level,
-            path: attachment.path,
-        });
+    let organization =
+        state
+            .config
+            .hierarchy
+            .organization(&entity_ids)
+            .map(|(entity, attachment)| Organization {
+                id: entity.id.clone(),
+                name: entity.name.clone(),
+                level: attachment.level,
+                path: attachment.path,
+            });
     Ok(SsoUser {
         id: user.id,
         email: user.email,

@@ -2,7 +2,7 @@
 //! and at userinfo.
 use serde_json::{Map, Value, json};
 
-use crate::hierarchy::Hierarchy;
+use crate::config::Hierarchy;
 use crate::store::{PostalAddress, User, UserSource};
 use crate::vocabulary::scope::{self, Scopes};
 

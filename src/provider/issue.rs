@@ -91,7 +91,7 @@ pub async fn issue_for_user(
         ));
     };
     let mut claims = user_claims(
-        &state.hierarchy,
+        &state.config.hierarchy,
         &holder.user,
         &holder.entity_ids,
         grant.scope,

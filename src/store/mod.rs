@@ -52,7 +52,7 @@ pub use upstream::{
     KeptLogin, OneTimeId, OutgoingLogin, SentLogout, UpstreamProfile, UpstreamSession,
 };
 pub use user_source::UserSource;
-pub use users::{Attachment, PostalAddress, Profile, User};
+pub use users::{PostalAddress, Profile, User};
 
 /// Log length (pages) at which a commit checkpoints by itself: a backstop, see `pool_options`.
 const WAL_BACKSTOP_PAGES: u32 = 16_384;

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::User;
+use crate::config::Attachment;
 use crate::vocabulary::events::{EventType, schema_url};
 
 /// The person a notification is about, as the payload's `user` shows them: the profile's other
@@ -22,6 +23,9 @@ pub struct NotifiedUser {
     pub locale: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<NotifiedAddress>,
+    /// The organisations the user belongs to, as `attached_to` shows them; read when the
+    /// notification is written ([`super::enqueue_notification`]).
+    pub attached_to: Vec<Attachment>,
 }
 
 /// A postal address as payloads show it: the parts known.
@@ -68,6 +72,7 @@ impl Notification {
                     locality: address.locality.clone(),
                     country: address.country.clone(),
                 }),
+                attached_to: Vec::new(),
             },
             internal_customer: None,
             connection: None,
@@ -80,6 +85,12 @@ impl Notification {
             connection: Some(connection.to_string()),
             ..Notification::new(EventType::UserLogin, user)
         }
+    }
+
+    /// The same, saying where the user is attached.
+    pub fn attached_to(mut self, attached_to: Vec<Attachment>) -> Notification {
+        self.user.attached_to = attached_to;
+        self
     }
 
     pub fn with_internal_customer(self, internal_customer: impl Into<String>) -> Notification {

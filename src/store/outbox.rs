@@ -10,6 +10,7 @@ use sea_orm::{
 
 use super::Notification;
 use super::tables::outbox;
+use super::users::entity_ids_of;
 use super::{Store, StoreError};
 use crate::config::Config;
 use crate::crypto;
@@ -50,18 +51,27 @@ pub enum AttemptOutcome {
 
 /// Writes one outbox row for each webhook of `config` subscribed to the notification's event,
 /// through `db`: the caller's transaction, so that the rows commit or roll back with the change
-/// they announce. Each row gets its own random id, which is the payload's `meta.id`.
+/// they announce, and so that the user's attachments it reads are those the change left. Each row
+/// gets its own random id, which is the payload's `meta.id`.
 pub async fn enqueue_notification<C: ConnectionTrait>(
     db: &C,
     config: &Config,
     notification: &Notification,
     now: i64,
 ) -> Result<(), StoreError> {
-    for webhook in config
+    let webhooks: Vec<_> = config
         .webhooks
         .iter()
         .filter(|w| w.wants(notification.event))
-    {
+        .collect();
+    if webhooks.is_empty() {
+        return Ok(());
+    }
+    let entity_ids = entity_ids_of(db, &notification.user.id).await?;
+    let notification = notification
+        .clone()
+        .attached_to(config.hierarchy.attachments(&entity_ids));
+    for webhook in webhooks {
         let id = crypto::random_token();
         let body = notification.payload(&id, &config.server.issuer, now);
         enqueue(

@@ -1,4 +1,6 @@
 //! Logins at upstream identity providers: the ones on their way, and the users they bring.
+use std::collections::BTreeSet;
+
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
     TransactionTrait,
@@ -10,7 +12,7 @@ use super::sessions::insert_session;
 use super::tables::{
     saml_assertion, upstream_identity, upstream_login, upstream_logout, user, user_entity,
 };
-use super::users::{Reported, new_user_row, update_identity, with_profile};
+use super::users::{Reported, entity_ids_of, new_user_row, update_identity, with_profile};
 use super::{NewSession, Profile, Store, StoreError, UserSource, enqueue_notification};
 use crate::config::Config;
 use crate::vocabulary::events::EventType;
@@ -310,9 +312,9 @@ pub(super) async fn spend_one_time_id<C: ConnectionTrait>(
 
 /// The user behind an upstream subject, created on first login and kept up to date after:
 /// email, name and profile as the upstream says now, attached to the entities the connection
-/// maps them to. A created
-/// user is announced as `ProfileCreatedNotification`, a changed email or name as
-/// `ProfileUpdatedNotification`, through the same connection (the caller's transaction).
+/// maps them to. A created user is announced as `ProfileCreatedNotification`, a changed one
+/// (moved included) as `ProfileUpdatedNotification`, through the same connection (the caller's
+/// transaction).
 async fn upsert_user<C: ConnectionTrait>(
     txn: &C,
     profile: &UpstreamProfile,
@@ -326,7 +328,7 @@ async fn upsert_user<C: ConnectionTrait>(
     ))
     .one(txn)
     .await?;
-    let user = match known {
+    let (user, event) = match known {
         Some(identity) => {
             let current = user::Entity::find_by_id(identity.user_id)
                 .one(txn)
@@ -338,11 +340,11 @@ async fn upsert_user<C: ConnectionTrait>(
                 profile: Some(&profile.profile),
             };
             let (user, changed) = update_identity(txn, current, reported, now).await?;
-            if changed {
-                let notification = Notification::new(EventType::ProfileUpdated, &user);
-                enqueue_notification(txn, config, &notification, now).await?;
-            }
-            user
+            let moved = attach(txn, &user.id, &profile.entity_ids).await?;
+            (
+                user,
+                (changed || moved).then_some(EventType::ProfileUpdated),
+            )
         }
         None => {
             let source = UserSource::Connection(profile.connection_id.clone());
@@ -359,8 +361,6 @@ async fn upsert_user<C: ConnectionTrait>(
                 .insert(txn)
                 .await?
                 .into();
-            let notification = Notification::new(EventType::ProfileCreated, &created);
-            enqueue_notification(txn, config, &notification, now).await?;
             // A concurrent first login of the same subject fails here on the primary key and
             // rolls back, instead of making a second user.
             upstream_identity::Model {
@@ -372,25 +372,43 @@ async fn upsert_user<C: ConnectionTrait>(
             .into_active_model()
             .insert(txn)
             .await?;
-            created
+            attach(txn, &created.id, &profile.entity_ids).await?;
+            (created, Some(EventType::ProfileCreated))
         }
     };
-    // Attached to the entities the connection maps them to now, and to nothing else: a changed
-    // attribute at the provider, or a changed rule in the config, moves them at this login.
+    if let Some(event) = event {
+        enqueue_notification(txn, config, &Notification::new(event, &user), now).await?;
+    }
+    Ok(user)
+}
+
+/// Attaches the user to `entity_ids` and to nothing else (a changed attribute at the provider,
+/// or a changed rule in the config, moves them); whether anything changed.
+async fn attach<C: ConnectionTrait>(
+    txn: &C,
+    user_id: &str,
+    entity_ids: &[String],
+) -> Result<bool, StoreError> {
+    let current = entity_ids_of(txn, user_id).await?;
+    let wanted: BTreeSet<&String> = entity_ids.iter().collect();
+    if current.iter().collect::<BTreeSet<_>>() == wanted {
+        return Ok(false);
+    }
     user_entity::Entity::delete_many()
-        .filter(user_entity::Column::UserId.eq(&user.id))
-        .filter(user_entity::Column::EntityId.is_not_in(profile.entity_ids.iter().cloned()))
+        .filter(user_entity::Column::UserId.eq(user_id))
         .exec(txn)
         .await?;
-    user_entity::Entity::insert_many(profile.entity_ids.iter().map(|entity_id| {
+    if wanted.is_empty() {
+        return Ok(true);
+    }
+    user_entity::Entity::insert_many(wanted.into_iter().map(|entity_id| {
         user_entity::Model {
-            user_id: user.id.clone(),
+            user_id: user_id.to_string(),
             entity_id: entity_id.clone(),
         }
         .into_active_model()
     }))
-    .on_conflict_do_nothing_on([user_entity::Column::UserId, user_entity::Column::EntityId])
     .exec(txn)
     .await?;
-    Ok(user)
+    Ok(true)
 }

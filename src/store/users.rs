@@ -182,16 +182,6 @@ pub(super) fn entity_id(row: &QueryResult) -> Option<String> {
 
 const ENTITY_ID: &str = "entity_id";
 
-/// One element of `attached_to` (SPEC section 4).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Attachment {
-    /// Entity names from the root down to the entity: `/PSPName/DivisionName/MerchantName`.
-    pub path: String,
-    pub level: &'static str,
-    #[serde(rename = "entityId")]
-    pub entity_id: String,
-}
-
 impl Store {
     /// The local account (one with a password) for an email address, compared case-insensitively.
     pub async fn find_local_user(&self, email: &str) -> Result<Option<User>, StoreError> {
@@ -235,12 +225,20 @@ impl Store {
 
     /// Ids of the entities a user is attached to.
     pub async fn attached_entity_ids(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
-        Ok(user_entity::Entity::find()
-            .select_only()
-            .column(user_entity::Column::EntityId)
-            .filter(user_entity::Column::UserId.eq(user_id))
-            .into_tuple::<String>()
-            .all(&self.db)
-            .await?)
+        entity_ids_of(&self.db, user_id).await
     }
+}
+
+/// The ids of the entities a user is attached to, read through `db` (perhaps a transaction).
+pub(super) async fn entity_ids_of<C: ConnectionTrait>(
+    db: &C,
+    user_id: &str,
+) -> Result<Vec<String>, StoreError> {
+    Ok(user_entity::Entity::find()
+        .select_only()
+        .column(user_entity::Column::EntityId)
+        .filter(user_entity::Column::UserId.eq(user_id))
+        .into_tuple::<String>()
+        .all(db)
+        .await?)
 }

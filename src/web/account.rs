@@ -9,13 +9,14 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use crate::config::Attachment;
 use crate::crypto;
 use crate::http::PageError;
 use crate::http::pages::{render, see_other};
 use crate::http::{cookies, csrf};
 use crate::session::current_session;
 use crate::state::AppState;
-use crate::store::{Attachment, Profile, SessionInfo};
+use crate::store::{Profile, SessionInfo};
 use crate::vocabulary::scope::{self, Scopes};
 
 const LOGIN_FOR_ACCOUNT: &str = "/sso/v2/login?return_to=%2Faccount";
@@ -111,7 +112,7 @@ pub async fn show(
     let page = AccountPage {
         csrf,
         profile: profile_facts(&user.profile),
-        attached_to: state.hierarchy.attachments(&entity_ids),
+        attached_to: state.config.hierarchy.attachments(&entity_ids),
         user_id: user.id,
         name: user.name,
         email: user.email,

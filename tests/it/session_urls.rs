@@ -478,7 +478,8 @@ async fn profiles_and_logins_are_announced(backend: Backend) {
             "address": {
                 "streetAddress": "Main St 1", "postalCode": "1234",
                 "locality": "Vienna", "country": "AT"
-            }
+            },
+            "attachedTo": []
         })
     );
     assert_eq!(updated[0]["user"]["address"]["locality"], "Graz");

@@ -7,10 +7,12 @@ use url::Url;
 use crate::saml_idp::*;
 use crate::support::*;
 use crate::upstream_saml::{Outstanding, acme_spec};
+use crate::webhooks::{Answer, Receiver, WEBHOOK_SECRET, webhook_config};
 
 crate::backend_tests!(
     attributes_attach_each_person_where_the_rules_say,
     a_connection_without_default_refuses_whom_no_rule_places,
+    a_move_is_announced,
 );
 
 /// Connection `acme`: East's people belong to the merchant, members of `cn=div` to the
@@ -221,6 +223,62 @@ async fn a_connection_without_default_refuses_whom_no_rule_places(backend: Backe
         .await
         .unwrap();
     assert_eq!(account(&server, &placed).await.0, ["e-mer-1"]);
+}
+
+/// A person whose provider moves them is announced where they are now.
+async fn a_move_is_announced(backend: Backend) {
+    let receiver = Receiver::start(&[], Answer::Accept).await;
+    let db = TestDb::new(backend).await;
+    let idp = IdpKey::generate();
+    let config = format!(
+        "{}{}",
+        config(&idp, r#"entity = "e-psp-1""#),
+        webhook_config(
+            &receiver.url,
+            r#"["ProfileCreatedNotification", "ProfileUpdatedNotification"]"#,
+            ""
+        )
+    );
+    let server = TestServer::start_with(
+        &db,
+        &config,
+        idbridge::Clock::system(),
+        &[("WEBHOOK_SECRET", WEBHOOK_SECRET)],
+    )
+    .await
+    .unwrap();
+    let email = "alice@acme.test";
+    sign_in(&server, &idp, email, &[("division", &["East"])])
+        .await
+        .unwrap();
+    // The same again changes nothing, and is not announced.
+    sign_in(&server, &idp, email, &[("division", &["East"])])
+        .await
+        .unwrap();
+    sign_in(&server, &idp, email, &[("memberOf", &["cn=div"])])
+        .await
+        .unwrap();
+    receiver
+        .wait_for(10, "two notifications", |r| r.len() >= 2)
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let payloads = receiver.accepted_payloads();
+    let seen: Vec<(&str, &str)> = payloads
+        .iter()
+        .map(|p| {
+            (
+                p["meta"]["type"].as_str().unwrap(),
+                p["user"]["attachedTo"][0]["entityId"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("ProfileCreatedNotification", "e-mer-1"),
+            ("ProfileUpdatedNotification", "e-div-1")
+        ]
+    );
 }
 
 #[test]

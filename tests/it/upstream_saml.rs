@@ -396,6 +396,15 @@ async fn a_saml_login_is_announced(backend: Backend) {
     for payload in &payloads {
         assert_eq!(payload["user"]["email"], ACME_EMAIL);
         assert_eq!(payload["user"]["name"], "Alice Acme");
+        assert_eq!(
+            payload["user"]["attachedTo"],
+            json!([{
+                "path": "/PSPName/DivisionName/MerchantName",
+                "level": "MERCHANT",
+                "entityId": "e-mer-1"
+            }]),
+            "where the login attached her"
+        );
         assert_eq!(payload["user"]["id"], payloads[0]["user"]["id"]);
         check_payload(&setup.server, payload).await;
     }

@@ -225,8 +225,9 @@ fn expected_signature(timestamp: &str, body: &str) -> String {
     format!("v1={digest}")
 }
 
-/// Whether `value` has what `schema` requires: types, consts, required keys and date-times, in
-/// every nested object. (No JSON Schema crate is needed for these documents' keywords.)
+/// Whether `value` has what `schema` requires: types, consts, enums, required keys and
+/// date-times, in every nested object and array item. (No JSON Schema crate is needed for these
+/// documents' keywords.)
 fn check_against_schema(value: &Value, schema: &Value, path: &str) {
     if let Some(expected) = schema.get("const") {
         assert_eq!(value, expected, "{path}: const");
@@ -235,6 +236,7 @@ fn check_against_schema(value: &Value, schema: &Value, path: &str) {
         let matches = match kind {
             "object" => value.is_object(),
             "string" => value.is_string(),
+            "array" => value.is_array(),
             other => panic!("{path}: schema type {other} not checked here"),
         };
         assert!(matches, "{path}: not a {kind}: {value}");
@@ -261,9 +263,20 @@ fn check_against_schema(value: &Value, schema: &Value, path: &str) {
             "{path}.{key} is required: {value}"
         );
     }
+    if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
+        assert!(
+            allowed.contains(value),
+            "{path}: {value} is not one of {allowed:?}"
+        );
+    }
     for (key, property) in schema["properties"].as_object().into_iter().flatten() {
         if let Some(inner) = value.get(key) {
             check_against_schema(inner, property, &format!("{path}.{key}"));
+        }
+    }
+    if let Some(items) = schema.get("items") {
+        for (i, item) in value.as_array().into_iter().flatten().enumerate() {
+            check_against_schema(item, items, &format!("{path}[{i}]"));
         }
     }
 }

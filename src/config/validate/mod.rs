@@ -20,7 +20,7 @@ pub(super) use parse::parse;
 pub(super) use server::Origin;
 
 use super::file::FileConfig;
-use super::{Config, ConfigError, EnvLookup, Problem};
+use super::{Config, ConfigError, EnvLookup, Hierarchy, Problem};
 use checker::Checker;
 
 /// Checks every rule; `problems` are those found before (unknown keys), reported first.
@@ -65,6 +65,7 @@ pub(super) fn validate(
         server,
         database_url,
         keys,
+        hierarchy: Hierarchy::new(&entities),
         entities,
         users,
         clients,

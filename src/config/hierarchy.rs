@@ -2,8 +2,17 @@
 //! config's (the database holds the same rows), so it is built once at start and read from memory.
 use std::collections::HashMap;
 
-use crate::config::{Branding, EntityDecl, Level};
-use crate::store::Attachment;
+use super::{Branding, EntityDecl, Level};
+
+/// One element of `attached_to` (SPEC section 4).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Attachment {
+    /// Entity names from the root down to the entity: `/PSPName/DivisionName/MerchantName`.
+    pub path: String,
+    pub level: &'static str,
+    #[serde(rename = "entityId")]
+    pub entity_id: String,
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct Hierarchy {
