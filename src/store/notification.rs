@@ -177,7 +177,10 @@ mod tests {
                     "schemaUrl": "https://id.example.com/JsonNotificationSchemas/UserLoginNotification",
                     "id": "n-1",
                 },
-                "user": {"id": "u-alice", "email": "alice@example.com", "name": "Alice Example"},
+                "user": {
+                    "id": "u-alice", "email": "alice@example.com", "name": "Alice Example",
+                    "attachedTo": [],
+                },
                 "connection": "local",
             })
         );

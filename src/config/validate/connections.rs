@@ -360,7 +360,7 @@ type = "oidc"
             "connections[1].email_authoritative: only for oidc connections",
             "connections[1].bogus: unknown key",
             "connections[2].type: must be oidc or saml",
-            "connections[3]: missing field `entity`",
+            "connections[3]: give entity (where its people are attached), entity_rules, or both",
         ] {
             assert!(
                 found.iter().any(|p| p == expected),
