@@ -38,11 +38,12 @@ install_browser_deps() {
   fi
 }
 
-# For tests that read what idbridge makes with an implementation of their own: PyJWT (Debian's
-# python3-jwt, run by /usr/bin/python3) decodes the product tokens.
+# For tests that read what idbridge makes with an implementation of their own, run by
+# /usr/bin/python3: PyJWT (python3-jwt) decodes the product tokens; pysaml2 (python3-pysaml2, with
+# the xmlsec1 binary) is the SAML IdP of the single-logout tests.
 install_test_tools() {
   local missing=()
-  for package in python3 python3-jwt; do
+  for package in python3 python3-jwt python3-pysaml2 xmlsec1; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
   done
   if [ ${#missing[@]} -gt 0 ]; then

@@ -24,6 +24,7 @@ crate::backend_tests!(
     the_idp_signs_a_person_out_here,
     forged_logout_requests_end_nothing,
     forged_logout_responses_are_refused,
+    an_independent_idp_logs_out_both_ways,
 );
 
 const IDP_SLO: &str = "https://idp.acme.test/slo";
@@ -750,4 +751,102 @@ async fn forged_logout_responses_are_refused(backend: Backend) {
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{what}");
         assert_eq!(location(&response), None, "{what}: goes nowhere");
     }
+}
+
+/// Runs the pysaml2 IdP of `tests/it/saml_peer.py` in `folder` with `args`; what it printed.
+fn pysaml2(folder: &std::path::Path, args: &[&str]) -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/saml_peer.py");
+    let output = std::process::Command::new("/usr/bin/python3")
+        .arg(script)
+        .arg(folder)
+        .args(args)
+        .output()
+        .expect("python3 runs (scripts/test installs python3-pysaml2 and xmlsec1)");
+    assert!(
+        output.status.success(),
+        "saml_peer.py {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_string()
+}
+
+/// pysaml2, an IdP implementation of its own, reads idbridge's signed LogoutRequest and answers
+/// it; and its own signed LogoutRequest ends the session it names at idbridge.
+async fn an_independent_idp_logs_out_both_ways(backend: Backend) {
+    let slo = Slo::start(backend).await;
+    let folder = tempfile::tempdir().unwrap();
+    let pem = |label: &str, b64: &str| {
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(64)
+            .map(|chunk| std::str::from_utf8(chunk).unwrap())
+            .collect();
+        format!(
+            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+            lines.join("\n")
+        )
+    };
+    std::fs::write(folder.path().join("idp-key.pem"), pem_pkcs1(&slo.idp)).unwrap();
+    std::fs::write(
+        folder.path().join("idp-cert.pem"),
+        pem("CERTIFICATE", &slo.idp.cert_b64),
+    )
+    .unwrap();
+    let http = slo.server.client();
+    let metadata = http
+        .get(slo.server.url("/saml/acme/metadata"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    std::fs::write(folder.path().join("sp-metadata.xml"), metadata).unwrap();
+
+    // A sign-out at idbridge: pysaml2 verifies the request and reads it.
+    slo.sign_in(&http, "s-1").await;
+    let to_idp = sign_out(&slo, &http).await;
+    let read: serde_json::Value =
+        serde_json::from_str(&pysaml2(folder.path(), &["answer", to_idp.as_str()])).unwrap();
+    assert_eq!(read["issuer"], slo.server.url("/saml/acme"));
+    assert_eq!(read["destination"], IDP_SLO);
+    assert_eq!(read["name_id"], ACME_EMAIL);
+    assert_eq!(read["name_id_format"], NAME_ID_FORMAT);
+    assert_eq!(read["session_indexes"], serde_json::json!(["s-1"]));
+    // Its signed answer comes back to idbridge, which takes it.
+    let answer = read["answer"].as_str().unwrap();
+    assert!(
+        answer.starts_with(&slo.server.url("/saml/acme/logged-out?")),
+        "{answer}"
+    );
+    let done = http.get(answer).send().await.unwrap();
+    assert_eq!(location(&done).as_deref(), Some("/sso/v2/login"));
+    assert_eq!(slo.server.count("upstream_logouts").await, 0);
+
+    // pysaml2 ends the IdP's session s-2: idbridge ends hers and answers, signed.
+    slo.sign_in(&http, "s-2").await;
+    let other = slo.server.client();
+    slo.sign_in(&other, "s-3").await;
+    let url = pysaml2(
+        folder.path(),
+        &["request", ACME_EMAIL, NAME_ID_FORMAT, "s-2", "relay-1"],
+    );
+    assert!(url.starts_with(&slo.slo()), "{url}");
+    let answered = http.get(&url).send().await.unwrap();
+    assert_eq!(answered.status(), StatusCode::SEE_OTHER);
+    let back = Url::parse(&location(&answered).unwrap()).unwrap();
+    assert!(verifier(&slo.sp).verify_signed_response_url(&back).unwrap());
+    assert_eq!(param(&back, "RelayState").as_deref(), Some("relay-1"));
+    assert_eq!(slo.server.count("sessions").await, 1, "s-3 lives on");
+}
+
+/// The PEM (PKCS#1) of a test key, as pysaml2's xmlsec1 reads it.
+fn pem_pkcs1(key: &IdpKey) -> String {
+    String::from_utf8(
+        openssl::rsa::Rsa::private_key_from_der(&key.key_der)
+            .unwrap()
+            .private_key_to_pem()
+            .unwrap(),
+    )
+    .unwrap()
 }
