@@ -1,4 +1,5 @@
 //! The command line: check-config, hash-password, migrate, --help.
+use crate::support::page_text;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -260,14 +261,7 @@ async fn serve_without_config_runs_the_demo() {
         .redirect(reqwest::redirect::Policy::limited(5))
         .build()
         .unwrap();
-    let page = client
-        .get(format!("{base}/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&client, format!("{base}/account")).await;
     let csrf = crate::support::form_value(&page, "csrf").expect("redirected to the login form");
     let signed_in = client
         .post(format!("{base}/sso/v2/login"))

@@ -428,14 +428,7 @@ async fn a_session_ends_on_the_account_page_or_at_another_persons_login_not_at_a
     // Ended from the account page of another of her browsers.
     let other = server.client();
     server.login(&other, ALICE_EMAIL, ALICE_PASSWORD).await;
-    let page = other
-        .get(server.url("/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&other, server.url("/account")).await;
     let csrf = form_value(&page, "csrf").unwrap();
     let now = server.clock.now();
     let sessions = server

@@ -259,15 +259,7 @@ impl<'a> Browser<'a> {
     }
 
     async fn sign_in(&self, login: &Url) -> String {
-        let page = self
-            .http
-            .get(login.as_str())
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = page_text(&self.http, login.as_str()).await;
         let csrf = form_value(&page, "csrf").expect("login form");
         let return_to = form_value(&page, "return_to").unwrap();
         let response = self
@@ -287,15 +279,7 @@ impl<'a> Browser<'a> {
     }
 
     async fn consent(&self, url: &str, allow: bool) -> String {
-        let page = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = page_text(&self.http, url).await;
         let csrf = form_value(&page, "csrf").expect("consent form");
         let id = form_value(&page, "id").unwrap();
         let response = self

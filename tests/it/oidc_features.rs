@@ -399,15 +399,7 @@ async fn consent_is_remembered_until_withdrawn(backend: Backend) {
             .0,
         StatusCode::OK
     );
-    let page = browser
-        .http
-        .get(server.url("/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&browser.http, server.url("/account")).await;
     assert_eq!(texts(&page, ".consents > li strong"), ["rp-eddsa"]);
     let csrf = form_value(&page, "csrf").unwrap();
     let response = browser
@@ -439,14 +431,7 @@ async fn account_lists_sessions_and_ends_another_one(backend: Backend) {
     let (laptop, phone) = (server.client(), server.client());
     server.login(&laptop, ALICE_EMAIL, ALICE_PASSWORD).await;
     server.login(&phone, ALICE_EMAIL, ALICE_PASSWORD).await;
-    let page = laptop
-        .get(server.url("/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&laptop, server.url("/account")).await;
     assert_eq!(texts(&page, ".sessions > li").len(), 2);
     let other = form_value(&page, "session").expect("the other session has a sign-out button");
     let csrf = form_value(&page, "csrf").unwrap();
@@ -576,15 +561,7 @@ async fn a_public_client_uses_pkce_and_no_secret(backend: Backend) {
     );
     // The login page is prefilled from login_hint.
     let to = location(&browser.http.get(&url).send().await.unwrap()).unwrap();
-    let page = browser
-        .http
-        .get(server.url(&to))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&browser.http, server.url(&to)).await;
     assert_eq!(form_value(&page, "email").as_deref(), Some(ALICE_EMAIL));
 
     let code = browser.authorize(&url, true).await.param("code").unwrap();
@@ -739,15 +716,7 @@ async fn the_demo_client_shows_claims_and_userinfo(backend: Backend) {
         serde_json::json!({"path": "/Demo Payments/Europe/Demo Shop", "level": "MERCHANT", "entityId": "demo-merchant"})
     );
     // A second visit of the same callback fails: the code is spent and the demo cookie gone.
-    let again = browser
-        .http
-        .get(callback.url.as_str())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let again = page_text(&browser.http, callback.url.as_str()).await;
     assert!(
         texts(&again, ".error")[0].contains("did not start"),
         "{again}"

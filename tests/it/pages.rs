@@ -77,14 +77,7 @@ async fn the_stylesheet_is_served_by_idbridge(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = TestServer::start(&db, BASE_CONFIG).await;
     let client = server.client();
-    let page = client
-        .get(server.url("/sso/v2/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&client, server.url("/sso/v2/login")).await;
     assert!(page.contains(r#"<link rel="stylesheet" href="/static/idbridge.css">"#));
     assert!(
         !page.contains("http://") && !page.contains("https://"),
@@ -170,14 +163,7 @@ async fn login_hint_naming_an_entity_brands_the_login_page(backend: Backend) {
     let client = server.client();
 
     // The merchant has no branding of its own: it inherits its division's.
-    let page = client
-        .get(server.url("/sso/v2/login?login_hint=e-mer-1"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&client, server.url("/sso/v2/login?login_hint=e-mer-1")).await;
     assert_eq!(texts(&page, "h1"), ["Division Login"]);
     assert!(
         page.contains(r#"<link rel="stylesheet" href="/branding/e-div-1/style.css">"#),
@@ -229,14 +215,11 @@ async fn login_hint_naming_an_entity_brands_the_login_page(backend: Backend) {
 
     // The PSP above has none, nor has an unknown id: the plain page.
     for hint in ["e-psp-1", "nobody", "alice@example.com"] {
-        let page = client
-            .get(server.url(&format!("/sso/v2/login?login_hint={hint}")))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = page_text(
+            &client,
+            server.url(&format!("/sso/v2/login?login_hint={hint}")),
+        )
+        .await;
         assert_eq!(texts(&page, "h1"), ["Sign in"], "{hint}");
         assert!(!page.contains("/branding/"), "{hint}");
     }

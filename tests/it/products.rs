@@ -384,7 +384,7 @@ async fn the_account_page_lists_and_forgets_confirmed_hosts(backend: Backend) {
     let account = |client: &reqwest::Client| {
         let url = server.url("/account");
         let client = client.clone();
-        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+        async move { page_text(&client, url).await }
     };
     let page = account(&client).await;
     assert!(page.contains("acme.help.example.com"), "{page}");
@@ -892,14 +892,7 @@ async fn login_url_api_by_internal_customer(backend: Backend) {
     // The page's button spends the URL and makes the customer's profile.
     let customer = server.client();
     let link = session_url["Url"].as_str().unwrap();
-    let page = customer
-        .get(link)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&customer, link).await;
     let opened = customer
         .post(link)
         .form(&[("csrf", form_value(&page, "csrf").unwrap())])
@@ -981,14 +974,7 @@ async fn customer_without_email(server: &TestServer, internal_customer: &str) ->
         .unwrap();
     let link = made["Url"].as_str().expect("a session URL");
     let customer = server.client();
-    let page = customer
-        .get(link)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&customer, link).await;
     let opened = customer
         .post(link)
         .form(&[("csrf", form_value(&page, "csrf").unwrap())])

@@ -422,14 +422,7 @@ async fn an_existing_customer_is_updated_and_signed_in_again(backend: Backend) {
     assert_eq!(counts(&server).await, [0, 1, 2, 2]);
     let user = find_user(&server, &updated.user_id).await;
     assert_eq!(user.name, "Janet Doe");
-    let page = browser
-        .get(server.url("/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&browser, server.url("/account")).await;
     assert_eq!(texts(&page, "#page-title"), vec!["Janet Doe"]);
 }
 
@@ -706,15 +699,7 @@ async fn every_seed_field_reaches_the_claims_the_account_and_product_tokens(back
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(location.is_some(), "{page}");
 
-    let account = browser
-        .http
-        .get(server.url("/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let account = page_text(&browser.http, server.url("/account")).await;
     for fact in ["Jane", "Doe", "de", "Main St 1, 1234, Vienna, AT"] {
         assert!(
             account.contains(&format!("<dd>{fact}</dd>")),
@@ -741,15 +726,7 @@ async fn every_seed_field_reaches_the_claims_the_account_and_product_tokens(back
             tokens["id_token"].as_str().unwrap(),
         )
         .unwrap();
-        let userinfo: Value = reqwest::Client::new()
-            .get(server.url("/sso/v2/userinfo"))
-            .bearer_auth(tokens["access_token"].as_str().unwrap())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let userinfo = userinfo(&server, tokens["access_token"].as_str().unwrap()).await;
         for claims in [&id_token, &userinfo] {
             assert_eq!(claims["given_name"], "Jane", "{scope}: {claims}");
             assert_eq!(claims["family_name"], "Doe");

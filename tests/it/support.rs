@@ -511,6 +511,23 @@ async fn a_reserved_port_is_left_to_its_server() {
 
 /// Where a response sends the browser next: a redirect's `Location`, or the `Refresh` of the
 /// page that answers a person's form post (`web::pages::after_form`).
+/// The claims userinfo at `server` answers for `access_token`, which it must take.
+pub async fn userinfo(server: &TestServer, access_token: &str) -> serde_json::Value {
+    let response = Client::new()
+        .get(server.url("/sso/v2/userinfo"))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+/// The body of `http`'s GET of `url`.
+pub async fn page_text(http: &Client, url: impl reqwest::IntoUrl) -> String {
+    http.get(url).send().await.unwrap().text().await.unwrap()
+}
+
 pub fn location(response: &Response) -> Option<String> {
     let header = |name| {
         response

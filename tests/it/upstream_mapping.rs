@@ -113,14 +113,7 @@ async fn sign_in(
 
 /// The entities the account page of `http` lists, and its profile facts.
 async fn account(server: &TestServer, http: &Client) -> (Vec<String>, Vec<String>) {
-    let page = http
-        .get(server.url("/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(http, server.url("/account")).await;
     (texts(&page, ".entities code"), texts(&page, ".facts dd"))
 }
 

@@ -278,17 +278,6 @@ pub(crate) async fn chained_login_in(chain: &Chain, http: &Client) -> Value {
     tokens
 }
 
-async fn userinfo(server: &TestServer, access_token: &str) -> Value {
-    let response = Client::new()
-        .get(server.url("/sso/v2/userinfo"))
-        .bearer_auth(access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    response.json().await.unwrap()
-}
-
 pub(crate) fn jwt_claims(token: &str) -> Value {
     let payload = token.split('.').nth(1).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
@@ -634,14 +623,7 @@ async fn an_unreachable_upstream_gets_a_page_in_time(backend: Backend) {
 async fn the_login_page_leads_to_the_connection(backend: Backend) {
     let chain = Chain::start(backend, false).await;
     let http = chain.a.client();
-    let page = http
-        .get(chain.a.url("/sso/v2/login?return_to=/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&http, chain.a.url("/sso/v2/login?return_to=/account")).await;
     assert_eq!(texts(&page, ".connections a"), ["Partner IdP"]);
     // Typing an address of the connection's domain goes there, password or not.
     let csrf = form_value(&page, "csrf").unwrap();

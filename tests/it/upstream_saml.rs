@@ -321,15 +321,7 @@ async fn a_relying_party_signs_in_through_the_saml_idp(backend: Backend) {
         .expect("a code");
     let (status, tokens) = redeem(server, "rp-rs256", &code).await;
     assert_eq!(status, StatusCode::OK, "{tokens}");
-    let claims: serde_json::Value = Client::new()
-        .get(server.url("/sso/v2/userinfo"))
-        .bearer_auth(tokens["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let claims = userinfo(server, tokens["access_token"].as_str().unwrap()).await;
     assert_eq!(claims["name"], "Alice Acme");
     assert_eq!(
         claims["attached_to"],

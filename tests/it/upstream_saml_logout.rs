@@ -405,14 +405,7 @@ async fn a_sign_out_here_signs_out_at_the_idp(backend: Backend) {
     assert_eq!(slo.server.count("upstream_logouts").await, 0);
 
     // The SP metadata tells the IdP where logout messages go.
-    let metadata = http
-        .get(slo.server.url("/saml/acme/metadata"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metadata = page_text(&http, slo.server.url("/saml/acme/metadata")).await;
     for binding in ["HTTP-Redirect", "HTTP-POST"] {
         assert!(
             metadata.contains(&format!(
@@ -793,14 +786,7 @@ async fn an_independent_idp_logs_out_both_ways(backend: Backend) {
     )
     .unwrap();
     let http = slo.server.client();
-    let metadata = http
-        .get(slo.server.url("/saml/acme/metadata"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metadata = page_text(&http, slo.server.url("/saml/acme/metadata")).await;
     std::fs::write(folder.path().join("sp-metadata.xml"), metadata).unwrap();
 
     // A sign-out at idbridge: pysaml2 verifies the request and reads it.
