@@ -18,6 +18,7 @@ mod oidc_features;
 mod pages;
 mod pending_limits;
 mod products;
+mod races;
 mod saml_idp;
 mod session_urls;
 mod storage;

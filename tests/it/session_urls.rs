@@ -16,7 +16,7 @@ use crate::webhooks::{
     ALL_EVENTS, Answer, Receiver, WEBHOOK_SECRET, check_payload, webhook_config,
 };
 
-const SESSION_URLS_CONFIG: &str = r#"
+pub(crate) const SESSION_URLS_CONFIG: &str = r#"
 [[products]]
 id = "helpdesk"
 format = "workspace"
@@ -34,7 +34,7 @@ password = "env:BACKEND_PASSWORD"
 scopes = ["sso_urls"]
 "#;
 
-const BACKEND_PASSWORD: &str = "backend password 0123456789";
+pub(crate) const BACKEND_PASSWORD: &str = "backend password 0123456789";
 const ENV: &[(&str, &str)] = &[
     (
         "HELPDESK_SECRET",
@@ -54,6 +54,11 @@ const SEED_TARGET: &str = "https%3A%2F%2Fshop.example.com%2Fcheckout%3Fcart%3D42
     %26amp%3BbillingLastname%3DDoe%26amp%3BbillingEMail%3Djane%2540example.com\
     %26amp%3BbillingStreet1%3DMain%2520St%25201%26amp%3BbillingPostalCode%3D1234\
     %26amp%3BbillingCity%3DVienna%26amp%3BbillingCountryId%3DAT%26amp%3Blanguage%3Dde";
+
+/// The environment [`SESSION_URLS_CONFIG`] reads.
+pub(crate) fn session_url_env() -> Vec<(&'static str, &'static str)> {
+    ENV.to_vec()
+}
 
 fn config() -> String {
     format!("{BASE_CONFIG}{SESSION_URLS_CONFIG}")
