@@ -2,7 +2,8 @@
 //! so across processes one use of it wins. Each test runs two idbridge processes on one database,
 //! this test's server and the real binary beside it, and fires [`RACERS`] requests at once,
 //! alternating between the two, that present the same thing:
-//! - a SAML response or a session URL: exactly one signs in, every other is refused;
+//! - a SAML response or a session URL: exactly one signs in, every other is refused (an
+//!   upstream OIDC callback likewise: `upstream_oidc::a_callback_is_taken_once_across_processes`);
 //! - an authorization code or a refresh token: presenting one again is a sign that it was stolen,
 //!   so the replay revokes everything it gave (RFC 6749 section 4.1.2, RFC 9700 section 4.14.2).
 //!   At most one request is answered with tokens, and no token of the grant is left alive in
@@ -47,36 +48,38 @@ impl TwoProcesses {
         TwoProcesses { a, b, _db: db }
     }
 
-    /// Sends [`RACERS`] requests that `request` makes for a base URL, alternately to each
-    /// process, released together; each one's status, `Location` and body, in sending order.
     async fn race(
         &self,
         request: impl Fn(&str) -> RequestBuilder,
     ) -> Vec<(StatusCode, Option<String>, String)> {
-        let start = Arc::new(Barrier::new(RACERS));
-        let mut racers = Vec::new();
-        for i in 0..RACERS {
-            let base = if i % 2 == 0 {
-                &self.a.base
-            } else {
-                &self.b.base
-            };
-            let request = request(base);
-            let start = start.clone();
-            racers.push(tokio::spawn(async move {
-                start.wait().await;
-                let response = request.send().await.unwrap();
-                let status = response.status();
-                let location = location(&response);
-                (status, location, response.text().await.unwrap())
-            }));
-        }
-        let mut results = Vec::new();
-        for racer in racers {
-            results.push(racer.await.unwrap());
-        }
-        results
+        race([&self.a.base, &self.b.base], request).await
     }
+}
+
+/// Sends [`RACERS`] requests that `request` makes for a base URL, alternately to each of `bases`,
+/// released together; each one's status, `Location` and body, in sending order.
+pub(crate) async fn race(
+    bases: [&str; 2],
+    request: impl Fn(&str) -> RequestBuilder,
+) -> Vec<(StatusCode, Option<String>, String)> {
+    let start = Arc::new(Barrier::new(RACERS));
+    let mut racers = Vec::new();
+    for i in 0..RACERS {
+        let request = request(bases[i % 2]);
+        let start = start.clone();
+        racers.push(tokio::spawn(async move {
+            start.wait().await;
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            let location = location(&response);
+            (status, location, response.text().await.unwrap())
+        }));
+    }
+    let mut results = Vec::new();
+    for racer in racers {
+        results.push(racer.await.unwrap());
+    }
+    results
 }
 
 /// The results with `won`'s status, at most one; every other must have `lost`.
@@ -98,7 +101,7 @@ fn winners(
 }
 
 /// The one result with `won`'s status; every other must have `lost`.
-fn the_winner(
+pub(crate) fn the_winner(
     results: &[(StatusCode, Option<String>, String)],
     won: StatusCode,
     lost: StatusCode,

@@ -298,6 +298,7 @@ crate::backend_tests!(
     an_oversize_userinfo_is_refused,
     oversize_provider_answers_are_refused,
     a_callback_may_land_on_another_process,
+    a_callback_is_taken_once_across_processes,
     a_sign_in_that_fails_stores_nothing,
     claims_attach_each_person_where_the_rules_say,
 );
@@ -837,6 +838,43 @@ async fn a_callback_may_land_on_another_process(backend: Backend) {
     let code = param(&back, "code").expect("a code");
     let (status, _) = redeem(&chain.a, "rp-rs256", &code).await;
     assert_eq!(status, StatusCode::OK);
+    assert_eq!(chain.a.count("upstream_identities").await, 1);
+}
+
+/// The same callback, brought 20 times at once by the browser that started the login, to A and
+/// to a second process of A: one signs in, the rest are refused.
+async fn a_callback_is_taken_once_across_processes(backend: Backend) {
+    let chain = Chain::start(backend, false).await;
+    let second = ServerProcess::spawn(
+        &chain._dbs.0,
+        &bridge_config(&chain.b_base, "5s", DOMAINS),
+        &chain.a.base,
+        &[
+            ("RP_SECRET", RP_SECRET),
+            ("UPSTREAM_SECRET", UPSTREAM_SECRET),
+        ],
+    )
+    .await;
+    let http = chain.a.client();
+    let stopped = Walk {
+        allow_at_upstream: true,
+        stop_at_callback: true,
+    };
+    let Landing::Left(callback) = walk(&chain, &http, &rp_login(&chain), stopped).await else {
+        panic!("no callback");
+    };
+    let path = format!("{}?{}", callback.path(), callback.query().unwrap());
+    let results = crate::races::race([&chain.a.base, &second.base], |base| {
+        http.get(format!("{base}{path}"))
+    })
+    .await;
+    let (resume, _) =
+        crate::races::the_winner(&results, StatusCode::SEE_OTHER, StatusCode::BAD_REQUEST);
+    assert!(
+        resume.unwrap().starts_with("/sso/v2/authorize/resume?id="),
+        "the winner resumes the authorization"
+    );
+    assert_eq!(chain.a.count("sessions").await, 1, "one session");
     assert_eq!(chain.a.count("upstream_identities").await, 1);
 }
 
