@@ -9,6 +9,7 @@ mod support;
 mod browser;
 mod cli;
 mod config;
+mod faults;
 mod layers;
 mod login;
 mod logout_channels;

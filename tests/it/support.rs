@@ -300,7 +300,7 @@ impl Drop for TestServer {
 /// server beside an in-process one, for what several processes on one database must guarantee.
 pub struct ServerProcess {
     pub base: String,
-    _child: tokio::process::Child,
+    child: tokio::process::Child,
     _dir: tempfile::TempDir,
 }
 
@@ -358,13 +358,19 @@ impl ServerProcess {
         drop(port); // it listens on the port now
         ServerProcess {
             base,
-            _child: child,
+            child,
             _dir: dir,
         }
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// Kills the process as `kill -9` does (SIGKILL: no chance to finish anything), and waits
+    /// for it to be gone.
+    pub async fn kill(mut self) {
+        self.child.kill().await.expect("kill idbridge");
     }
 }
 

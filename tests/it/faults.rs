@@ -1,0 +1,191 @@
+//! Nothing is lost under faults: notifications produced while the process delivering them is
+//! killed (`kill -9`, in the middle of deliveries to a slow receiver) all reach the receiver once
+//! another process takes over, each under its stable id (at least once: a receiver drops the
+//! duplicates by `X-Idbridge-Delivery`).
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::routing::post;
+use tokio::net::TcpListener;
+
+use crate::support::*;
+use crate::webhooks::{WEBHOOK_SECRET, webhook_config};
+use idbridge::store::{OneTimeId, OutgoingLogin, UpstreamProfile};
+
+crate::backend_tests!(a_killed_deliverer_loses_no_notification);
+
+/// How many notifications the run produces.
+const NOTIFICATIONS: usize = 1000;
+
+/// A receiver that takes its time (a few milliseconds an answer): the delivery ids it was sent,
+/// with their repeats.
+#[derive(Clone, Default)]
+struct SlowReceiver {
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl SlowReceiver {
+    async fn start(&self) -> String {
+        async fn take(State(receiver): State<SlowReceiver>, headers: HeaderMap) -> &'static str {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            let id = headers["x-idbridge-delivery"].to_str().unwrap().to_string();
+            receiver.seen.lock().unwrap().push(id);
+            "ok"
+        }
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let app = Router::new()
+            .route("/hook", post(take))
+            .with_state(self.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+        url
+    }
+
+    fn distinct(&self) -> HashSet<String> {
+        self.seen.lock().unwrap().iter().cloned().collect()
+    }
+
+    async fn wait_for(&self, count: usize, seconds: u64) {
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        while self.distinct().len() < count {
+            assert!(
+                Instant::now() < deadline,
+                "{} of {count} notifications arrived",
+                self.distinct().len()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+async fn a_killed_deliverer_loses_no_notification(backend: Backend) {
+    let receiver = SlowReceiver::default();
+    let url = receiver.start().await;
+    let db = TestDb::new(backend).await;
+    // This test's server produces the notifications and delivers none: its config has no webhook.
+    let producer = TestServer::start(&db, BASE_CONFIG).await;
+    let with_webhook = format!(
+        "{BASE_CONFIG}{}",
+        webhook_config(
+            &url,
+            r#"["ProfileCreatedNotification"]"#,
+            r#"timeout = "1s""#
+        )
+    );
+    let env = [("WEBHOOK_SECRET", WEBHOOK_SECRET)];
+    let config = parse_config(&with_webhook, &[env[0], ("SHOP_SECRET", SHOP_SECRET)]).unwrap();
+    let first = ServerProcess::spawn(&db, &with_webhook, &producer.base, &env).await;
+
+    // Produced while the first deliverer works, one new user (and notification) at a time.
+    let producing = {
+        let store = producer.state.store.clone();
+        let now = producer.clock.now();
+        tokio::spawn(async move {
+            for i in 0..NOTIFICATIONS {
+                let profile = UpstreamProfile {
+                    connection_id: "acme-oidc".into(),
+                    subject: format!("s-{i}"),
+                    email: format!("person-{i}@acme.com"),
+                    name: format!("Person {i}"),
+                    entity_ids: vec!["e-mer-1".into()],
+                    profile: Default::default(),
+                    session_index: None,
+                    logout_hint: None,
+                };
+                let login = OutgoingLogin {
+                    state_hash: format!("resume-{i}"),
+                    connection_id: profile.connection_id.clone(),
+                    browser_hash: String::new(),
+                    nonce: None,
+                    pkce_verifier: None,
+                    request_id: None,
+                    return_to: "/account".into(),
+                    pending_id: None,
+                    expires_at: now + 600,
+                };
+                // As the ACS keeps an answer, with its assertion ID to spend.
+                let assertion = OneTimeId {
+                    id: format!("a-{i}"),
+                    expires_at: now + 600,
+                };
+                store
+                    .accept_answer(
+                        Some(assertion),
+                        &profile,
+                        &format!("u-{i}"),
+                        login,
+                        &config,
+                        now,
+                    )
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    // Killed in the middle: some delivered, more claimed and in flight, the rest not yet made.
+    receiver.wait_for(NOTIFICATIONS / 5, 60).await;
+    // At a moment it holds claimed rows, where it can (SQLite's one writer may be between them).
+    let holding = "locked_until IS NOT NULL AND delivered_at IS NULL";
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while count_where(&producer, holding).await == 0 && Instant::now() < deadline {}
+    first.kill().await;
+    let delivered_before = receiver.distinct().len();
+    let held = count_where(&producer, holding).await;
+    if backend == Backend::Postgres {
+        assert!(held > 0, "killed in the middle of deliveries");
+    }
+    assert!(delivered_before < NOTIFICATIONS, "killed before the end");
+    producing.await.unwrap();
+    assert_eq!(producer.count("outbox").await, NOTIFICATIONS as i64);
+
+    // Another process takes over: the rest, and those the killed one held (once their lease of
+    // timeout + 5 s runs out).
+    let _second = ServerProcess::spawn(&db, &with_webhook, &producer.base, &env).await;
+    receiver.wait_for(NOTIFICATIONS, 60).await;
+    let ids: HashSet<String> = outbox_ids(&producer).await;
+    assert_eq!(
+        receiver.distinct(),
+        ids,
+        "every notification, by its own id"
+    );
+    let sent = receiver.seen.lock().unwrap().len();
+    println!(
+        "{NOTIFICATIONS} notifications: {delivered_before} delivered before the kill, {held} \
+         held by it, {sent} requests in all ({} repeats)",
+        sent - NOTIFICATIONS
+    );
+}
+
+/// The outbox's rows that match `condition`.
+async fn count_where(server: &TestServer, condition: &str) -> i64 {
+    use sea_orm::ConnectionTrait;
+    let db = server.state.store.connection();
+    db.query_one_raw(sea_orm::Statement::from_string(
+        db.get_database_backend(),
+        format!("SELECT COUNT(*) AS n FROM outbox WHERE {condition}"),
+    ))
+    .await
+    .unwrap()
+    .unwrap()
+    .try_get::<i64>("", "n")
+    .unwrap()
+}
+
+/// The ids of the outbox's rows, which are the payloads' `meta.id` and `X-Idbridge-Delivery`.
+async fn outbox_ids(server: &TestServer) -> HashSet<String> {
+    use sea_orm::ConnectionTrait;
+    let db = server.state.store.connection();
+    db.query_all_raw(sea_orm::Statement::from_string(
+        db.get_database_backend(),
+        "SELECT id FROM outbox".to_string(),
+    ))
+    .await
+    .unwrap()
+    .iter()
+    .map(|row| row.try_get::<String>("", "id").unwrap())
+    .collect()
+}
