@@ -1,7 +1,8 @@
 //! Nothing is lost under faults: notifications produced while the process delivering them is
 //! killed (`kill -9`, in the middle of deliveries to a slow receiver) all reach the receiver once
 //! another process takes over, each under its stable id (at least once: a receiver drops the
-//! duplicates by `X-Idbridge-Delivery`).
+//! duplicates by `X-Idbridge-Delivery`); and a process told to stop (SIGTERM) answers the
+//! requests it has begun before it exits.
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,7 +17,10 @@ use crate::support::*;
 use crate::webhooks::{WEBHOOK_SECRET, webhook_config};
 use idbridge::store::{OneTimeId, OutgoingLogin, UpstreamProfile};
 
-crate::backend_tests!(a_killed_deliverer_loses_no_notification);
+crate::backend_tests!(
+    a_killed_deliverer_loses_no_notification,
+    sigterm_lets_a_request_in_flight_finish,
+);
 
 /// How many notifications the run produces.
 const NOTIFICATIONS: usize = 1000;
@@ -188,4 +192,69 @@ async fn outbox_ids(server: &TestServer) -> HashSet<String> {
     .iter()
     .map(|row| row.try_get::<String>("", "id").unwrap())
     .collect()
+}
+
+/// A provider whose discovery takes `delay` to answer (and then is not there): a login that asks
+/// it is in flight that long. Its issuer URL.
+async fn slow_provider(delay: Duration) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", listener.local_addr().unwrap());
+    let app = Router::new().route(
+        "/.well-known/openid-configuration",
+        axum::routing::get(move || async move {
+            tokio::time::sleep(delay).await;
+            (axum::http::StatusCode::NOT_FOUND, "not here")
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    issuer
+}
+
+async fn sigterm_lets_a_request_in_flight_finish(backend: Backend) {
+    let issuer = slow_provider(Duration::from_secs(2)).await;
+    let config = format!(
+        r#"{BASE_CONFIG}
+[[connections]]
+id = "slow"
+type = "oidc"
+entity = "e-div-1"
+issuer = "{issuer}"
+client_id = "idbridge"
+client_secret = "env:SLOW_SECRET"
+timeout = "10s"
+"#
+    );
+    let db = TestDb::new(backend).await;
+    let env = [("SLOW_SECRET", "slow-secret-0123456789abcdefghijklmnop")];
+    let process = ServerProcess::spawn(&db, &config, "http://127.0.0.1", &env).await;
+    let login = process.url("/oidc/slow/login?return_to=/account");
+    let in_flight = tokio::spawn(async move { reqwest::Client::new().get(login).send().await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let base = process.base.clone();
+    let stopped = tokio::spawn(process.terminate(15));
+    // Told to stop, it takes no new connection, and answers the one it has begun in full.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        reqwest::Client::new()
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_err(),
+        "a new connection after SIGTERM is refused"
+    );
+    let answered = in_flight.await.unwrap().expect("an answer, not a reset");
+    assert_eq!(
+        answered.status(),
+        reqwest::StatusCode::BAD_GATEWAY,
+        "the provider could not be read: a full page"
+    );
+    assert!(
+        answered
+            .text()
+            .await
+            .unwrap()
+            .contains("Sign-in unavailable")
+    );
+    let status = stopped.await.unwrap().expect("it exits after the answer");
+    assert!(status.success(), "{status}");
 }

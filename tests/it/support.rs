@@ -367,6 +367,18 @@ impl ServerProcess {
         format!("{}{path}", self.base)
     }
 
+    /// Asks the process to stop as a service manager does (SIGTERM); whether it exited, and how,
+    /// within `seconds`.
+    pub async fn terminate(mut self, seconds: u64) -> Option<std::process::ExitStatus> {
+        let pid = self.child.id().expect("a running process") as libc::pid_t;
+        // SAFETY: kill(2) with a pid this test started and still owns.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        tokio::time::timeout(std::time::Duration::from_secs(seconds), self.child.wait())
+            .await
+            .ok()
+            .map(|status| status.expect("wait for idbridge"))
+    }
+
     /// Kills the process as `kill -9` does (SIGKILL: no chance to finish anything), and waits
     /// for it to be gone.
     pub async fn kill(mut self) {
