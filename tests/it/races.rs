@@ -17,7 +17,7 @@ use tokio::sync::Barrier;
 
 use crate::oidc::{Browser, PROVIDER_CONFIG, REDIRECT, RP_SECRET, VERIFIER, authorize_url};
 use crate::saml_idp::{IdpKey, encode};
-use crate::session_urls::{BACKEND_PASSWORD, SESSION_URLS_CONFIG, session_url_env};
+use crate::session_urls::{SESSION_URLS_CONFIG, session_url, session_url_env};
 use crate::support::*;
 use crate::upstream_saml::acme_spec;
 
@@ -294,20 +294,8 @@ allow_idp_initiated = true
 async fn a_session_url_opens_once_across_processes(backend: Backend) {
     let config = format!("{BASE_CONFIG}{SESSION_URLS_CONFIG}");
     let two = TwoProcesses::start(backend, &config, &session_url_env()).await;
-    let made: Value = Client::new()
-        .post(two.a.url("/urlgenerator/generateusersessionurl"))
-        .basic_auth("backend", Some(BACKEND_PASSWORD))
-        .json(&serde_json::json!({
-            "TargetUrl": "https://shop.example.com/?internalcustomer=C-7"
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let url = made["Url"].as_str().expect("a session URL").to_string();
-    let path = url.strip_prefix(&two.a.base).unwrap().to_string();
+    let path = session_url(&two.a, "https://shop.example.com/?internalcustomer=C-7").await;
+    let url = two.a.url(&path);
     // One person's browser: the page, then its button pressed twenty times over, at both.
     let browser = two.a.client();
     let page = page_text(&browser, &url).await;

@@ -34,7 +34,7 @@ password = "env:BACKEND_PASSWORD"
 scopes = ["sso_urls"]
 "#;
 
-pub(crate) const BACKEND_PASSWORD: &str = "backend password 0123456789";
+const BACKEND_PASSWORD: &str = "backend password 0123456789";
 const ENV: &[(&str, &str)] = &[
     (
         "HELPDESK_SECRET",
@@ -104,7 +104,7 @@ async fn request(
 }
 
 /// A session URL for `target`, asked for as the backend; returns its path (`/surl/<token>`).
-async fn session_url(server: &TestServer, target: &str) -> String {
+pub(crate) async fn session_url(server: &TestServer, target: &str) -> String {
     let body = json!({"TargetUrl": target}).to_string();
     let (status, _, answer) = request(server, Some(("backend", BACKEND_PASSWORD)), &body).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
