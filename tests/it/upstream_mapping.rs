@@ -256,7 +256,8 @@ async fn a_move_is_announced(backend: Backend) {
         .await;
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let payloads = receiver.accepted_payloads();
-    let seen: Vec<(&str, &str)> = payloads
+    // Notifications come in no particular order: by their type.
+    let mut seen: Vec<(&str, &str)> = payloads
         .iter()
         .map(|p| {
             (
@@ -265,6 +266,7 @@ async fn a_move_is_announced(backend: Backend) {
             )
         })
         .collect();
+    seen.sort();
     assert_eq!(
         seen,
         [
