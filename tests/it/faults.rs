@@ -4,6 +4,7 @@
 //! duplicates by `X-Idbridge-Delivery`); and a process told to stop (SIGTERM) answers the
 //! requests it has begun before it exits.
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -195,23 +196,28 @@ async fn outbox_ids(server: &TestServer) -> HashSet<String> {
 }
 
 /// A provider whose discovery takes `delay` to answer (and then is not there): a login that asks
-/// it is in flight that long. Its issuer URL.
-async fn slow_provider(delay: Duration) -> String {
+/// it is in flight that long. Its issuer URL, and a flag raised once it has been asked.
+async fn slow_provider(delay: Duration) -> (String, Arc<AtomicBool>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let issuer = format!("http://{}", listener.local_addr().unwrap());
+    let asked = Arc::new(AtomicBool::new(false));
+    let flag = asked.clone();
     let app = Router::new().route(
         "/.well-known/openid-configuration",
-        axum::routing::get(move || async move {
-            tokio::time::sleep(delay).await;
-            (axum::http::StatusCode::NOT_FOUND, "not here")
+        axum::routing::get(move || {
+            flag.store(true, Ordering::SeqCst);
+            async move {
+                tokio::time::sleep(delay).await;
+                (axum::http::StatusCode::NOT_FOUND, "not here")
+            }
         }),
     );
     tokio::spawn(async move { axum::serve(listener, app).await.ok() });
-    issuer
+    (issuer, asked)
 }
 
 async fn sigterm_lets_a_request_in_flight_finish(backend: Backend) {
-    let issuer = slow_provider(Duration::from_secs(2)).await;
+    let (issuer, asked) = slow_provider(Duration::from_secs(4)).await;
     let config = format!(
         r#"{BASE_CONFIG}
 [[connections]]
@@ -229,19 +235,30 @@ timeout = "10s"
     let process = ServerProcess::spawn(&db, &config, "http://127.0.0.1", &env).await;
     let login = process.url("/oidc/slow/login?return_to=/account");
     let in_flight = tokio::spawn(async move { reqwest::Client::new().get(login).send().await });
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The login is in flight once idbridge asks the provider.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !asked.load(Ordering::SeqCst) {
+        assert!(
+            Instant::now() < deadline,
+            "the login never reached the provider"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let base = process.base.clone();
-    let stopped = tokio::spawn(process.terminate(15));
-    // Told to stop, it takes no new connection, and answers the one it has begun in full.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(
-        reqwest::Client::new()
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .is_err(),
-        "a new connection after SIGTERM is refused"
-    );
+    let stopped = tokio::spawn(process.terminate(20));
+    // Told to stop, it soon takes no new connection, while the one it has begun goes on.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while reqwest::Client::new()
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .is_ok()
+    {
+        assert!(Instant::now() < deadline, "new connections still taken");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!in_flight.is_finished(), "the login is still in flight");
+    // And answers it in full.
     let answered = in_flight.await.unwrap().expect("an answer, not a reset");
     assert_eq!(
         answered.status(),
