@@ -130,6 +130,7 @@ impl ApiAuthError {
                 "temporarily_unavailable",
                 "too many password checks at once; try again in a moment",
             ),
+            ApiAuthError::Store(e) if e.is_unavailable() => UNAVAILABLE,
             ApiAuthError::Store(_) | ApiAuthError::Password(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server_error",
@@ -169,6 +170,13 @@ impl IntoResponse for ApiAuthError {
         response
     }
 }
+
+/// The answer's status, `error` code and text when the database is out of reach.
+pub const UNAVAILABLE: (StatusCode, &str, &str) = (
+    StatusCode::SERVICE_UNAVAILABLE,
+    "temporarily_unavailable",
+    "the service is briefly unavailable; try again in a moment",
+);
 
 /// The JSON error answer of the server-to-server APIs, `{"error": code, "message": text}`, with
 /// its log line.

@@ -244,6 +244,15 @@ impl PageError {
                 "Too busy",
                 "Too many people are signing in right now. Please try again in a moment.",
             ),
+            PageError::Store(e) | PageError::Upstream(UpstreamError::Store(e))
+                if e.is_unavailable() =>
+            {
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Temporarily unavailable",
+                    "This service cannot answer right now. Please try again in a moment.",
+                )
+            }
             PageError::Store(_)
             | PageError::Internal(_)
             | PageError::Upstream(
@@ -327,6 +336,15 @@ impl BackChannelError {
                 "temporarily_unavailable",
                 "the provider's keys could not be read".into(),
             ),
+            PageError::Store(e) | PageError::Upstream(UpstreamError::Store(e))
+                if e.is_unavailable() =>
+            {
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    "the service is briefly unavailable".into(),
+                )
+            }
             _ => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server_error",

@@ -6,7 +6,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use crate::api_auth::{ApiAuthError, json_error};
+use crate::api_auth::{self, ApiAuthError, json_error};
 use crate::http::PageError;
 use crate::store::StoreError;
 
@@ -83,6 +83,7 @@ impl IntoResponse for ApiError {
                         "no_email",
                         "the user has no email address, which this product signs people in by",
                     ),
+                    ProductError::Store(e) if e.is_unavailable() => api_auth::UNAVAILABLE,
                     ProductError::Sign(_) | ProductError::Url(_) | ProductError::Store(_) => (
                         StatusCode::INTERNAL_SERVER_ERROR,
                         "server_error",

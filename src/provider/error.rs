@@ -87,6 +87,7 @@ pub enum OAuthError {
     UnsupportedGrantType,
     InvalidScope(String),
     Server(String),
+    Store(StoreError),
 }
 
 impl OAuthError {
@@ -98,22 +99,29 @@ impl OAuthError {
             OAuthError::UnauthorizedClient(_) => ErrorCode::UnauthorizedClient,
             OAuthError::UnsupportedGrantType => ErrorCode::UnsupportedGrantType,
             OAuthError::InvalidScope(_) => ErrorCode::InvalidScope,
-            OAuthError::Server(_) => ErrorCode::ServerError,
+            OAuthError::Store(e) if e.is_unavailable() => ErrorCode::TemporarilyUnavailable,
+            OAuthError::Server(_) | OAuthError::Store(_) => ErrorCode::ServerError,
         }
     }
 }
 
 impl From<StoreError> for OAuthError {
     fn from(error: StoreError) -> OAuthError {
-        OAuthError::Server(error.to_string())
+        OAuthError::Store(error)
     }
 }
 
 impl From<KeyError> for OAuthError {
     fn from(error: KeyError) -> OAuthError {
-        OAuthError::Server(error.to_string())
+        match error {
+            KeyError::Store(e) => OAuthError::Store(e),
+            other => OAuthError::Server(other.to_string()),
+        }
     }
 }
+
+/// The description of an answer that the database being out of reach made impossible.
+const UNAVAILABLE: &str = "the service is briefly unavailable; try again in a moment";
 
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
@@ -122,13 +130,12 @@ impl IntoResponse for OAuthError {
                 StatusCode::UNAUTHORIZED,
                 "client authentication failed".to_string(),
             ),
-            OAuthError::Server(cause) => {
+            OAuthError::Store(cause) if cause.is_unavailable() => {
                 tracing::error!(error = %cause, "token endpoint failed");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal error".to_string(),
-                )
+                (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE.to_string())
             }
+            OAuthError::Store(cause) => internal_error(cause),
+            OAuthError::Server(cause) => internal_error(cause),
             OAuthError::UnsupportedGrantType => (
                 StatusCode::BAD_REQUEST,
                 "grant_type is not supported".to_string(),
@@ -158,13 +165,22 @@ impl IntoResponse for OAuthError {
     }
 }
 
+/// The 500 answer's status and description, with its cause logged.
+fn internal_error(cause: &dyn std::fmt::Display) -> (StatusCode, String) {
+    tracing::error!(error = %cause, "token endpoint failed");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error".to_string(),
+    )
+}
+
 /// An error of a resource request with a bearer token (RFC 6750 section 3).
 #[derive(Debug, thiserror::Error)]
 #[error("{}", self.code())]
 pub enum BearerError {
     Missing,
     InvalidToken,
-    Server(String),
+    Store(StoreError),
 }
 
 impl BearerError {
@@ -172,14 +188,15 @@ impl BearerError {
         match self {
             BearerError::Missing => ErrorCode::InvalidRequest,
             BearerError::InvalidToken => ErrorCode::InvalidToken,
-            BearerError::Server(_) => ErrorCode::ServerError,
+            BearerError::Store(e) if e.is_unavailable() => ErrorCode::TemporarilyUnavailable,
+            BearerError::Store(_) => ErrorCode::ServerError,
         }
     }
 }
 
 impl From<StoreError> for BearerError {
     fn from(error: StoreError) -> BearerError {
-        BearerError::Server(error.to_string())
+        BearerError::Store(error)
     }
 }
 
@@ -190,14 +207,7 @@ impl IntoResponse for BearerError {
             BearerError::InvalidToken => "Bearer realm=\"idbridge\", error=\"invalid_token\", \
                  error_description=\"the access token is unknown, expired or revoked\""
                 .to_string(),
-            BearerError::Server(cause) => {
-                tracing::error!(error = %cause, "userinfo failed");
-                return (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    Json(json!({"error": ErrorCode::ServerError.as_str()})),
-                )
-                    .into_response();
-            }
+            BearerError::Store(cause) => return server_failure(self.code(), cause),
         };
         let mut response = (
             StatusCode::UNAUTHORIZED,
@@ -211,6 +221,17 @@ impl IntoResponse for BearerError {
         }
         response
     }
+}
+
+/// The answer of a resource request that failed on our side: 503 when the database is out of
+/// reach (`temporarily_unavailable`), 500 otherwise; the cause goes to the log only.
+fn server_failure(code: ErrorCode, cause: &StoreError) -> Response {
+    tracing::error!(error = %cause, "userinfo failed");
+    let status = match code {
+        ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    (status, Json(json!({"error": code.as_str()}))).into_response()
 }
 
 /// An error of an authorization request that may be sent back to the client, because its

@@ -37,6 +37,10 @@ impl IntoResponse for GenerateError {
                 "the body must be a JSON object with a TargetUrl string".to_string(),
             ),
             GenerateError::Target(refused) => (StatusCode::BAD_REQUEST, refused.to_string()),
+            GenerateError::Store(e) if e.is_unavailable() => {
+                let (status, _, message) = api_auth::UNAVAILABLE;
+                (status, message.to_string())
+            }
             GenerateError::Store(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal error".to_string(),

@@ -247,12 +247,9 @@ async fn spend_code_rows(
         .await
 }
 
-/// The same failure for each of `count` writes.
+/// The same failure for each of `count` writes, of its own kind (a lost database stays one).
 fn every_one<O>(error: &DbErr, count: usize) -> Vec<Result<O, DbErr>> {
-    let message = error.to_string();
-    (0..count)
-        .map(|_| Err(DbErr::Custom(message.clone())))
-        .collect()
+    (0..count).map(|_| Err(error.clone())).collect()
 }
 
 #[cfg(test)]

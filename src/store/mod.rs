@@ -29,7 +29,8 @@ use batch::Batcher;
 use idbridge_migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, RuntimeErr,
+    Statement,
 };
 use tables::{access_token, authorization_code};
 use userinfo_cache::UserinfoCache;
@@ -144,6 +145,38 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the database writer task has stopped")]
     WriterStopped,
+}
+
+impl StoreError {
+    /// Whether the database could not be reached or did not answer: a state that passes (a
+    /// restarted server, a cut network), answered with 503 rather than as a fault of ours. The
+    /// pool drops a connection that failed, so the next request connects afresh.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Db(DbErr::ConnectionAcquire(_) | DbErr::Conn(_)) => true,
+            StoreError::Db(DbErr::Exec(RuntimeErr::SqlxError(e)))
+            | StoreError::Db(DbErr::Query(RuntimeErr::SqlxError(e))) => sqlx_unavailable(e),
+            StoreError::Db(_) | StoreError::Corrupt(_) | StoreError::WriterStopped => false,
+        }
+    }
+}
+
+/// Whether a driver error says the database is out of reach: the connection broke or could not
+/// be had, or PostgreSQL refused or ended it (SQLSTATE class 08, connection exception; 53300,
+/// too many connections; 57P01 to 57P03, shutting down or starting up).
+fn sqlx_unavailable(error: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error;
+    match error {
+        Error::Io(_)
+        | Error::Tls(_)
+        | Error::PoolTimedOut
+        | Error::PoolClosed
+        | Error::WorkerCrashed => true,
+        Error::Database(e) => e.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "53300" | "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
+    }
 }
 
 /// A handle on the database; cheap to clone (it wraps connection pools).
@@ -267,5 +300,44 @@ impl Store {
     /// The underlying connection, for tests that inspect stored rows.
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use sea_orm::sqlx;
+    use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr};
+
+    use super::StoreError;
+
+    fn exec(error: sqlx::Error) -> StoreError {
+        StoreError::Db(DbErr::Exec(RuntimeErr::SqlxError(Arc::new(error))))
+    }
+
+    /// A database out of reach is told from a refused or broken write.
+    #[test]
+    fn a_lost_database_is_unavailable_and_nothing_else_is() {
+        let reset = || std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        for unavailable in [
+            StoreError::Db(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout)),
+            StoreError::Db(DbErr::Conn(RuntimeErr::SqlxError(Arc::new(
+                sqlx::Error::Io(reset()),
+            )))),
+            exec(sqlx::Error::Io(reset())),
+            exec(sqlx::Error::PoolTimedOut),
+        ] {
+            assert!(unavailable.is_unavailable(), "{unavailable}");
+        }
+        for fault in [
+            exec(sqlx::Error::RowNotFound),
+            exec(sqlx::Error::Protocol("garbled".into())),
+            StoreError::Db(DbErr::Custom("refused by the test".into())),
+            StoreError::Corrupt("bad row".into()),
+            StoreError::WriterStopped,
+        ] {
+            assert!(!fault.is_unavailable(), "{fault}");
+        }
     }
 }

@@ -1,8 +1,10 @@
 //! Nothing is lost under faults: notifications produced while the process delivering them is
 //! killed (`kill -9`, in the middle of deliveries to a slow receiver) all reach the receiver once
 //! another process takes over, each under its stable id (at least once: a receiver drops the
-//! duplicates by `X-Idbridge-Delivery`); and a process told to stop (SIGTERM) answers the
-//! requests it has begun before it exits.
+//! duplicates by `X-Idbridge-Delivery`); a process told to stop (SIGTERM) answers the requests
+//! it has begun before it exits; and while the database is out of reach every request that
+//! needs it is answered 503 without internals, `/readyz` says so, and the server serves again
+//! once the database is back, without a restart.
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,8 +14,13 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
-use tokio::net::TcpListener;
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 
+use crate::oidc::{Browser, PROVIDER_CONFIG, RP_SECRET, authorize_url, redeem};
+use crate::session_urls::{SESSION_URLS_CONFIG, session_url_env};
 use crate::support::*;
 use crate::webhooks::{WEBHOOK_SECRET, webhook_config};
 use idbridge::store::{OneTimeId, OutgoingLogin, UpstreamProfile};
@@ -274,4 +281,250 @@ timeout = "10s"
     );
     let status = stopped.await.unwrap().expect("it exits after the answer");
     assert!(status.success(), "{status}");
+}
+
+/// A TCP proxy in front of the database server that the test can cut, as when the database goes
+/// away (every connection through it is closed, and each new one as soon as it is made), and
+/// restore.
+struct DatabaseProxy {
+    address: std::net::SocketAddr,
+    cut: Arc<watch::Sender<bool>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl DatabaseProxy {
+    async fn start(server: String) -> DatabaseProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let cut = Arc::new(watch::channel(false).0);
+        let cuts = cut.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if *cuts.borrow() {
+                    continue; // dropped: closed at once
+                }
+                let mut cut = cuts.subscribe();
+                let server = server.clone();
+                tokio::spawn(async move {
+                    let Ok(mut database) = TcpStream::connect(&server).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut database) => {}
+                        _ = cut.wait_for(|cut| *cut) => {}
+                    }
+                });
+            }
+        });
+        DatabaseProxy { address, cut, task }
+    }
+
+    fn cut(&self) {
+        self.cut.send_replace(true);
+    }
+
+    fn restore(&self) {
+        self.cut.send_replace(false);
+    }
+}
+
+impl Drop for DatabaseProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Words of what idbridge runs on, which an answer must not show: the driver's and database's
+/// errors, addresses, panics.
+const INTERNALS: &[&str] = &[
+    "sqlx",
+    "database",
+    "postgres",
+    "connection",
+    "pool",
+    "query",
+    "os error",
+    "error returned",
+    "127.0.0.1",
+    "panicked",
+    "backtrace",
+    "src/",
+];
+
+/// What one request during the outage is, and what it was answered.
+struct Answered {
+    what: &'static str,
+    status: StatusCode,
+    body: String,
+}
+
+async fn answered(what: &'static str, request: reqwest::RequestBuilder) -> Answered {
+    let response = request.send().await.expect("an answer");
+    Answered {
+        what,
+        status: response.status(),
+        body: response.text().await.unwrap(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: scripts/test runs it (set IDBRIDGE_TEST_POSTGRES_URL)"]
+async fn postgres_a_database_gone_for_a_while_is_503_then_served_again() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let proxy = DatabaseProxy::start(db.server_address()).await;
+    let config = format!(
+        "{BASE_CONFIG}{PROVIDER_CONFIG}{SESSION_URLS_CONFIG}\n[server]\nuserinfo_cache = \"0s\"\n"
+    );
+    let mut env = session_url_env();
+    env.push(("RP_SECRET", RP_SECRET));
+    let backend_password = env
+        .iter()
+        .find(|(k, _)| *k == "BACKEND_PASSWORD")
+        .unwrap()
+        .1;
+    let server = TestServer::start_with(
+        &db.reached_at(proxy.address),
+        &config,
+        idbridge::Clock::system(),
+        &env,
+    )
+    .await
+    .unwrap();
+
+    // Before: Alice signed in, with tokens, and a code not yet redeemed.
+    let browser = Browser::new(&server);
+    let authorize = authorize_url(&server, "rp-eddsa", &[]);
+    let code = browser.authorize(&authorize, true).await.param("code");
+    let (status, tokens) = redeem(&server, "rp-eddsa", &code.unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let access = tokens["access_token"].as_str().unwrap().to_string();
+    let kept_code = browser
+        .authorize(&authorize, true)
+        .await
+        .param("code")
+        .unwrap();
+    let other = server.client();
+    let csrf = csrf_token_at(&server.base, &other, "/sso/v2/login").await;
+    let requests = || {
+        let http = reqwest::Client::new();
+        [
+            ("the account page", browser.http.get(server.url("/account"))),
+            (
+                "a login",
+                other.post(server.url("/sso/v2/login")).form(&[
+                    ("email", ALICE_EMAIL),
+                    ("password", ALICE_PASSWORD),
+                    ("csrf", &csrf),
+                    ("return_to", "/account"),
+                ]),
+            ),
+            (
+                "the token endpoint",
+                http.post(server.url("/sso/v2/token"))
+                    .basic_auth("rp-eddsa", Some(RP_SECRET))
+                    .form(&[
+                        ("grant_type", "authorization_code"),
+                        ("code", &kept_code),
+                        ("redirect_uri", crate::oidc::REDIRECT),
+                        ("code_verifier", crate::oidc::VERIFIER),
+                    ]),
+            ),
+            (
+                "userinfo",
+                http.get(server.url("/sso/v2/userinfo"))
+                    .bearer_auth(&access),
+            ),
+            (
+                "introspection",
+                http.post(server.url("/sso/v2/introspect"))
+                    .basic_auth("rp-eddsa", Some(RP_SECRET))
+                    .form(&[("token", &access)]),
+            ),
+            (
+                "the session URL API",
+                http.post(server.url("/urlgenerator/generateusersessionurl"))
+                    .basic_auth("backend", Some(backend_password))
+                    .json(&serde_json::json!({
+                        "TargetUrl": "https://shop.example.com/?internalcustomer=C-9"
+                    })),
+            ),
+        ]
+    };
+    let ready = || async {
+        reqwest::get(server.url("/readyz"))
+            .await
+            .expect("an answer")
+            .status()
+    };
+    assert_eq!(ready().await, StatusCode::OK);
+
+    // The database goes away, for some seconds.
+    proxy.cut();
+    let gone = Instant::now();
+    assert_eq!(ready().await, StatusCode::SERVICE_UNAVAILABLE, "not ready");
+    let alive = reqwest::get(server.url("/healthz")).await.unwrap();
+    assert_eq!(alive.status(), StatusCode::OK, "alive all the same");
+    for (what, request) in requests() {
+        let answer = answered(what, request).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{what}: {}",
+            answer.body
+        );
+        let body = answer.body.to_lowercase();
+        for word in INTERNALS {
+            assert!(
+                !body.contains(word),
+                "{what} shows {word:?}: {}",
+                answer.body
+            );
+        }
+        if answer.body.starts_with("<!doctype html>") {
+            assert_eq!(
+                texts(&answer.body, "h1"),
+                ["Temporarily unavailable"],
+                "{what}: an error page"
+            );
+        } else {
+            let json: Value = serde_json::from_str(&answer.body).expect("JSON");
+            let code = json
+                .get("error")
+                .or_else(|| json.get("ResultMessage"))
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            assert!(code.contains("unavailable"), "{}: {json}", answer.what);
+        }
+    }
+    while gone.elapsed() < Duration::from_secs(3) {
+        assert_eq!(ready().await, StatusCode::SERVICE_UNAVAILABLE, "not ready");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // It comes back: ready again, and served, by the same process.
+    proxy.restore();
+    let back = Instant::now();
+    while ready().await != StatusCode::OK {
+        assert!(
+            back.elapsed() < Duration::from_secs(30),
+            "never ready again"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for (what, request) in requests() {
+        let answer = answered(what, request).await;
+        assert_eq!(answer.status, StatusCode::OK, "{what}: {}", answer.body);
+        if what == "a login" {
+            assert_eq!(texts(&answer.body, "h1"), ["Continuing…"], "signed in");
+        }
+        if what == "the token endpoint" {
+            // The failed redemption spent nothing: the code gives its tokens now.
+            let tokens: Value = serde_json::from_str(&answer.body).unwrap();
+            assert!(tokens["access_token"].is_string(), "{tokens}");
+        }
+        if what == "introspection" {
+            let introspected: Value = serde_json::from_str(&answer.body).unwrap();
+            assert_eq!(introspected["active"], true);
+        }
+    }
 }

@@ -122,6 +122,30 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// The PostgreSQL server's address (`host:port`) in this database's URL.
+    pub fn server_address(&self) -> String {
+        let url = url::Url::parse(&self.url).expect("a database URL");
+        format!(
+            "{}:{}",
+            url.host_str().expect("a host"),
+            url.port().expect("a port")
+        )
+    }
+
+    /// The same database reached at `address` instead, such as a proxy in front of its server.
+    pub fn reached_at(&self, address: std::net::SocketAddr) -> TestDb {
+        let mut url = url::Url::parse(&self.url).expect("a database URL");
+        url.set_ip_host(address.ip()).expect("a URL with a host");
+        url.set_port(Some(address.port()))
+            .expect("a URL with a host");
+        TestDb {
+            url: url.to_string(),
+            _dir: None,
+        }
+    }
+}
+
 fn hex_id() -> String {
     idbridge::crypto::sha256_hex(&idbridge::crypto::random_token())[..16].to_string()
 }
