@@ -799,51 +799,11 @@ async fn oversize_provider_answers_are_refused(backend: Backend) {
     chained_login(&chain).await;
 }
 
-/// The login starts at one idbridge process and comes back to another on the same database.
-async fn a_callback_may_land_on_another_process(backend: Backend) {
-    let chain = Chain::start(backend, false).await;
-    let second = ServerProcess::spawn(
-        &chain._dbs.0,
-        &bridge_config(&chain.b_base, "5s", DOMAINS),
-        &chain.a.base,
-        &[
-            ("RP_SECRET", RP_SECRET),
-            ("UPSTREAM_SECRET", UPSTREAM_SECRET),
-        ],
-    )
-    .await;
-    let http = chain.a.client();
-    let stopped = Walk {
-        allow_at_upstream: true,
-        stop_at_callback: true,
-    };
-    let Landing::Left(callback) = walk(&chain, &http, &rp_login(&chain), stopped).await else {
-        panic!("no callback");
-    };
-    let elsewhere = second.url(&format!(
-        "{}?{}",
-        callback.path(),
-        callback.query().unwrap()
-    ));
-    let response = http.get(elsewhere).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let resume = location(&response).unwrap();
-    assert!(
-        resume.starts_with("/sso/v2/authorize/resume?id="),
-        "{resume}"
-    );
-    let Landing::Left(back) = walk(&chain, &http, &chain.a.url(&resume), ALLOW).await else {
-        panic!("the login did not come back to the relying party");
-    };
-    let code = param(&back, "code").expect("a code");
-    let (status, _) = redeem(&chain.a, "rp-rs256", &code).await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(chain.a.count("upstream_identities").await, 1);
-}
-
-/// The same callback, brought 20 times at once by the browser that started the login, to A and
-/// to a second process of A: one signs in, the rest are refused.
-async fn a_callback_is_taken_once_across_processes(backend: Backend) {
+/// A chain with a second process of A on A's database, and a login walked up to A's callback
+/// in `http`, not yet taken: the callback's path and query.
+async fn callback_beside_a_second_process(
+    backend: Backend,
+) -> (Chain, ServerProcess, Client, String) {
     let chain = Chain::start(backend, false).await;
     let second = ServerProcess::spawn(
         &chain._dbs.0,
@@ -864,6 +824,32 @@ async fn a_callback_is_taken_once_across_processes(backend: Backend) {
         panic!("no callback");
     };
     let path = format!("{}?{}", callback.path(), callback.query().unwrap());
+    (chain, second, http, path)
+}
+
+/// The login starts at one idbridge process and comes back to another on the same database.
+async fn a_callback_may_land_on_another_process(backend: Backend) {
+    let (chain, second, http, path) = callback_beside_a_second_process(backend).await;
+    let response = http.get(second.url(&path)).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let resume = location(&response).unwrap();
+    assert!(
+        resume.starts_with("/sso/v2/authorize/resume?id="),
+        "{resume}"
+    );
+    let Landing::Left(back) = walk(&chain, &http, &chain.a.url(&resume), ALLOW).await else {
+        panic!("the login did not come back to the relying party");
+    };
+    let code = param(&back, "code").expect("a code");
+    let (status, _) = redeem(&chain.a, "rp-rs256", &code).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(chain.a.count("upstream_identities").await, 1);
+}
+
+/// The same callback, brought 20 times at once by the browser that started the login, to A and
+/// to a second process of A: one signs in, the rest are refused.
+async fn a_callback_is_taken_once_across_processes(backend: Backend) {
+    let (chain, second, http, path) = callback_beside_a_second_process(backend).await;
     let results = crate::races::race([&chain.a.base, &second.base], |base| {
         http.get(format!("{base}{path}"))
     })
