@@ -25,7 +25,6 @@ pub mod vocabulary;
 pub mod web;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
@@ -58,7 +57,7 @@ pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) {
     let sweeper = tokio::spawn(sweep_periodically(state.clone()));
     let checkpointer = tokio::spawn(checkpoint_periodically(state.store.clone()));
     let refresher = tokio::spawn(refresh_idp_metadata(state.clone()));
@@ -67,18 +66,13 @@ pub async fn serve(
         state.clone(),
         delivery_stopped,
     ));
-    let served = axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    let header_timeout = state.config.server.header_timeout;
+    http::listen::serve(listener, app(state), header_timeout, shutdown).await;
     sweeper.abort();
     checkpointer.abort();
     refresher.abort();
     stop_delivery.send(true).ok();
     delivery.await.ok();
-    served
 }
 
 /// Makes successors of keys older than `keys.rotate_after` and retires keys nothing needs.

@@ -104,9 +104,8 @@ async fn serve(path: Option<&Path>) -> Result<(), String> {
     } else {
         println!("idbridge is running: open {issuer}/account");
     }
-    idbridge::serve(listener, state, shutdown_signal())
-        .await
-        .map_err(|e| format!("server error: {e}"))
+    idbridge::serve(listener, state, shutdown_signal()).await;
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -9,7 +9,7 @@ use crate::clients::Clients;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::keys::{self, KeyError, KeyRing};
-use crate::limits::{self, LimitError, PendingGauge};
+use crate::limits::{self, ClientRates, LimitError, PendingGauge};
 use crate::password::{self, Argon2Gate, PasswordError};
 use crate::password_check::PasswordChecker;
 use crate::store::{Store, StoreError};
@@ -35,6 +35,8 @@ pub struct AppState {
     pub api_auth: Arc<VerifiedCache>,
     /// How many pending logins this process believes are alive (see `limits`).
     pub pending_gauge: Arc<PendingGauge>,
+    /// Request rates at the endpoints where clients authenticate.
+    pub client_rates: Arc<ClientRates>,
 }
 
 impl crate::http::Site for AppState {
@@ -52,6 +54,10 @@ impl crate::http::Site for AppState {
 
     fn trusted_proxies(&self) -> &[IpNet] {
         &self.config.server.trusted_proxies
+    }
+
+    fn request_timeout(&self) -> std::time::Duration {
+        self.config.server.request_timeout
     }
 }
 
@@ -117,6 +123,7 @@ impl AppState {
         if let Some(error) = connectors.fetch_metadata().await.into_iter().next() {
             return Err(error.into());
         }
+        let client_rates = Arc::new(ClientRates::new(&config.server));
         Ok(AppState {
             clients: Arc::new(Clients::new(&config.clients)),
             keys: Arc::new(keys),
@@ -129,6 +136,7 @@ impl AppState {
             argon2: Arc::new(Argon2Gate::for_this_machine()),
             api_auth: Arc::new(VerifiedCache::default()),
             pending_gauge: Arc::new(PendingGauge::default()),
+            client_rates,
         })
     }
 }

@@ -190,6 +190,16 @@ pub fn json_error(
     (status, Json(json!({"error": code, "message": message}))).into_response()
 }
 
+/// The status and message of an API request whose body could not be read: 413 when it is over
+/// the endpoint's limit (`rejected` is the extractor's status), else 400 with what was expected.
+pub fn unreadable_body(rejected: StatusCode, expected: &'static str) -> (StatusCode, &'static str) {
+    if rejected == StatusCode::PAYLOAD_TOO_LARGE {
+        (rejected, "the body is larger than this endpoint accepts")
+    } else {
+        (StatusCode::BAD_REQUEST, expected)
+    }
+}
+
 /// The log line of a failed API request: the cause at `error` level for a 5xx, at `info`
 /// otherwise.
 pub fn log_failure(status: StatusCode, cause: &dyn std::error::Error) {

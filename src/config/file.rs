@@ -38,6 +38,10 @@ pub struct FileServer {
     pub userinfo_cache: Option<String>,
     pub pending_logins_per_minute: Option<i64>,
     pub max_pending_logins: Option<i64>,
+    pub token_requests_per_second_per_address: Option<i64>,
+    pub token_requests_per_second_per_client: Option<i64>,
+    pub request_timeout: Option<String>,
+    pub header_timeout: Option<String>,
     pub legacy_sunset: Option<String>,
 }
 

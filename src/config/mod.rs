@@ -63,6 +63,17 @@ pub struct ServerConfig {
     pub pending_logins_per_minute: u32,
     /// Unexpired pending logins the whole deployment keeps at most.
     pub max_pending_logins: u64,
+    /// Requests one client address (IPv6: its /64) may make per second at the endpoints where
+    /// clients authenticate (token, introspection, revocation), counted in each process.
+    pub token_requests_per_second_per_address: u32,
+    /// Requests one authenticated client may make per second at those endpoints, in each process.
+    pub token_requests_per_second_per_client: u32,
+    /// The longest a request may take from its headers to its answer (a slow body included);
+    /// longer ones are answered 408.
+    pub request_timeout: Duration,
+    /// How long a connection may take to deliver a request's headers, from its opening or from the
+    /// previous answer; a connection slower than that (or idle that long) is closed.
+    pub header_timeout: Duration,
     /// When the old `/authentication/v1/*` paths go away (Unix seconds, midnight UTC), told
     /// in their `Sunset` header; none announced when `None`.
     pub legacy_sunset: Option<i64>,

@@ -1,13 +1,13 @@
-//! Layers every response passes through: security headers, and one structured log line per
-//! request (method, route, status, latency, client address — never a query string, which can
-//! carry codes and tokens).
+//! Layers every request and response passes through: the request timeout, security headers, and
+//! one structured log line per request (method, route, status, latency, client address — never a
+//! query string, which can carry codes and tokens).
 use std::net::IpAddr;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use super::Site;
 use super::client_addr::client_addr;
@@ -26,9 +26,39 @@ pub fn policy_with_frames<'a>(origins: impl Iterator<Item = &'a str>) -> String 
     format!("{CONTENT_SECURITY_POLICY}; frame-src {}", origins.join(" "))
 }
 
-pub async fn security_headers(request: Request, next: Next) -> Response {
+/// How long a client is asked to wait after a 503 that did not say: the database coming back
+/// or a restart takes seconds.
+const RETRY_AFTER_UNAVAILABLE: u32 = 5;
+
+/// Answers 408 when a request is not answered within the site's request timeout: a body
+/// trickled in slowly, or a handler stuck on something that will not come. The connection is
+/// closed, since the request's body may be half read.
+pub async fn request_timeout<S: Site>(
+    State(site): State<S>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match tokio::time::timeout(site.request_timeout(), next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => (
+            StatusCode::REQUEST_TIMEOUT,
+            [(header::CONNECTION, "close")],
+            "The request took too long.\n",
+        )
+            .into_response(),
+    }
+}
+
+/// Security headers on every response, and a `Retry-After` on every 503 that has none.
+pub async fn common_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
+    let unavailable = response.status() == StatusCode::SERVICE_UNAVAILABLE;
     let headers = response.headers_mut();
+    if unavailable {
+        headers
+            .entry(header::RETRY_AFTER)
+            .or_insert(HeaderValue::from(RETRY_AFTER_UNAVAILABLE));
+    }
     // A handler that posts to a client (form_post) sets its own policy.
     headers
         .entry(header::CONTENT_SECURITY_POLICY)

@@ -1,12 +1,13 @@
-//! HTTP plumbing under every page and API: cookies, CSRF tokens, the error page, the layers every
-//! response passes through (security headers, the request log, the client address), and the
-//! building of responses (templates, redirects, the page that moves on after a form). It knows no
+//! HTTP plumbing under every page and API: accepting connections, cookies, CSRF tokens, the error
+//! page, the layers every request and response passes through (timeout, security headers, the
+//! request log, the client address), and the building of responses (templates, redirects, the page that moves on after a form). It knows no
 //! page and no feature; what it needs of the running server it asks through [`Site`], which
 //! `AppState` provides (docs/architecture.md, "Layers").
 mod client_addr;
 pub mod cookies;
 pub mod csrf;
 pub mod error;
+pub mod listen;
 mod middleware;
 pub mod pages;
 mod site;
@@ -26,7 +27,11 @@ pub fn with_layers<S: Site>(routes: Router<S>, site: S) -> Router {
     routes
         .fallback(|| async { PageError::NotFound })
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
-        .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            site.clone(),
+            middleware::request_timeout::<S>,
+        ))
+        .layer(axum::middleware::from_fn(middleware::common_headers))
         .layer(axum::middleware::from_fn_with_state(
             site.clone(),
             middleware::request_log::<S>,

@@ -1,5 +1,7 @@
 //! What the HTTP plumbing needs of the running server, asked through a trait so that the
 //! plumbing need not know `AppState` (which knows every feature).
+use std::time::Duration;
+
 use ipnet::IpNet;
 
 /// What the plumbing needs to know of the running server.
@@ -12,4 +14,6 @@ pub trait Site: Clone + Send + Sync + 'static {
     fn session_ttl(&self) -> i64;
     /// The proxies whose `X-Forwarded-For` is believed.
     fn trusted_proxies(&self) -> &[IpNet];
+    /// The longest a request may take, its body included.
+    fn request_timeout(&self) -> Duration;
 }

@@ -7,16 +7,23 @@
 //!   scan, so each process counts at most once a second and adds what it admits meanwhile;
 //! - per client address (IPv6 by /64), `server.pending_logins_per_minute` in a fixed one-minute
 //!   window, counted in the database so that every process shares the count.
+//!
+//! The endpoints where clients authenticate are bounded in each process's memory instead
+//! ([`ClientRates`]): they are the hot path, and a database write per request would double their
+//! cost.
 mod gauge;
+mod rate;
 
 use std::net::IpAddr;
+use std::time::{Duration, Instant};
 
 pub use gauge::PendingGauge;
+use rate::RateLimit;
 
 use crate::config::ServerConfig;
 use crate::http::PageError;
 use crate::store::{Store, StoreError};
-use crate::vocabulary::addresses::address_key;
+use crate::vocabulary::addresses::{address_key, counted_address};
 
 /// The window of the per-address limit, in seconds.
 const WINDOW: i64 = 60;
@@ -38,6 +45,35 @@ impl From<LimitError> for PageError {
             LimitError::Full { .. } => PageError::PendingFull,
             LimitError::Store(e) => PageError::Store(e),
         }
+    }
+}
+
+/// The rates of the token, introspection and revocation endpoints: per client address before
+/// the client is known, and per client once it has authenticated (so that no one can spend a
+/// client's rate by sending its id with a wrong secret).
+#[derive(Debug)]
+pub struct ClientRates {
+    per_address: RateLimit<IpAddr>,
+    per_client: RateLimit<String>,
+}
+
+impl ClientRates {
+    pub fn new(limits: &ServerConfig) -> ClientRates {
+        ClientRates {
+            per_address: RateLimit::per_second(limits.token_requests_per_second_per_address),
+            per_client: RateLimit::per_second(limits.token_requests_per_second_per_client),
+        }
+    }
+
+    /// Counts a request from `client`; `Err` says how long until it may try again.
+    pub fn admit_address(&self, client: IpAddr) -> Result<(), Duration> {
+        self.per_address
+            .admit(counted_address(client), Instant::now())
+    }
+
+    /// Counts a request of the authenticated client `client_id`.
+    pub fn admit_client(&self, client_id: &str) -> Result<(), Duration> {
+        self.per_client.admit(client_id.to_string(), Instant::now())
     }
 }
 

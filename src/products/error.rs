@@ -6,7 +6,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use crate::api_auth::{self, ApiAuthError, json_error};
+use crate::api_auth::{self, ApiAuthError, json_error, unreadable_body};
 use crate::http::PageError;
 use crate::store::StoreError;
 
@@ -61,12 +61,14 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
             ApiError::Auth(auth) => auth.into_response(),
-            ApiError::Body(rejection) => json_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "the body must be a JSON object with user_id or internal_customer and the destination's fields",
-                &rejection,
-            ),
+            ApiError::Body(rejection) => {
+                let (status, message) = unreadable_body(
+                    rejection.status(),
+                    "the body must be a JSON object with user_id or internal_customer and the \
+                     destination's fields",
+                );
+                json_error(status, "invalid_request", message, &rejection)
+            }
             ApiError::Product(error) => {
                 let (status, code, message) = match &error {
                     ProductError::UnknownProduct => {

@@ -1,6 +1,8 @@
 //! How a client proves who it is at the token, revocation and introspection endpoints
 //! (RFC 6749 section 2.3): HTTP Basic, form fields, or, for a public client, its id alone, each
 //! only by the method the client registered.
+use std::net::IpAddr;
+
 use axum::Form;
 use axum::extract::rejection::FormRejection;
 use axum::http::{HeaderMap, header};
@@ -12,7 +14,17 @@ use crate::config::TokenAuthMethod;
 use crate::crypto;
 use crate::state::AppState;
 
-/// The client named by HTTP Basic or the form, authenticated by the method it registered.
+/// Counts a request to an endpoint where clients authenticate against its address's rate
+/// (`limits::ClientRates`); the first thing such an endpoint does, so malformed requests count too.
+pub fn within_address_rate(state: &AppState, address: IpAddr) -> Result<(), OAuthError> {
+    state
+        .client_rates
+        .admit_address(address)
+        .map_err(OAuthError::TooManyRequests)
+}
+
+/// The client named by HTTP Basic or the form, authenticated by the method it registered, within
+/// its client's rate (`limits::ClientRates`).
 pub fn authenticate_client<'a>(
     state: &'a AppState,
     headers: &HeaderMap,
@@ -57,6 +69,10 @@ pub fn authenticate_client<'a>(
     if !authenticated || client.auth_method != method {
         return Err(OAuthError::InvalidClient);
     }
+    state
+        .client_rates
+        .admit_client(&client.id)
+        .map_err(OAuthError::TooManyRequests)?;
     Ok(client)
 }
 
@@ -72,10 +88,12 @@ pub struct TokenParam {
 /// revocation (RFC 7009 section 2.1) and introspection (RFC 7662 section 2.1).
 pub(super) fn client_and_token<'a>(
     state: &'a AppState,
+    address: IpAddr,
     headers: &HeaderMap,
     form: Result<Form<TokenParam>, FormRejection>,
 ) -> Result<(&'a Client, String), OAuthError> {
-    let Form(form) = form.map_err(|e| OAuthError::InvalidRequest(e.body_text()))?;
+    within_address_rate(state, address)?;
+    let Form(form) = form?;
     let client = authenticate_client(
         state,
         headers,

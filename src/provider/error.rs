@@ -1,6 +1,9 @@
 //! Errors of the OpenID provider's endpoints, as RFC 6749 section 5.2 and RFC 6750 section 3 put
 //! them on the wire. Their `Display` is the RFC error code.
+use std::time::Duration;
+
 use axum::Json;
+use axum::extract::rejection::FormRejection;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -86,6 +89,11 @@ pub enum OAuthError {
     UnauthorizedClient(String),
     UnsupportedGrantType,
     InvalidScope(String),
+    /// The body is over the endpoint's limit.
+    TooLarge,
+    /// Over the address's or the client's rate (`limits::ClientRates`); may try again after
+    /// the given time.
+    TooManyRequests(Duration),
     Server(String),
     Store(StoreError),
 }
@@ -93,14 +101,25 @@ pub enum OAuthError {
 impl OAuthError {
     pub fn code(&self) -> ErrorCode {
         match self {
-            OAuthError::InvalidRequest(_) => ErrorCode::InvalidRequest,
+            OAuthError::InvalidRequest(_) | OAuthError::TooLarge => ErrorCode::InvalidRequest,
             OAuthError::InvalidClient => ErrorCode::InvalidClient,
             OAuthError::InvalidGrant(_) => ErrorCode::InvalidGrant,
             OAuthError::UnauthorizedClient(_) => ErrorCode::UnauthorizedClient,
             OAuthError::UnsupportedGrantType => ErrorCode::UnsupportedGrantType,
             OAuthError::InvalidScope(_) => ErrorCode::InvalidScope,
+            OAuthError::TooManyRequests(_) => ErrorCode::TemporarilyUnavailable,
             OAuthError::Store(e) if e.is_unavailable() => ErrorCode::TemporarilyUnavailable,
             OAuthError::Server(_) | OAuthError::Store(_) => ErrorCode::ServerError,
+        }
+    }
+}
+
+impl From<FormRejection> for OAuthError {
+    fn from(rejection: FormRejection) -> OAuthError {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            OAuthError::TooLarge
+        } else {
+            OAuthError::InvalidRequest(rejection.body_text())
         }
     }
 }
@@ -130,6 +149,14 @@ impl IntoResponse for OAuthError {
                 StatusCode::UNAUTHORIZED,
                 "client authentication failed".to_string(),
             ),
+            OAuthError::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the body is larger than this endpoint accepts".to_string(),
+            ),
+            OAuthError::TooManyRequests(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many requests; try again later".to_string(),
+            ),
             OAuthError::Store(cause) if cause.is_unavailable() => {
                 tracing::error!(error = %cause, "token endpoint failed");
                 (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE.to_string())
@@ -155,6 +182,11 @@ impl IntoResponse for OAuthError {
             .into_response();
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let OAuthError::TooManyRequests(wait) = self {
+            // Whole seconds, rounded up: "0" would invite an immediate retry.
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        }
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(
                 header::WWW_AUTHENTICATE,

@@ -2,22 +2,24 @@
 //! their own tokens.
 use axum::Form;
 use axum::Json;
-use axum::extract::State;
 use axum::extract::rejection::FormRejection;
+use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::client_auth::{TokenParam, client_and_token};
 use super::error::OAuthError;
+use crate::http::ClientAddr;
 use crate::state::AppState;
 
 pub async fn introspect(
     State(state): State<AppState>,
+    Extension(ClientAddr(address)): Extension<ClientAddr>,
     headers: HeaderMap,
     form: Result<Form<TokenParam>, FormRejection>,
 ) -> Result<Response, OAuthError> {
-    let (client, hash) = client_and_token(&state, &headers, form)?;
+    let (client, hash) = client_and_token(&state, address, &headers, form)?;
     if client.is_public() {
         return Err(OAuthError::UnauthorizedClient(
             "introspection needs a confidential client".into(),

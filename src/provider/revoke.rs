@@ -1,20 +1,22 @@
 //! `POST /sso/v2/revoke` (RFC 7009), for authenticated clients and only their own tokens.
 use axum::Form;
-use axum::extract::State;
 use axum::extract::rejection::FormRejection;
+use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::client_auth::{TokenParam, client_and_token};
 use super::error::OAuthError;
+use crate::http::ClientAddr;
 use crate::state::AppState;
 
 pub async fn revoke(
     State(state): State<AppState>,
+    Extension(ClientAddr(address)): Extension<ClientAddr>,
     headers: HeaderMap,
     form: Result<Form<TokenParam>, FormRejection>,
 ) -> Result<Response, OAuthError> {
-    let (client, hash) = client_and_token(&state, &headers, form)?;
+    let (client, hash) = client_and_token(&state, address, &headers, form)?;
     let now = state.clock.now();
     // A refresh token takes its whole grant with it; an access token only itself. Unknown tokens
     // and other clients' tokens get the same 200, so the answer reveals nothing (RFC 7009 2.2).

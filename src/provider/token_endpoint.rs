@@ -3,8 +3,8 @@
 //! No argon2 here: client secrets are random and compared as SHA-256 digests.
 use axum::Form;
 use axum::Json;
-use axum::extract::State;
 use axum::extract::rejection::FormRejection;
+use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -12,11 +12,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::client_auth::authenticate_client;
+use super::client_auth::{authenticate_client, within_address_rate};
 use super::error::OAuthError;
 use super::issue::{self, UserGrant};
 use crate::clients::Client;
 use crate::crypto;
+use crate::http::ClientAddr;
 use crate::state::AppState;
 use crate::store::{CodeUse, RefreshUse, SpentGrant};
 use crate::vocabulary::scope::{self, Scopes};
@@ -35,10 +36,12 @@ pub struct TokenForm {
 
 pub async fn token(
     State(state): State<AppState>,
+    Extension(ClientAddr(address)): Extension<ClientAddr>,
     headers: HeaderMap,
     form: Result<Form<TokenForm>, FormRejection>,
 ) -> Result<Response, OAuthError> {
-    let Form(form) = form.map_err(|e| OAuthError::InvalidRequest(e.body_text()))?;
+    within_address_rate(&state, address)?;
+    let Form(form) = form?;
     let client = authenticate_client(
         &state,
         &headers,

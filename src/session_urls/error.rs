@@ -32,10 +32,13 @@ impl IntoResponse for GenerateError {
                 let (status, _, message) = auth.answer();
                 (status, message.to_string())
             }
-            GenerateError::Body(_) => (
-                StatusCode::BAD_REQUEST,
-                "the body must be a JSON object with a TargetUrl string".to_string(),
-            ),
+            GenerateError::Body(rejection) => {
+                let (status, message) = api_auth::unreadable_body(
+                    rejection.status(),
+                    "the body must be a JSON object with a TargetUrl string",
+                );
+                (status, message.to_string())
+            }
             GenerateError::Target(refused) => (StatusCode::BAD_REQUEST, refused.to_string()),
             GenerateError::Store(e) if e.is_unavailable() => {
                 let (status, _, message) = api_auth::UNAVAILABLE;

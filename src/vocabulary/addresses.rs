@@ -5,12 +5,18 @@ use std::net::{IpAddr, Ipv6Addr};
 /// its /64 network for IPv6, because a single subscriber is commonly given a whole /64 and could
 /// otherwise take a fresh address for every guess.
 pub fn address_key(kind: &str, client: IpAddr) -> String {
-    match client.to_canonical() {
+    match counted_address(client) {
         IpAddr::V4(v4) => format!("{kind}:{v4}"),
-        IpAddr::V6(v6) => {
-            let network = Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX));
-            format!("{kind}:{network}/64")
-        }
+        IpAddr::V6(network) => format!("{kind}:{network}/64"),
+    }
+}
+
+/// What a limit counts a client address as: the IPv4 address, or the first address of the IPv6
+/// /64 (see [`address_key`]).
+pub fn counted_address(client: IpAddr) -> IpAddr {
+    match client.to_canonical() {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
     }
 }
 

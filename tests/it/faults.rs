@@ -355,6 +355,7 @@ const INTERNALS: &[&str] = &[
 struct Answered {
     what: &'static str,
     status: StatusCode,
+    retry_after: Option<String>,
     body: String,
 }
 
@@ -363,6 +364,10 @@ async fn answered(what: &'static str, request: reqwest::RequestBuilder) -> Answe
     Answered {
         what,
         status: response.status(),
+        retry_after: response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .map(|v| v.to_str().unwrap().to_string()),
         body: response.text().await.unwrap(),
     }
 }
@@ -448,6 +453,15 @@ async fn postgres_a_database_gone_for_a_while_is_503_then_served_again() {
                         "TargetUrl": "https://shop.example.com/?internalcustomer=C-9"
                     })),
             ),
+            (
+                "the product login-URL API",
+                http.post(server.url("/api/v1/products/helpdesk/login-url"))
+                    .basic_auth("sso-only", Some(backend_password))
+                    .json(&serde_json::json!({
+                        "user_id": "u-alice",
+                        "hub_domain": "acme.help.example.com"
+                    })),
+            ),
         ]
     };
     let ready = || async {
@@ -471,6 +485,11 @@ async fn postgres_a_database_gone_for_a_while_is_503_then_served_again() {
             StatusCode::SERVICE_UNAVAILABLE,
             "{what}: {}",
             answer.body
+        );
+        assert_eq!(
+            answer.retry_after.as_deref(),
+            Some("5"),
+            "{what}: Retry-After"
         );
         let body = answer.body.to_lowercase();
         for word in INTERNALS {

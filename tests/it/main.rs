@@ -10,6 +10,7 @@ mod browser;
 mod cli;
 mod config;
 mod faults;
+mod http_limits;
 mod layers;
 mod login;
 mod logout_channels;

@@ -34,7 +34,7 @@ password = "env:BACKEND_PASSWORD"
 scopes = ["sso_urls"]
 "#;
 
-const BACKEND_PASSWORD: &str = "backend password 0123456789";
+pub(crate) const BACKEND_PASSWORD: &str = "backend password 0123456789";
 const ENV: &[(&str, &str)] = &[
     (
         "HELPDESK_SECRET",

@@ -21,6 +21,23 @@ const DEFAULT_PENDING_LOGINS_PER_MINUTE: i64 = 60;
 /// few tens of megabytes of rows.
 const DEFAULT_MAX_PENDING_LOGINS: i64 = 100_000;
 
+/// Token-endpoint requests a second per address and per client, in each process: well above
+/// what one backend needs (a client_credentials token is meant to be reused for its lifetime),
+/// well below what one core can answer.
+const DEFAULT_TOKEN_REQUESTS_PER_SECOND: i64 = 1_000;
+
+/// A request's whole time, body included: far above any answer idbridge gives (upstream calls
+/// have their own, shorter timeouts), short enough that a trickled body cannot hold a
+/// connection for long.
+const DEFAULT_REQUEST_TIMEOUT: i64 = 30;
+
+/// The time to deliver a request's headers: a browser sends them at once; what is slower is a
+/// slow-loris client or an idle keep-alive connection.
+const DEFAULT_HEADER_TIMEOUT: i64 = 10;
+
+/// The longest either timeout may be set to.
+const MAX_TIMEOUT: i64 = 600;
+
 /// Whose config is validated: an operator's must set `keys.encryption_key`, the demo need not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(in crate::config) enum Origin {
@@ -65,6 +82,30 @@ pub(super) fn check_server(check: &mut Checker, server: FileServer) -> ServerCon
         DEFAULT_MAX_PENDING_LOGINS,
         100_000_000,
     ) as u64;
+    let token_requests_per_second_per_address = check.count(
+        "server.token_requests_per_second_per_address",
+        server.token_requests_per_second_per_address,
+        DEFAULT_TOKEN_REQUESTS_PER_SECOND,
+        1_000_000,
+    ) as u32;
+    let token_requests_per_second_per_client = check.count(
+        "server.token_requests_per_second_per_client",
+        server.token_requests_per_second_per_client,
+        DEFAULT_TOKEN_REQUESTS_PER_SECOND,
+        1_000_000,
+    ) as u32;
+    let request_timeout = check_timeout(
+        check,
+        "server.request_timeout",
+        server.request_timeout.as_deref(),
+        DEFAULT_REQUEST_TIMEOUT,
+    );
+    let header_timeout = check_timeout(
+        check,
+        "server.header_timeout",
+        server.header_timeout.as_deref(),
+        DEFAULT_HEADER_TIMEOUT,
+    );
     let trusted_proxies = server
         .trusted_proxies
         .iter()
@@ -95,8 +136,22 @@ pub(super) fn check_server(check: &mut Checker, server: FileServer) -> ServerCon
         userinfo_cache,
         pending_logins_per_minute,
         max_pending_logins,
+        token_requests_per_second_per_address,
+        token_requests_per_second_per_client,
+        request_timeout,
+        header_timeout,
         legacy_sunset,
     }
+}
+
+/// A timeout of the HTTP server, from one second to [`MAX_TIMEOUT`].
+fn check_timeout(check: &mut Checker, path: &str, value: Option<&str>, default: i64) -> Duration {
+    let seconds = check.duration(path, value, default);
+    if seconds > MAX_TIMEOUT {
+        check.problem(path, "at most 10m");
+        return Duration::from_secs(default as u64);
+    }
+    Duration::from_secs(seconds as u64)
 }
 
 /// `server.legacy_sunset`: a date (`2027-06-30`), after the paths' deprecation; midnight UTC of
