@@ -15,6 +15,7 @@ pub mod password;
 pub mod password_check;
 pub mod products;
 pub mod provider;
+pub mod rate;
 pub mod session;
 pub mod session_urls;
 pub mod state;

@@ -12,16 +12,15 @@
 //! ([`ClientRates`]): they are the hot path, and a database write per request would double their
 //! cost.
 mod gauge;
-mod rate;
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 pub use gauge::PendingGauge;
-use rate::RateLimit;
 
 use crate::config::ServerConfig;
 use crate::http::PageError;
+use crate::rate::RateLimit;
 use crate::store::{Store, StoreError};
 use crate::vocabulary::addresses::{address_key, counted_address};
 
@@ -48,6 +47,8 @@ impl From<LimitError> for PageError {
     }
 }
 
+const SECOND: Duration = Duration::from_secs(1);
+
 /// The rates of the token, introspection and revocation endpoints: per client address before
 /// the client is known, and per client once it has authenticated (so that no one can spend a
 /// client's rate by sending its id with a wrong secret).
@@ -60,8 +61,8 @@ pub struct ClientRates {
 impl ClientRates {
     pub fn new(limits: &ServerConfig) -> ClientRates {
         ClientRates {
-            per_address: RateLimit::per_second(limits.token_requests_per_second_per_address),
-            per_client: RateLimit::per_second(limits.token_requests_per_second_per_client),
+            per_address: RateLimit::new(limits.token_requests_per_second_per_address, SECOND),
+            per_client: RateLimit::new(limits.token_requests_per_second_per_client, SECOND),
         }
     }
 

@@ -179,7 +179,7 @@ pub trait Connector: Send + Sync {
     ) -> Working<'a, Result<Outgoing, UpstreamError>>;
 
     /// Counts an answer against the address it comes from, before anything of it is looked at.
-    fn count_sender(&self, _client: IpAddr, _now: i64) -> Result<(), UpstreamError> {
+    fn count_sender(&self, _client: IpAddr) -> Result<(), UpstreamError> {
         Ok(())
     }
 

@@ -13,6 +13,7 @@ const LAYER_OF: &[(&str, Layer)] = &[
     ("clock.rs", Layer::Foundation),
     ("crypto.rs", Layer::Foundation),
     ("password.rs", Layer::Foundation),
+    ("rate.rs", Layer::Foundation),
     ("vocabulary/", Layer::Foundation),
     ("config/", Layer::Config),
     ("store/", Layer::Store),

@@ -33,7 +33,7 @@ use samael::traits::ToXml;
 
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::http::read_limited;
 use super::{
@@ -144,8 +144,8 @@ impl Connector for SamlConnector {
     }
 
     /// Counts the post against its address (see [`limits`]).
-    fn count_sender(&self, client: IpAddr, now: i64) -> Result<(), UpstreamError> {
-        if !self.limits.count_post(client, now) {
+    fn count_sender(&self, client: IpAddr) -> Result<(), UpstreamError> {
+        if !self.limits.count_post(client, Instant::now()) {
             return Err(UpstreamError::TooManyResponses {
                 connection: self.sp.connection.id.clone(),
             });

@@ -186,7 +186,7 @@ async fn provider_logout(
     if answer.param(SAML_RESPONSE).is_some() {
         return end_logout(&state, connector, &answer).await;
     }
-    connector.count_sender(client, now)?;
+    connector.count_sender(client)?;
     let asked = front.verify_logout_request(&answer).await?;
     end_sessions(&state, connector, &asked.ended, now).await?;
     Ok(match front.logout_answer(&asked, now)? {

@@ -155,7 +155,7 @@ async fn callback(
 ) -> Result<Response, PageError> {
     let connector = connector(&state, &path, |route| route == AnswerRoute::Callback)?;
     let now = state.clock.now();
-    connector.count_sender(client, now)?;
+    connector.count_sender(client)?;
     let answer = Answer {
         params,
         query: None,
@@ -191,7 +191,7 @@ async fn acs(
 ) -> Result<Response, PageError> {
     let connector = connector(&state, &path, is_cross_site)?;
     let now = state.clock.now();
-    connector.count_sender(client, now)?;
+    connector.count_sender(client)?;
     let Form(params) = form?;
     let answer = Answer {
         params,

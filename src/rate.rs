@@ -1,8 +1,9 @@
-//! Request rates held in this process's memory: a limit of so many requests a second per key,
-//! with bursts of up to one second's worth (the generic cell rate algorithm: each key keeps only
+//! Request rates held in this process's memory: at most so many requests per period per key,
+//! all of them at once if the key was quiet (the generic cell rate algorithm: each key keeps only
 //! the time its next request would be due). Used where a database write per request would cost
-//! more than the request itself, such as the token endpoint; with several processes each keeps
-//! its own count, so a deployment of N processes admits up to N times the rate.
+//! more than the request itself (the token endpoint), or where what is protected is this
+//! process's CPU (the SAML ACS); with several processes each keeps its own count, so a deployment
+//! of N processes admits up to N times the rate.
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Mutex;
@@ -17,7 +18,7 @@ const PRUNE_EVERY: Duration = Duration::from_secs(1);
 pub struct RateLimit<K> {
     /// The time between two requests at the steady rate.
     interval: Duration,
-    /// How far ahead of now a key's due time may run: one second's burst.
+    /// How far ahead of now a key's due time may run: one period's burst.
     burst: Duration,
     keys: Mutex<Keys<K>>,
 }
@@ -29,12 +30,11 @@ struct Keys<K> {
 }
 
 impl<K: Hash + Eq> RateLimit<K> {
-    /// At most `per_second` requests a second per key, `per_second` of them at once.
-    pub fn per_second(per_second: u32) -> RateLimit<K> {
-        let per_second = per_second.max(1);
+    /// At most `count` requests per `period` per key, `count` of them at once.
+    pub fn new(count: u32, period: Duration) -> RateLimit<K> {
         RateLimit {
-            interval: Duration::from_secs(1) / per_second,
-            burst: Duration::from_secs(1),
+            interval: period / count.max(1),
+            burst: period,
             keys: Mutex::new(Keys {
                 due: HashMap::new(),
                 pruned_at: None,
@@ -67,7 +67,7 @@ mod tests {
 
     #[test]
     fn a_burst_of_one_second_then_the_steady_rate() {
-        let limit = RateLimit::per_second(10);
+        let limit = RateLimit::new(10, Duration::from_secs(1));
         let start = Instant::now();
         for _ in 0..10 {
             assert_eq!(limit.admit("a", start), Ok(()));
@@ -90,7 +90,7 @@ mod tests {
 
     #[test]
     fn refused_requests_do_not_push_the_due_time() {
-        let limit = RateLimit::per_second(1);
+        let limit = RateLimit::new(1, Duration::from_secs(1));
         let start = Instant::now();
         assert_eq!(limit.admit(1, start), Ok(()));
         for _ in 0..100 {
@@ -101,7 +101,7 @@ mod tests {
 
     #[test]
     fn recovered_keys_are_pruned() {
-        let limit = RateLimit::per_second(1000);
+        let limit = RateLimit::new(1000, Duration::from_secs(1));
         let start = Instant::now();
         for key in 0..=PRUNE_ABOVE as u32 {
             limit.admit(key, start).unwrap();
