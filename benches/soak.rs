@@ -279,10 +279,28 @@ async fn sign_in(base: &str) -> Result<Client, String> {
         .send()
         .await
         .map_err(|e| e.to_string())?;
-    if !response.status().is_success() && !response.status().is_redirection() {
-        return Err(format!("login answered {}", response.status()));
+    // Signed in, the login form is answered by the page that moves on; a refusal (the password
+    // checks of this process all busy, say) by the form again.
+    if location(&response).is_none() {
+        return Err(format!(
+            "login answered {} without moving on",
+            response.status()
+        ));
     }
     Ok(http)
+}
+
+/// Signs in, trying again a few times when the server is too busy checking passwords.
+async fn sign_in_patiently(base: &str) -> Result<Client, String> {
+    let mut last = String::new();
+    for _ in 0..10 {
+        match sign_in(base).await {
+            Ok(http) => return Ok(http),
+            Err(e) => last = e,
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Err(last)
 }
 
 fn authorize_url(base: &str) -> String {
@@ -479,7 +497,7 @@ async fn round(base: &str, http: &Client, api: &Client, idp: &IdpKey, from: &str
 
 async fn worker(number: usize, base: String, idp: Arc<IdpKey>, tally: Shared, until: Instant) {
     let api = Client::new();
-    let mut http = match sign_in(&base).await {
+    let mut http = match sign_in_patiently(&base).await {
         Ok(http) => http,
         Err(e) => return count(&tally, "login", Err(e)),
     };
@@ -495,7 +513,7 @@ async fn worker(number: usize, base: String, idp: Arc<IdpKey>, tally: Shared, un
         round(&base, &http, &api, &idp, &from, &tally).await;
         rounds += 1;
         if rounds.is_multiple_of(20) {
-            match sign_in(&base).await {
+            match sign_in_patiently(&base).await {
                 Ok(fresh) => {
                     http = fresh;
                     count(&tally, "login", Ok(()));
@@ -582,9 +600,15 @@ async fn soak(duration: Duration, connections: usize) -> bool {
         false
     } else {
         println!("\nUnexpected answers:");
-        for (error, n) in &tally.errors {
+        for (error, n) in tally.errors.iter().take(20) {
             println!("- {error}: {n}");
         }
+        let log = std::fs::read_to_string(server.dir.path().join("server.log")).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(20).collect();
+        println!(
+            "\nThe server's log ends:\n{}",
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
         true
     }
 }
