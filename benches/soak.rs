@@ -3,7 +3,8 @@
 //! resident memory, open files, and the database's and write-ahead log's sizes. What each worker
 //! repeats: authorize (signed in, consented) → code exchange → refresh → userinfo →
 //! client_credentials → session URL made and opened → SAML response posted to the ACS; and every
-//! 20th round a password login. Any answer other than the expected one counts as an error, and
+//! 20th round a password login. Each worker is its own person (a login throttle counts
+//! attempts per account, and one person does not sign in 64 times at once). Any answer other than the expected one counts as an error, and
 //! the run fails if there is one.
 //!
 //! `cargo bench --bench soak` (release build; `SOAK_SECONDS`, default 600, and
@@ -24,7 +25,6 @@ mod saml_idp;
 
 use saml_idp::{IDP_ENTITY, IdpKey, SUCCESS, Signed, Spec, encode};
 
-const EMAIL: &str = "soak@example.com";
 const PASSWORD: &str = "soak user password";
 const CLIENT_SECRET: &str = "soak-client-secret-0123456789abcdefghij";
 const API_PASSWORD: &str = "soak api password 0123456789";
@@ -78,7 +78,7 @@ impl Drop for Server {
 }
 
 impl Server {
-    fn start(idp: &IdpKey) -> Server {
+    fn start(idp: &IdpKey, people: usize) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -87,12 +87,19 @@ impl Server {
             .port();
         let base = format!("http://127.0.0.1:{port}");
         let config = dir.path().join("idbridge.toml");
-        std::fs::write(&config, config_text(&base, dir.path(), &idp.cert_b64)).unwrap();
+        std::fs::write(
+            &config,
+            config_text(&base, dir.path(), &idp.cert_b64, people),
+        )
+        .unwrap();
         let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_idbridge"))
             .args(["serve", "--config"])
             .arg(&config)
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("SOAK_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .env("SOAK_KEK", "c29hay1rZXktZW5jcnlwdGlvbi0zMi1ieXRlcy0wMDA=")
             .env("SOAK_CLIENT_SECRET", CLIENT_SECRET)
             .env("SOAK_API_PASSWORD", API_PASSWORD)
@@ -134,8 +141,22 @@ impl Server {
     }
 }
 
-fn config_text(base: &str, dir: &Path, idp_cert: &str) -> String {
+/// The email address of the person worker `number` signs in as.
+fn email(number: usize) -> String {
+    format!("soak-{number}@example.com")
+}
+
+fn config_text(base: &str, dir: &Path, idp_cert: &str, people: usize) -> String {
     let port = base.rsplit(':').next().unwrap();
+    let users: String = (0..people)
+        .map(|n| {
+            format!(
+                "[[users]]\nid = \"soak-{n}\"\nemail = \"{}\"\nname = \"Soak {n}\"\n\
+                 password = \"{PASSWORD}\"\nattached_to = [\"psp\", \"merchant\"]\n",
+                email(n)
+            )
+        })
+        .collect();
     format!(
         r#"[server]
 bind = "127.0.0.1:{port}"
@@ -160,12 +181,7 @@ id = "merchant"
 name = "Soak Merchant"
 level = "MERCHANT"
 parent = "psp"
-[[users]]
-id = "soak-user"
-email = "{EMAIL}"
-name = "Soak User"
-password = "{PASSWORD}"
-attached_to = ["psp", "merchant"]
+{users}
 [[clients]]
 client_id = "soak"
 client_secret = "env:SOAK_CLIENT_SECRET"
@@ -257,7 +273,7 @@ fn expect(status: StatusCode, wanted: StatusCode) -> Result<(), String> {
 }
 
 /// A password login in a fresh browser, which then holds the session.
-async fn sign_in(base: &str) -> Result<Client, String> {
+async fn sign_in(base: &str, email: &str, address: &str) -> Result<Client, String> {
     let http = browser();
     let page = http
         .get(format!("{base}/sso/v2/login"))
@@ -270,8 +286,10 @@ async fn sign_in(base: &str) -> Result<Client, String> {
     let csrf = form_value(&page, "csrf").ok_or("no CSRF token")?;
     let response = http
         .post(format!("{base}/sso/v2/login"))
+        // Each person from an address of their own: the login throttle also counts per address.
+        .header("x-forwarded-for", address)
         .form(&[
-            ("email", EMAIL),
+            ("email", email),
             ("password", PASSWORD),
             ("csrf", csrf.as_str()),
             ("return_to", "/account"),
@@ -279,22 +297,20 @@ async fn sign_in(base: &str) -> Result<Client, String> {
         .send()
         .await
         .map_err(|e| e.to_string())?;
-    // Signed in, the login form is answered by the page that moves on; a refusal (the password
-    // checks of this process all busy, say) by the form again.
-    if location(&response).is_none() {
-        return Err(format!(
-            "login answered {} without moving on",
-            response.status()
-        ));
+    // Signed in, the login form moves on to where it was asked to; a refusal (this process's
+    // password checks all busy, say) leads back to the form.
+    match location(&response) {
+        Some(to) if !to.contains("/sso/v2/login") => Ok(http),
+        to => Err(format!("login answered {} to {to:?}", response.status())),
     }
-    Ok(http)
 }
 
 /// Signs in, trying again a few times when the server is too busy checking passwords.
-async fn sign_in_patiently(base: &str) -> Result<Client, String> {
+async fn sign_in_patiently(base: &str, number: usize) -> Result<Client, String> {
+    let (email, address) = (email(number), format!("10.{}.255.1", number % 256));
     let mut last = String::new();
     for _ in 0..10 {
-        match sign_in(base).await {
+        match sign_in(base, &email, &address).await {
             Ok(http) => return Ok(http),
             Err(e) => last = e,
         }
@@ -497,7 +513,7 @@ async fn round(base: &str, http: &Client, api: &Client, idp: &IdpKey, from: &str
 
 async fn worker(number: usize, base: String, idp: Arc<IdpKey>, tally: Shared, until: Instant) {
     let api = Client::new();
-    let mut http = match sign_in_patiently(&base).await {
+    let mut http = match sign_in_patiently(&base, number).await {
         Ok(http) => http,
         Err(e) => return count(&tally, "login", Err(e)),
     };
@@ -513,7 +529,7 @@ async fn worker(number: usize, base: String, idp: Arc<IdpKey>, tally: Shared, un
         round(&base, &http, &api, &idp, &from, &tally).await;
         rounds += 1;
         if rounds.is_multiple_of(20) {
-            match sign_in_patiently(&base).await {
+            match sign_in_patiently(&base, number).await {
                 Ok(fresh) => {
                     http = fresh;
                     count(&tally, "login", Ok(()));
@@ -530,12 +546,9 @@ fn file_mib(path: &Path) -> f64 {
 
 async fn soak(duration: Duration, connections: usize) -> bool {
     let idp = Arc::new(IdpKey::generate());
-    let server = Server::start(&idp);
+    let server = Server::start(&idp, connections);
     server.wait_ready().await;
     let tally: Shared = Arc::default();
-    // The person consents once, before the workers ask at the same time.
-    let first = sign_in(&server.base).await.expect("the soak user signs in");
-    authorize(&server.base, &first).await.expect("consent");
     let started = Instant::now();
     let until = started + duration;
     let workers: Vec<_> = (0..connections)
@@ -604,6 +617,9 @@ async fn soak(duration: Duration, connections: usize) -> bool {
             println!("- {error}: {n}");
         }
         let log = std::fs::read_to_string(server.dir.path().join("server.log")).unwrap_or_default();
+        if let Ok(keep) = std::env::var("SOAK_KEEP_LOG") {
+            std::fs::write(keep, &log).ok();
+        }
         let tail: Vec<&str> = log.lines().rev().take(20).collect();
         println!(
             "\nThe server's log ends:\n{}",

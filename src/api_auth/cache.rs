@@ -3,8 +3,15 @@
 //! password under a random key of this process, so the map holds nothing a password could be
 //! guessed from offline; it lives for [`TTL`] seconds (a credential changed in the config takes
 //! effect at the next start anyway), and the map never holds more than [`MAX_ENTRIES`].
+//!
+//! A pair is verified by one request at a time ([`VerifiedCache::turn`]): requests that come
+//! while it runs wait and take its result. Without that, a backend with many connections would
+//! verify in parallel each time its entry expires, every attempt would count against its address
+//! before any succeeded, and it would throttle itself.
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::OwnedMutexGuard;
 
 use super::ApiCredential;
 use crate::crypto;
@@ -18,6 +25,8 @@ pub const MAX_ENTRIES: usize = 1024;
 pub struct VerifiedCache {
     key: [u8; 32],
     entries: Mutex<HashMap<String, (ApiCredential, i64)>>,
+    /// The pairs being verified now, each with the lock its verification holds.
+    verifying: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl Default for VerifiedCache {
@@ -25,6 +34,27 @@ impl Default for VerifiedCache {
         VerifiedCache {
             key: crypto::random_bytes(),
             entries: Mutex::new(HashMap::new()),
+            verifying: Arc::default(),
+        }
+    }
+}
+
+/// The turn to verify a pair; others wait for it until it is dropped.
+pub struct Turn {
+    fingerprint: String,
+    verifying: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    _held: OwnedMutexGuard<()>,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        let mut verifying = self.verifying.lock().unwrap_or_else(|e| e.into_inner());
+        // Two holders: the map and this turn's guard; more means someone waits for the lock.
+        if verifying
+            .get(&self.fingerprint)
+            .is_some_and(|lock| Arc::strong_count(lock) <= 2)
+        {
+            verifying.remove(&self.fingerprint);
         }
     }
 }
@@ -34,6 +64,24 @@ impl VerifiedCache {
     /// `username:password` names one pair only.
     fn fingerprint(&self, username: &str, password: &str) -> String {
         crypto::hmac_b64(&self.key, format!("{username}:{password}").as_bytes())
+    }
+
+    /// Waits until no other request verifies this exact pair, and holds the turn until the
+    /// result is dropped; look in the cache again once it is yours.
+    pub async fn turn(&self, username: &str, password: &str) -> Turn {
+        let fingerprint = self.fingerprint(username, password);
+        let lock = self
+            .verifying
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(fingerprint.clone())
+            .or_default()
+            .clone();
+        Turn {
+            fingerprint,
+            verifying: self.verifying.clone(),
+            _held: lock.lock_owned().await,
+        }
     }
 
     /// The credential these exact username and password verified as, if that was less than

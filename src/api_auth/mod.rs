@@ -59,9 +59,15 @@ pub async fn authenticate(
     let credential = match cache.get(&username, &password, now) {
         Some(credential) => credential,
         None => {
-            let credential = verify(checker, &username, &password, client, now).await?;
-            cache.insert(&username, &password, &credential, now);
-            credential
+            let _turn = cache.turn(&username, &password).await;
+            match cache.get(&username, &password, now) {
+                Some(credential) => credential,
+                None => {
+                    let credential = verify(checker, &username, &password, client, now).await?;
+                    cache.insert(&username, &password, &credential, now);
+                    credential
+                }
+            }
         }
     };
     if !credential.scopes.iter().any(|s| s == required_scope) {

@@ -655,7 +655,31 @@ async fn two_urls_of_a_new_customer_at_once_make_one_profile(backend: Backend) {
     assert_eq!(a.count("users").await, 9, "Alice and one user per customer");
 }
 
+/// A backend with many connections, its credential not verified yet (a fresh process, or its
+/// cache entry just expired): parallel requests wait for one verification instead of each
+/// counting an attempt against the address, which would have throttled the backend itself.
+async fn a_busy_backend_is_verified_once_not_throttled(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    let body = json!({"TargetUrl": "https://shop.example.com/?internalcustomer=C-1"}).to_string();
+    let server = std::sync::Arc::new(server);
+    let asked: Vec<_> = (0..40)
+        .map(|_| {
+            let (server, body) = (server.clone(), body.clone());
+            tokio::spawn(async move {
+                request(&server, Some(("backend", BACKEND_PASSWORD)), &body)
+                    .await
+                    .0
+            })
+        })
+        .collect();
+    for answer in asked {
+        assert_eq!(answer.await.unwrap(), StatusCode::OK);
+    }
+    assert_eq!(server.count("session_urls").await, 40);
+}
+
 crate::backend_tests!(
+    a_busy_backend_is_verified_once_not_throttled,
     seed_example_signs_the_customer_in,
     fetching_the_link_spends_nothing,
     every_seed_field_reaches_the_claims_the_account_and_product_tokens,
