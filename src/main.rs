@@ -45,7 +45,25 @@ enum Command {
     HashPassword,
 }
 
+/// glibc raises its mmap threshold to the largest block freed so far, and keeps freed heap memory
+/// in the arena of the thread that used it. After the first argon2 check (a 19 MiB block), every
+/// blocking-pool thread that checks a password keeps its 19 MiB for good: measured, a server at
+/// 236 MiB after start grew to 1.7 GiB after 140 logins on 64 connections. A fixed threshold
+/// keeps large blocks mmapped, so that they go back to the system when freed.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn return_large_blocks_to_the_system() {
+    const THRESHOLD: libc::c_int = 256 * 1024;
+    // SAFETY: mallopt only sets an allocator parameter; called before any other thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, THRESHOLD);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn return_large_blocks_to_the_system() {}
+
 fn main() -> ExitCode {
+    return_large_blocks_to_the_system();
     let cli = Cli::parse();
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn"));
