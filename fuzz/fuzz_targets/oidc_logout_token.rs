@@ -1,0 +1,187 @@
+//! An upstream OpenID provider's word, as the back-channel logout endpoint takes it
+//! (`POST /oidc/{connection}/backchannel-logout`), through the whole application: the provider's
+//! discovery document and key set are fetched from a small provider this target runs, then the
+//! token is read as a JWS (header, `alg`, `kid`, key choice, signature) and its claims checked
+//! (iss, aud, iat, events, sub/sid, nonce, jti) the way ID tokens are. The first byte picks what
+//! the rest is: the token as sent (reading and signature), or a payload that the target signs with
+//! the provider's real key (the claim checks; `{iss}` and `{now}` in it become the issuer and the
+//! time). Whatever comes, the answer is not a server error, and a token is taken only when it
+//! names the provider and this client.
+#![no_main]
+
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, header};
+use axum::routing::get;
+use axum::{Json, Router};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use idbridge::{AppState, Clock, Config};
+use libfuzzer_sys::fuzz_target;
+use ring::rand::SystemRandom;
+use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+use tower::ServiceExt;
+
+struct Target {
+    runtime: tokio::runtime::Runtime,
+    app: Router,
+    key: EcdsaKeyPair,
+    issuer: String,
+    _dir: tempfile::TempDir,
+}
+
+/// Serves the provider's discovery document and key set on a thread of its own.
+fn start_provider(jwk: serde_json::Value) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let issuer = format!("http://{}", listener.local_addr().unwrap());
+    let discovery = serde_json::json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": format!("{issuer}/token"),
+        "jwks_uri": format!("{issuer}/jwks"),
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["ES256"],
+    });
+    let keys = serde_json::json!({ "keys": [jwk] });
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            listener.set_nonblocking(true).unwrap();
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let provider = Router::new()
+                .route(
+                    "/.well-known/openid-configuration",
+                    get(move || async move { Json(discovery) }),
+                )
+                .route("/jwks", get(move || async move { Json(keys) }));
+            axum::serve(listener, provider).await.unwrap();
+        });
+    });
+    issuer
+}
+
+fn target() -> &'static Target {
+    static TARGET: OnceLock<Target> = OnceLock::new();
+    TARGET.get_or_init(|| {
+        let random = SystemRandom::new();
+        let pkcs8 =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &random).unwrap();
+        let key =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &random)
+                .unwrap();
+        let point = key.public_key().as_ref();
+        let jwk = serde_json::json!({
+            "kty": "EC", "crv": "P-256", "kid": "k1", "use": "sig", "alg": "ES256",
+            "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
+            "y": URL_SAFE_NO_PAD.encode(&point[33..65]),
+        });
+        let issuer = start_provider(jwk);
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            r#"[server]
+issuer = "https://id.example.com"
+[database]
+url = "sqlite://{}?mode=rwc"
+[keys]
+encryption_key = "env:FUZZ_KEK"
+[[entities]]
+id = "psp"
+name = "PSP"
+level = "PSP"
+[[connections]]
+id = "up"
+type = "oidc"
+entity = "psp"
+issuer = "{issuer}"
+client_id = "bridge"
+client_secret = "env:FUZZ_SECRET"
+"#,
+            dir.path().join("fuzz.db").display()
+        );
+        let env = |name: &str| match name {
+            "FUZZ_KEK" => Some("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_string()),
+            "FUZZ_SECRET" => Some("fuzz-secret-0123456789abcdefghijklmnop".to_string()),
+            _ => None,
+        };
+        let config = Config::from_toml(&text, &env).expect("the fuzz config is valid");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let state = runtime
+            .block_on(AppState::prepare(config, Clock::system()))
+            .expect("the application starts");
+        Target {
+            runtime,
+            app: idbridge::app(state),
+            key,
+            issuer,
+            _dir: dir,
+        }
+    })
+}
+
+/// `payload` as a logout token signed with the provider's key.
+fn signed(target: &Target, payload: &str) -> String {
+    let head = URL_SAFE_NO_PAD.encode(r#"{"alg":"ES256","kid":"k1","typ":"logout+jwt"}"#);
+    let body = URL_SAFE_NO_PAD.encode(payload);
+    let input = format!("{head}.{body}");
+    let signature = target
+        .key
+        .sign(&SystemRandom::new(), input.as_bytes())
+        .unwrap();
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()))
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((mode, rest)) = data.split_first() else {
+        return;
+    };
+    let Ok(rest) = std::str::from_utf8(rest) else {
+        return;
+    };
+    let target = target();
+    let (token, payload) = if mode % 2 == 0 {
+        (rest.to_string(), None)
+    } else {
+        let now = chrono::Utc::now().timestamp().to_string();
+        let payload = rest.replace("{iss}", &target.issuer).replace("{now}", &now);
+        (signed(target, &payload), Some(payload))
+    };
+    let form: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("logout_token", &token)
+        .finish();
+    let mut request = Request::post("/oidc/up/backchannel-logout")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(form))
+        .unwrap();
+    request
+        .extensions_mut()
+        .insert(ConnectInfo(SocketAddr::from(([198, 51, 100, 7], 40000))));
+    let response = target
+        .runtime
+        .block_on(target.app.clone().oneshot(request))
+        .unwrap();
+    let status = response.status();
+    assert!(!status.is_server_error(), "{status} for {token:?}");
+    if status.is_success() {
+        let payload = payload.expect("only a token signed with the provider's key is taken");
+        let claims: serde_json::Value = serde_json::from_str(&payload).expect("a JSON payload");
+        assert_eq!(claims["iss"], target.issuer.as_str(), "{payload}");
+        let aud = &claims["aud"];
+        assert!(
+            aud == "bridge"
+                || aud
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|v| v == "bridge")),
+            "{payload}"
+        );
+    }
+});
