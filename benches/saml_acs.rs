@@ -4,11 +4,6 @@
 //! Run by `cargo test --all-targets` (without `--bench`), it verifies one response and stops.
 use std::time::{Duration, Instant};
 
-use idbridge::config::{
-    ConnectionDecl, ConnectionProtocol, IdpDescriptor, IdpSource, SamlConnectionDecl,
-};
-use idbridge::upstream::SamlConnector;
-
 #[allow(dead_code)] // the integration tests use more of the test IdP than this benchmark does
 #[path = "../tests/it/saml_idp.rs"]
 mod saml_idp;
@@ -19,31 +14,7 @@ const ISSUER: &str = "https://id.example.com";
 
 fn main() {
     let idp = IdpKey::generate();
-    let settings = SamlConnectionDecl {
-        idp: IdpSource::Declared(IdpDescriptor {
-            entity_id: IDP_ENTITY.into(),
-            sso_url: "https://idp.acme.test/sso".into(),
-            slo: None,
-            certificates: vec![base64_der(&idp.cert_b64)],
-        }),
-        sp_entity_id: format!("{ISSUER}/saml/acme"),
-        allow_idp_initiated: false,
-        email_attribute: None,
-        name_attribute: Some("displayName".into()),
-        profile_attributes: Default::default(),
-        clock_skew: 120,
-        max_response_bytes: 256 * 1024,
-        sp_signing: None,
-    };
-    let connection = ConnectionDecl {
-        id: "acme".into(),
-        name: "Acme".into(),
-        entity: Some("e-mer-1".into()),
-        entity_rules: Vec::new(),
-        domains: vec!["acme.test".into()],
-        protocol: ConnectionProtocol::Saml(settings.clone()),
-    };
-    let connector = SamlConnector::new(connection, settings, ISSUER);
+    let connector = idp.connector(ISSUER);
     let acs = format!("{ISSUER}/saml/acme/acs");
     let response = encode(&idp.response(&Spec {
         in_response_to: Some("id-bench".into()),
@@ -81,11 +52,4 @@ fn main() {
         f64::from(verified) / elapsed,
         elapsed * 1000.0 / f64::from(verified)
     );
-}
-
-fn base64_der(b64: &str) -> Vec<u8> {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .unwrap()
 }

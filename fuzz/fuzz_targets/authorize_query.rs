@@ -3,16 +3,12 @@
 //! the client's registered redirect URI or to idbridge's own pages.
 #![no_main]
 
-use std::net::SocketAddr;
 use std::sync::OnceLock;
 
-use axum::Router;
 use axum::body::Body;
-use axum::extract::ConnectInfo;
 use axum::http::{Request, header};
-use idbridge::{AppState, Clock, Config};
+use idbridge_fuzz::App;
 use libfuzzer_sys::fuzz_target;
-use tower::ServiceExt;
 
 const CONFIG: &str = r#"
 [server]
@@ -36,57 +32,20 @@ redirect_uris = ["https://spa.example.com/cb"]
 allowed_scopes = ["openid", "email"]
 "#;
 
-struct Target {
-    runtime: tokio::runtime::Runtime,
-    app: Router,
-    _dir: tempfile::TempDir,
+fn app() -> &'static App {
+    static APP: OnceLock<App> = OnceLock::new();
+    APP.get_or_init(|| App::start(CONFIG))
 }
 
-fn target() -> &'static Target {
-    static TARGET: OnceLock<Target> = OnceLock::new();
-    TARGET.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let env = |name: &str| match name {
-            "FUZZ_KEK" => Some("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_string()),
-            "FUZZ_SECRET" => Some("fuzz-secret-0123456789abcdefghijklmnop".to_string()),
-            _ => None,
-        };
-        let text = format!(
-            "{CONFIG}\n[database]\nurl = \"sqlite://{}?mode=rwc\"\n",
-            dir.path().join("fuzz.db").display()
-        );
-        let config = Config::from_toml(&text, &env).expect("the fuzz config is valid");
-        let state = runtime
-            .block_on(AppState::prepare(config, Clock::system()))
-            .expect("the application starts");
-        Target {
-            runtime,
-            app: idbridge::app(state),
-            _dir: dir,
-        }
-    })
-}
-
-fuzz_target!(|data: &[u8]| {
+// Started before the first input, so that the start does not count against its timeout.
+fuzz_target!(init: { app(); }, |data: &[u8]| {
     let Ok(query) = std::str::from_utf8(data) else {
         return;
     };
-    let Ok(mut request) = Request::get(format!("/sso/v2/authorize?{query}")).body(Body::empty())
-    else {
+    let Ok(request) = Request::get(format!("/sso/v2/authorize?{query}")).body(Body::empty()) else {
         return;
     };
-    request
-        .extensions_mut()
-        .insert(ConnectInfo(SocketAddr::from(([198, 51, 100, 7], 40000))));
-    let target = target();
-    let response = target
-        .runtime
-        .block_on(target.app.clone().oneshot(request))
-        .unwrap();
+    let response = app().send(request);
     let status = response.status();
     assert!(!status.is_server_error(), "{status} for {query:?}");
     if status.is_redirection() {

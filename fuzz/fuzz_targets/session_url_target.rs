@@ -25,18 +25,13 @@ secrets = ["env:FUZZ_SECRET"]
 fn config() -> &'static (Config, Clients) {
     static CONFIG_AND_CLIENTS: OnceLock<(Config, Clients)> = OnceLock::new();
     CONFIG_AND_CLIENTS.get_or_init(|| {
-        let env = |name: &str| match name {
-            "FUZZ_KEK" => Some("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_string()),
-            "FUZZ_SECRET" => Some("fuzz-secret-0123456789abcdefghijklmnop".to_string()),
-            _ => None,
-        };
-        let config = Config::from_toml(CONFIG, &env).expect("the fuzz config is valid");
+        let config = idbridge_fuzz::config(CONFIG);
         let clients = Clients::new(&config.clients);
         (config, clients)
     })
 }
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: { config(); }, |data: &[u8]| {
     let Ok(raw) = std::str::from_utf8(data) else {
         return;
     };

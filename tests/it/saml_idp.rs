@@ -31,6 +31,40 @@ impl IdpKey {
         }
     }
 
+    /// A SAML connection `acme` of an idbridge at `issuer` that trusts this key (IdP-initiated
+    /// logins allowed), on its own: what the ACS benchmark and the fuzz target verify with.
+    #[allow(dead_code)] // the integration tests start whole servers instead
+    pub fn connector(&self, issuer: &str) -> idbridge::upstream::SamlConnector {
+        use idbridge::config::{
+            ConnectionDecl, ConnectionProtocol, IdpDescriptor, IdpSource, SamlConnectionDecl,
+        };
+        let settings = SamlConnectionDecl {
+            idp: IdpSource::Declared(IdpDescriptor {
+                entity_id: IDP_ENTITY.into(),
+                sso_url: "https://idp.acme.test/sso".into(),
+                slo: None,
+                certificates: vec![STANDARD.decode(&self.cert_b64).unwrap()],
+            }),
+            sp_entity_id: format!("{issuer}/saml/acme"),
+            allow_idp_initiated: true,
+            email_attribute: None,
+            name_attribute: Some("displayName".into()),
+            profile_attributes: Default::default(),
+            clock_skew: 120,
+            max_response_bytes: 256 * 1024,
+            sp_signing: None,
+        };
+        let connection = ConnectionDecl {
+            id: "acme".into(),
+            name: "Acme".into(),
+            entity: Some("e-mer-1".into()),
+            entity_rules: Vec::new(),
+            domains: vec!["acme.test".into()],
+            protocol: ConnectionProtocol::Saml(settings.clone()),
+        };
+        idbridge::upstream::SamlConnector::new(connection, settings, issuer)
+    }
+
     /// `xml` with each signature template in it filled in.
     pub fn sign(&self, xml: &str) -> String {
         let signed = Crypto::sign_xml(xml, &self.key_der).unwrap();
