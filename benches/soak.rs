@@ -272,17 +272,16 @@ fn expect(status: StatusCode, wanted: StatusCode) -> Result<(), String> {
     }
 }
 
+/// The page at `url`, as `http` sees it.
+async fn page_text(http: &Client, url: &str) -> Result<String, String> {
+    let response = http.get(url).send().await.map_err(|e| e.to_string())?;
+    response.text().await.map_err(|e| e.to_string())
+}
+
 /// A password login in a fresh browser, which then holds the session.
 async fn sign_in(base: &str, email: &str, address: &str) -> Result<Client, String> {
     let http = browser();
-    let page = http
-        .get(format!("{base}/sso/v2/login"))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .text()
-        .await
-        .map_err(|e| e.to_string())?;
+    let page = page_text(&http, &format!("{base}/sso/v2/login")).await?;
     let csrf = form_value(&page, "csrf").ok_or("no CSRF token")?;
     let response = http
         .post(format!("{base}/sso/v2/login"))
@@ -340,14 +339,7 @@ async fn authorize(base: &str, http: &Client) -> Result<String, String> {
         .map_err(|e| e.to_string())?;
     let mut to = location(&response).ok_or(format!("authorize answered {}", response.status()))?;
     if to.contains("/sso/v2/consent") {
-        let page = http
-            .get(format!("{base}{to}"))
-            .send()
-            .await
-            .map_err(|e| e.to_string())?
-            .text()
-            .await
-            .map_err(|e| e.to_string())?;
+        let page = page_text(http, &format!("{base}{to}")).await?;
         let csrf = form_value(&page, "csrf").ok_or("no CSRF token on consent")?;
         let id = form_value(&page, "id").ok_or("no id on consent")?;
         let response = http
