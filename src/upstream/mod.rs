@@ -11,7 +11,7 @@ mod continuation;
 mod http;
 mod local;
 pub mod mapping;
-mod oidc;
+pub mod oidc;
 mod registry;
 mod saml;
 

@@ -19,7 +19,7 @@ use openidconnect::{
 use serde_json::{Map, Value};
 use tokio::sync::RwLock;
 
-mod logout;
+pub mod logout;
 
 use super::http::{BodyError, Capped, read_limited};
 use super::{
@@ -31,7 +31,7 @@ use crate::store::{KeptLogin, UpstreamProfile, UpstreamSession};
 
 /// Discovery as idbridge reads it: the standard members and `end_session_endpoint` (OpenID
 /// Connect RP-Initiated Logout 1.0).
-type Metadata = ProviderMetadataWithLogout;
+pub type Metadata = ProviderMetadataWithLogout;
 
 /// How long discovery is trusted before it is fetched again.
 const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
@@ -525,7 +525,7 @@ type ProviderClient = CoreClient<
 
 /// Checks an ID token for `client_id`: signature with the provider's keys, `iss`, `aud`, `azp`,
 /// `exp`, `iat` ([`issued_in_time`]) and `nonce`.
-fn verify(
+pub fn verify(
     client_id: &str,
     metadata: &Metadata,
     id_token: &CoreIdToken,
@@ -608,7 +608,7 @@ fn text_claim(claims: &Map<String, Value>, name: &str) -> Option<String> {
 }
 
 /// The claims of a compact JWS whose signature has been verified.
-fn jwt_payload(token: &str) -> Option<Map<String, Value>> {
+pub fn jwt_payload(token: &str) -> Option<Map<String, Value>> {
     let payload = token.split('.').nth(1)?;
     let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
     serde_json::from_slice(&bytes).ok()

@@ -71,7 +71,7 @@ impl OidcConnector {
 /// keys, by an algorithm it signs ID tokens with (other than shared-secret ones and `none`).
 /// A key it names that we do not have is [`SignatureVerificationError::NoMatchingKey`], so that
 /// the keys are fetched again.
-fn signed_claims(
+pub fn signed_claims(
     metadata: &Metadata,
     token: &str,
 ) -> Result<Map<String, Value>, ClaimsVerificationError> {
