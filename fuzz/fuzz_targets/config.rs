@@ -1,5 +1,5 @@
 //! Config parsing and validation (`idbridge check-config`): any text either gives a config or a
-//! list of problems, never a panic.
+//! list of problems (written out as `check-config` prints them), never a panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -10,6 +10,8 @@ fuzz_target!(|data: &[u8]| {
             name.starts_with("FUZZ_")
                 .then(|| "fuzz-secret-0123456789abcdefghijklmnop".to_string())
         };
-        let _ = idbridge::Config::from_toml(text, &env);
+        if let Err(problems) = idbridge::Config::from_toml(text, &env) {
+            let _ = problems.to_string();
+        }
     }
 });

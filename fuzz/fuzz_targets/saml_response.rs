@@ -1,9 +1,14 @@
 //! The SAML ACS input: a response as the IdP's form posts it (base64 of XML), through the whole
 //! check the ACS makes (`SamlConnector::verify`: strict reading — size, no DOCTYPE, one assertion —
-//! the XML signature with libxmlsec1, and every condition). The input is the XML; the target
-//! encodes it. The trusted certificate is made at start, so a fuzzed response is never validly
-//! signed: what is fuzzed is everything up to and including the signature check, which must
-//! refuse, never panic, and never accept.
+//! the XML signature with libxmlsec1, and every condition). The IdP's key and certificate are made
+//! at start (the test IdP of `tests/it/saml_idp.rs`); the target encodes the XML. Two kinds of
+//! input:
+//!
+//! - XML as sent: it is never validly signed, so it must be refused (reading and signature);
+//! - `!` then XML with a signature template, which the target signs with the IdP's key (libxmlsec1
+//!   fills the first template in the document) before it is checked (`{cert}`, `{now}`, `{until}` in it become the IdP's certificate, the time and ten
+//!   minutes later), so that the checks after the signature are reached: a response taken names
+//!   the IdP, is for this service provider, and can be presented only until a later time.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -19,18 +24,77 @@ mod saml_idp;
 
 const ISSUER: &str = "https://id.example.com";
 
-fn connector() -> &'static SamlConnector {
-    static CONNECTOR: OnceLock<SamlConnector> = OnceLock::new();
-    CONNECTOR.get_or_init(|| saml_idp::IdpKey::generate().connector(ISSUER))
+fn idp() -> &'static (saml_idp::IdpKey, SamlConnector) {
+    static IDP: OnceLock<(saml_idp::IdpKey, SamlConnector)> = OnceLock::new();
+    IDP.get_or_init(|| {
+        let key = saml_idp::IdpKey::generate();
+        let connector = key.connector(ISSUER);
+        (key, connector)
+    })
 }
 
-// Made before the first input, so that the key's generation does not count against its timeout.
-fuzz_target!(init: { connector(); }, |data: &[u8]| {
-    let response = STANDARD.encode(data);
+fn rfc3339(at: i64) -> String {
+    chrono::DateTime::from_timestamp(at, 0)
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+/// Whether `text` is the whole text of some element of `xml`, give or take white space.
+fn is_element_text(xml: &str, text: &str) -> bool {
+    xml.match_indices(text).any(|(at, _)| {
+        xml[..at].trim_end().ends_with('>') && xml[at + text.len()..].trim_start().starts_with('<')
+    })
+}
+
+fn run(data: &[u8]) {
+    let (key, connector) = idp();
     let now = chrono::Utc::now().timestamp();
-    let verified = connector().verify(&response, None, now);
-    assert!(
-        verified.is_err(),
-        "a response no key of the IdP signed was accepted"
-    );
-});
+    let Some(template) = data.strip_prefix(b"!") else {
+        let verified = connector.verify(&STANDARD.encode(data), None, now);
+        assert!(
+            verified.is_err(),
+            "a response no key of the IdP signed was accepted"
+        );
+        return;
+    };
+    let Ok(template) = std::str::from_utf8(template) else {
+        return;
+    };
+    // The verifier refuses these transforms before it runs them; the signer would run them.
+    let lower = template.to_ascii_lowercase();
+    if ["xpath", "xslt", "xpointer"]
+        .iter()
+        .any(|t| lower.contains(t))
+    {
+        return;
+    }
+    let xml = template
+        .replace("{cert}", &key.cert_b64)
+        .replace("{now}", &rfc3339(now))
+        .replace("{until}", &rfc3339(now + 600));
+    let Some(signed) = key.try_sign(&xml) else {
+        return;
+    };
+    if let Ok(identity) = connector.verify(&STANDARD.encode(&signed), None, now) {
+        assert!(
+            identity.expires_at > now,
+            "taken but already expired: {signed}"
+        );
+        // Names written with character references or in CDATA sections are not looked for.
+        if signed.contains("&#") || signed.contains("CDATA") {
+            return;
+        }
+        assert!(
+            is_element_text(&signed, saml_idp::IDP_ENTITY),
+            "taken without the IdP's name as an Issuer: {signed}"
+        );
+        assert!(
+            is_element_text(&signed, &format!("{ISSUER}/saml/acme")),
+            "taken without this service provider as its Audience: {signed}"
+        );
+    }
+}
+
+// The key made before the first input, so that its generation does not count against its timeout.
+fuzz_target!(init: { idp(); }, |data: &[u8]| run(data));

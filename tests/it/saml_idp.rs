@@ -67,8 +67,13 @@ impl IdpKey {
 
     /// `xml` with each signature template in it filled in.
     pub fn sign(&self, xml: &str) -> String {
-        let signed = Crypto::sign_xml(xml, &self.key_der).unwrap();
-        strip_declaration(&signed)
+        self.try_sign(xml).unwrap()
+    }
+
+    /// `xml` with each signature template in it filled in, if libxmlsec1 can read and sign it.
+    pub fn try_sign(&self, xml: &str) -> Option<String> {
+        let signed = Crypto::sign_xml(xml, &self.key_der).ok()?;
+        Some(strip_declaration(&signed))
     }
 }
 
