@@ -1,6 +1,7 @@
-//! The soak run of `scripts/soak`: starts the idbridge binary on a fresh SQLite database, drives a
-//! mixed load at it from many connections for a given time, and every 10 s records the server's
-//! resident memory, open files, and the database's and write-ahead log's sizes. What each worker
+//! The soak run of `scripts/soak`: starts the idbridge binary on a fresh SQLite database (or the
+//! empty PostgreSQL database `SOAK_DATABASE_URL` names), drives a mixed load at it from many
+//! connections for a given time, and every 10 s records the server's resident memory, open files,
+//! and the database's (and SQLite's write-ahead log's) sizes. What each worker
 //! repeats: authorize (signed in, consented) → code exchange → refresh → userinfo →
 //! client_credentials → session URL made and opened → SAML response posted to the ACS; and every
 //! 20th round a password login. Each worker is its own person (a login throttle counts
@@ -11,12 +12,13 @@
 //! `SOAK_CONNECTIONS`, default 64). Run by `cargo test --all-targets` (without `--bench`), it
 //! does the same against the debug binary for 5 s with 4 connections, so it cannot rot.
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::{Client, StatusCode};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
 use serde_json::Value;
 
 #[allow(dead_code)] // the integration tests use more of the test IdP than this run does
@@ -87,9 +89,12 @@ impl Server {
             .port();
         let base = format!("http://127.0.0.1:{port}");
         let config = dir.path().join("idbridge.toml");
+        let database_url = postgres_url().unwrap_or_else(|| {
+            format!("sqlite://{}?mode=rwc", dir.path().join("soak.db").display())
+        });
         std::fs::write(
             &config,
-            config_text(&base, dir.path(), &idp.cert_b64, people),
+            config_text(&base, &database_url, &idp.cert_b64, people),
         )
         .unwrap();
         let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
@@ -110,8 +115,24 @@ impl Server {
         Server { child, dir, base }
     }
 
-    fn database(&self) -> PathBuf {
-        self.dir.path().join("soak.db")
+    /// The sizes of the database and of SQLite's write-ahead log, in MiB.
+    async fn database_figures(&self, postgres: Option<&DatabaseConnection>) -> (f64, Option<f64>) {
+        let Some(db) = postgres else {
+            let database = self.dir.path().join("soak.db");
+            let wal = self.dir.path().join("soak.db-wal");
+            return (file_mib(&database), Some(file_mib(&wal)));
+        };
+        let size = db
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT pg_database_size(current_database())::bigint AS size",
+            ))
+            .await
+            .ok()
+            .flatten()
+            .and_then(|row| row.try_get::<i64>("", "size").ok())
+            .unwrap_or(0);
+        (size as f64 / 1_048_576.0, None)
     }
 
     async fn wait_ready(&self) {
@@ -146,7 +167,12 @@ fn email(number: usize) -> String {
     format!("soak-{number}@example.com")
 }
 
-fn config_text(base: &str, dir: &Path, idp_cert: &str, people: usize) -> String {
+/// The PostgreSQL database to run on instead of a new SQLite file.
+fn postgres_url() -> Option<String> {
+    std::env::var("SOAK_DATABASE_URL").ok()
+}
+
+fn config_text(base: &str, database_url: &str, idp_cert: &str, people: usize) -> String {
     let port = base.rsplit(':').next().unwrap();
     let users: String = (0..people)
         .map(|n| {
@@ -168,7 +194,7 @@ token_requests_per_second_per_address = 1000000
 token_requests_per_second_per_client = 1000000
 pending_logins_per_minute = 100000
 [database]
-url = "sqlite://{db}?mode=rwc"
+url = "{database_url}"
 [keys]
 id_token_alg = "ES256"
 encryption_key = "env:SOAK_KEK"
@@ -207,7 +233,6 @@ idp_certificate = ["{idp_cert}"]
 allow_idp_initiated = true
 attributes = {{ name = "displayName" }}
 "#,
-        db = dir.join("soak.db").display(),
     )
 }
 
@@ -554,45 +579,52 @@ async fn soak(duration: Duration, connections: usize) -> bool {
             ))
         })
         .collect();
+    let postgres = match postgres_url() {
+        Some(url) => Some(Database::connect(url).await.expect("the soak database")),
+        None => None,
+    };
     println!(
-        "soak: {connections} connections for {} s against {} (SQLite)",
+        "soak: {connections} connections for {} s against {} ({})",
         duration.as_secs(),
-        server.base
+        server.base,
+        if postgres.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
     );
     println!("| time | requests answered | RSS | open files | database | WAL |");
     println!("|---|---|---|---|---|---|");
-    let database = server.database();
-    let wal = PathBuf::from(format!("{}-wal", database.display()));
-    let sample = |tally: &Shared| {
+    let sample = async |tally: &Shared| {
         let (rss, files) = server.process_figures();
         let answered: u64 = {
             let t = tally.lock().unwrap();
             t.ok.values().sum::<u64>() + t.errors.values().sum::<u64>()
         };
+        let (database, wal) = server.database_figures(postgres.as_ref()).await;
         println!(
-            "| {:>4} s | {answered} | {:.1} MiB | {files} | {:.1} MiB | {:.1} MiB |",
+            "| {:>4} s | {answered} | {:.1} MiB | {files} | {database:.1} MiB | {} |",
             started.elapsed().as_secs(),
             rss as f64 / 1024.0,
-            file_mib(&database),
-            file_mib(&wal),
+            wal.map_or("-".to_string(), |wal| format!("{wal:.1} MiB")),
         );
     };
-    sample(&tally);
+    sample(&tally).await;
     let mut next = started + SAMPLE_EVERY;
     while Instant::now() < until {
         tokio::time::sleep_until(next.min(until).into()).await;
         if Instant::now() >= next {
-            sample(&tally);
+            sample(&tally).await;
             next += SAMPLE_EVERY;
         }
     }
     for worker in workers {
         worker.await.unwrap();
     }
-    sample(&tally);
+    sample(&tally).await;
     tokio::time::sleep(SAMPLE_EVERY).await;
     println!("After 10 s without load:");
-    sample(&tally);
+    sample(&tally).await;
     let tally = tally.lock().unwrap();
     let seconds = started.elapsed().as_secs_f64() - SAMPLE_EVERY.as_secs_f64();
     println!("\n| step | answered as expected | per second |");

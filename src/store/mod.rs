@@ -73,6 +73,26 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// does not get there in time has still copied the log; the next second tries again.
 const WAL_RESTART_WAIT: Duration = Duration::from_millis(20);
 
+/// Runs `transaction`, and once more if it failed on a key that a concurrent transaction wrote
+/// first (a new user, a new profile): it rolled back whole, and run again it finds that row and
+/// takes the path for a known one. For transactions that create a row when they find none.
+async fn retried_after_conflict<T, F>(mut transaction: impl FnMut() -> F) -> Result<T, StoreError>
+where
+    F: Future<Output = Result<T, StoreError>>,
+{
+    match transaction().await {
+        Err(StoreError::Db(error))
+            if matches!(
+                error.sql_err(),
+                Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+            ) =>
+        {
+            transaction().await
+        }
+        other => other,
+    }
+}
+
 /// What `PRAGMA wal_checkpoint` reports, in frames: the log's length and how much of it is
 /// copied into the database file (both -1 when the checkpoint could not start because another
 /// was running, or the database is not in WAL mode).

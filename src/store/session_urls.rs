@@ -6,17 +6,17 @@
 //! transaction rolls back and the URL is still unspent.
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, SqlErr, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 
-use super::Notification;
 use super::User;
 use super::sessions::insert_session;
 use super::tables::{customer_profile, session_url, user};
 use super::users::{Reported, new_user_row, update_identity, with_profile};
 use super::{NewSession, Store, StoreError, UserSource, enqueue_notification};
+use super::{Notification, retried_after_conflict};
 use super::{PostalAddress, Profile};
 use crate::config::Config;
 use crate::vocabulary::events::EventType;
@@ -174,54 +174,46 @@ impl Store {
     ) -> Result<Option<OpenedSessionUrl>, StoreError> {
         use session_url::Column as S;
         let now = browser.now;
-        let mut retried = false;
-        loop {
-            let attempt = async {
-                // The write comes first, so that on SQLite the transaction takes the write lock
-                // at once instead of upgrading a read lock, which can fail under contention.
-                let txn = self.writer.begin().await?;
-                let spent = session_url::Entity::delete_many()
-                    .filter(S::TokenHash.eq(token_hash))
-                    .filter(S::ExpiresAt.gt(now))
-                    .exec_with_returning(&txn)
-                    .await?;
-                let Some(url) = spent.into_iter().next() else {
-                    return Ok(None);
-                };
-                let fields: ProfileFields = serde_json::from_str(&url.profile)
-                    .map_err(|e| StoreError::Corrupt(format!("session URL profile: {e}")))?;
-                let (user, change) =
-                    upsert_profile(&txn, &url.internal_customer, &fields, new_user_id, now).await?;
-                let event = match change {
-                    ProfileChange::Created => Some(EventType::ProfileCreated),
-                    ProfileChange::Updated => Some(EventType::ProfileUpdated),
-                    ProfileChange::Unchanged => None,
-                };
-                if let Some(event) = event {
-                    let notification = Notification::new(event, &user)
-                        .with_internal_customer(&url.internal_customer);
-                    enqueue_notification(&txn, config, &notification, now).await?;
-                }
-                let login = Notification::user_login(&user, UserSource::SESSION_URL)
-                    .with_internal_customer(&url.internal_customer);
-                let session_token = insert_session(&txn, &login, browser, config).await?;
-                txn.commit().await?;
-                Ok(Some(OpenedSessionUrl {
-                    user,
-                    change,
-                    target_url: url.target_url,
-                    session_token,
-                }))
+        // Another session URL for the same new customer opened at the same moment may create the
+        // profile first; then this transaction rolls back whole, its URL unspent.
+        retried_after_conflict(|| async {
+            // The write comes first, so that on SQLite the transaction takes the write lock
+            // at once instead of upgrading a read lock, which can fail under contention.
+            let txn = self.writer.begin().await?;
+            let spent = session_url::Entity::delete_many()
+                .filter(S::TokenHash.eq(token_hash))
+                .filter(S::ExpiresAt.gt(now))
+                .exec_with_returning(&txn)
+                .await?;
+            let Some(url) = spent.into_iter().next() else {
+                return Ok(None);
+            };
+            let fields: ProfileFields = serde_json::from_str(&url.profile)
+                .map_err(|e| StoreError::Corrupt(format!("session URL profile: {e}")))?;
+            let (user, change) =
+                upsert_profile(&txn, &url.internal_customer, &fields, new_user_id, now).await?;
+            let event = match change {
+                ProfileChange::Created => Some(EventType::ProfileCreated),
+                ProfileChange::Updated => Some(EventType::ProfileUpdated),
+                ProfileChange::Unchanged => None,
+            };
+            if let Some(event) = event {
+                let notification =
+                    Notification::new(event, &user).with_internal_customer(&url.internal_customer);
+                enqueue_notification(&txn, config, &notification, now).await?;
             }
-            .await;
-            match attempt {
-                // Another session URL for the same new customer was opened at the same moment and
-                // created the profile first. This transaction rolled back whole, its URL unspent;
-                // tried again, it finds the profile and updates it.
-                Err(StoreError::Db(e)) if !retried && is_unique_violation(&e) => retried = true,
-                other => return other,
-            }
-        }
+            let login = Notification::user_login(&user, UserSource::SESSION_URL)
+                .with_internal_customer(&url.internal_customer);
+            let session_token = insert_session(&txn, &login, browser, config).await?;
+            txn.commit().await?;
+            Ok(Some(OpenedSessionUrl {
+                user,
+                change,
+                target_url: url.target_url,
+                session_token,
+            }))
+        })
+        .await
     }
 }
 
@@ -317,8 +309,4 @@ fn user_profile(profile: &customer_profile::Model) -> Profile {
 
 fn user_email(profile: &customer_profile::Model) -> String {
     profile.billing_email.clone().unwrap_or_default()
-}
-
-fn is_unique_violation(error: &DbErr) -> bool {
-    matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }

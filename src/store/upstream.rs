@@ -13,7 +13,10 @@ use super::tables::{
     saml_assertion, upstream_identity, upstream_login, upstream_logout, user, user_entity,
 };
 use super::users::{Reported, entity_ids_of, new_user_row, update_identity, with_profile};
-use super::{NewSession, Profile, Store, StoreError, UserSource, enqueue_notification};
+use super::{
+    NewSession, Profile, Store, StoreError, UserSource, enqueue_notification,
+    retried_after_conflict,
+};
 use crate::config::Config;
 use crate::vocabulary::events::EventType;
 
@@ -210,19 +213,24 @@ impl Store {
         config: &Config,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let txn = self.writer.begin().await?;
-        if let Some(one_time) = one_time
-            && !spend_one_time_id(&txn, &profile.connection_id, one_time).await?
-        {
-            return Ok(false);
-        }
-        let user = upsert_user(&txn, profile, new_user_id, config, now).await?;
-        login_row(login, Some((&user, profile)))
-            .into_active_model()
-            .insert(&txn)
-            .await?;
-        txn.commit().await?;
-        Ok(true)
+        // A first login of the same person at the same moment (on PostgreSQL) may create the user
+        // first.
+        retried_after_conflict(|| async {
+            let txn = self.writer.begin().await?;
+            if let Some(one_time) = &one_time
+                && !spend_one_time_id(&txn, &profile.connection_id, one_time.clone()).await?
+            {
+                return Ok(false);
+            }
+            let user = upsert_user(&txn, profile, new_user_id, config, now).await?;
+            login_row(login.clone(), Some((&user, profile)))
+                .into_active_model()
+                .insert(&txn)
+                .await?;
+            txn.commit().await?;
+            Ok(true)
+        })
+        .await
     }
 
     /// Keeps a logout sent to an upstream provider until its answer comes back.
@@ -274,17 +282,22 @@ impl Store {
         browser: NewSession<'_>,
         config: &Config,
     ) -> Result<(User, String), StoreError> {
-        let txn = self.writer.begin().await?;
-        let user = upsert_user(&txn, profile, new_user_id, config, browser.now).await?;
-        let login = Notification::user_login(&user, &profile.connection_id);
         let upstream = profile.upstream_session();
         let browser = NewSession {
             upstream: Some(&upstream),
             ..browser
         };
-        let session_token = insert_session(&txn, &login, browser, config).await?;
-        txn.commit().await?;
-        Ok((user, session_token))
+        // A first login of the same person at the same moment (on PostgreSQL) may create the user
+        // first.
+        retried_after_conflict(|| async {
+            let txn = self.writer.begin().await?;
+            let user = upsert_user(&txn, profile, new_user_id, config, browser.now).await?;
+            let login = Notification::user_login(&user, &profile.connection_id);
+            let session_token = insert_session(&txn, &login, browser, config).await?;
+            txn.commit().await?;
+            Ok((user, session_token))
+        })
+        .await
     }
 }
 
@@ -362,7 +375,7 @@ async fn upsert_user<C: ConnectionTrait>(
                 .await?
                 .into();
             // A concurrent first login of the same subject fails here on the primary key and
-            // rolls back, instead of making a second user.
+            // rolls back, instead of making a second user (and is tried again by the caller).
             upstream_identity::Model {
                 connection_id: profile.connection_id.clone(),
                 subject: profile.subject.clone(),

@@ -25,6 +25,7 @@ crate::backend_tests!(
     a_code_is_redeemed_once_across_processes,
     a_refresh_token_is_spent_once_and_its_reuse_revokes_the_family,
     a_saml_response_signs_in_once_across_processes,
+    a_new_person_signing_in_at_both_processes_at_once_is_one_user,
     a_session_url_opens_once_across_processes,
 );
 
@@ -261,9 +262,8 @@ async fn a_refresh_token_is_spent_once_and_its_reuse_revokes_the_family(backend:
     assert_eq!(live_access_tokens(&two.a).await, 0);
 }
 
-async fn a_saml_response_signs_in_once_across_processes(backend: Backend) {
-    let idp = IdpKey::generate();
-    let config = format!(
+fn acme_config(idp: &IdpKey) -> String {
+    format!(
         r#"{BASE_CONFIG}
 [[connections]]
 id = "acme"
@@ -277,21 +277,26 @@ allow_idp_initiated = true
 "#,
         crate::saml_idp::IDP_ENTITY,
         idp.cert_b64
-    );
-    let two = TwoProcesses::start(backend, &config, &[]).await;
+    )
+}
+
+/// Posts `response` to the ACS at `base`.
+fn post_to_acs(base: &str, response: &str) -> RequestBuilder {
+    Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{base}/saml/acme/acs"))
+        .form(&[("SAMLResponse", response)])
+}
+
+async fn a_saml_response_signs_in_once_across_processes(backend: Backend) {
+    let idp = IdpKey::generate();
+    let two = TwoProcesses::start(backend, &acme_config(&idp), &[]).await;
     let users = two.a.count("users").await;
     // Unsolicited (IdP-initiated): the response alone signs in, whoever posts it.
     let response = encode(&idp.response(&acme_spec(&two.a.base, None)));
-    let results = two
-        .race(|base| {
-            Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap()
-                .post(format!("{base}/saml/acme/acs"))
-                .form(&[("SAMLResponse", response.as_str())])
-        })
-        .await;
+    let results = two.race(|base| post_to_acs(base, &response)).await;
     let (location, _) = the_winner(&results, StatusCode::SEE_OTHER, StatusCode::BAD_REQUEST);
     assert!(
         location.unwrap().starts_with("/saml/acme/resume?token="),
@@ -304,6 +309,32 @@ allow_idp_initiated = true
         1,
         "one login to resume"
     );
+}
+
+/// A person's first logins, each with its own response, reach both processes at the same moment:
+/// every one signs in, and all as the one user that the first to commit created (the others
+/// find it when they try again).
+async fn a_new_person_signing_in_at_both_processes_at_once_is_one_user(backend: Backend) {
+    let idp = IdpKey::generate();
+    let two = TwoProcesses::start(backend, &acme_config(&idp), &[]).await;
+    let users = two.a.count("users").await;
+    // Both answer as the same issuer, A's.
+    let spec = acme_spec(&two.a.base, None);
+    let results = two
+        .race(|base| post_to_acs(base, &encode(&idp.response(&spec))))
+        .await;
+    for (status, location, body) in &results {
+        assert_eq!(*status, StatusCode::SEE_OTHER, "{body}");
+        assert!(
+            location
+                .as_deref()
+                .is_some_and(|l| l.starts_with("/saml/acme/resume?token=")),
+            "{location:?}"
+        );
+    }
+    assert_eq!(two.a.count("users").await, users + 1, "one user");
+    assert_eq!(two.a.count("upstream_identities").await, 1);
+    assert_eq!(two.a.count("upstream_logins").await, RACERS as i64);
 }
 
 async fn a_session_url_opens_once_across_processes(backend: Backend) {
