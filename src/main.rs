@@ -52,7 +52,20 @@ enum Command {
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's `mi_option_arena_eager_commit` (its header's `mi_option_e`; the crate names no
+/// constant for it).
+const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
+
+/// By default mimalloc commits its whole first arena at once on Linux, which kept about 14 MiB
+/// more resident at idle (34 MiB where glibc's malloc held 27); committed page by page, the idle
+/// server holds 21-23 MiB.
+fn commit_heap_memory_on_demand() {
+    // SAFETY: sets an allocator option; called first thing in main, before any other thread.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0) }
+}
+
 fn main() -> ExitCode {
+    commit_heap_memory_on_demand();
     let cli = Cli::parse();
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn"));

@@ -11,11 +11,10 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, SecondsFormat};
-use samael::crypto::{Crypto, CryptoProvider, ReduceMode};
 
 use super::scan::{self, Message};
 use super::xml::{self, LogoutFields, LogoutRequest, LogoutResponse};
-use super::{MAX_ASSERTION_AGE, STATUS_SUCCESS, SamlConnector, Sp, allowed_algorithms, redirect};
+use super::{MAX_ASSERTION_AGE, STATUS_SUCCESS, SamlConnector, Sp, redirect, signed_part};
 use crate::crypto;
 use crate::store::{OneTimeId, SentLogout, UpstreamSession};
 use crate::upstream::{
@@ -280,13 +279,8 @@ impl Sp {
                     .decode(compact)
                     .map_err(|_| refused("the message is not base64"))?;
                 let outline = scan::scan(&bytes, message).map_err(refused)?;
-                signed_xml = Crypto::reduce_xml_to_signed_with_allowed_algorithms(
-                    outline.xml,
-                    &idp.certificates,
-                    ReduceMode::ValidateAndMarkNoAncestors,
-                    Some(&allowed_algorithms()),
-                )
-                .map_err(|_| refused("no valid signature by the IdP's certificate"))?;
+                signed_xml = signed_part(outline.xml, &idp.certificates)
+                    .map_err(|_| refused("no valid signature by the IdP's certificate"))?;
                 // The signature must cover the whole message, not a part of it.
                 let root = xml::root_element(&signed_xml);
                 let whole = matches!(
