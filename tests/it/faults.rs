@@ -16,8 +16,7 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use reqwest::StatusCode;
 use serde_json::Value;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::net::TcpListener;
 
 use crate::oidc::{Browser, PROVIDER_CONFIG, RP_SECRET, authorize_url, redeem};
 use crate::session_urls::{SESSION_URLS_CONFIG, session_url_env};
@@ -281,57 +280,6 @@ timeout = "10s"
     );
     let status = stopped.await.unwrap().expect("it exits after the answer");
     assert!(status.success(), "{status}");
-}
-
-/// A TCP proxy in front of the database server that the test can cut, as when the database goes
-/// away (every connection through it is closed, and each new one as soon as it is made), and
-/// restore.
-struct DatabaseProxy {
-    address: std::net::SocketAddr,
-    cut: Arc<watch::Sender<bool>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl DatabaseProxy {
-    async fn start(server: String) -> DatabaseProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let cut = Arc::new(watch::channel(false).0);
-        let cuts = cut.clone();
-        let task = tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                if *cuts.borrow() {
-                    continue; // dropped: closed at once
-                }
-                let mut cut = cuts.subscribe();
-                let server = server.clone();
-                tokio::spawn(async move {
-                    let Ok(mut database) = TcpStream::connect(&server).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut database) => {}
-                        _ = cut.wait_for(|cut| *cut) => {}
-                    }
-                });
-            }
-        });
-        DatabaseProxy { address, cut, task }
-    }
-
-    fn cut(&self) {
-        self.cut.send_replace(true);
-    }
-
-    fn restore(&self) {
-        self.cut.send_replace(false);
-    }
-}
-
-impl Drop for DatabaseProxy {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
 }
 
 /// Words of what idbridge runs on, which an answer must not show: the driver's and database's

@@ -628,3 +628,54 @@ pub fn texts(html: &str, selector: &str) -> Vec<String> {
         .map(|e| e.text().collect::<String>().trim().to_string())
         .collect()
 }
+
+/// A TCP proxy in front of the database server that the test can cut, as when the database goes
+/// away (every connection through it is closed, and each new one as soon as it is made), and
+/// restore.
+pub struct DatabaseProxy {
+    pub address: std::net::SocketAddr,
+    cut: Arc<tokio::sync::watch::Sender<bool>>,
+    task: JoinHandle<()>,
+}
+
+impl DatabaseProxy {
+    pub async fn start(server: String) -> DatabaseProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let cut = Arc::new(tokio::sync::watch::channel(false).0);
+        let cuts = cut.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if *cuts.borrow() {
+                    continue; // dropped: closed at once
+                }
+                let mut cut = cuts.subscribe();
+                let server = server.clone();
+                tokio::spawn(async move {
+                    let Ok(mut database) = tokio::net::TcpStream::connect(&server).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut database) => {}
+                        _ = cut.wait_for(|cut| *cut) => {}
+                    }
+                });
+            }
+        });
+        DatabaseProxy { address, cut, task }
+    }
+
+    pub fn cut(&self) {
+        self.cut.send_replace(true);
+    }
+
+    pub fn restore(&self) {
+        self.cut.send_replace(false);
+    }
+}
+
+impl Drop for DatabaseProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

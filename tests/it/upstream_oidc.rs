@@ -98,6 +98,8 @@ pub(crate) struct Chain {
     _b: ServerProcess,
     pub(crate) b_base: String,
     pub(crate) proxy: Option<Arc<Proxy>>,
+    /// Between A and its database, when the test is to cut it.
+    pub(crate) database_proxy: Option<DatabaseProxy>,
     _dbs: (TestDb, TestDb),
 }
 
@@ -121,7 +123,27 @@ impl Chain {
         keys: &str,
         upstream_keys: &str,
     ) -> Chain {
+        Chain::start_reaching(backend, via_proxy, keys, upstream_keys, false).await
+    }
+
+    /// Through the proxy, with A reaching its PostgreSQL database through a [`DatabaseProxy`].
+    pub(crate) async fn start_with_database_proxy() -> Chain {
+        Chain::start_reaching(Backend::Postgres, true, DOMAINS, "", true).await
+    }
+
+    async fn start_reaching(
+        backend: Backend,
+        via_proxy: bool,
+        keys: &str,
+        upstream_keys: &str,
+        database_via_proxy: bool,
+    ) -> Chain {
         let db_a = TestDb::new(backend).await;
+        let database_proxy = if database_via_proxy {
+            Some(DatabaseProxy::start(db_a.server_address()).await)
+        } else {
+            None
+        };
         let db_b = TestDb::new(backend).await;
         let b_port = ReservedPort::new();
         let b_issuer = format!("http://localhost:{}", b_port.port);
@@ -131,7 +153,12 @@ impl Chain {
             None
         };
         let issuer = proxy.as_ref().map_or(b_issuer.clone(), |p| p.base.clone());
-        let a = start_bridge(&db_a, &issuer, "5s", keys).await;
+        let a = match &database_proxy {
+            Some(database) => {
+                start_bridge(&db_a.reached_at(database.address), &issuer, "5s", keys).await
+            }
+            None => start_bridge(&db_a, &issuer, "5s", keys).await,
+        };
         let b = ServerProcess::spawn_on(
             b_port,
             &db_b,
@@ -148,6 +175,7 @@ impl Chain {
             _b: b,
             b_base: b_issuer,
             proxy,
+            database_proxy,
             _dbs: (db_a, db_b),
         }
     }

@@ -499,3 +499,53 @@ async fn a_logged_out_answer_is_taken_once(backend: Backend) {
     assert_eq!(location(&replay), None);
     assert_eq!(chain.a.count("sessions").await, 1);
 }
+
+/// The database goes away while the provider tells of a logout: the provider is asked to try
+/// again later (503 with `Retry-After`, nothing of the database in the answer), nothing is spent,
+/// and the same token, sent again once the database is back, ends the session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: scripts/test runs it (set IDBRIDGE_TEST_POSTGRES_URL)"]
+async fn postgres_a_logout_told_while_the_database_is_gone_is_503_then_taken() {
+    let chain = Chain::start_with_database_proxy().await;
+    chained_login_in(&chain, &chain.a.client()).await;
+    let endpoint = format!("/oidc/{CONNECTION}/backchannel-logout");
+    let proxy = chain.proxy.clone().unwrap();
+    let token = proxy.sign_with(0, 0, Some("logout+jwt"), &logout_claims(&chain, |_| {}));
+    let database = chain.database_proxy.as_ref().unwrap();
+
+    database.cut();
+    let response = Client::new()
+        .post(chain.a.url(&endpoint))
+        .form(&[("logout_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("5")
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable", "{body}");
+    assert!(!body.to_string().to_lowercase().contains("sqlx"), "{body}");
+
+    database.restore();
+    let mut answer = (StatusCode::SERVICE_UNAVAILABLE, Value::Null, String::new());
+    for _ in 0..50 {
+        answer = post_logout_token(&chain, &endpoint, &token).await;
+        if answer.0 != StatusCode::SERVICE_UNAVAILABLE {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(answer.0, StatusCode::OK, "{}", answer.1);
+    assert_eq!(chain.a.count("sessions").await, 0, "the session ended");
+    assert_eq!(
+        chain.a.count("saml_assertions").await,
+        1,
+        "its jti spent once"
+    );
+}

@@ -442,7 +442,10 @@ impl Sp {
 /// the signed element, and when that is an assertion its `set_root_element` loses the old root
 /// without freeing it: a few KiB of libxml2 memory per response, measured as steady RSS growth
 /// under load.
-pub(super) fn signed_part(xml: &str, certificates: &[CertificateDer]) -> Result<String, CryptoError> {
+pub(super) fn signed_part(
+    xml: &str,
+    certificates: &[CertificateDer],
+) -> Result<String, CryptoError> {
     Crypto::reduce_xml_to_signed_with_allowed_algorithms(
         xml,
         certificates,
