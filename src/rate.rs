@@ -4,6 +4,7 @@
 //! more than the request itself (the token endpoint), or where what is protected is this
 //! process's CPU (the SAML ACS); with several processes each keeps its own count, so a deployment
 //! of N processes admits up to N times the rate.
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Mutex;
@@ -43,20 +44,30 @@ impl<K: Hash + Eq> RateLimit<K> {
     }
 
     /// Counts one request of `key` at `now`, or, when the key is over its rate, says how long
-    /// until it may try again (and counts nothing).
-    pub fn admit(&self, key: K, now: Instant) -> Result<(), Duration> {
+    /// until it may try again (and counts nothing). A key already counted is not copied again.
+    pub fn admit<Q>(&self, key: &Q, now: Instant) -> Result<(), Duration>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
         let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
         let Keys { due, pruned_at } = &mut *keys;
         if due.len() > PRUNE_ABOVE && pruned_at.is_none_or(|at| now >= at + PRUNE_EVERY) {
             due.retain(|_, next| *next > now);
             *pruned_at = Some(now);
         }
-        let next = due.get(&key).map_or(now, |next| (*next).max(now));
+        let known = due.get_mut(key);
+        let next = known.as_deref().map_or(now, |next| (*next).max(now));
         let ahead = next - now;
         if ahead + self.interval > self.burst {
             return Err(ahead + self.interval - self.burst);
         }
-        due.insert(key, next + self.interval);
+        match known {
+            Some(due_at) => *due_at = next + self.interval,
+            None => {
+                due.insert(key.to_owned(), next + self.interval);
+            }
+        }
         Ok(())
     }
 }
@@ -67,7 +78,7 @@ mod tests {
 
     #[test]
     fn a_burst_of_one_second_then_the_steady_rate() {
-        let limit = RateLimit::new(10, Duration::from_secs(1));
+        let limit = RateLimit::<String>::new(10, Duration::from_secs(1));
         let start = Instant::now();
         for _ in 0..10 {
             assert_eq!(limit.admit("a", start), Ok(()));
@@ -90,13 +101,13 @@ mod tests {
 
     #[test]
     fn refused_requests_do_not_push_the_due_time() {
-        let limit = RateLimit::new(1, Duration::from_secs(1));
+        let limit = RateLimit::<u32>::new(1, Duration::from_secs(1));
         let start = Instant::now();
-        assert_eq!(limit.admit(1, start), Ok(()));
+        assert_eq!(limit.admit(&1, start), Ok(()));
         for _ in 0..100 {
-            assert!(limit.admit(1, start).is_err());
+            assert!(limit.admit(&1, start).is_err());
         }
-        assert_eq!(limit.admit(1, start + Duration::from_secs(1)), Ok(()));
+        assert_eq!(limit.admit(&1, start + Duration::from_secs(1)), Ok(()));
     }
 
     #[test]
@@ -104,10 +115,10 @@ mod tests {
         let limit = RateLimit::new(1000, Duration::from_secs(1));
         let start = Instant::now();
         for key in 0..=PRUNE_ABOVE as u32 {
-            limit.admit(key, start).unwrap();
+            limit.admit(&key, start).unwrap();
         }
         limit
-            .admit(u32::MAX, start + Duration::from_secs(2))
+            .admit(&u32::MAX, start + Duration::from_secs(2))
             .unwrap();
         assert_eq!(limit.keys.lock().unwrap().due.len(), 1);
     }

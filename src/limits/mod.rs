@@ -69,12 +69,12 @@ impl ClientRates {
     /// Counts a request from `client`; `Err` says how long until it may try again.
     pub fn admit_address(&self, client: IpAddr) -> Result<(), Duration> {
         self.per_address
-            .admit(counted_address(client), Instant::now())
+            .admit(&counted_address(client), Instant::now())
     }
 
     /// Counts a request of the authenticated client `client_id`.
     pub fn admit_client(&self, client_id: &str) -> Result<(), Duration> {
-        self.per_client.admit(client_id.to_string(), Instant::now())
+        self.per_client.admit(client_id, Instant::now())
     }
 }
 

@@ -40,7 +40,7 @@ impl SamlLimits {
 
     /// Counts a post from `client`; false when it is one too many.
     pub fn count_post(&self, client: IpAddr, now: Instant) -> bool {
-        self.posts.admit(counted_address(client), now).is_ok()
+        self.posts.admit(&counted_address(client), now).is_ok()
     }
 
     /// A turn to verify, held until the permit is dropped; `None` when none came in
