@@ -10,6 +10,7 @@ pub mod demo;
 pub mod http;
 pub mod keys;
 pub mod limits;
+pub mod metrics;
 pub mod notifications;
 pub mod password;
 pub mod password_check;

@@ -10,6 +10,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::keys::{self, KeyError, KeyRing};
 use crate::limits::{self, ClientRates, LimitError, PendingGauge};
+use crate::metrics::Metrics;
 use crate::password::{self, Argon2Gate, PasswordError};
 use crate::password_check::PasswordChecker;
 use crate::store::{Store, StoreError};
@@ -50,6 +51,7 @@ pub struct Shared {
     pub pending_gauge: Arc<PendingGauge>,
     /// Request rates at the endpoints where clients authenticate.
     pub client_rates: Arc<ClientRates>,
+    pub metrics: Metrics,
 }
 
 impl crate::http::Site for AppState {
@@ -71,6 +73,10 @@ impl crate::http::Site for AppState {
 
     fn request_timeout(&self) -> std::time::Duration {
         self.config.server.request_timeout
+    }
+
+    fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 }
 
@@ -150,6 +156,7 @@ impl AppState {
             api_auth: Arc::new(VerifiedCache::default()),
             pending_gauge: Arc::new(PendingGauge::default()),
             client_rates,
+            metrics: Metrics::default(),
         })))
     }
 }

@@ -43,6 +43,7 @@ pub struct FileServer {
     pub request_timeout: Option<String>,
     pub header_timeout: Option<String>,
     pub legacy_sunset: Option<String>,
+    pub metrics_token: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -77,6 +77,8 @@ pub struct ServerConfig {
     /// When the old `/authentication/v1/*` paths go away (Unix seconds, midnight UTC), told
     /// in their `Sunset` header; none announced when `None`.
     pub legacy_sunset: Option<i64>,
+    /// The bearer token `GET /metrics` asks for; without one the metrics are not served.
+    pub metrics_token: Option<Secret>,
 }
 
 /// When the old `/authentication/v1/*` paths were deprecated (2026-12-03, Unix seconds), told in

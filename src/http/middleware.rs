@@ -96,12 +96,15 @@ pub async fn request_log<S: Site>(
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "(no route)".to_string());
     let response = next.run(request).await;
+    let took = started.elapsed();
+    let status = response.status().as_u16();
+    site.metrics().request(&method, &route, status, took);
     tracing::info!(
         target: "idbridge::http",
         %method,
         route,
-        status = response.status().as_u16(),
-        latency_us = started.elapsed().as_micros() as u64,
+        status,
+        latency_us = took.as_micros() as u64,
         client = client.map(|ip| ip.to_string()).unwrap_or_default(),
         "request"
     );

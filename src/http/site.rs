@@ -16,4 +16,6 @@ pub trait Site: Clone + Send + Sync + 'static {
     fn trusted_proxies(&self) -> &[IpNet];
     /// The longest a request may take, its body included.
     fn request_timeout(&self) -> Duration;
+    /// Where answered requests are counted.
+    fn metrics(&self) -> &crate::metrics::Metrics;
 }

@@ -250,6 +250,11 @@ async fn attempt(state: AppState, target: Arc<Target>, row: ClaimedNotification)
             }
         }
     };
+    state.metrics.delivery(match outcome {
+        AttemptOutcome::Delivered => "delivered",
+        AttemptOutcome::GiveUp { .. } => "given_up",
+        AttemptOutcome::Retry { .. } => "failed",
+    });
     if let Err(e) = state
         .store
         .finish_attempt(&row.id, row.attempts, &outcome, now)

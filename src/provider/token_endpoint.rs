@@ -48,26 +48,31 @@ pub async fn token(
         form.client_id.as_deref(),
         form.client_secret.as_deref(),
     )?;
-    let response = match form.grant_type.as_deref() {
+    let (grant_type, response) = match form.grant_type.as_deref() {
         Some("authorization_code") => {
             let code = form
                 .code
                 .as_deref()
                 .ok_or_else(|| OAuthError::InvalidRequest("code is required".into()))?;
-            exchange_code(
+            let response = exchange_code(
                 &state,
                 client,
                 code,
                 form.redirect_uri.as_deref(),
                 form.code_verifier.as_deref(),
             )
-            .await?
+            .await?;
+            ("authorization_code", response)
         }
-        Some("refresh_token") => refresh(&state, client, &form).await?,
-        Some("client_credentials") => client_credentials(&state, client, &form).await?,
+        Some("refresh_token") => ("refresh_token", refresh(&state, client, &form).await?),
+        Some("client_credentials") => (
+            "client_credentials",
+            client_credentials(&state, client, &form).await?,
+        ),
         Some(_) => return Err(OAuthError::UnsupportedGrantType),
         None => return Err(OAuthError::InvalidRequest("grant_type is required".into())),
     };
+    state.metrics.token_issued(grant_type);
     Ok((
         [
             (header::CACHE_CONTROL, "no-store"),

@@ -70,6 +70,11 @@ where
     }
 
     /// Whether the writing task still runs (it stops only if it panicked).
+    /// Items sent and not yet taken into a batch.
+    pub(super) fn queued(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
+    }
+
     pub(super) fn is_running(&self) -> bool {
         !self.queue.is_closed()
     }

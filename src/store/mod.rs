@@ -41,7 +41,8 @@ pub use grants::{
 };
 pub use notification::{Notification, NotifiedUser};
 pub use outbox::{
-    AttemptOutcome, ClaimedNotification, DueNotification, OUTBOX_RETENTION, enqueue_notification,
+    AttemptOutcome, Backlog, ClaimedNotification, DueNotification, OUTBOX_RETENTION,
+    enqueue_notification,
 };
 pub use pending::PendingAuthorization;
 pub use product_confirmations::ProductConfirmation;
@@ -72,6 +73,14 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a rewind waits for readers still on the log, holding the writer meanwhile. One that
 /// does not get there in time has still copied the log; the next second tries again.
 const WAL_RESTART_WAIT: Duration = Duration::from_millis(20);
+
+/// The connections of one database pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUse {
+    pub name: &'static str,
+    pub size: usize,
+    pub idle: usize,
+}
 
 /// Runs `transaction`, and once more if it failed on a key that a concurrent transaction wrote
 /// first (a new user, a new profile): it rolled back whole, and run again it finds that row and
@@ -315,6 +324,43 @@ impl Store {
             return Err(StoreError::WriterStopped);
         }
         Ok(self.db.ping().await?)
+    }
+
+    /// The connections of this process's pools: the readers (on PostgreSQL, every statement's)
+    /// and, on SQLite, the one writer.
+    pub fn pool_use(&self) -> Vec<PoolUse> {
+        let pools: &[(&'static str, &DatabaseConnection)] = match self.db.get_database_backend() {
+            DbBackend::Sqlite => &[("reader", &self.db), ("writer", &self.writer)],
+            _ => &[("main", &self.db)],
+        };
+        pools
+            .iter()
+            .map(|&(name, db)| {
+                let (size, idle) = match db.get_database_backend() {
+                    DbBackend::Sqlite => {
+                        let pool = db.get_sqlite_connection_pool();
+                        (pool.size(), pool.num_idle())
+                    }
+                    _ => {
+                        let pool = db.get_postgres_connection_pool();
+                        (pool.size(), pool.num_idle())
+                    }
+                };
+                PoolUse {
+                    name,
+                    size: size as usize,
+                    idle: idle.min(size as usize),
+                }
+            })
+            .collect()
+    }
+
+    /// Writes queued for the batched writers and not yet taken into a batch.
+    pub fn writer_queue(&self) -> usize {
+        self.codes.queued()
+            + self.code_spends.queued()
+            + self.access_tokens.queued()
+            + self.grant_tokens.queued()
     }
 
     /// The underlying connection, for tests that inspect stored rows.

@@ -130,7 +130,34 @@ fn claimable(now: i64) -> Condition {
         )
 }
 
+/// The notifications not yet delivered nor given up, of every webhook and process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backlog {
+    pub waiting: i64,
+    pub oldest_created_at: Option<i64>,
+}
+
 impl Store {
+    /// How many notifications wait in the outbox, and since when the oldest, in one query.
+    pub async fn outbox_backlog(&self) -> Result<Backlog, StoreError> {
+        use outbox::Column as O;
+        use sea_orm::sea_query::Expr;
+        let (waiting, oldest_created_at): (i64, Option<i64>) = outbox::Entity::find()
+            .select_only()
+            .expr(Expr::col(O::Id).count())
+            .expr(Expr::col(O::CreatedAt).min())
+            .filter(O::DeliveredAt.is_null())
+            .filter(O::GivenUpAt.is_null())
+            .into_tuple()
+            .one(&self.db)
+            .await?
+            .unwrap_or((0, None));
+        Ok(Backlog {
+            waiting,
+            oldest_created_at,
+        })
+    }
+
     /// Up to `limit` rows of the given webhooks (by key) that may be claimed now, oldest due first.
     pub async fn due_notifications(
         &self,

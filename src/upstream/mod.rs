@@ -304,6 +304,37 @@ fn email_domain(email: &str) -> String {
         .unwrap_or_default()
 }
 
+impl UpstreamError {
+    /// What the metrics call the outcome of a login that failed so.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            UpstreamError::Unreachable { .. } => "unreachable",
+            UpstreamError::Invalid { .. }
+            | UpstreamError::Rejected { .. }
+            | UpstreamError::InvalidAnswer { .. }
+            | UpstreamError::NoSamlResponse { .. }
+            | UpstreamError::UnknownAnswer { .. }
+            | UpstreamError::AnotherBrowser { .. }
+            | UpstreamError::Corrupt { .. } => "invalid_answer",
+            UpstreamError::Denied { .. } => "denied_by_provider",
+            UpstreamError::ForeignDomain { .. }
+            | UpstreamError::UnverifiedEmail { .. }
+            | UpstreamError::ClaimedDomain { .. }
+            | UpstreamError::HeldAddress { .. }
+            | UpstreamError::NoEntity { .. }
+            | UpstreamError::AccountGone { .. } => "refused_identity",
+            UpstreamError::TooManyResponses { .. }
+            | UpstreamError::Busy { .. }
+            | UpstreamError::Throttled { .. } => "throttled",
+            UpstreamError::InvalidCredentials => "invalid_credentials",
+            UpstreamError::LogoutRefused { .. } | UpstreamError::LogoutReplayed { .. } => {
+                "invalid_answer"
+            }
+            UpstreamError::Store(_) | UpstreamError::Password(_) => "error",
+        }
+    }
+}
+
 /// Why a login did not work.
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {

@@ -6,11 +6,12 @@ mod upstream;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
-use crate::http::pages;
+use crate::crypto;
+use crate::http::{PageError, pages};
 use crate::state::AppState;
 pub use login::login_page;
 pub use upstream::sign_in;
@@ -33,6 +34,7 @@ pub fn routes() -> Router<AppState> {
         .route("/static/frontchannel.js", get(frontchannel_script))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
         .merge(upstream::router())
 }
 
@@ -55,6 +57,43 @@ async fn frontchannel_script() -> Response {
         "text/javascript; charset=utf-8",
         include_str!("../../templates/frontchannel.js"),
     )
+}
+
+/// The metrics in the Prometheus text format, for a scraper that sends `server.metrics_token` as
+/// a bearer token; not served (404) when no token is configured. The webhook backlog is read
+/// from the database at each scrape.
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
+    let Some(token) = &state.config.server.metrics_token else {
+        return Err(PageError::NotFound);
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if !crypto::constant_time_eq(presented, token.expose()) {
+        return Ok((
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "the metrics need server.metrics_token as a bearer token\n",
+        )
+            .into_response());
+    }
+    let backlog = state.store.outbox_backlog().await?;
+    let text = state.metrics.render(
+        &backlog,
+        &state.store.pool_use(),
+        state.store.writer_queue(),
+        state.clock.now(),
+    );
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
 }
 
 /// Ready when the database answers.

@@ -376,6 +376,30 @@ fn the_legacy_sunset_is_a_date_after_the_deprecation() {
 }
 
 #[test]
+fn the_metrics_token_is_long_and_from_the_environment() {
+    let with = |value: &str| format!("[server]\nmetrics_token = \"{value}\"\n{BASE_CONFIG}");
+    let token = "metrics-token-0123456789abcdefghijklmnop";
+    let set = parse_config(
+        &with("env:METRICS_TOKEN"),
+        &[SHOP_SECRET_ENV, ("METRICS_TOKEN", token)],
+    )
+    .unwrap();
+    assert_eq!(set.server.metrics_token.unwrap().expose(), token);
+    let unset = parse_config(BASE_CONFIG, &[SHOP_SECRET_ENV]).unwrap();
+    assert!(unset.server.metrics_token.is_none());
+    assert_problem(
+        &problems(&with("short")),
+        "server.metrics_token",
+        "shorter than",
+    );
+    assert_problem(
+        &problems(&with("env:NOT_SET_ANYWHERE")),
+        "server.metrics_token",
+        "is not set",
+    );
+}
+
+#[test]
 fn userinfo_cache_is_at_most_a_minute_and_can_be_off() {
     let with = |value: &str| format!("[server]\nuserinfo_cache = \"{value}\"\n{BASE_CONFIG}");
     let off = parse_config(&with("0s"), &[SHOP_SECRET_ENV]).unwrap();

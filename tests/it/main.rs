@@ -14,6 +14,7 @@ mod http_limits;
 mod layers;
 mod login;
 mod logout_channels;
+mod metrics;
 mod oidc;
 mod oidc_errors;
 mod oidc_features;

@@ -58,7 +58,8 @@ impl Checker<'_> {
         }
     }
 
-    /// A secret used as an HMAC key (a product's JWTs, a webhook's signatures): at least
+    /// A secret used as an HMAC key (a product's JWTs, a webhook's signatures) or a bearer token
+    /// (the metrics'): at least
     /// [`MIN_HMAC_SECRET_LEN`] bytes, else a problem and `None`.
     pub(super) fn hmac_secret(&mut self, path: &str, value: &str) -> Option<Secret> {
         let secret = self.secret(path, value)?;

@@ -128,6 +128,10 @@ pub(super) fn check_server(check: &mut Checker, server: FileServer) -> ServerCon
         .legacy_sunset
         .as_deref()
         .and_then(|value| check_sunset(check, value));
+    let metrics_token = server
+        .metrics_token
+        .as_deref()
+        .and_then(|value| check.hmac_secret("server.metrics_token", value));
     ServerConfig {
         issuer,
         bind,
@@ -141,6 +145,7 @@ pub(super) fn check_server(check: &mut Checker, server: FileServer) -> ServerCon
         request_timeout,
         header_timeout,
         legacy_sunset,
+        metrics_token,
     }
 }
 

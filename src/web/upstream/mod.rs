@@ -36,8 +36,8 @@ mod logout;
 use crate::store::{KeptLogin, OutgoingLogin};
 use crate::store::{NewSession, Notification, User};
 use crate::upstream::{
-    Answer, AnswerRoute, Connector, Context, Continuation, Identity, LoginRequest, Resume,
-    UpstreamError,
+    Admission, Answer, AnswerRoute, Connector, Context, Continuation, Identity, LoginRequest,
+    Resume, UpstreamError,
 };
 
 /// How long a person may take at the provider.
@@ -91,10 +91,24 @@ fn is_cross_site(route: AnswerRoute) -> bool {
 }
 
 /// What connectors may use of the application.
-fn context(state: &AppState) -> Context<'_> {
-    Context {
+/// Has `connector` verify an answer (see [`Connector::complete`]), and counts the outcome in the
+/// metrics.
+async fn verified(
+    state: &AppState,
+    connector: &dyn Connector,
+    answer: &Answer,
+    kept: Option<&KeptLogin>,
+    admission: Admission,
+) -> Result<Identity, UpstreamError> {
+    let context = Context {
         passwords: state.password_checker(),
-    }
+    };
+    let identity = connector.complete(answer, kept, &context, admission).await;
+    let outcome = identity
+        .as_ref()
+        .map_or_else(UpstreamError::outcome, |_| "verified");
+    state.metrics.login(connector.id(), outcome);
+    identity
 }
 
 #[derive(Deserialize)]
@@ -167,11 +181,7 @@ async fn callback(
     check_browser(&state, &headers, &login)?;
     let continuation =
         Continuation::from_kept(login.sent.pending_id.clone(), login.sent.return_to.clone());
-    let context = context(&state);
-    let identity = match connector
-        .complete(&answer, Some(&login), &context, admission)
-        .await
-    {
+    let identity = match verified(&state, connector, &answer, Some(&login), admission).await {
         Err(UpstreamError::Denied { code, .. }) => {
             return refused(&state, &headers, connector, &continuation, &code).await;
         }
@@ -210,10 +220,7 @@ async fn acs(
         )) if unsolicited => None,
         Err(refused) => return Err(refused),
     };
-    let context = context(&state);
-    let identity = connector
-        .complete(&answer, solicited.as_ref(), &context, admission)
-        .await?;
+    let identity = verified(&state, connector, &answer, solicited.as_ref(), admission).await?;
     let Identity::Vouched { profile, one_time } = identity else {
         return Err(PageError::Internal("a posted answer for an account".into()));
     };
@@ -324,8 +331,7 @@ pub async fn sign_in(
     answer: &Answer,
     continuation: &Continuation,
 ) -> Result<Response, PageError> {
-    let context = context(state);
-    let identity = connector.complete(answer, None, &context, None).await?;
+    let identity = verified(state, connector, answer, None, None).await?;
     let cookie = start_session(state, headers, client, connector, identity, continuation).await?;
     Ok(see_other(&continuation.path(), &[cookie]))
 }
