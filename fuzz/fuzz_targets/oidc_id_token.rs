@@ -28,7 +28,7 @@ use libfuzzer_sys::fuzz_target;
 use openidconnect::core::{CoreJsonWebKeySet, CoreTokenResponse};
 use openidconnect::{Nonce, TokenResponse};
 use ring::rand::SystemRandom;
-use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+use ring::signature::EcdsaKeyPair;
 use serde_json::json;
 
 const ISSUER: &str = "https://op.example.com";
@@ -64,18 +64,10 @@ fn discovery() -> serde_json::Value {
 fn target() -> &'static Target {
     static TARGET: OnceLock<Target> = OnceLock::new();
     TARGET.get_or_init(|| {
-        let random = SystemRandom::new();
-        let pkcs8 =
-            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &random).unwrap();
-        let key =
-            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &random)
-                .unwrap();
-        let point = key.public_key().as_ref();
-        let x = URL_SAFE_NO_PAD.encode(&point[1..33]);
-        let y = URL_SAFE_NO_PAD.encode(&point[33..65]);
-        let keys = json!({ "keys": [{
-            "kty": "EC", "crv": "P-256", "kid": "k1", "use": "sig", "alg": "ES256", "x": x, "y": y,
-        }]});
+        let (key, jwk) = idbridge_fuzz::provider_key();
+        let x = jwk["x"].as_str().unwrap().to_string();
+        let y = jwk["y"].as_str().unwrap().to_string();
+        let keys = json!({ "keys": [jwk] });
         let metadata = serde_json::from_value::<Metadata>(discovery())
             .unwrap()
             .set_jwks(serde_json::from_value(keys).unwrap());

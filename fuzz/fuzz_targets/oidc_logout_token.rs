@@ -20,7 +20,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use idbridge_fuzz::App;
 use libfuzzer_sys::fuzz_target;
 use ring::rand::SystemRandom;
-use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+use ring::signature::EcdsaKeyPair;
 
 struct Target {
     app: App,
@@ -65,18 +65,7 @@ fn start_provider(jwk: serde_json::Value) -> String {
 fn target() -> &'static Target {
     static TARGET: OnceLock<Target> = OnceLock::new();
     TARGET.get_or_init(|| {
-        let random = SystemRandom::new();
-        let pkcs8 =
-            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &random).unwrap();
-        let key =
-            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &random)
-                .unwrap();
-        let point = key.public_key().as_ref();
-        let jwk = serde_json::json!({
-            "kty": "EC", "crv": "P-256", "kid": "k1", "use": "sig", "alg": "ES256",
-            "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
-            "y": URL_SAFE_NO_PAD.encode(&point[33..65]),
-        });
+        let (key, jwk) = idbridge_fuzz::provider_key();
         let issuer = start_provider(jwk);
         let app = App::start(&format!(
             r#"[server]
