@@ -13,7 +13,15 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::store::{Backlog, PoolUse};
+/// What a scrape reads at the moment it is made.
+pub struct Readings<'a> {
+    /// Notifications waiting in the outbox, and the age in seconds of the oldest (0 for none).
+    pub waiting: i64,
+    pub oldest_age: i64,
+    /// Per pool: its name, its connections, and how many of them are idle.
+    pub pools: &'a [(&'static str, usize, usize)],
+    pub writer_queue: usize,
+}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -182,27 +190,17 @@ impl Metrics {
     }
 
     /// The text a scrape gets, with the gauges set to what was just read.
-    pub fn render(
-        &self,
-        backlog: &Backlog,
-        pools: &[PoolUse],
-        writer_queue: usize,
-        now: i64,
-    ) -> String {
-        self.backlog.set(backlog.waiting);
-        self.oldest_age
-            .set(backlog.oldest_created_at.map_or(0, |at| (now - at).max(0)));
-        for pool in pools {
-            for (state, count) in [("idle", pool.idle), ("in_use", pool.size - pool.idle)] {
+    pub fn render(&self, readings: &Readings) -> String {
+        self.backlog.set(readings.waiting);
+        self.oldest_age.set(readings.oldest_age);
+        for &(pool, size, idle) in readings.pools {
+            for (state, count) in [("idle", idle), ("in_use", size - idle)] {
                 self.pools
-                    .get_or_create(&PoolLabels {
-                        pool: pool.name,
-                        state,
-                    })
+                    .get_or_create(&PoolLabels { pool, state })
                     .set(count as i64);
             }
         }
-        self.writer_queue.set(writer_queue as i64);
+        self.writer_queue.set(readings.writer_queue as i64);
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
             .expect("writing to a String cannot fail");

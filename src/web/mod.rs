@@ -12,6 +12,7 @@ use axum::routing::{get, post};
 
 use crate::crypto;
 use crate::http::{PageError, pages};
+use crate::metrics::Readings;
 use crate::state::AppState;
 pub use login::login_page;
 pub use upstream::sign_in;
@@ -80,12 +81,19 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
             .into_response());
     }
     let backlog = state.store.outbox_backlog().await?;
-    let text = state.metrics.render(
-        &backlog,
-        &state.store.pool_use(),
-        state.store.writer_queue(),
-        state.clock.now(),
-    );
+    let pools: Vec<_> = state
+        .store
+        .pool_use()
+        .into_iter()
+        .map(|pool| (pool.name, pool.size, pool.idle))
+        .collect();
+    let now = state.clock.now();
+    let text = state.metrics.render(&Readings {
+        waiting: backlog.waiting,
+        oldest_age: backlog.oldest_created_at.map_or(0, |at| (now - at).max(0)),
+        pools: &pools,
+        writer_queue: state.store.writer_queue(),
+    });
     Ok((
         [(
             header::CONTENT_TYPE,

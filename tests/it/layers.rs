@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 const LAYER_OF: &[(&str, Layer)] = &[
     ("clock.rs", Layer::Foundation),
     ("crypto.rs", Layer::Foundation),
+    ("metrics.rs", Layer::Foundation),
     ("password.rs", Layer::Foundation),
     ("rate.rs", Layer::Foundation),
     ("vocabulary/", Layer::Foundation),

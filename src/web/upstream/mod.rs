@@ -90,7 +90,6 @@ fn is_cross_site(route: AnswerRoute) -> bool {
     matches!(route, AnswerRoute::CrossSitePost { .. })
 }
 
-/// What connectors may use of the application.
 /// Has `connector` verify an answer (see [`Connector::complete`]), and counts the outcome in the
 /// metrics.
 async fn verified(
