@@ -1,5 +1,6 @@
 //! idbridge: an identity-provider bridge. `main.rs` is only the command line; everything a test
 //! needs to run the real server in-process is here.
+pub mod admin;
 pub mod api_auth;
 pub mod branding;
 pub mod clients;
@@ -44,6 +45,7 @@ pub fn app(state: AppState) -> Router {
             .merge(provider::router())
             .merge(products::router())
             .merge(session_urls::router())
+            .merge(admin::router())
             .merge(notifications::schemas::router()),
         state,
     )

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use idbridge::admin::cli::AdminArgs;
 use idbridge::config::{self, Config, ConfigError};
 use idbridge::store::Store;
 use idbridge::{AppState, Clock, demo};
@@ -43,6 +44,14 @@ enum Command {
     },
     /// Read a password on standard input and print its argon2id PHC string, for `password_hash`.
     HashPassword,
+    /// Administer users, API credentials and the audit trail against the database directly (the
+    /// admin API's operations, audited with the actor `cli`); see docs/admin.md.
+    Admin {
+        #[arg(long, env = "IDBRIDGE_CONFIG")]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
 }
 
 /// mimalloc rather than glibc's malloc: under a server's load glibc kept freed pages in per-thread
@@ -85,6 +94,7 @@ fn main() -> ExitCode {
             Command::Migrate { config } => migrate(config.as_deref()).await,
             Command::CheckConfig { file } => check_config(&file),
             Command::HashPassword => hash_password(),
+            Command::Admin { config, admin } => administer(config.as_deref(), admin).await,
         }
     });
     match result {
@@ -161,6 +171,15 @@ async fn migrate(path: Option<&Path>) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     store.migrate().await.map_err(|e| e.to_string())?;
     println!("migrations applied");
+    Ok(())
+}
+
+async fn administer(path: Option<&Path>, args: AdminArgs) -> Result<(), String> {
+    let config = load(path).map_err(|e| e.to_string())?;
+    let printed = idbridge::admin::cli::run(&config, args)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("{printed}");
     Ok(())
 }
 

@@ -26,6 +26,7 @@ mod m0020_product_confirmations;
 mod m0021_session_clients;
 mod m0022_upstream_sessions;
 mod m0023_user_profiles;
+mod m0024_administration;
 
 pub struct Migrator;
 
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0021_session_clients::Migration),
             Box::new(m0022_upstream_sessions::Migration),
             Box::new(m0023_user_profiles::Migration),
+            Box::new(m0024_administration::Migration),
         ]
     }
 }

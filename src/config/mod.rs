@@ -17,7 +17,7 @@ use crate::vocabulary::domains::DomainPattern;
 use crate::vocabulary::events::EventType;
 
 pub use hierarchy::{Attachment, Hierarchy};
-pub use validate::{is_plausible_email, parse_duration};
+pub use validate::{api_credential_problems, is_plausible_email, parse_duration};
 
 pub const DEFAULT_ISSUER: &str = "http://127.0.0.1:8080";
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -516,7 +516,11 @@ impl WebhookDecl {
 /// Scopes a downstream client may be allowed (SPEC section 4).
 pub const KNOWN_SCOPES: &[&str] = &["openid", "profile", "email", "address", "offline_access"];
 /// Scopes an API credential may hold (SPEC section 7).
-pub const API_SCOPES: &[&str] = &["session_urls", "sso_urls"];
+pub const API_SCOPES: &[&str] = &["session_urls", "sso_urls", ADMIN_READ, ADMIN_WRITE];
+
+/// The admin API's scopes: reading (`GET`), and changing.
+pub const ADMIN_READ: &str = "admin:read";
+pub const ADMIN_WRITE: &str = "admin:write";
 
 /// A secret from the config. Its `Debug` never shows the value, so it cannot leak into a log.
 #[derive(Clone, PartialEq, Eq)]

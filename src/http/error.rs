@@ -244,6 +244,12 @@ impl PageError {
                 "Too busy",
                 "Too many people are signing in right now. Please try again in a moment.",
             ),
+            PageError::Store(StoreError::UserDisabled)
+            | PageError::Upstream(UpstreamError::Store(StoreError::UserDisabled)) => (
+                StatusCode::FORBIDDEN,
+                "Account disabled",
+                "This account has been disabled, so you were not signed in. Contact your administrator.",
+            ),
             PageError::Store(e) | PageError::Upstream(UpstreamError::Store(e))
                 if e.is_unavailable() =>
             {

@@ -40,11 +40,4 @@ impl Store {
             .all(&self.db)
             .await?)
     }
-
-    pub async fn revoke_consent(&self, user_id: &str, client_id: &str) -> Result<(), StoreError> {
-        consent::Entity::delete_by_id((user_id.to_string(), client_id.to_string()))
-            .exec(&self.writer)
-            .await?;
-        Ok(())
-    }
 }

@@ -376,31 +376,6 @@ impl Store {
             .await?)
     }
 
-    /// Revokes every token a client holds for a user (after the user withdrew consent).
-    pub async fn revoke_grants_of(
-        &self,
-        user_id: &str,
-        client_id: &str,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let _forget = self.userinfo.forget_all_when_done();
-        refresh_token::Entity::update_many()
-            .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
-            .filter(refresh_token::Column::UserId.eq(user_id))
-            .filter(refresh_token::Column::ClientId.eq(client_id))
-            .filter(refresh_token::Column::RevokedAt.is_null())
-            .exec(&self.writer)
-            .await?;
-        access_token::Entity::update_many()
-            .col_expr(access_token::Column::RevokedAt, Expr::value(now))
-            .filter(access_token::Column::UserId.eq(user_id))
-            .filter(access_token::Column::ClientId.eq(client_id))
-            .filter(access_token::Column::RevokedAt.is_null())
-            .exec(&self.writer)
-            .await?;
-        Ok(())
-    }
-
     /// Revokes one access token.
     pub async fn revoke_access_token(&self, token_hash: &str, now: i64) -> Result<(), StoreError> {
         let _forget = self.userinfo.forget_all_when_done();
@@ -412,6 +387,31 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+/// Revokes every token `client_id` holds for `user_id` (who withdrew consent), through `db` (a
+/// transaction).
+pub(super) async fn revoke_client_grants<C: ConnectionTrait>(
+    db: &C,
+    user_id: &str,
+    client_id: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
+        .filter(refresh_token::Column::UserId.eq(user_id))
+        .filter(refresh_token::Column::ClientId.eq(client_id))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    access_token::Entity::update_many()
+        .col_expr(access_token::Column::RevokedAt, Expr::value(now))
+        .filter(access_token::Column::UserId.eq(user_id))
+        .filter(access_token::Column::ClientId.eq(client_id))
+        .filter(access_token::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// The holder of each grant whose tokens were just stored, in the order given (see

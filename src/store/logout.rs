@@ -313,7 +313,7 @@ fn upstream_sessions(
 }
 
 /// [`Store::end_sessions_where`] within the caller's transaction `txn`.
-async fn end_sessions_in<C: ConnectionTrait>(
+pub(super) async fn end_sessions_in<C: ConnectionTrait>(
     txn: &C,
     which: sea_orm::Condition,
     ending: Ending,

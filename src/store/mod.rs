@@ -1,6 +1,8 @@
 //! Storage: the one module that talks to the database (sea-orm over SQLite or PostgreSQL). Every
 //! piece of state a request needs lives here, so any number of processes can share one database.
+mod admin;
 mod api_credentials;
+mod audit;
 mod batch;
 mod consents;
 mod grants;
@@ -35,6 +37,11 @@ use sea_orm::{
 use tables::{access_token, authorization_code};
 use userinfo_cache::UserinfoCache;
 
+pub use admin::{
+    Change, MANAGED_BY_API, MANAGED_BY_CONFIG, ManagedCredential, ManagedSession, ManagedUser,
+    UserChange, UserQuery,
+};
+pub use audit::{Actor, AuditEvent, AuditFilter, AuditRecord, Initiator};
 pub use grants::{
     CodeUse, GrantHolder, GrantTokens, NewAccessToken, NewCode, NewRefreshToken, RefreshUse,
     SpentGrant, UserinfoGrant,
@@ -174,6 +181,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the database writer task has stopped")]
     WriterStopped,
+    #[error("the user is disabled")]
+    UserDisabled,
 }
 
 impl StoreError {
@@ -185,7 +194,10 @@ impl StoreError {
             StoreError::Db(DbErr::ConnectionAcquire(_) | DbErr::Conn(_)) => true,
             StoreError::Db(DbErr::Exec(RuntimeErr::SqlxError(e)))
             | StoreError::Db(DbErr::Query(RuntimeErr::SqlxError(e))) => sqlx_unavailable(e),
-            StoreError::Db(_) | StoreError::Corrupt(_) | StoreError::WriterStopped => false,
+            StoreError::Db(_)
+            | StoreError::Corrupt(_)
+            | StoreError::WriterStopped
+            | StoreError::UserDisabled => false,
         }
     }
 }

@@ -157,6 +157,7 @@ mod tests {
             created_at: 0,
             updated_at: 0,
             profile: Default::default(),
+            disabled_at: None,
         }
     }
 

@@ -4,16 +4,20 @@ use std::net::IpAddr;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IntoActiveModel,
-    Iterable, QueryFilter, QueryOrder, TransactionTrait,
+    Iterable, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
+
+use serde_json::json;
 
 use super::Notification;
 use super::User;
+use super::audit::{Actor, AuditEvent, record};
 use super::logout::{Ending, after_session_end};
 use super::tables::{consent, session, user};
 use super::{Store, StoreError, UpstreamSession, enqueue_notification};
 use crate::config::Config;
 use crate::crypto;
+use crate::vocabulary::audit::AuditKind;
 
 /// A live session and whose it is.
 #[derive(Debug, Clone)]
@@ -54,14 +58,25 @@ pub struct NewSession<'a> {
 }
 
 /// Inserts a session for the user of `login`, whose `UserLoginNotification` goes to the outbox
-/// through the same connection (the caller's transaction), and returns the token for the cookie
-/// (stored only as its SHA-256).
+/// and whose audit event to the trail through the same connection (the caller's transaction),
+/// and returns the token for the cookie (stored only as its SHA-256). A user an operator
+/// disabled gets no session: [`StoreError::UserDisabled`], and the caller's transaction rolls
+/// back whatever the login wrote before.
 pub(super) async fn insert_session<C: ConnectionTrait>(
     db: &C,
     login: &Notification,
     new: NewSession<'_>,
     config: &Config,
 ) -> Result<String, StoreError> {
+    let disabled: Option<Option<i64>> = user::Entity::find_by_id(login.user.id.clone())
+        .select_only()
+        .column(user::Column::DisabledAt)
+        .into_tuple()
+        .one(db)
+        .await?;
+    if disabled.flatten().is_some() {
+        return Err(StoreError::UserDisabled);
+    }
     let token = crypto::random_token();
     enqueue_notification(db, config, login, new.now).await?;
     let replaced = match new.replaces {
@@ -102,6 +117,14 @@ pub(super) async fn insert_session<C: ConnectionTrait>(
     .into_active_model()
     .insert(db)
     .await?;
+    let audit = AuditEvent {
+        kind: AuditKind::LoginSucceeded,
+        actor: Actor::Person,
+        user_id: Some(login.user.id.clone()),
+        client_addr: Some(new.client_addr),
+        details: json!({ "connection": login.connection }),
+    };
+    record(db, &audit, new.now).await?;
     Ok(token)
 }
 

@@ -7,6 +7,7 @@ use sea_orm::{
     IntoActiveModel, QueryFilter, TransactionTrait,
 };
 
+use super::admin::MANAGED_BY_CONFIG;
 use super::tables::{api_credential, client, entity, user, user_entity};
 use super::users::new_user_row;
 use super::{Store, StoreError, UserSource};
@@ -25,6 +26,7 @@ impl Store {
             .map(|u| (u.id.clone(), u))
             .collect();
         let existing_credentials: HashMap<String, String> = api_credential::Entity::find()
+            .filter(api_credential::Column::ManagedBy.eq(MANAGED_BY_CONFIG))
             .all(&self.db)
             .await?
             .into_iter()
@@ -64,7 +66,8 @@ impl Store {
         reconcile::<api_credential::Entity>(
             &txn,
             credentials,
-            api_credential::Entity::find(),
+            api_credential::Entity::find()
+                .filter(api_credential::Column::ManagedBy.eq(MANAGED_BY_CONFIG)),
             |c| c.username.clone(),
         )
         .await?;
@@ -152,6 +155,8 @@ async fn credential_rows(
             username: decl.username.clone(),
             password_hash: password_hash(&decl.password, old).await?,
             scopes: decl.scopes.join(" "),
+            managed_by: MANAGED_BY_CONFIG.into(),
+            created_at: None,
         });
     }
     Ok(credentials)

@@ -46,6 +46,8 @@ pub mod user {
         pub postal_code: Option<String>,
         pub locality: Option<String>,
         pub country: Option<String>,
+        /// When an operator disabled the user: no login succeeds until enabled again.
+        pub disabled_at: Option<i64>,
     }
 
     impl ActiveModelBehavior for ActiveModel {}
@@ -104,6 +106,32 @@ pub mod api_credential {
         pub password_hash: String,
         /// Space-separated.
         pub scopes: String,
+        /// `config` (declared in the file, which alone changes it) or `api`.
+        pub managed_by: String,
+        pub created_at: Option<i64>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod audit_event {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_events")]
+    pub struct Model {
+        /// Increasing: the order events were written in, and the cursor of a listing.
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub at: i64,
+        /// `crate::vocabulary::audit::AuditKind`.
+        pub kind: String,
+        pub actor: String,
+        pub user_id: Option<String>,
+        pub client_addr: Option<String>,
+        /// A JSON object; never a secret.
+        pub details: String,
     }
 
     impl ActiveModelBehavior for ActiveModel {}

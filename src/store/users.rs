@@ -23,6 +23,8 @@ pub struct User {
     pub created_at: i64,
     pub updated_at: i64,
     pub profile: Profile,
+    /// When an operator disabled them; no login succeeds meanwhile.
+    pub disabled_at: Option<i64>,
 }
 
 /// What a person's profile says beyond name and email: OpenID Connect's standard claims
@@ -74,6 +76,7 @@ impl From<user::Model> for User {
                     country: row.country,
                 },
             },
+            disabled_at: row.disabled_at,
         }
     }
 }
@@ -122,6 +125,7 @@ pub(super) fn new_user_row(
         postal_code: None,
         locality: None,
         country: None,
+        disabled_at: None,
     }
 }
 

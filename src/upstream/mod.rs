@@ -305,6 +305,13 @@ fn email_domain(email: &str) -> String {
 }
 
 impl UpstreamError {
+    /// Whether a login refused for this reason goes to the audit trail: not when it was turned
+    /// away unchecked (too many attempts: recording each would let anyone write without bound)
+    /// or idbridge itself failed.
+    pub fn is_audited(&self) -> bool {
+        !matches!(self.outcome(), "throttled" | "error")
+    }
+
     /// What the metrics call the outcome of a login that failed so.
     pub fn outcome(&self) -> &'static str {
         match self {

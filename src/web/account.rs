@@ -2,21 +2,21 @@
 //! sessions (each can be signed out), remembered consents (each can be withdrawn) and the product
 //! hosts the user said yes to (each can be forgotten).
 use askama::Template;
-use axum::Form;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Form};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::config::Attachment;
 use crate::crypto;
-use crate::http::PageError;
 use crate::http::pages::{render, see_other};
+use crate::http::{ClientAddr, PageError};
 use crate::http::{cookies, csrf};
 use crate::session::current_session;
 use crate::state::AppState;
-use crate::store::{Profile, SessionInfo};
+use crate::store::{Actor, Initiator, Profile, SessionInfo};
 use crate::vocabulary::scope::{self, Scopes};
 
 const LOGIN_FOR_ACCOUNT: &str = "/sso/v2/login?return_to=%2Faccount";
@@ -189,19 +189,20 @@ pub struct RevokeConsentFields {
     client_id: String,
 }
 
-/// Withdraws a consent; the client's tokens for this user go with it.
+/// Withdraws a consent; the client's tokens for this user go with it. One already withdrawn (a
+/// second tab) is no error: the account page shows it gone either way.
 pub async fn revoke_consent(
     State(state): State<AppState>,
+    Extension(ClientAddr(client)): Extension<ClientAddr>,
     AccountPost { session, fields }: AccountPost<RevokeConsentFields>,
 ) -> Result<Response, PageError> {
-    let user_id = &session.user.id;
+    let by = Initiator {
+        actor: Actor::Person,
+        client_addr: Some(client),
+    };
     state
         .store
-        .revoke_consent(user_id, &fields.client_id)
-        .await?;
-    state
-        .store
-        .revoke_grants_of(user_id, &fields.client_id, state.clock.now())
+        .withdraw_consent(&session.user.id, &fields.client_id, &by, state.clock.now())
         .await?;
     back_to_account()
 }

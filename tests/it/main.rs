@@ -6,6 +6,7 @@
 //! which starts a throwaway server and passes `--include-ignored`.
 mod support;
 
+mod admin;
 mod browser;
 mod cli;
 mod config;

@@ -49,7 +49,7 @@ const ENV: &[(&str, &str)] = &[
 /// `https://shop.example.com/checkout?cart=42&amp;internalcustomer=C-1001&amp;billingFirstname=Jane
 /// &amp;billingLastname=Doe&amp;billingEMail=jane%40example.com&amp;billingStreet1=Main%20St%201
 /// &amp;billingPostalCode=1234&amp;billingCity=Vienna&amp;billingCountryId=AT&amp;language=de`.
-const SEED_TARGET: &str = "https%3A%2F%2Fshop.example.com%2Fcheckout%3Fcart%3D42\
+pub(crate) const SEED_TARGET: &str = "https%3A%2F%2Fshop.example.com%2Fcheckout%3Fcart%3D42\
     %26amp%3Binternalcustomer%3DC-1001%26amp%3BbillingFirstname%3DJane\
     %26amp%3BbillingLastname%3DDoe%26amp%3BbillingEMail%3Djane%2540example.com\
     %26amp%3BbillingStreet1%3DMain%2520St%25201%26amp%3BbillingPostalCode%3D1234\
@@ -121,7 +121,7 @@ pub(crate) async fn session_url(server: &TestServer, target: &str) -> String {
 /// Opens a session URL in `browser` (on whichever server `base` is) as a person does: the page,
 /// then its button. Returns the status, where the browser is sent next, and the page: `200` with
 /// the target (the page that moves on, `after_form`) once it is spent, or the error page.
-async fn open(
+pub(crate) async fn open(
     browser: &reqwest::Client,
     base: &str,
     path: &str,

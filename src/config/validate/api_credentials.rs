@@ -19,18 +19,10 @@ pub(super) fn check_api_credentials(
             format!("{path}.username"),
             &credential.username,
         );
-        if credential.username.contains(':') {
-            check.problem(
-                format!("{path}.username"),
-                "must not contain ':' (HTTP Basic separates with it)",
-            );
-        }
-        for (j, scope) in credential.scopes.iter().enumerate() {
-            if !API_SCOPES.contains(&scope.as_str()) {
-                check.problem(
-                    format!("{path}.scopes[{j}]"),
-                    format!("unknown scope {scope:?} (known: {})", API_SCOPES.join(", ")),
-                );
+        for (field, problem) in api_credential_problems(&credential.username, &credential.scopes) {
+            // An empty username is told by the uniqueness check.
+            if !credential.username.trim().is_empty() || field != "username" {
+                check.problem(format!("{path}.{field}"), problem);
             }
         }
         let password = check.password(
@@ -47,4 +39,28 @@ pub(super) fn check_api_credentials(
         }
     }
     declared
+}
+
+/// What is wrong with an API credential's username and scopes, each as the field (`username`,
+/// `scopes[1]`) and the problem: the rules of the config file, which the admin API applies too.
+pub fn api_credential_problems(username: &str, scopes: &[String]) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
+    if username.trim().is_empty() {
+        problems.push(("username".into(), "must not be empty".into()));
+    }
+    if username.contains(':') {
+        problems.push((
+            "username".into(),
+            "must not contain ':' (HTTP Basic separates with it)".into(),
+        ));
+    }
+    for (j, scope) in scopes.iter().enumerate() {
+        if !API_SCOPES.contains(&scope.as_str()) {
+            problems.push((
+                format!("scopes[{j}]"),
+                format!("unknown scope {scope:?} (known: {})", API_SCOPES.join(", ")),
+            ));
+        }
+    }
+    problems
 }

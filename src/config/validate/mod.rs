@@ -15,6 +15,7 @@ mod webhooks;
 
 use std::collections::HashSet;
 
+pub use api_credentials::api_credential_problems;
 pub use checker::{is_plausible_email, parse_duration};
 pub(super) use parse::parse;
 pub(super) use server::Origin;

@@ -23,6 +23,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use serde::Deserialize;
+use serde_json::json;
 
 use crate::config::MAX_SAML_RESPONSE_BYTES;
 use crate::crypto;
@@ -33,12 +34,13 @@ use crate::session::{new_session, session_cookie};
 use crate::state::AppState;
 
 mod logout;
+use crate::store::{Actor, AuditEvent, NewSession, Notification, StoreError, User};
 use crate::store::{KeptLogin, OutgoingLogin};
-use crate::store::{NewSession, Notification, User};
 use crate::upstream::{
     Admission, Answer, AnswerRoute, Connector, Context, Continuation, Identity, LoginRequest,
     Resume, UpstreamError,
 };
+use crate::vocabulary::audit::AuditKind;
 
 /// How long a person may take at the provider.
 const UPSTREAM_LOGIN_TTL: i64 = 600;
@@ -90,15 +92,16 @@ fn is_cross_site(route: AnswerRoute) -> bool {
     matches!(route, AnswerRoute::CrossSitePost { .. })
 }
 
-/// Has `connector` verify an answer (see [`Connector::complete`]), and counts the outcome in the
-/// metrics.
+/// Has `connector` verify an answer (see [`Connector::complete`]) sent from `client`, counts the
+/// outcome in the metrics, and records a refusal in the audit trail.
 async fn verified(
     state: &AppState,
+    client: IpAddr,
     connector: &dyn Connector,
     answer: &Answer,
     kept: Option<&KeptLogin>,
     admission: Admission,
-) -> Result<Identity, UpstreamError> {
+) -> Result<Identity, PageError> {
     let context = Context {
         passwords: state.password_checker(),
     };
@@ -107,7 +110,31 @@ async fn verified(
         .as_ref()
         .map_or_else(UpstreamError::outcome, |_| "verified");
     state.metrics.login(connector.id(), outcome);
-    identity
+    if let Err(error) = &identity
+        && error.is_audited()
+    {
+        audit_refusal(state, client, connector, None, outcome).await?;
+    }
+    Ok(identity?)
+}
+
+/// Records a refused login in the audit trail: through `connector`, from `client`, of `user_id`
+/// where known, for `reason` (a metrics outcome).
+async fn audit_refusal(
+    state: &AppState,
+    client: IpAddr,
+    connector: &dyn Connector,
+    user_id: Option<&str>,
+    reason: &str,
+) -> Result<(), PageError> {
+    let event = AuditEvent {
+        kind: AuditKind::LoginFailed,
+        actor: Actor::Person,
+        user_id: user_id.map(str::to_string),
+        client_addr: Some(client),
+        details: json!({ "connection": connector.id(), "reason": reason }),
+    };
+    Ok(state.store.record_audit(&event, state.clock.now()).await?)
 }
 
 #[derive(Deserialize)]
@@ -180,8 +207,9 @@ async fn callback(
     check_browser(&state, &headers, &login)?;
     let continuation =
         Continuation::from_kept(login.sent.pending_id.clone(), login.sent.return_to.clone());
-    let identity = match verified(&state, connector, &answer, Some(&login), admission).await {
-        Err(UpstreamError::Denied { code, .. }) => {
+    let identity = match verified(&state, client, connector, &answer, Some(&login), admission).await
+    {
+        Err(PageError::Upstream(UpstreamError::Denied { code, .. })) => {
             return refused(&state, &headers, connector, &continuation, &code).await;
         }
         other => other?,
@@ -219,7 +247,15 @@ async fn acs(
         )) if unsolicited => None,
         Err(refused) => return Err(refused),
     };
-    let identity = verified(&state, connector, &answer, solicited.as_ref(), admission).await?;
+    let identity = verified(
+        &state,
+        client,
+        connector,
+        &answer,
+        solicited.as_ref(),
+        admission,
+    )
+    .await?;
     let Identity::Vouched { profile, one_time } = identity else {
         return Err(PageError::Internal("a posted answer for an account".into()));
     };
@@ -330,7 +366,7 @@ pub async fn sign_in(
     answer: &Answer,
     continuation: &Continuation,
 ) -> Result<Response, PageError> {
-    let identity = verified(state, connector, answer, None, None).await?;
+    let identity = verified(state, client, connector, answer, None, None).await?;
     let cookie = start_session(state, headers, client, connector, identity, continuation).await?;
     Ok(see_other(&continuation.path(), &[cookie]))
 }
@@ -381,8 +417,18 @@ async fn known_user(
     let token = state
         .store
         .create_session(&login, browser, &state.config)
+        .await;
+    if let Err(StoreError::UserDisabled) = token {
+        audit_refusal(
+            state,
+            browser.client_addr,
+            connector,
+            Some(&user.id),
+            "disabled",
+        )
         .await?;
-    Ok((user, token))
+    }
+    Ok((user, token?))
 }
 
 /// Signs in who a provider's answer names and sends the browser on, forgetting its upstream-login

@@ -1,0 +1,297 @@
+//! `idbridge admin …`: the admin API's operations run against the database directly, for the
+//! first admin credential on an empty database and for scripts. Changes are audited with the
+//! actor `cli`, and checked by the same rules as through the API.
+use clap::{Args, Subcommand, ValueEnum};
+use serde::Serialize;
+
+use super::Page;
+use super::audit::AuditView;
+use super::credentials::{CreatedCredential, CredentialView};
+use super::users::{RevokedAccess, UserView};
+
+use super::{AdminError, audit, audited, credentials, users};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::store::{Actor, Initiator, Store};
+
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// How results are printed.
+    #[arg(long, value_enum, default_value_t = Output::Text, global = true)]
+    pub output: Output,
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// One line per item, for people.
+    Text,
+    /// JSON, as the admin API answers, for scripts.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Make an API credential and print its secret (shown once). On an empty database this
+    /// makes the first admin credential: `--scope admin:read --scope admin:write`.
+    CreateCredential {
+        #[arg(long)]
+        username: String,
+        /// A scope (repeat): session_urls, sso_urls, admin:read, admin:write.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+    },
+    /// Revoke an API credential made through the API or this command.
+    DeleteCredential { username: String },
+    /// List the API credentials (never their secrets).
+    Credentials,
+    /// Find users.
+    Users {
+        /// Part of the email address or name.
+        #[arg(long)]
+        query: Option<String>,
+        #[arg(long)]
+        entity: Option<String>,
+        /// config, session_url, or a connection id.
+        #[arg(long)]
+        source: Option<String>,
+        #[arg(long)]
+        disabled: Option<bool>,
+        #[arg(long)]
+        limit: Option<u64>,
+        /// The next_cursor a page before printed.
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Disable a user: their sessions end, their tokens are revoked, no login succeeds.
+    DisableUser { id: String },
+    /// Enable a disabled user again.
+    EnableUser { id: String },
+    /// End every session of a user and revoke every token issued to them.
+    RevokeUser { id: String },
+    /// Delete a user with their sessions, tokens and consents.
+    DeleteUser { id: String },
+    /// Show the audit trail, oldest first.
+    Audit {
+        /// Events at or after this time (Unix seconds).
+        #[arg(long)]
+        from: Option<i64>,
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long)]
+        actor: Option<String>,
+        #[arg(long)]
+        limit: Option<u64>,
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+}
+
+/// Runs `args` against the database of `config` (migrated first), and returns what to print.
+pub async fn run(config: &Config, args: AdminArgs) -> Result<String, AdminError> {
+    let store = Store::connect(&config.database_url).await?;
+    store.migrate().await?;
+    let by = Initiator {
+        actor: Actor::Cli,
+        client_addr: None,
+    };
+    let now = Clock::system().now();
+    let output = args.output;
+    match args.command {
+        AdminCommand::CreateCredential { username, scopes } => {
+            let asked = serde_json::json!({ "resource": "api_credential", "action": "create" });
+            let new = credentials::NewCredential { username, scopes };
+            let made = audited(&store, &by, asked, now, async {
+                credentials::make(&store, new, &by, now).await
+            })
+            .await?;
+            Ok(render(&made, output))
+        }
+        AdminCommand::DeleteCredential { username } => {
+            let asked = serde_json::json!({ "resource": "api_credential", "id": username,
+                                             "action": "delete" });
+            audited(&store, &by, asked, now, async {
+                credentials::revoke(&store, &username, &by, now).await
+            })
+            .await?;
+            Ok(format!("revoked {username}"))
+        }
+        AdminCommand::Credentials => Ok(render(&credentials::all(&store).await?, output)),
+        AdminCommand::Users {
+            query,
+            entity,
+            source,
+            disabled,
+            limit,
+            cursor,
+        } => {
+            let query = users::UserListQuery {
+                q: query,
+                entity,
+                source,
+                disabled,
+                limit,
+                cursor,
+            };
+            Ok(render(&users::find(&store, query).await?, output))
+        }
+        AdminCommand::DisableUser { id } => {
+            let changed = set_disabled(&store, config, &by, now, &id, true).await?;
+            Ok(render(&changed, output))
+        }
+        AdminCommand::EnableUser { id } => {
+            let changed = set_disabled(&store, config, &by, now, &id, false).await?;
+            Ok(render(&changed, output))
+        }
+        AdminCommand::RevokeUser { id } => {
+            let asked = serde_json::json!({ "resource": "user", "id": id,
+                                             "action": "revoke_access" });
+            let revoked = audited(&store, &by, asked, now, async {
+                users::revoke(&store, config, &id, &by, now).await
+            })
+            .await?;
+            Ok(render(&revoked, output))
+        }
+        AdminCommand::DeleteUser { id } => {
+            let asked = serde_json::json!({ "resource": "user", "id": id, "action": "delete" });
+            audited(&store, &by, asked, now, async {
+                users::remove(&store, config, &id, None, &by, now).await
+            })
+            .await?;
+            Ok(format!("deleted {id}"))
+        }
+        AdminCommand::Audit {
+            from,
+            kind,
+            user,
+            actor,
+            limit,
+            cursor,
+        } => {
+            let query = audit::AuditQuery {
+                from,
+                until: None,
+                kind,
+                user,
+                actor,
+                limit,
+                cursor,
+            };
+            Ok(render(&audit::events(&store, query).await?, output))
+        }
+    }
+}
+
+/// Disables or enables the user `id`.
+async fn set_disabled(
+    store: &Store,
+    config: &Config,
+    by: &Initiator,
+    now: i64,
+    id: &str,
+    disabled: bool,
+) -> Result<UserView, AdminError> {
+    let asked = serde_json::json!({ "resource": "user", "id": id, "action": "update" });
+    let patch = users::UserPatch {
+        email: None,
+        name: None,
+        disabled: Some(disabled),
+    };
+    let changed = audited(store, by, asked, now, async {
+        users::change(store, config, id, patch, None, by, now).await
+    })
+    .await?;
+    Ok(UserView::from(&changed))
+}
+
+/// What a command prints: JSON as the admin API answers, or lines for people.
+trait Printed {
+    fn text(&self) -> String;
+}
+
+/// `value` as `output` asks.
+fn render<T: Printed + Serialize>(value: &T, output: Output) -> String {
+    match output {
+        Output::Text => value.text(),
+        Output::Json => serde_json::to_string_pretty(value).unwrap_or_default(),
+    }
+}
+
+impl Printed for CreatedCredential {
+    fn text(&self) -> String {
+        format!(
+            "{}\nsecret: {}\n(shown this once; idbridge keeps only its hash)",
+            self.credential.text(),
+            self.secret
+        )
+    }
+}
+
+impl Printed for CredentialView {
+    fn text(&self) -> String {
+        format!(
+            "{}  scopes={}  managed_by={}",
+            self.username,
+            self.scopes.join(","),
+            self.managed_by
+        )
+    }
+}
+
+impl Printed for UserView {
+    fn text(&self) -> String {
+        format!(
+            "{}  {}  {:?}  source={}{}",
+            self.id,
+            self.email,
+            self.name,
+            self.source,
+            if self.disabled { "  disabled" } else { "" }
+        )
+    }
+}
+
+impl Printed for AuditView {
+    fn text(&self) -> String {
+        format!(
+            "{}  at={}  {}  actor={}  user={}  {}",
+            self.id,
+            self.at,
+            self.kind,
+            self.actor,
+            self.user_id.as_deref().unwrap_or("-"),
+            self.details
+        )
+    }
+}
+
+impl Printed for RevokedAccess {
+    fn text(&self) -> String {
+        format!(
+            "{} sessions ended; every token revoked",
+            self.sessions_ended
+        )
+    }
+}
+
+impl<T: Printed> Printed for Vec<T> {
+    fn text(&self) -> String {
+        self.iter()
+            .map(Printed::text)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl<T: Printed + utoipa::ToSchema> Printed for Page<T> {
+    fn text(&self) -> String {
+        let mut lines = self.items.text();
+        if let Some(cursor) = &self.next_cursor {
+            lines.push_str(&format!("\nmore: --cursor {cursor}"));
+        }
+        lines
+    }
+}

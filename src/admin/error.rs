@@ -1,0 +1,100 @@
+//! What the admin API refuses, and the one place where that becomes HTTP: JSON
+//! `{"error": code, "message": text}` with the status, and `field` where one field is at fault.
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::api_auth::{self, ApiAuthError};
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error(transparent)]
+    Auth(#[from] ApiAuthError),
+    /// A field of the request (a JSON path into the body, or a query parameter) is not valid.
+    #[error("{field}: {problem}")]
+    Invalid { field: String, problem: String },
+    #[error("the body is larger than this endpoint accepts")]
+    TooLarge,
+    #[error("the body must be a JSON object (Content-Type: application/json)")]
+    NotJson,
+    #[error("no {resource} {id:?}")]
+    NotFound { resource: &'static str, id: String },
+    #[error(
+        "{resource} {id:?} is declared in the config file: change it there, and restart or reload"
+    )]
+    ManagedByConfig { resource: &'static str, id: String },
+    #[error("{resource} {id:?} exists already")]
+    Exists { resource: &'static str, id: String },
+    #[error("{resource} {id:?} changed since it was read (If-Match does not match its ETag)")]
+    Stale { resource: &'static str, id: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AdminError {
+    pub fn invalid(field: impl Into<String>, problem: impl Into<String>) -> AdminError {
+        AdminError::Invalid {
+            field: field.into(),
+            problem: problem.into(),
+        }
+    }
+
+    /// Whether this is the operator's request refused (audited as such), rather than one that
+    /// never got in or a failure of idbridge's own.
+    pub fn is_refusal(&self) -> bool {
+        !matches!(
+            self,
+            AdminError::Auth(_) | AdminError::Store(_) | AdminError::Internal(_)
+        )
+    }
+
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            AdminError::Auth(auth) => {
+                let (status, code, _) = auth.answer();
+                (status, code)
+            }
+            AdminError::Invalid { .. } | AdminError::NotJson => {
+                (StatusCode::BAD_REQUEST, "invalid_request")
+            }
+            AdminError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            AdminError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
+            AdminError::ManagedByConfig { .. } => (StatusCode::CONFLICT, "managed_by_config"),
+            AdminError::Exists { .. } => (StatusCode::CONFLICT, "exists"),
+            AdminError::Stale { .. } => (StatusCode::PRECONDITION_FAILED, "precondition_failed"),
+            AdminError::Store(e) if e.is_unavailable() => {
+                let (status, code, _) = api_auth::UNAVAILABLE;
+                (status, code)
+            }
+            AdminError::Store(_) | AdminError::Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "server_error")
+            }
+        }
+    }
+}
+
+impl IntoResponse for AdminError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        api_auth::log_failure(status, &self);
+        let message = match &self {
+            AdminError::Auth(auth) => auth.answer().2.to_string(),
+            AdminError::Store(e) if e.is_unavailable() => api_auth::UNAVAILABLE.2.to_string(),
+            AdminError::Store(_) | AdminError::Internal(_) => "internal error".to_string(),
+            other => other.to_string(),
+        };
+        let mut body = json!({ "error": code, "message": message });
+        if let AdminError::Invalid { field, .. } = &self {
+            body["field"] = json!(field);
+        }
+        let mut response = (status, Json(body)).into_response();
+        if let AdminError::Auth(auth) = &self {
+            auth.add_headers(&mut response);
+        }
+        response
+    }
+}

@@ -1,0 +1,562 @@
+//! What operators change at run time (the admin API and `idbridge admin`): users found, changed,
+//! disabled and deleted, their sessions, tokens and consents revoked, API credentials made and
+//! revoked. Each change runs in one transaction with its audit event; a change to an object the
+//! config file declares is refused ([`Change::ManagedByConfig`]), and a change made against a
+//! version of the object that is no longer the stored one ([`Change::Stale`]).
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Select, TransactionTrait,
+};
+use serde_json::json;
+
+use super::audit::{Initiator, record};
+use super::logout::{Ending, end_sessions_in};
+use super::tables::{
+    access_token, api_credential, authorization_code, refresh_token, session, user, user_entity,
+};
+use super::users::entity_ids_of;
+use super::{Store, StoreError, User, UserSource};
+use crate::config::Config;
+use crate::crypto;
+use crate::vocabulary::audit::AuditKind;
+
+/// Who manages an object: the config file (the API shows it and refuses to change it) or the API.
+pub const MANAGED_BY_CONFIG: &str = "config";
+pub const MANAGED_BY_API: &str = "api";
+
+/// The outcome of a change an operator asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change<T> {
+    Done(T),
+    NotFound,
+    /// The config file declares the object: only an edit of the file changes it.
+    ManagedByConfig,
+    /// The caller's version (its `If-Match`) is not the stored one.
+    Stale,
+    /// An object with that name exists already.
+    Exists,
+}
+
+/// A user as an operator sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagedUser {
+    pub user: User,
+    pub entity_ids: Vec<String>,
+}
+
+impl ManagedUser {
+    /// A digest of every field an operator sees: the version an `If-Match` names.
+    pub fn version(&self) -> String {
+        let user = &self.user;
+        crypto::sha256_hex(
+            &json!([
+                user.id,
+                user.email,
+                user.name,
+                user.source.column(),
+                user.updated_at,
+                user.disabled_at,
+                self.entity_ids,
+            ])
+            .to_string(),
+        )[..32]
+            .to_string()
+    }
+}
+
+/// Which users a listing shows, `limit` at a time in the order of their ids.
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery {
+    /// Part of the email address or the name, compared case-insensitively.
+    pub text: Option<String>,
+    pub entity_id: Option<String>,
+    /// A [`UserSource`] column value: `config`, `session_url` or a connection id.
+    pub source: Option<String>,
+    pub disabled: Option<bool>,
+    /// Only users whose id sorts after this one (the cursor of the page before).
+    pub after: Option<String>,
+}
+
+/// What an operator changes of a user; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserChange {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub disabled: Option<bool>,
+}
+
+/// An API credential as an operator sees it (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagedCredential {
+    pub username: String,
+    pub scopes: Vec<String>,
+    pub managed_by: String,
+    pub created_at: Option<i64>,
+}
+
+impl From<api_credential::Model> for ManagedCredential {
+    fn from(row: api_credential::Model) -> Self {
+        ManagedCredential {
+            username: row.username,
+            scopes: row.scopes.split_whitespace().map(String::from).collect(),
+            managed_by: row.managed_by,
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// A live session, as an operator sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagedSession {
+    pub sid: String,
+    pub auth_time: i64,
+    pub expires_at: i64,
+    pub client_addr: String,
+    pub user_agent: String,
+    pub upstream_connection: Option<String>,
+}
+
+/// The JSON of a user's fields in an audit event (never the password hash).
+fn audited(user: &ManagedUser) -> serde_json::Value {
+    json!({
+        "email": user.user.email,
+        "name": user.user.name,
+        "disabled": user.user.disabled_at.is_some(),
+    })
+}
+
+/// `select` locked for the rest of the transaction on PostgreSQL, so that a change checked
+/// against what it read cannot cross another; SQLite has one writer at a time anyway.
+fn locked<E: EntityTrait, C: ConnectionTrait>(select: Select<E>, db: &C) -> Select<E> {
+    match db.get_database_backend() {
+        DatabaseBackend::Postgres => select.lock_exclusive(),
+        _ => select,
+    }
+}
+
+async fn managed_user<C: ConnectionTrait>(
+    db: &C,
+    user_id: &str,
+    lock: bool,
+) -> Result<Option<ManagedUser>, StoreError> {
+    let select = user::Entity::find_by_id(user_id.to_string());
+    let select = if lock { locked(select, db) } else { select };
+    let Some(row) = select.one(db).await? else {
+        return Ok(None);
+    };
+    Ok(Some(ManagedUser {
+        user: row.into(),
+        entity_ids: entity_ids_of(db, user_id).await?,
+    }))
+}
+
+/// Ends every session of `user_id` (its clients are told, as at a sign-out) and revokes every
+/// code and token issued to it, through the caller's transaction.
+async fn revoke_everything_of<C: ConnectionTrait>(
+    db: &C,
+    user_id: &str,
+    config: &Config,
+    now: i64,
+) -> Result<usize, StoreError> {
+    let (ended, _) = end_sessions_in(
+        db,
+        Condition::all().add(session::Column::UserId.eq(user_id)),
+        Ending::SignedOut,
+        config,
+        now,
+    )
+    .await?;
+    authorization_code::Entity::update_many()
+        .col_expr(authorization_code::Column::RevokedAt, Expr::value(now))
+        .filter(authorization_code::Column::UserId.eq(user_id))
+        .filter(authorization_code::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
+        .filter(refresh_token::Column::UserId.eq(user_id))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    access_token::Entity::update_many()
+        .col_expr(access_token::Column::RevokedAt, Expr::value(now))
+        .filter(access_token::Column::UserId.eq(user_id))
+        .filter(access_token::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(ended)
+}
+
+impl Store {
+    /// Up to `limit` users that `query` selects, in the order of their ids.
+    pub async fn find_users(
+        &self,
+        query: &UserQuery,
+        limit: u64,
+    ) -> Result<Vec<ManagedUser>, StoreError> {
+        use user::Column as U;
+        let mut select = user::Entity::find();
+        if let Some(text) = &query.text {
+            let pattern = format!("%{}%", like_escaped(&text.to_lowercase()));
+            let lower = |column| Expr::expr(Func::lower(Expr::col(column)));
+            select = select.filter(
+                Condition::any()
+                    .add(
+                        lower(U::Email)
+                            .like(sea_orm::sea_query::LikeExpr::new(&pattern).escape('\\')),
+                    )
+                    .add(
+                        lower(U::Name)
+                            .like(sea_orm::sea_query::LikeExpr::new(&pattern).escape('\\')),
+                    ),
+            );
+        }
+        if let Some(entity_id) = &query.entity_id {
+            select = select.filter(
+                U::Id.in_subquery(
+                    sea_orm::sea_query::Query::select()
+                        .column(user_entity::Column::UserId)
+                        .from(user_entity::Entity)
+                        .and_where(Expr::col(user_entity::Column::EntityId).eq(entity_id))
+                        .to_owned(),
+                ),
+            );
+        }
+        if let Some(source) = &query.source {
+            select = select.filter(U::Source.eq(source));
+        }
+        match query.disabled {
+            Some(true) => select = select.filter(U::DisabledAt.is_not_null()),
+            Some(false) => select = select.filter(U::DisabledAt.is_null()),
+            None => {}
+        }
+        if let Some(after) = &query.after {
+            select = select.filter(U::Id.gt(after));
+        }
+        let rows = select
+            .order_by_asc(U::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        let mut users = Vec::with_capacity(rows.len());
+        for row in rows {
+            let entity_ids = entity_ids_of(&self.db, &row.id).await?;
+            users.push(ManagedUser {
+                user: row.into(),
+                entity_ids,
+            });
+        }
+        Ok(users)
+    }
+
+    pub async fn managed_user(&self, user_id: &str) -> Result<Option<ManagedUser>, StoreError> {
+        managed_user(&self.db, user_id, false).await
+    }
+
+    /// Changes a user made at run time, if `version` (when given) is still theirs. Disabling ends
+    /// their sessions and revokes their tokens in the same transaction.
+    pub async fn change_user(
+        &self,
+        user_id: &str,
+        change: &UserChange,
+        version: Option<&str>,
+        by: &Initiator,
+        config: &Config,
+        now: i64,
+    ) -> Result<Change<ManagedUser>, StoreError> {
+        let _forget = self.userinfo.forget_all_when_done();
+        let txn = self.writer.begin().await?;
+        let Some(before) = managed_user(&txn, user_id, true).await? else {
+            return Ok(Change::NotFound);
+        };
+        if before.user.source == UserSource::Config {
+            return Ok(Change::ManagedByConfig);
+        }
+        if version.is_some_and(|v| v != before.version()) {
+            return Ok(Change::Stale);
+        }
+        let mut row = user::Entity::find_by_id(user_id.to_string())
+            .one(&txn)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("a locked user vanished".into()))?;
+        let old = row.clone();
+        if let Some(email) = &change.email {
+            row.email.clone_from(email);
+        }
+        if let Some(name) = &change.name {
+            row.name.clone_from(name);
+        }
+        match change.disabled {
+            Some(true) if row.disabled_at.is_none() => row.disabled_at = Some(now),
+            Some(false) => row.disabled_at = None,
+            _ => {}
+        }
+        if row != old {
+            row.updated_at = now;
+            row.into_active_model().reset_all().update(&txn).await?;
+        }
+        if change.disabled == Some(true) {
+            revoke_everything_of(&txn, user_id, config, now).await?;
+        }
+        let after = managed_user(&txn, user_id, false)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("a changed user vanished".into()))?;
+        let event = by.event(
+            AuditKind::AdminChange,
+            Some(user_id),
+            json!({ "resource": "user", "id": user_id, "action": "update",
+                    "before": audited(&before), "after": audited(&after) }),
+        );
+        record(&txn, &event, now).await?;
+        txn.commit().await?;
+        Ok(Change::Done(after))
+    }
+
+    /// Deletes a user made at run time, with their sessions (their clients are told), tokens,
+    /// consents, product confirmations and upstream identities.
+    pub async fn delete_user(
+        &self,
+        user_id: &str,
+        version: Option<&str>,
+        by: &Initiator,
+        config: &Config,
+        now: i64,
+    ) -> Result<Change<()>, StoreError> {
+        let _forget = self.userinfo.forget_all_when_done();
+        let txn = self.writer.begin().await?;
+        let Some(before) = managed_user(&txn, user_id, true).await? else {
+            return Ok(Change::NotFound);
+        };
+        if before.user.source == UserSource::Config {
+            return Ok(Change::ManagedByConfig);
+        }
+        if version.is_some_and(|v| v != before.version()) {
+            return Ok(Change::Stale);
+        }
+        revoke_everything_of(&txn, user_id, config, now).await?;
+        authorization_code::Entity::delete_many()
+            .filter(authorization_code::Column::UserId.eq(user_id))
+            .exec(&txn)
+            .await?;
+        refresh_token::Entity::delete_many()
+            .filter(refresh_token::Column::UserId.eq(user_id))
+            .exec(&txn)
+            .await?;
+        access_token::Entity::delete_many()
+            .filter(access_token::Column::UserId.eq(user_id))
+            .exec(&txn)
+            .await?;
+        // Consents, confirmations, identities, profiles and attachments go by their foreign keys.
+        user::Entity::delete_by_id(user_id.to_string())
+            .exec(&txn)
+            .await?;
+        let event = by.event(
+            AuditKind::AdminChange,
+            Some(user_id),
+            json!({ "resource": "user", "id": user_id, "action": "delete",
+                    "before": audited(&before) }),
+        );
+        record(&txn, &event, now).await?;
+        txn.commit().await?;
+        Ok(Change::Done(()))
+    }
+
+    /// Ends every session of a user and revokes every token issued to them; how many sessions
+    /// ended. Allowed for every user, those of the config file too: it changes no declared field.
+    pub async fn revoke_user_access(
+        &self,
+        user_id: &str,
+        by: &Initiator,
+        config: &Config,
+        now: i64,
+    ) -> Result<Change<usize>, StoreError> {
+        let _forget = self.userinfo.forget_all_when_done();
+        let txn = self.writer.begin().await?;
+        if managed_user(&txn, user_id, true).await?.is_none() {
+            return Ok(Change::NotFound);
+        }
+        let ended = revoke_everything_of(&txn, user_id, config, now).await?;
+        let event = by.event(
+            AuditKind::AccessRevoked,
+            Some(user_id),
+            json!({ "resource": "user", "id": user_id, "action": "revoke_access",
+                    "sessions_ended": ended }),
+        );
+        record(&txn, &event, now).await?;
+        txn.commit().await?;
+        Ok(Change::Done(ended))
+    }
+
+    /// A user's live sessions, newest first.
+    pub async fn managed_sessions(
+        &self,
+        user_id: &str,
+        now: i64,
+    ) -> Result<Vec<ManagedSession>, StoreError> {
+        Ok(self
+            .sessions_of(user_id, now)
+            .await?
+            .into_iter()
+            .map(|row| ManagedSession {
+                sid: row.sid,
+                auth_time: row.auth_time,
+                expires_at: row.expires_at,
+                client_addr: row.client_addr,
+                user_agent: row.user_agent,
+                upstream_connection: row.upstream_connection,
+            })
+            .collect())
+    }
+
+    /// Ends one session of a user, named by its `sid`, as a sign-out would.
+    pub async fn end_managed_session(
+        &self,
+        user_id: &str,
+        sid: &str,
+        by: &Initiator,
+        config: &Config,
+        now: i64,
+    ) -> Result<Change<()>, StoreError> {
+        let _forget = self.userinfo.forget_all_when_done();
+        let txn = self.writer.begin().await?;
+        let which = Condition::all()
+            .add(session::Column::UserId.eq(user_id))
+            .add(session::Column::Sid.eq(sid));
+        let (ended, _) = end_sessions_in(&txn, which, Ending::SignedOut, config, now).await?;
+        if ended == 0 {
+            return Ok(Change::NotFound);
+        }
+        let event = by.event(
+            AuditKind::SessionEnded,
+            Some(user_id),
+            json!({ "resource": "session", "id": sid, "action": "end" }),
+        );
+        record(&txn, &event, now).await?;
+        txn.commit().await?;
+        Ok(Change::Done(()))
+    }
+
+    /// Withdraws a user's consent to a client, and revokes the client's tokens for the user.
+    pub async fn withdraw_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        by: &Initiator,
+        now: i64,
+    ) -> Result<Change<()>, StoreError> {
+        let _forget = self.userinfo.forget_all_when_done();
+        let txn = self.writer.begin().await?;
+        let removed = super::tables::consent::Entity::delete_by_id((
+            user_id.to_string(),
+            client_id.to_string(),
+        ))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+        if removed == 0 {
+            return Ok(Change::NotFound);
+        }
+        super::grants::revoke_client_grants(&txn, user_id, client_id, now).await?;
+        let event = by.event(
+            AuditKind::ConsentRevoked,
+            Some(user_id),
+            json!({ "resource": "consent", "id": client_id, "action": "revoke" }),
+        );
+        record(&txn, &event, now).await?;
+        txn.commit().await?;
+        Ok(Change::Done(()))
+    }
+
+    /// Every API credential, in the order of their usernames.
+    pub async fn managed_credentials(&self) -> Result<Vec<ManagedCredential>, StoreError> {
+        Ok(api_credential::Entity::find()
+            .order_by_asc(api_credential::Column::Username)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(ManagedCredential::from)
+            .collect())
+    }
+
+    /// Stores a new API credential (`password_hash` is the argon2id hash of its secret).
+    pub async fn create_credential(
+        &self,
+        username: &str,
+        password_hash: String,
+        scopes: &[String],
+        by: &Initiator,
+        now: i64,
+    ) -> Result<Change<ManagedCredential>, StoreError> {
+        let txn = self.writer.begin().await?;
+        let exists = api_credential::Entity::find_by_id(username.to_string())
+            .one(&txn)
+            .await?;
+        if exists.is_some() {
+            return Ok(Change::Exists);
+        }
+        let row = api_credential::Model {
+            username: username.to_string(),
+            password_hash,
+            scopes: scopes.join(" "),
+            managed_by: MANAGED_BY_API.into(),
+            created_at: Some(now),
+        };
+        api_credential::Entity::insert(row.clone().into_active_model())
+            .exec_without_returning(&txn)
+            .await?;
+        let event = by.event(
+            AuditKind::AdminChange,
+            None,
+            json!({ "resource": "api_credential", "id": username, "action": "create",
+                    "after": { "scopes": scopes } }),
+        );
+        record(&txn, &event, now).await?;
+        txn.commit().await?;
+        Ok(Change::Done(row.into()))
+    }
+
+    /// Revokes (deletes) an API credential made through the API.
+    pub async fn delete_credential(
+        &self,
+        username: &str,
+        by: &Initiator,
+        now: i64,
+    ) -> Result<Change<()>, StoreError> {
+        let txn = self.writer.begin().await?;
+        let select = locked(
+            api_credential::Entity::find_by_id(username.to_string()),
+            &txn,
+        );
+        let Some(row) = select.one(&txn).await? else {
+            return Ok(Change::NotFound);
+        };
+        if row.managed_by == MANAGED_BY_CONFIG {
+            return Ok(Change::ManagedByConfig);
+        }
+        api_credential::Entity::delete_by_id(username.to_string())
+            .exec(&txn)
+            .await?;
+        let event = by.event(
+            AuditKind::AdminChange,
+            None,
+            json!({ "resource": "api_credential", "id": username, "action": "delete",
+                    "before": { "scopes": row.scopes.split_whitespace().collect::<Vec<_>>() } }),
+        );
+        record(&txn, &event, now).await?;
+        txn.commit().await?;
+        Ok(Change::Done(()))
+    }
+}
+
+/// `text` with the LIKE wildcards and the escape character taken literally.
+fn like_escaped(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
