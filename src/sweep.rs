@@ -1,6 +1,6 @@
-//! The periodic sweep: expired sessions (ended, their clients told), authorizations, codes, tokens and logins, failure
-//! counters whose window has passed, and the outbox rows of webhooks and back-channel logouts no
-//! longer configured.
+//! The periodic sweep: expired sessions (ended, their clients told), authorizations, codes, tokens
+//! and logins, failure counters whose window has passed, the outbox rows of webhooks and
+//! back-channel logouts no longer configured, and audit events past their retention.
 use crate::password_check::{ACCOUNT_RULE, ADDRESS_RULE};
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -32,5 +32,9 @@ pub async fn sweep_expired(state: &AppState) -> Result<u64, StoreError> {
         )
         .collect();
     let removed = state.store.sweep(now, window, &live_targets).await?;
-    Ok(ended + removed)
+    let forgotten = state
+        .store
+        .forget_audit_before(now - state.config.server.audit_retention)
+        .await?;
+    Ok(ended + removed + forgotten)
 }

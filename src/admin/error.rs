@@ -1,7 +1,7 @@
 //! What the admin API refuses, and the one place where that becomes HTTP: JSON
 //! `{"error": code, "message": text}` with the status, and `field` where one field is at fault.
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -31,6 +31,8 @@ pub enum AdminError {
     Stale { resource: &'static str, id: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("too many admin requests with this credential; try again in {retry_after} s")]
+    TooFrequent { retry_after: u64 },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -48,7 +50,10 @@ impl AdminError {
     pub fn is_refusal(&self) -> bool {
         !matches!(
             self,
-            AdminError::Auth(_) | AdminError::Store(_) | AdminError::Internal(_)
+            AdminError::Auth(_)
+                | AdminError::TooFrequent { .. }
+                | AdminError::Store(_)
+                | AdminError::Internal(_)
         )
     }
 
@@ -66,6 +71,7 @@ impl AdminError {
             AdminError::ManagedByConfig { .. } => (StatusCode::CONFLICT, "managed_by_config"),
             AdminError::Exists { .. } => (StatusCode::CONFLICT, "exists"),
             AdminError::Stale { .. } => (StatusCode::PRECONDITION_FAILED, "precondition_failed"),
+            AdminError::TooFrequent { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             AdminError::Store(e) if e.is_unavailable() => {
                 let (status, code, _) = api_auth::UNAVAILABLE;
                 (status, code)
@@ -92,8 +98,14 @@ impl IntoResponse for AdminError {
             body["field"] = json!(field);
         }
         let mut response = (status, Json(body)).into_response();
-        if let AdminError::Auth(auth) = &self {
-            auth.add_headers(&mut response);
+        match &self {
+            AdminError::Auth(auth) => auth.add_headers(&mut response),
+            AdminError::TooFrequent { retry_after } => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
+            _ => {}
         }
         response
     }

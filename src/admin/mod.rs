@@ -139,6 +139,11 @@ impl<const WRITE: bool> FromRequestParts<AppState> for Admin<WRITE> {
             scope,
         )
         .await?;
+        if let Err(wait) = state.client_rates.admit_admin(&credential.username) {
+            return Err(AdminError::TooFrequent {
+                retry_after: wait.as_secs().max(1),
+            });
+        }
         Ok(Admin {
             by: Initiator {
                 actor: Actor::Api(credential.username),

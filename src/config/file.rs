@@ -40,10 +40,12 @@ pub struct FileServer {
     pub max_pending_logins: Option<i64>,
     pub token_requests_per_second_per_address: Option<i64>,
     pub token_requests_per_second_per_client: Option<i64>,
+    pub admin_requests_per_second_per_credential: Option<i64>,
     pub request_timeout: Option<String>,
     pub header_timeout: Option<String>,
     pub legacy_sunset: Option<String>,
     pub metrics_token: Option<String>,
+    pub audit_retention: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -68,6 +68,8 @@ pub struct ServerConfig {
     pub token_requests_per_second_per_address: u32,
     /// Requests one authenticated client may make per second at those endpoints, in each process.
     pub token_requests_per_second_per_client: u32,
+    /// Admin API requests one API credential may make per second, in each process.
+    pub admin_requests_per_second_per_credential: u32,
     /// The longest a request may take from its headers to its answer (a slow body included);
     /// longer ones are answered 408.
     pub request_timeout: Duration,
@@ -79,6 +81,8 @@ pub struct ServerConfig {
     pub legacy_sunset: Option<i64>,
     /// The bearer token `GET /metrics` asks for; without one the metrics are not served.
     pub metrics_token: Option<Secret>,
+    /// How long the audit trail keeps an event, in seconds; the sweep deletes older ones.
+    pub audit_retention: i64,
 }
 
 /// When the old `/authentication/v1/*` paths were deprecated (2026-12-03, Unix seconds), told in

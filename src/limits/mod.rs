@@ -51,11 +51,13 @@ const SECOND: Duration = Duration::from_secs(1);
 
 /// The rates of the token, introspection and revocation endpoints: per client address before
 /// the client is known, and per client once it has authenticated (so that no one can spend a
-/// client's rate by sending its id with a wrong secret).
+/// client's rate by sending its id with a wrong secret); and of the admin API, per credential
+/// once it has authenticated.
 #[derive(Debug)]
 pub struct ClientRates {
     per_address: RateLimit<IpAddr>,
     per_client: RateLimit<String>,
+    per_admin: RateLimit<String>,
 }
 
 impl ClientRates {
@@ -63,6 +65,7 @@ impl ClientRates {
         ClientRates {
             per_address: RateLimit::new(limits.token_requests_per_second_per_address, SECOND),
             per_client: RateLimit::new(limits.token_requests_per_second_per_client, SECOND),
+            per_admin: RateLimit::new(limits.admin_requests_per_second_per_credential, SECOND),
         }
     }
 
@@ -75,6 +78,11 @@ impl ClientRates {
     /// Counts a request of the authenticated client `client_id`.
     pub fn admit_client(&self, client_id: &str) -> Result<(), Duration> {
         self.per_client.admit(client_id, Instant::now())
+    }
+
+    /// Counts an admin API request made with the API credential `username`.
+    pub fn admit_admin(&self, username: &str) -> Result<(), Duration> {
+        self.per_admin.admit(username, Instant::now())
     }
 }
 

@@ -1,19 +1,22 @@
 //! The consent page (SPEC section 4): shown when `profile` asks for personal data the user has
 //! not yet allowed this client to have.
+use std::net::IpAddr;
+
 use askama::Template;
-use axum::Form;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Extension, Form};
 use serde::Deserialize;
 
 use super::error::{AuthorizationError, ErrorCode};
 use super::flow;
 use crate::branding::BrandingView;
-use crate::http::{PageError, csrf, pages};
+use crate::http::{ClientAddr, PageError, csrf, pages};
 use crate::session::current_session;
 use crate::state::AppState;
+use crate::store::{Actor, Initiator};
 use crate::vocabulary::scope;
 
 #[derive(Template)]
@@ -70,14 +73,18 @@ pub struct ConsentForm {
 
 pub async fn decide(
     State(state): State<AppState>,
+    Extension(ClientAddr(client)): Extension<ClientAddr>,
     headers: HeaderMap,
     form: Result<Form<ConsentForm>, FormRejection>,
 ) -> Result<Response, PageError> {
-    decision(state, headers, form).await.map(pages::after_form)
+    decision(state, client, headers, form)
+        .await
+        .map(pages::after_form)
 }
 
 async fn decision(
     state: AppState,
+    client: IpAddr,
     headers: HeaderMap,
     form: Result<Form<ConsentForm>, FormRejection>,
 ) -> Result<Response, PageError> {
@@ -95,6 +102,10 @@ async fn decision(
                     &session.user.id,
                     &pending.authorization.client_id,
                     &pending.authorization.scope.to_string(),
+                    &Initiator {
+                        actor: Actor::Person,
+                        client_addr: Some(client),
+                    },
                     state.clock.now(),
                 )
                 .await?;

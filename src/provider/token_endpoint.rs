@@ -19,7 +19,8 @@ use crate::clients::Client;
 use crate::crypto;
 use crate::http::ClientAddr;
 use crate::state::AppState;
-use crate::store::{CodeUse, RefreshUse, SpentGrant};
+use crate::store::{Actor, AuditEvent, CodeUse, RefreshUse, SpentGrant};
+use crate::vocabulary::audit::AuditKind;
 use crate::vocabulary::scope::{self, Scopes};
 
 #[derive(Debug, Default, Deserialize)]
@@ -97,6 +98,7 @@ pub async fn exchange_code(
         CodeUse::Redeemed(grant) => grant,
         CodeUse::Replayed { family_id } => {
             state.store.revoke_family(&family_id, now).await?;
+            audit_replay(state, client, &family_id, "authorization_code").await?;
             tracing::warn!(client = %client.id, "authorization code replayed: its tokens are revoked");
             return Err(OAuthError::InvalidGrant("the code was already used".into()));
         }
@@ -147,6 +149,25 @@ pub async fn exchange_code(
     .await
 }
 
+/// Records in the audit trail that `client` presented a spent `presented` (a code or refresh
+/// token) of the grant `family_id`, whose tokens are now revoked. Its own statement, after the
+/// revocation's (which are not one transaction either, see `Store::revoke_family`).
+async fn audit_replay(
+    state: &AppState,
+    client: &Client,
+    family_id: &str,
+    presented: &str,
+) -> Result<(), OAuthError> {
+    let event = AuditEvent {
+        kind: AuditKind::GrantReplayed,
+        actor: Actor::Client(client.id.clone()),
+        user_id: None,
+        client_addr: None,
+        details: serde_json::json!({ "presented": presented, "grant": family_id }),
+    };
+    Ok(state.store.record_audit(&event, state.clock.now()).await?)
+}
+
 async fn refresh(
     state: &AppState,
     client: &Client,
@@ -167,6 +188,7 @@ async fn refresh(
         RefreshUse::Rotated(grant) => grant,
         RefreshUse::Reused { family_id } => {
             state.store.revoke_family(&family_id, now).await?;
+            audit_replay(state, client, &family_id, "refresh_token").await?;
             tracing::warn!(client = %client.id, "refresh token reused: its family is revoked");
             return Err(OAuthError::InvalidGrant(
                 "the refresh token was already used".into(),

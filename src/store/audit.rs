@@ -21,6 +21,8 @@ pub enum Actor {
     Cli,
     /// The person the event is about (a login).
     Person,
+    /// An OAuth client, authenticated (a token it revoked, a code or refresh token it replayed).
+    Client(String),
 }
 
 impl Actor {
@@ -29,6 +31,7 @@ impl Actor {
             Actor::Api(username) => format!("api:{username}"),
             Actor::Cli => "cli".into(),
             Actor::Person => "person".into(),
+            Actor::Client(client_id) => format!("client:{client_id}"),
         }
     }
 }
@@ -79,7 +82,7 @@ pub struct AuditRecord {
     pub at: i64,
     /// An [`AuditKind`] name.
     pub kind: String,
-    /// `api:<username>`, `cli` or `person`.
+    /// `api:<username>`, `cli`, `person` or `client:<client_id>`.
     pub actor: String,
     pub user_id: Option<String>,
     pub client_addr: Option<String>,

@@ -1,19 +1,27 @@
 //! The scopes each user allowed each client, remembered so that consent is asked once.
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, TransactionTrait,
+};
+use serde_json::json;
 
+use super::audit::{Initiator, record};
 use super::tables::consent;
 use super::{Store, StoreError};
+use crate::vocabulary::audit::AuditKind;
 
 impl Store {
-    /// Remembers the scopes a user allowed a client (replacing what was remembered before).
+    /// Remembers the scopes a user allowed a client (replacing what was remembered before), with
+    /// its audit event.
     pub async fn grant_consent(
         &self,
         user_id: &str,
         client_id: &str,
         scope: &str,
+        by: &Initiator,
         now: i64,
     ) -> Result<(), StoreError> {
+        let txn = self.writer.begin().await?;
         consent::Entity::insert(
             consent::Model {
                 user_id: user_id.to_string(),
@@ -28,8 +36,12 @@ impl Store {
                 .update_columns([consent::Column::Scope, consent::Column::GrantedAt])
                 .to_owned(),
         )
-        .exec_without_returning(&self.writer)
+        .exec_without_returning(&txn)
         .await?;
+        let details = json!({ "client_id": client_id, "scope": scope });
+        let event = by.event(AuditKind::ConsentGranted, Some(user_id), details);
+        record(&txn, &event, now).await?;
+        txn.commit().await?;
         Ok(())
     }
 

@@ -13,12 +13,14 @@ use sea_orm::{
 };
 use serde_json::json;
 
+use super::audit::{Initiator, record};
 use super::outbox::enqueue;
 use super::tables::{access_token, authorization_code, refresh_token, session, session_client};
 use super::upstream::spend_one_time_id;
 use super::{OneTimeId, Store, StoreError};
 use crate::config::Config;
 use crate::crypto;
+use crate::vocabulary::audit::AuditKind;
 use crate::vocabulary::logout::{BACKCHANNEL_EVENT, backchannel_target};
 
 /// A session that has just ended: its public id and its user.
@@ -188,24 +190,27 @@ impl Store {
     }
 
     /// Ends one of a user's sessions, named by its id (the hash of its cookie token), as the
-    /// account page lists them.
+    /// account page lists them, with its audit event.
     pub async fn end_session_of(
         &self,
         user_id: &str,
         id_hash: &str,
+        by: &Initiator,
         config: &Config,
         now: i64,
     ) -> Result<(), StoreError> {
-        self.end_sessions_where(
-            sea_orm::Condition::all()
-                .add(session::Column::UserId.eq(user_id))
-                .add(session::Column::IdHash.eq(id_hash)),
-            Ending::SignedOut,
-            config,
-            now,
-        )
-        .await
-        .map(drop)
+        let which = sea_orm::Condition::all()
+            .add(session::Column::UserId.eq(user_id))
+            .add(session::Column::IdHash.eq(id_hash));
+        let _forget = self.userinfo.forget_all_when_done();
+        let txn = self.writer.begin().await?;
+        let (ended, _) = end_sessions_in(&txn, which, Ending::SignedOut, config, now).await?;
+        if ended > 0 {
+            let event = by.event(AuditKind::SessionEnded, Some(user_id), json!({}));
+            record(&txn, &event, now).await?;
+        }
+        txn.commit().await?;
+        Ok(())
     }
 
     /// Ends the sessions a provider's own session stood behind, when the provider says it has

@@ -63,6 +63,15 @@ impl Store {
             c.client_id.clone()
         })
         .await?;
+        // A username the file declares is the file's: one made at run time gives way to it.
+        api_credential::Entity::delete_many()
+            .filter(api_credential::Column::ManagedBy.ne(MANAGED_BY_CONFIG))
+            .filter(
+                api_credential::Column::Username
+                    .is_in(config.api_credentials.iter().map(|c| c.username.as_str())),
+            )
+            .exec(&txn)
+            .await?;
         reconcile::<api_credential::Entity>(
             &txn,
             credentials,

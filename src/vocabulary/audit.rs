@@ -9,6 +9,13 @@ pub enum AuditKind {
     /// A sign-in was refused (wrong password, a provider's answer that did not verify, a
     /// disabled account), with the reason.
     LoginFailed,
+    /// A person allowed a client personal data or offline access.
+    ConsentGranted,
+    /// A client revoked one of its tokens (RFC 7009).
+    TokensRevoked,
+    /// A spent authorization code or refresh token was presented again: everything of its grant
+    /// was revoked.
+    GrantReplayed,
     /// A person or an operator withdrew a consent (the client's tokens went with it).
     ConsentRevoked,
     /// A person or an operator ended one session.
@@ -23,9 +30,12 @@ pub enum AuditKind {
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 7] = [
+    pub const ALL: [AuditKind; 10] = [
         AuditKind::LoginSucceeded,
         AuditKind::LoginFailed,
+        AuditKind::ConsentGranted,
+        AuditKind::TokensRevoked,
+        AuditKind::GrantReplayed,
         AuditKind::ConsentRevoked,
         AuditKind::SessionEnded,
         AuditKind::AccessRevoked,
@@ -37,6 +47,9 @@ impl AuditKind {
         match self {
             AuditKind::LoginSucceeded => "login.succeeded",
             AuditKind::LoginFailed => "login.failed",
+            AuditKind::ConsentGranted => "consent.granted",
+            AuditKind::TokensRevoked => "tokens.revoked",
+            AuditKind::GrantReplayed => "grant.replayed",
             AuditKind::ConsentRevoked => "consent.revoked",
             AuditKind::SessionEnded => "session.ended",
             AuditKind::AccessRevoked => "access.revoked",

@@ -173,12 +173,17 @@ pub struct EndSessionFields {
 
 pub async fn end_session(
     State(state): State<AppState>,
+    Extension(ClientAddr(client)): Extension<ClientAddr>,
     AccountPost { session, fields }: AccountPost<EndSessionFields>,
 ) -> Result<Response, PageError> {
     let now = state.clock.now();
+    let by = Initiator {
+        actor: Actor::Person,
+        client_addr: Some(client),
+    };
     state
         .store
-        .end_session_of(&session.user.id, &fields.session, &state.config, now)
+        .end_session_of(&session.user.id, &fields.session, &by, &state.config, now)
         .await?;
     back_to_account()
 }

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, ETAG, IF_MATCH, WWW_AUTHENTICATE};
 use serde_json::{Value, json};
 
-use crate::oidc::{Browser, PROVIDER_CONFIG, RP_SECRET, authorize_url};
+use crate::oidc::{Browser, PROVIDER_CONFIG, RP_SECRET, authorize_url, post_form, redeem};
 use crate::session_urls::{SEED_TARGET, SESSION_URLS_CONFIG, open, session_url, session_url_env};
 use crate::support::*;
 
@@ -21,6 +21,8 @@ crate::backend_tests!(
     api_credentials_are_made_shown_once_and_revoked,
     bad_input_is_refused_naming_the_field_and_stores_nothing,
     the_audit_trail_records_logins_and_changes,
+    audit_events_are_kept_for_the_retention_only,
+    each_credential_has_its_own_rate,
 );
 
 const BIN: &str = env!("CARGO_BIN_EXE_idbridge");
@@ -217,8 +219,18 @@ async fn the_cli_makes_the_first_admin_credential_on_an_empty_database(backend: 
         "{err}"
     );
 
-    // The server starts on that database with a config that declares no credential: the one made
-    // at run time survives the config sync, and works.
+    // One made with a name the file will declare gives way to the file's.
+    let (code, out, err) = admin(&[
+        "create-credential",
+        "--username",
+        "auditor",
+        "--scope",
+        "admin:write",
+    ]);
+    assert_eq!(code, Some(0), "{out}{err}");
+
+    // The server starts on that database: the one made at run time survives the config sync, and
+    // works.
     let server = start_on(&db).await;
     let root = Call {
         server: &server,
@@ -228,13 +240,22 @@ async fn the_cli_makes_the_first_admin_credential_on_an_empty_database(backend: 
     assert_eq!(users.status, StatusCode::OK, "{}", users.json);
     assert_eq!(users.json["items"][0]["id"], "u-alice");
     assert_eq!(users.json["items"][0]["managed_by"], "config");
+    let auditor = Call {
+        server: &server,
+        who: Some(("auditor", OPS_SECRET)),
+    };
+    assert_eq!(auditor.get("/admin/v1/users").await.status, StatusCode::OK);
+    let listed = root.get("/admin/v1/api_credentials").await.json;
+    assert_eq!(listed[0]["username"], "auditor");
+    assert_eq!(listed[0]["managed_by"], "config");
+    assert_eq!(listed[0]["scopes"], json!(["admin:read"]));
 
     // The CLI lists the trail in JSON and in text: the change by `cli`, the refusals too.
     let (code, out, err) = admin(&["audit", "--kind", "admin.change", "--output", "json"]);
     assert_eq!(code, Some(0), "{err}");
     let page: Value = serde_json::from_str(&out).unwrap();
     let changes = page["items"].as_array().unwrap();
-    assert_eq!(changes.len(), 1, "{out}");
+    assert_eq!(changes.len(), 2, "{out}");
     assert_eq!(changes[0]["actor"], "cli");
     assert_eq!(changes[0]["details"]["resource"], "api_credential");
     assert!(!out.contains(&secret), "the secret is never audited");
@@ -719,6 +740,52 @@ async fn the_audit_trail_records_logins_and_changes(backend: Backend) {
     assert_eq!(changes[0]["details"]["before"]["name"], "Jane Doe");
     assert_eq!(changes[0]["details"]["after"]["name"], "Janet");
 
+    // A consent given, a token revoked by its client, a code redeemed twice (its grant revoked).
+    let code = Browser::new(&server)
+        .authorize(&authorize_url(&server, "rp-rs256", &[]), true)
+        .await
+        .param("code")
+        .unwrap();
+    let (status, tokens) = redeem(&server, "rp-rs256", &code).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let (status, _) = post_form(
+        &server,
+        "/sso/v2/revoke",
+        &[("token", tokens["access_token"].as_str().unwrap())],
+        Some(("rp-rs256", RP_SECRET)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = redeem(&server, "rp-rs256", &code).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let granted = audit_of(&server, "consent.granted").await;
+    assert_eq!(granted.len(), 1);
+    assert_eq!(granted[0]["user_id"], "u-alice");
+    assert_eq!(
+        granted[0]["details"],
+        json!({"client_id": "rp-rs256", "scope": "openid profile"})
+    );
+    let replayed = audit_of(&server, "grant.replayed").await;
+    assert_eq!(replayed.len(), 1);
+    assert_eq!(replayed[0]["actor"], "client:rp-rs256");
+    assert_eq!(replayed[0]["details"]["presented"], "authorization_code");
+    let revoked = audit_of(&server, "tokens.revoked").await;
+    assert_eq!(revoked.len(), 1);
+    assert_eq!(revoked[0]["actor"], "client:rp-rs256");
+    assert_eq!(revoked[0]["user_id"], "u-alice");
+    let text = ops(&server)
+        .get("/admin/v1/audit?limit=200")
+        .await
+        .json
+        .to_string();
+    for secret in [
+        &code,
+        tokens["access_token"].as_str().unwrap(),
+        ALICE_PASSWORD,
+    ] {
+        assert!(!text.contains(secret), "the trail holds no secret");
+    }
+
     // Filters: by user, by actor, by time; a page at a time in order.
     let of_jane = ops(&server)
         .get(&format!("/admin/v1/audit?user={id}"))
@@ -726,6 +793,15 @@ async fn the_audit_trail_records_logins_and_changes(backend: Backend) {
     assert_eq!(of_jane.json["items"].as_array().unwrap().len(), 2);
     let by_ops = ops(&server).get("/admin/v1/audit?actor=api:ops").await;
     assert_eq!(by_ops.json["items"].as_array().unwrap().len(), 1);
+    let by_person = ops(&server)
+        .get("/admin/v1/audit?actor=person&limit=200")
+        .await;
+    assert_eq!(
+        by_person.json["items"].as_array().unwrap().len(),
+        5,
+        "{}",
+        by_person.json
+    );
     let future = ops(&server).get("/admin/v1/audit?from=99999999999").await;
     assert_eq!(future.json["items"], json!([]));
     let mut ids = Vec::new();
@@ -744,8 +820,72 @@ async fn the_audit_trail_records_logins_and_changes(backend: Backend) {
             None => break,
         }
     }
-    assert_eq!(ids.len(), 4, "{ids:?}");
+    assert_eq!(ids.len(), 8, "{ids:?}");
     assert!(ids.windows(2).all(|w| w[0] < w[1]));
+}
+
+async fn audit_events_are_kept_for_the_retention_only(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let config = format!("{BASE_CONFIG}{ADMIN_CONFIG}\n[server]\naudit_retention = \"1d\"\n");
+    let clock = idbridge::Clock::system();
+    let server = TestServer::start_with(&db, &config, clock.clone(), &[("OPS_SECRET", OPS_SECRET)])
+        .await
+        .unwrap();
+    assert_continues(
+        &server
+            .login(&server.client(), ALICE_EMAIL, ALICE_PASSWORD)
+            .await,
+    );
+    clock.advance(12 * 3600);
+    server.login(&server.client(), ALICE_EMAIL, "wrong").await;
+    clock.advance(13 * 3600);
+    idbridge::sweep::sweep_expired(&server.state).await.unwrap();
+    let left = ops(&server).get("/admin/v1/audit").await;
+    let kinds: Vec<&Value> = left.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["kind"])
+        .collect();
+    assert_eq!(kinds, [&json!("login.failed")], "{}", left.json);
+}
+
+async fn each_credential_has_its_own_rate(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let config = format!(
+        "{BASE_CONFIG}{ADMIN_CONFIG}\n[server]\nadmin_requests_per_second_per_credential = 2\n"
+    );
+    let server = TestServer::start_with(
+        &db,
+        &config,
+        idbridge::Clock::system(),
+        &[("OPS_SECRET", OPS_SECRET)],
+    )
+    .await
+    .unwrap();
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let response = reqwest::Client::new()
+            .get(server.url("/admin/v1/users"))
+            .basic_auth("ops", Some(OPS_SECRET))
+            .send()
+            .await
+            .unwrap();
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert!(response.headers().contains_key("retry-after"));
+        }
+        statuses.push(response.status());
+    }
+    assert_eq!(statuses[..2], [StatusCode::OK, StatusCode::OK]);
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    let auditor = Call {
+        server: &server,
+        who: Some(("auditor", OPS_SECRET)),
+    };
+    assert_eq!(auditor.get("/admin/v1/users").await.status, StatusCode::OK);
 }
 
 /// The OpenAPI document lists exactly the routes served: every operation it names answers (401

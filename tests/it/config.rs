@@ -31,6 +31,7 @@ fn the_base_config_is_valid() {
     let config = parse_config(BASE_CONFIG, &[SHOP_SECRET_ENV]).unwrap();
     assert_eq!(config.entities.len(), 3);
     assert_eq!(config.server.session_ttl, 8 * 3600);
+    assert_eq!(config.server.audit_retention, 365 * 86_400);
     assert_eq!(config.server.userinfo_cache, Duration::from_secs(1));
     assert_eq!(
         config.clients[0].token_endpoint_auth_method.as_str(),
@@ -319,6 +320,7 @@ fn every_problem_is_listed_at_once() {
 [server]
 bind = "everywhere"
 session_ttl = "forever"
+audit_retention = "a year"
 trusted_proxies = ["not-an-ip"]
 [database]
 url = "mysql://nope"
@@ -339,6 +341,7 @@ scopes = ["root"]
     for (path, fragment) in [
         ("server.bind", "socket address"),
         ("server.session_ttl", "not a duration"),
+        ("server.audit_retention", "not a duration"),
         ("server.trusted_proxies[0]", "IP address"),
         ("database.url", "sqlite: or postgres://"),
         ("keys.id_token_alg", "RS256, ES256 or EdDSA"),
@@ -353,7 +356,7 @@ scopes = ["root"]
     ] {
         assert_problem(&found, path, fragment);
     }
-    assert_eq!(found.len(), 13, "{found:#?}");
+    assert_eq!(found.len(), 14, "{found:#?}");
 }
 
 #[test]

@@ -227,7 +227,16 @@ async fn session_tracker_answers_registered_origins_only(backend: Backend) {
     server
         .state
         .store
-        .end_session_of("u-alice", &sessions[0].id_hash, &server.state.config, now)
+        .end_session_of(
+            "u-alice",
+            &sessions[0].id_hash,
+            &idbridge::store::Initiator {
+                actor: idbridge::store::Actor::Person,
+                client_addr: None,
+            },
+            &server.state.config,
+            now,
+        )
         .await
         .unwrap();
     let (active, _) = by_sid(sessions[0].sid.clone()).await;

@@ -25,6 +25,9 @@ const DEFAULT_MAX_PENDING_LOGINS: i64 = 100_000;
 /// what one backend needs (a client_credentials token is meant to be reused for its lifetime),
 /// well below what one core can answer.
 const DEFAULT_TOKEN_REQUESTS_PER_SECOND: i64 = 1_000;
+/// Far above what an operator's scripts need, low enough that a leaked credential cannot scan
+/// the users table at the database's pace.
+const DEFAULT_ADMIN_REQUESTS_PER_SECOND: i64 = 50;
 
 /// A request's whole time, body included: far above any answer idbridge gives (upstream calls
 /// have their own, shorter timeouts), short enough that a trickled body cannot hold a
@@ -94,6 +97,12 @@ pub(super) fn check_server(check: &mut Checker, server: FileServer) -> ServerCon
         DEFAULT_TOKEN_REQUESTS_PER_SECOND,
         1_000_000,
     ) as u32;
+    let admin_requests_per_second_per_credential = check.count(
+        "server.admin_requests_per_second_per_credential",
+        server.admin_requests_per_second_per_credential,
+        DEFAULT_ADMIN_REQUESTS_PER_SECOND,
+        1_000_000,
+    ) as u32;
     let request_timeout = check_timeout(
         check,
         "server.request_timeout",
@@ -128,6 +137,11 @@ pub(super) fn check_server(check: &mut Checker, server: FileServer) -> ServerCon
         .legacy_sunset
         .as_deref()
         .and_then(|value| check_sunset(check, value));
+    let audit_retention = check.duration(
+        "server.audit_retention",
+        server.audit_retention.as_deref(),
+        DEFAULT_AUDIT_RETENTION,
+    );
     let metrics_token = server
         .metrics_token
         .as_deref()
@@ -142,12 +156,18 @@ pub(super) fn check_server(check: &mut Checker, server: FileServer) -> ServerCon
         max_pending_logins,
         token_requests_per_second_per_address,
         token_requests_per_second_per_client,
+        admin_requests_per_second_per_credential,
         request_timeout,
         header_timeout,
         legacy_sunset,
         metrics_token,
+        audit_retention,
     }
 }
+
+/// How long audit events are kept unless `server.audit_retention` says: a year, what compliance
+/// reviews commonly ask for.
+const DEFAULT_AUDIT_RETENTION: i64 = 365 * 86_400;
 
 /// A timeout of the HTTP server, from one second to [`MAX_TIMEOUT`].
 fn check_timeout(check: &mut Checker, path: &str, value: Option<&str>, default: i64) -> Duration {
