@@ -104,8 +104,12 @@ pub async fn run(config: &Config, args: AdminArgs) -> Result<String, AdminError>
         AdminCommand::CreateCredential { username, scopes } => {
             let asked = serde_json::json!({ "resource": "api_credential", "action": "create" });
             let new = credentials::NewCredential { username, scopes };
+            let rules = credentials::Rules {
+                config,
+                grantable: None,
+            };
             let made = audited(&store, &by, asked, now, async {
-                credentials::make(&store, new, &by, now).await
+                credentials::make(&store, rules, new, &by, now).await
             })
             .await?;
             Ok(render(&made, output))

@@ -14,7 +14,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::{AdminError, Reader, Writer, body, no_content, outcome};
-use crate::config::api_credential_problems;
+use crate::config::{Config, api_credential_problems};
 use crate::crypto;
 use crate::state::AppState;
 use crate::store::{Initiator, ManagedCredential, Store};
@@ -97,15 +97,29 @@ pub async fn create(
     admin
         .audited(&state, asked, async {
             let new: NewCredential = body::parse(&headers, bytes)?;
-            let body = make(&state.store, new, &admin.by, state.clock.now()).await?;
+            let rules = Rules {
+                config: &state.config,
+                grantable: Some(&admin.scopes),
+            };
+            let body = make(&state.store, rules, new, &admin.by, state.clock.now()).await?;
             Ok((StatusCode::CREATED, Json(body)).into_response())
         })
         .await
 }
 
+/// What a new credential must respect beyond the config file's rules for its fields.
+pub(super) struct Rules<'a> {
+    /// Its username may not be one the file declares.
+    pub config: &'a Config,
+    /// The scopes it may hold: those of the credential that makes it (`None`: any, for the
+    /// command line, which holds the database itself).
+    pub grantable: Option<&'a [String]>,
+}
+
 /// Makes the credential `new` asks for, with a random secret.
 pub(super) async fn make(
     store: &Store,
+    rules: Rules<'_>,
     new: NewCredential,
     by: &Initiator,
     now: i64,
@@ -121,6 +135,23 @@ pub(super) async fn make(
             "scopes",
             "must name at least one scope",
         ));
+    }
+    if let Some(held) = rules.grantable
+        && let Some(scope) = new.scopes.iter().find(|scope| !held.contains(scope))
+    {
+        return Err(AdminError::ScopeNotHeld {
+            scope: scope.clone(),
+        });
+    }
+    let declared = rules.config.api_credentials.iter();
+    if declared
+        .map(|c| &c.username)
+        .any(|name| *name == new.username)
+    {
+        return Err(AdminError::ManagedByConfig {
+            resource: "api_credential",
+            id: new.username,
+        });
     }
     let secret = crypto::random_token();
     let hash = crate::password::hash(secret.clone())

@@ -25,6 +25,8 @@ pub enum AdminError {
         "{resource} {id:?} is declared in the config file: change it there, and restart or reload"
     )]
     ManagedByConfig { resource: &'static str, id: String },
+    #[error("this credential may give only the scopes it holds, and not {scope}")]
+    ScopeNotHeld { scope: String },
     #[error("{resource} {id:?} exists already")]
     Exists { resource: &'static str, id: String },
     #[error("{resource} {id:?} changed since it was read (If-Match does not match its ETag)")]
@@ -67,6 +69,7 @@ impl AdminError {
                 (StatusCode::BAD_REQUEST, "invalid_request")
             }
             AdminError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            AdminError::ScopeNotHeld { .. } => (StatusCode::FORBIDDEN, "forbidden"),
             AdminError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
             AdminError::ManagedByConfig { .. } => (StatusCode::CONFLICT, "managed_by_config"),
             AdminError::Exists { .. } => (StatusCode::CONFLICT, "exists"),

@@ -115,6 +115,8 @@ pub fn router() -> Router<AppState> {
 /// (`admin:write` when true, `admin:read` when false). Its initiator is what audit events say.
 pub struct Admin<const WRITE: bool> {
     pub by: Initiator,
+    /// The scopes the credential holds.
+    pub scopes: Vec<String>,
 }
 
 pub type Reader = Admin<false>;
@@ -149,6 +151,7 @@ impl<const WRITE: bool> FromRequestParts<AppState> for Admin<WRITE> {
                 actor: Actor::Api(credential.username),
                 client_addr: Some(client),
             },
+            scopes: credential.scopes,
         })
     }
 }

@@ -16,6 +16,8 @@ pub enum ProductError {
     UnknownProduct,
     #[error("no such user")]
     UnknownUser,
+    #[error("the user is disabled")]
+    UserDisabled,
     /// The request names a destination or parameter this product does not accept; the text
     /// is shown to the caller.
     #[error("{0}")]
@@ -41,6 +43,7 @@ impl From<ProductError> for PageError {
                  none yet. Ask whoever sent you here to add your email address, then try again.",
             ),
             ProductError::Store(e) => PageError::Store(e),
+            ProductError::UserDisabled => PageError::Store(StoreError::UserDisabled),
             other => PageError::Internal(other.to_string()),
         }
     }
@@ -77,6 +80,11 @@ impl IntoResponse for ApiError {
                     ProductError::UnknownUser => {
                         (StatusCode::NOT_FOUND, "not_found", "no such user")
                     }
+                    ProductError::UserDisabled => (
+                        StatusCode::FORBIDDEN,
+                        "user_disabled",
+                        "the user is disabled",
+                    ),
                     ProductError::BadRequest(message) => {
                         (StatusCode::BAD_REQUEST, "invalid_request", *message)
                     }

@@ -198,6 +198,9 @@ async fn issue(
     destination: &Destination,
     user: User,
 ) -> Result<url::Url, ProductError> {
+    if user.disabled_at.is_some() {
+        return Err(ProductError::UserDisabled);
+    }
     let user = sso_user(state, user).await?;
     let url = jwt::login_url(
         product,

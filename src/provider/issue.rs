@@ -81,13 +81,14 @@ pub async fn issue_for_user(
             }),
         })
         .await?;
-    let Some(holder) = holder.filter(|holder| !holder.revoked) else {
+    let Some(holder) = holder.filter(|holder| !holder.revoked && holder.user.disabled_at.is_none())
+    else {
         // A replay of the same code or refresh token was caught while these were being made
-        // (its revocation may have run before they were stored), or the user is gone: revoke
-        // what was just issued.
+        // (its revocation may have run before they were stored), or the user is gone or was
+        // disabled: revoke what was just issued.
         state.store.revoke_family(grant.family_id, now).await?;
         return Err(OAuthError::InvalidGrant(
-            "the grant was revoked or its user no longer exists".into(),
+            "the grant was revoked, or its user no longer exists or is disabled".into(),
         ));
     };
     let mut claims = user_claims(

@@ -97,8 +97,9 @@ pub async fn exchange_code(
     let grant = match state.store.redeem_code(&code_hash, &client.id, now).await? {
         CodeUse::Redeemed(grant) => grant,
         CodeUse::Replayed { family_id } => {
-            state.store.revoke_family(&family_id, now).await?;
-            audit_replay(state, client, &family_id, "authorization_code").await?;
+            if state.store.revoke_family(&family_id, now).await? {
+                audit_replay(state, client, &family_id, "authorization_code").await?;
+            }
             tracing::warn!(client = %client.id, "authorization code replayed: its tokens are revoked");
             return Err(OAuthError::InvalidGrant("the code was already used".into()));
         }
@@ -150,8 +151,10 @@ pub async fn exchange_code(
 }
 
 /// Records in the audit trail that `client` presented a spent `presented` (a code or refresh
-/// token) of the grant `family_id`, whose tokens are now revoked. Its own statement, after the
-/// revocation's (which are not one transaction either, see `Store::revoke_family`).
+/// token) of the grant `family_id`, whose tokens it revoked. Only the replay that revoked
+/// something is recorded: a spent code is remembered for a day, and every later replay of it
+/// would otherwise write a row. Its own statement, after the revocation's (which are not one
+/// transaction either, see `Store::revoke_family`).
 async fn audit_replay(
     state: &AppState,
     client: &Client,
@@ -187,8 +190,9 @@ async fn refresh(
     {
         RefreshUse::Rotated(grant) => grant,
         RefreshUse::Reused { family_id } => {
-            state.store.revoke_family(&family_id, now).await?;
-            audit_replay(state, client, &family_id, "refresh_token").await?;
+            if state.store.revoke_family(&family_id, now).await? {
+                audit_replay(state, client, &family_id, "refresh_token").await?;
+            }
             tracing::warn!(client = %client.id, "refresh token reused: its family is revoked");
             return Err(OAuthError::InvalidGrant(
                 "the refresh token was already used".into(),

@@ -25,7 +25,7 @@ use crate::http::pages::{after_form, render, see_other};
 use crate::http::{ClientAddr, PageError};
 use crate::session::{new_session, session_cookie};
 use crate::state::AppState;
-use crate::store::UserSource;
+use crate::store::{AuditEvent, StoreError, UserSource};
 use error::{GenerateError, OpenError};
 
 /// The API scope that may ask for session URLs.
@@ -149,7 +149,12 @@ async fn open(
             new_session(&state, &headers, client, None),
             &state.config,
         )
-        .await
+        .await;
+    if let Err(StoreError::UserDisabled) = &opened {
+        let event = AuditEvent::refused_login(UserSource::SESSION_URL, "disabled", None, client);
+        state.store.record_audit(&event, state.clock.now()).await?;
+    }
+    let opened = opened
         .map_err(OpenError::from)?
         .ok_or(OpenError::Unusable)?;
     let cookie = session_cookie(&state, &opened.session_token);

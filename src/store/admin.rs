@@ -6,7 +6,7 @@
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Select, TransactionTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde_json::json;
 
@@ -16,7 +16,7 @@ use super::tables::{
     access_token, api_credential, authorization_code, refresh_token, session, user, user_entity,
 };
 use super::users::entity_ids_of;
-use super::{Store, StoreError, User, UserSource};
+use super::{RowLock, Store, StoreError, User, UserSource, locked};
 use crate::config::Config;
 use crate::crypto;
 use crate::vocabulary::audit::AuditKind;
@@ -126,22 +126,17 @@ fn audited(user: &ManagedUser) -> serde_json::Value {
     })
 }
 
-/// `select` locked for the rest of the transaction on PostgreSQL, so that a change checked
-/// against what it read cannot cross another; SQLite has one writer at a time anyway.
-fn locked<E: EntityTrait, C: ConnectionTrait>(select: Select<E>, db: &C) -> Select<E> {
-    match db.get_database_backend() {
-        DatabaseBackend::Postgres => select.lock_exclusive(),
-        _ => select,
-    }
-}
-
 async fn managed_user<C: ConnectionTrait>(
     db: &C,
     user_id: &str,
     lock: bool,
 ) -> Result<Option<ManagedUser>, StoreError> {
     let select = user::Entity::find_by_id(user_id.to_string());
-    let select = if lock { locked(select, db) } else { select };
+    let select = if lock {
+        locked(select, db, RowLock::Exclusive)
+    } else {
+        select
+    };
     let Some(row) = select.one(db).await? else {
         return Ok(None);
     };
@@ -167,6 +162,23 @@ async fn revoke_everything_of<C: ConnectionTrait>(
         now,
     )
     .await?;
+    revoke_tokens_of(db, user_id, now).await?;
+    Ok(ended)
+}
+
+/// Revokes every code and token issued to `user_id`, through `db`.
+///
+/// A token exchange that was under way as the user's access was revoked may have committed its
+/// tokens after the transaction's statements read the table and before it committed; it reads
+/// the user after storing them, and refuses a disabled one, only once the revocation is
+/// visible. So the revocation is made once more after its transaction commits
+/// ([`Store::revoke_tokens_again`]), which catches what was stored in between (the same
+/// ordering argument as [`Store::revoke_family`]'s).
+async fn revoke_tokens_of<C: ConnectionTrait>(
+    db: &C,
+    user_id: &str,
+    now: i64,
+) -> Result<(), StoreError> {
     authorization_code::Entity::update_many()
         .col_expr(authorization_code::Column::RevokedAt, Expr::value(now))
         .filter(authorization_code::Column::UserId.eq(user_id))
@@ -185,7 +197,7 @@ async fn revoke_everything_of<C: ConnectionTrait>(
         .filter(access_token::Column::RevokedAt.is_null())
         .exec(db)
         .await?;
-    Ok(ended)
+    Ok(())
 }
 
 impl Store {
@@ -198,7 +210,12 @@ impl Store {
         use user::Column as U;
         let mut select = user::Entity::find();
         if let Some(text) = &query.text {
-            let pattern = format!("%{}%", like_escaped(&text.to_lowercase()));
+            // SQLite's lower() folds ASCII letters only; PostgreSQL's (UTF-8) all of them.
+            let folded = match self.db.get_database_backend() {
+                DatabaseBackend::Sqlite => text.to_ascii_lowercase(),
+                _ => text.to_lowercase(),
+            };
+            let pattern = format!("%{}%", like_escaped(&folded));
             let lower = |column| Expr::expr(Func::lower(Expr::col(column)));
             select = select.filter(
                 Condition::any()
@@ -310,6 +327,9 @@ impl Store {
         );
         record(&txn, &event, now).await?;
         txn.commit().await?;
+        if change.disabled == Some(true) {
+            self.revoke_tokens_again(user_id, now).await?;
+        }
         Ok(Change::Done(after))
     }
 
@@ -385,7 +405,14 @@ impl Store {
         );
         record(&txn, &event, now).await?;
         txn.commit().await?;
+        self.revoke_tokens_again(user_id, now).await?;
         Ok(Change::Done(ended))
+    }
+
+    /// The second pass of a revocation, after its transaction committed (see
+    /// [`revoke_tokens_of`]).
+    async fn revoke_tokens_again(&self, user_id: &str, now: i64) -> Result<(), StoreError> {
+        revoke_tokens_of(&self.writer, user_id, now).await
     }
 
     /// A user's live sessions, newest first.
@@ -502,9 +529,19 @@ impl Store {
             managed_by: MANAGED_BY_API.into(),
             created_at: Some(now),
         };
-        api_credential::Entity::insert(row.clone().into_active_model())
+        let inserted = api_credential::Entity::insert(row.clone().into_active_model())
             .exec_without_returning(&txn)
-            .await?;
+            .await;
+        // Another request made the same name since the check above.
+        if let Err(error) = &inserted
+            && matches!(
+                error.sql_err(),
+                Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+            )
+        {
+            return Ok(Change::Exists);
+        }
+        inserted?;
         let event = by.event(
             AuditKind::AdminChange,
             None,
@@ -527,6 +564,7 @@ impl Store {
         let select = locked(
             api_credential::Entity::find_by_id(username.to_string()),
             &txn,
+            RowLock::Exclusive,
         );
         let Some(row) = select.one(&txn).await? else {
             return Ok(Change::NotFound);

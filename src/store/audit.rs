@@ -23,6 +23,8 @@ pub enum Actor {
     Person,
     /// An OAuth client, authenticated (a token it revoked, a code or refresh token it replayed).
     Client(String),
+    /// The config file, applied at start.
+    Config,
 }
 
 impl Actor {
@@ -32,6 +34,7 @@ impl Actor {
             Actor::Cli => "cli".into(),
             Actor::Person => "person".into(),
             Actor::Client(client_id) => format!("client:{client_id}"),
+            Actor::Config => "config".into(),
         }
     }
 }
@@ -74,6 +77,25 @@ pub struct AuditEvent {
     pub details: serde_json::Value,
 }
 
+impl AuditEvent {
+    /// A login refused for `reason` (a metrics outcome, or `disabled`), through `connection`,
+    /// from `client`, of `user_id` where it is known.
+    pub fn refused_login(
+        connection: &str,
+        reason: &str,
+        user_id: Option<&str>,
+        client: IpAddr,
+    ) -> AuditEvent {
+        AuditEvent {
+            kind: AuditKind::LoginFailed,
+            actor: Actor::Person,
+            user_id: user_id.map(str::to_string),
+            client_addr: Some(client),
+            details: serde_json::json!({ "connection": connection, "reason": reason }),
+        }
+    }
+}
+
 /// A recorded event, as a listing shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditRecord {
@@ -82,7 +104,7 @@ pub struct AuditRecord {
     pub at: i64,
     /// An [`AuditKind`] name.
     pub kind: String,
-    /// `api:<username>`, `cli`, `person` or `client:<client_id>`.
+    /// `api:<username>`, `cli`, `person`, `client:<client_id>` or `config`.
     pub actor: String,
     pub user_id: Option<String>,
     pub client_addr: Option<String>,

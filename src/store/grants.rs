@@ -262,7 +262,7 @@ impl Store {
         })
     }
 
-    /// Revokes every access and refresh token of a grant.
+    /// Revokes every access and refresh token of a grant; whether anything was left to revoke.
     ///
     /// A request still issuing tokens for the grant checks, after storing them, whether what it
     /// spent was revoked ([`Self::store_grant_tokens`]). So the spent items (the code and the
@@ -270,35 +270,40 @@ impl Store {
     /// then is the rest revoked: either the issuer sees its marker, or its new tokens were
     /// committed before the later statements began and are revoked by them. One transaction
     /// would commit the markers last and reopen that window on PostgreSQL.
-    pub async fn revoke_family(&self, family_id: &str, now: i64) -> Result<(), StoreError> {
+    pub async fn revoke_family(&self, family_id: &str, now: i64) -> Result<bool, StoreError> {
         use refresh_token::Column as R;
         let _forget = self.userinfo.forget_all_when_done();
-        authorization_code::Entity::update_many()
+        let mut revoked = 0;
+        revoked += authorization_code::Entity::update_many()
             .col_expr(authorization_code::Column::RevokedAt, Expr::value(now))
             .filter(authorization_code::Column::FamilyId.eq(family_id))
             .filter(authorization_code::Column::RevokedAt.is_null())
             .exec(&self.writer)
-            .await?;
-        refresh_token::Entity::update_many()
+            .await?
+            .rows_affected;
+        revoked += refresh_token::Entity::update_many()
             .col_expr(R::RevokedAt, Expr::value(now))
             .filter(R::FamilyId.eq(family_id))
             .filter(R::ConsumedAt.is_not_null())
             .filter(R::RevokedAt.is_null())
             .exec(&self.writer)
-            .await?;
-        refresh_token::Entity::update_many()
+            .await?
+            .rows_affected;
+        revoked += refresh_token::Entity::update_many()
             .col_expr(R::RevokedAt, Expr::value(now))
             .filter(R::FamilyId.eq(family_id))
             .filter(R::RevokedAt.is_null())
             .exec(&self.writer)
-            .await?;
-        access_token::Entity::update_many()
+            .await?
+            .rows_affected;
+        revoked += access_token::Entity::update_many()
             .col_expr(access_token::Column::RevokedAt, Expr::value(now))
             .filter(access_token::Column::FamilyId.eq(family_id))
             .filter(access_token::Column::RevokedAt.is_null())
             .exec(&self.writer)
-            .await?;
-        Ok(())
+            .await?
+            .rows_affected;
+        Ok(revoked > 0)
     }
 
     /// A live access token.

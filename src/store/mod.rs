@@ -109,6 +109,31 @@ where
     }
 }
 
+/// How [`locked`] holds the rows a query reads until the transaction ends.
+#[derive(Debug, Clone, Copy)]
+enum RowLock {
+    /// Others may read them, and lock them shared too, but not change them (`FOR SHARE`).
+    Shared,
+    /// No one else may lock or change them (`FOR UPDATE`).
+    Exclusive,
+}
+
+/// `select` with its rows locked for the rest of the transaction on PostgreSQL, so that what a
+/// transaction decides from them cannot cross a concurrent change. SQLite needs none: it lets
+/// one writer in at a time, and idbridge's writes go through one connection.
+fn locked<E: sea_orm::EntityTrait, C: ConnectionTrait>(
+    select: sea_orm::Select<E>,
+    db: &C,
+    lock: RowLock,
+) -> sea_orm::Select<E> {
+    use sea_orm::QuerySelect;
+    match (db.get_database_backend(), lock) {
+        (DbBackend::Postgres, RowLock::Shared) => select.lock_shared(),
+        (DbBackend::Postgres, RowLock::Exclusive) => select.lock_exclusive(),
+        _ => select,
+    }
+}
+
 /// What `PRAGMA wal_checkpoint` reports, in frames: the log's length and how much of it is
 /// copied into the database file (both -1 when the checkpoint could not start because another
 /// was running, or the database is not in WAL mode).

@@ -14,7 +14,7 @@ use super::User;
 use super::audit::{Actor, AuditEvent, record};
 use super::logout::{Ending, after_session_end};
 use super::tables::{consent, session, user};
-use super::{Store, StoreError, UpstreamSession, enqueue_notification};
+use super::{RowLock, Store, StoreError, UpstreamSession, enqueue_notification, locked};
 use crate::config::Config;
 use crate::crypto;
 use crate::vocabulary::audit::AuditKind;
@@ -68,7 +68,14 @@ pub(super) async fn insert_session<C: ConnectionTrait>(
     new: NewSession<'_>,
     config: &Config,
 ) -> Result<String, StoreError> {
-    let disabled: Option<Option<i64>> = user::Entity::find_by_id(login.user.id.clone())
+    // Locked shared, so that a disable committing meanwhile either waits for this session (and
+    // then ends it) or is seen here.
+    let user_row = locked(
+        user::Entity::find_by_id(login.user.id.clone()),
+        db,
+        RowLock::Shared,
+    );
+    let disabled: Option<Option<i64>> = user_row
         .select_only()
         .column(user::Column::DisabledAt)
         .into_tuple()

@@ -7,11 +7,15 @@ use sea_orm::{
     IntoActiveModel, QueryFilter, TransactionTrait,
 };
 
+use serde_json::json;
+
 use super::admin::MANAGED_BY_CONFIG;
+use super::audit::{Actor, Initiator, record};
 use super::tables::{api_credential, client, entity, user, user_entity};
 use super::users::new_user_row;
 use super::{Store, StoreError, UserSource};
 use crate::config::{ClientDecl, Config, Level, PasswordDecl};
+use crate::vocabulary::audit::AuditKind;
 use crate::{crypto, password};
 
 impl Store {
@@ -63,15 +67,25 @@ impl Store {
             c.client_id.clone()
         })
         .await?;
-        // A username the file declares is the file's: one made at run time gives way to it.
-        api_credential::Entity::delete_many()
+        // A username the file declares is the file's: one made at run time gives way to it (the
+        // admin API refuses to make one with a declared name; this is one declared after).
+        let replaced = api_credential::Entity::delete_many()
             .filter(api_credential::Column::ManagedBy.ne(MANAGED_BY_CONFIG))
             .filter(
                 api_credential::Column::Username
                     .is_in(config.api_credentials.iter().map(|c| c.username.as_str())),
             )
-            .exec(&txn)
+            .exec_with_returning(&txn)
             .await?;
+        let by = Initiator {
+            actor: Actor::Config,
+            client_addr: None,
+        };
+        for row in replaced {
+            let details = json!({ "resource": "api_credential", "id": row.username,
+                                  "action": "replaced_by_config" });
+            record(&txn, &by.event(AuditKind::AdminChange, None, details), now).await?;
+        }
         reconcile::<api_credential::Entity>(
             &txn,
             credentials,

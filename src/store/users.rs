@@ -155,7 +155,10 @@ pub(super) async fn update_identity<C: ConnectionTrait>(
         return Ok((user.into(), false));
     }
     wanted.updated_at = now;
-    let changed = wanted.into_active_model().reset_all();
+    let mut changed = wanted.into_active_model().reset_all();
+    // Whether the user is disabled is the operator's, read here without a lock: written back,
+    // a login would undo a disable that committed meanwhile.
+    changed.disabled_at = sea_orm::ActiveValue::NotSet;
     Ok((changed.update(db).await?.into(), true))
 }
 

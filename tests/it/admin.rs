@@ -28,13 +28,13 @@ crate::backend_tests!(
 const BIN: &str = env!("CARGO_BIN_EXE_idbridge");
 const OPS_SECRET: &str = "ops secret 0123456789abcdefghij";
 
-/// `ops` may read and change; `auditor` only read; `backend` (of [`SESSION_URLS_CONFIG`]) has no
+/// `ops` may read and change (and ask for session URLs); `auditor` only read; `backend` (of [`SESSION_URLS_CONFIG`]) has no
 /// admin scope.
 const ADMIN_CONFIG: &str = r#"
 [[api_credentials]]
 username = "ops"
 password = "env:OPS_SECRET"
-scopes = ["admin:read", "admin:write"]
+scopes = ["admin:read", "admin:write", "session_urls"]
 
 [[api_credentials]]
 username = "auditor"
@@ -255,9 +255,12 @@ async fn the_cli_makes_the_first_admin_credential_on_an_empty_database(backend: 
     assert_eq!(code, Some(0), "{err}");
     let page: Value = serde_json::from_str(&out).unwrap();
     let changes = page["items"].as_array().unwrap();
-    assert_eq!(changes.len(), 2, "{out}");
+    assert_eq!(changes.len(), 3, "{out}");
     assert_eq!(changes[0]["actor"], "cli");
     assert_eq!(changes[0]["details"]["resource"], "api_credential");
+    assert_eq!(changes[2]["actor"], "config");
+    assert_eq!(changes[2]["details"]["id"], "auditor");
+    assert_eq!(changes[2]["details"]["action"], "replaced_by_config");
     assert!(!out.contains(&secret), "the secret is never audited");
     let (code, out, _) = admin(&["audit", "--kind", "admin.refused"]);
     assert_eq!(code, Some(0));
@@ -400,10 +403,33 @@ async fn users_are_found_changed_disabled_and_deleted(backend: Backend) {
     assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
     assert!(page.contains("disabled"), "{page}");
     assert!(!signed_in(&server, &fresh).await);
+    let refused = audit_of(&server, "login.failed").await;
+    assert_eq!(
+        refused.last().unwrap()["details"],
+        json!({"connection": "session_url", "reason": "disabled"})
+    );
+    let product_login = reqwest::Client::new()
+        .post(server.url("/api/v1/products/helpdesk/login-url"))
+        .basic_auth("sso-only", Some(crate::session_urls::BACKEND_PASSWORD))
+        .json(&json!({"user_id": id, "domain": "acme.help.example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(product_login.status(), StatusCode::FORBIDDEN);
+    let answer: Value = product_login.json().await.unwrap();
+    assert_eq!(answer["error"], "user_disabled");
     let enabled = ops(&server)
         .patch(&path, json!({"disabled": false}), None)
         .await;
     assert_eq!(enabled.json["disabled"], false);
+    let product_login = reqwest::Client::new()
+        .post(server.url("/api/v1/products/helpdesk/login-url"))
+        .basic_auth("sso-only", Some(crate::session_urls::BACKEND_PASSWORD))
+        .json(&json!({"user_id": id, "domain": "acme.help.example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(product_login.status(), StatusCode::OK);
     let (status, _, _) = open(
         &fresh,
         &server.base,
@@ -562,11 +588,32 @@ async fn api_credentials_are_made_shown_once_and_revoked(backend: Backend) {
     let duplicate = ops(&server)
         .post(
             "/admin/v1/api_credentials",
-            Some(json!({"username": "ops", "scopes": ["admin:read"]})),
+            Some(json!({"username": "shop-backend", "scopes": ["admin:read"]})),
         )
         .await;
     assert_eq!(duplicate.status, StatusCode::CONFLICT);
     assert_eq!(duplicate.json["error"], "exists");
+    let declared_name = ops(&server)
+        .post(
+            "/admin/v1/api_credentials",
+            Some(json!({"username": "auditor", "scopes": ["admin:read"]})),
+        )
+        .await;
+    assert_eq!(declared_name.status, StatusCode::CONFLICT);
+    assert_eq!(declared_name.json["error"], "managed_by_config");
+    // A credential gives only the scopes it holds: sso_urls would sign in as anyone.
+    let escalation = ops(&server)
+        .post(
+            "/admin/v1/api_credentials",
+            Some(json!({"username": "anyone", "scopes": ["sso_urls"]})),
+        )
+        .await;
+    assert_eq!(
+        escalation.status,
+        StatusCode::FORBIDDEN,
+        "{}",
+        escalation.json
+    );
     let declared = ops(&server).delete("/admin/v1/api_credentials/ops").await;
     assert_eq!(declared.status, StatusCode::CONFLICT);
     assert_eq!(declared.json["error"], "managed_by_config");
@@ -756,8 +803,12 @@ async fn the_audit_trail_records_logins_and_changes(backend: Backend) {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = redeem(&server, "rp-rs256", &code).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Replayed twice: the first replay revokes the grant and is recorded, the second finds
+    // nothing left to revoke and writes nothing.
+    for _ in 0..2 {
+        let (status, _) = redeem(&server, "rp-rs256", &code).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
     let granted = audit_of(&server, "consent.granted").await;
     assert_eq!(granted.len(), 1);
     assert_eq!(granted[0]["user_id"], "u-alice");

@@ -23,7 +23,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::config::MAX_SAML_RESPONSE_BYTES;
 use crate::crypto;
@@ -34,13 +33,12 @@ use crate::session::{new_session, session_cookie};
 use crate::state::AppState;
 
 mod logout;
-use crate::store::{Actor, AuditEvent, NewSession, Notification, StoreError, User};
+use crate::store::{AuditEvent, NewSession, Notification, StoreError, User};
 use crate::store::{KeptLogin, OutgoingLogin};
 use crate::upstream::{
     Admission, Answer, AnswerRoute, Connector, Context, Continuation, Identity, LoginRequest,
     Resume, UpstreamError,
 };
-use crate::vocabulary::audit::AuditKind;
 
 /// How long a person may take at the provider.
 const UPSTREAM_LOGIN_TTL: i64 = 600;
@@ -113,28 +111,10 @@ async fn verified(
     if let Err(error) = &identity
         && error.is_audited()
     {
-        audit_refusal(state, client, connector, None, outcome).await?;
+        let event = AuditEvent::refused_login(connector.id(), outcome, None, client);
+        state.store.record_audit(&event, state.clock.now()).await?;
     }
     Ok(identity?)
-}
-
-/// Records a refused login in the audit trail: through `connector`, from `client`, of `user_id`
-/// where known, for `reason` (a metrics outcome).
-async fn audit_refusal(
-    state: &AppState,
-    client: IpAddr,
-    connector: &dyn Connector,
-    user_id: Option<&str>,
-    reason: &str,
-) -> Result<(), PageError> {
-    let event = AuditEvent {
-        kind: AuditKind::LoginFailed,
-        actor: Actor::Person,
-        user_id: user_id.map(str::to_string),
-        client_addr: Some(client),
-        details: json!({ "connection": connector.id(), "reason": reason }),
-    };
-    Ok(state.store.record_audit(&event, state.clock.now()).await?)
 }
 
 #[derive(Deserialize)]
@@ -384,23 +364,34 @@ async fn start_session(
 ) -> Result<String, PageError> {
     let pending_id = continuation.resume().map(Resume::id);
     let browser = new_session(state, headers, client, pending_id);
-    let (user, token) = match identity {
-        Identity::Account(user) => known_user(state, connector, user, browser).await?,
+    let known_id = match &identity {
+        Identity::Account(user) | Identity::Answered { user, .. } => Some(user.id.clone()),
+        Identity::Vouched { .. } => None,
+    };
+    let signed_in = match identity {
+        Identity::Account(user) => known_user(state, connector, user, browser).await,
         Identity::Answered { user, upstream } => {
             let browser = NewSession {
                 upstream: upstream.as_ref(),
                 ..browser
             };
-            known_user(state, connector, user, browser).await?
+            known_user(state, connector, user, browser).await
         }
         Identity::Vouched { profile, .. } => {
             admit_email(state, connector, &profile.email).await?;
             state
                 .store
                 .sign_in_upstream(&profile, &new_user_id(), browser, &state.config)
-                .await?
+                .await
+                .map_err(PageError::from)
         }
     };
+    if let Err(PageError::Store(StoreError::UserDisabled)) = &signed_in {
+        let event =
+            AuditEvent::refused_login(connector.id(), "disabled", known_id.as_deref(), client);
+        state.store.record_audit(&event, state.clock.now()).await?;
+    }
+    let (user, token) = signed_in?;
     let cookie = session_cookie(state, &token);
     tracing::info!(user = %user.id, connection = %connector.id(), "signed in");
     Ok(cookie)
@@ -417,18 +408,8 @@ async fn known_user(
     let token = state
         .store
         .create_session(&login, browser, &state.config)
-        .await;
-    if let Err(StoreError::UserDisabled) = token {
-        audit_refusal(
-            state,
-            browser.client_addr,
-            connector,
-            Some(&user.id),
-            "disabled",
-        )
         .await?;
-    }
-    Ok((user, token?))
+    Ok((user, token))
 }
 
 /// Signs in who a provider's answer names and sends the browser on, forgetting its upstream-login
