@@ -1,6 +1,7 @@
 //! Entity branding (SPEC section 4, `login_hint`): the files an entity's `branding` names, served
 //! from this site, and how the pages of a login link them. Every page a person sees during one
-//! login (the login form, the consent page) carries the same branding.
+//! login (the login form, the consent page) carries the same branding; the entity's script runs on
+//! the login form only.
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
@@ -26,6 +27,12 @@ impl BrandingView {
             logo: branding.logo.as_ref().map(|_| url("logo")),
             title: branding.title.clone(),
         })
+    }
+
+    /// The same, without the entity's script: for the consent page, where a script could press
+    /// Allow for the person (the styles and logo stay, so the page looks the same).
+    pub fn without_script(self) -> BrandingView {
+        BrandingView { js: None, ..self }
     }
 }
 

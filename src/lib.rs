@@ -65,6 +65,7 @@ pub async fn serve(
     let sweeper = tokio::spawn(sweep_periodically(state.clone()));
     let checkpointer = tokio::spawn(checkpoint_periodically(state.store.clone()));
     let refresher = tokio::spawn(refresh_idp_metadata(state.clone()));
+    let watcher = tokio::spawn(follow_changes(state.clone()));
     let (stop_delivery, delivery_stopped) = tokio::sync::watch::channel(false);
     let delivery = tokio::spawn(notifications::delivery::run(
         state.clone(),
@@ -75,6 +76,7 @@ pub async fn serve(
     sweeper.abort();
     checkpointer.abort();
     refresher.abort();
+    watcher.abort();
     stop_delivery.send(true).ok();
     delivery.await.ok();
 }
@@ -102,6 +104,38 @@ async fn refresh_idp_metadata(state: AppState) {
         interval.tick().await;
         for e in state.connectors.fetch_metadata().await {
             tracing::warn!(error = %e, "IdP metadata refresh failed; keeping what was read before");
+        }
+    }
+}
+
+/// How often each process asks the database whether what it keeps in memory was changed by
+/// another: the longest a change through one process takes to hold in all.
+pub const CHANGES_POLL: Duration = Duration::from_secs(2);
+
+/// Drops this process's cache of verified API credentials whenever the credentials change in
+/// the database (made or revoked through any process, or replaced by a config sync).
+async fn follow_changes(state: AppState) {
+    let mut interval = tokio::time::interval(CHANGES_POLL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut seen = None;
+    loop {
+        interval.tick().await;
+        match state
+            .store
+            .change_version(store::Kept::ApiCredentials)
+            .await
+        {
+            // Also at the first answer, and after the database was out of reach: whatever was
+            // verified before may have changed meanwhile.
+            Ok(version) if seen != Some(version) => {
+                state.api_auth.clear();
+                seen = Some(version);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the change counters");
+                seen = None;
+            }
         }
     }
 }

@@ -4,8 +4,9 @@ use sea_orm_migration::{prelude::*, schema::*};
 pub struct Migration;
 
 /// Run-time administration: the audit trail (appended in the transaction of the change it
-/// records, never updated, deleted only by retention), users an operator can disable, and API
-/// credentials made through the admin API beside those the config file declares.
+/// records, never updated, deleted only by retention), users an operator can disable, API
+/// credentials made through the admin API beside those the config file declares, and the
+/// counters by which every process learns that something it keeps in memory changed.
 #[derive(DeriveIden)]
 enum AuditEvents {
     Table,
@@ -16,6 +17,13 @@ enum AuditEvents {
     UserId,
     ClientAddr,
     Details,
+}
+
+#[derive(DeriveIden)]
+enum ChangeCounters {
+    Table,
+    Name,
+    Version,
 }
 
 #[derive(DeriveIden)]
@@ -62,6 +70,15 @@ impl MigrationTrait for Migration {
                 )
                 .await?;
         }
+        manager
+            .create_table(
+                Table::create()
+                    .table(ChangeCounters::Table)
+                    .col(string(ChangeCounters::Name).primary_key())
+                    .col(big_integer(ChangeCounters::Version))
+                    .to_owned(),
+            )
+            .await?;
         manager
             .alter_table(
                 Table::alter()

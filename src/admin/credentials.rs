@@ -1,8 +1,9 @@
 //! `/admin/v1/api_credentials`: the HTTP Basic credentials of the server-to-server APIs (the
 //! admin API's own among them). One made here gets a random secret, shown once in the answer and
 //! stored as its argon2id hash; those the config file declares are shown and only the file
-//! changes them. A revoked credential stops working at once in this process and within a minute
-//! (the cache of verified credentials) in the others.
+//! changes them. A revoked credential stops working at once in this process and within
+//! [`crate::CHANGES_POLL`] in the others (which drop their cache of verified credentials when
+//! the database says the credentials changed).
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -187,7 +188,7 @@ pub async fn delete(
     admin
         .audited(&state, asked, async {
             revoke(&state.store, &username, &admin.by, state.clock.now()).await?;
-            state.api_auth.forget(&username);
+            state.api_auth.clear();
             Ok(no_content())
         })
         .await

@@ -107,11 +107,12 @@ impl VerifiedCache {
         entries.insert(fingerprint, (credential.clone(), now + TTL));
     }
 
-    /// Forgets every verification of `username` (a credential just revoked): this process stops
-    /// accepting it at once, the others within [`TTL`].
-    pub fn forget(&self, username: &str) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.retain(|_, (credential, _)| credential.username != username);
+    /// Forgets every verification (the credentials changed, perhaps through another process).
+    pub fn clear(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 }
 

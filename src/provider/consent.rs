@@ -56,7 +56,8 @@ pub async fn show(
             .iter()
             .filter_map(scope::describe)
             .collect(),
-        branding: BrandingView::for_hint(&state, pending.authorization.login_hint.as_deref()),
+        branding: BrandingView::for_hint(&state, pending.authorization.login_hint.as_deref())
+            .map(BrandingView::without_script),
     };
     pages::render(&page, &csrf_cookie.into_iter().collect::<Vec<_>>())
 }

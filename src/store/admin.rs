@@ -11,6 +11,7 @@ use sea_orm::{
 use serde_json::json;
 
 use super::audit::{Initiator, record};
+use super::changes::{Kept, count_change};
 use super::logout::{Ending, end_sessions_in};
 use super::tables::{
     access_token, api_credential, authorization_code, refresh_token, session, user, user_entity,
@@ -542,6 +543,7 @@ impl Store {
             return Ok(Change::Exists);
         }
         inserted?;
+        count_change(&txn, Kept::ApiCredentials).await?;
         let event = by.event(
             AuditKind::AdminChange,
             None,
@@ -575,6 +577,7 @@ impl Store {
         api_credential::Entity::delete_by_id(username.to_string())
             .exec(&txn)
             .await?;
+        count_change(&txn, Kept::ApiCredentials).await?;
         let event = by.event(
             AuditKind::AdminChange,
             None,

@@ -4,6 +4,7 @@ mod admin;
 mod api_credentials;
 mod audit;
 mod batch;
+mod changes;
 mod consents;
 mod grants;
 mod logout;
@@ -42,6 +43,7 @@ pub use admin::{
     UserChange, UserQuery,
 };
 pub use audit::{Actor, AuditEvent, AuditFilter, AuditRecord, Initiator};
+pub use changes::Kept;
 pub use grants::{
     CodeUse, GrantHolder, GrantTokens, NewAccessToken, NewCode, NewRefreshToken, RefreshUse,
     SpentGrant, UserinfoGrant,

@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::admin::MANAGED_BY_CONFIG;
 use super::audit::{Actor, Initiator, record};
+use super::changes::{Kept, count_change};
 use super::tables::{api_credential, client, entity, user, user_entity};
 use super::users::new_user_row;
 use super::{Store, StoreError, UserSource};
@@ -81,6 +82,9 @@ impl Store {
             actor: Actor::Config,
             client_addr: None,
         };
+        if !replaced.is_empty() {
+            count_change(&txn, Kept::ApiCredentials).await?;
+        }
         for row in replaced {
             let details = json!({ "resource": "api_credential", "id": row.username,
                                   "action": "replaced_by_config" });

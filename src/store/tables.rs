@@ -137,6 +137,22 @@ pub mod audit_event {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+pub mod change_counter {
+    use sea_orm::entity::prelude::*;
+
+    /// How many times something processes keep in memory was changed (`crate::store::Kept`).
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "change_counters")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub name: String,
+        pub version: i64,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 pub mod signing_key {
     use sea_orm::entity::prelude::*;
 

@@ -23,6 +23,7 @@ crate::backend_tests!(
     the_audit_trail_records_logins_and_changes,
     audit_events_are_kept_for_the_retention_only,
     each_credential_has_its_own_rate,
+    a_credential_revoked_at_one_process_stops_at_the_others_within_seconds,
 );
 
 const BIN: &str = env!("CARGO_BIN_EXE_idbridge");
@@ -48,11 +49,18 @@ async fn start(backend: Backend) -> (TestDb, TestServer) {
     (db, server)
 }
 
-async fn start_on(db: &TestDb) -> TestServer {
-    let config = format!("{BASE_CONFIG}{PROVIDER_CONFIG}{SESSION_URLS_CONFIG}{ADMIN_CONFIG}");
+fn config() -> String {
+    format!("{BASE_CONFIG}{PROVIDER_CONFIG}{SESSION_URLS_CONFIG}{ADMIN_CONFIG}")
+}
+
+fn env() -> Vec<(&'static str, &'static str)> {
     let mut env = session_url_env();
     env.extend([("OPS_SECRET", OPS_SECRET), ("RP_SECRET", RP_SECRET)]);
-    TestServer::start_with(db, &config, idbridge::Clock::system(), &env)
+    env
+}
+
+async fn start_on(db: &TestDb) -> TestServer {
+    TestServer::start_with(db, &config(), idbridge::Clock::system(), &env())
         .await
         .expect("server starts")
 }
@@ -937,6 +945,46 @@ async fn each_credential_has_its_own_rate(backend: Backend) {
         who: Some(("auditor", OPS_SECRET)),
     };
     assert_eq!(auditor.get("/admin/v1/users").await.status, StatusCode::OK);
+}
+
+async fn a_credential_revoked_at_one_process_stops_at_the_others_within_seconds(backend: Backend) {
+    let (db, server) = start(backend).await;
+    let other = ServerProcess::spawn(&db, &config(), "http://127.0.0.1", &env()).await;
+    let made = ops(&server)
+        .post(
+            "/admin/v1/api_credentials",
+            Some(json!({"username": "temporary", "scopes": ["admin:read"]})),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.json);
+    let secret = made.json["secret"].as_str().unwrap().to_string();
+    let at_other = || async {
+        reqwest::Client::new()
+            .get(other.url("/admin/v1/users"))
+            .basic_auth("temporary", Some(&secret))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    // The other process verifies it, and remembers that for a minute unless told otherwise.
+    assert_eq!(at_other().await, StatusCode::OK);
+    assert_eq!(
+        ops(&server)
+            .delete("/admin/v1/api_credentials/temporary")
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    let revoked_at = std::time::Instant::now();
+    while at_other().await == StatusCode::OK {
+        assert!(
+            revoked_at.elapsed() < std::time::Duration::from_secs(8),
+            "the other process still takes the revoked credential"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(at_other().await, StatusCode::UNAUTHORIZED);
 }
 
 /// The OpenAPI document lists exactly the routes served: every operation it names answers (401
