@@ -43,7 +43,7 @@ install_browser_deps() {
 # the xmlsec1 binary) is the SAML IdP of the single-logout tests.
 install_test_tools() {
   local missing=()
-  for package in python3 python3-jwt python3-pysaml2 xmlsec1; do
+  for package in python3 python3-jwt python3-pysaml2 xmlsec1 curl jq; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
   done
   if [ ${#missing[@]} -gt 0 ]; then

@@ -3,22 +3,24 @@
 //! (CSRF token) or an `id_token_hint` for the signed-in user. Otherwise the person is asked first,
 //! so a link on another site cannot sign them out. Redirects go only to a URI registered for the
 //! client.
+use std::net::IpAddr;
+
 use askama::Template;
-use axum::Form;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Extension, Form};
 use serde::Deserialize;
 use url::Url;
 
 use super::id_token::verify_id_token;
 use crate::crypto;
-use crate::http::{PageError, cookies, csrf, pages, policy_with_frames};
+use crate::http::{ClientAddr, PageError, cookies, csrf, pages, policy_with_frames};
 use crate::session::current_session;
 use crate::session::flash::signed_out;
 use crate::state::AppState;
-use crate::store::{SentLogout, UpstreamSession};
+use crate::store::{Actor, Initiator, SentLogout, UpstreamSession};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct LogoutParams {
@@ -40,14 +42,16 @@ struct ConfirmPage {
 
 pub async fn get(
     State(state): State<AppState>,
+    Extension(ClientAddr(client)): Extension<ClientAddr>,
     headers: HeaderMap,
     Query(params): Query<LogoutParams>,
 ) -> Result<Response, PageError> {
-    logout(state, headers, params, false).await
+    logout(state, client, headers, params, false).await
 }
 
 pub async fn post(
     State(state): State<AppState>,
+    Extension(ClientAddr(client)): Extension<ClientAddr>,
     headers: HeaderMap,
     form: Result<Form<LogoutParams>, FormRejection>,
 ) -> Result<Response, PageError> {
@@ -59,13 +63,14 @@ pub async fn post(
         }
         None => false,
     };
-    logout(state, headers, params, confirmed)
+    logout(state, client, headers, params, confirmed)
         .await
         .map(pages::after_form)
 }
 
 async fn logout(
     state: AppState,
+    client: IpAddr,
     headers: HeaderMap,
     params: LogoutParams,
     confirmed: bool,
@@ -125,11 +130,15 @@ async fn logout(
         };
         return pages::render(&page, &csrf_cookie.into_iter().collect::<Vec<_>>());
     }
+    let signing_out = Initiator {
+        actor: Actor::Person,
+        client_addr: Some(client),
+    };
     let heard = match cookies::get(&state, &headers, cookies::SESSION) {
         Some(token) => {
             state
                 .store
-                .end_session(token, &state.config, state.clock.now())
+                .end_session(token, &signing_out, &state.config, state.clock.now())
                 .await?
         }
         None => Vec::new(),

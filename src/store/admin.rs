@@ -159,6 +159,7 @@ async fn revoke_everything_of<C: ConnectionTrait>(
         db,
         Condition::all().add(session::Column::UserId.eq(user_id)),
         Ending::SignedOut,
+        None,
         config,
         now,
     )
@@ -451,16 +452,11 @@ impl Store {
         let which = Condition::all()
             .add(session::Column::UserId.eq(user_id))
             .add(session::Column::Sid.eq(sid));
-        let (ended, _) = end_sessions_in(&txn, which, Ending::SignedOut, config, now).await?;
+        let (ended, _) =
+            end_sessions_in(&txn, which, Ending::SignedOut, Some(by), config, now).await?;
         if ended == 0 {
             return Ok(Change::NotFound);
         }
-        let event = by.event(
-            AuditKind::SessionEnded,
-            Some(user_id),
-            json!({ "resource": "session", "id": sid, "action": "end" }),
-        );
-        record(&txn, &event, now).await?;
         txn.commit().await?;
         Ok(Change::Done(()))
     }

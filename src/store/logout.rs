@@ -171,17 +171,19 @@ impl Store {
         Ok(())
     }
 
-    /// Ends the session a cookie token names, if there is one (see [`after_session_end`]); the
-    /// clients that got a code in it and hear of sign-outs.
+    /// Ends the session a cookie token names, if there is one (see [`after_session_end`]), as
+    /// its person signs out (audited); the clients that got a code in it and hear of sign-outs.
     pub async fn end_session(
         &self,
         token: &str,
+        by: &Initiator,
         config: &Config,
         now: i64,
     ) -> Result<Vec<String>, StoreError> {
         self.end_sessions_where(
             session::Column::IdHash.eq(crypto::sha256_hex(token)),
             Ending::SignedOut,
+            Some(by),
             config,
             now,
         )
@@ -202,15 +204,9 @@ impl Store {
         let which = sea_orm::Condition::all()
             .add(session::Column::UserId.eq(user_id))
             .add(session::Column::IdHash.eq(id_hash));
-        let _forget = self.userinfo.forget_all_when_done();
-        let txn = self.writer.begin().await?;
-        let (ended, _) = end_sessions_in(&txn, which, Ending::SignedOut, config, now).await?;
-        if ended > 0 {
-            let event = by.event(AuditKind::SessionEnded, Some(user_id), json!({}));
-            record(&txn, &event, now).await?;
-        }
-        txn.commit().await?;
-        Ok(())
+        self.end_sessions_where(which, Ending::SignedOut, Some(by), config, now)
+            .await
+            .map(drop)
     }
 
     /// Ends the sessions a provider's own session stood behind, when the provider says it has
@@ -228,7 +224,7 @@ impl Store {
         let Some(which) = upstream_sessions(connection_id, subject, session_index) else {
             return Ok(0);
         };
-        self.end_sessions_where(which, Ending::SignedOut, config, now)
+        self.end_sessions_where(which, Ending::SignedOut, None, config, now)
             .await
             .map(|(ended, _)| ended)
     }
@@ -244,6 +240,7 @@ impl Store {
         self.end_sessions_where(
             session::Column::ExpiresAt.lte(now),
             Ending::Expired,
+            None,
             config,
             now,
         )
@@ -272,25 +269,27 @@ impl Store {
         if !spend_one_time_id(&txn, connection_id, one_time).await? {
             return Ok(None);
         }
-        let (ended, _) = end_sessions_in(&txn, which, Ending::SignedOut, config, now).await?;
+        let (ended, _) = end_sessions_in(&txn, which, Ending::SignedOut, None, config, now).await?;
         txn.commit().await?;
         Ok(Some(ended))
     }
 
     /// Ends the sessions `which` selects (expired ones a batch at a time), each as
-    /// [`after_session_end`] says; how many ended, and the clients that got a code in them and
-    /// hear of sign-outs. The rows are taken by the delete that ends them, so that two processes
-    /// ending the same session do not both tell its clients.
+    /// [`after_session_end`] says, each with a `session.ended` audit event when someone (`by`)
+    /// ended it; how many ended, and the clients that got a code in them and hear of sign-outs.
+    /// The rows are taken by the delete that ends them, so that two processes ending the same
+    /// session do not both tell its clients.
     async fn end_sessions_where(
         &self,
         which: impl Into<sea_orm::Condition>,
         ending: Ending,
+        by: Option<&Initiator>,
         config: &Config,
         now: i64,
     ) -> Result<(usize, Vec<String>), StoreError> {
         let _forget = self.userinfo.forget_all_when_done();
         let txn = self.writer.begin().await?;
-        let ended = end_sessions_in(&txn, which.into(), ending, config, now).await?;
+        let ended = end_sessions_in(&txn, which.into(), ending, by, config, now).await?;
         txn.commit().await?;
         Ok(ended)
     }
@@ -322,6 +321,7 @@ pub(super) async fn end_sessions_in<C: ConnectionTrait>(
     txn: &C,
     which: sea_orm::Condition,
     ending: Ending,
+    by: Option<&Initiator>,
     config: &Config,
     now: i64,
 ) -> Result<(usize, Vec<String>), StoreError> {
@@ -346,6 +346,14 @@ pub(super) async fn end_sessions_in<C: ConnectionTrait>(
     let ended = rows.len();
     let mut told = Vec::new();
     for row in rows {
+        if let Some(by) = by {
+            let event = by.event(
+                AuditKind::SessionEnded,
+                Some(&row.user_id),
+                json!({ "sid": row.sid }),
+            );
+            record(txn, &event, now).await?;
+        }
         told.extend(after_session_end(txn, &row.into(), ending, config, now).await?);
     }
     Ok((ended, told))

@@ -24,6 +24,7 @@ crate::backend_tests!(
     audit_events_are_kept_for_the_retention_only,
     each_credential_has_its_own_rate,
     a_credential_revoked_at_one_process_stops_at_the_others_within_seconds,
+    the_walkthrough_of_docs_admin_md_runs,
 );
 
 const BIN: &str = env!("CARGO_BIN_EXE_idbridge");
@@ -845,6 +846,21 @@ async fn the_audit_trail_records_logins_and_changes(backend: Backend) {
         assert!(!text.contains(secret), "the trail holds no secret");
     }
 
+    // Alice signs out of the first browser.
+    let csrf = server.csrf_token(&http, "/account").await;
+    let signed_out = http
+        .post(server.url("/sso/v2/logout"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_continues(&signed_out);
+    let ended = audit_of(&server, "session.ended").await;
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0]["actor"], "person");
+    assert_eq!(ended[0]["user_id"], "u-alice");
+    assert!(ended[0]["details"]["sid"].is_string());
+
     // Filters: by user, by actor, by time; a page at a time in order.
     let of_jane = ops(&server)
         .get(&format!("/admin/v1/audit?user={id}"))
@@ -857,7 +873,7 @@ async fn the_audit_trail_records_logins_and_changes(backend: Backend) {
         .await;
     assert_eq!(
         by_person.json["items"].as_array().unwrap().len(),
-        5,
+        6,
         "{}",
         by_person.json
     );
@@ -879,7 +895,7 @@ async fn the_audit_trail_records_logins_and_changes(backend: Backend) {
             None => break,
         }
     }
-    assert_eq!(ids.len(), 8, "{ids:?}");
+    assert_eq!(ids.len(), 9, "{ids:?}");
     assert!(ids.windows(2).all(|w| w[0] < w[1]));
 }
 
@@ -985,6 +1001,46 @@ async fn a_credential_revoked_at_one_process_stops_at_the_others_within_seconds(
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     assert_eq!(at_other().await, StatusCode::UNAUTHORIZED);
+}
+
+/// The shell block after `<!-- walkthrough -->` in docs/admin.md, run as it stands with bash.
+async fn the_walkthrough_of_docs_admin_md_runs(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    let (browser, id) = customer(&server).await;
+    let doc = include_str!("../../docs/admin.md");
+    let block = doc
+        .split_once("<!-- walkthrough -->\n```sh\n")
+        .and_then(|(_, rest)| rest.split_once("\n```"))
+        .map(|(block, _)| block)
+        .expect("docs/admin.md has the walkthrough");
+    let output = tokio::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", block])
+        .env("IDBRIDGE", &server.base)
+        .env("OPS_SECRET", OPS_SECRET)
+        .output()
+        .await
+        .unwrap();
+    let out = String::from_utf8(output.stdout).unwrap();
+    let err = String::from_utf8(output.stderr).unwrap();
+    assert!(output.status.success(), "{out}\n{err}");
+    assert!(
+        out.contains("from 127.0.0.1"),
+        "the session is listed: {out}"
+    );
+    assert!(
+        out.contains(&format!("{{\"id\":\"{id}\",\"disabled\":true}}")),
+        "{out}"
+    );
+    assert!(out.contains("login.succeeded by person"), "{out}");
+    assert!(out.contains("admin.change by api:ops"), "{out}");
+    assert_eq!(
+        ops(&server)
+            .get(&format!("/admin/v1/users/{id}"))
+            .await
+            .json["disabled"],
+        true
+    );
+    assert!(!signed_in(&server, &browser).await);
 }
 
 /// The OpenAPI document lists exactly the routes served: every operation it names answers (401
