@@ -60,7 +60,7 @@ pub use sessions::{NewSession, SessionInfo};
 pub use signing_keys::SigningKey;
 pub use throttle::ThrottleRule;
 pub use upstream::{
-    KeptLogin, OneTimeId, OutgoingLogin, SentLogout, UpstreamProfile, UpstreamSession,
+    KeptLogin, OneTimeId, OutgoingLogin, SentLogout, Spent, UpstreamProfile, UpstreamSession,
 };
 pub use user_source::UserSource;
 pub use users::{PostalAddress, Profile, User};

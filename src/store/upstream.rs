@@ -2,8 +2,8 @@
 use std::collections::BTreeSet;
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
+    QueryFilter, TransactionTrait,
 };
 
 use super::Notification;
@@ -143,6 +143,30 @@ impl From<upstream_login::Model> for KeptLogin {
     }
 }
 
+/// What accepting a posted answer spends, each once across all processes.
+#[derive(Debug, Clone, Default)]
+pub struct Spent<'a> {
+    /// The state hash of the login it answers, if any (an unsolicited answer answers none).
+    pub login: Option<&'a str>,
+    /// Its one-time id (a SAML assertion's ID), if it has one.
+    pub one_time: Option<OneTimeId>,
+}
+
+/// The unexpired login of `connection_id` that `state_hash` names: one a provider has answered
+/// (`answered`), or one still waiting for it.
+fn kept_login(connection_id: &str, state_hash: &str, answered: bool, now: i64) -> Condition {
+    use upstream_login::Column as L;
+    Condition::all()
+        .add(L::StateHash.eq(state_hash))
+        .add(L::ConnectionId.eq(connection_id))
+        .add(L::ExpiresAt.gt(now))
+        .add(if answered {
+            L::UserId.is_not_null()
+        } else {
+            L::UserId.is_null()
+        })
+}
+
 /// The row that keeps `login`, answered for `answered`'s user and provider session if it is.
 fn login_row(
     login: OutgoingLogin,
@@ -185,28 +209,38 @@ impl Store {
         answered: bool,
         now: i64,
     ) -> Result<Option<KeptLogin>, StoreError> {
-        use upstream_login::Column as L;
         let taken = upstream_login::Entity::delete_many()
-            .filter(L::StateHash.eq(state_hash))
-            .filter(L::ConnectionId.eq(connection_id))
-            .filter(L::ExpiresAt.gt(now))
-            .filter(if answered {
-                L::UserId.is_not_null()
-            } else {
-                L::UserId.is_null()
-            })
+            .filter(kept_login(connection_id, state_hash, answered, now))
             .exec_with_returning(&self.writer)
             .await?;
         Ok(taken.into_iter().next().map(KeptLogin::from))
     }
 
-    /// Accepts a verified answer that its browser is to resume, in one transaction: spends its
-    /// one-time id (if it has one), keeps its user as [`upsert_user`] does, and stores `login`
-    /// for that user. `false` when the id was spent before. Should any write fail, nothing is
-    /// stored: the id is not spent, and no user or notification is left behind.
+    /// The unexpired login still waiting for the provider that a `RelayState` names, left in
+    /// place: a posted answer takes it only once it has verified ([`Store::accept_answer`]), so
+    /// that a forged answer cannot spend the person's login.
+    pub async fn find_upstream_login(
+        &self,
+        connection_id: &str,
+        state_hash: &str,
+        now: i64,
+    ) -> Result<Option<KeptLogin>, StoreError> {
+        Ok(upstream_login::Entity::find()
+            .filter(kept_login(connection_id, state_hash, false, now))
+            .one(&self.db)
+            .await?
+            .map(KeptLogin::from))
+    }
+
+    /// Accepts a verified answer that its browser is to resume, in one transaction: takes the
+    /// login it answers (the state hash of one [`Store::find_upstream_login`] found), spends its
+    /// one-time id (if it has one), keeps its user as [`upsert_user`] does,
+    /// and stores `login` for that user. `false` when the login was taken or the id spent
+    /// before. Should any write fail, nothing is stored: the login stays, the id is not spent,
+    /// and no user or notification is left behind.
     pub async fn accept_answer(
         &self,
-        one_time: Option<OneTimeId>,
+        spent: Spent<'_>,
         profile: &UpstreamProfile,
         new_user_id: &str,
         login: OutgoingLogin,
@@ -217,7 +251,16 @@ impl Store {
         // first.
         retried_after_conflict(|| async {
             let txn = self.writer.begin().await?;
-            if let Some(one_time) = &one_time
+            if let Some(state_hash) = spent.login {
+                let taken = upstream_login::Entity::delete_many()
+                    .filter(kept_login(&profile.connection_id, state_hash, false, now))
+                    .exec(&txn)
+                    .await?;
+                if taken.rows_affected == 0 {
+                    return Ok(false);
+                }
+            }
+            if let Some(one_time) = &spent.one_time
                 && !spend_one_time_id(&txn, &profile.connection_id, one_time.clone()).await?
             {
                 return Ok(false);

@@ -125,7 +125,10 @@ async fn a_killed_deliverer_loses_no_notification(backend: Backend) {
                 };
                 store
                     .accept_answer(
-                        Some(assertion),
+                        idbridge::store::Spent {
+                            login: None,
+                            one_time: Some(assertion),
+                        },
                         &profile,
                         &format!("u-{i}"),
                         login,

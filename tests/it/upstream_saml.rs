@@ -243,6 +243,7 @@ crate::backend_tests!(
     an_oversize_or_malformed_body_is_refused,
     the_largest_allowed_response_fits_the_acs,
     an_assertion_signs_in_once,
+    a_refused_answer_leaves_the_login_to_the_genuine_one,
     an_acs_that_fails_stores_nothing,
     a_non_success_status_is_told_plainly,
     the_sp_metadata_describes_the_connection,
@@ -819,6 +820,40 @@ async fn an_assertion_signs_in_once(backend: Backend) {
     )
     .await;
     assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+}
+
+/// A forged post with the RelayState of a person's login (seen in a URL, say) is refused and
+/// spends nothing: the IdP's genuine answer still signs the person in.
+async fn a_refused_answer_leaves_the_login_to_the_genuine_one(backend: Backend) {
+    let setup = Setup::start(backend).await;
+    let http = setup.server.client();
+    let outstanding = start(&setup, &http).await;
+    let spec = setup.spec(Some(&outstanding.request_id));
+    let forged = changed(&setup.idp, &spec, |s| s.signed = Signed::Nothing);
+    let acs = setup.acs("acme");
+    let refused = post_acs(
+        &setup.server.client(),
+        &acs,
+        &forged,
+        Some(&outstanding.relay_state),
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        setup.server.count("upstream_logins").await,
+        1,
+        "the login is still waiting"
+    );
+    let genuine = encode(&setup.idp.response(&spec));
+    let accepted = post_acs(&http, &acs, &genuine, Some(&outstanding.relay_state)).await;
+    assert_eq!(accepted.status(), StatusCode::SEE_OTHER);
+    let resumed = http
+        .get(setup.server.url(&location(&accepted).unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&resumed).as_deref(), Some("/account"));
+    assert!(cookie_value(&resumed, "idbridge_session").is_some());
 }
 
 /// The spent assertion ID, the user and the login to resume are stored together or not at all:

@@ -425,7 +425,7 @@ async fn accept_upstream_profile(
         expires_at: now + 60,
     };
     store
-        .accept_answer(None, profile, new_user_id, login, config, now)
+        .accept_answer(Default::default(), profile, new_user_id, login, config, now)
         .await
         .map(|_| ())
 }

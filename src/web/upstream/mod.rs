@@ -34,7 +34,7 @@ use crate::state::AppState;
 
 mod logout;
 use crate::store::{AuditEvent, NewSession, Notification, StoreError, User};
-use crate::store::{KeptLogin, OutgoingLogin};
+use crate::store::{KeptLogin, OutgoingLogin, Spent};
 use crate::upstream::{
     Admission, Answer, AnswerRoute, Connector, Context, Continuation, Identity, LoginRequest,
     Resume, UpstreamError,
@@ -216,11 +216,12 @@ async fn acs(
         client,
         now,
     };
-    // Admitted before the login is taken, so that a post refused as busy leaves it to a retry.
     let admission = connector.admit(&answer).await?;
     let unsolicited = connector.answer_route() == AnswerRoute::CrossSitePost { unsolicited: true };
-    // An answer to none of our requests is taken as unsolicited, where that is allowed.
-    let solicited = match take_login(&state, connector, answer.param("RelayState"), false).await {
+    // An answer to none of our requests is taken as unsolicited, where that is allowed. The
+    // login it answers is taken only with the verified answer (`accept_answer`): a forged post
+    // with a RelayState seen in a URL cannot spend the person's login.
+    let solicited = match find_login(&state, connector, answer.param("RelayState")).await {
         Ok(login) => Some(login),
         Err(PageError::Upstream(
             UpstreamError::InvalidAnswer { .. } | UpstreamError::UnknownAnswer { .. },
@@ -241,6 +242,9 @@ async fn acs(
     };
     admit_email(&state, connector, &profile.email).await?;
     let resume = crypto::random_token();
+    let taken = solicited
+        .as_ref()
+        .map(|login| login.sent.state_hash.clone());
     let (browser_hash, return_to, pending_id) = match solicited {
         Some(login) => (
             login.sent.browser_hash,
@@ -253,7 +257,10 @@ async fn acs(
     let accepted = state
         .store
         .accept_answer(
-            one_time,
+            Spent {
+                login: taken.as_deref(),
+                one_time,
+            },
             &profile,
             &new_user_id(),
             OutgoingLogin {
@@ -439,27 +446,46 @@ async fn take_login(
     token: Option<&str>,
     answered: bool,
 ) -> Result<KeptLogin, PageError> {
-    let connection = || connector.id().to_string();
+    let state_hash = state_hash(connector, token)?;
+    let now = state.clock.now();
+    let taken = state
+        .store
+        .take_upstream_login(connector.id(), &state_hash, answered, now)
+        .await?;
+    taken.ok_or_else(|| unknown_answer(connector))
+}
+
+/// The login still waiting for the provider that a RelayState names, left in place (see
+/// [`crate::store::Store::find_upstream_login`]).
+async fn find_login(
+    state: &AppState,
+    connector: &dyn Connector,
+    token: Option<&str>,
+) -> Result<KeptLogin, PageError> {
+    let state_hash = state_hash(connector, token)?;
+    let now = state.clock.now();
+    let found = state
+        .store
+        .find_upstream_login(connector.id(), &state_hash, now)
+        .await?;
+    found.ok_or_else(|| unknown_answer(connector))
+}
+
+/// What a login is kept under: the hash of the token that names it, which must be there.
+fn state_hash(connector: &dyn Connector, token: Option<&str>) -> Result<String, PageError> {
     let token = token
         .filter(|t| !t.is_empty())
         .ok_or_else(|| UpstreamError::InvalidAnswer {
-            connection: connection(),
+            connection: connector.id().to_string(),
         })?;
-    state
-        .store
-        .take_upstream_login(
-            connector.id(),
-            &crypto::sha256_hex(token),
-            answered,
-            state.clock.now(),
-        )
-        .await?
-        .ok_or_else(|| {
-            UpstreamError::UnknownAnswer {
-                connection: connection(),
-            }
-            .into()
-        })
+    Ok(crypto::sha256_hex(token))
+}
+
+fn unknown_answer(connector: &dyn Connector) -> PageError {
+    UpstreamError::UnknownAnswer {
+        connection: connector.id().to_string(),
+    }
+    .into()
 }
 
 /// Refuses a login carried to a browser other than the one that started it.

@@ -113,6 +113,17 @@ impl Browser {
         .unwrap_or_else(|e| panic!("no `{css}`: {e}"))
     }
 
+    /// Waits until `css` names no element (the page that had one was replaced); whether it went
+    /// within the patience.
+    pub async fn gone(&self, css: &str) -> bool {
+        let waited = tokio::time::timeout(PATIENCE, async {
+            while self.has(css).await {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        });
+        waited.await.is_ok()
+    }
+
     /// Whether `css` names an element now (no waiting).
     pub async fn has(&self, css: &str) -> bool {
         self.client().find(Locator::Css(css)).await.is_ok()
