@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::audit::{Initiator, record};
 use super::changes::{Kept, count_change};
+use super::grants::revoke_grants_of;
 use super::logout::{Ending, end_sessions_in};
 use super::tables::{
     access_token, api_credential, authorization_code, refresh_token, session, user, user_entity,
@@ -181,25 +182,7 @@ async fn revoke_tokens_of<C: ConnectionTrait>(
     user_id: &str,
     now: i64,
 ) -> Result<(), StoreError> {
-    authorization_code::Entity::update_many()
-        .col_expr(authorization_code::Column::RevokedAt, Expr::value(now))
-        .filter(authorization_code::Column::UserId.eq(user_id))
-        .filter(authorization_code::Column::RevokedAt.is_null())
-        .exec(db)
-        .await?;
-    refresh_token::Entity::update_many()
-        .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
-        .filter(refresh_token::Column::UserId.eq(user_id))
-        .filter(refresh_token::Column::RevokedAt.is_null())
-        .exec(db)
-        .await?;
-    access_token::Entity::update_many()
-        .col_expr(access_token::Column::RevokedAt, Expr::value(now))
-        .filter(access_token::Column::UserId.eq(user_id))
-        .filter(access_token::Column::RevokedAt.is_null())
-        .exec(db)
-        .await?;
-    Ok(())
+    revoke_grants_of(db, user_id, None, now).await
 }
 
 impl Store {
@@ -481,7 +464,7 @@ impl Store {
         if removed == 0 {
             return Ok(Change::NotFound);
         }
-        super::grants::revoke_client_grants(&txn, user_id, client_id, now).await?;
+        revoke_grants_of(&txn, user_id, Some(client_id), now).await?;
         let event = by.event(
             AuditKind::ConsentRevoked,
             Some(user_id),

@@ -394,28 +394,36 @@ impl Store {
     }
 }
 
-/// Revokes every token `client_id` holds for `user_id` (who withdrew consent), through `db` (a
-/// transaction).
-pub(super) async fn revoke_client_grants<C: ConnectionTrait>(
+/// Revokes every code, access and refresh token issued to `user_id` (only those of
+/// `client_id`, when one is given: a consent withdrawn), through `db` (a transaction).
+pub(super) async fn revoke_grants_of<C: ConnectionTrait>(
     db: &C,
     user_id: &str,
-    client_id: &str,
+    client_id: Option<&str>,
     now: i64,
 ) -> Result<(), StoreError> {
-    refresh_token::Entity::update_many()
-        .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
-        .filter(refresh_token::Column::UserId.eq(user_id))
-        .filter(refresh_token::Column::ClientId.eq(client_id))
-        .filter(refresh_token::Column::RevokedAt.is_null())
-        .exec(db)
-        .await?;
-    access_token::Entity::update_many()
+    use authorization_code::Column as Code;
+    use refresh_token::Column as Refresh;
+    let mut codes = authorization_code::Entity::update_many()
+        .col_expr(Code::RevokedAt, Expr::value(now))
+        .filter(Code::UserId.eq(user_id))
+        .filter(Code::RevokedAt.is_null());
+    let mut refresh = refresh_token::Entity::update_many()
+        .col_expr(Refresh::RevokedAt, Expr::value(now))
+        .filter(Refresh::UserId.eq(user_id))
+        .filter(Refresh::RevokedAt.is_null());
+    let mut access = access_token::Entity::update_many()
         .col_expr(access_token::Column::RevokedAt, Expr::value(now))
         .filter(access_token::Column::UserId.eq(user_id))
-        .filter(access_token::Column::ClientId.eq(client_id))
-        .filter(access_token::Column::RevokedAt.is_null())
-        .exec(db)
-        .await?;
+        .filter(access_token::Column::RevokedAt.is_null());
+    if let Some(client_id) = client_id {
+        codes = codes.filter(Code::ClientId.eq(client_id));
+        refresh = refresh.filter(Refresh::ClientId.eq(client_id));
+        access = access.filter(access_token::Column::ClientId.eq(client_id));
+    }
+    codes.exec(db).await?;
+    refresh.exec(db).await?;
+    access.exec(db).await?;
     Ok(())
 }
 
