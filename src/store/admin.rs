@@ -148,6 +148,42 @@ async fn managed_user<C: ConnectionTrait>(
     }))
 }
 
+/// Why a user may not be changed.
+enum Refusal {
+    NotFound,
+    ManagedByConfig,
+    Stale,
+}
+
+impl<T> From<Refusal> for Change<T> {
+    fn from(refusal: Refusal) -> Change<T> {
+        match refusal {
+            Refusal::NotFound => Change::NotFound,
+            Refusal::ManagedByConfig => Change::ManagedByConfig,
+            Refusal::Stale => Change::Stale,
+        }
+    }
+}
+
+/// The user `user_id`, locked for the rest of the transaction, if an operator may change them
+/// now: made at run time, and at `version` when one is given.
+async fn changeable_user<C: ConnectionTrait>(
+    txn: &C,
+    user_id: &str,
+    version: Option<&str>,
+) -> Result<Result<ManagedUser, Refusal>, StoreError> {
+    let Some(user) = managed_user(txn, user_id, true).await? else {
+        return Ok(Err(Refusal::NotFound));
+    };
+    if user.user.source == UserSource::Config {
+        return Ok(Err(Refusal::ManagedByConfig));
+    }
+    if version.is_some_and(|v| v != user.version()) {
+        return Ok(Err(Refusal::Stale));
+    }
+    Ok(Ok(user))
+}
+
 /// Ends every session of `user_id` (its clients are told, as at a sign-out) and revokes every
 /// code and token issued to it, through the caller's transaction.
 async fn revoke_everything_of<C: ConnectionTrait>(
@@ -269,15 +305,10 @@ impl Store {
     ) -> Result<Change<ManagedUser>, StoreError> {
         let _forget = self.userinfo.forget_all_when_done();
         let txn = self.writer.begin().await?;
-        let Some(before) = managed_user(&txn, user_id, true).await? else {
-            return Ok(Change::NotFound);
+        let before = match changeable_user(&txn, user_id, version).await? {
+            Ok(user) => user,
+            Err(refusal) => return Ok(refusal.into()),
         };
-        if before.user.source == UserSource::Config {
-            return Ok(Change::ManagedByConfig);
-        }
-        if version.is_some_and(|v| v != before.version()) {
-            return Ok(Change::Stale);
-        }
         let mut row = user::Entity::find_by_id(user_id.to_string())
             .one(&txn)
             .await?
@@ -330,15 +361,10 @@ impl Store {
     ) -> Result<Change<()>, StoreError> {
         let _forget = self.userinfo.forget_all_when_done();
         let txn = self.writer.begin().await?;
-        let Some(before) = managed_user(&txn, user_id, true).await? else {
-            return Ok(Change::NotFound);
+        let before = match changeable_user(&txn, user_id, version).await? {
+            Ok(user) => user,
+            Err(refusal) => return Ok(refusal.into()),
         };
-        if before.user.source == UserSource::Config {
-            return Ok(Change::ManagedByConfig);
-        }
-        if version.is_some_and(|v| v != before.version()) {
-            return Ok(Change::Stale);
-        }
         revoke_everything_of(&txn, user_id, config, now).await?;
         authorization_code::Entity::delete_many()
             .filter(authorization_code::Column::UserId.eq(user_id))
