@@ -9,6 +9,7 @@ mod audit;
 mod body;
 pub mod cli;
 mod credentials;
+mod declared;
 mod error;
 mod users;
 
@@ -46,13 +47,15 @@ const DEFAULT_PAGE: u64 = 50;
     info(
         title = "idbridge admin API",
         description = "Run-time administration of idbridge: users and their sessions, consents \
-                       and tokens; API credentials; the audit trail. See docs/admin.md."
+                       and tokens; API credentials; the audit trail; the clients, entities, \
+                       connections and products the config file declares. See docs/admin.md."
     ),
     modifiers(&BasicAuth),
     tags(
         (name = "users", description = "People idbridge knows, their sessions and consents"),
         (name = "api_credentials", description = "Credentials of the server-to-server APIs"),
         (name = "audit", description = "The audit trail"),
+        (name = "declared", description = "What the config file declares, shown read-only"),
     )
 )]
 struct ApiDoc;
@@ -83,6 +86,11 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(credentials::list, credentials::create))
         .routes(routes!(credentials::delete))
         .routes(routes!(audit::list))
+        .routes(routes!(declared::clients))
+        .routes(routes!(declared::client))
+        .routes(routes!(declared::entities))
+        .routes(routes!(declared::connections))
+        .routes(routes!(declared::products))
         .split_for_parts()
 }
 

@@ -25,6 +25,7 @@ crate::backend_tests!(
     each_credential_has_its_own_rate,
     a_credential_revoked_at_one_process_stops_at_the_others_within_seconds,
     the_walkthrough_of_docs_admin_md_runs,
+    what_the_file_declares_is_shown_without_secrets,
 );
 
 const BIN: &str = env!("CARGO_BIN_EXE_idbridge");
@@ -1043,6 +1044,55 @@ async fn the_walkthrough_of_docs_admin_md_runs(backend: Backend) {
     assert!(!signed_in(&server, &browser).await);
 }
 
+async fn what_the_file_declares_is_shown_without_secrets(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    let clients = ops(&server).get("/admin/v1/clients").await;
+    assert_eq!(clients.status, StatusCode::OK);
+    let ids: Vec<&str> = clients
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["client_id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&"shop") && ids.contains(&"rp-rs256"),
+        "{ids:?}"
+    );
+    let shop = ops(&server).get("/admin/v1/clients/shop").await;
+    assert_eq!(
+        shop.json["redirect_uris"],
+        json!(["https://shop.example.com/callback"])
+    );
+    assert_eq!(shop.json["public"], false);
+    assert_eq!(shop.json["managed_by"], "config");
+    assert_eq!(
+        ops(&server).get("/admin/v1/clients/nobody").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let entities = ops(&server).get("/admin/v1/entities").await;
+    assert_eq!(
+        entities.json[2],
+        json!({"id": "e-mer-1", "name": "MerchantName", "level": "MERCHANT", "parent": "e-div-1", "managed_by": "config"})
+    );
+    let products = ops(&server).get("/admin/v1/products").await;
+    assert_eq!(products.json[0]["id"], "helpdesk");
+    assert_eq!(products.json[0]["format"], "workspace");
+    assert_eq!(products.json[0]["secrets"], 1);
+    let connections = ops(&server).get("/admin/v1/connections").await;
+    assert_eq!(connections.json, json!([]));
+    let everything = format!("{}{}{}", clients.json, products.json, shop.json);
+    for secret in [
+        SHOP_SECRET,
+        RP_SECRET,
+        "helpdesk-secret-1-0123456789abcdefghijklmnop",
+    ] {
+        assert!(!everything.contains(secret), "no secret is shown");
+    }
+    let unauthorized = reqwest::get(server.url("/admin/v1/clients")).await.unwrap();
+    assert_eq!(unauthorized.status(), StatusCode::UNAUTHORIZED);
+}
+
 /// The OpenAPI document lists exactly the routes served: every operation it names answers (401
 /// without credentials, not 404 or 405), and it names each one the tests above use.
 #[tokio::test]
@@ -1089,6 +1139,11 @@ async fn the_openapi_document_matches_the_routes() {
             "DELETE /admin/v1/users/{id}/sessions/{sid}",
             "GET /admin/v1/api_credentials",
             "GET /admin/v1/audit",
+            "GET /admin/v1/clients",
+            "GET /admin/v1/clients/{client_id}",
+            "GET /admin/v1/connections",
+            "GET /admin/v1/entities",
+            "GET /admin/v1/products",
             "GET /admin/v1/users",
             "GET /admin/v1/users/{id}",
             "GET /admin/v1/users/{id}/consents",

@@ -206,8 +206,17 @@ fn help_lists_the_commands() {
         "migrate",
         "check-config",
         "hash-password",
+        "admin",
         "IDBRIDGE_DATABASE_URL",
     ] {
+        assert!(help.contains(command), "{command} in {help}");
+    }
+    let output = Command::new(BIN)
+        .args(["admin", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    for command in ["create-credential", "disable-user", "audit", "--output"] {
         assert!(help.contains(command), "{command} in {help}");
     }
 }
