@@ -41,6 +41,7 @@ pub struct FileServer {
     pub token_requests_per_second_per_address: Option<i64>,
     pub token_requests_per_second_per_client: Option<i64>,
     pub admin_requests_per_second_per_credential: Option<i64>,
+    pub saml_posts_per_minute_per_address: Option<i64>,
     pub request_timeout: Option<String>,
     pub header_timeout: Option<String>,
     pub legacy_sunset: Option<String>,

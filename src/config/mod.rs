@@ -70,6 +70,9 @@ pub struct ServerConfig {
     pub token_requests_per_second_per_client: u32,
     /// Admin API requests one API credential may make per second, in each process.
     pub admin_requests_per_second_per_credential: u32,
+    /// SAML responses one client address (IPv6: its /64) may post to the ACS per minute, in
+    /// each process.
+    pub saml_posts_per_minute_per_address: u32,
     /// The longest a request may take from its headers to its answer (a slow body included);
     /// longer ones are answered 408.
     pub request_timeout: Duration,

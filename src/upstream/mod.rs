@@ -31,7 +31,7 @@ pub use continuation::{Continuation, Resume};
 pub use local::LocalAccounts;
 pub use oidc::OidcConnector;
 pub use registry::Connectors;
-pub use saml::{SamlConnector, SamlIdentity};
+pub use saml::{SamlConnector, SamlIdentity, SamlLimits};
 
 /// The work of a connector that waits on a provider or the database.
 pub type Working<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -20,7 +20,9 @@ impl Connectors {
     pub fn from_config(config: &Config) -> Result<Connectors, UpstreamError> {
         let mut upstream: Vec<Arc<dyn Connector>> = Vec::new();
         // What SAML responses may cost, over all SAML connections.
-        let saml_limits = Arc::new(SamlLimits::default());
+        let saml_limits = Arc::new(SamlLimits::new(
+            config.server.saml_posts_per_minute_per_address,
+        ));
         for connection in &config.connections {
             let connector: Arc<dyn Connector> = match &connection.protocol {
                 ConnectionProtocol::Oidc(settings) => Arc::new(OidcConnector::new(
@@ -28,10 +30,12 @@ impl Connectors {
                     settings.clone(),
                     &config.server.issuer,
                 )?),
-                ConnectionProtocol::Saml(settings) => Arc::new(
-                    SamlConnector::new(connection.clone(), settings.clone(), &config.server.issuer)
-                        .with_limits(saml_limits.clone()),
-                ),
+                ConnectionProtocol::Saml(settings) => Arc::new(SamlConnector::new(
+                    connection.clone(),
+                    settings.clone(),
+                    &config.server.issuer,
+                    saml_limits.clone(),
+                )),
             };
             upstream.push(connector);
         }

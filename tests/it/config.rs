@@ -321,6 +321,7 @@ fn every_problem_is_listed_at_once() {
 bind = "everywhere"
 session_ttl = "forever"
 audit_retention = "a year"
+saml_posts_per_minute_per_address = 0
 trusted_proxies = ["not-an-ip"]
 [database]
 url = "mysql://nope"
@@ -342,6 +343,7 @@ scopes = ["root"]
         ("server.bind", "socket address"),
         ("server.session_ttl", "not a duration"),
         ("server.audit_retention", "not a duration"),
+        ("server.saml_posts_per_minute_per_address", "from 1 to"),
         ("server.trusted_proxies[0]", "IP address"),
         ("database.url", "sqlite: or postgres://"),
         ("keys.id_token_alg", "RS256, ES256 or EdDSA"),
@@ -356,7 +358,7 @@ scopes = ["root"]
     ] {
         assert_problem(&found, path, fragment);
     }
-    assert_eq!(found.len(), 14, "{found:#?}");
+    assert_eq!(found.len(), 15, "{found:#?}");
 }
 
 #[test]

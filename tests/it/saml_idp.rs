@@ -62,7 +62,8 @@ impl IdpKey {
             domains: vec!["acme.test".into()],
             protocol: ConnectionProtocol::Saml(settings.clone()),
         };
-        idbridge::upstream::SamlConnector::new(connection, settings, issuer)
+        let limits = std::sync::Arc::new(idbridge::upstream::SamlLimits::new(120));
+        idbridge::upstream::SamlConnector::new(connection, settings, issuer, limits)
     }
 
     /// `xml` with each signature template in it filled in.

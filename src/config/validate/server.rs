@@ -28,6 +28,9 @@ const DEFAULT_TOKEN_REQUESTS_PER_SECOND: i64 = 1_000;
 /// Far above what an operator's scripts need, low enough that a leaked credential cannot scan
 /// the users table at the database's pace.
 const DEFAULT_ADMIN_REQUESTS_PER_SECOND: i64 = 50;
+/// Two a second on average, with room for a burst: far more than the people behind one address
+/// sign in through SAML, far fewer than the verifications one core can make.
+const DEFAULT_SAML_POSTS_PER_MINUTE: i64 = 120;
 
 /// A request's whole time, body included: far above any answer idbridge gives (upstream calls
 /// have their own, shorter timeouts), short enough that a trickled body cannot hold a
@@ -103,6 +106,12 @@ pub(super) fn check_server(check: &mut Checker, server: FileServer) -> ServerCon
         DEFAULT_ADMIN_REQUESTS_PER_SECOND,
         1_000_000,
     ) as u32;
+    let saml_posts_per_minute_per_address = check.count(
+        "server.saml_posts_per_minute_per_address",
+        server.saml_posts_per_minute_per_address,
+        DEFAULT_SAML_POSTS_PER_MINUTE,
+        1_000_000,
+    ) as u32;
     let request_timeout = check_timeout(
         check,
         "server.request_timeout",
@@ -157,6 +166,7 @@ pub(super) fn check_server(check: &mut Checker, server: FileServer) -> ServerCon
         token_requests_per_second_per_address,
         token_requests_per_second_per_client,
         admin_requests_per_second_per_credential,
+        saml_posts_per_minute_per_address,
         request_timeout,
         header_timeout,
         legacy_sunset,

@@ -250,17 +250,17 @@ impl Connector for SamlConnector {
 const SAML_RESPONSE: &str = "SAMLResponse";
 
 impl SamlConnector {
-    pub fn new(connection: ConnectionDecl, settings: SamlConnectionDecl, issuer: &str) -> Self {
+    /// The connector of `connection`, sharing `limits` with the other SAML connections.
+    pub fn new(
+        connection: ConnectionDecl,
+        settings: SamlConnectionDecl,
+        issuer: &str,
+        limits: Arc<SamlLimits>,
+    ) -> Self {
         SamlConnector {
             sp: Arc::new(Sp::new(connection, settings, issuer)),
-            limits: Arc::default(),
+            limits,
         }
-    }
-
-    /// The same, sharing `limits` with the other SAML connections.
-    pub fn with_limits(mut self, limits: Arc<SamlLimits>) -> Self {
-        self.limits = limits;
-        self
     }
 
     /// Verifies a base64 `SAMLResponse` (see [`Sp::verify`]). CPU-bound.
