@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::Page;
 use super::audit::AuditView;
 use super::credentials::{CreatedCredential, CredentialView};
-use super::users::{RevokedAccess, UserView};
+use super::users::{ConsentView, RevokedAccess, SessionView, UserView};
 
 use super::{AdminError, audit, audited, credentials, users};
 use crate::clock::Clock;
@@ -68,6 +68,10 @@ pub enum AdminCommand {
     DisableUser { id: String },
     /// Enable a disabled user again.
     EnableUser { id: String },
+    /// List a user's live sessions.
+    Sessions { id: String },
+    /// List what a user allowed which client.
+    Consents { id: String },
     /// End every session of a user and revoke every token issued to them.
     RevokeUser { id: String },
     /// Delete a user with their sessions, tokens and consents.
@@ -149,6 +153,12 @@ pub async fn run(config: &Config, args: AdminArgs) -> Result<String, AdminError>
         AdminCommand::EnableUser { id } => {
             let changed = set_disabled(&store, config, &by, now, &id, false).await?;
             Ok(render(&changed, output))
+        }
+        AdminCommand::Sessions { id } => {
+            Ok(render(&users::sessions_of(&store, &id, now).await?, output))
+        }
+        AdminCommand::Consents { id } => {
+            Ok(render(&users::consents_of(&store, &id).await?, output))
         }
         AdminCommand::RevokeUser { id } => {
             let asked = serde_json::json!({ "resource": "user", "id": id,
@@ -268,6 +278,24 @@ impl Printed for AuditView {
             self.actor,
             self.user_id.as_deref().unwrap_or("-"),
             self.details
+        )
+    }
+}
+
+impl Printed for SessionView {
+    fn text(&self) -> String {
+        format!(
+            "{}  since={}  until={}  from={}  {:?}",
+            self.sid, self.auth_time, self.expires_at, self.client_addr, self.user_agent
+        )
+    }
+}
+
+impl Printed for ConsentView {
+    fn text(&self) -> String {
+        format!(
+            "{}  scope={:?}  at={}",
+            self.client_id, self.scope, self.granted_at
         )
     }
 }

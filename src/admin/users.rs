@@ -339,14 +339,14 @@ pub(super) async fn revoke(
 #[derive(Serialize, ToSchema)]
 pub struct SessionView {
     /// The session's public id (the ID tokens' `sid`).
-    sid: String,
-    auth_time: i64,
-    expires_at: i64,
-    client_addr: String,
-    user_agent: String,
+    pub(super) sid: String,
+    pub(super) auth_time: i64,
+    pub(super) expires_at: i64,
+    pub(super) client_addr: String,
+    pub(super) user_agent: String,
     /// The upstream connection whose login started it, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
-    connection: Option<String>,
+    pub(super) connection: Option<String>,
 }
 
 impl From<ManagedSession> for SessionView {
@@ -377,9 +377,20 @@ pub async fn sessions(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<SessionView>>, AdminError> {
-    known(&state, &id).await?;
-    let sessions = state.store.managed_sessions(&id, state.clock.now()).await?;
-    Ok(Json(sessions.into_iter().map(SessionView::from).collect()))
+    Ok(Json(
+        sessions_of(&state.store, &id, state.clock.now()).await?,
+    ))
+}
+
+/// The live sessions of the user `id`, newest first.
+pub(super) async fn sessions_of(
+    store: &Store,
+    id: &str,
+    now: i64,
+) -> Result<Vec<SessionView>, AdminError> {
+    known(store, id).await?;
+    let sessions = store.managed_sessions(id, now).await?;
+    Ok(sessions.into_iter().map(SessionView::from).collect())
 }
 
 /// Ends one session of the user, as a sign-out would: its clients are told, and what was issued
@@ -417,10 +428,10 @@ pub async fn end_session(
 /// A consent, as the API shows it.
 #[derive(Serialize, ToSchema)]
 pub struct ConsentView {
-    client_id: String,
+    pub(super) client_id: String,
     /// The scopes allowed, space-separated.
-    scope: String,
-    granted_at: i64,
+    pub(super) scope: String,
+    pub(super) granted_at: i64,
 }
 
 /// The clients the user allowed personal data or offline access, and what.
@@ -438,18 +449,21 @@ pub async fn consents(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<ConsentView>>, AdminError> {
-    known(&state, &id).await?;
-    let consents = state.store.consents_of(&id).await?;
-    Ok(Json(
-        consents
-            .into_iter()
-            .map(|consent| ConsentView {
-                client_id: consent.client_id,
-                scope: consent.scope,
-                granted_at: consent.granted_at,
-            })
-            .collect(),
-    ))
+    Ok(Json(consents_of(&state.store, &id).await?))
+}
+
+/// What the user `id` allowed which client.
+pub(super) async fn consents_of(store: &Store, id: &str) -> Result<Vec<ConsentView>, AdminError> {
+    known(store, id).await?;
+    let consents = store.consents_of(id).await?;
+    Ok(consents
+        .into_iter()
+        .map(|consent| ConsentView {
+            client_id: consent.client_id,
+            scope: consent.scope,
+            granted_at: consent.granted_at,
+        })
+        .collect())
 }
 
 /// Withdraws the user's consent to a client; the client's tokens for the user are revoked.
@@ -491,9 +505,8 @@ fn not_found(id: &str) -> AdminError {
 }
 
 /// Whether the user exists: a listing of a user that does not is 404, not empty.
-async fn known(state: &AppState, id: &str) -> Result<(), AdminError> {
-    state
-        .store
+async fn known(store: &Store, id: &str) -> Result<(), AdminError> {
+    store
         .managed_user(id)
         .await?
         .map(drop)

@@ -275,6 +275,22 @@ async fn the_cli_makes_the_first_admin_credential_on_an_empty_database(backend: 
     let (code, out, _) = admin(&["audit", "--kind", "admin.refused"]);
     assert_eq!(code, Some(0));
     assert_eq!(out.lines().count(), 2, "{out}");
+    // A person's sessions and consents, from the command line too.
+    assert_continues(
+        &server
+            .login(&server.client(), ALICE_EMAIL, ALICE_PASSWORD)
+            .await,
+    );
+    let (code, out, err) = admin(&["sessions", "u-alice", "--output", "json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let sessions: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(sessions.as_array().unwrap().len(), 1, "{out}");
+    assert_eq!(sessions[0]["client_addr"], "127.0.0.1");
+    let (code, out, _) = admin(&["consents", "u-alice"]);
+    assert_eq!((code, out.trim()), (Some(0), ""));
+    let (code, _, err) = admin(&["sessions", "nobody"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no user \"nobody\""), "{err}");
     let (code, out, _) = admin(&["credentials"]);
     assert_eq!(code, Some(0));
     assert!(
