@@ -13,9 +13,8 @@ mod declared;
 mod error;
 mod users;
 
-use std::sync::Arc;
-
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
@@ -94,27 +93,20 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .split_for_parts()
 }
 
-/// The OpenAPI document of the admin API, as JSON.
-pub fn openapi_json() -> String {
-    api().1.to_pretty_json().unwrap_or_else(|e| {
-        json!({ "error": format!("the OpenAPI document did not serialize: {e}") }).to_string()
-    })
-}
-
 /// The admin API's routes, with its OpenAPI document at `/admin/v1/openapi.json`.
 pub fn router() -> Router<AppState> {
-    let (routes, _) = api();
-    let document: Arc<str> = openapi_json().into();
+    let (routes, document) = api();
+    let document: Bytes = document
+        .to_pretty_json()
+        .unwrap_or_else(|e| {
+            json!({ "error": format!("the OpenAPI document did not serialize: {e}") }).to_string()
+        })
+        .into();
     routes.route(
         "/admin/v1/openapi.json",
         get(move || {
             let document = document.clone();
-            async move {
-                (
-                    [(header::CONTENT_TYPE, "application/json")],
-                    document.to_string(),
-                )
-            }
+            async move { ([(header::CONTENT_TYPE, "application/json")], document) }
         }),
     )
 }

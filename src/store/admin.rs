@@ -17,7 +17,7 @@ use super::logout::{Ending, end_sessions_in};
 use super::tables::{
     access_token, api_credential, authorization_code, refresh_token, session, user, user_entity,
 };
-use super::users::entity_ids_of;
+use super::users::{entity_ids_of, entity_ids_of_each};
 use super::{RowLock, Store, StoreError, User, UserSource, locked};
 use crate::config::Config;
 use crate::crypto;
@@ -128,11 +128,13 @@ fn audited(user: &ManagedUser) -> serde_json::Value {
     })
 }
 
+/// The row of `user_id` (locked for the rest of the transaction when `lock`), and the user as an
+/// operator sees it.
 async fn managed_user<C: ConnectionTrait>(
     db: &C,
     user_id: &str,
     lock: bool,
-) -> Result<Option<ManagedUser>, StoreError> {
+) -> Result<Option<(user::Model, ManagedUser)>, StoreError> {
     let select = user::Entity::find_by_id(user_id.to_string());
     let select = if lock {
         locked(select, db, RowLock::Exclusive)
@@ -142,10 +144,11 @@ async fn managed_user<C: ConnectionTrait>(
     let Some(row) = select.one(db).await? else {
         return Ok(None);
     };
-    Ok(Some(ManagedUser {
-        user: row.into(),
+    let managed = ManagedUser {
+        user: row.clone().into(),
         entity_ids: entity_ids_of(db, user_id).await?,
-    }))
+    };
+    Ok(Some((row, managed)))
 }
 
 /// Why a user may not be changed.
@@ -165,14 +168,14 @@ impl<T> From<Refusal> for Change<T> {
     }
 }
 
-/// The user `user_id`, locked for the rest of the transaction, if an operator may change them
-/// now: made at run time, and at `version` when one is given.
+/// The user `user_id` (its row, locked for the rest of the transaction, and as an operator sees
+/// it), if an operator may change them now: made at run time, and at `version` when one is given.
 async fn changeable_user<C: ConnectionTrait>(
     txn: &C,
     user_id: &str,
     version: Option<&str>,
-) -> Result<Result<ManagedUser, Refusal>, StoreError> {
-    let Some(user) = managed_user(txn, user_id, true).await? else {
+) -> Result<Result<(user::Model, ManagedUser), Refusal>, StoreError> {
+    let Some((row, user)) = managed_user(txn, user_id, true).await? else {
         return Ok(Err(Refusal::NotFound));
     };
     if user.user.source == UserSource::Config {
@@ -181,7 +184,7 @@ async fn changeable_user<C: ConnectionTrait>(
     if version.is_some_and(|v| v != user.version()) {
         return Ok(Err(Refusal::Stale));
     }
-    Ok(Ok(user))
+    Ok(Ok((row, user)))
 }
 
 /// Ends every session of `user_id` (its clients are told, as at a sign-out) and revokes every
@@ -192,16 +195,21 @@ async fn revoke_everything_of<C: ConnectionTrait>(
     config: &Config,
     now: i64,
 ) -> Result<usize, StoreError> {
-    let (ended, _) = end_sessions_in(
-        db,
-        Condition::all().add(session::Column::UserId.eq(user_id)),
-        Ending::SignedOut,
-        None,
-        config,
-        now,
-    )
-    .await?;
+    let ended = end_sessions_of(db, user_id, config, now).await?;
     revoke_tokens_of(db, user_id, now).await?;
+    Ok(ended)
+}
+
+/// Ends every session of `user_id` as a sign-out does (its clients are told), through the
+/// caller's transaction; how many ended.
+async fn end_sessions_of<C: ConnectionTrait>(
+    db: &C,
+    user_id: &str,
+    config: &Config,
+    now: i64,
+) -> Result<usize, StoreError> {
+    let which = Condition::all().add(session::Column::UserId.eq(user_id));
+    let (ended, _) = end_sessions_in(db, which, Ending::SignedOut, None, config, now).await?;
     Ok(ended)
 }
 
@@ -277,19 +285,20 @@ impl Store {
             .limit(limit)
             .all(&self.db)
             .await?;
-        let mut users = Vec::with_capacity(rows.len());
-        for row in rows {
-            let entity_ids = entity_ids_of(&self.db, &row.id).await?;
-            users.push(ManagedUser {
+        let mut entity_ids =
+            entity_ids_of_each(&self.db, rows.iter().map(|row| row.id.as_str())).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| ManagedUser {
+                entity_ids: entity_ids.remove(&row.id).unwrap_or_default(),
                 user: row.into(),
-                entity_ids,
-            });
-        }
-        Ok(users)
+            })
+            .collect())
     }
 
     pub async fn managed_user(&self, user_id: &str) -> Result<Option<ManagedUser>, StoreError> {
-        managed_user(&self.db, user_id, false).await
+        let found = managed_user(&self.db, user_id, false).await?;
+        Ok(found.map(|(_, user)| user))
     }
 
     /// Changes a user made at run time, if `version` (when given) is still theirs. Disabling ends
@@ -305,14 +314,10 @@ impl Store {
     ) -> Result<Change<ManagedUser>, StoreError> {
         let _forget = self.userinfo.forget_all_when_done();
         let txn = self.writer.begin().await?;
-        let before = match changeable_user(&txn, user_id, version).await? {
+        let (mut row, before) = match changeable_user(&txn, user_id, version).await? {
             Ok(user) => user,
             Err(refusal) => return Ok(refusal.into()),
         };
-        let mut row = user::Entity::find_by_id(user_id.to_string())
-            .one(&txn)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt("a locked user vanished".into()))?;
         let old = row.clone();
         if let Some(email) = &change.email {
             row.email.clone_from(email);
@@ -327,14 +332,20 @@ impl Store {
         }
         if row != old {
             row.updated_at = now;
-            row.into_active_model().reset_all().update(&txn).await?;
+            row.clone()
+                .into_active_model()
+                .reset_all()
+                .update(&txn)
+                .await?;
         }
         if change.disabled == Some(true) {
             revoke_everything_of(&txn, user_id, config, now).await?;
         }
-        let after = managed_user(&txn, user_id, false)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt("a changed user vanished".into()))?;
+        // The change touches no attachment.
+        let after = ManagedUser {
+            user: row.into(),
+            entity_ids: before.entity_ids.clone(),
+        };
         let event = by.event(
             AuditKind::AdminChange,
             Some(user_id),
@@ -361,11 +372,13 @@ impl Store {
     ) -> Result<Change<()>, StoreError> {
         let _forget = self.userinfo.forget_all_when_done();
         let txn = self.writer.begin().await?;
-        let before = match changeable_user(&txn, user_id, version).await? {
+        let (_, before) = match changeable_user(&txn, user_id, version).await? {
             Ok(user) => user,
             Err(refusal) => return Ok(refusal.into()),
         };
-        revoke_everything_of(&txn, user_id, config, now).await?;
+        // Their sessions end as at a sign-out (their clients are told); their tokens are deleted,
+        // not revoked first.
+        end_sessions_of(&txn, user_id, config, now).await?;
         authorization_code::Entity::delete_many()
             .filter(authorization_code::Column::UserId.eq(user_id))
             .exec(&txn)

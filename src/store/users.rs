@@ -1,5 +1,7 @@
 //! Reading users and what they are attached to; keeping the email and name of users whom
 //! another source describes.
+use std::collections::HashMap;
+
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
@@ -234,6 +236,27 @@ impl Store {
     pub async fn attached_entity_ids(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
         entity_ids_of(&self.db, user_id).await
     }
+}
+
+/// The ids of the entities each of `user_ids` is attached to, in one query: by user id (users
+/// attached to none are left out).
+pub(super) async fn entity_ids_of_each<C: ConnectionTrait>(
+    db: &C,
+    user_ids: impl IntoIterator<Item = &str>,
+) -> Result<HashMap<String, Vec<String>>, StoreError> {
+    let rows: Vec<(String, String)> = user_entity::Entity::find()
+        .select_only()
+        .column(user_entity::Column::UserId)
+        .column(user_entity::Column::EntityId)
+        .filter(user_entity::Column::UserId.is_in(user_ids))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut each: HashMap<String, Vec<String>> = HashMap::new();
+    for (user_id, entity_id) in rows {
+        each.entry(user_id).or_default().push(entity_id);
+    }
+    Ok(each)
 }
 
 /// The ids of the entities a user is attached to, read through `db` (perhaps a transaction).
