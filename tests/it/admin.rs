@@ -150,6 +150,18 @@ async fn customer(server: &TestServer) -> (reqwest::Client, String) {
     (browser, id)
 }
 
+/// A backend asks for a product login URL for the user `id`: the status and the JSON answer.
+async fn product_login(server: &TestServer, id: &str) -> (StatusCode, Value) {
+    let response = reqwest::Client::new()
+        .post(server.url("/api/v1/products/helpdesk/login-url"))
+        .basic_auth("sso-only", Some(crate::session_urls::BACKEND_PASSWORD))
+        .json(&json!({"user_id": id, "domain": "acme.help.example.com"}))
+        .send()
+        .await
+        .unwrap();
+    (response.status(), response.json().await.unwrap())
+}
+
 /// Whether `browser` is signed in (the account page shows, rather than a redirect to login).
 async fn signed_in(server: &TestServer, browser: &reqwest::Client) -> bool {
     let response = browser.get(server.url("/account")).send().await.unwrap();
@@ -434,28 +446,14 @@ async fn users_are_found_changed_disabled_and_deleted(backend: Backend) {
         refused.last().unwrap()["details"],
         json!({"connection": "session_url", "reason": "disabled"})
     );
-    let product_login = reqwest::Client::new()
-        .post(server.url("/api/v1/products/helpdesk/login-url"))
-        .basic_auth("sso-only", Some(crate::session_urls::BACKEND_PASSWORD))
-        .json(&json!({"user_id": id, "domain": "acme.help.example.com"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(product_login.status(), StatusCode::FORBIDDEN);
-    let answer: Value = product_login.json().await.unwrap();
+    let (status, answer) = product_login(&server, &id).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(answer["error"], "user_disabled");
     let enabled = ops(&server)
         .patch(&path, json!({"disabled": false}), None)
         .await;
     assert_eq!(enabled.json["disabled"], false);
-    let product_login = reqwest::Client::new()
-        .post(server.url("/api/v1/products/helpdesk/login-url"))
-        .basic_auth("sso-only", Some(crate::session_urls::BACKEND_PASSWORD))
-        .json(&json!({"user_id": id, "domain": "acme.help.example.com"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(product_login.status(), StatusCode::OK);
+    assert_eq!(product_login(&server, &id).await.0, StatusCode::OK);
     let (status, _, _) = open(
         &fresh,
         &server.base,
@@ -611,35 +609,27 @@ async fn api_credentials_are_made_shown_once_and_revoked(backend: Backend) {
         StatusCode::FORBIDDEN
     );
 
-    let duplicate = ops(&server)
-        .post(
-            "/admin/v1/api_credentials",
-            Some(json!({"username": "shop-backend", "scopes": ["admin:read"]})),
-        )
-        .await;
-    assert_eq!(duplicate.status, StatusCode::CONFLICT);
-    assert_eq!(duplicate.json["error"], "exists");
-    let declared_name = ops(&server)
-        .post(
-            "/admin/v1/api_credentials",
-            Some(json!({"username": "auditor", "scopes": ["admin:read"]})),
-        )
-        .await;
-    assert_eq!(declared_name.status, StatusCode::CONFLICT);
-    assert_eq!(declared_name.json["error"], "managed_by_config");
-    // A credential gives only the scopes it holds: sso_urls would sign in as anyone.
-    let escalation = ops(&server)
-        .post(
-            "/admin/v1/api_credentials",
-            Some(json!({"username": "anyone", "scopes": ["sso_urls"]})),
-        )
-        .await;
-    assert_eq!(
-        escalation.status,
-        StatusCode::FORBIDDEN,
-        "{}",
-        escalation.json
-    );
+    // A name taken, a name the file declares, and a scope the maker does not hold itself
+    // (sso_urls would sign in as anyone).
+    for (username, scope, status, error) in [
+        ("shop-backend", "admin:read", StatusCode::CONFLICT, "exists"),
+        (
+            "auditor",
+            "admin:read",
+            StatusCode::CONFLICT,
+            "managed_by_config",
+        ),
+        ("anyone", "sso_urls", StatusCode::FORBIDDEN, "forbidden"),
+    ] {
+        let refused = ops(&server)
+            .post(
+                "/admin/v1/api_credentials",
+                Some(json!({"username": username, "scopes": [scope]})),
+            )
+            .await;
+        assert_eq!(refused.status, status, "{username}: {}", refused.json);
+        assert_eq!(refused.json["error"], error, "{username}");
+    }
     let declared = ops(&server).delete("/admin/v1/api_credentials/ops").await;
     assert_eq!(declared.status, StatusCode::CONFLICT);
     assert_eq!(declared.json["error"], "managed_by_config");
