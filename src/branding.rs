@@ -19,7 +19,8 @@ pub struct BrandingView {
 
 impl BrandingView {
     pub fn for_hint(state: &AppState, hint: Option<&str>) -> Option<BrandingView> {
-        let (owner, branding) = state.config.hierarchy.branding_for(hint?)?;
+        let config = state.config();
+        let (owner, branding) = config.hierarchy.branding_for(hint?)?;
         let url = |file: &str| format!("/branding/{}/{file}", urlencode(owner));
         Some(BrandingView {
             css: branding.css.as_ref().map(|_| url("style.css")),
@@ -41,8 +42,8 @@ pub async fn branding_file(
     State(state): State<AppState>,
     axum::extract::Path((entity, file)): axum::extract::Path<(String, String)>,
 ) -> Result<Response, PageError> {
-    let branding = state
-        .config
+    let config = state.config();
+    let branding = config
         .hierarchy
         .own_branding(&entity)
         .ok_or(PageError::NotFound)?;

@@ -1,6 +1,7 @@
 //! The registered downstream clients, from the config and held in memory: the token endpoint
 //! authenticates a client without a database round trip.
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use url::Url;
 
@@ -65,7 +66,8 @@ impl Client {
 
 #[derive(Debug, Default)]
 pub struct Clients {
-    by_id: HashMap<String, Client>,
+    /// Shared, so that a request keeps its client while the directory is replaced.
+    by_id: HashMap<String, Arc<Client>>,
 }
 
 impl Clients {
@@ -89,18 +91,18 @@ impl Clients {
                         .clone()
                         .filter(|_| decl.id_token_alg == Alg::HS256),
                 };
-                (client.id.clone(), client)
+                (client.id.clone(), Arc::new(client))
             })
             .collect();
         Clients { by_id }
     }
 
-    pub fn get(&self, client_id: &str) -> Option<&Client> {
-        self.by_id.get(client_id)
+    pub fn get(&self, client_id: &str) -> Option<Arc<Client>> {
+        self.by_id.get(client_id).cloned()
     }
 
     pub fn all(&self) -> impl Iterator<Item = &Client> {
-        self.by_id.values()
+        self.by_id.values().map(Arc::as_ref)
     }
 
     /// Whether any client registered a redirect URI on this origin.

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod demo;
+pub mod directory;
 pub mod http;
 pub mod keys;
 pub mod limits;
@@ -71,7 +72,7 @@ pub async fn serve(
         state.clone(),
         delivery_stopped,
     ));
-    let header_timeout = state.config.server.header_timeout;
+    let header_timeout = state.server.header_timeout;
     http::listen::serve(listener, app(state), header_timeout, shutdown).await;
     sweeper.abort();
     checkpointer.abort();
@@ -83,7 +84,7 @@ pub async fn serve(
 
 /// Makes successors of keys older than `keys.rotate_after` and retires keys nothing needs.
 pub async fn rotate_keys(state: &AppState) -> Result<(), keys::KeyError> {
-    let config = &state.config;
+    let config = &state.config();
     keys::prepare(
         &state.store,
         &config.keys,
@@ -102,7 +103,7 @@ async fn refresh_idp_metadata(state: AppState) {
     interval.tick().await;
     loop {
         interval.tick().await;
-        for e in state.connectors.fetch_metadata().await {
+        for e in state.directory().connectors.fetch_metadata().await {
             tracing::warn!(error = %e, "IdP metadata refresh failed; keeping what was read before");
         }
     }
@@ -112,29 +113,41 @@ async fn refresh_idp_metadata(state: AppState) {
 /// another: the longest a change through one process takes to hold in all.
 pub const CHANGES_POLL: Duration = Duration::from_secs(2);
 
-/// Drops this process's cache of verified API credentials whenever the credentials change in
-/// the database (made or revoked through any process, or replaced by a config sync).
+/// Keeps what this process holds in memory in step with the database: drops its cache of
+/// verified API credentials whenever the credentials change (made or revoked through any process,
+/// or replaced by a config sync), and rebuilds its directory whenever a run-time client, entity,
+/// connection or product changes.
 async fn follow_changes(state: AppState) {
     let mut interval = tokio::time::interval(CHANGES_POLL);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut seen = None;
+    // The first answer rebuilds the directory too (carrying every connector over), in case a
+    // change came between the start's reading and the first poll.
+    let (mut seen_credentials, mut seen_declarations) = (None, None);
     loop {
         interval.tick().await;
-        match state
-            .store
-            .change_version(store::Kept::ApiCredentials)
-            .await
-        {
-            // Also at the first answer, and after the database was out of reach: whatever was
-            // verified before may have changed meanwhile.
-            Ok(version) if seen != Some(version) => {
-                state.api_auth.clear();
-                seen = Some(version);
+        let versions = tokio::try_join!(
+            state.store.change_version(store::Kept::ApiCredentials),
+            state.store.change_version(store::Kept::Declarations),
+        );
+        match versions {
+            Ok((credentials, declarations)) => {
+                // Also at the first answer, and after the database was out of reach: whatever
+                // was verified before may have changed meanwhile.
+                if seen_credentials != Some(credentials) {
+                    state.api_auth.clear();
+                    seen_credentials = Some(credentials);
+                }
+                if seen_declarations != Some(declarations) {
+                    match state.reload_directory().await {
+                        Ok(()) => seen_declarations = Some(declarations),
+                        Err(e) => tracing::warn!(error = %e, "cannot rebuild the directory"),
+                    }
+                }
             }
-            Ok(_) => {}
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the change counters");
-                seen = None;
+                seen_credentials = None;
+                seen_declarations = None;
             }
         }
     }

@@ -1,20 +1,21 @@
 //! Application state shared by every request, and what it takes to build it at start.
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use ipnet::IpNet;
 
 use crate::api_auth::VerifiedCache;
-use crate::clients::Clients;
+use crate::clients::Client;
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, ProductDecl, ServerConfig};
+use crate::directory::{Directory, DirectoryError};
 use crate::keys::{self, KeyError, KeyRing};
 use crate::limits::{self, ClientRates, LimitError, PendingGauge};
 use crate::metrics::Metrics;
 use crate::password::{self, Argon2Gate, PasswordError};
 use crate::password_check::PasswordChecker;
 use crate::store::{Store, StoreError};
-use crate::upstream::{Connectors, UpstreamError};
+use crate::upstream::{Connector, UpstreamError};
 
 /// What every request shares, behind one reference count: handlers and middleware take the state
 /// by value, several times a request, and cloning and dropping each field's own reference count
@@ -31,13 +32,15 @@ impl std::ops::Deref for AppState {
 }
 
 pub struct Shared {
-    pub config: Arc<Config>,
+    /// The `[server]` settings, which only a restart changes.
+    pub server: ServerConfig,
+    /// The config file alone, without run-time declarations: what they are validated with.
+    pub file_config: Arc<Config>,
+    /// The clients, entities, connections (ways to sign in) and products in force.
+    directory: RwLock<Arc<Directory>>,
     pub store: Store,
     pub clock: Clock,
-    pub clients: Arc<Clients>,
     pub keys: Arc<KeyRing>,
-    /// Ways to sign in: local accounts and the configured upstream connections.
-    pub connectors: Arc<Connectors>,
     /// HMAC key of the CSRF tokens; shared by all processes through the database.
     pub csrf_key: Arc<[u8; 32]>,
     /// A hash of no one's password, verified against when an account does not exist so that the
@@ -56,7 +59,7 @@ pub struct Shared {
 
 impl crate::http::Site for AppState {
     fn secure_cookies(&self) -> bool {
-        self.config.server.secure_cookies()
+        self.server.secure_cookies()
     }
 
     fn csrf_key(&self) -> &[u8; 32] {
@@ -64,15 +67,15 @@ impl crate::http::Site for AppState {
     }
 
     fn session_ttl(&self) -> i64 {
-        self.config.server.session_ttl
+        self.server.session_ttl
     }
 
     fn trusted_proxies(&self) -> &[IpNet] {
-        &self.config.server.trusted_proxies
+        &self.server.trusted_proxies
     }
 
     fn request_timeout(&self) -> std::time::Duration {
-        self.config.server.request_timeout
+        self.server.request_timeout
     }
 
     fn metrics(&self) -> &Metrics {
@@ -96,6 +99,8 @@ pub enum StartError {
     Password(#[from] PasswordError),
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
 }
 
 impl AppState {
@@ -104,11 +109,56 @@ impl AppState {
         limits::admit_pending(
             &self.pending_gauge,
             &self.store,
-            &self.config.server,
+            &self.server,
             self.clock.now(),
             client,
         )
         .await
+    }
+
+    /// The clients, entities, connections and products in force now.
+    pub fn directory(&self) -> Arc<Directory> {
+        self.directory.read().expect("never poisoned").clone()
+    }
+
+    /// The client `id`, if it is registered now.
+    pub fn client(&self, id: &str) -> Option<Arc<Client>> {
+        self.directory
+            .read()
+            .expect("never poisoned")
+            .clients
+            .get(id)
+    }
+
+    /// The connector `id`, if it takes logins now.
+    pub fn connector(&self, id: &str) -> Option<Arc<dyn Connector>> {
+        let directory = self.directory.read().expect("never poisoned");
+        directory.connectors.get(id).cloned()
+    }
+
+    /// The product `id`, if it is declared now.
+    pub fn product(&self, id: &str) -> Option<Arc<ProductDecl>> {
+        let directory = self.directory.read().expect("never poisoned");
+        directory.products.get(id).cloned()
+    }
+
+    /// The whole config in force now: the file's and the run-time declarations.
+    pub fn config(&self) -> Arc<Config> {
+        self.directory().config.clone()
+    }
+
+    /// Builds the directory again from the run-time declarations in the database, carrying
+    /// over what did not change, and puts it in force.
+    pub async fn reload_directory(&self) -> Result<(), StartError> {
+        let key = self.file_config.keys.encryption_key.as_ref();
+        let stored = self.store.run_time_declarations(key).await?;
+        let previous = self.directory();
+        let directory = Directory::build(&self.file_config, &stored, Some(&previous))?;
+        for e in directory.fetch_fresh_metadata().await {
+            tracing::warn!(error = %e, "IdP metadata of a changed connection cannot be read");
+        }
+        *self.directory.write().expect("never poisoned") = Arc::new(directory);
+        Ok(())
     }
 
     /// What checks a password against its argon2id hash, throttled per key.
@@ -130,24 +180,27 @@ impl AppState {
         store.migrate().await.map_err(StartError::Migrate)?;
         // Keys first: a wrong encryption key stops the start before the config is written.
         keys::prepare(&store, &config.keys, &config.signing_algs(), clock.now()).await?;
+        let stored = store
+            .run_time_declarations(config.keys.encryption_key.as_ref())
+            .await?;
+        let directory = Directory::build(&config, &stored, None)?;
         store
-            .apply_config(&config, clock.now())
+            .apply_config(&directory.config, clock.now())
             .await
             .map_err(StartError::Sync)?;
         let csrf_key = store.server_secret("csrf").await?;
         let dummy_hash = password::hash(crate::crypto::random_token()).await?;
         let keys = KeyRing::load(store.clone(), config.keys.clone()).await?;
-        let connectors = Connectors::from_config(&config)?;
         // At start every connection's metadata must be there: without it, its logins cannot work.
-        if let Some(error) = connectors.fetch_metadata().await.into_iter().next() {
+        if let Some(error) = directory.fetch_fresh_metadata().await.into_iter().next() {
             return Err(error.into());
         }
         let client_rates = Arc::new(ClientRates::new(&config.server));
         Ok(AppState(Arc::new(Shared {
-            clients: Arc::new(Clients::new(&config.clients)),
+            server: config.server.clone(),
+            directory: RwLock::new(Arc::new(directory)),
             keys: Arc::new(keys),
-            connectors: Arc::new(connectors),
-            config: Arc::new(config),
+            file_config: Arc::new(config),
             store,
             clock,
             csrf_key: Arc::new(csrf_key),

@@ -11,20 +11,24 @@ pub async fn sweep_expired(state: &AppState) -> Result<u64, StoreError> {
     let now = state.clock.now();
     let mut ended = 0;
     loop {
-        let batch = state.store.end_expired_sessions(&state.config, now).await?;
+        let batch = state
+            .store
+            .end_expired_sessions(&state.config(), now)
+            .await?;
         ended += batch as u64;
         if batch == 0 {
             break;
         }
     }
     let window = ACCOUNT_RULE.window.max(ADDRESS_RULE.window);
-    let live_targets: Vec<String> = state
+    let directory = state.directory();
+    let live_targets: Vec<String> = directory
         .config
         .webhooks
         .iter()
         .map(|w| w.key())
         .chain(
-            state
+            directory
                 .clients
                 .all()
                 .filter(|c| c.backchannel_logout.is_some())
@@ -34,7 +38,7 @@ pub async fn sweep_expired(state: &AppState) -> Result<u64, StoreError> {
     let removed = state.store.sweep(now, window, &live_targets).await?;
     let forgotten = state
         .store
-        .forget_audit_before(now - state.config.server.audit_retention)
+        .forget_audit_before(now - state.server.audit_retention)
         .await?;
     Ok(ended + removed + forgotten)
 }

@@ -27,6 +27,7 @@ mod m0021_session_clients;
 mod m0022_upstream_sessions;
 mod m0023_user_profiles;
 mod m0024_administration;
+mod m0025_declarations;
 
 pub struct Migrator;
 
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0022_upstream_sessions::Migration),
             Box::new(m0023_user_profiles::Migration),
             Box::new(m0024_administration::Migration),
+            Box::new(m0025_declarations::Migration),
         ]
     }
 }

@@ -9,10 +9,11 @@ use super::audit::AuditView;
 use super::credentials::{CreatedCredential, CredentialView};
 use super::users::{ConsentView, RevokedAccess, SessionView, UserView};
 
-use super::{AdminError, audit, audited, credentials, users};
+use super::declared::DeclaredView;
+use super::{AdminError, audit, audited, credentials, declared, users};
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::store::{Actor, Initiator, Store};
+use crate::store::{Actor, DeclarationChange, Initiator, Store};
 
 #[derive(Debug, Args)]
 pub struct AdminArgs {
@@ -76,6 +77,30 @@ pub enum AdminCommand {
     RevokeUser { id: String },
     /// Delete a user with their sessions, tokens and consents.
     DeleteUser { id: String },
+    /// List the clients, entities, connections or products in force (the file's and run-time
+    /// ones).
+    Declared {
+        /// clients, entities, connections or products.
+        kind: String,
+    },
+    /// Make a client, entity, connection or product from its declaration (a JSON file, as the
+    /// config file would hold it; `-` reads standard input). A secret idbridge makes for it is
+    /// printed once. Running servers take it within seconds.
+    Declare {
+        /// clients, entities, connections or products.
+        kind: String,
+        /// The JSON file.
+        file: std::path::PathBuf,
+    },
+    /// Delete a run-time client, entity, connection or product.
+    Undeclare {
+        /// clients, entities, connections or products.
+        kind: String,
+        id: String,
+        /// For an entity: also the run-time entities below it, detaching their users.
+        #[arg(long)]
+        cascade: bool,
+    },
     /// Show the audit trail, oldest first.
     Audit {
         /// Events at or after this time (Unix seconds).
@@ -95,9 +120,15 @@ pub enum AdminCommand {
 }
 
 /// Runs `args` against the database of `config` (migrated first), and returns what to print.
-pub async fn run(config: &Config, args: AdminArgs) -> Result<String, AdminError> {
-    let store = Store::connect(&config.database_url).await?;
+pub async fn run(file_config: &Config, args: AdminArgs) -> Result<String, AdminError> {
+    let store = Store::connect(&file_config.database_url).await?;
     store.migrate().await?;
+    let key = file_config.keys.encryption_key.as_ref();
+    // With the run-time clients, whose sessions a user's revocation ends too.
+    let config = &store
+        .config_with_run_time(file_config, key)
+        .await?
+        .map_err(AdminError::Rules)?;
     let by = Initiator {
         actor: Actor::Cli,
         client_addr: None,
@@ -177,6 +208,58 @@ pub async fn run(config: &Config, args: AdminArgs) -> Result<String, AdminError>
             .await?;
             Ok(format!("deleted {id}"))
         }
+        AdminCommand::Declared { kind } => {
+            let kind = declared::kind_of(&kind)?;
+            let stored = store.run_time_declarations(key).await?;
+            let views: Vec<DeclaredView> = declared::views(config, &stored, kind)
+                .into_iter()
+                .map(|(_, view)| view)
+                .collect();
+            Ok(render(&views, output))
+        }
+        AdminCommand::Declare { kind, file } => {
+            let asked = serde_json::json!({ "resource": kind, "action": "create" });
+            let made = audited(&store, &by, asked, now, async {
+                let kind = declared::kind_of(&kind)?;
+                let text = if file.as_os_str() == "-" {
+                    std::io::read_to_string(std::io::stdin())
+                } else {
+                    std::fs::read_to_string(&file)
+                }
+                .map_err(|e| AdminError::invalid("file", e.to_string()))?;
+                let body = serde_json::from_str(&text)
+                    .map_err(|e| AdminError::invalid("file", format!("not JSON: {e}")))?;
+                let mut declaration = declared::declaration(kind, body)?;
+                let secret = declared::made_secret(&mut declaration)?;
+                let id = declaration.id.clone();
+                let change = DeclarationChange::Create(declaration);
+                declared::make(&store, file_config, key, change, &by, now).await?;
+                Ok(match secret {
+                    Some(secret) => format!(
+                        "made {} {id}\nsecret: {secret}\n(shown this once)",
+                        kind.noun()
+                    ),
+                    None => format!("made {} {id}", kind.noun()),
+                })
+            })
+            .await?;
+            Ok(made)
+        }
+        AdminCommand::Undeclare { kind, id, cascade } => {
+            let asked = serde_json::json!({ "resource": kind, "id": id, "action": "delete" });
+            audited(&store, &by, asked, now, async {
+                let kind = declared::kind_of(&kind)?;
+                let change = DeclarationChange::Delete {
+                    kind,
+                    id: id.clone(),
+                    version: None,
+                    cascade,
+                };
+                declared::make(&store, file_config, key, change, &by, now).await
+            })
+            .await?;
+            Ok(format!("deleted {id}"))
+        }
         AdminCommand::Audit {
             from,
             kind,
@@ -241,6 +324,16 @@ impl Printed for CreatedCredential {
             self.credential.text(),
             self.secret
         )
+    }
+}
+
+impl Printed for Vec<DeclaredView> {
+    fn text(&self) -> String {
+        let lines: Vec<String> = self
+            .iter()
+            .map(|view| serde_json::to_string(view).unwrap_or_default())
+            .collect();
+        lines.join("\n")
     }
 }
 

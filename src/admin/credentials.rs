@@ -99,7 +99,7 @@ pub async fn create(
         .audited(&state, asked, async {
             let new: NewCredential = body::parse(&headers, bytes)?;
             let rules = Rules {
-                config: &state.config,
+                config: &state.config(),
                 grantable: Some(&admin.scopes),
             };
             let body = make(&state.store, rules, new, &admin.by, state.clock.now()).await?;

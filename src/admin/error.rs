@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::api_auth::{self, ApiAuthError};
+use crate::config::Problem;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +16,17 @@ pub enum AdminError {
     /// A field of the request (a JSON path into the body, or a query parameter) is not valid.
     #[error("{field}: {problem}")]
     Invalid { field: String, problem: String },
+    /// The change breaks rules of the config file: each problem names its field, by its JSON
+    /// path in the body, or by its section and id (`connections["acme"].entity`) when the change
+    /// breaks another declaration.
+    #[error("{}", problems_text(.0))]
+    Rules(Vec<Problem>),
+    #[error("{resource} {id:?} cannot go: {what}")]
+    InUse {
+        resource: &'static str,
+        id: String,
+        what: String,
+    },
     #[error("the body is larger than this endpoint accepts")]
     TooLarge,
     #[error("the body must be a JSON object (Content-Type: application/json)")]
@@ -65,7 +77,7 @@ impl AdminError {
                 let (status, code, _) = auth.answer();
                 (status, code)
             }
-            AdminError::Invalid { .. } | AdminError::NotJson => {
+            AdminError::Invalid { .. } | AdminError::Rules(_) | AdminError::NotJson => {
                 (StatusCode::BAD_REQUEST, "invalid_request")
             }
             AdminError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
@@ -73,6 +85,7 @@ impl AdminError {
             AdminError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
             AdminError::ManagedByConfig { .. } => (StatusCode::CONFLICT, "managed_by_config"),
             AdminError::Exists { .. } => (StatusCode::CONFLICT, "exists"),
+            AdminError::InUse { .. } => (StatusCode::CONFLICT, "in_use"),
             AdminError::Stale { .. } => (StatusCode::PRECONDITION_FAILED, "precondition_failed"),
             AdminError::TooFrequent { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             AdminError::Store(e) if e.is_unavailable() => {
@@ -97,8 +110,16 @@ impl IntoResponse for AdminError {
             other => other.to_string(),
         };
         let mut body = json!({ "error": code, "message": message });
-        if let AdminError::Invalid { field, .. } = &self {
-            body["field"] = json!(field);
+        match &self {
+            AdminError::Invalid { field, .. } => body["field"] = json!(field),
+            AdminError::Rules(problems) => {
+                body["field"] = json!(problems.first().map(|p| &p.path));
+                body["problems"] = problems
+                    .iter()
+                    .map(|p| json!({ "field": p.path, "problem": p.message }))
+                    .collect();
+            }
+            _ => {}
         }
         let mut response = (status, Json(body)).into_response();
         match &self {
@@ -112,4 +133,10 @@ impl IntoResponse for AdminError {
         }
         response
     }
+}
+
+/// `field: problem; field: problem`.
+fn problems_text(problems: &[Problem]) -> String {
+    let each: Vec<String> = problems.iter().map(Problem::to_string).collect();
+    each.join("; ")
 }

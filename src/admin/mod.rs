@@ -54,7 +54,8 @@ const DEFAULT_PAGE: u64 = 50;
         (name = "users", description = "People idbridge knows, their sessions and consents"),
         (name = "api_credentials", description = "Credentials of the server-to-server APIs"),
         (name = "audit", description = "The audit trail"),
-        (name = "declared", description = "What the config file declares, shown read-only"),
+        (name = "declared", description = "Clients, entities, connections and products: the \
+                                            config file's, shown read-only, and run-time ones"),
     )
 )]
 struct ApiDoc;
@@ -85,11 +86,11 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(credentials::list, credentials::create))
         .routes(routes!(credentials::delete))
         .routes(routes!(audit::list))
-        .routes(routes!(declared::clients))
-        .routes(routes!(declared::client))
-        .routes(routes!(declared::entities))
-        .routes(routes!(declared::connections))
-        .routes(routes!(declared::products))
+        .routes(routes!(declared::list, declared::create))
+        .routes(routes!(declared::show, declared::replace, declared::delete))
+        .routes(routes!(declared::rotate_client_secret))
+        .routes(routes!(declared::rotate_product_secret))
+        .routes(routes!(declared::refresh_connection))
         .split_for_parts()
 }
 
@@ -276,6 +277,8 @@ fn outcome<T>(change: Change<T>, resource: &'static str, id: &str) -> Result<T, 
         Change::ManagedByConfig => Err(AdminError::ManagedByConfig { resource, id }),
         Change::Stale => Err(AdminError::Stale { resource, id }),
         Change::Exists => Err(AdminError::Exists { resource, id }),
+        Change::Invalid(problems) => Err(AdminError::Rules(problems)),
+        Change::InUse(what) => Err(AdminError::InUse { resource, id, what }),
     }
 }
 

@@ -217,7 +217,8 @@ pub async fn update(
             let version = if_match(&headers)?;
             let patch = body::parse::<UserPatch>(&headers, bytes)?;
             let (by, now) = (&admin.by, state.clock.now());
-            let changed = change(&state.store, &state.config, &id, patch, version, by, now).await?;
+            let changed =
+                change(&state.store, &state.config(), &id, patch, version, by, now).await?;
             Ok(shown(&changed))
         })
         .await
@@ -267,7 +268,7 @@ pub async fn delete(
         .audited(&state, asked, async {
             let version = if_match(&headers)?;
             let now = state.clock.now();
-            remove(&state.store, &state.config, &id, version, &admin.by, now).await?;
+            remove(&state.store, &state.config(), &id, version, &admin.by, now).await?;
             Ok(no_content())
         })
         .await
@@ -315,7 +316,7 @@ pub async fn revoke_access(
         .audited(&state, asked, async {
             let now = state.clock.now();
             Ok(Json(
-                revoke(&state.store, &state.config, &id, &admin.by, now).await?,
+                revoke(&state.store, &state.config(), &id, &admin.by, now).await?,
             ))
         })
         .await
@@ -417,7 +418,7 @@ pub async fn end_session(
         .audited(&state, asked, async {
             let ended = state
                 .store
-                .end_managed_session(&id, &sid, &admin.by, &state.config, state.clock.now())
+                .end_managed_session(&id, &sid, &admin.by, &state.config(), state.clock.now())
                 .await?;
             outcome(ended, "session", &sid)?;
             Ok(no_content())

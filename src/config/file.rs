@@ -61,7 +61,7 @@ pub struct FileKeys {
     pub encryption_key: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct FileEntity {
     pub id: String,
     pub name: String,
@@ -70,7 +70,7 @@ pub struct FileEntity {
     pub branding: Option<FileBranding>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct FileBranding {
     pub css: Option<String>,
     pub js: Option<String>,
@@ -89,7 +89,7 @@ pub struct FileUser {
     pub attached_to: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct FileClient {
     pub client_id: String,
     pub client_secret: Option<String>,
@@ -126,6 +126,8 @@ pub struct FileConnection {
     pub entity_rules: Vec<FileEntityRule>,
     #[serde(default)]
     pub domains: Vec<String>,
+    /// `false` keeps the connection declared but takes no login through it.
+    pub enabled: Option<bool>,
 }
 
 /// `[[connections.entity_rules]]`: people whose provider says `attribute` has the value `equals`
@@ -163,7 +165,7 @@ pub struct FileClaimMap {
     pub locale: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct FileProduct {
     pub id: String,
     pub format: String,

@@ -1,6 +1,7 @@
 //! Configuration (SPEC section 3): the operator's TOML file plus the environment overrides of
 //! section 2, validated once into the typed [`Config`] the server runs on. Validation reports every
 //! problem at once, each named by its key path (`clients[1].redirect_uris[0]: not an absolute URL`).
+mod declarations;
 mod file;
 mod hierarchy;
 mod load;
@@ -16,6 +17,7 @@ use ipnet::IpNet;
 use crate::vocabulary::domains::DomainPattern;
 use crate::vocabulary::events::EventType;
 
+pub use declarations::{Declaration, Kind};
 pub use hierarchy::{Attachment, Hierarchy};
 pub use validate::{api_credential_problems, is_plausible_email, parse_duration};
 
@@ -45,6 +47,9 @@ pub struct Config {
     pub connections: Vec<ConnectionDecl>,
     pub products: Vec<ProductDecl>,
     pub webhooks: Vec<WebhookDecl>,
+    /// The file's own entities, clients, connections and products, before validation: run-time
+    /// declarations are validated together with them ([`Config::with_run_time`]).
+    in_file: std::sync::Arc<declarations::FileDeclarations>,
 }
 
 #[derive(Debug, Clone)]
@@ -279,6 +284,9 @@ pub struct ConnectionDecl {
     /// Lowercase email domains whose users sign in here.
     pub domains: Vec<String>,
     pub protocol: ConnectionProtocol,
+    /// A disabled connection stays declared (its users and their attachments stay) but takes no
+    /// login: it is not on the login page and its endpoints answer as for an unknown one.
+    pub enabled: bool,
 }
 
 /// People whose provider gives `attribute` (a SAML attribute's Name or FriendlyName, an OIDC

@@ -34,7 +34,7 @@ struct DemoPage {
 }
 
 fn redirect_uri(state: &AppState) -> String {
-    format!("{}/demo/callback", state.config.server.issuer)
+    format!("{}/demo/callback", state.server.issuer)
 }
 
 /// Its routes; without a configured client `demo` they answer 404.
@@ -47,7 +47,7 @@ pub fn router() -> Router<AppState> {
 
 /// The start page, or a note when this deployment has no demo client.
 async fn home(State(state): State<AppState>) -> Result<Response, PageError> {
-    if state.clients.get(CLIENT_ID).is_none() {
+    if state.client(CLIENT_ID).is_none() {
         return Err(PageError::NotFound);
     }
     render(
@@ -63,14 +63,14 @@ async fn home(State(state): State<AppState>) -> Result<Response, PageError> {
 
 /// Begins the code flow: state, nonce and a PKCE verifier kept in a cookie for the callback.
 async fn start(State(state): State<AppState>) -> Result<Response, PageError> {
-    let client = state.clients.get(CLIENT_ID).ok_or(PageError::NotFound)?;
+    let client = state.client(CLIENT_ID).ok_or(PageError::NotFound)?;
     let (flow_state, nonce, verifier) = (
         crypto::random_token(),
         crypto::random_token(),
         crypto::random_token(),
     );
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    let mut url = Url::parse(&format!("{}/sso/v2/authorize", state.config.server.issuer))
+    let mut url = Url::parse(&format!("{}/sso/v2/authorize", state.server.issuer))
         .map_err(|e| PageError::Internal(e.to_string()))?;
     url.query_pairs_mut()
         .append_pair("client_id", &client.id)
@@ -104,7 +104,7 @@ async fn callback(
     headers: HeaderMap,
     Query(callback): Query<Callback>,
 ) -> Result<Response, PageError> {
-    let client = state.clients.get(CLIENT_ID).ok_or(PageError::NotFound)?;
+    let client = state.client(CLIENT_ID).ok_or(PageError::NotFound)?;
     let show_error = |message: String| {
         render(
             &DemoPage {
@@ -147,7 +147,7 @@ async fn callback(
     let code = callback.code.ok_or(PageError::DemoCallbackWithoutCode)?;
     let tokens = match token_endpoint::exchange_code(
         &state,
-        client,
+        &client,
         &code,
         Some(&redirect_uri(&state)),
         Some(verifier),
@@ -167,14 +167,14 @@ async fn callback(
     let userinfo = userinfo::claims_for_access_token(&state, &tokens.access_token)
         .await
         .map_err(|e| PageError::Internal(e.to_string()))?;
-    let mut logout = Url::parse(&format!("{}/sso/v2/logout", state.config.server.issuer))
+    let mut logout = Url::parse(&format!("{}/sso/v2/logout", state.server.issuer))
         .map_err(|e| PageError::Internal(e.to_string()))?;
     logout
         .query_pairs_mut()
         .append_pair("id_token_hint", &id_token)
         .append_pair(
             "post_logout_redirect_uri",
-            &format!("{}/demo", state.config.server.issuer),
+            &format!("{}/demo", state.server.issuer),
         );
     let pretty = |value: &serde_json::Map<String, serde_json::Value>| {
         serde_json::to_string_pretty(value).unwrap_or_default()

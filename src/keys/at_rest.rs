@@ -1,6 +1,7 @@
-//! Private keys at rest: AES-256-GCM under `keys.encryption_key` with a random 96-bit nonce,
-//! stored as `base64(nonce ‖ ciphertext)`, with the `kid` as associated data so that a ciphertext
-//! copied onto another row does not decrypt.
+//! Secrets at rest (private keys, and run-time declarations: `store::declarations`): AES-256-GCM
+//! under `keys.encryption_key` with a random 96-bit nonce, stored as `base64(nonce ‖ ciphertext)`,
+//! with the row's key (a `kid`) as associated data so that a ciphertext copied onto another row
+//! does not decrypt.
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;
@@ -13,7 +14,7 @@ use crate::store::SigningKey;
 
 /// `base64(nonce ‖ ciphertext)`; the key id is bound in as associated data, so a ciphertext copied
 /// onto another row does not decrypt.
-pub(super) fn encrypt(key: &EncryptionKey, kid: &str, plaintext: &str) -> String {
+pub(crate) fn encrypt(key: &EncryptionKey, kid: &str, plaintext: &str) -> String {
     let cipher = Aes256Gcm::new((&key.0).into());
     let mut nonce = [0u8; 12];
     OsRng.fill_bytes(&mut nonce);
@@ -27,7 +28,7 @@ pub(super) fn encrypt(key: &EncryptionKey, kid: &str, plaintext: &str) -> String
     STANDARD.encode([nonce.as_slice(), &ciphertext].concat())
 }
 
-fn decrypt(key: &EncryptionKey, kid: &str, stored: &str) -> Option<String> {
+pub(crate) fn decrypt(key: &EncryptionKey, kid: &str, stored: &str) -> Option<String> {
     let bytes = STANDARD.decode(stored).ok()?;
     let (nonce, ciphertext) = bytes.split_at_checked(12)?;
     let nonce: [u8; 12] = nonce.try_into().ok()?;

@@ -127,7 +127,7 @@ pub fn backoff_delay(base: i64, attempt: i32) -> i64 {
 /// Delivers due notifications until `shutdown` says `true` (or its sender is gone).
 pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let mut targets = HashMap::new();
-    for webhook in &state.config.webhooks {
+    for webhook in &state.file_config.webhooks {
         match Target::webhook(webhook) {
             Ok(target) => {
                 targets.insert(webhook.key(), Arc::new(target));
@@ -135,7 +135,7 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
             Err(e) => tracing::error!(error = %e, "cannot make the HTTP client of a webhook"),
         }
     }
-    for client in state.clients.all() {
+    for client in state.directory().clients.all() {
         match Target::backchannel(client) {
             Some(Ok(target)) => {
                 targets.insert(backchannel_target(&client.id), Arc::new(target));

@@ -2,6 +2,7 @@
 //! a signed-in browser, `POST /api/v1/products/{product}/login-url` for a backend that builds
 //! login links itself. The handlers here only read the request and answer; [`request`] checks
 //! where a token may go, [`jwt`] signs it and builds the URL, [`error`] turns failures into HTTP.
+use std::sync::Arc;
 mod confirm;
 pub mod error;
 pub mod jwt;
@@ -40,13 +41,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/products/{product}/login-url", post(api_login_url))
 }
 
-fn find_product<'a>(state: &'a AppState, id: &str) -> Result<&'a ProductDecl, ProductError> {
-    state
-        .config
-        .products
-        .iter()
-        .find(|product| product.id == id)
-        .ok_or(ProductError::UnknownProduct)
+fn find_product(state: &AppState, id: &str) -> Result<Arc<ProductDecl>, ProductError> {
+    state.product(id).ok_or(ProductError::UnknownProduct)
 }
 
 /// `GET /sso/jwt/{product}?hub_domain=&hub_id=&return_to=` (hub) or `?hub_domain=&redirect_to=`
@@ -80,7 +76,7 @@ async fn browser_login(
             this_request(&uri),
         );
     }
-    let url = issue(&state, product, &destination, session.user).await?;
+    let url = issue(&state, &product, &destination, session.user).await?;
     Ok(see_other(url.as_str(), &[]))
 }
 
@@ -117,20 +113,20 @@ async fn browser_confirmed(
         )
         .await
         .map_err(ProductError::from)?;
-    let url = issue(&state, product, &destination, session.user).await?;
+    let url = issue(&state, &product, &destination, session.user).await?;
     Ok(after_form(see_other(url.as_str(), &[])))
 }
 
 /// The product and the checked destination a browser's request names.
-fn browser_request<'a>(
-    state: &'a AppState,
+fn browser_request(
+    state: &AppState,
     product: &str,
     query: Result<Query<SsoRequest>, QueryRejection>,
-) -> Result<(&'a ProductDecl, Destination), ProductError> {
+) -> Result<(Arc<ProductDecl>, Destination), ProductError> {
     let product = find_product(state, product)?;
     let Query(query) =
         query.map_err(|_| ProductError::BadRequest("the query string could not be read"))?;
-    let destination = request::destination(product, &query)?;
+    let destination = request::destination(&product, &query)?;
     Ok((product, destination))
 }
 
@@ -172,7 +168,7 @@ async fn api_login_url(
         SSO_URLS_SCOPE,
     )
     .await?;
-    let product = find_product(&state, &product)?;
+    let product = &*find_product(&state, &product)?;
     let Json(body) = body?;
     let destination = request::destination(product, &body.destination)?;
     let user = match (body.user_id, body.internal_customer) {
@@ -204,7 +200,7 @@ async fn issue(
     let user = sso_user(state, user).await?;
     let url = jwt::login_url(
         product,
-        &state.config.server.issuer,
+        &state.server.issuer,
         destination,
         &user,
         state.clock.now(),
@@ -222,7 +218,7 @@ async fn sso_user(state: &AppState, user: User) -> Result<SsoUser, StoreError> {
     };
     let organization =
         state
-            .config
+            .config()
             .hierarchy
             .organization(&entity_ids)
             .map(|(entity, attachment)| Organization {

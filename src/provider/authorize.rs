@@ -68,7 +68,7 @@ async fn start(
     let client = params
         .client_id
         .as_deref()
-        .and_then(|id| state.clients.get(id))
+        .and_then(|id| state.client(id))
         .ok_or(PageError::UnknownClient)?;
     let redirect_uri = params
         .redirect_uri
@@ -98,7 +98,7 @@ async fn start(
             error,
         ))
     };
-    let request = match check(&params, client) {
+    let request = match check(&params, &client) {
         Ok(request) => request,
         Err(error) => return respond(error),
     };

@@ -2,6 +2,7 @@
 //! (RFC 6749 section 2.3): HTTP Basic, form fields, or, for a public client, its id alone, each
 //! only by the method the client registered.
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use axum::Form;
 use axum::extract::rejection::FormRejection;
@@ -25,12 +26,12 @@ pub fn within_address_rate(state: &AppState, address: IpAddr) -> Result<(), OAut
 
 /// The client named by HTTP Basic or the form, authenticated by the method it registered, within
 /// its client's rate (`limits::ClientRates`).
-pub fn authenticate_client<'a>(
-    state: &'a AppState,
+pub fn authenticate_client(
+    state: &AppState,
     headers: &HeaderMap,
     form_id: Option<&str>,
     form_secret: Option<&str>,
-) -> Result<&'a Client, OAuthError> {
+) -> Result<Arc<Client>, OAuthError> {
     let basic = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -61,7 +62,7 @@ pub fn authenticate_client<'a>(
             (TokenAuthMethod::None, id.to_string(), None)
         }
     };
-    let client = state.clients.get(&id).ok_or(OAuthError::InvalidClient)?;
+    let client = state.client(&id).ok_or(OAuthError::InvalidClient)?;
     let authenticated = match secret {
         Some(secret) => client.secret_matches(&secret),
         None => client.is_public(),
@@ -86,12 +87,12 @@ pub struct TokenParam {
 
 /// The authenticated client and the stored key of the `token` it asks about: the request of
 /// revocation (RFC 7009 section 2.1) and introspection (RFC 7662 section 2.1).
-pub(super) fn client_and_token<'a>(
-    state: &'a AppState,
+pub(super) fn client_and_token(
+    state: &AppState,
     address: IpAddr,
     headers: &HeaderMap,
     form: Result<Form<TokenParam>, FormRejection>,
-) -> Result<(&'a Client, String), OAuthError> {
+) -> Result<(Arc<Client>, String), OAuthError> {
     within_address_rate(state, address)?;
     let Form(form) = form?;
     let client = authenticate_client(

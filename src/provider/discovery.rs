@@ -12,15 +12,15 @@ use crate::vocabulary::prompt::Prompt;
 use crate::vocabulary::response_mode::ResponseMode;
 
 pub async fn configuration(State(state): State<AppState>) -> Response {
-    let issuer = &state.config.server.issuer;
+    let issuer = &state.server.issuer;
     let mut algs: Vec<&str> = state
-        .config
+        .config()
         .signing_algs()
         .iter()
         .map(|a| a.as_str())
         .collect();
     if state
-        .config
+        .config()
         .clients
         .iter()
         .any(|c| c.id_token_alg == crate::config::Alg::HS256)

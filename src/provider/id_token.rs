@@ -56,14 +56,14 @@ pub async fn verify_id_token(
     let mut validation = Validation::new(header.alg);
     validation.validate_exp = check_expiry;
     validation.validate_aud = false;
-    validation.set_issuer(&[&state.config.server.issuer]);
+    validation.set_issuer(&[&state.server.issuer]);
     validation.set_required_spec_claims(&["iss", "sub", "aud"]);
     let (secret_key, loaded_key);
     let key = if header.alg == Algorithm::HS256 {
         // The audience names the client whose secret signed it: read it, then check with it.
         let unverified: Map<String, Value> =
             jsonwebtoken::dangerous::insecure_decode_claims(token).ok()?;
-        let client = state.clients.get(unverified.get("aud")?.as_str()?)?;
+        let client = state.client(unverified.get("aud")?.as_str()?)?;
         secret_key = DecodingKey::from_secret(client.hs256_secret.as_ref()?.expose().as_bytes());
         &secret_key
     } else {

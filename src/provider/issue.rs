@@ -92,12 +92,12 @@ pub async fn issue_for_user(
         ));
     };
     let mut claims = user_claims(
-        &state.config.hierarchy,
+        &state.config().hierarchy,
         &holder.user,
         &holder.entity_ids,
         grant.scope,
     );
-    claims.insert("iss".into(), json!(state.config.server.issuer));
+    claims.insert("iss".into(), json!(state.server.issuer));
     claims.insert("aud".into(), json!(grant.client.id));
     claims.insert("azp".into(), json!(grant.client.id));
     claims.insert("iat".into(), json!(now));

@@ -82,7 +82,7 @@ async fn logout(
     if params
         .client_id
         .as_deref()
-        .is_some_and(|id| state.clients.get(id).is_none())
+        .is_some_and(|id| state.client(id).is_none())
     {
         return Err(PageError::LogoutUnknownClient);
     }
@@ -100,7 +100,7 @@ async fn logout(
         Some(uri) => {
             let client = client_id
                 .as_deref()
-                .and_then(|id| state.clients.get(id))
+                .and_then(|id| state.client(id))
                 .ok_or(PageError::LogoutRedirectWithoutClient)?;
             if !client.has_post_logout_redirect_uri(uri) {
                 return Err(PageError::LogoutRedirectUnregistered);
@@ -138,7 +138,7 @@ async fn logout(
         Some(token) => {
             state
                 .store
-                .end_session(token, &signing_out, &state.config, state.clock.now())
+                .end_session(token, &signing_out, &state.config(), state.clock.now())
                 .await?
         }
         None => Vec::new(),
@@ -180,7 +180,7 @@ async fn upstream_logout(
     let Some(session) = upstream else {
         return Ok(None);
     };
-    let Some(connector) = state.connectors.get(&session.connection_id) else {
+    let Some(connector) = state.connector(&session.connection_id) else {
         return Ok(None);
     };
     let now = state.clock.now();
@@ -210,12 +210,12 @@ async fn upstream_logout(
 fn frontchannel_frames(state: &AppState, heard: &[String], sid: &str) -> Vec<Url> {
     heard
         .iter()
-        .filter_map(|client_id| state.clients.get(client_id)?.frontchannel_logout.as_ref())
+        .filter_map(|client_id| state.client(client_id)?.frontchannel_logout.clone())
         .filter_map(|channel| {
             let mut url = Url::parse(&channel.uri).ok()?;
             if channel.session_required {
                 url.query_pairs_mut()
-                    .append_pair("iss", &state.config.server.issuer)
+                    .append_pair("iss", &state.server.issuer)
                     .append_pair("sid", sid);
             }
             Some(url)

@@ -22,12 +22,11 @@ pub async fn logout_token(
     jti: &str,
 ) -> Result<String, OAuthError> {
     let client = state
-        .clients
-        .get(client_id)
+        .client(client_id)
         .ok_or_else(|| OAuthError::Server(format!("client {client_id} is no longer registered")))?;
     let now = state.clock.now();
     let claims = json!({
-        "iss": state.config.server.issuer,
+        "iss": state.server.issuer,
         "aud": client_id,
         "iat": now,
         "exp": now + LOGOUT_TOKEN_TTL,
@@ -36,5 +35,5 @@ pub async fn logout_token(
         "sid": sid,
         "events": { BACKCHANNEL_LOGOUT_EVENT: {} },
     });
-    sign_for_client(state, client, "logout+jwt", &claims).await
+    sign_for_client(state, &client, "logout+jwt", &claims).await
 }

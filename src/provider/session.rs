@@ -56,7 +56,7 @@ pub async fn status(
     // Only the exact origins of registered redirect URIs may read the answer; a cookie-based
     // read (no `sid`) is the only one that needs credentials.
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
-        && state.clients.has_origin(origin)
+        && state.directory().clients.has_origin(origin)
         && let Ok(value) = HeaderValue::from_str(origin)
     {
         out.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);

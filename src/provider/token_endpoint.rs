@@ -43,7 +43,7 @@ pub async fn token(
 ) -> Result<Response, OAuthError> {
     within_address_rate(&state, address)?;
     let Form(form) = form?;
-    let client = authenticate_client(
+    let client = &*authenticate_client(
         &state,
         &headers,
         form.client_id.as_deref(),

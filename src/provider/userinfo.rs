@@ -46,7 +46,7 @@ pub async fn claims_for_access_token(
         .await?
         .ok_or(BearerError::InvalidToken)?;
     Ok(user_claims(
-        &state.config.hierarchy,
+        &state.config().hierarchy,
         &grant.user,
         &grant.entity_ids,
         &grant.scope,

@@ -70,7 +70,11 @@ async fn generate(
     )
     .await?;
     let Json(request) = body?;
-    let data = target::read(&request.target_url, &state.clients, &state.config.products)?;
+    let data = target::read(
+        &request.target_url,
+        &state.directory().clients,
+        &state.config().products,
+    )?;
     let token = crypto::random_token();
     let now = state.clock.now();
     state
@@ -83,7 +87,7 @@ async fn generate(
         )
         .await?;
     tracing::info!(credential = %credential.username, "session URL issued");
-    let url = format!("{}/surl/{token}", state.config.server.issuer);
+    let url = format!("{}/surl/{token}", state.server.issuer);
     Ok(Json(json!({"Url": url, "ResultMessage": "OK"})).into_response())
 }
 
@@ -147,7 +151,7 @@ async fn open(
             &crypto::sha256_hex(&token),
             &format!("u-{}", crypto::random_token()),
             new_session(&state, &headers, client, None),
-            &state.config,
+            &state.config(),
         )
         .await;
     if let Err(StoreError::UserDisabled) = &opened {

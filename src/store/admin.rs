@@ -28,7 +28,7 @@ pub const MANAGED_BY_CONFIG: &str = "config";
 pub const MANAGED_BY_API: &str = "api";
 
 /// The outcome of a change an operator asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Change<T> {
     Done(T),
     NotFound,
@@ -38,6 +38,10 @@ pub enum Change<T> {
     Stale,
     /// An object with that name exists already.
     Exists,
+    /// The change breaks a rule of the config file; the problems name the fields.
+    Invalid(Vec<crate::config::Problem>),
+    /// Other objects depend on the one to change; what says which.
+    InUse(String),
 }
 
 /// A user as an operator sees it.

@@ -13,12 +13,15 @@ use super::{Store, StoreError};
 pub enum Kept {
     /// API credentials verified in the last minute (`api_auth::VerifiedCache`).
     ApiCredentials,
+    /// Run-time clients, entities, connections and products (`AppState::directory`).
+    Declarations,
 }
 
 impl Kept {
     fn name(self) -> &'static str {
         match self {
             Kept::ApiCredentials => "api_credentials",
+            Kept::Declarations => "declarations",
         }
     }
 }

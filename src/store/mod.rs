@@ -6,6 +6,7 @@ mod audit;
 mod batch;
 mod changes;
 mod consents;
+mod declarations;
 mod grants;
 mod logout;
 mod notification;
@@ -44,6 +45,7 @@ pub use admin::{
 };
 pub use audit::{Actor, AuditEvent, AuditFilter, AuditRecord, Initiator};
 pub use changes::Kept;
+pub use declarations::{DeclarationChange, DeclarationChanged, StoredDeclaration};
 pub use grants::{
     CodeUse, GrantHolder, GrantTokens, NewAccessToken, NewCode, NewRefreshToken, RefreshUse,
     SpentGrant, UserinfoGrant,

@@ -21,7 +21,8 @@ use crate::{crypto, password};
 
 impl Store {
     /// Upserts every declared entity, user, client and API credential and removes declared objects
-    /// that left the config, in one transaction. Users created at run time are left alone.
+    /// that left the config, in one transaction. Users created at run time are left alone;
+    /// `config` holds the run-time entities and clients too (`Config::with_run_time`).
     pub async fn apply_config(&self, config: &Config, now: i64) -> Result<(), StoreError> {
         let existing_users: HashMap<String, user::Model> = user::Entity::find()
             .filter(user::Column::Source.eq(UserSource::CONFIG))
@@ -37,14 +38,11 @@ impl Store {
             .into_iter()
             .map(|c| (c.username, c.password_hash))
             .collect();
-        let entities = entity_rows(config);
         let (users, attachments) = user_rows(config, &existing_users, now).await?;
-        let clients = config.clients.iter().map(client_row).collect();
         let credentials = credential_rows(config, &existing_credentials).await?;
 
         let txn = self.writer.begin().await?;
-        reconcile::<entity::Entity>(&txn, entities, entity::Entity::find(), |e| e.id.clone())
-            .await?;
+        reconcile_declared(&txn, config).await?;
         reconcile::<user::Entity>(
             &txn,
             users,
@@ -63,10 +61,6 @@ impl Store {
             user_entity::Entity::find().filter(user_entity::Column::UserId.is_in(config_user_ids)),
             |a| format!("{}\n{}", a.user_id, a.entity_id),
         )
-        .await?;
-        reconcile::<client::Entity>(&txn, clients, client::Entity::find(), |c| {
-            c.client_id.clone()
-        })
         .await?;
         // A username the file declares is the file's: one made at run time gives way to it (the
         // admin API refuses to make one with a declared name; this is one declared after).
@@ -101,6 +95,23 @@ impl Store {
         txn.commit().await?;
         Ok(())
     }
+}
+
+/// Makes the entity and client rows those `config` declares (the file's and run-time ones):
+/// users' attachments and clients' consents and tokens refer to them.
+pub(super) async fn reconcile_declared(
+    txn: &DatabaseTransaction,
+    config: &Config,
+) -> Result<(), DbErr> {
+    reconcile::<entity::Entity>(txn, entity_rows(config), entity::Entity::find(), |e| {
+        e.id.clone()
+    })
+    .await?;
+    let clients = config.clients.iter().map(client_row).collect();
+    reconcile::<client::Entity>(txn, clients, client::Entity::find(), |c| {
+        c.client_id.clone()
+    })
+    .await
 }
 
 /// The declared entities, parents before children (for the foreign key).

@@ -153,6 +153,28 @@ pub mod change_counter {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+pub mod declaration {
+    use sea_orm::entity::prelude::*;
+
+    /// A client, entity, connection or product made through the admin API (`store::declarations`).
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "declarations")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub kind: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// The declaration as JSON, or `base64(nonce ‖ AES-256-GCM ciphertext)` of it.
+        pub body: String,
+        pub version: i64,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 pub mod signing_key {
     use sea_orm::entity::prelude::*;
 

@@ -86,6 +86,7 @@ mod tests {
                 rule("division", "West", "e-west"),
             ],
             domains: Vec::new(),
+            enabled: true,
             protocol: ConnectionProtocol::Oidc(OidcConnectionDecl {
                 issuer: "https://idp.acme.test".into(),
                 client_id: "idbridge".into(),

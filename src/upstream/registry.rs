@@ -9,28 +9,56 @@ use crate::config::{Config, ConnectionProtocol};
 /// The connectors of this deployment; local accounts when no connection claims a login hint.
 pub struct Connectors {
     local: Arc<LocalAccounts>,
-    /// The configured connections, in config order (the login page lists them so).
+    /// The configured connections, in config order (the login page lists them so), disabled ones
+    /// included: their domains stay theirs, so no other provider may assert those addresses.
     upstream: Vec<Arc<dyn Connector>>,
-    /// Every connector by id, local accounts included.
+    /// Every enabled connector by id, local accounts included.
     by_id: BTreeMap<String, Arc<dyn Connector>>,
+    /// What SAML responses may cost, over all SAML connections.
+    saml_limits: Arc<SamlLimits>,
 }
 
 impl Connectors {
     /// The connectors `config` declares.
     pub fn from_config(config: &Config) -> Result<Connectors, UpstreamError> {
+        Connectors::carrying_over(config, None, |_| false)
+    }
+
+    /// The connectors `config` declares, taking over from `previous` its limits and the
+    /// connectors of the connections `unchanged` names (with what they fetched of their
+    /// provider).
+    pub fn carrying_over(
+        config: &Config,
+        previous: Option<&Connectors>,
+        unchanged: impl Fn(&str) -> bool,
+    ) -> Result<Connectors, UpstreamError> {
+        let saml_limits = previous.map_or_else(
+            || {
+                Arc::new(SamlLimits::new(
+                    config.server.saml_posts_per_minute_per_address,
+                ))
+            },
+            |previous| previous.saml_limits.clone(),
+        );
+        let kept = |id: &str| {
+            previous
+                .filter(|_| unchanged(id))
+                .and_then(|previous| previous.upstream.iter().find(|c| c.id() == id).cloned())
+        };
         let mut upstream: Vec<Arc<dyn Connector>> = Vec::new();
-        // What SAML responses may cost, over all SAML connections.
-        let saml_limits = Arc::new(SamlLimits::new(
-            config.server.saml_posts_per_minute_per_address,
-        ));
+        let mut disabled = Vec::new();
         for connection in &config.connections {
-            let connector: Arc<dyn Connector> = match &connection.protocol {
-                ConnectionProtocol::Oidc(settings) => Arc::new(OidcConnector::new(
+            if !connection.enabled {
+                disabled.push(connection.id.as_str());
+            }
+            let connector: Arc<dyn Connector> = match (kept(&connection.id), &connection.protocol) {
+                (Some(connector), _) => connector,
+                (None, ConnectionProtocol::Oidc(settings)) => Arc::new(OidcConnector::new(
                     connection.clone(),
                     settings.clone(),
                     &config.server.issuer,
                 )?),
-                ConnectionProtocol::Saml(settings) => Arc::new(SamlConnector::new(
+                (None, ConnectionProtocol::Saml(settings)) => Arc::new(SamlConnector::new(
                     connection.clone(),
                     settings.clone(),
                     &config.server.issuer,
@@ -39,7 +67,12 @@ impl Connectors {
             };
             upstream.push(connector);
         }
-        Ok(Connectors::new(upstream))
+        let mut connectors = Connectors::new(upstream);
+        connectors.saml_limits = saml_limits;
+        for id in disabled {
+            connectors.by_id.remove(id);
+        }
+        Ok(connectors)
     }
 
     fn new(upstream: Vec<Arc<dyn Connector>>) -> Connectors {
@@ -53,7 +86,13 @@ impl Connectors {
             local,
             upstream,
             by_id,
+            saml_limits: Arc::new(SamlLimits::new(0)),
         }
+    }
+
+    /// Whether the connector `id` takes logins.
+    fn enabled(&self, id: &str) -> bool {
+        self.by_id.contains_key(id)
     }
 
     /// The connector `id`.
@@ -74,14 +113,13 @@ impl Connectors {
             .map(|(_, domain)| domain.to_ascii_lowercase());
         domain
             .and_then(|domain| {
-                self.upstream.iter().find(|connector| {
+                self.upstream().find(|connector| {
                     connector
                         .domains()
                         .iter()
                         .any(|d| d.eq_ignore_ascii_case(&domain))
                 })
             })
-            .map(|connector| connector.as_ref())
             .unwrap_or(self.local.as_ref())
     }
 
@@ -133,9 +171,17 @@ impl Connectors {
         failed
     }
 
-    /// The upstream connectors, for the login page to offer.
+    /// The enabled upstream connectors, for the login page to offer.
     pub fn upstream(&self) -> impl Iterator<Item = &dyn Connector> {
-        self.upstream.iter().map(|connector| connector.as_ref())
+        self.upstream
+            .iter()
+            .filter(|connector| self.enabled(connector.id()))
+            .map(|connector| connector.as_ref())
+    }
+
+    /// Reads again what the connector `id` fetches of its provider.
+    pub async fn fetch_metadata_of(&self, id: &str) -> Option<Result<(), UpstreamError>> {
+        Some(self.by_id.get(id)?.refresh().await)
     }
 }
 

@@ -112,7 +112,7 @@ pub async fn show(
     let page = AccountPage {
         csrf,
         profile: profile_facts(&user.profile),
-        attached_to: state.config.hierarchy.attachments(&entity_ids),
+        attached_to: state.config().hierarchy.attachments(&entity_ids),
         user_id: user.id,
         name: user.name,
         email: user.email,
@@ -183,7 +183,7 @@ pub async fn end_session(
     };
     state
         .store
-        .end_session_of(&session.user.id, &fields.session, &by, &state.config, now)
+        .end_session_of(&session.user.id, &fields.session, &by, &state.config(), now)
         .await?;
     back_to_account()
 }

@@ -84,6 +84,7 @@ pub async fn show(
         },
         notice: (flash == Some(Flash::SignedOut)).then_some("You are signed out."),
         connections: state
+            .directory()
             .connectors
             .upstream()
             .map(|connector| {
@@ -141,7 +142,8 @@ pub async fn submit(
     }
     // Home-realm discovery: people of an organisation with its own identity provider sign in
     // there, whatever they typed as a password.
-    let connector = state.connectors.for_login_hint(Some(email));
+    let directory = state.directory();
+    let connector = directory.connectors.for_login_hint(Some(email));
     if !connector.domains().is_empty() {
         let start = connector.entry(&LoginRequest {
             continuation: &continuation,
@@ -163,7 +165,7 @@ pub async fn submit(
         client,
         now: state.clock.now(),
     };
-    let local = state.connectors.local();
+    let local = directory.connectors.local();
     match super::upstream::sign_in(&state, &headers, client, local, &answer, &continuation).await {
         Ok(signed_in) => Ok(after_form(signed_in)),
         Err(PageError::Upstream(UpstreamError::InvalidCredentials)) => Ok(back(Flash::Credentials)),

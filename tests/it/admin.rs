@@ -1120,6 +1120,7 @@ async fn the_openapi_document_matches_the_routes() {
         for method in item.as_object().unwrap().keys() {
             operations.push(format!("{} {path}", method.to_uppercase()));
             let concrete = path
+                .replace("{kind}", "clients")
                 .replace("{id}", "u-alice")
                 .replace("{sid}", "s")
                 .replace("{client_id}", "c")
@@ -1143,20 +1144,23 @@ async fn the_openapi_document_matches_the_routes() {
             "DELETE /admin/v1/users/{id}",
             "DELETE /admin/v1/users/{id}/consents/{client_id}",
             "DELETE /admin/v1/users/{id}/sessions/{sid}",
+            "DELETE /admin/v1/{kind}/{id}",
             "GET /admin/v1/api_credentials",
             "GET /admin/v1/audit",
-            "GET /admin/v1/clients",
-            "GET /admin/v1/clients/{client_id}",
-            "GET /admin/v1/connections",
-            "GET /admin/v1/entities",
-            "GET /admin/v1/products",
             "GET /admin/v1/users",
             "GET /admin/v1/users/{id}",
             "GET /admin/v1/users/{id}/consents",
             "GET /admin/v1/users/{id}/sessions",
+            "GET /admin/v1/{kind}",
+            "GET /admin/v1/{kind}/{id}",
             "PATCH /admin/v1/users/{id}",
             "POST /admin/v1/api_credentials",
+            "POST /admin/v1/clients/{id}/secret",
+            "POST /admin/v1/connections/{id}/refresh",
+            "POST /admin/v1/products/{id}/secrets",
             "POST /admin/v1/users/{id}/revoke",
+            "POST /admin/v1/{kind}",
+            "PUT /admin/v1/{kind}/{id}",
         ]
     );
     assert_eq!(

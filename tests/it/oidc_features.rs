@@ -234,7 +234,7 @@ async fn session_tracker_answers_registered_origins_only(backend: Backend) {
                 actor: idbridge::store::Actor::Person,
                 client_addr: None,
             },
-            &server.state.config,
+            &server.state.config(),
             now,
         )
         .await

@@ -60,6 +60,7 @@ impl IdpKey {
             entity: Some("e-mer-1".into()),
             entity_rules: Vec::new(),
             domains: vec!["acme.test".into()],
+            enabled: true,
             protocol: ConnectionProtocol::Saml(settings.clone()),
         };
         let limits = std::sync::Arc::new(idbridge::upstream::SamlLimits::new(120));

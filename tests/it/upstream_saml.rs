@@ -1165,6 +1165,7 @@ idp_metadata_url = "{other_url}"
     let failed: Vec<String> = setup
         .server
         .state
+        .directory()
         .connectors
         .fetch_metadata()
         .await

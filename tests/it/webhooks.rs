@@ -447,7 +447,7 @@ async fn profiles_are_announced_with_their_change(backend: Backend) {
     let db = TestDb::new(backend).await;
     let receiver = Receiver::start(&[], Answer::Accept).await;
     let server = start(&db, &webhook_config(&receiver.url, ALL_EVENTS, "")).await;
-    let (store, config) = (&server.state.store, &server.state.config);
+    let (store, config) = (&server.state.store, &*server.state.config());
     let now = server.clock.now();
 
     accept_upstream_profile(
@@ -564,7 +564,7 @@ async fn only_subscribed_events_are_written(backend: Backend) {
         .login(&server.client(), ALICE_EMAIL, ALICE_PASSWORD)
         .await;
     assert_continues(&response);
-    let (store, config) = (&server.state.store, &server.state.config);
+    let (store, config) = (&server.state.store, &*server.state.config());
     accept_upstream_profile(
         store,
         &upstream_profile("s-1", "Carol", "e-mer-1"),
@@ -660,7 +660,7 @@ async fn an_interrupted_last_attempt_is_made_once_more(backend: Backend) {
         &webhook_config(&receiver.url, ALL_EVENTS, "max_attempts = 2"),
     )
     .await;
-    let (store, config) = (&server.state.store, &server.state.config);
+    let (store, config) = (&server.state.store, &*server.state.config());
     let user = store.find_user("u-alice").await.unwrap().unwrap();
     // Two rows, written not yet due, then made to look like rows whose process stopped during
     // attempt 2 of 2, and during the one attempt more that such a row gets.

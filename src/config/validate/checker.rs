@@ -8,9 +8,9 @@ use crate::config::{EnvLookup, PasswordDecl, Problem, Secret};
 /// the output size of SHA-256 (RFC 2104 section 3; RFC 7518 section 3.2 requires it for HS256).
 const MIN_HMAC_SECRET_LEN: usize = 32;
 
-pub(super) struct Checker<'a> {
-    pub(super) env: EnvLookup<'a>,
-    pub(super) problems: Vec<Problem>,
+pub(in crate::config) struct Checker<'a> {
+    pub(in crate::config) env: EnvLookup<'a>,
+    pub(in crate::config) problems: Vec<Problem>,
 }
 
 impl Checker<'_> {

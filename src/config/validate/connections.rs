@@ -126,6 +126,7 @@ pub(super) fn check_connections(
                 entity_rules,
                 domains,
                 protocol,
+                enabled: connection.enabled.unwrap_or(true),
             });
         }
     }

@@ -44,7 +44,7 @@ pub(super) fn first_line(message: &str) -> String {
 }
 
 /// `clients[1].redirect_uris[0]`, the same notation serde_path_to_error uses.
-pub(super) fn key_path(path: &serde_ignored::Path) -> String {
+pub(in crate::config) fn key_path(path: &serde_ignored::Path) -> String {
     use serde_ignored::Path as P;
     match path {
         P::Root => String::new(),

@@ -74,7 +74,7 @@ async fn end_sessions(
             connector.id(),
             ended.subject.as_deref(),
             ended.session_index.as_deref(),
-            &state.config,
+            &state.config(),
             now,
         )
         .await?
@@ -137,7 +137,7 @@ async fn logged_out(
     Path(path): Path<(String, String)>,
     brought: Brought,
 ) -> Result<Response, PageError> {
-    let connector = connector(&state, &path, is_upstream)?;
+    let connector = &*connector(&state, &path, is_upstream)?;
     let answer = brought.answer(client, state.clock.now());
     end_logout(&state, connector, &answer).await
 }
@@ -179,7 +179,7 @@ async fn provider_logout(
     Path(path): Path<(String, String)>,
     brought: Brought,
 ) -> Result<Response, PageError> {
-    let connector = connector(&state, &path, is_upstream)?;
+    let connector = &*connector(&state, &path, is_upstream)?;
     let front = connector.front_channel().ok_or(PageError::NotFound)?;
     let now = state.clock.now();
     let answer = brought.answer(client, now);
@@ -222,7 +222,7 @@ async fn end_told_sessions(
     Path(path): Path<(String, String)>,
     form: Result<Form<BackChannelForm>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let connector = connector(&state, &path, is_upstream)?;
+    let connector = &*connector(&state, &path, is_upstream)?;
     let Form(form) = form?;
     let now = state.clock.now();
     let ended = connector

@@ -15,6 +15,7 @@
 //! (`web::login`), which signs in with [`sign_in`]. The connectors themselves are in `upstream`.
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Form, Path, Query, State};
 use axum::http::HeaderMap;
@@ -69,15 +70,13 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The connector `connection` of `kind`, if its answers come back as `wanted` says.
-fn connector<'a>(
-    state: &'a AppState,
+fn connector(
+    state: &AppState,
     (kind, connection): &(String, String),
     wanted: impl Fn(AnswerRoute) -> bool,
-) -> Result<&'a dyn Connector, PageError> {
+) -> Result<Arc<dyn Connector>, PageError> {
     state
-        .connectors
-        .get(connection)
-        .map(|connector| connector.as_ref())
+        .connector(connection)
         .filter(|connector| connector.kind() == kind && wanted(connector.answer_route()))
         .ok_or(PageError::NotFound)
 }
@@ -133,7 +132,7 @@ async fn login(
     headers: HeaderMap,
     Query(query): Query<LoginQuery>,
 ) -> Result<Response, PageError> {
-    let connector = connector(&state, &path, is_upstream)?;
+    let connector = &*connector(&state, &path, is_upstream)?;
     state.admit_pending(client).await?;
     let return_to = local_path(query.return_to.as_deref());
     let continuation = Continuation::from_return_to(return_to.clone());
@@ -173,7 +172,7 @@ async fn callback(
     headers: HeaderMap,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
-    let connector = connector(&state, &path, |route| route == AnswerRoute::Callback)?;
+    let connector = &*connector(&state, &path, |route| route == AnswerRoute::Callback)?;
     let now = state.clock.now();
     connector.count_sender(client)?;
     let answer = Answer {
@@ -206,7 +205,7 @@ async fn acs(
     Path(path): Path<(String, String)>,
     form: Result<Form<HashMap<String, String>>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, PageError> {
-    let connector = connector(&state, &path, is_cross_site)?;
+    let connector = &*connector(&state, &path, is_cross_site)?;
     let now = state.clock.now();
     connector.count_sender(client)?;
     let Form(params) = form?;
@@ -274,7 +273,7 @@ async fn acs(
                 pending_id,
                 expires_at: now + RESUME_TTL,
             },
-            &state.config,
+            &state.config(),
             now,
         )
         .await?;
@@ -308,7 +307,7 @@ async fn resume(
     headers: HeaderMap,
     Query(query): Query<ResumeQuery>,
 ) -> Result<Response, PageError> {
-    let connector = connector(&state, &path, is_cross_site)?;
+    let connector = &*connector(&state, &path, is_cross_site)?;
     let login = take_login(&state, connector, query.token.as_deref(), true).await?;
     if !login.sent.browser_hash.is_empty() {
         check_browser(&state, &headers, &login)?;
@@ -388,7 +387,7 @@ async fn start_session(
             admit_email(state, connector, &profile.email).await?;
             state
                 .store
-                .sign_in_upstream(&profile, &new_user_id(), browser, &state.config)
+                .sign_in_upstream(&profile, &new_user_id(), browser, &state.config())
                 .await
                 .map_err(PageError::from)
         }
@@ -414,7 +413,7 @@ async fn known_user(
     let login = Notification::user_login(&user, connector.id());
     let token = state
         .store
-        .create_session(&login, browser, &state.config)
+        .create_session(&login, browser, &state.config())
         .await?;
     Ok((user, token))
 }
@@ -540,7 +539,7 @@ async fn admit_email(
     connector: &dyn Connector,
     email: &str,
 ) -> Result<(), PageError> {
-    state.connectors.check_email(connector, email)?;
+    state.directory().connectors.check_email(connector, email)?;
     if !connector.domains().is_empty() {
         return Ok(());
     }

@@ -19,6 +19,8 @@ const DEFAULT_MAX_RESPONSE_BYTES: usize = 256 * 1024;
 #[derive(Debug, Deserialize)]
 pub(super) struct FileSamlConnection {
     idp_metadata: Option<String>,
+    /// The IdP's metadata document itself, for declarations made through the admin API.
+    idp_metadata_xml: Option<String>,
     idp_metadata_url: Option<String>,
     idp_entity_id: Option<String>,
     idp_sso_url: Option<String>,
@@ -47,13 +49,14 @@ pub(super) fn check(
         || settings.idp_certificate.is_some();
     let sources = [
         settings.idp_metadata.is_some(),
+        settings.idp_metadata_xml.is_some(),
         settings.idp_metadata_url.is_some(),
         inline,
     ];
     let idp = if sources.iter().filter(|given| **given).count() > 1 {
         check.problem(
             path,
-            "give one of idp_metadata, idp_metadata_url, or idp_entity_id + idp_sso_url + idp_certificate",
+            "give one of idp_metadata, idp_metadata_xml, idp_metadata_url, or idp_entity_id + idp_sso_url + idp_certificate",
         );
         None
     } else if let Some(url) = &settings.idp_metadata_url {
@@ -65,7 +68,17 @@ pub(super) fn check(
             }
         }
     } else if let Some(file) = &settings.idp_metadata {
-        from_metadata(check, path, &base_dir.join(file)).map(IdpSource::Declared)
+        let key = format!("{path}.idp_metadata");
+        let file = base_dir.join(file);
+        match std::fs::read_to_string(&file) {
+            Ok(text) => from_metadata(check, &key, &text).map(IdpSource::Declared),
+            Err(error) => {
+                check.problem(key, format!("cannot read {}: {error}", file.display()));
+                None
+            }
+        }
+    } else if let Some(text) = &settings.idp_metadata_xml {
+        from_metadata(check, &format!("{path}.idp_metadata_xml"), text).map(IdpSource::Declared)
     } else {
         from_inline(check, path, &settings).map(IdpSource::Declared)
     };
@@ -209,20 +222,12 @@ fn from_inline(
     })
 }
 
-fn from_metadata(check: &mut Checker, path: &str, file: &Path) -> Option<IdpDescriptor> {
-    let key = format!("{path}.idp_metadata");
-    let text = match std::fs::read_to_string(file) {
-        Ok(text) => text,
-        Err(error) => {
-            check.problem(key, format!("cannot read {}: {error}", file.display()));
-            return None;
-        }
-    };
-    match IdpDescriptor::from_metadata(&text) {
+fn from_metadata(check: &mut Checker, key: &str, text: &str) -> Option<IdpDescriptor> {
+    match IdpDescriptor::from_metadata(text) {
         Ok(idp) => Some(idp),
         Err(lacks) => {
             for message in lacks {
-                check.problem(key.clone(), message);
+                check.problem(key, message);
             }
             None
         }

@@ -1,0 +1,98 @@
+//! The clients, entities, connections and products in force: the config file's and the run-time
+//! ones (`store::declarations`) together, swapped as a whole when a run-time declaration
+//! changes, in this process at once and in every other within `CHANGES_POLL`.
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::clients::Clients;
+use crate::config::{Config, Kind, Problem, ProductDecl};
+use crate::store::StoredDeclaration;
+use crate::upstream::{Connectors, UpstreamError};
+
+pub struct Directory {
+    /// The whole config: the file's settings, its declarations and the run-time ones.
+    pub config: Arc<Config>,
+    pub clients: Clients,
+    pub connectors: Arc<Connectors>,
+    /// The products by id, shared so that a request keeps its product while the directory is
+    /// replaced.
+    pub products: HashMap<String, Arc<ProductDecl>>,
+    /// The stored version of each run-time connection: a connector whose declaration kept its
+    /// version is carried over to the next directory, with what it fetched of its provider.
+    connection_versions: HashMap<String, i64>,
+    /// The connections whose connectors are new in this directory.
+    fresh: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryError {
+    #[error(
+        "the run-time declarations (made through the admin API) do not fit the config file: {}",
+        problems.iter().map(Problem::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    Invalid { problems: Vec<Problem> },
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+}
+
+impl Directory {
+    /// The directory of the file's config `base` with the run-time declarations `stored`, taking
+    /// over the unchanged connectors of `previous`. New connectors have fetched nothing yet:
+    /// see [`Directory::fetch_fresh_metadata`].
+    pub fn build(
+        base: &Config,
+        stored: &[StoredDeclaration],
+        previous: Option<&Directory>,
+    ) -> Result<Directory, DirectoryError> {
+        let declarations: Vec<_> = stored.iter().map(|s| s.declaration.clone()).collect();
+        let config = base
+            .with_run_time(&declarations)
+            .map_err(|problems| DirectoryError::Invalid { problems })?;
+        let connection_versions: HashMap<String, i64> = stored
+            .iter()
+            .filter(|s| s.declaration.kind == Kind::Connection)
+            .map(|s| (s.declaration.id.clone(), s.version))
+            .collect();
+        let unchanged = |id: &str| match (
+            connection_versions.get(id),
+            previous.map(|p| p.connection_versions.get(id)),
+        ) {
+            // The file's connections change only with a restart.
+            (None, Some(None)) => true,
+            (Some(now), Some(Some(before))) => now == before,
+            _ => false,
+        };
+        let connectors =
+            Connectors::carrying_over(&config, previous.map(|p| p.connectors.as_ref()), unchanged)?;
+        let fresh = config
+            .connections
+            .iter()
+            .filter(|c| previous.is_none() || !unchanged(&c.id))
+            .map(|c| c.id.clone())
+            .collect();
+        Ok(Directory {
+            fresh,
+            products: config
+                .products
+                .iter()
+                .map(|product| (product.id.clone(), Arc::new(product.clone())))
+                .collect(),
+            clients: Clients::new(&config.clients),
+            connectors: Arc::new(connectors),
+            config: Arc::new(config),
+            connection_versions,
+        })
+    }
+
+    /// Fetches what the connectors new in this directory read of their providers (SAML metadata
+    /// from a URL); the errors, one per connector that failed.
+    pub async fn fetch_fresh_metadata(&self) -> Vec<UpstreamError> {
+        let mut failed = Vec::new();
+        for id in &self.fresh {
+            if let Some(Err(error)) = self.connectors.fetch_metadata_of(id).await {
+                failed.push(error);
+            }
+        }
+        failed
+    }
+}
