@@ -38,6 +38,9 @@ pub struct Shared {
     pub file_config: Arc<Config>,
     /// The clients, entities, connections (ways to sign in) and products in force.
     directory: RwLock<Arc<Directory>>,
+    /// Held while the directory is rebuilt: one rebuild at a time, each reading the database
+    /// after the one before put its directory in force, so an older one never wins.
+    rebuilding: tokio::sync::Mutex<()>,
     pub store: Store,
     pub clock: Clock,
     pub keys: Arc<KeyRing>,
@@ -150,6 +153,7 @@ impl AppState {
     /// Builds the directory again from the run-time declarations in the database, carrying
     /// over what did not change, and puts it in force.
     pub async fn reload_directory(&self) -> Result<(), StartError> {
+        let _one_at_a_time = self.rebuilding.lock().await;
         let key = self.file_config.keys.encryption_key.as_ref();
         let stored = self.store.run_time_declarations(key).await?;
         let previous = self.directory();
@@ -199,6 +203,7 @@ impl AppState {
         Ok(AppState(Arc::new(Shared {
             server: config.server.clone(),
             directory: RwLock::new(Arc::new(directory)),
+            rebuilding: tokio::sync::Mutex::new(()),
             keys: Arc::new(keys),
             file_config: Arc::new(config),
             store,

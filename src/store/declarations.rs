@@ -110,7 +110,9 @@ impl Store {
         }
         let txn = self.writer.begin().await?;
         count_change(&txn, Kept::Declarations).await?;
-        let mut all = read_all(&txn, key).await?;
+        let all = read_all(&txn, key).await?;
+        // What a delete takes: the declaration, and for an entity its run-time subtree.
+        let mut going = vec![id.clone()];
         let position = all
             .iter()
             .position(|s| s.declaration.kind == kind && s.declaration.id == id);
@@ -172,9 +174,7 @@ impl Store {
                             )));
                         }
                     }
-                    all.retain(|s| {
-                        s.declaration.kind != Kind::Entity || !subtree.contains(&s.declaration.id)
-                    });
+                    going = subtree;
                 }
                 ("delete", None)
             }
@@ -184,7 +184,7 @@ impl Store {
         match (&after, position) {
             (Some(after), Some(i)) => declarations[i] = after.clone(),
             (Some(after), None) => declarations.push(after.clone()),
-            (None, _) => declarations.retain(|d| !(d.kind == kind && d.id == id)),
+            (None, _) => declarations.retain(|d| !(d.kind == kind && going.contains(&d.id))),
         }
         let config = match base.with_run_time(&declarations) {
             Ok(config) => config,
@@ -193,19 +193,8 @@ impl Store {
         let stored = match &after {
             Some(after) => Some(write(&txn, after, before.as_ref(), key, now).await?),
             None => {
-                let removed: Vec<(Kind, String)> = all
-                    .iter()
-                    .map(|s| &s.declaration)
-                    .filter(|d| {
-                        !declarations
-                            .iter()
-                            .any(|kept| kept.kind == d.kind && kept.id == d.id)
-                    })
-                    .map(|d| (d.kind, d.id.clone()))
-                    .chain([(kind, id.clone())])
-                    .collect();
-                for (kind, id) in removed {
-                    declaration::Entity::delete_by_id((kind.section().to_string(), id))
+                for id in &going {
+                    declaration::Entity::delete_by_id((kind.section().to_string(), id.clone()))
                         .exec(&txn)
                         .await?;
                 }

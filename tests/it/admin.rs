@@ -28,8 +28,8 @@ crate::backend_tests!(
     what_the_file_declares_is_shown_without_secrets,
 );
 
-const BIN: &str = env!("CARGO_BIN_EXE_idbridge");
-const OPS_SECRET: &str = "ops secret 0123456789abcdefghij";
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_idbridge");
+pub(crate) const OPS_SECRET: &str = "ops secret 0123456789abcdefghij";
 
 /// `ops` may read and change (and ask for session URLs); `auditor` only read; `backend` (of [`SESSION_URLS_CONFIG`]) has no
 /// admin scope.
@@ -45,17 +45,17 @@ password = "env:OPS_SECRET"
 scopes = ["admin:read"]
 "#;
 
-async fn start(backend: Backend) -> (TestDb, TestServer) {
+pub(crate) async fn start(backend: Backend) -> (TestDb, TestServer) {
     let db = TestDb::new(backend).await;
     let server = start_on(&db).await;
     (db, server)
 }
 
-fn config() -> String {
+pub(crate) fn config() -> String {
     format!("{BASE_CONFIG}{PROVIDER_CONFIG}{SESSION_URLS_CONFIG}{ADMIN_CONFIG}")
 }
 
-fn env() -> Vec<(&'static str, &'static str)> {
+pub(crate) fn env() -> Vec<(&'static str, &'static str)> {
     let mut env = session_url_env();
     env.extend([("OPS_SECRET", OPS_SECRET), ("RP_SECRET", RP_SECRET)]);
     env
@@ -69,26 +69,26 @@ async fn start_on(db: &TestDb) -> TestServer {
 
 /// An admin API request as `who` (username and password), with a JSON body if given; the
 /// status, the `ETag` and the JSON answer (`Null` when there is none).
-struct Call<'a> {
-    server: &'a TestServer,
-    who: Option<(&'a str, &'a str)>,
+pub(crate) struct Call<'a> {
+    pub server: &'a TestServer,
+    pub who: Option<(&'a str, &'a str)>,
 }
 
-fn ops(server: &TestServer) -> Call<'_> {
+pub(crate) fn ops(server: &TestServer) -> Call<'_> {
     Call {
         server,
         who: Some(("ops", OPS_SECRET)),
     }
 }
 
-struct Answer {
-    status: StatusCode,
-    etag: Option<String>,
-    json: Value,
+pub(crate) struct Answer {
+    pub status: StatusCode,
+    pub etag: Option<String>,
+    pub json: Value,
 }
 
 impl Call<'_> {
-    async fn send(
+    pub(crate) async fn send(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -119,20 +119,20 @@ impl Call<'_> {
         }
     }
 
-    async fn get(&self, path: &str) -> Answer {
+    pub(crate) async fn get(&self, path: &str) -> Answer {
         self.send(reqwest::Method::GET, path, None, None).await
     }
 
-    async fn patch(&self, path: &str, body: Value, if_match: Option<&str>) -> Answer {
+    pub(crate) async fn patch(&self, path: &str, body: Value, if_match: Option<&str>) -> Answer {
         self.send(reqwest::Method::PATCH, path, Some(body), if_match)
             .await
     }
 
-    async fn post(&self, path: &str, body: Option<Value>) -> Answer {
+    pub(crate) async fn post(&self, path: &str, body: Option<Value>) -> Answer {
         self.send(reqwest::Method::POST, path, body, None).await
     }
 
-    async fn delete(&self, path: &str) -> Answer {
+    pub(crate) async fn delete(&self, path: &str) -> Answer {
         self.send(reqwest::Method::DELETE, path, None, None).await
     }
 }

@@ -7,6 +7,7 @@
 mod support;
 
 mod admin;
+mod admin_declared;
 mod browser;
 mod cli;
 mod config;

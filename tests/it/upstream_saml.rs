@@ -169,18 +169,18 @@ impl Outstanding {
 }
 
 /// Follows a browser to the IdP and reads the AuthnRequest it carries.
-async fn to_idp(server: &TestServer, http: &Client, url: &str) -> Outstanding {
+pub(crate) async fn to_idp(base: &str, http: &Client, url: &str) -> Outstanding {
     let mut next = url.to_string();
     loop {
         let response = http.get(&next).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "GET {next}");
-        let location = Url::parse(&server.base)
+        let location = Url::parse(base)
             .unwrap()
             .join(&location(&response).unwrap())
             .unwrap();
         if location.as_str().starts_with(IDP_SSO) {
             let outstanding = Outstanding::read(&location);
-            assert_eq!(outstanding.acs_url, server.url("/saml/acme/acs"));
+            assert_eq!(outstanding.acs_url, format!("{base}/saml/acme/acs"));
             return outstanding;
         }
         next = location.to_string();
@@ -196,7 +196,7 @@ fn first_id(xml: &str) -> String {
 /// Starts a login at connection `acme` that ends at `/account`.
 async fn start(setup: &Setup, http: &Client) -> Outstanding {
     to_idp(
-        &setup.server,
+        &setup.server.base,
         http,
         &setup.server.url("/saml/acme/login?return_to=/account"),
     )
@@ -204,7 +204,7 @@ async fn start(setup: &Setup, http: &Client) -> Outstanding {
 }
 
 /// Posts a SAMLResponse to an ACS as the IdP's auto-submitted form does.
-async fn post_acs(
+pub(crate) async fn post_acs(
     http: &Client,
     acs: &str,
     saml_response: &str,
@@ -262,7 +262,7 @@ async fn a_relying_party_signs_in_through_the_saml_idp(backend: Backend) {
     let server = &setup.server;
     let browser = server.client();
     let outstanding = to_idp(
-        server,
+        &server.base,
         &browser,
         &authorize_url(server, "rp-rs256", &[("login_hint", ACME_EMAIL)]),
     )

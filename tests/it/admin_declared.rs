@@ -1,0 +1,531 @@
+//! Run-time clients, entities, connections and products through `/admin/v1/{kind}` and
+//! `idbridge admin`: made, changed, rotated and deleted; refused by the config file's rules; in
+//! force at once here and within seconds at another process on the same database.
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::admin::{Answer, BIN, Call, OPS_SECRET, config, env, ops, start};
+use crate::saml_idp::*;
+use crate::support::*;
+use crate::upstream_saml::{acme_spec, post_acs, to_idp};
+
+crate::backend_tests!(
+    a_client_is_made_changed_rotated_and_deleted,
+    declarations_are_refused_by_the_files_rules_and_store_nothing,
+    entities_move_and_do_not_go_from_under_what_depends_on_them,
+    products_are_made_and_their_secrets_rotated,
+    a_connection_made_at_one_process_signs_people_in_at_another,
+);
+
+const APP_CALLBACK: &str = "https://app.example.com/callback";
+
+impl Call<'_> {
+    async fn put(&self, path: &str, body: Value, if_match: Option<&str>) -> Answer {
+        self.send(Method::PUT, path, Some(body), if_match).await
+    }
+}
+
+/// The status and OAuth error of a code exchange by `client_id` with `secret` (a made-up code:
+/// `invalid_grant` says the client was authenticated, `invalid_client` that it was not).
+async fn token_error(server: &TestServer, client_id: &str, secret: &str) -> (StatusCode, Value) {
+    let response = reqwest::Client::new()
+        .post(server.url("/sso/v2/token"))
+        .basic_auth(client_id, Some(secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", "made-up"),
+            ("redirect_uri", APP_CALLBACK),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (
+        status,
+        response.json::<Value>().await.unwrap()["error"].clone(),
+    )
+}
+
+/// The status of an authorization request of `client_id` (a registered client is sent on to
+/// sign in; an unknown one gets an error page).
+async fn authorize_status(server: &TestServer, client_id: &str) -> StatusCode {
+    let url = format!(
+        "/sso/v2/authorize?client_id={client_id}&redirect_uri={APP_CALLBACK}&response_type=code\
+         &scope=openid&state=s&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM\
+         &code_challenge_method=S256"
+    );
+    server
+        .client()
+        .get(server.url(&url))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// The `admin.change` events recorded of `id`, as `action` values, oldest first.
+async fn changes_of(server: &TestServer, id: &str) -> Vec<String> {
+    let events = ops(server)
+        .get("/admin/v1/audit?kind=admin.change&limit=200")
+        .await;
+    events.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["details"]["id"] == id)
+        .map(|e| e["details"]["action"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn a_client_is_made_changed_rotated_and_deleted(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    assert_eq!(
+        authorize_status(&server, "app").await,
+        StatusCode::BAD_REQUEST
+    );
+    let made = ops(&server)
+        .post(
+            "/admin/v1/clients",
+            Some(json!({"client_id": "app", "redirect_uris": [APP_CALLBACK]})),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.json);
+    assert_eq!(made.etag.as_deref(), Some("\"1\""));
+    assert_eq!(made.json["managed_by"], "api");
+    assert_eq!(made.json["public"], false);
+    let secret = made.json["client_secret"].as_str().unwrap().to_string();
+    assert!(secret.len() >= 43);
+
+    // In force at once: the client may ask for a code, and its secret authenticates it.
+    assert_eq!(
+        authorize_status(&server, "app").await,
+        StatusCode::SEE_OTHER
+    );
+    let authenticated = (StatusCode::BAD_REQUEST, json!("invalid_grant"));
+    let refused = (StatusCode::UNAUTHORIZED, json!("invalid_client"));
+    assert_eq!(token_error(&server, "app", &secret).await, authenticated);
+    assert_eq!(token_error(&server, "app", "guess").await, refused);
+
+    let shown = ops(&server).get("/admin/v1/clients/app").await;
+    assert_eq!(shown.etag.as_deref(), Some("\"1\""));
+    assert!(!shown.json.to_string().contains(&secret));
+
+    // A change against an old version is refused; against the current one it holds.
+    let changed = json!({"client_id": "app",
+                         "redirect_uris": [APP_CALLBACK, "https://app.example.com/other"]});
+    let stale = ops(&server)
+        .put("/admin/v1/clients/app", changed.clone(), Some("\"7\""))
+        .await;
+    assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED);
+    let updated = ops(&server)
+        .put("/admin/v1/clients/app", changed, Some("\"1\""))
+        .await;
+    assert_eq!(updated.status, StatusCode::OK, "{}", updated.json);
+    assert_eq!(updated.etag.as_deref(), Some("\"2\""));
+    assert_eq!(
+        updated.json["redirect_uris"][1],
+        "https://app.example.com/other"
+    );
+    // Its secret was kept.
+    assert_eq!(token_error(&server, "app", &secret).await, authenticated);
+
+    let rotated = ops(&server)
+        .post("/admin/v1/clients/app/secret", None)
+        .await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.json);
+    let new_secret = rotated.json["client_secret"].as_str().unwrap().to_string();
+    assert_ne!(new_secret, secret);
+    assert_eq!(token_error(&server, "app", &secret).await, refused);
+    assert_eq!(
+        token_error(&server, "app", &new_secret).await,
+        authenticated
+    );
+
+    let deleted = ops(&server).delete("/admin/v1/clients/app").await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        authorize_status(&server, "app").await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(token_error(&server, "app", &new_secret).await, refused);
+    assert_eq!(
+        ops(&server).get("/admin/v1/clients/app").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(server.count("declarations").await, 0);
+
+    assert_eq!(
+        changes_of(&server, "app").await,
+        ["create", "update", "rotate_secret", "delete"]
+    );
+    let trail = ops(&server).get("/admin/v1/audit?limit=200").await.json;
+    for secret in [&secret, &new_secret] {
+        assert!(!trail.to_string().contains(secret.as_str()));
+    }
+}
+
+async fn declarations_are_refused_by_the_files_rules_and_store_nothing(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    let post = |kind: &'static str, body: Value| {
+        let server = &server;
+        async move {
+            ops(server)
+                .post(&format!("/admin/v1/{kind}"), Some(body))
+                .await
+        }
+    };
+    let refusals: Vec<(&str, Value, StatusCode, &str, &str)> = vec![
+        (
+            "clients",
+            json!({"client_id": "app", "redirect_uris": ["not a url"]}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "redirect_uris[0]",
+        ),
+        (
+            "clients",
+            json!({"client_id": "app", "redirect_uris": [APP_CALLBACK], "colour": "red"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "colour",
+        ),
+        (
+            "clients",
+            json!({"client_id": "app", "redirect_uris": [APP_CALLBACK], "client_secret": "mine"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "client_secret",
+        ),
+        (
+            "clients",
+            json!({"client_id": "shop", "redirect_uris": [APP_CALLBACK]}),
+            StatusCode::CONFLICT,
+            "managed_by_config",
+            "",
+        ),
+        (
+            "entities",
+            json!({"id": "d-x", "name": "X", "level": "DIVISION", "parent": "nowhere"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "parent",
+        ),
+        (
+            "entities",
+            json!({"id": "p-x", "name": "X", "level": "PSP", "branding": {"css": "/etc/passwd"}}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "branding",
+        ),
+        (
+            "connections",
+            json!({"id": "acme", "type": "saml", "entity": "e-mer-1",
+                   "idp_metadata": "/etc/passwd"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "idp_metadata",
+        ),
+        (
+            "connections",
+            json!({"id": "acme", "type": "oidc", "entity": "e-mer-1",
+                   "issuer": "https://idp.example.com", "client_id": "x",
+                   "client_secret": "env:OPS_SECRET"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "client_secret",
+        ),
+        (
+            "products",
+            json!({"id": "help", "format": "desk", "allowed_domains": ["help.example.com"]}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "format",
+        ),
+        (
+            "widgets",
+            json!({"id": "w"}),
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "",
+        ),
+    ];
+    for (kind, body, status, error, field) in refusals {
+        let answer = post(kind, body.clone()).await;
+        assert_eq!(answer.status, status, "{body}: {}", answer.json);
+        assert_eq!(answer.json["error"], error, "{body}");
+        if !field.is_empty() {
+            assert_eq!(answer.json["field"], field, "{body}: {}", answer.json);
+        }
+    }
+    // Config-managed objects are not changed or deleted through the API.
+    let shop = json!({"client_id": "shop", "redirect_uris": [APP_CALLBACK]});
+    let put = ops(&server).put("/admin/v1/clients/shop", shop, None).await;
+    assert_eq!(put.json["error"], "managed_by_config");
+    let delete = ops(&server).delete("/admin/v1/entities/e-mer-1").await;
+    assert_eq!(delete.json["error"], "managed_by_config");
+    // A credential that may only read may not change.
+    let auditor = Call {
+        server: &server,
+        who: Some(("auditor", OPS_SECRET)),
+    };
+    let forbidden = auditor
+        .post(
+            "/admin/v1/clients",
+            Some(json!({"client_id": "app", "redirect_uris": [APP_CALLBACK]})),
+        )
+        .await;
+    assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+    // A duplicate is refused once the first exists.
+    let first = post(
+        "entities",
+        json!({"id": "d-x", "name": "X", "level": "DIVISION", "parent": "e-psp-1"}),
+    )
+    .await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.json);
+    let again = post(
+        "entities",
+        json!({"id": "d-x", "name": "Y", "level": "DIVISION", "parent": "e-psp-1"}),
+    )
+    .await;
+    assert_eq!(again.json["error"], "exists");
+    // Of all these, one declaration and one change were stored; every refusal was audited (the
+    // credential without the scope got no further than authentication).
+    assert_eq!(server.count("declarations").await, 1);
+    assert_eq!(changes_of(&server, "d-x").await, ["create"]);
+    let refused = ops(&server)
+        .get("/admin/v1/audit?kind=admin.refused&limit=200")
+        .await;
+    assert_eq!(refused.json["items"].as_array().unwrap().len(), 13);
+}
+
+async fn entities_move_and_do_not_go_from_under_what_depends_on_them(backend: Backend) {
+    let (db, server) = start(backend).await;
+    let made = |body: Value| {
+        let server = &server;
+        async move {
+            let answer = ops(server).post("/admin/v1/entities", Some(body)).await;
+            assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.json);
+        }
+    };
+    made(json!({"id": "d-api", "name": "Api Division", "level": "DIVISION", "parent": "e-psp-1"}))
+        .await;
+    made(json!({"id": "m-api", "name": "Api Shop", "level": "MERCHANT", "parent": "d-api"})).await;
+
+    // The division has a merchant below it.
+    let refused = ops(&server).delete("/admin/v1/entities/d-api").await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.json);
+    assert_eq!(refused.json["error"], "in_use");
+
+    // A connection attaches its people to the merchant: deleting that breaks the connection.
+    let idp = IdpKey::generate();
+    let connection = json!({"id": "acme", "type": "saml", "entity": "m-api",
+                            "domains": ["acme.test"], "idp_entity_id": IDP_ENTITY,
+                            "idp_sso_url": "https://idp.acme.test/sso",
+                            "idp_certificate": idp.cert_b64});
+    let answer = ops(&server)
+        .post("/admin/v1/connections", Some(connection))
+        .await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.json);
+    let refused = ops(&server).delete("/admin/v1/entities/m-api").await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.json);
+    assert_eq!(refused.json["field"], r#"connections["acme"].entity"#);
+
+    // The merchant moves to the file's division, with its connection.
+    let moved = ops(&server)
+        .put(
+            "/admin/v1/entities/m-api",
+            json!({"id": "m-api", "name": "Api Shop", "level": "MERCHANT", "parent": "e-div-1"}),
+            Some("\"1\""),
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.json);
+    let shown = ops(&server).get("/admin/v1/entities/m-api").await;
+    assert_eq!(shown.json["parent"], "e-div-1");
+    // A merchant under a merchant breaks the tree's rules.
+    let wrong = ops(&server)
+        .put(
+            "/admin/v1/entities/m-api",
+            json!({"id": "m-api", "name": "Api Shop", "level": "MERCHANT", "parent": "e-mer-1"}),
+            None,
+        )
+        .await;
+    assert_eq!(wrong.json["field"], "parent", "{}", wrong.json);
+    // Now nothing is below the division.
+    let deleted = ops(&server).delete("/admin/v1/entities/d-api").await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.json);
+
+    // A subtree goes whole when asked, with its people's attachments; through the command line.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("idbridge.toml");
+    std::fs::write(&file, with_test_kek(&config())).unwrap();
+    let declare = |kind: &str, body: Value| {
+        let path = dir.path().join("body.json");
+        std::fs::write(&path, body.to_string()).unwrap();
+        cli(&db, &file, &["declare", kind, path.to_str().unwrap()])
+    };
+    declare(
+        "entities",
+        json!({"id": "d-two", "name": "Two", "level": "DIVISION", "parent": "e-psp-1"}),
+    );
+    declare(
+        "entities",
+        json!({"id": "m-two", "name": "Two Shop", "level": "MERCHANT", "parent": "d-two"}),
+    );
+    // The running server takes what the command made within seconds.
+    let since = Instant::now();
+    while ops(&server).get("/admin/v1/entities/m-two").await.status != StatusCode::OK {
+        assert!(since.elapsed() < Duration::from_secs(8), "not taken");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let cascaded = ops(&server)
+        .delete("/admin/v1/entities/d-two?cascade=true")
+        .await;
+    assert_eq!(cascaded.status, StatusCode::NO_CONTENT, "{}", cascaded.json);
+    let entities = ops(&server).get("/admin/v1/entities").await;
+    let ids: Vec<&str> = entities
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["e-psp-1", "e-div-1", "e-mer-1", "m-api"]);
+    let listed = cli(&db, &file, &["declared", "entities", "--output", "json"]);
+    let listed: Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed[3]["managed_by"], "api");
+}
+
+/// Runs `idbridge admin …` with `config` on `db`; what it printed.
+fn cli(db: &TestDb, config: &std::path::Path, args: &[&str]) -> String {
+    let output = std::process::Command::new(BIN)
+        .args(["admin", "--config"])
+        .arg(config)
+        .args(args)
+        .env("IDBRIDGE_DATABASE_URL", &db.url)
+        .env(TEST_KEK_VAR, TEST_KEK)
+        .env("SHOP_SECRET", SHOP_SECRET)
+        .envs(env())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+async fn products_are_made_and_their_secrets_rotated(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    let login = || async {
+        let url = server.url("/sso/jwt/desk?domain=acme.desk.example.com");
+        server.client().get(url).send().await.unwrap().status()
+    };
+    assert_eq!(login().await, StatusCode::NOT_FOUND);
+    let made = ops(&server)
+        .post(
+            "/admin/v1/products",
+            Some(json!({"id": "desk", "format": "workspace",
+                        "allowed_domains": ["*.desk.example.com"]})),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.json);
+    let first = made.json["secret"].as_str().unwrap().to_string();
+    assert_eq!(made.json["secrets"], 1);
+    // Known now: a person who is not signed in is sent to sign in first.
+    assert_eq!(login().await, StatusCode::SEE_OTHER);
+
+    let rotated = ops(&server)
+        .post("/admin/v1/products/desk/secrets", None)
+        .await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.json);
+    let second = rotated.json["secret"].as_str().unwrap().to_string();
+    assert_ne!(first, second);
+    assert_eq!(rotated.json["secrets"], 2);
+    let again = ops(&server)
+        .post("/admin/v1/products/desk/secrets", None)
+        .await;
+    assert_eq!(again.json["secrets"], 2);
+    let signing = server.state.product("desk").unwrap();
+    assert_eq!(
+        signing.signing_secret().expose(),
+        again.json["secret"].as_str().unwrap()
+    );
+    assert_eq!(signing.secrets[1].expose(), second);
+    let trail = ops(&server).get("/admin/v1/audit?limit=200").await.json;
+    assert!(!trail.to_string().contains(&first));
+}
+
+async fn a_connection_made_at_one_process_signs_people_in_at_another(backend: Backend) {
+    let (db, server) = start(backend).await;
+    let port = ReservedPort::new();
+    let issuer = port.base();
+    let other = ServerProcess::spawn_on(port, &db, &config(), &issuer, &env()).await;
+    let idp = IdpKey::generate();
+    let login_status = || async {
+        browser()
+            .get(other.url("/saml/acme/login?return_to=/account"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(login_status().await, StatusCode::NOT_FOUND);
+    let connection = json!({"id": "acme", "type": "saml", "name": "Acme SSO",
+                            "entity": "e-mer-1", "domains": ["acme.test"],
+                            "idp_entity_id": IDP_ENTITY,
+                            "idp_sso_url": "https://idp.acme.test/sso",
+                            "idp_certificate": idp.cert_b64,
+                            "attributes": {"name": "displayName"}});
+    let made = ops(&server)
+        .post("/admin/v1/connections", Some(connection.clone()))
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.json);
+    let since = Instant::now();
+    while login_status().await != StatusCode::SEE_OTHER {
+        assert!(since.elapsed() < Duration::from_secs(8), "not taken");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Alice signs in at the other process through the connection made here.
+    let alice = browser();
+    let outstanding = to_idp(
+        &other.base,
+        &alice,
+        &other.url("/saml/acme/login?return_to=/account"),
+    )
+    .await;
+    let spec = acme_spec(&other.base, Some(&outstanding.request_id));
+    let acs = post_acs(
+        &alice,
+        &other.url("/saml/acme/acs"),
+        &encode(&idp.response(&spec)),
+        Some(&outstanding.relay_state),
+    )
+    .await;
+    assert_eq!(acs.status(), StatusCode::SEE_OTHER);
+    let resumed = alice
+        .get(other.url(&location(&acs).unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&resumed).as_deref(), Some("/account"));
+    let users = ops(&server).get("/admin/v1/users?source=acme").await;
+    assert_eq!(users.json["items"][0]["email"], "alice@acme.test");
+
+    // Disabled here, it takes no login there within seconds.
+    let mut disabled = connection;
+    disabled["enabled"] = json!(false);
+    let changed = ops(&server)
+        .put("/admin/v1/connections/acme", disabled, Some("\"1\""))
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.json);
+    assert_eq!(changed.json["enabled"], false);
+    let since = Instant::now();
+    while login_status().await != StatusCode::NOT_FOUND {
+        assert!(since.elapsed() < Duration::from_secs(8), "still taken");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
