@@ -7,7 +7,6 @@ mod generate;
 mod ring;
 mod rotation;
 
-pub(crate) use at_rest::{decrypt, encrypt};
 pub use ring::{KeyRing, LoadedKey};
 pub use rotation::{ID_TOKEN_TTL, PUBLISH_DELAY, prepare};
 

@@ -17,7 +17,7 @@ use super::sync::reconcile_declared;
 use super::tables::{declaration, user_entity};
 use super::{Store, StoreError};
 use crate::config::{Config, Declaration, EncryptionKey, Kind, Problem};
-use crate::keys;
+use crate::crypto;
 use crate::vocabulary::audit::AuditKind;
 
 /// A run-time declaration as stored.
@@ -269,7 +269,7 @@ fn stored(
         row.body.clone()
     } else {
         let key = key.ok_or_else(|| corrupt("encrypted, and keys.encryption_key is not set"))?;
-        keys::decrypt(key, &row_key(&row.kind, &row.id), &row.body)
+        crypto::open(&key.0, &row_key(&row.kind, &row.id), &row.body)
             .ok_or_else(|| corrupt("does not decrypt with keys.encryption_key"))?
     };
     let body: Value = serde_json::from_str(&json).map_err(|_| corrupt("not JSON"))?;
@@ -293,7 +293,7 @@ async fn write<C: sea_orm::ConnectionTrait>(
     let kind = after.kind.section();
     let json = Value::Object(after.body.clone()).to_string();
     let body = match key {
-        Some(key) => keys::encrypt(key, &row_key(kind, &after.id), &json),
+        Some(key) => crypto::seal(&key.0, &row_key(kind, &after.id), &json),
         None => json,
     };
     let row = declaration::Model {
