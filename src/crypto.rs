@@ -79,6 +79,45 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
     a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
+/// `plaintext` sealed with AES-256-GCM under `key` and a random 96-bit nonce, as
+/// `base64(nonce ‖ ciphertext)`, bound to `associated` (the row it belongs to): secrets at rest.
+pub fn seal(key: &[u8; 32], associated: &str, plaintext: &str) -> String {
+    use aes_gcm::aead::{Aead, KeyInit, Payload};
+    use base64::Engine;
+    let cipher = aes_gcm::Aes256Gcm::new(key.into());
+    let nonce: [u8; 12] = random_bytes()[..12].try_into().expect("12 of 32 bytes");
+    let payload = Payload {
+        msg: plaintext.as_bytes(),
+        aad: associated.as_bytes(),
+    };
+    let ciphertext = cipher
+        .encrypt(&aes_gcm::Nonce::from(nonce), payload)
+        .expect("AES-GCM encrypts any length");
+    base64::engine::general_purpose::STANDARD.encode([nonce.as_slice(), &ciphertext].concat())
+}
+
+/// What [`seal`] sealed, if `stored` was sealed under `key` for `associated` and not changed.
+pub fn open(key: &[u8; 32], associated: &str, stored: &str) -> Option<String> {
+    use aes_gcm::aead::{Aead, KeyInit, Payload};
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(stored)
+        .ok()?;
+    let (nonce, ciphertext) = bytes.split_at_checked(12)?;
+    let nonce: [u8; 12] = nonce.try_into().ok()?;
+    let cipher = aes_gcm::Aes256Gcm::new(key.into());
+    let plain = cipher
+        .decrypt(
+            &aes_gcm::Nonce::from(nonce),
+            Payload {
+                msg: ciphertext,
+                aad: associated.as_bytes(),
+            },
+        )
+        .ok()?;
+    String::from_utf8(plain).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,43 +177,4 @@ mod tests {
         assert!(!constant_time_eq("same", "sane"));
         assert!(!constant_time_eq("same", "same-but-longer"));
     }
-}
-
-/// `plaintext` sealed with AES-256-GCM under `key` and a random 96-bit nonce, as
-/// `base64(nonce ‖ ciphertext)`, bound to `associated` (the row it belongs to): secrets at rest.
-pub fn seal(key: &[u8; 32], associated: &str, plaintext: &str) -> String {
-    use aes_gcm::aead::{Aead, KeyInit, Payload};
-    use base64::Engine;
-    let cipher = aes_gcm::Aes256Gcm::new(key.into());
-    let nonce: [u8; 12] = random_bytes()[..12].try_into().expect("12 of 32 bytes");
-    let payload = Payload {
-        msg: plaintext.as_bytes(),
-        aad: associated.as_bytes(),
-    };
-    let ciphertext = cipher
-        .encrypt(&aes_gcm::Nonce::from(nonce), payload)
-        .expect("AES-GCM encrypts any length");
-    base64::engine::general_purpose::STANDARD.encode([nonce.as_slice(), &ciphertext].concat())
-}
-
-/// What [`seal`] sealed, if `stored` was sealed under `key` for `associated` and not changed.
-pub fn open(key: &[u8; 32], associated: &str, stored: &str) -> Option<String> {
-    use aes_gcm::aead::{Aead, KeyInit, Payload};
-    use base64::Engine;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(stored)
-        .ok()?;
-    let (nonce, ciphertext) = bytes.split_at_checked(12)?;
-    let nonce: [u8; 12] = nonce.try_into().ok()?;
-    let cipher = aes_gcm::Aes256Gcm::new(key.into());
-    let plain = cipher
-        .decrypt(
-            &aes_gcm::Nonce::from(nonce),
-            Payload {
-                msg: ciphertext,
-                aad: associated.as_bytes(),
-            },
-        )
-        .ok()?;
-    String::from_utf8(plain).ok()
 }
