@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{AdminError, Reader, Writer, body, etag, if_match, no_content, outcome};
+use super::{
+    AdminError, Page, Reader, Writer, body, cursor, etag, if_match, no_content, outcome, page_limit,
+};
 use crate::config::{
     ClientDecl, Config, ConnectionDecl, ConnectionProtocol, Declaration, EntityDecl, Kind, Problem,
     ProductDecl, ProductFormat,
@@ -239,23 +241,61 @@ async fn stored(state: &AppState) -> Result<Vec<StoredDeclaration>, AdminError> 
     Ok(state.store.run_time_declarations(key).await?)
 }
 
-/// Every client, entity, connection or product in force: the file's first, in its order, then
-/// the run-time ones, oldest first.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DeclaredQuery {
+    /// `config` or `api`: only those the file declares, or only run-time ones.
+    managed_by: Option<String>,
+    /// At most this many (1–200, 50 unless given).
+    limit: Option<u64>,
+    /// The `next_cursor` of the page before.
+    cursor: Option<String>,
+}
+
+/// The clients, entities, connections or products in force, the file's (`"managed_by":
+/// "config"`) and run-time ones (`"managed_by": "api"`), by id.
 #[utoipa::path(
     get, path = "/admin/v1/{kind}", tag = "declared",
-    params(("kind" = String, Path, description = "clients, entities, connections or products")),
-    responses((status = 200, body = Vec<DeclaredView>)),
+    params(
+        ("kind" = String, Path, description = "clients, entities, connections or products"),
+        DeclaredQuery,
+    ),
+    responses((status = 200, body = Page<DeclaredView>)),
     security(("basic" = ["admin:read"]))
 )]
 pub async fn list(
     _: Reader,
     State(state): State<AppState>,
     Path(section): Path<String>,
-) -> Result<Json<Vec<DeclaredView>>, AdminError> {
+    query: Result<Query<DeclaredQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Page<DeclaredView>>, AdminError> {
     let kind = kind_of(&section)?;
+    let Query(query) =
+        query.map_err(|rejection| AdminError::invalid("query", rejection.body_text()))?;
+    let limit = page_limit(query.limit)?;
+    let after = cursor(query.cursor.as_deref())?;
+    if let Some(managed_by) = &query.managed_by
+        && ![MANAGED_BY_CONFIG, MANAGED_BY_API].contains(&managed_by.as_str())
+    {
+        return Err(AdminError::invalid("managed_by", "must be config or api"));
+    }
     let stored = stored(&state).await?;
-    let views = views(&state.config(), &stored, kind);
-    Ok(Json(views.into_iter().map(|(_, view)| view).collect()))
+    let mut views = views(&state.config(), &stored, kind);
+    views.sort_by(|(a, _), (b, _)| a.cmp(b));
+    let page: Vec<(String, DeclaredView)> = views
+        .into_iter()
+        .filter(|(id, _)| after.as_ref().is_none_or(|after| id > after))
+        .filter(|(_, view)| {
+            query
+                .managed_by
+                .as_deref()
+                .is_none_or(|m| m == view.managed_by)
+        })
+        .take(limit as usize)
+        .collect();
+    let last = page.last().map(|(id, _)| id.clone());
+    let items = page.into_iter().map(|(_, view)| view).collect();
+    Ok(Json(Page::new(items, limit, last)))
 }
 
 /// One client, entity, connection or product, with its ETag when the API manages it.

@@ -1054,8 +1054,7 @@ async fn what_the_file_declares_is_shown_without_secrets(backend: Backend) {
     let (_db, server) = start(backend).await;
     let clients = ops(&server).get("/admin/v1/clients").await;
     assert_eq!(clients.status, StatusCode::OK);
-    let ids: Vec<&str> = clients
-        .json
+    let ids: Vec<&str> = clients.json["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -1076,17 +1075,28 @@ async fn what_the_file_declares_is_shown_without_secrets(backend: Backend) {
         ops(&server).get("/admin/v1/clients/nobody").await.status,
         StatusCode::NOT_FOUND
     );
-    let entities = ops(&server).get("/admin/v1/entities").await;
+    // By id, in pages.
+    let entities = ops(&server).get("/admin/v1/entities?limit=2").await;
+    let cursor = entities.json["next_cursor"].as_str().unwrap();
+    let rest = ops(&server)
+        .get(&format!("/admin/v1/entities?cursor={cursor}"))
+        .await;
+    assert_eq!(rest.json["items"][0]["id"], "e-psp-1");
+    assert_eq!(rest.json.get("next_cursor"), None);
     assert_eq!(
-        entities.json[2],
+        entities.json["items"][1],
         json!({"id": "e-mer-1", "name": "MerchantName", "level": "MERCHANT", "parent": "e-div-1", "managed_by": "config"})
     );
     let products = ops(&server).get("/admin/v1/products").await;
-    assert_eq!(products.json[0]["id"], "helpdesk");
-    assert_eq!(products.json[0]["format"], "workspace");
-    assert_eq!(products.json[0]["secrets"], 1);
+    assert_eq!(products.json["items"][0]["id"], "helpdesk");
+    assert_eq!(products.json["items"][0]["format"], "workspace");
+    assert_eq!(products.json["items"][0]["secrets"], 1);
     let connections = ops(&server).get("/admin/v1/connections").await;
-    assert_eq!(connections.json, json!([]));
+    assert_eq!(connections.json, json!({"items": []}));
+    let only_api = ops(&server).get("/admin/v1/clients?managed_by=api").await;
+    assert_eq!(only_api.json, json!({"items": []}));
+    let wrong = ops(&server).get("/admin/v1/clients?managed_by=me").await;
+    assert_eq!(wrong.json["field"], "managed_by");
     let everything = format!("{}{}{}", clients.json, products.json, shop.json);
     for secret in [
         SHOP_SECRET,

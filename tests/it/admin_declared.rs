@@ -9,13 +9,14 @@ use serde_json::{Value, json};
 use crate::admin::{Answer, BIN, Call, OPS_SECRET, config, env, ops, start};
 use crate::saml_idp::*;
 use crate::support::*;
-use crate::upstream_saml::{acme_spec, post_acs, to_idp};
+use crate::upstream_saml::{acme_spec, idp_metadata, metadata_server, post_acs, to_idp};
 
 crate::backend_tests!(
     a_client_is_made_changed_rotated_and_deleted,
     declarations_are_refused_by_the_files_rules_and_store_nothing,
     entities_move_and_do_not_go_from_under_what_depends_on_them,
     products_are_made_and_their_secrets_rotated,
+    a_connection_reads_its_idp_from_a_metadata_url_or_document,
     a_connection_made_at_one_process_signs_people_in_at_another,
 );
 
@@ -79,8 +80,45 @@ async fn changes_of(server: &TestServer, id: &str) -> Vec<String> {
         .collect()
 }
 
+/// A SAML connection `acme` whose IdP signs with `idp`, attaching its people to `entity`.
+fn acme(idp: &IdpKey, entity: &str) -> Value {
+    json!({"id": "acme", "type": "saml", "name": "Acme SSO", "entity": entity,
+           "domains": ["acme.test"], "idp_entity_id": IDP_ENTITY,
+           "idp_sso_url": "https://idp.acme.test/sso", "idp_certificate": idp.cert_b64,
+           "attributes": {"name": "displayName"}})
+}
+
+/// Alice signs in at the idbridge at `base` through its connection `acme`, whose IdP answers
+/// signed with `idp`; whether she got to her account page.
+async fn alice_signs_in(base: &str, idp: &IdpKey) -> bool {
+    let alice = browser();
+    let outstanding = to_idp(
+        base,
+        &alice,
+        &format!("{base}/saml/acme/login?return_to=/account"),
+    )
+    .await;
+    let spec = acme_spec(base, Some(&outstanding.request_id));
+    let acs = post_acs(
+        &alice,
+        &format!("{base}/saml/acme/acs"),
+        &encode(&idp.response(&spec)),
+        Some(&outstanding.relay_state),
+    )
+    .await;
+    if acs.status() != StatusCode::SEE_OTHER {
+        return false;
+    }
+    let resumed = alice
+        .get(format!("{base}{}", location(&acs).unwrap()))
+        .send()
+        .await
+        .unwrap();
+    location(&resumed).as_deref() == Some("/account")
+}
+
 async fn a_client_is_made_changed_rotated_and_deleted(backend: Backend) {
-    let (_db, server) = start(backend).await;
+    let (db, server) = start(backend).await;
     assert_eq!(
         authorize_status(&server, "app").await,
         StatusCode::BAD_REQUEST
@@ -111,6 +149,17 @@ async fn a_client_is_made_changed_rotated_and_deleted(backend: Backend) {
     let shown = ops(&server).get("/admin/v1/clients/app").await;
     assert_eq!(shown.etag.as_deref(), Some("\"1\""));
     assert!(!shown.json.to_string().contains(&secret));
+    // It lives in the database: a restart (here a second start on it) keeps it, and the config
+    // sync of that start leaves it alone.
+    let restarted = TestServer::start_with(&db, &config(), idbridge::Clock::system(), &env())
+        .await
+        .expect("starts");
+    assert_eq!(
+        authorize_status(&restarted, "app").await,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(token_error(&restarted, "app", &secret).await, authenticated);
+    drop(restarted);
 
     // A change against an old version is refused; against the current one it holds.
     let changed = json!({"client_id": "app",
@@ -320,19 +369,16 @@ async fn entities_move_and_do_not_go_from_under_what_depends_on_them(backend: Ba
 
     // A connection attaches its people to the merchant: deleting that breaks the connection.
     let idp = IdpKey::generate();
-    let connection = json!({"id": "acme", "type": "saml", "entity": "m-api",
-                            "domains": ["acme.test"], "idp_entity_id": IDP_ENTITY,
-                            "idp_sso_url": "https://idp.acme.test/sso",
-                            "idp_certificate": idp.cert_b64});
     let answer = ops(&server)
-        .post("/admin/v1/connections", Some(connection))
+        .post("/admin/v1/connections", Some(acme(&idp, "m-api")))
         .await;
     assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.json);
     let refused = ops(&server).delete("/admin/v1/entities/m-api").await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.json);
     assert_eq!(refused.json["field"], r#"connections["acme"].entity"#);
+    assert!(alice_signs_in(&server.base, &idp).await);
 
-    // The merchant moves to the file's division, with its connection.
+    // The merchant moves to the file's division, with its connection and its people.
     let moved = ops(&server)
         .put(
             "/admin/v1/entities/m-api",
@@ -355,6 +401,21 @@ async fn entities_move_and_do_not_go_from_under_what_depends_on_them(backend: Ba
     // Now nothing is below the division.
     let deleted = ops(&server).delete("/admin/v1/entities/d-api").await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.json);
+
+    // Without its connection, the merchant still has Alice attached: she would be left without
+    // it, so only a cascading delete takes it, and her attachment with it.
+    let gone = ops(&server).delete("/admin/v1/connections/acme").await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT, "{}", gone.json);
+    let refused = ops(&server).delete("/admin/v1/entities/m-api").await;
+    assert_eq!(refused.json["error"], "in_use", "{}", refused.json);
+    let alice =
+        || async { ops(&server).get("/admin/v1/users?source=acme").await.json["items"][0].clone() };
+    assert_eq!(alice().await["entity_ids"], json!(["m-api"]));
+    let cascaded = ops(&server)
+        .delete("/admin/v1/entities/m-api?cascade=true")
+        .await;
+    assert_eq!(cascaded.status, StatusCode::NO_CONTENT, "{}", cascaded.json);
+    assert_eq!(alice().await["entity_ids"], json!([]));
 
     // A subtree goes whole when asked, with its people's attachments; through the command line.
     let dir = tempfile::tempdir().unwrap();
@@ -384,16 +445,20 @@ async fn entities_move_and_do_not_go_from_under_what_depends_on_them(backend: Ba
         .await;
     assert_eq!(cascaded.status, StatusCode::NO_CONTENT, "{}", cascaded.json);
     let entities = ops(&server).get("/admin/v1/entities").await;
-    let ids: Vec<&str> = entities
-        .json
+    let ids: Vec<&str> = entities.json["items"]
         .as_array()
         .unwrap()
         .iter()
         .map(|e| e["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["e-psp-1", "e-div-1", "e-mer-1", "m-api"]);
+    assert_eq!(ids, ["e-div-1", "e-mer-1", "e-psp-1"]);
+    declare(
+        "entities",
+        json!({"id": "d-three", "name": "Three", "level": "DIVISION", "parent": "e-psp-1"}),
+    );
     let listed = cli(&db, &file, &["declared", "entities", "--output", "json"]);
     let listed: Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed[3]["id"], "d-three");
     assert_eq!(listed[3]["managed_by"], "api");
 }
 
@@ -473,12 +538,7 @@ async fn a_connection_made_at_one_process_signs_people_in_at_another(backend: Ba
             .status()
     };
     assert_eq!(login_status().await, StatusCode::NOT_FOUND);
-    let connection = json!({"id": "acme", "type": "saml", "name": "Acme SSO",
-                            "entity": "e-mer-1", "domains": ["acme.test"],
-                            "idp_entity_id": IDP_ENTITY,
-                            "idp_sso_url": "https://idp.acme.test/sso",
-                            "idp_certificate": idp.cert_b64,
-                            "attributes": {"name": "displayName"}});
+    let connection = acme(&idp, "e-mer-1");
     let made = ops(&server)
         .post("/admin/v1/connections", Some(connection.clone()))
         .await;
@@ -490,28 +550,7 @@ async fn a_connection_made_at_one_process_signs_people_in_at_another(backend: Ba
     }
 
     // Alice signs in at the other process through the connection made here.
-    let alice = browser();
-    let outstanding = to_idp(
-        &other.base,
-        &alice,
-        &other.url("/saml/acme/login?return_to=/account"),
-    )
-    .await;
-    let spec = acme_spec(&other.base, Some(&outstanding.request_id));
-    let acs = post_acs(
-        &alice,
-        &other.url("/saml/acme/acs"),
-        &encode(&idp.response(&spec)),
-        Some(&outstanding.relay_state),
-    )
-    .await;
-    assert_eq!(acs.status(), StatusCode::SEE_OTHER);
-    let resumed = alice
-        .get(other.url(&location(&acs).unwrap()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(location(&resumed).as_deref(), Some("/account"));
+    assert!(alice_signs_in(&other.base, &idp).await);
     let users = ops(&server).get("/admin/v1/users?source=acme").await;
     assert_eq!(users.json["items"][0]["email"], "alice@acme.test");
 
@@ -528,4 +567,61 @@ async fn a_connection_made_at_one_process_signs_people_in_at_another(backend: Ba
         assert!(since.elapsed() < Duration::from_secs(8), "still taken");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+async fn a_connection_reads_its_idp_from_a_metadata_url_or_document(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    let (old, new) = (IdpKey::generate(), IdpKey::generate());
+    let served = std::sync::Arc::new(std::sync::Mutex::new(idp_metadata(
+        &[&old.cert_b64],
+        &new.cert_b64,
+    )));
+    let url = metadata_server(served.clone()).await;
+    let connection = json!({"id": "acme", "type": "saml", "entity": "e-mer-1",
+                            "domains": ["acme.test"], "idp_metadata_url": url});
+    let made = ops(&server)
+        .post("/admin/v1/connections", Some(connection))
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.json);
+    assert_eq!(made.json.get("warnings"), None, "{}", made.json);
+    assert!(alice_signs_in(&server.base, &old).await);
+
+    // The IdP rolls its key over; a refresh asked for now reads it.
+    *served.lock().unwrap() = idp_metadata(&[&new.cert_b64], &new.cert_b64);
+    let refresh = ops(&server)
+        .post("/admin/v1/connections/acme/refresh", None)
+        .await;
+    assert_eq!(refresh.status, StatusCode::NO_CONTENT, "{}", refresh.json);
+    assert!(alice_signs_in(&server.base, &new).await);
+    assert!(!alice_signs_in(&server.base, &old).await);
+    // An IdP that is down: said so, and what was read before stays.
+    *served.lock().unwrap() = "down for maintenance".into();
+    let refresh = ops(&server)
+        .post("/admin/v1/connections/acme/refresh", None)
+        .await;
+    assert_eq!(refresh.status, StatusCode::BAD_GATEWAY, "{}", refresh.json);
+    assert!(alice_signs_in(&server.base, &new).await);
+    let unknown = ops(&server)
+        .post("/admin/v1/connections/nobody/refresh", None)
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+
+    // The metadata document itself, as the API takes it instead of a file.
+    let document = json!({"id": "globex", "type": "saml", "entity": "e-mer-1",
+                          "domains": ["globex.test"],
+                          "idp_metadata_xml": idp_metadata(&[&old.cert_b64], &old.cert_b64)});
+    let made = ops(&server)
+        .post("/admin/v1/connections", Some(document))
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.json);
+    let broken = json!({"id": "initech", "type": "saml", "entity": "e-mer-1",
+                        "idp_metadata_xml": "<md:EntityDescriptor/>"});
+    let refused = ops(&server)
+        .post("/admin/v1/connections", Some(broken))
+        .await;
+    assert_eq!(
+        refused.json["field"], "idp_metadata_xml",
+        "{}",
+        refused.json
+    );
 }

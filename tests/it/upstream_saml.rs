@@ -935,7 +935,7 @@ async fn the_sp_metadata_describes_the_connection(backend: Backend) {
 }
 
 /// IdP metadata as an IdP publishes it during a key rollover: two signing certificates.
-fn idp_metadata(certs: &[&str], encryption: &str) -> String {
+pub(crate) fn idp_metadata(certs: &[&str], encryption: &str) -> String {
     let keys: String = certs
         .iter()
         .map(|cert| {
@@ -1091,7 +1091,7 @@ sp_certificate = "{}"
 }
 
 /// Serves `body` (changeable) at `/metadata` on an ephemeral port; the URL.
-async fn metadata_server(body: std::sync::Arc<std::sync::Mutex<String>>) -> String {
+pub(crate) async fn metadata_server(body: std::sync::Arc<std::sync::Mutex<String>>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/metadata", listener.local_addr().unwrap());
     let app = axum::Router::new().route(
