@@ -17,6 +17,7 @@ crate::backend_tests!(
     entities_move_and_do_not_go_from_under_what_depends_on_them,
     products_are_made_and_their_secrets_rotated,
     a_connection_reads_its_idp_from_a_metadata_url_or_document,
+    the_saml_onboarding_walkthrough_of_docs_admin_md_runs,
     a_connection_made_at_one_process_signs_people_in_at_another,
 );
 
@@ -624,4 +625,46 @@ async fn a_connection_reads_its_idp_from_a_metadata_url_or_document(backend: Bac
         "{}",
         refused.json
     );
+}
+
+/// The shell block after `<!-- walkthrough: saml -->` in docs/admin.md, run as it stands with
+/// bash; then a person of the customer signs in through what it made.
+async fn the_saml_onboarding_walkthrough_of_docs_admin_md_runs(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    let idp = IdpKey::generate();
+    let dir = tempfile::tempdir().unwrap();
+    let metadata = dir.path().join("acme-idp.xml");
+    std::fs::write(&metadata, idp_metadata(&[&idp.cert_b64], &idp.cert_b64)).unwrap();
+    let doc = include_str!("../../docs/admin.md");
+    let block = doc
+        .split_once("<!-- walkthrough: saml -->\n```sh\n")
+        .and_then(|(_, rest)| rest.split_once("\n```"))
+        .map(|(block, _)| block)
+        .expect("docs/admin.md has the SAML walkthrough");
+    let output = tokio::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", block])
+        .env("IDBRIDGE", &server.base)
+        .env("OPS_SECRET", OPS_SECRET)
+        .env("METADATA", &metadata)
+        .env("DOMAIN", "acme.test")
+        .env("DIVISION", "e-div-1")
+        .output()
+        .await
+        .unwrap();
+    let out = String::from_utf8(output.stdout).unwrap();
+    let err = String::from_utf8(output.stderr).unwrap();
+    assert!(output.status.success(), "{out}\n{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            r#"{"id":"m-acme","managed_by":"api"}"#,
+            r#"{"id":"acme","type":"saml","enabled":true,"version":1}"#,
+            &format!(r#"entityID="{}/saml/acme""#, server.base),
+            "303 https://idp.acme.test/sso",
+        ]
+    );
+    assert!(alice_signs_in(&server.base, &idp).await);
+    let alice = ops(&server).get("/admin/v1/users?source=acme").await;
+    assert_eq!(alice.json["items"][0]["entity_ids"], json!(["m-acme"]));
 }
