@@ -12,7 +12,7 @@ use super::users::{ConsentView, RevokedAccess, SessionView, UserView};
 use super::declared::DeclaredView;
 use super::{AdminError, audit, audited, credentials, declared, users};
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, Declaration, Kind};
 use crate::store::{Actor, DeclarationChange, Initiator, Store};
 
 #[derive(Debug, Args)]
@@ -91,6 +91,20 @@ pub enum AdminCommand {
         kind: String,
         /// The JSON file.
         file: std::path::PathBuf,
+    },
+    /// Replace a run-time client, entity, connection or product with the declaration in a JSON
+    /// file (`-`: standard input); secrets it leaves out are kept.
+    Redeclare {
+        /// clients, entities, connections or products.
+        kind: String,
+        /// The JSON file.
+        file: std::path::PathBuf,
+    },
+    /// Give a run-time client or product a new secret, printed once.
+    RotateSecret {
+        /// clients or products.
+        kind: String,
+        id: String,
     },
     /// Delete a run-time client, entity, connection or product.
     Undeclare {
@@ -219,31 +233,43 @@ pub async fn run(file_config: &Config, args: AdminArgs) -> Result<String, AdminE
         }
         AdminCommand::Declare { kind, file } => {
             let asked = serde_json::json!({ "resource": kind, "action": "create" });
-            let made = audited(&store, &by, asked, now, async {
-                let kind = declared::kind_of(&kind)?;
-                let text = if file.as_os_str() == "-" {
-                    std::io::read_to_string(std::io::stdin())
-                } else {
-                    std::fs::read_to_string(&file)
-                }
-                .map_err(|e| AdminError::invalid("file", e.to_string()))?;
-                let body = serde_json::from_str(&text)
-                    .map_err(|e| AdminError::invalid("file", format!("not JSON: {e}")))?;
-                let mut declaration = declared::declaration(kind, body)?;
+            audited(&store, &by, asked, now, async {
+                let mut declaration = read_declaration(&kind, &file)?;
                 let secret = declared::made_secret(&mut declaration)?;
-                let id = declaration.id.clone();
+                let (noun, id) = (declaration.kind.noun(), declaration.id.clone());
                 let change = DeclarationChange::Create(declaration);
                 declared::make(&store, file_config, key, change, &by, now).await?;
-                Ok(match secret {
-                    Some(secret) => format!(
-                        "made {} {id}\nsecret: {secret}\n(shown this once)",
-                        kind.noun()
-                    ),
-                    None => format!("made {} {id}", kind.noun()),
-                })
+                Ok(with_secret(format!("made {noun} {id}"), secret))
             })
-            .await?;
-            Ok(made)
+            .await
+        }
+        AdminCommand::Redeclare { kind, file } => {
+            let asked = serde_json::json!({ "resource": kind, "action": "update" });
+            audited(&store, &by, asked, now, async {
+                let declaration = read_declaration(&kind, &file)?;
+                let (noun, id) = (declaration.kind.noun(), declaration.id.clone());
+                let change = declared::replacement(id.clone(), None, declaration)?;
+                declared::make(&store, file_config, key, change, &by, now).await?;
+                Ok(format!("changed {noun} {id}"))
+            })
+            .await
+        }
+        AdminCommand::RotateSecret { kind, id } => {
+            let asked = serde_json::json!({ "resource": kind, "id": id,
+                                             "action": "rotate_secret" });
+            audited(&store, &by, asked, now, async {
+                let kind = declared::kind_of(&kind)?;
+                if !matches!(kind, Kind::Client | Kind::Product) {
+                    return Err(AdminError::invalid("kind", "only clients and products"));
+                }
+                let (change, secret) = declared::rotation(kind, id.clone(), None);
+                declared::make(&store, file_config, key, change, &by, now).await?;
+                Ok(with_secret(
+                    format!("rotated the secret of {id}"),
+                    Some(secret),
+                ))
+            })
+            .await
         }
         AdminCommand::Undeclare { kind, id, cascade } => {
             let asked = serde_json::json!({ "resource": kind, "id": id, "action": "delete" });
@@ -279,6 +305,28 @@ pub async fn run(file_config: &Config, args: AdminArgs) -> Result<String, AdminE
             };
             Ok(render(&audit::events(&store, query).await?, output))
         }
+    }
+}
+
+/// The declaration of `kind` in the JSON `file` (`-`: standard input).
+fn read_declaration(kind: &str, file: &std::path::Path) -> Result<Declaration, AdminError> {
+    let kind = declared::kind_of(kind)?;
+    let text = if file.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(file)
+    }
+    .map_err(|e| AdminError::invalid("file", e.to_string()))?;
+    let body = serde_json::from_str(&text)
+        .map_err(|e| AdminError::invalid("file", format!("not JSON: {e}")))?;
+    declared::declaration(kind, body)
+}
+
+/// `done`, and the secret made for it, printed this once.
+fn with_secret(done: String, secret: Option<String>) -> String {
+    match secret {
+        Some(secret) => format!("{done}\nsecret: {secret}\n(shown this once)"),
+        None => done,
     }
 }
 

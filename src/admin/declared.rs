@@ -29,6 +29,10 @@ use crate::store::{
     StoredDeclaration,
 };
 
+/// The largest declaration taken: one holding an IdP's metadata document (`idp_metadata_xml`),
+/// which may be 1 MiB as fetched from a URL, quoted in JSON.
+pub const BODY_LIMIT: usize = 2 * 1024 * 1024 + 16 * 1024;
+
 /// An OpenID Connect client, as the API shows it (never its secret).
 #[derive(Serialize, ToSchema)]
 pub struct ClientView {
@@ -396,24 +400,8 @@ pub async fn replace(
         .audited(&state, asked, async {
             let kind = kind_of(&section)?;
             let version = version(&headers)?;
-            let mut new = declaration(kind, body::parse(&headers, bytes)?)?;
-            if matches!(kind, Kind::Client | Kind::Product) {
-                refuse_given_secrets(&new)?;
-            }
-            let change = DeclarationChange::Update {
-                kind,
-                id,
-                version,
-                action: "update",
-                change: Box::new(move |old| {
-                    for key in kind.secret_keys() {
-                        if let (None, Some(value)) = (new.body.get(*key), old.body.get(*key)) {
-                            new.body.insert(key.to_string(), value.clone());
-                        }
-                    }
-                    Ok(new)
-                }),
-            };
+            let new = declaration(kind, body::parse(&headers, bytes)?)?;
+            let change = replacement(id, version, new)?;
             let done = apply(&state, change, &admin.by).await?;
             Ok(answer(&state, done, StatusCode::OK, kind, None).await)
         })
@@ -529,15 +517,7 @@ async fn rotate(
     let asked = json!({ "resource": kind.noun(), "id": id, "action": "rotate_secret" });
     admin
         .audited(&state, asked, async {
-            let secret = crypto::random_token();
-            let new = secret.clone();
-            let change = DeclarationChange::Update {
-                kind,
-                id,
-                version: version(headers)?,
-                action: "rotate_secret",
-                change: Box::new(move |old| Ok(with_secret(old.clone(), new))),
-            };
+            let (change, secret) = rotation(kind, id, version(headers)?);
             let done = apply(&state, change, &admin.by).await?;
             Ok(answer(&state, done, StatusCode::OK, kind, Some(secret)).await)
         })
@@ -572,6 +552,51 @@ pub async fn refresh_connection(
         )
             .into_response()),
     }
+}
+
+/// The change that replaces the run-time declaration `id` with `new` (at `version`), keeping the
+/// secrets `new` leaves out; an operator may not give a client's or product's secret.
+pub(super) fn replacement(
+    id: String,
+    version: Option<i64>,
+    mut new: Declaration,
+) -> Result<DeclarationChange, AdminError> {
+    let kind = new.kind;
+    if matches!(kind, Kind::Client | Kind::Product) {
+        refuse_given_secrets(&new)?;
+    }
+    Ok(DeclarationChange::Update {
+        kind,
+        id,
+        version,
+        action: "update",
+        change: Box::new(move |old| {
+            for key in kind.secret_keys() {
+                if let (None, Some(value)) = (new.body.get(*key), old.body.get(*key)) {
+                    new.body.insert(key.to_string(), value.clone());
+                }
+            }
+            Ok(new)
+        }),
+    })
+}
+
+/// The change that gives the run-time client or product `id` a new secret, and the secret.
+pub(super) fn rotation(
+    kind: Kind,
+    id: String,
+    version: Option<i64>,
+) -> (DeclarationChange, String) {
+    let secret = crypto::random_token();
+    let new = secret.clone();
+    let change = DeclarationChange::Update {
+        kind,
+        id,
+        version,
+        action: "rotate_secret",
+        change: Box::new(move |old| Ok(with_secret(old.clone(), new))),
+    };
+    (change, secret)
 }
 
 /// The declaration of `kind` in `body`, or its problems, named by their path in the body.

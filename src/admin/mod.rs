@@ -15,6 +15,7 @@ mod users;
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
@@ -29,6 +30,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub use declared::BODY_LIMIT as DECLARATION_BODY_LIMIT;
 pub use error::AdminError;
 
 use crate::config::{ADMIN_READ, ADMIN_WRITE};
@@ -86,8 +88,12 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(credentials::list, credentials::create))
         .routes(routes!(credentials::delete))
         .routes(routes!(audit::list))
-        .routes(routes!(declared::list, declared::create))
-        .routes(routes!(declared::show, declared::replace, declared::delete))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(declared::list, declared::create))
+                .routes(routes!(declared::show, declared::replace, declared::delete))
+                .layer(DefaultBodyLimit::max(declared::BODY_LIMIT)),
+        )
         .routes(routes!(declared::rotate_client_secret))
         .routes(routes!(declared::rotate_product_secret))
         .routes(routes!(declared::refresh_connection))

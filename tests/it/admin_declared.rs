@@ -18,6 +18,7 @@ crate::backend_tests!(
     products_are_made_and_their_secrets_rotated,
     a_connection_reads_its_idp_from_a_metadata_url_or_document,
     the_saml_onboarding_walkthrough_of_docs_admin_md_runs,
+    every_kind_refuses_stale_foreign_and_oversized_changes,
     a_connection_made_at_one_process_signs_people_in_at_another,
 );
 
@@ -667,4 +668,144 @@ async fn the_saml_onboarding_walkthrough_of_docs_admin_md_runs(backend: Backend)
     assert!(alice_signs_in(&server.base, &idp).await);
     let alice = ops(&server).get("/admin/v1/users?source=acme").await;
     assert_eq!(alice.json["items"][0]["entity_ids"], json!(["m-acme"]));
+}
+
+/// For each kind: a change against an old version (412), a body naming another id or an unknown
+/// field (400), the file's object (409), an oversized body (413), a credential that may only read
+/// (403), a body that is not JSON (400); each refused change stores nothing.
+async fn every_kind_refuses_stale_foreign_and_oversized_changes(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let idp = IdpKey::generate();
+    let with_connection = format!(
+        "{}{}",
+        config(),
+        crate::upstream_saml::acme_connection(&idp.cert_b64, "https://idp.acme.test/sso")
+    );
+    let server = TestServer::start_with(&db, &with_connection, idbridge::Clock::system(), &env())
+        .await
+        .expect("starts");
+    // The kind, the id of one the file declares, the key of the id, a body with a given id.
+    type Case = (&'static str, &'static str, &'static str, fn(&str) -> Value);
+    let cases: [Case; 4] = [
+        (
+            "clients",
+            "shop",
+            "client_id",
+            |id| json!({"client_id": id, "redirect_uris": [APP_CALLBACK]}),
+        ),
+        (
+            "entities",
+            "e-mer-1",
+            "id",
+            |id| json!({"id": id, "name": "Made", "level": "DIVISION", "parent": "e-psp-1"}),
+        ),
+        ("connections", "acme", "id", |id| {
+            json!({"id": id, "type": "oidc", "entity": "e-mer-1",
+                   "issuer": "https://idp.example.com", "client_id": "idbridge",
+                   "client_secret": "theirs"})
+        }),
+        (
+            "products",
+            "helpdesk",
+            "id",
+            |id| json!({"id": id, "format": "workspace", "allowed_domains": ["*.made.example.com"]}),
+        ),
+    ];
+    let reader = Call {
+        server: &server,
+        who: Some(("auditor", OPS_SECRET)),
+    };
+    for (kind, in_file, id_key, body) in cases {
+        let path = format!("/admin/v1/{kind}/made");
+        let made = ops(&server)
+            .post(&format!("/admin/v1/{kind}"), Some(body("made")))
+            .await;
+        assert_eq!(made.status, StatusCode::CREATED, "{kind}: {}", made.json);
+        assert_eq!(made.etag.as_deref(), Some("\"1\""), "{kind}");
+        let refusals = [
+            (
+                Some("\"9\""),
+                body("made"),
+                StatusCode::PRECONDITION_FAILED,
+                None,
+            ),
+            (None, body("other"), StatusCode::BAD_REQUEST, Some(id_key)),
+            (
+                None,
+                {
+                    let mut b = body("made");
+                    b["colour"] = json!("red");
+                    b
+                },
+                StatusCode::BAD_REQUEST,
+                Some("colour"),
+            ),
+        ];
+        for (if_match, body, status, field) in refusals {
+            let answer = ops(&server).put(&path, body, if_match).await;
+            assert_eq!(answer.status, status, "{kind}: {}", answer.json);
+            if let Some(field) = field {
+                assert_eq!(answer.json["field"], field, "{kind}: {}", answer.json);
+            }
+        }
+        let file_path = format!("/admin/v1/{kind}/{in_file}");
+        let theirs = ops(&server).put(&file_path, body(in_file), None).await;
+        assert_eq!(theirs.json["error"], "managed_by_config", "{kind}");
+        let theirs = ops(&server).delete(&file_path).await;
+        assert_eq!(theirs.json["error"], "managed_by_config", "{kind}");
+        let mut huge = body("huge");
+        huge["padding"] = json!("x".repeat(idbridge_body_limit() + 1));
+        let too_large = ops(&server)
+            .post(&format!("/admin/v1/{kind}"), Some(huge))
+            .await;
+        assert_eq!(too_large.status, StatusCode::PAYLOAD_TOO_LARGE, "{kind}");
+        let forbidden = reader.put(&path, body("made"), None).await;
+        assert_eq!(forbidden.status, StatusCode::FORBIDDEN, "{kind}");
+        let not_json = reqwest::Client::new()
+            .put(server.url(&path))
+            .basic_auth("ops", Some(OPS_SECRET))
+            .body(body("made").to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(not_json.status(), StatusCode::BAD_REQUEST, "{kind}");
+        let stale = ops(&server)
+            .send(Method::DELETE, &path, None, Some("\"9\""))
+            .await;
+        assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED, "{kind}");
+        // Nothing of the refused changes was stored: the version is still the first.
+        let shown = ops(&server).get(&path).await;
+        assert_eq!(shown.etag.as_deref(), Some("\"1\""), "{kind}");
+        let deleted = ops(&server)
+            .send(Method::DELETE, &path, None, Some("\"1\""))
+            .await;
+        assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{kind}");
+        assert_eq!(changes_of(&server, "made").await, ["create", "delete"]);
+        let trail = ops(&server)
+            .get("/admin/v1/audit?kind=admin.change&limit=200")
+            .await;
+        assert!(
+            !trail.json.to_string().contains("theirs"),
+            "no secret audited"
+        );
+        forget_changes(&server).await;
+    }
+    assert_eq!(server.count("declarations").await, 0);
+}
+
+/// The largest body a declaration may have.
+fn idbridge_body_limit() -> usize {
+    idbridge::admin::DECLARATION_BODY_LIMIT
+}
+
+/// Deletes the `admin.change` events so far, for the next case to count its own.
+async fn forget_changes(server: &TestServer) {
+    use sea_orm::ConnectionTrait;
+    server
+        .state
+        .store
+        .connection()
+        .execute_unprepared("DELETE FROM audit_events WHERE kind = 'admin.change'")
+        .await
+        .unwrap();
 }
