@@ -138,11 +138,16 @@ pub async fn run(file_config: &Config, args: AdminArgs) -> Result<String, AdminE
     let store = Store::connect(&file_config.database_url).await?;
     store.migrate().await?;
     let key = file_config.keys.encryption_key.as_ref();
-    // With the run-time clients, whose sessions a user's revocation ends too.
-    let config = &store
-        .config_with_run_time(file_config, key)
-        .await?
-        .map_err(AdminError::Rules)?;
+    // With the run-time clients, whose sessions a user's revocation ends too. When the file
+    // contradicts a run-time declaration, the file alone: the command that deletes that
+    // declaration (`undeclare`) must still run.
+    let with_run_time = store.config_with_run_time(file_config, key).await?;
+    let config = &with_run_time.unwrap_or_else(|problems| {
+        for problem in problems {
+            eprintln!("warning: a run-time declaration does not fit the config file: {problem}");
+        }
+        file_config.clone()
+    });
     let by = Initiator {
         actor: Actor::Cli,
         client_addr: None,

@@ -105,9 +105,7 @@ impl Store {
     ) -> Result<Change<DeclarationChanged>, StoreError> {
         let (kind, id) = asked.target();
         let (kind, id) = (kind, id.to_string());
-        if base.file_declares(kind, &id) {
-            return Ok(Change::ManagedByConfig);
-        }
+        let deleting = matches!(asked, DeclarationChange::Delete { .. });
         let txn = self.writer.begin().await?;
         count_change(&txn, Kept::Declarations).await?;
         let all = read_all(&txn, key).await?;
@@ -117,6 +115,11 @@ impl Store {
             .iter()
             .position(|s| s.declaration.kind == kind && s.declaration.id == id);
         let before = position.map(|i| all[i].clone());
+        // The file's object is the file's; but a run-time one the file took the id of since
+        // (which stops every start, naming it) may go, and only that way.
+        if base.file_declares(kind, &id) && !(deleting && before.is_some()) {
+            return Ok(Change::ManagedByConfig);
+        }
         let stale = |version: Option<i64>| {
             version.is_some_and(|v| before.as_ref().is_some_and(|b| b.version != v))
         };

@@ -19,6 +19,7 @@ crate::backend_tests!(
     a_connection_reads_its_idp_from_a_metadata_url_or_document,
     the_saml_onboarding_walkthrough_of_docs_admin_md_runs,
     every_kind_refuses_stale_foreign_and_oversized_changes,
+    a_file_that_takes_a_run_time_id_stops_the_start_until_it_is_undeclared,
     a_connection_made_at_one_process_signs_people_in_at_another,
 );
 
@@ -808,4 +809,47 @@ async fn forget_changes(server: &TestServer) {
         .execute_unprepared("DELETE FROM audit_events WHERE kind = 'admin.change'")
         .await
         .unwrap();
+}
+
+/// The file declares, after the fact, an id a run-time entity has: every start fails naming it,
+/// until `idbridge admin undeclare` (which still runs) deletes the run-time one.
+async fn a_file_that_takes_a_run_time_id_stops_the_start_until_it_is_undeclared(backend: Backend) {
+    let (db, server) = start(backend).await;
+    let made = ops(&server)
+        .post(
+            "/admin/v1/entities",
+            Some(json!({"id": "d-east", "name": "East", "level": "DIVISION", "parent": "e-psp-1"})),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.json);
+    drop(server);
+    let edited = format!(
+        "{}\n[[entities]]\nid = \"d-east\"\nname = \"East\"\nlevel = \"DIVISION\"\nparent = \"e-psp-1\"\n",
+        config()
+    );
+    let refused = TestServer::start_with(&db, &edited, idbridge::Clock::system(), &env()).await;
+    let message = refused.err().expect("the start fails");
+    assert!(message.contains(r#"entities["d-east"]"#), "{message}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("idbridge.toml");
+    std::fs::write(&file, with_test_kek(&edited)).unwrap();
+    cli(&db, &file, &["undeclare", "entities", "d-east"]);
+    let started = TestServer::start_with(&db, &edited, idbridge::Clock::system(), &env())
+        .await
+        .expect("starts once the run-time one is gone");
+    let shown = ops(&started).get("/admin/v1/entities/d-east").await;
+    assert_eq!(shown.json["managed_by"], "config");
+    // The file's own is not deleted through the command line.
+    let output = std::process::Command::new(BIN)
+        .args(["admin", "--config"])
+        .arg(&file)
+        .args(["undeclare", "entities", "d-east"])
+        .env("IDBRIDGE_DATABASE_URL", &db.url)
+        .env(TEST_KEK_VAR, TEST_KEK)
+        .env("SHOP_SECRET", SHOP_SECRET)
+        .envs(env())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("config file"));
 }
