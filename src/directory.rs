@@ -85,12 +85,12 @@ impl Directory {
     }
 
     /// Fetches what the connectors new in this directory read of their providers (SAML metadata
-    /// from a URL); the errors, one per connector that failed.
-    pub async fn fetch_fresh_metadata(&self) -> Vec<UpstreamError> {
+    /// from a URL); the errors, with the connection of each that failed.
+    pub async fn fetch_fresh_metadata(&self) -> Vec<(String, UpstreamError)> {
         let mut failed = Vec::new();
         for id in &self.fresh {
             if let Some(Err(error)) = self.connectors.fetch_metadata_of(id).await {
-                failed.push(error);
+                failed.push((id.clone(), error));
             }
         }
         failed

@@ -7,7 +7,7 @@ use ipnet::IpNet;
 use crate::api_auth::VerifiedCache;
 use crate::clients::Client;
 use crate::clock::Clock;
-use crate::config::{Config, ProductDecl, ServerConfig};
+use crate::config::{Config, Kind, ProductDecl, ServerConfig};
 use crate::directory::{Directory, DirectoryError};
 use crate::keys::{self, KeyError, KeyRing};
 use crate::limits::{self, ClientRates, LimitError, PendingGauge};
@@ -151,18 +151,48 @@ impl AppState {
     }
 
     /// Builds the directory again from the run-time declarations in the database, carrying
-    /// over what did not change, and puts it in force.
+    /// over what did not change, and puts it in force. When the database cannot be reached, what
+    /// is in force stays; when the declarations cannot be read or do not fit the file (a process
+    /// of another release, another `keys.encryption_key`), this process fails closed: it goes on
+    /// with the file's declarations alone until they do, and says why.
     pub async fn reload_directory(&self) -> Result<(), StartError> {
         let _one_at_a_time = self.rebuilding.lock().await;
         let key = self.file_config.keys.encryption_key.as_ref();
-        let stored = self.store.run_time_declarations(key).await?;
         let previous = self.directory();
-        let directory = Directory::build(&self.file_config, &stored, Some(&previous))?;
-        for e in directory.fetch_fresh_metadata().await {
-            tracing::warn!(error = %e, "IdP metadata of a changed connection cannot be read");
+        let built = match self.store.run_time_declarations(key).await {
+            Err(e) if e.is_unavailable() => return Err(e.into()),
+            Err(e) => Err(StartError::from(e)),
+            Ok(stored) => Directory::build(&self.file_config, &stored, Some(&previous))
+                .map_err(StartError::from),
+        };
+        let (directory, failure) = match built {
+            Ok(directory) => (directory, None),
+            Err(error) => (
+                Directory::build(&self.file_config, &[], Some(&previous))?,
+                Some(error),
+            ),
+        };
+        let algs = directory.config.signing_algs();
+        if algs
+            .iter()
+            .any(|alg| !previous.config.signing_algs().contains(alg))
+        {
+            keys::prepare(&self.store, &self.file_config.keys, &algs, self.clock.now()).await?;
+            self.keys.reload().await?;
         }
-        *self.directory.write().expect("never poisoned") = Arc::new(directory);
-        Ok(())
+        let directory = Arc::new(directory);
+        let replaced = std::mem::replace(
+            &mut *self.directory.write().expect("never poisoned"),
+            directory.clone(),
+        );
+        drop(replaced);
+        for (id, e) in directory.fetch_fresh_metadata().await {
+            tracing::warn!(connection = %id, error = %e, "IdP metadata cannot be read");
+        }
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
     }
 
     /// What checks a password against its argon2id hash, throttled per key.
@@ -184,20 +214,29 @@ impl AppState {
         store.migrate().await.map_err(StartError::Migrate)?;
         // Keys first: a wrong encryption key stops the start before the config is written.
         keys::prepare(&store, &config.keys, &config.signing_algs(), clock.now()).await?;
+        let key = config.keys.encryption_key.as_ref();
         let stored = store
-            .run_time_declarations(config.keys.encryption_key.as_ref())
-            .await?;
-        let directory = Directory::build(&config, &stored, None)?;
-        store
-            .apply_config(&directory.config, clock.now())
+            .apply_config(&config, key, clock.now())
             .await
-            .map_err(StartError::Sync)?;
+            .map_err(StartError::Sync)?
+            .map_err(|problems| DirectoryError::Invalid { problems })?;
+        let directory = Directory::build(&config, &stored, None)?;
+        let algs = directory.config.signing_algs();
+        if algs != config.signing_algs() {
+            // Run-time clients sign with algorithms the file's do not.
+            keys::prepare(&store, &config.keys, &algs, clock.now()).await?;
+        }
         let csrf_key = store.server_secret("csrf").await?;
         let dummy_hash = password::hash(crate::crypto::random_token()).await?;
         let keys = KeyRing::load(store.clone(), config.keys.clone()).await?;
-        // At start every connection's metadata must be there: without it, its logins cannot work.
-        if let Some(error) = directory.fetch_fresh_metadata().await.into_iter().next() {
-            return Err(error.into());
+        // At start the metadata of every connection the file declares must be there: without it,
+        // its logins cannot work, and the operator is at hand. A run-time connection whose IdP is
+        // down must not keep every process from starting: it takes no login until it is read.
+        for (id, error) in directory.fetch_fresh_metadata().await {
+            if config.file_declares(Kind::Connection, &id) {
+                return Err(error.into());
+            }
+            tracing::warn!(connection = %id, error = %error, "IdP metadata cannot be read");
         }
         let client_rates = Arc::new(ClientRates::new(&config.server));
         Ok(AppState(Arc::new(Shared {

@@ -571,8 +571,16 @@ pub(super) fn replacement(
         version,
         action: "update",
         change: Box::new(move |old| {
+            // An upstream client secret goes to the provider's token endpoint: it is kept only
+            // while the provider stays the same, else an operator who never saw it could send
+            // it to a host of their own.
+            let same_provider = ["type", "issuer"]
+                .iter()
+                .all(|key| new.body.get(*key) == old.body.get(*key));
             for key in kind.secret_keys() {
-                if let (None, Some(value)) = (new.body.get(*key), old.body.get(*key)) {
+                let carried = kind != Kind::Connection || same_provider;
+                if let (None, Some(value), true) = (new.body.get(*key), old.body.get(*key), carried)
+                {
                     new.body.insert(key.to_string(), value.clone());
                 }
             }
@@ -688,9 +696,12 @@ async fn apply(
         state.clock.now(),
     )
     .await?;
-    if let Err(error) = state.reload_directory().await {
-        tracing::warn!(%error, "the directory was not rebuilt after a change");
-    }
+    // Stored and audited: if this process cannot put it in force, the operator must hear it.
+    state.reload_directory().await.map_err(|error| {
+        AdminError::Internal(format!(
+            "the change is stored, but this process could not put it in force: {error}"
+        ))
+    })?;
     Ok(done)
 }
 
@@ -738,7 +749,7 @@ async fn answer(
     kind: Kind,
     secret: Option<String>,
 ) -> Response {
-    let Some(stored) = done.stored else {
+    let (Some(stored), Some(config)) = (done.stored, done.config) else {
         return no_content();
     };
     let id = stored.declaration.id.clone();
@@ -756,7 +767,7 @@ async fn answer(
     {
         extra.insert("warnings".into(), json!([error.to_string()]));
     }
-    match views(&done.config, std::slice::from_ref(&stored), kind)
+    match views(&config, std::slice::from_ref(&stored), kind)
         .into_iter()
         .find(|(found, _)| *found == id)
     {

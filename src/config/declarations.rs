@@ -81,7 +81,7 @@ impl Kind {
 
 /// A run-time declaration: the JSON object an operator gave (with the secrets idbridge made for
 /// it), named by the id it holds.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Declaration {
     pub kind: Kind,
     pub id: String,
@@ -122,6 +122,18 @@ impl Declaration {
                 "\"env:\" references are for the config file; give the value itself",
             )
         }));
+        // A connection without domains may assert every address no connection claims: for the
+        // file's operator to allow, not for a credential of the API.
+        let no_domains = body
+            .get("domains")
+            .and_then(Value::as_array)
+            .is_none_or(Vec::is_empty);
+        if kind == Kind::Connection && no_domains {
+            problems.push(problem(
+                "domains",
+                "a connection made at run time needs the email domains its provider speaks for",
+            ));
+        }
         let id = match body.get(kind.id_key()) {
             Some(Value::String(id)) if !id.is_empty() => Some(id.clone()),
             _ => {
@@ -151,6 +163,16 @@ impl Declaration {
             self.kind.section(),
             Value::String(self.id.clone())
         )
+    }
+}
+
+// Without the body: it may hold secrets.
+impl std::fmt::Debug for Declaration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Declaration")
+            .field("kind", &self.kind)
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 

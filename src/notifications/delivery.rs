@@ -21,6 +21,7 @@ use tokio::task::JoinSet;
 use super::signature;
 use crate::clients::Client;
 use crate::config::WebhookDecl;
+use crate::directory::Directory;
 use crate::provider::logout_token::logout_token;
 use crate::state::AppState;
 use crate::store::{AttemptOutcome, ClaimedNotification, DueNotification, StoreError};
@@ -124,32 +125,22 @@ pub fn backoff_delay(base: i64, attempt: i32) -> i64 {
         .min(MAX_BACKOFF)
 }
 
-/// Delivers due notifications until `shutdown` says `true` (or its sender is gone).
+/// Delivers due notifications until `shutdown` says `true` (or its sender is gone). The
+/// back-channel logout targets follow the directory: a client made, changed or deleted at run
+/// time is heard (or no longer) from the next poll.
 pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
-    let mut targets = HashMap::new();
+    let mut webhooks = HashMap::new();
     for webhook in &state.file_config.webhooks {
         match Target::webhook(webhook) {
             Ok(target) => {
-                targets.insert(webhook.key(), Arc::new(target));
+                webhooks.insert(webhook.key(), Arc::new(target));
             }
             Err(e) => tracing::error!(error = %e, "cannot make the HTTP client of a webhook"),
         }
     }
-    for client in state.directory().clients.all() {
-        match Target::backchannel(client) {
-            Some(Ok(target)) => {
-                targets.insert(backchannel_target(&client.id), Arc::new(target));
-            }
-            Some(Err(e)) => {
-                tracing::error!(client = %client.id, error = %e, "cannot make the HTTP client of a back-channel logout")
-            }
-            None => {}
-        }
-    }
-    if targets.is_empty() {
-        return;
-    }
-    let keys: Vec<String> = targets.keys().cloned().collect();
+    let mut directory = state.directory();
+    let mut targets = with_backchannels(&webhooks, &directory);
+    let mut keys: Vec<String> = targets.keys().cloned().collect();
     let mut in_flight = JoinSet::new();
     let mut poll = tokio::time::interval(POLL_INTERVAL);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -159,8 +150,14 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
             _ = shutdown.wait_for(|stop| *stop) => break,
         }
         while in_flight.try_join_next().is_some() {}
+        let now_in_force = state.directory();
+        if !Arc::ptr_eq(&now_in_force, &directory) {
+            directory = now_in_force;
+            targets = with_backchannels(&webhooks, &directory);
+            keys = targets.keys().cloned().collect();
+        }
         let room = MAX_IN_FLIGHT - in_flight.len();
-        if room == 0 {
+        if room == 0 || keys.is_empty() {
             continue;
         }
         match claim_due(&state, &targets, &keys, room).await {
@@ -182,6 +179,27 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
             "stopping with notifications in flight; they are sent again once their lease runs out"
         );
     }
+}
+
+/// The webhooks' targets, and the back-channel logout target of every client in `directory`
+/// that registered one.
+fn with_backchannels(
+    webhooks: &HashMap<String, Arc<Target>>,
+    directory: &Directory,
+) -> HashMap<String, Arc<Target>> {
+    let mut targets = webhooks.clone();
+    for client in directory.clients.all() {
+        match Target::backchannel(client) {
+            Some(Ok(target)) => {
+                targets.insert(backchannel_target(&client.id), Arc::new(target));
+            }
+            Some(Err(e)) => {
+                tracing::error!(client = %client.id, error = %e, "cannot make the HTTP client of a back-channel logout")
+            }
+            None => {}
+        }
+    }
+    targets
 }
 
 /// Claims up to `room` due rows of the configured targets.

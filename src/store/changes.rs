@@ -18,7 +18,7 @@ pub enum Kept {
 }
 
 impl Kept {
-    fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             Kept::ApiCredentials => "api_credentials",
             Kept::Declarations => "declarations",

@@ -13,8 +13,12 @@ use serde_json::{Value, json};
 use super::admin::Change;
 use super::audit::{Initiator, record};
 use super::changes::{Kept, count_change};
-use super::sync::reconcile_declared;
-use super::tables::{declaration, user_entity};
+use super::grants::revoke_grants_to;
+use super::sync::{client_row, entity_row};
+use super::tables::{
+    change_counter, client, consent, declaration, entity, product_confirmation, session_client,
+    upstream_identity, user_entity,
+};
 use super::{Store, StoreError};
 use crate::config::{Config, Declaration, EncryptionKey, Kind, Problem};
 use crate::crypto;
@@ -65,10 +69,11 @@ impl DeclarationChange {
     }
 }
 
-/// What a done change leaves: the config with every run-time declaration, and the changed one as
-/// stored now (`None` once deleted).
+/// What a done change leaves: the config with every run-time declaration (`None` after a delete
+/// that left others the file contradicts), and the changed one as stored now (`None` once
+/// deleted).
 pub struct DeclarationChanged {
-    pub config: Config,
+    pub config: Option<Config>,
     pub stored: Option<StoredDeclaration>,
 }
 
@@ -94,7 +99,9 @@ impl Store {
 
     /// Makes the change `asked` by `by`, if the file's and all run-time declarations are valid
     /// with it, and records it in the audit trail with the declaration before and after (secrets
-    /// left out). `base` is the config of the file alone.
+    /// left out). `base` is the config of the file alone. A delete is refused only for problems
+    /// it makes: one that removes a declaration the file contradicts goes, whatever else is
+    /// wrong.
     pub async fn change_declaration(
         &self,
         asked: DeclarationChange,
@@ -107,31 +114,36 @@ impl Store {
         let (kind, id) = (kind, id.to_string());
         let deleting = matches!(asked, DeclarationChange::Delete { .. });
         let txn = self.writer.begin().await?;
+        // First: on PostgreSQL this takes the counter's row lock until the commit.
         count_change(&txn, Kept::Declarations).await?;
+        let version = declarations_version(&txn).await?;
         let all = read_all(&txn, key).await?;
-        // What a delete takes: the declaration, and for an entity its run-time subtree.
-        let mut going = vec![id.clone()];
-        let position = all
+        let before = all
             .iter()
-            .position(|s| s.declaration.kind == kind && s.declaration.id == id);
-        let before = position.map(|i| all[i].clone());
+            .find(|s| s.declaration.kind == kind && s.declaration.id == id)
+            .cloned();
         // The file's object is the file's; but a run-time one the file took the id of since
         // (which stops every start, naming it) may go, and only that way.
         if base.file_declares(kind, &id) && !(deleting && before.is_some()) {
             return Ok(Change::ManagedByConfig);
         }
-        let stale = |version: Option<i64>| {
-            version.is_some_and(|v| before.as_ref().is_some_and(|b| b.version != v))
+        let stale = |asked: Option<i64>| {
+            asked.is_some_and(|v| before.as_ref().is_some_and(|b| b.version != v))
         };
+        // What a delete takes: the declaration, and for an entity its run-time subtree.
+        let mut going = vec![id.clone()];
         let (action, after) = match asked {
             DeclarationChange::Create(declaration) => {
                 if before.is_some() {
                     return Ok(Change::Exists);
                 }
+                if let Some(refusal) = secrets_need_a_key(&declaration, key) {
+                    return Ok(refusal);
+                }
                 ("create", Some(declaration))
             }
             DeclarationChange::Update {
-                version,
+                version: asked,
                 action,
                 change,
                 ..
@@ -139,7 +151,7 @@ impl Store {
                 let Some(before) = &before else {
                     return Ok(Change::NotFound);
                 };
-                if stale(version) {
+                if stale(asked) {
                     return Ok(Change::Stale);
                 }
                 match change(&before.declaration) {
@@ -154,12 +166,14 @@ impl Store {
                 }
             }
             DeclarationChange::Delete {
-                version, cascade, ..
+                version: asked,
+                cascade,
+                ..
             } => {
                 if before.is_none() {
                     return Ok(Change::NotFound);
                 }
-                if stale(version) {
+                if stale(asked) {
                     return Ok(Change::Stale);
                 }
                 if kind == Kind::Entity {
@@ -182,29 +196,49 @@ impl Store {
                 ("delete", None)
             }
         };
-        let mut declarations: Vec<Declaration> =
-            all.iter().map(|s| s.declaration.clone()).collect();
-        match (&after, position) {
-            (Some(after), Some(i)) => declarations[i] = after.clone(),
-            (Some(after), None) => declarations.push(after.clone()),
-            (None, _) => declarations.retain(|d| !(d.kind == kind && going.contains(&d.id))),
+        let before_set: Vec<Declaration> = all.iter().map(|s| s.declaration.clone()).collect();
+        let mut declarations = before_set.clone();
+        match &after {
+            Some(after) => match declarations
+                .iter_mut()
+                .find(|d| d.kind == kind && d.id == id)
+            {
+                Some(slot) => *slot = after.clone(),
+                None => declarations.push(after.clone()),
+            },
+            None => declarations.retain(|d| !(d.kind == kind && going.contains(&d.id))),
         }
         let config = match base.with_run_time(&declarations) {
-            Ok(config) => config,
-            Err(problems) => return Ok(Change::Invalid(problems)),
-        };
-        let stored = match &after {
-            Some(after) => Some(write(&txn, after, before.as_ref(), key, now).await?),
-            None => {
-                for id in &going {
-                    declaration::Entity::delete_by_id((kind.section().to_string(), id.clone()))
-                        .exec(&txn)
-                        .await?;
+            Ok(config) => Some(config),
+            Err(problems) if deleting => {
+                let already = base.with_run_time(&before_set).err().unwrap_or_default();
+                let made: Vec<Problem> = problems
+                    .into_iter()
+                    .filter(|p| !already.contains(p))
+                    .collect();
+                if !made.is_empty() {
+                    return Ok(Change::Invalid(made));
                 }
                 None
             }
+            Err(problems) => return Ok(Change::Invalid(problems)),
         };
-        reconcile_declared(&txn, &config).await?;
+        let stored = match (&after, &config) {
+            (Some(after), Some(config)) => {
+                let stored = write(&txn, after, before.as_ref(), version, key, now).await?;
+                sync_row(&txn, config, kind, &id).await?;
+                Some(stored)
+            }
+            _ => {
+                for gone in &going {
+                    declaration::Entity::delete_by_id((kind.section().to_string(), gone.clone()))
+                        .exec(&txn)
+                        .await?;
+                }
+                forget(&txn, kind, &going, now).await?;
+                None
+            }
+        };
         let details = json!({
             "resource": kind.noun(), "id": id, "action": action,
             "before": before.as_ref().map(|b| b.declaration.without_secrets()),
@@ -214,6 +248,139 @@ impl Store {
         txn.commit().await?;
         Ok(Change::Done(DeclarationChanged { config, stored }))
     }
+}
+
+/// The version of the run-time declarations as a whole, counted up by every change and never
+/// reset: each declaration is stamped with the one of its last change, so that a declaration
+/// deleted and made again never has a version it had before (an ETag, and the processes'
+/// carrying over of unchanged connectors, rely on that).
+async fn declarations_version<C: sea_orm::ConnectionTrait>(db: &C) -> Result<i64, StoreError> {
+    Ok(
+        change_counter::Entity::find_by_id(Kept::Declarations.name().to_string())
+            .one(db)
+            .await?
+            .map_or(0, |row| row.version),
+    )
+}
+
+/// A declaration with secrets is kept only encrypted: without `keys.encryption_key` (the demo),
+/// it is refused.
+fn secrets_need_a_key(
+    declaration: &Declaration,
+    key: Option<&EncryptionKey>,
+) -> Option<Change<DeclarationChanged>> {
+    let secret = declaration
+        .kind
+        .secret_keys()
+        .iter()
+        .find(|k| declaration.body.contains_key(**k));
+    match (secret, key) {
+        (Some(secret), None) => Some(Change::Invalid(vec![Problem {
+            path: secret.to_string(),
+            message: "a secret is stored only encrypted, and keys.encryption_key is not set".into(),
+        }])),
+        _ => None,
+    }
+}
+
+/// Makes the entity or client row of `id` what `config` declares of it (other tables refer to
+/// those rows); the file's own rows are left to the config sync of a start.
+async fn sync_row<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    config: &Config,
+    kind: Kind,
+    id: &str,
+) -> Result<(), StoreError> {
+    match kind {
+        Kind::Entity => {
+            for decl in config.entities.iter().filter(|e| e.id == id) {
+                upsert(db, entity_row(decl), entity::Column::Id).await?;
+            }
+        }
+        Kind::Client => {
+            for decl in config.clients.iter().filter(|c| c.client_id == id) {
+                upsert(db, client_row(decl), client::Column::ClientId).await?;
+            }
+        }
+        Kind::Connection | Kind::Product => {}
+    }
+    Ok(())
+}
+
+async fn upsert<C, M, A, E>(db: &C, row: M, key: E::Column) -> Result<(), StoreError>
+where
+    C: sea_orm::ConnectionTrait,
+    E: EntityTrait<Model = M>,
+    M: IntoActiveModel<A> + sea_orm::ModelTrait<Entity = E>,
+    A: ActiveModelTrait<Entity = E> + Send,
+{
+    use sea_orm::Iden;
+    let columns: Vec<E::Column> = <E::Column as sea_orm::Iterable>::iter()
+        .filter(|c| c.to_string() != key.to_string())
+        .collect();
+    E::insert(row.into_active_model())
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::column(key)
+                .update_columns(columns)
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// What goes with deleted run-time declarations: a client's rows with every code and token
+/// issued to it revoked and the consents given it; an entity's rows (children first) with the
+/// attachments of users to them; a connection's links of upstream identities to users (a new
+/// connection of that id must not take over its people); a product's confirmations.
+async fn forget<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    kind: Kind,
+    ids: &[String],
+    now: i64,
+) -> Result<(), StoreError> {
+    match kind {
+        Kind::Client => {
+            for id in ids {
+                revoke_grants_to(db, id, now).await?;
+            }
+            consent::Entity::delete_many()
+                .filter(consent::Column::ClientId.is_in(ids.iter().cloned()))
+                .exec(db)
+                .await?;
+            session_client::Entity::delete_many()
+                .filter(session_client::Column::ClientId.is_in(ids.iter().cloned()))
+                .exec(db)
+                .await?;
+            client::Entity::delete_many()
+                .filter(client::Column::ClientId.is_in(ids.iter().cloned()))
+                .exec(db)
+                .await?;
+        }
+        Kind::Entity => {
+            user_entity::Entity::delete_many()
+                .filter(user_entity::Column::EntityId.is_in(ids.iter().cloned()))
+                .exec(db)
+                .await?;
+            // The subtree lists parents before children.
+            for id in ids.iter().rev() {
+                entity::Entity::delete_by_id(id.clone()).exec(db).await?;
+            }
+        }
+        Kind::Connection => {
+            upstream_identity::Entity::delete_many()
+                .filter(upstream_identity::Column::ConnectionId.is_in(ids.iter().cloned()))
+                .exec(db)
+                .await?;
+        }
+        Kind::Product => {
+            product_confirmation::Entity::delete_many()
+                .filter(product_confirmation::Column::ProductId.is_in(ids.iter().cloned()))
+                .exec(db)
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 /// The ids of the entity `id` and of every run-time entity below it.
@@ -237,7 +404,7 @@ fn run_time_subtree(all: &[StoredDeclaration], id: &str) -> Vec<String> {
     subtree
 }
 
-async fn read_all<C: sea_orm::ConnectionTrait>(
+pub(super) async fn read_all<C: sea_orm::ConnectionTrait>(
     db: &C,
     key: Option<&EncryptionKey>,
 ) -> Result<Vec<StoredDeclaration>, StoreError> {
@@ -268,12 +435,12 @@ fn stored(
         ))
     };
     let kind = Kind::from_section(&row.kind).ok_or_else(|| corrupt("unknown kind"))?;
-    let json = if row.body.starts_with('{') {
-        row.body.clone()
-    } else {
-        let key = key.ok_or_else(|| corrupt("encrypted, and keys.encryption_key is not set"))?;
-        crypto::open(&key.0, &row_key(&row.kind, &row.id), &row.body)
-            .ok_or_else(|| corrupt("does not decrypt with keys.encryption_key"))?
+    // With a key every row is sealed: a row in clear was not written by idbridge.
+    let json = match key {
+        None if row.body.starts_with('{') => row.body.clone(),
+        None => return Err(corrupt("encrypted, and keys.encryption_key is not set")),
+        Some(key) => crypto::open(&key.0, &row_key(&row.kind, &row.id), &row.body)
+            .ok_or_else(|| corrupt("does not decrypt with keys.encryption_key"))?,
     };
     let body: Value = serde_json::from_str(&json).map_err(|_| corrupt("not JSON"))?;
     let declaration = Declaration::new(kind, body).map_err(|_| corrupt("not a declaration"))?;
@@ -290,6 +457,7 @@ async fn write<C: sea_orm::ConnectionTrait>(
     db: &C,
     after: &Declaration,
     before: Option<&StoredDeclaration>,
+    version: i64,
     key: Option<&EncryptionKey>,
     now: i64,
 ) -> Result<StoredDeclaration, StoreError> {
@@ -303,7 +471,7 @@ async fn write<C: sea_orm::ConnectionTrait>(
         kind: kind.to_string(),
         id: after.id.clone(),
         body,
-        version: before.map_or(1, |b| b.version + 1),
+        version,
         created_at: before.map_or(now, |b| b.created_at),
         updated_at: now,
     };

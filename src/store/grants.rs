@@ -402,20 +402,41 @@ pub(super) async fn revoke_grants_of<C: ConnectionTrait>(
     client_id: Option<&str>,
     now: i64,
 ) -> Result<(), StoreError> {
+    revoke_grants_where(db, Some(user_id), client_id, now).await
+}
+
+/// Revokes every code, refresh and access token issued to the client `client_id`, whoever
+/// they were issued for: the client is going.
+pub(super) async fn revoke_grants_to<C: ConnectionTrait>(
+    db: &C,
+    client_id: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    revoke_grants_where(db, None, Some(client_id), now).await
+}
+
+async fn revoke_grants_where<C: ConnectionTrait>(
+    db: &C,
+    user_id: Option<&str>,
+    client_id: Option<&str>,
+    now: i64,
+) -> Result<(), StoreError> {
     use authorization_code::Column as Code;
     use refresh_token::Column as Refresh;
     let mut codes = authorization_code::Entity::update_many()
         .col_expr(Code::RevokedAt, Expr::value(now))
-        .filter(Code::UserId.eq(user_id))
         .filter(Code::RevokedAt.is_null());
     let mut refresh = refresh_token::Entity::update_many()
         .col_expr(Refresh::RevokedAt, Expr::value(now))
-        .filter(Refresh::UserId.eq(user_id))
         .filter(Refresh::RevokedAt.is_null());
     let mut access = access_token::Entity::update_many()
         .col_expr(access_token::Column::RevokedAt, Expr::value(now))
-        .filter(access_token::Column::UserId.eq(user_id))
         .filter(access_token::Column::RevokedAt.is_null());
+    if let Some(user_id) = user_id {
+        codes = codes.filter(Code::UserId.eq(user_id));
+        refresh = refresh.filter(Refresh::UserId.eq(user_id));
+        access = access.filter(access_token::Column::UserId.eq(user_id));
+    }
     if let Some(client_id) = client_id {
         codes = codes.filter(Code::ClientId.eq(client_id));
         refresh = refresh.filter(Refresh::ClientId.eq(client_id));

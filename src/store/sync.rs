@@ -12,18 +12,28 @@ use serde_json::json;
 use super::admin::MANAGED_BY_CONFIG;
 use super::audit::{Actor, Initiator, record};
 use super::changes::{Kept, count_change};
+use super::declarations::{StoredDeclaration, read_all};
 use super::tables::{api_credential, client, entity, user, user_entity};
 use super::users::new_user_row;
 use super::{Store, StoreError, UserSource};
-use crate::config::{ClientDecl, Config, Level, PasswordDecl};
+use crate::config::{
+    ClientDecl, Config, Declaration, EncryptionKey, EntityDecl, Level, PasswordDecl, Problem,
+};
 use crate::vocabulary::audit::AuditKind;
 use crate::{crypto, password};
 
 impl Store {
     /// Upserts every declared entity, user, client and API credential and removes declared objects
-    /// that left the config, in one transaction. Users created at run time are left alone;
-    /// `config` holds the run-time entities and clients too (`Config::with_run_time`).
-    pub async fn apply_config(&self, config: &Config, now: i64) -> Result<(), StoreError> {
+    /// that left the config, in one transaction. Users created at run time are left alone, and so
+    /// are the run-time entities and clients (`store::declarations`), read in the same
+    /// transaction: those read come back, or the problems of the file with them.
+    pub async fn apply_config(
+        &self,
+        file_config: &Config,
+        key: Option<&EncryptionKey>,
+        now: i64,
+    ) -> Result<Result<Vec<StoredDeclaration>, Vec<Problem>>, StoreError> {
+        let config = file_config;
         let existing_users: HashMap<String, user::Model> = user::Entity::find()
             .filter(user::Column::Source.eq(UserSource::CONFIG))
             .all(&self.db)
@@ -42,7 +52,17 @@ impl Store {
         let credentials = credential_rows(config, &existing_credentials).await?;
 
         let txn = self.writer.begin().await?;
-        reconcile_declared(&txn, config).await?;
+        // The run-time declarations as they are while this runs: counting a change takes the
+        // lock a change of theirs takes (on PostgreSQL), so none is made meanwhile.
+        count_change(&txn, Kept::Declarations).await?;
+        let run_time = read_all(&txn, key).await?;
+        let declarations: Vec<Declaration> =
+            run_time.iter().map(|s| s.declaration.clone()).collect();
+        let with_run_time = match file_config.with_run_time(&declarations) {
+            Ok(config) => config,
+            Err(problems) => return Ok(Err(problems)),
+        };
+        reconcile_declared(&txn, &with_run_time).await?;
         reconcile::<user::Entity>(
             &txn,
             users,
@@ -93,7 +113,7 @@ impl Store {
         )
         .await?;
         txn.commit().await?;
-        Ok(())
+        Ok(Ok(run_time))
     }
 }
 
@@ -116,18 +136,19 @@ pub(super) async fn reconcile_declared(
 
 /// The declared entities, parents before children (for the foreign key).
 fn entity_rows(config: &Config) -> Vec<entity::Model> {
-    let mut entities: Vec<entity::Model> = config
-        .entities
-        .iter()
-        .map(|e| entity::Model {
-            id: e.id.clone(),
-            name: e.name.clone(),
-            level: e.level.as_str().to_string(),
-            parent_id: e.parent.clone(),
-        })
-        .collect();
+    let mut entities: Vec<entity::Model> = config.entities.iter().map(entity_row).collect();
     entities.sort_by_key(|e| Level::parse(&e.level).map(|l| l as u8));
     entities
+}
+
+/// A declared entity.
+pub(super) fn entity_row(e: &EntityDecl) -> entity::Model {
+    entity::Model {
+        id: e.id.clone(),
+        name: e.name.clone(),
+        level: e.level.as_str().to_string(),
+        parent_id: e.parent.clone(),
+    }
 }
 
 /// The declared users and their attachments. A user keeps its creation time, and its update time
@@ -167,7 +188,7 @@ async fn user_rows(
 }
 
 /// A declared client; the database keeps the SHA-256 of its secret only.
-fn client_row(c: &ClientDecl) -> client::Model {
+pub(super) fn client_row(c: &ClientDecl) -> client::Model {
     client::Model {
         client_id: c.client_id.clone(),
         secret_sha256: c.secret.as_ref().map(|s| crypto::sha256_hex(s.expose())),

@@ -133,7 +133,7 @@ async fn a_client_is_made_changed_rotated_and_deleted(backend: Backend) {
         )
         .await;
     assert_eq!(made.status, StatusCode::CREATED, "{}", made.json);
-    assert_eq!(made.etag.as_deref(), Some("\"1\""));
+    let first_version = made.etag.clone().expect("an ETag");
     assert_eq!(made.json["managed_by"], "api");
     assert_eq!(made.json["public"], false);
     let secret = made.json["client_secret"].as_str().unwrap().to_string();
@@ -150,7 +150,7 @@ async fn a_client_is_made_changed_rotated_and_deleted(backend: Backend) {
     assert_eq!(token_error(&server, "app", "guess").await, refused);
 
     let shown = ops(&server).get("/admin/v1/clients/app").await;
-    assert_eq!(shown.etag.as_deref(), Some("\"1\""));
+    assert_eq!(shown.etag.as_ref(), Some(&first_version));
     assert!(!shown.json.to_string().contains(&secret));
     // It lives in the database: a restart (here a second start on it) keeps it, and the config
     // sync of that start leaves it alone.
@@ -168,14 +168,14 @@ async fn a_client_is_made_changed_rotated_and_deleted(backend: Backend) {
     let changed = json!({"client_id": "app",
                          "redirect_uris": [APP_CALLBACK, "https://app.example.com/other"]});
     let stale = ops(&server)
-        .put("/admin/v1/clients/app", changed.clone(), Some("\"7\""))
+        .put("/admin/v1/clients/app", changed.clone(), Some("\"70\""))
         .await;
     assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED);
     let updated = ops(&server)
-        .put("/admin/v1/clients/app", changed, Some("\"1\""))
+        .put("/admin/v1/clients/app", changed, Some(&first_version))
         .await;
     assert_eq!(updated.status, StatusCode::OK, "{}", updated.json);
-    assert_eq!(updated.etag.as_deref(), Some("\"2\""));
+    assert!(updated.etag.is_some() && updated.etag != Some(first_version));
     assert_eq!(
         updated.json["redirect_uris"][1],
         "https://app.example.com/other"
@@ -195,8 +195,54 @@ async fn a_client_is_made_changed_rotated_and_deleted(backend: Backend) {
         authenticated
     );
 
+    // Alice signs in at the client and lets it read her profile; its token reads it.
+    let url = crate::oidc::authorize_url(&server, "app", &[("redirect_uri", APP_CALLBACK)]);
+    let code = crate::oidc::Browser::new(&server)
+        .authorize(&url, true)
+        .await
+        .param("code")
+        .expect("a code");
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", APP_CALLBACK),
+        ("code_verifier", crate::oidc::VERIFIER),
+    ];
+    let (status, tokens) =
+        crate::oidc::post_form(&server, "/sso/v2/token", &form, Some(("app", &new_secret))).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let access = tokens["access_token"].as_str().unwrap().to_string();
+    let userinfo = || async {
+        reqwest::Client::new()
+            .get(server.url("/sso/v2/userinfo"))
+            .bearer_auth(&access)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(userinfo().await, StatusCode::OK);
+    let consents = || async {
+        ops(&server)
+            .get("/admin/v1/users/u-alice/consents")
+            .await
+            .json
+            .to_string()
+    };
+    assert!(consents().await.contains("\"app\""));
+
+    // Deleted, it takes its tokens and the consents given it along.
     let deleted = ops(&server).delete("/admin/v1/clients/app").await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let since = Instant::now();
+    while userinfo().await != StatusCode::UNAUTHORIZED {
+        assert!(
+            since.elapsed() < Duration::from_secs(5),
+            "its token still reads"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(!consents().await.contains("\"app\""));
     assert_eq!(
         authorize_status(&server, "app").await,
         StatusCode::BAD_REQUEST
@@ -382,11 +428,12 @@ async fn entities_move_and_do_not_go_from_under_what_depends_on_them(backend: Ba
     assert!(alice_signs_in(&server.base, &idp).await);
 
     // The merchant moves to the file's division, with its connection and its people.
+    let read = ops(&server).get("/admin/v1/entities/m-api").await;
     let moved = ops(&server)
         .put(
             "/admin/v1/entities/m-api",
             json!({"id": "m-api", "name": "Api Shop", "level": "MERCHANT", "parent": "e-div-1"}),
-            Some("\"1\""),
+            read.etag.as_deref(),
         )
         .await;
     assert_eq!(moved.status, StatusCode::OK, "{}", moved.json);
@@ -407,8 +454,11 @@ async fn entities_move_and_do_not_go_from_under_what_depends_on_them(backend: Ba
 
     // Without its connection, the merchant still has Alice attached: she would be left without
     // it, so only a cascading delete takes it, and her attachment with it.
+    assert_eq!(server.count("upstream_identities").await, 1);
     let gone = ops(&server).delete("/admin/v1/connections/acme").await;
     assert_eq!(gone.status, StatusCode::NO_CONTENT, "{}", gone.json);
+    // A connection made again with its id does not take over its people.
+    assert_eq!(server.count("upstream_identities").await, 0);
     let refused = ops(&server).delete("/admin/v1/entities/m-api").await;
     assert_eq!(refused.json["error"], "in_use", "{}", refused.json);
     let alice =
@@ -561,7 +611,7 @@ async fn a_connection_made_at_one_process_signs_people_in_at_another(backend: Ba
     let mut disabled = connection;
     disabled["enabled"] = json!(false);
     let changed = ops(&server)
-        .put("/admin/v1/connections/acme", disabled, Some("\"1\""))
+        .put("/admin/v1/connections/acme", disabled, made.etag.as_deref())
         .await;
     assert_eq!(changed.status, StatusCode::OK, "{}", changed.json);
     assert_eq!(changed.json["enabled"], false);
@@ -618,7 +668,7 @@ async fn a_connection_reads_its_idp_from_a_metadata_url_or_document(backend: Bac
         .await;
     assert_eq!(made.status, StatusCode::CREATED, "{}", made.json);
     let broken = json!({"id": "initech", "type": "saml", "entity": "e-mer-1",
-                        "idp_metadata_xml": "<md:EntityDescriptor/>"});
+                        "domains": ["initech.test"], "idp_metadata_xml": "<md:EntityDescriptor/>"});
     let refused = ops(&server)
         .post("/admin/v1/connections", Some(broken))
         .await;
@@ -661,7 +711,7 @@ async fn the_saml_onboarding_walkthrough_of_docs_admin_md_runs(backend: Backend)
         lines,
         [
             r#"{"id":"m-acme","managed_by":"api"}"#,
-            r#"{"id":"acme","type":"saml","enabled":true,"version":1}"#,
+            r#"{"id":"acme","type":"saml","enabled":true}"#,
             &format!(r#"entityID="{}/saml/acme""#, server.base),
             "303 https://idp.acme.test/sso",
         ]
@@ -701,7 +751,7 @@ async fn every_kind_refuses_stale_foreign_and_oversized_changes(backend: Backend
             |id| json!({"id": id, "name": "Made", "level": "DIVISION", "parent": "e-psp-1"}),
         ),
         ("connections", "acme", "id", |id| {
-            json!({"id": id, "type": "oidc", "entity": "e-mer-1",
+            json!({"id": id, "type": "oidc", "entity": "e-mer-1", "domains": [format!("{id}.test")],
                    "issuer": "https://idp.example.com", "client_id": "idbridge",
                    "client_secret": "theirs"})
         }),
@@ -722,10 +772,10 @@ async fn every_kind_refuses_stale_foreign_and_oversized_changes(backend: Backend
             .post(&format!("/admin/v1/{kind}"), Some(body("made")))
             .await;
         assert_eq!(made.status, StatusCode::CREATED, "{kind}: {}", made.json);
-        assert_eq!(made.etag.as_deref(), Some("\"1\""), "{kind}");
+        let version = made.etag.clone().expect("an ETag");
         let refusals = [
             (
-                Some("\"9\""),
+                Some("\"90\""),
                 body("made"),
                 StatusCode::PRECONDITION_FAILED,
                 None,
@@ -749,6 +799,14 @@ async fn every_kind_refuses_stale_foreign_and_oversized_changes(backend: Backend
                 assert_eq!(answer.json["field"], field, "{kind}: {}", answer.json);
             }
         }
+        if kind == "connections" {
+            // The upstream client secret is kept for the same provider only.
+            let mut elsewhere = body("made");
+            elsewhere["issuer"] = json!("https://attacker.example.net");
+            elsewhere.as_object_mut().unwrap().remove("client_secret");
+            let refused = ops(&server).put(&path, elsewhere, None).await;
+            assert_eq!(refused.json["field"], "client_secret", "{}", refused.json);
+        }
         let file_path = format!("/admin/v1/{kind}/{in_file}");
         let theirs = ops(&server).put(&file_path, body(in_file), None).await;
         assert_eq!(theirs.json["error"], "managed_by_config", "{kind}");
@@ -771,14 +829,14 @@ async fn every_kind_refuses_stale_foreign_and_oversized_changes(backend: Backend
             .unwrap();
         assert_eq!(not_json.status(), StatusCode::BAD_REQUEST, "{kind}");
         let stale = ops(&server)
-            .send(Method::DELETE, &path, None, Some("\"9\""))
+            .send(Method::DELETE, &path, None, Some("\"90\""))
             .await;
         assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED, "{kind}");
         // Nothing of the refused changes was stored: the version is still the first.
         let shown = ops(&server).get(&path).await;
-        assert_eq!(shown.etag.as_deref(), Some("\"1\""), "{kind}");
+        assert_eq!(shown.etag.as_ref(), Some(&version), "{kind}");
         let deleted = ops(&server)
-            .send(Method::DELETE, &path, None, Some("\"1\""))
+            .send(Method::DELETE, &path, None, Some(&version))
             .await;
         assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{kind}");
         assert_eq!(changes_of(&server, "made").await, ["create", "delete"]);

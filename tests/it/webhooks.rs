@@ -721,7 +721,7 @@ async fn a_row_is_held_by_one_claim_at_a_time(backend: Backend) {
     .unwrap();
     let store = Store::connect(&db.url).await.unwrap();
     store.migrate().await.unwrap();
-    store.apply_config(&config, 0).await.unwrap();
+    store.apply_config(&config, None, 0).await.unwrap().unwrap();
     let user = store.find_user("u-alice").await.unwrap().unwrap();
     let now = 1_000_000;
     let login = Notification::user_login(&user, "local");
