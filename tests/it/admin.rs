@@ -33,7 +33,7 @@ pub(crate) const OPS_SECRET: &str = "ops secret 0123456789abcdefghij";
 
 /// `ops` may read and change (and ask for session URLs); `auditor` only read; `backend` (of [`SESSION_URLS_CONFIG`]) has no
 /// admin scope.
-const ADMIN_CONFIG: &str = r#"
+pub(crate) const ADMIN_CONFIG: &str = r#"
 [[api_credentials]]
 username = "ops"
 password = "env:OPS_SECRET"

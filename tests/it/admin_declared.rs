@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::admin::{Answer, BIN, Call, OPS_SECRET, config, env, ops, start};
+use crate::admin::{ADMIN_CONFIG, Answer, BIN, Call, OPS_SECRET, config, env, ops, start};
 use crate::saml_idp::*;
 use crate::support::*;
 use crate::upstream_saml::{acme_spec, idp_metadata, metadata_server, post_acs, to_idp};
@@ -20,6 +20,7 @@ crate::backend_tests!(
     the_saml_onboarding_walkthrough_of_docs_admin_md_runs,
     every_kind_refuses_stale_foreign_and_oversized_changes,
     a_file_that_takes_a_run_time_id_stops_the_start_until_it_is_undeclared,
+    a_client_signing_with_an_algorithm_new_here_gets_its_key_at_once,
     a_connection_made_at_one_process_signs_people_in_at_another,
 );
 
@@ -910,4 +911,66 @@ async fn a_file_that_takes_a_run_time_id_stops_the_start_until_it_is_undeclared(
         .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("config file"));
+}
+
+/// No client of the file signs with RS256, so there is no RS256 key until a run-time client asks
+/// for one: it gets it with the change, and its first ID token is signed with it.
+async fn a_client_signing_with_an_algorithm_new_here_gets_its_key_at_once(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start_with(
+        &db,
+        &format!("{BASE_CONFIG}{ADMIN_CONFIG}"),
+        idbridge::Clock::system(),
+        &env(),
+    )
+    .await
+    .expect("starts");
+    let jwks = || async {
+        reqwest::get(server.url("/sso/v2/jwks"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    assert!(!jwks().await.contains("RS256"));
+    let made = ops(&server)
+        .post(
+            "/admin/v1/clients",
+            Some(json!({"client_id": "app", "redirect_uris": [APP_CALLBACK],
+                        "id_token_alg": "RS256"})),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.json);
+    let secret = made.json["client_secret"].as_str().unwrap().to_string();
+    let url = crate::oidc::authorize_url(
+        &server,
+        "app",
+        &[("redirect_uri", APP_CALLBACK), ("scope", "openid")],
+    );
+    let code = crate::oidc::Browser::new(&server)
+        .authorize(&url, true)
+        .await
+        .param("code")
+        .expect("a code");
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", APP_CALLBACK),
+        ("code_verifier", crate::oidc::VERIFIER),
+    ];
+    let (status, tokens) =
+        crate::oidc::post_form(&server, "/sso/v2/token", &form, Some(("app", &secret))).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let header = tokens["id_token"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .next()
+        .unwrap();
+    let header: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, header).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["alg"], "RS256");
 }
