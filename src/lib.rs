@@ -139,7 +139,7 @@ async fn follow_changes(state: AppState) {
                 }
                 if seen_declarations != Some(declarations) {
                     match state.reload_directory().await {
-                        Ok(()) => seen_declarations = Some(declarations),
+                        Ok(_) => seen_declarations = Some(declarations),
                         Err(e) => tracing::warn!(error = %e, "cannot rebuild the directory"),
                     }
                 }

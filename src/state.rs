@@ -155,7 +155,10 @@ impl AppState {
     /// is in force stays; when the declarations cannot be read or do not fit the file (a process
     /// of another release, another `keys.encryption_key`), this process fails closed: it goes on
     /// with the file's declarations alone until they do, and says why.
-    pub async fn reload_directory(&self) -> Result<(), StartError> {
+    /// Done, it says what the connectors new in it could not read of their providers.
+    pub async fn reload_directory(
+        &self,
+    ) -> Result<Vec<(String, crate::upstream::UpstreamError)>, StartError> {
         let _one_at_a_time = self.rebuilding.lock().await;
         let key = self.file_config.keys.encryption_key.as_ref();
         let previous = self.directory();
@@ -186,12 +189,13 @@ impl AppState {
             directory.clone(),
         );
         drop(replaced);
-        for (id, e) in directory.fetch_fresh_metadata().await {
+        let unread = directory.fetch_fresh_metadata().await;
+        for (id, e) in &unread {
             tracing::warn!(connection = %id, error = %e, "IdP metadata cannot be read");
         }
         match failure {
             Some(error) => Err(error),
-            None => Ok(()),
+            None => Ok(unread),
         }
     }
 

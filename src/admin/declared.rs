@@ -362,7 +362,7 @@ pub async fn create(
             let secret = made_secret(&mut declaration)?;
             let change = DeclarationChange::Create(declaration);
             let done = apply(&state, change, &admin.by).await?;
-            Ok(answer(&state, done, StatusCode::CREATED, kind, secret).await)
+            Ok(answer(done, StatusCode::CREATED, kind, secret))
         })
         .await
 }
@@ -403,7 +403,7 @@ pub async fn replace(
             let new = declaration(kind, body::parse(&headers, bytes)?)?;
             let change = replacement(id, version, new)?;
             let done = apply(&state, change, &admin.by).await?;
-            Ok(answer(&state, done, StatusCode::OK, kind, None).await)
+            Ok(answer(done, StatusCode::OK, kind, None))
         })
         .await
 }
@@ -519,7 +519,7 @@ async fn rotate(
         .audited(&state, asked, async {
             let (change, secret) = rotation(kind, id, version(headers)?);
             let done = apply(&state, change, &admin.by).await?;
-            Ok(answer(&state, done, StatusCode::OK, kind, Some(secret)).await)
+            Ok(answer(done, StatusCode::OK, kind, Some(secret)))
         })
         .await
 }
@@ -685,7 +685,7 @@ async fn apply(
     state: &AppState,
     change: DeclarationChange,
     by: &Initiator,
-) -> Result<DeclarationChanged, AdminError> {
+) -> Result<Applied, AdminError> {
     let key = state.file_config.keys.encryption_key.as_ref();
     let done = make(
         &state.store,
@@ -697,12 +697,19 @@ async fn apply(
     )
     .await?;
     // Stored and audited: if this process cannot put it in force, the operator must hear it.
-    state.reload_directory().await.map_err(|error| {
+    let unread = state.reload_directory().await.map_err(|error| {
         AdminError::Internal(format!(
             "the change is stored, but this process could not put it in force: {error}"
         ))
     })?;
-    Ok(done)
+    Ok(Applied { done, unread })
+}
+
+/// A change made and in force here, with what its new connectors could not read of their
+/// providers (connection id, why).
+struct Applied {
+    done: DeclarationChanged,
+    unread: Vec<(String, crate::upstream::UpstreamError)>,
 }
 
 /// Makes `change` in the database, with the answers the API and `idbridge admin` give.
@@ -742,13 +749,8 @@ pub(super) async fn make(
 
 /// The answer to a change: the object as now in force, with the secret made for it (once) and
 /// what could not be read of its provider.
-async fn answer(
-    state: &AppState,
-    done: DeclarationChanged,
-    status: StatusCode,
-    kind: Kind,
-    secret: Option<String>,
-) -> Response {
+fn answer(applied: Applied, status: StatusCode, kind: Kind, secret: Option<String>) -> Response {
+    let Applied { done, unread } = applied;
     let (Some(stored), Some(config)) = (done.stored, done.config) else {
         return no_content();
     };
@@ -762,10 +764,13 @@ async fn answer(
         };
         extra.insert(key.into(), json!(secret));
     }
-    if kind == Kind::Connection
-        && let Some(Err(error)) = state.directory().connectors.fetch_metadata_of(&id).await
-    {
-        extra.insert("warnings".into(), json!([error.to_string()]));
+    let warnings: Vec<String> = unread
+        .iter()
+        .filter(|(connection, _)| kind == Kind::Connection && *connection == id)
+        .map(|(_, error)| error.to_string())
+        .collect();
+    if !warnings.is_empty() {
+        extra.insert("warnings".into(), json!(warnings));
     }
     match views(&config, std::slice::from_ref(&stored), kind)
         .into_iter()

@@ -668,6 +668,21 @@ async fn a_connection_reads_its_idp_from_a_metadata_url_or_document(backend: Bac
         .post("/admin/v1/connections", Some(document))
         .await;
     assert_eq!(made.status, StatusCode::CREATED, "{}", made.json);
+    // An IdP whose metadata cannot be read yet: made, and told.
+    let down = std::sync::Arc::new(std::sync::Mutex::new("not yet".to_string()));
+    let down_url = metadata_server(down).await;
+    let later = json!({"id": "hooli", "type": "saml", "entity": "e-mer-1",
+                       "domains": ["hooli.test"], "idp_metadata_url": down_url});
+    let made = ops(&server)
+        .post("/admin/v1/connections", Some(later))
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.json);
+    assert_eq!(
+        made.json["warnings"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        made.json
+    );
     let broken = json!({"id": "initech", "type": "saml", "entity": "e-mer-1",
                         "domains": ["initech.test"], "idp_metadata_xml": "<md:EntityDescriptor/>"});
     let refused = ops(&server)
