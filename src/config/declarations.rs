@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::file::{FileClient, FileEntity, FileProduct};
-use super::validate::{Checker, check_declarations, key_path};
+use super::validate::{Checker, check_declarations, tracked};
 use super::{Config, Hierarchy, Problem};
 
 /// What may be declared at run time as well as in the file.
@@ -264,30 +264,17 @@ impl std::fmt::Debug for FileDeclarations {
     }
 }
 
-/// `body` as the file's type `T`, with every unknown key and the first type error as problems.
+/// `body` as the file's type `T`, or every unknown key and the type error that stopped it.
 fn read<T: DeserializeOwned>(body: Value) -> Result<T, Vec<Problem>> {
-    let mut unknown = Vec::new();
-    let mut on_unknown = |path: serde_ignored::Path| unknown.push(key_path(&path));
-    let tracked = serde_ignored::Deserializer::new(body, &mut on_unknown);
-    let parsed: Result<T, _> = serde_path_to_error::deserialize(tracked);
-    let mut problems: Vec<Problem> = unknown
-        .into_iter()
-        .map(|path| Problem {
-            path,
-            message: "unknown key".into(),
-        })
-        .collect();
-    match parsed {
-        Ok(value) if problems.is_empty() => Ok(value),
-        Ok(_) => Err(problems),
-        Err(error) => {
-            let path = error.path().to_string();
-            problems.push(Problem {
-                path: if path == "." { "body".into() } else { path },
-                message: error.into_inner().to_string(),
-            });
-            Err(problems)
-        }
+    match tracked(body) {
+        (Some(value), problems) if problems.is_empty() => Ok(value),
+        (_, problems) => Err(problems
+            .into_iter()
+            .map(|p| Problem {
+                path: if p.path == "." { "body".into() } else { p.path },
+                message: p.message,
+            })
+            .collect()),
     }
 }
 
@@ -443,7 +430,7 @@ mod tests {
         )
         .unwrap_err();
         let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
-        assert_eq!(paths, ["idp_metadata", "client_secret"]);
+        assert_eq!(paths, ["idp_metadata", "client_secret", "domains"]);
         let problems = Declaration::new(Kind::Client, json!(["shop"])).unwrap_err();
         assert_eq!(problems[0].path, "body");
         let problems = Declaration::new(Kind::Client, json!({"id": "shop"})).unwrap_err();

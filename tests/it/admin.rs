@@ -1010,26 +1010,38 @@ async fn a_credential_revoked_at_one_process_stops_at_the_others_within_seconds(
     assert_eq!(at_other().await, StatusCode::UNAUTHORIZED);
 }
 
-/// The shell block after `<!-- walkthrough -->` in docs/admin.md, run as it stands with bash.
-async fn the_walkthrough_of_docs_admin_md_runs(backend: Backend) {
-    let (_db, server) = start(backend).await;
-    let (browser, id) = customer(&server).await;
+/// The shell block after `<!-- {marker} -->` in docs/admin.md, run as it stands with bash
+/// against `server` as the credential `ops`, with `env` besides; what it printed.
+pub(crate) async fn run_walkthrough(
+    server: &TestServer,
+    marker: &str,
+    env: &[(&str, &str)],
+) -> String {
     let doc = include_str!("../../docs/admin.md");
     let block = doc
-        .split_once("<!-- walkthrough -->\n```sh\n")
+        .split_once(&format!("<!-- {marker} -->\n```sh\n"))
         .and_then(|(_, rest)| rest.split_once("\n```"))
         .map(|(block, _)| block)
-        .expect("docs/admin.md has the walkthrough");
+        .unwrap_or_else(|| panic!("docs/admin.md has no block after <!-- {marker} -->"));
     let output = tokio::process::Command::new("bash")
         .args(["-euo", "pipefail", "-c", block])
         .env("IDBRIDGE", &server.base)
         .env("OPS_SECRET", OPS_SECRET)
+        .envs(env.iter().copied())
         .output()
         .await
         .unwrap();
     let out = String::from_utf8(output.stdout).unwrap();
     let err = String::from_utf8(output.stderr).unwrap();
     assert!(output.status.success(), "{out}\n{err}");
+    out
+}
+
+/// The shell block after `<!-- walkthrough -->` in docs/admin.md, run as it stands with bash.
+async fn the_walkthrough_of_docs_admin_md_runs(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    let (browser, id) = customer(&server).await;
+    let out = run_walkthrough(&server, "walkthrough", &[]).await;
     assert!(
         out.contains("from 127.0.0.1"),
         "the session is listed: {out}"

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::admin::{ADMIN_CONFIG, Answer, BIN, Call, OPS_SECRET, config, env, ops, start};
+use crate::admin::{
+    ADMIN_CONFIG, Answer, BIN, Call, OPS_SECRET, config, env, ops, run_walkthrough, start,
+};
 use crate::saml_idp::*;
 use crate::support::*;
 use crate::upstream_saml::{acme_spec, idp_metadata, metadata_server, post_acs, to_idp};
@@ -121,6 +123,27 @@ async fn alice_signs_in(base: &str, idp: &IdpKey) -> bool {
     location(&resumed).as_deref() == Some("/account")
 }
 
+/// The tokens the client `app` (with `secret`) gets for Alice, who signs in and allows `scope`.
+async fn alices_tokens(server: &TestServer, scope: &str, secret: &str) -> Value {
+    let extra = [("redirect_uri", APP_CALLBACK), ("scope", scope)];
+    let url = crate::oidc::authorize_url(server, "app", &extra);
+    let code = crate::oidc::Browser::new(server)
+        .authorize(&url, true)
+        .await
+        .param("code")
+        .expect("a code");
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", APP_CALLBACK),
+        ("code_verifier", crate::oidc::VERIFIER),
+    ];
+    let (status, tokens) =
+        crate::oidc::post_form(server, "/sso/v2/token", &form, Some(("app", secret))).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    tokens
+}
+
 async fn a_client_is_made_changed_rotated_and_deleted(backend: Backend) {
     let (db, server) = start(backend).await;
     assert_eq!(
@@ -197,21 +220,7 @@ async fn a_client_is_made_changed_rotated_and_deleted(backend: Backend) {
     );
 
     // Alice signs in at the client and lets it read her profile; its token reads it.
-    let url = crate::oidc::authorize_url(&server, "app", &[("redirect_uri", APP_CALLBACK)]);
-    let code = crate::oidc::Browser::new(&server)
-        .authorize(&url, true)
-        .await
-        .param("code")
-        .expect("a code");
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", APP_CALLBACK),
-        ("code_verifier", crate::oidc::VERIFIER),
-    ];
-    let (status, tokens) =
-        crate::oidc::post_form(&server, "/sso/v2/token", &form, Some(("app", &new_secret))).await;
-    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let tokens = alices_tokens(&server, "openid profile", &new_secret).await;
     let access = tokens["access_token"].as_str().unwrap().to_string();
     let userinfo = || async {
         reqwest::Client::new()
@@ -703,25 +712,13 @@ async fn the_saml_onboarding_walkthrough_of_docs_admin_md_runs(backend: Backend)
     let dir = tempfile::tempdir().unwrap();
     let metadata = dir.path().join("acme-idp.xml");
     std::fs::write(&metadata, idp_metadata(&[&idp.cert_b64], &idp.cert_b64)).unwrap();
-    let doc = include_str!("../../docs/admin.md");
-    let block = doc
-        .split_once("<!-- walkthrough: saml -->\n```sh\n")
-        .and_then(|(_, rest)| rest.split_once("\n```"))
-        .map(|(block, _)| block)
-        .expect("docs/admin.md has the SAML walkthrough");
-    let output = tokio::process::Command::new("bash")
-        .args(["-euo", "pipefail", "-c", block])
-        .env("IDBRIDGE", &server.base)
-        .env("OPS_SECRET", OPS_SECRET)
-        .env("METADATA", &metadata)
-        .env("DOMAIN", "acme.test")
-        .env("DIVISION", "e-div-1")
-        .output()
-        .await
-        .unwrap();
-    let out = String::from_utf8(output.stdout).unwrap();
-    let err = String::from_utf8(output.stderr).unwrap();
-    assert!(output.status.success(), "{out}\n{err}");
+    let metadata = metadata.to_str().unwrap();
+    let env = [
+        ("METADATA", metadata),
+        ("DOMAIN", "acme.test"),
+        ("DIVISION", "e-div-1"),
+    ];
+    let out = run_walkthrough(&server, "walkthrough: saml", &env).await;
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
         lines,
@@ -958,25 +955,7 @@ async fn a_client_signing_with_an_algorithm_new_here_gets_its_key_at_once(backen
         .await;
     assert_eq!(made.status, StatusCode::CREATED, "{}", made.json);
     let secret = made.json["client_secret"].as_str().unwrap().to_string();
-    let url = crate::oidc::authorize_url(
-        &server,
-        "app",
-        &[("redirect_uri", APP_CALLBACK), ("scope", "openid")],
-    );
-    let code = crate::oidc::Browser::new(&server)
-        .authorize(&url, true)
-        .await
-        .param("code")
-        .expect("a code");
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", APP_CALLBACK),
-        ("code_verifier", crate::oidc::VERIFIER),
-    ];
-    let (status, tokens) =
-        crate::oidc::post_form(&server, "/sso/v2/token", &form, Some(("app", &secret))).await;
-    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let tokens = alices_tokens(&server, "openid", &secret).await;
     let header = tokens["id_token"]
         .as_str()
         .unwrap()

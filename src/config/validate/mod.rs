@@ -20,7 +20,7 @@ use std::sync::Arc;
 pub use api_credentials::api_credential_problems;
 pub(super) use checker::Checker;
 pub use checker::{is_plausible_email, parse_duration};
-pub(super) use parse::{key_path, parse};
+pub(super) use parse::{parse, tracked};
 pub(super) use server::Origin;
 
 use super::declarations::{DeclarationSources, FileDeclarations};

@@ -9,10 +9,23 @@ use crate::config::{ConfigError, Problem};
 pub(in crate::config) fn parse(text: &str) -> Result<(FileConfig, Vec<Problem>), ConfigError> {
     let deserializer =
         toml::Deserializer::parse(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+    match tracked(deserializer) {
+        (Some(file), problems) => Ok((file, problems)),
+        (None, problems) => Err(ConfigError::Invalid(problems)),
+    }
+}
+
+/// Reads `T` from `deserializer`, with the path of every unknown key as a problem, and the type
+/// error that stopped it (`None` then) as the last.
+pub(in crate::config) fn tracked<'de, T, D>(deserializer: D) -> (Option<T>, Vec<Problem>)
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
     let mut unknown = Vec::new();
     let mut on_unknown = |path: serde_ignored::Path| unknown.push(key_path(&path));
     let tracked = serde_ignored::Deserializer::new(deserializer, &mut on_unknown);
-    let parsed: Result<FileConfig, _> = serde_path_to_error::deserialize(tracked);
+    let parsed: Result<T, _> = serde_path_to_error::deserialize(tracked);
     let mut problems: Vec<Problem> = unknown
         .into_iter()
         .map(|path| Problem {
@@ -21,13 +34,13 @@ pub(in crate::config) fn parse(text: &str) -> Result<(FileConfig, Vec<Problem>),
         })
         .collect();
     match parsed {
-        Ok(file) => Ok((file, problems)),
+        Ok(value) => (Some(value), problems),
         Err(error) => {
             problems.push(Problem {
                 path: error.path().to_string(),
                 message: first_line(&error.inner().to_string()),
             });
-            Err(ConfigError::Invalid(problems))
+            (None, problems)
         }
     }
 }
@@ -44,7 +57,7 @@ pub(super) fn first_line(message: &str) -> String {
 }
 
 /// `clients[1].redirect_uris[0]`, the same notation serde_path_to_error uses.
-pub(in crate::config) fn key_path(path: &serde_ignored::Path) -> String {
+pub(super) fn key_path(path: &serde_ignored::Path) -> String {
     use serde_ignored::Path as P;
     match path {
         P::Root => String::new(),
