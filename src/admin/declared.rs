@@ -158,6 +158,11 @@ pub struct DeclaredView {
     /// The version of one managed by the API: its ETag.
     #[serde(skip_serializing_if = "Option::is_none")]
     version: Option<i64>,
+    /// The declaration of one managed by the API, as it was given (secrets left out): what a
+    /// `PUT` changes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    declaration: Option<Value>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -201,10 +206,9 @@ pub(super) fn views(
     objects
         .into_iter()
         .map(|(id, object)| {
-            let version = stored
+            let run_time = stored
                 .iter()
-                .find(|s| s.declaration.kind == kind && s.declaration.id == id)
-                .map(|s| s.version);
+                .find(|s| s.declaration.kind == kind && s.declaration.id == id);
             let managed_by = if config.file_declares(kind, &id) {
                 MANAGED_BY_CONFIG
             } else {
@@ -213,7 +217,8 @@ pub(super) fn views(
             let view = DeclaredView {
                 object,
                 managed_by,
-                version,
+                version: run_time.map(|s| s.version),
+                declaration: run_time.map(|s| s.declaration.without_secrets()),
             };
             (id, view)
         })

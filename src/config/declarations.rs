@@ -12,8 +12,9 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::file::{FileClient, FileEntity, FileProduct};
-use super::validate::{Checker, check_declarations, tracked};
+use super::validate::{Checker, check_declarations, is_url_safe_id, tracked};
 use super::{Config, Hierarchy, Problem};
+use crate::crypto::sha256_hex;
 
 /// What may be declared at run time as well as in the file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -135,9 +136,12 @@ impl Declaration {
             ));
         }
         let id = match body.get(kind.id_key()) {
-            Some(Value::String(id)) if !id.is_empty() => Some(id.clone()),
+            Some(Value::String(id)) if !id.is_empty() && is_url_safe_id(id) => Some(id.clone()),
             _ => {
-                problems.push(problem(kind.id_key(), "required, a non-empty string"));
+                problems.push(problem(
+                    kind.id_key(),
+                    "required: letters, digits, '-', '_' and '.' (it is part of the admin API's paths)",
+                ));
                 None
             }
         };
@@ -154,6 +158,16 @@ impl Declaration {
             body.remove(*key);
         }
         Value::Object(body)
+    }
+
+    /// The declaration as the audit trail keeps it: without secrets, and an inline metadata
+    /// document (up to megabytes) by its SHA-256.
+    pub fn audited(&self) -> Value {
+        let mut shown = self.without_secrets();
+        if let Some(Value::String(xml)) = shown.get("idp_metadata_xml") {
+            shown["idp_metadata_xml"] = Value::String(format!("sha256:{}", sha256_hex(xml)));
+        }
+        shown
     }
 
     /// How problems of this declaration are named: `clients["shop"]`.

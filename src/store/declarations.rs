@@ -98,8 +98,8 @@ impl Store {
     }
 
     /// Makes the change `asked` by `by`, if the file's and all run-time declarations are valid
-    /// with it, and records it in the audit trail with the declaration before and after (secrets
-    /// left out). `base` is the config of the file alone. A delete is refused only for problems
+    /// with it, and records it in the audit trail with the declaration before and after
+    /// ([`Declaration::audited`]). `base` is the config of the file alone. A delete is refused only for problems
     /// it makes: one that removes a declaration the file contradicts goes, whatever else is
     /// wrong.
     pub async fn change_declaration(
@@ -241,8 +241,8 @@ impl Store {
         };
         let details = json!({
             "resource": kind.noun(), "id": id, "action": action,
-            "before": before.as_ref().map(|b| b.declaration.without_secrets()),
-            "after": after.as_ref().map(Declaration::without_secrets),
+            "before": before.as_ref().map(|b| b.declaration.audited()),
+            "after": after.as_ref().map(Declaration::audited),
         });
         record(&txn, &by.event(AuditKind::AdminChange, None, details), now).await?;
         txn.commit().await?;

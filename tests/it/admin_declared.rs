@@ -176,6 +176,11 @@ async fn a_client_is_made_changed_rotated_and_deleted(backend: Backend) {
     let shown = ops(&server).get("/admin/v1/clients/app").await;
     assert_eq!(shown.etag.as_ref(), Some(&first_version));
     assert!(!shown.json.to_string().contains(&secret));
+    // What a PUT would change: the declaration as given, without the secret.
+    assert_eq!(
+        shown.json["declaration"],
+        json!({"client_id": "app", "redirect_uris": [APP_CALLBACK]})
+    );
     // It lives in the database: a restart (here a second start on it) keeps it, and the config
     // sync of that start leaves it alone.
     let restarted = TestServer::start_with(&db, &config(), idbridge::Clock::system(), &env())
@@ -352,6 +357,13 @@ async fn declarations_are_refused_by_the_files_rules_and_store_nothing(backend: 
             "format",
         ),
         (
+            "clients",
+            json!({"client_id": "a/b", "redirect_uris": [APP_CALLBACK]}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "client_id",
+        ),
+        (
             "widgets",
             json!({"id": "w"}),
             StatusCode::NOT_FOUND,
@@ -405,7 +417,7 @@ async fn declarations_are_refused_by_the_files_rules_and_store_nothing(backend: 
     let refused = ops(&server)
         .get("/admin/v1/audit?kind=admin.refused&limit=200")
         .await;
-    assert_eq!(refused.json["items"].as_array().unwrap().len(), 13);
+    assert_eq!(refused.json["items"].as_array().unwrap().len(), 14);
 }
 
 async fn entities_move_and_do_not_go_from_under_what_depends_on_them(backend: Backend) {
@@ -677,6 +689,21 @@ async fn a_connection_reads_its_idp_from_a_metadata_url_or_document(backend: Bac
         .post("/admin/v1/connections", Some(document))
         .await;
     assert_eq!(made.status, StatusCode::CREATED, "{}", made.json);
+    // The audit trail keeps the document by its digest, not megabytes of it.
+    let trail = ops(&server)
+        .get("/admin/v1/audit?kind=admin.change&limit=200")
+        .await
+        .json;
+    let globex = trail["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["details"]["id"] == "globex")
+        .expect("audited");
+    let digest = globex["details"]["after"]["idp_metadata_xml"]
+        .as_str()
+        .unwrap();
+    assert!(digest.starts_with("sha256:"), "{digest}");
     // An IdP whose metadata cannot be read yet: made, and told.
     let down = std::sync::Arc::new(std::sync::Mutex::new("not yet".to_string()));
     let down_url = metadata_server(down).await;

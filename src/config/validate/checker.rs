@@ -192,7 +192,7 @@ pub fn is_plausible_email(email: &str) -> bool {
 }
 
 /// Product ids appear in URLs (`/sso/jwt/{id}`), so they are kept to URL-safe characters.
-pub(super) fn is_url_safe_id(id: &str) -> bool {
+pub(in crate::config) fn is_url_safe_id(id: &str) -> bool {
     id.bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 pub use api_credentials::api_credential_problems;
-pub(super) use checker::Checker;
+pub(super) use checker::{Checker, is_url_safe_id};
 pub use checker::{is_plausible_email, parse_duration};
 pub(super) use parse::{parse, tracked};
 pub(super) use server::Origin;
