@@ -5,8 +5,8 @@
 //! so two changes never validate against the same old state. The entity and client rows that
 //! other tables refer to are made to match in the same transaction, with the audit event.
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, TransactionTrait,
 };
 use serde_json::{Value, json};
 
@@ -14,10 +14,11 @@ use super::admin::Change;
 use super::audit::{Initiator, record};
 use super::changes::{Kept, count_change};
 use super::grants::revoke_grants_to;
+use super::logout::{Ending, end_sessions_in};
 use super::sync::{client_row, entity_row};
 use super::tables::{
-    change_counter, client, consent, declaration, entity, product_confirmation, session_client,
-    upstream_identity, user_entity,
+    change_counter, client, consent, declaration, entity, product_confirmation, session,
+    session_client, upstream_identity, user_entity,
 };
 use super::{Store, StoreError};
 use crate::config::{Config, Declaration, EncryptionKey, Kind, Problem};
@@ -113,6 +114,8 @@ impl Store {
         let (kind, id) = asked.target();
         let (kind, id) = (kind, id.to_string());
         let deleting = matches!(asked, DeclarationChange::Delete { .. });
+        // Sessions a change of a connection ends are no longer answered from memory.
+        let _forget = self.userinfo.forget_all_when_done();
         let txn = self.writer.begin().await?;
         // First: on PostgreSQL this takes the counter's row lock until the commit.
         count_change(&txn, Kept::Declarations).await?;
@@ -239,6 +242,18 @@ impl Store {
                 None
             }
         };
+        // A connection disabled or deleted ends the sessions begun through it (their clients are
+        // told), as the provider's own sign-out would: whoever turned it off meant no one to be
+        // signed in through it any more.
+        let turned_off = match &after {
+            None => true,
+            Some(after) => after.body.get("enabled") == Some(&Value::Bool(false)),
+        };
+        if kind == Kind::Connection && turned_off {
+            let which = Condition::all().add(session::Column::UpstreamConnection.eq(id.as_str()));
+            let told = config.as_ref().unwrap_or(base);
+            end_sessions_in(&txn, which, Ending::SignedOut, Some(by), told, now).await?;
+        }
         let details = json!({
             "resource": kind.noun(), "id": id, "action": action,
             "before": before.as_ref().map(|b| b.declaration.audited()),

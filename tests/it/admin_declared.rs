@@ -629,7 +629,9 @@ async fn a_connection_made_at_one_process_signs_people_in_at_another(backend: Ba
     let users = ops(&server).get("/admin/v1/users?source=acme").await;
     assert_eq!(users.json["items"][0]["email"], "alice@acme.test");
 
-    // Disabled here, it takes no login there within seconds.
+    // Disabled here, it takes no login there within seconds, and Alice's session through it
+    // ends at once.
+    assert_eq!(server.count("sessions").await, 1);
     let mut disabled = connection;
     disabled["enabled"] = json!(false);
     let changed = ops(&server)
@@ -637,6 +639,7 @@ async fn a_connection_made_at_one_process_signs_people_in_at_another(backend: Ba
         .await;
     assert_eq!(changed.status, StatusCode::OK, "{}", changed.json);
     assert_eq!(changed.json["enabled"], false);
+    assert_eq!(server.count("sessions").await, 0);
     let since = Instant::now();
     while login_status().await != StatusCode::NOT_FOUND {
         assert!(since.elapsed() < Duration::from_secs(8), "still taken");
