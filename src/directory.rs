@@ -36,18 +36,14 @@ pub enum DirectoryError {
 }
 
 impl Directory {
-    /// The directory of the file's config `base` with the run-time declarations `stored`, taking
-    /// over the unchanged connectors of `previous`. New connectors have fetched nothing yet:
-    /// see [`Directory::fetch_fresh_metadata`].
+    /// The directory of `config`, the file's with the run-time declarations `stored`
+    /// (`Config::with_run_time`), taking over the unchanged connectors of `previous`. New
+    /// connectors have fetched nothing yet: see [`Directory::fetch_fresh_metadata`].
     pub fn build(
-        base: &Config,
+        config: Config,
         stored: &[StoredDeclaration],
         previous: Option<&Directory>,
     ) -> Result<Directory, DirectoryError> {
-        let declarations: Vec<_> = stored.iter().map(|s| s.declaration.clone()).collect();
-        let config = base
-            .with_run_time(&declarations)
-            .map_err(|problems| DirectoryError::Invalid { problems })?;
         let connection_versions: HashMap<String, i64> = stored
             .iter()
             .filter(|s| s.declaration.kind == Kind::Connection)

@@ -14,7 +14,7 @@ use crate::limits::{self, ClientRates, LimitError, PendingGauge};
 use crate::metrics::Metrics;
 use crate::password::{self, Argon2Gate, PasswordError};
 use crate::password_check::PasswordChecker;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, declarations_of};
 use crate::upstream::{Connector, UpstreamError};
 
 /// What every request shares, behind one reference count: handlers and middleware take the state
@@ -165,21 +165,26 @@ impl AppState {
         let built = match self.store.run_time_declarations(key).await {
             Err(e) if e.is_unavailable() => return Err(e.into()),
             Err(e) => Err(StartError::from(e)),
-            Ok(stored) => Directory::build(&self.file_config, &stored, Some(&previous))
+            Ok(stored) => self
+                .file_config
+                .with_run_time(&declarations_of(&stored))
+                .map_err(|problems| DirectoryError::Invalid { problems })
+                .and_then(|config| Directory::build(config, &stored, Some(&previous)))
                 .map_err(StartError::from),
         };
         let (directory, failure) = match built {
             Ok(directory) => (directory, None),
-            Err(error) => (
-                Directory::build(&self.file_config, &[], Some(&previous))?,
-                Some(error),
-            ),
+            Err(error) => {
+                let file_alone = (*self.file_config).clone();
+                (
+                    Directory::build(file_alone, &[], Some(&previous))?,
+                    Some(error),
+                )
+            }
         };
         let algs = directory.config.signing_algs();
-        if algs
-            .iter()
-            .any(|alg| !previous.config.signing_algs().contains(alg))
-        {
+        let had = previous.config.signing_algs();
+        if algs.iter().any(|alg| !had.contains(alg)) {
             keys::prepare(&self.store, &self.file_config.keys, &algs, self.clock.now()).await?;
             self.keys.reload().await?;
         }
@@ -219,12 +224,12 @@ impl AppState {
         // Keys first: a wrong encryption key stops the start before the config is written.
         keys::prepare(&store, &config.keys, &config.signing_algs(), clock.now()).await?;
         let key = config.keys.encryption_key.as_ref();
-        let stored = store
+        let (with_run_time, stored) = store
             .apply_config(&config, key, clock.now())
             .await
             .map_err(StartError::Sync)?
             .map_err(|problems| DirectoryError::Invalid { problems })?;
-        let directory = Directory::build(&config, &stored, None)?;
+        let directory = Directory::build(with_run_time, &stored, None)?;
         let algs = directory.config.signing_algs();
         if algs != config.signing_algs() {
             // Run-time clients sign with algorithms the file's do not.

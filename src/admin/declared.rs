@@ -726,12 +726,8 @@ pub(super) async fn make(
     by: &Initiator,
     now: i64,
 ) -> Result<DeclarationChanged, AdminError> {
-    let (kind, id) = match &change {
-        DeclarationChange::Create(d) => (d.kind, d.id.clone()),
-        DeclarationChange::Update { kind, id, .. } | DeclarationChange::Delete { kind, id, .. } => {
-            (*kind, id.clone())
-        }
-    };
+    let (kind, id) = change.target();
+    let id = id.to_string();
     let changed = store
         .change_declaration(change, file_config, key, by, now)
         .await?;

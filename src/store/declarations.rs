@@ -38,6 +38,11 @@ pub struct StoredDeclaration {
 /// What an update makes of the stored declaration.
 pub type Edit = Box<dyn FnOnce(&Declaration) -> Result<Declaration, Vec<Problem>> + Send>;
 
+/// The declarations of `stored`, as `Config::with_run_time` takes them.
+pub fn declarations_of(stored: &[StoredDeclaration]) -> Vec<Declaration> {
+    stored.iter().map(|s| s.declaration.clone()).collect()
+}
+
 /// A change of a run-time declaration, as an operator asks for it.
 pub enum DeclarationChange {
     Create(Declaration),
@@ -61,7 +66,8 @@ pub enum DeclarationChange {
 }
 
 impl DeclarationChange {
-    fn target(&self) -> (Kind, &str) {
+    /// What it changes: the kind and the id.
+    pub fn target(&self) -> (Kind, &str) {
         match self {
             DeclarationChange::Create(declaration) => (declaration.kind, &declaration.id),
             DeclarationChange::Update { kind, id, .. }
@@ -94,15 +100,14 @@ impl Store {
         key: Option<&EncryptionKey>,
     ) -> Result<Result<Config, Vec<Problem>>, StoreError> {
         let stored = self.run_time_declarations(key).await?;
-        let declarations: Vec<Declaration> = stored.into_iter().map(|s| s.declaration).collect();
-        Ok(base.with_run_time(&declarations))
+        Ok(base.with_run_time(&declarations_of(&stored)))
     }
 
     /// Makes the change `asked` by `by`, if the file's and all run-time declarations are valid
     /// with it, and records it in the audit trail with the declaration before and after
-    /// ([`Declaration::audited`]). `base` is the config of the file alone. A delete is refused only for problems
-    /// it makes: one that removes a declaration the file contradicts goes, whatever else is
-    /// wrong.
+    /// ([`Declaration::audited`]). `base` is the config of the file alone. A delete is refused
+    /// only for problems it makes: one that removes a declaration the file contradicts goes,
+    /// whatever else is wrong.
     pub async fn change_declaration(
         &self,
         asked: DeclarationChange,
@@ -199,7 +204,7 @@ impl Store {
                 ("delete", None)
             }
         };
-        let before_set: Vec<Declaration> = all.iter().map(|s| s.declaration.clone()).collect();
+        let before_set = declarations_of(&all);
         let mut declarations = before_set.clone();
         match &after {
             Some(after) => match declarations

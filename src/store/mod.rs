@@ -45,7 +45,7 @@ pub use admin::{
 };
 pub use audit::{Actor, AuditEvent, AuditFilter, AuditRecord, Initiator};
 pub use changes::Kept;
-pub use declarations::{DeclarationChange, DeclarationChanged, StoredDeclaration};
+pub use declarations::{DeclarationChange, DeclarationChanged, StoredDeclaration, declarations_of};
 pub use grants::{
     CodeUse, GrantHolder, GrantTokens, NewAccessToken, NewCode, NewRefreshToken, RefreshUse,
     SpentGrant, UserinfoGrant,

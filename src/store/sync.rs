@@ -12,13 +12,11 @@ use serde_json::json;
 use super::admin::MANAGED_BY_CONFIG;
 use super::audit::{Actor, Initiator, record};
 use super::changes::{Kept, count_change};
-use super::declarations::{StoredDeclaration, read_all};
+use super::declarations::{StoredDeclaration, declarations_of, read_all};
 use super::tables::{api_credential, client, entity, user, user_entity};
 use super::users::new_user_row;
 use super::{Store, StoreError, UserSource};
-use crate::config::{
-    ClientDecl, Config, Declaration, EncryptionKey, EntityDecl, Level, PasswordDecl, Problem,
-};
+use crate::config::{ClientDecl, Config, EncryptionKey, EntityDecl, Level, PasswordDecl, Problem};
 use crate::vocabulary::audit::AuditKind;
 use crate::{crypto, password};
 
@@ -26,13 +24,14 @@ impl Store {
     /// Upserts every declared entity, user, client and API credential and removes declared objects
     /// that left the config, in one transaction. Users created at run time are left alone, and so
     /// are the run-time entities and clients (`store::declarations`), read in the same
-    /// transaction: those read come back, or the problems of the file with them.
+    /// transaction: the config with them and those read come back, or the problems of the file
+    /// with them.
     pub async fn apply_config(
         &self,
         file_config: &Config,
         key: Option<&EncryptionKey>,
         now: i64,
-    ) -> Result<Result<Vec<StoredDeclaration>, Vec<Problem>>, StoreError> {
+    ) -> Result<Result<(Config, Vec<StoredDeclaration>), Vec<Problem>>, StoreError> {
         let config = file_config;
         let existing_users: HashMap<String, user::Model> = user::Entity::find()
             .filter(user::Column::Source.eq(UserSource::CONFIG))
@@ -56,9 +55,7 @@ impl Store {
         // lock a change of theirs takes (on PostgreSQL), so none is made meanwhile.
         count_change(&txn, Kept::Declarations).await?;
         let run_time = read_all(&txn, key).await?;
-        let declarations: Vec<Declaration> =
-            run_time.iter().map(|s| s.declaration.clone()).collect();
-        let with_run_time = match file_config.with_run_time(&declarations) {
+        let with_run_time = match file_config.with_run_time(&declarations_of(&run_time)) {
             Ok(config) => config,
             Err(problems) => return Ok(Err(problems)),
         };
@@ -113,7 +110,7 @@ impl Store {
         )
         .await?;
         txn.commit().await?;
-        Ok(Ok(run_time))
+        Ok(Ok((with_run_time, run_time)))
     }
 }
 
