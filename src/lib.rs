@@ -72,7 +72,7 @@ pub async fn serve(
         state.clone(),
         delivery_stopped,
     ));
-    let header_timeout = state.server.header_timeout;
+    let header_timeout = state.server().header_timeout;
     http::listen::serve(listener, app(state), header_timeout, shutdown).await;
     sweeper.abort();
     checkpointer.abort();

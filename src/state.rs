@@ -23,6 +23,13 @@ use crate::upstream::{Connector, UpstreamError};
 #[derive(Clone)]
 pub struct AppState(Arc<Shared>);
 
+impl Shared {
+    /// The `[server]` settings, which only a restart changes.
+    pub fn server(&self) -> &ServerConfig {
+        &self.file_config.server
+    }
+}
+
 impl std::ops::Deref for AppState {
     type Target = Shared;
 
@@ -32,8 +39,6 @@ impl std::ops::Deref for AppState {
 }
 
 pub struct Shared {
-    /// The `[server]` settings, which only a restart changes.
-    pub server: ServerConfig,
     /// The config file alone, without run-time declarations: what they are validated with.
     pub file_config: Arc<Config>,
     /// The clients, entities, connections (ways to sign in) and products in force.
@@ -62,7 +67,7 @@ pub struct Shared {
 
 impl crate::http::Site for AppState {
     fn secure_cookies(&self) -> bool {
-        self.server.secure_cookies()
+        self.server().secure_cookies()
     }
 
     fn csrf_key(&self) -> &[u8; 32] {
@@ -70,15 +75,15 @@ impl crate::http::Site for AppState {
     }
 
     fn session_ttl(&self) -> i64 {
-        self.server.session_ttl
+        self.server().session_ttl
     }
 
     fn trusted_proxies(&self) -> &[IpNet] {
-        &self.server.trusted_proxies
+        &self.server().trusted_proxies
     }
 
     fn request_timeout(&self) -> std::time::Duration {
-        self.server.request_timeout
+        self.server().request_timeout
     }
 
     fn metrics(&self) -> &Metrics {
@@ -112,7 +117,7 @@ impl AppState {
         limits::admit_pending(
             &self.pending_gauge,
             &self.store,
-            &self.server,
+            self.server(),
             self.clock.now(),
             client,
         )
@@ -249,7 +254,6 @@ impl AppState {
         }
         let client_rates = Arc::new(ClientRates::new(&config.server));
         Ok(AppState(Arc::new(Shared {
-            server: config.server.clone(),
             directory: RwLock::new(Arc::new(directory)),
             rebuilding: tokio::sync::Mutex::new(()),
             keys: Arc::new(keys),

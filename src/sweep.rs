@@ -38,7 +38,7 @@ pub async fn sweep_expired(state: &AppState) -> Result<u64, StoreError> {
     let removed = state.store.sweep(now, window, &live_targets).await?;
     let forgotten = state
         .store
-        .forget_audit_before(now - state.server.audit_retention)
+        .forget_audit_before(now - state.server().audit_retention)
         .await?;
     Ok(ended + removed + forgotten)
 }

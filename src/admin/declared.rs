@@ -732,7 +732,7 @@ pub(super) async fn make(
         .change_declaration(change, file_config, key, by, now)
         .await?;
     // Problems of the changed declaration itself are named by their path in its body.
-    let prefix = format!("{}[{}].", kind.section(), Value::String(id.clone()));
+    let prefix = format!("{}.", kind.label(&id));
     let changed = match changed {
         crate::store::Change::Invalid(problems) => crate::store::Change::Invalid(
             problems

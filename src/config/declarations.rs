@@ -48,6 +48,11 @@ impl Kind {
         }
     }
 
+    /// How problems of the declaration `id` of this kind are named: `clients["shop"]`.
+    pub fn label(self, id: &str) -> String {
+        format!("{}[{}]", self.section(), Value::String(id.to_string()))
+    }
+
     pub fn from_section(section: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|kind| kind.section() == section)
     }
@@ -172,11 +177,7 @@ impl Declaration {
 
     /// How problems of this declaration are named: `clients["shop"]`.
     pub fn label(&self) -> String {
-        format!(
-            "{}[{}]",
-            self.kind.section(),
-            Value::String(self.id.clone())
-        )
+        self.kind.label(&self.id)
     }
 }
 

@@ -34,7 +34,7 @@ struct DemoPage {
 }
 
 fn redirect_uri(state: &AppState) -> String {
-    format!("{}/demo/callback", state.server.issuer)
+    format!("{}/demo/callback", state.server().issuer)
 }
 
 /// Its routes; without a configured client `demo` they answer 404.
@@ -70,7 +70,7 @@ async fn start(State(state): State<AppState>) -> Result<Response, PageError> {
         crypto::random_token(),
     );
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    let mut url = Url::parse(&format!("{}/sso/v2/authorize", state.server.issuer))
+    let mut url = Url::parse(&format!("{}/sso/v2/authorize", state.server().issuer))
         .map_err(|e| PageError::Internal(e.to_string()))?;
     url.query_pairs_mut()
         .append_pair("client_id", &client.id)
@@ -167,14 +167,14 @@ async fn callback(
     let userinfo = userinfo::claims_for_access_token(&state, &tokens.access_token)
         .await
         .map_err(|e| PageError::Internal(e.to_string()))?;
-    let mut logout = Url::parse(&format!("{}/sso/v2/logout", state.server.issuer))
+    let mut logout = Url::parse(&format!("{}/sso/v2/logout", state.server().issuer))
         .map_err(|e| PageError::Internal(e.to_string()))?;
     logout
         .query_pairs_mut()
         .append_pair("id_token_hint", &id_token)
         .append_pair(
             "post_logout_redirect_uri",
-            &format!("{}/demo", state.server.issuer),
+            &format!("{}/demo", state.server().issuer),
         );
     let pretty = |value: &serde_json::Map<String, serde_json::Value>| {
         serde_json::to_string_pretty(value).unwrap_or_default()

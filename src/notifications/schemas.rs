@@ -33,7 +33,7 @@ async fn schema(State(state): State<AppState>, Path(event): Path<String>) -> Res
     let Some(event) = EventType::parse(&event) else {
         return PageError::NotFound.into_response();
     };
-    let document = template(event).replace("{issuer}", &state.server.issuer);
+    let document = template(event).replace("{issuer}", &state.server().issuer);
     ([(CONTENT_TYPE, "application/schema+json")], document).into_response()
 }
 

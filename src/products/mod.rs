@@ -200,7 +200,7 @@ async fn issue(
     let user = sso_user(state, user).await?;
     let url = jwt::login_url(
         product,
-        &state.server.issuer,
+        &state.server().issuer,
         destination,
         &user,
         state.clock.now(),

@@ -12,7 +12,7 @@ use crate::vocabulary::prompt::Prompt;
 use crate::vocabulary::response_mode::ResponseMode;
 
 pub async fn configuration(State(state): State<AppState>) -> Response {
-    let issuer = &state.server.issuer;
+    let issuer = &state.server().issuer;
     let mut algs: Vec<&str> = state
         .config()
         .signing_algs()

@@ -186,7 +186,7 @@ pub async fn proceed(
     tracing::info!(client = %pending.client_id, user = %session.user.id, "authorization code issued");
     let mut params = vec![("code", code)];
     params.extend(pending.state.clone().map(|s| ("state", s)));
-    params.push(("iss", state.server.issuer.clone()));
+    params.push(("iss", state.server().issuer.clone()));
     Ok(respond(
         &pending.redirect_uri,
         pending.response_mode,
@@ -225,7 +225,7 @@ pub fn respond_error(
         ("error_description", error.description),
     ];
     params.extend(client_state.map(|s| ("state", s.to_string())));
-    params.push(("iss", state.server.issuer.clone()));
+    params.push(("iss", state.server().issuer.clone()));
     respond(redirect_uri, response_mode, params)
 }
 

@@ -56,7 +56,7 @@ pub async fn verify_id_token(
     let mut validation = Validation::new(header.alg);
     validation.validate_exp = check_expiry;
     validation.validate_aud = false;
-    validation.set_issuer(&[&state.server.issuer]);
+    validation.set_issuer(&[&state.server().issuer]);
     validation.set_required_spec_claims(&["iss", "sub", "aud"]);
     let (secret_key, loaded_key);
     let key = if header.alg == Algorithm::HS256 {

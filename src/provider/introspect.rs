@@ -31,13 +31,13 @@ pub async fn introspect(
     {
         json!({"active": true, "token_type": "Bearer", "client_id": access.client_id,
                "scope": access.scope, "sub": access.user_id, "exp": access.expires_at,
-               "iss": state.server.issuer})
+               "iss": state.server().issuer})
     } else if let Some(refresh) = state.store.find_refresh_token(&hash, now).await?
         && refresh.client_id == client.id
     {
         json!({"active": true, "token_type": "refresh_token", "client_id": refresh.client_id,
                "scope": refresh.scope, "sub": refresh.user_id, "exp": refresh.expires_at,
-               "iss": state.server.issuer})
+               "iss": state.server().issuer})
     } else {
         json!({"active": false})
     };

@@ -97,7 +97,7 @@ pub async fn issue_for_user(
         &holder.entity_ids,
         grant.scope,
     );
-    claims.insert("iss".into(), json!(state.server.issuer));
+    claims.insert("iss".into(), json!(state.server().issuer));
     claims.insert("aud".into(), json!(grant.client.id));
     claims.insert("azp".into(), json!(grant.client.id));
     claims.insert("iat".into(), json!(now));

@@ -28,7 +28,7 @@ pub fn router() -> Router<AppState> {
             old,
             any(
                 move |State(state): State<AppState>, RawQuery(query): RawQuery| async move {
-                    moved(new, query, state.server.legacy_sunset)
+                    moved(new, query, state.server().legacy_sunset)
                 },
             ),
         )

@@ -215,7 +215,7 @@ fn frontchannel_frames(state: &AppState, heard: &[String], sid: &str) -> Vec<Url
             let mut url = Url::parse(&channel.uri).ok()?;
             if channel.session_required {
                 url.query_pairs_mut()
-                    .append_pair("iss", &state.server.issuer)
+                    .append_pair("iss", &state.server().issuer)
                     .append_pair("sid", sid);
             }
             Some(url)

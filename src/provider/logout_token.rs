@@ -26,7 +26,7 @@ pub async fn logout_token(
         .ok_or_else(|| OAuthError::Server(format!("client {client_id} is no longer registered")))?;
     let now = state.clock.now();
     let claims = json!({
-        "iss": state.server.issuer,
+        "iss": state.server().issuer,
         "aud": client_id,
         "iat": now,
         "exp": now + LOGOUT_TOKEN_TTL,

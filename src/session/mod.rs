@@ -50,7 +50,7 @@ pub fn new_session<'a>(
 ) -> NewSession<'a> {
     NewSession {
         now: state.clock.now(),
-        ttl: state.server.session_ttl,
+        ttl: state.server().session_ttl,
         client_addr,
         user_agent: headers
             .get(USER_AGENT)
@@ -65,6 +65,6 @@ pub fn new_session<'a>(
 /// The `Set-Cookie` that gives the browser the session of `token`: a new token at every login
 /// (the one before ends with it, see [`NewSession::replaces`]).
 pub fn session_cookie(state: &AppState, token: &str) -> String {
-    let ttl = state.server.session_ttl;
+    let ttl = state.server().session_ttl;
     cookies::set(state, cookies::SESSION, token, Some(ttl))
 }

@@ -70,10 +70,11 @@ async fn generate(
     )
     .await?;
     let Json(request) = body?;
+    let directory = state.directory();
     let data = target::read(
         &request.target_url,
-        &state.directory().clients,
-        &state.config().products,
+        &directory.clients,
+        &directory.config.products,
     )?;
     let token = crypto::random_token();
     let now = state.clock.now();
@@ -87,7 +88,7 @@ async fn generate(
         )
         .await?;
     tracing::info!(credential = %credential.username, "session URL issued");
-    let url = format!("{}/surl/{token}", state.server.issuer);
+    let url = format!("{}/surl/{token}", state.server().issuer);
     Ok(Json(json!({"Url": url, "ResultMessage": "OK"})).into_response())
 }
 

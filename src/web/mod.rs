@@ -64,7 +64,7 @@ async fn frontchannel_script() -> Response {
 /// a bearer token; not served (404) when no token is configured. The webhook backlog is read
 /// from the database at each scrape.
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
-    let Some(token) = &state.server.metrics_token else {
+    let Some(token) = &state.server().metrics_token else {
         return Err(PageError::NotFound);
     };
     let presented = headers
