@@ -28,6 +28,7 @@ mod m0022_upstream_sessions;
 mod m0023_user_profiles;
 mod m0024_administration;
 mod m0025_declarations;
+mod m0026_saml_idp;
 
 pub struct Migrator;
 
@@ -60,6 +61,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0023_user_profiles::Migration),
             Box::new(m0024_administration::Migration),
             Box::new(m0025_declarations::Migration),
+            Box::new(m0026_saml_idp::Migration),
         ]
     }
 }

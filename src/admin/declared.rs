@@ -19,8 +19,8 @@ use super::{
     AdminError, Page, Reader, Writer, body, cursor, etag, if_match, no_content, outcome, page_limit,
 };
 use crate::config::{
-    ClientDecl, Config, ConnectionDecl, ConnectionProtocol, Declaration, EntityDecl, Kind, Problem,
-    ProductDecl, ProductFormat,
+    ClientDecl, Config, ConnectionDecl, ConnectionProtocol, Declaration, EntityDecl, Kind,
+    NameIdFormat, Problem, ProductDecl, ProductFormat, ServiceProviderDecl,
 };
 use crate::crypto;
 use crate::state::AppState;
@@ -148,7 +148,44 @@ impl From<&ProductDecl> for ProductView {
     }
 }
 
-/// One client, entity, connection or product, with who manages it.
+/// A SAML service provider idbridge is the IdP of.
+#[derive(Serialize, ToSchema)]
+pub struct ServiceProviderView {
+    id: String,
+    name: String,
+    entity_id: String,
+    /// Where responses may be posted; the first is the default.
+    acs_urls: Vec<String>,
+    requests_signed: bool,
+    /// `email`, `persistent` or `transient`.
+    name_id_format: &'static str,
+    /// The names of the attributes it is given.
+    attributes: Vec<String>,
+    encrypt_assertions: bool,
+    allow_idp_initiated: bool,
+}
+
+impl From<&ServiceProviderDecl> for ServiceProviderView {
+    fn from(sp: &ServiceProviderDecl) -> ServiceProviderView {
+        ServiceProviderView {
+            id: sp.id.clone(),
+            name: sp.name.clone(),
+            entity_id: sp.entity_id.clone(),
+            acs_urls: sp.acs_urls.iter().map(|acs| acs.url.clone()).collect(),
+            requests_signed: sp.requests_signed,
+            name_id_format: match sp.name_id_format {
+                NameIdFormat::Email => "email",
+                NameIdFormat::Persistent => "persistent",
+                NameIdFormat::Transient => "transient",
+            },
+            attributes: sp.attributes.iter().map(|a| a.name.clone()).collect(),
+            encrypt_assertions: sp.encrypt_assertions,
+            allow_idp_initiated: sp.allow_idp_initiated,
+        }
+    }
+}
+
+/// One client, entity, connection, product or service provider, with who manages it.
 #[derive(Serialize, ToSchema)]
 pub struct DeclaredView {
     #[serde(flatten)]
@@ -172,6 +209,7 @@ pub enum ObjectView {
     Entity(EntityView),
     Connection(ConnectionView),
     Product(ProductView),
+    ServiceProvider(ServiceProviderView),
 }
 
 /// The objects of `kind` in force, each with who manages it and the stored version of the
@@ -201,6 +239,11 @@ pub(super) fn views(
             .products
             .iter()
             .map(|p| (p.id.clone(), ObjectView::Product(p.into())))
+            .collect(),
+        Kind::ServiceProvider => config
+            .service_providers
+            .iter()
+            .map(|sp| (sp.id.clone(), ObjectView::ServiceProvider(sp.into())))
             .collect(),
     };
     objects

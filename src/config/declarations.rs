@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::file::{FileClient, FileEntity, FileProduct};
+use super::file::{FileClient, FileEntity, FileProduct, FileServiceProvider};
 use super::validate::{Checker, check_declarations, is_url_safe_id, tracked};
 use super::{Config, Hierarchy, Problem};
 use crate::crypto::sha256_hex;
@@ -23,10 +23,17 @@ pub enum Kind {
     Client,
     Connection,
     Product,
+    ServiceProvider,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Entity, Kind::Client, Kind::Connection, Kind::Product];
+    pub const ALL: [Kind; 5] = [
+        Kind::Entity,
+        Kind::Client,
+        Kind::Connection,
+        Kind::Product,
+        Kind::ServiceProvider,
+    ];
 
     /// The config file's section, which is also the admin API's path segment.
     pub fn section(self) -> &'static str {
@@ -35,6 +42,7 @@ impl Kind {
             Kind::Client => "clients",
             Kind::Connection => "connections",
             Kind::Product => "products",
+            Kind::ServiceProvider => "service_providers",
         }
     }
 
@@ -45,6 +53,7 @@ impl Kind {
             Kind::Client => "client",
             Kind::Connection => "connection",
             Kind::Product => "product",
+            Kind::ServiceProvider => "service provider",
         }
     }
 
@@ -72,6 +81,7 @@ impl Kind {
             Kind::Client => &["client_secret"],
             Kind::Connection => &["client_secret", "sp_private_key"],
             Kind::Product => &["secrets"],
+            Kind::ServiceProvider => &[],
         }
     }
 
@@ -80,6 +90,7 @@ impl Kind {
         match self {
             Kind::Entity => &["branding"],
             Kind::Connection => &["idp_metadata"],
+            Kind::ServiceProvider => &["metadata"],
             Kind::Client | Kind::Product => &[],
         }
     }
@@ -169,8 +180,10 @@ impl Declaration {
     /// document (up to megabytes) by its SHA-256.
     pub fn audited(&self) -> Value {
         let mut shown = self.without_secrets();
-        if let Some(Value::String(xml)) = shown.get("idp_metadata_xml") {
-            shown["idp_metadata_xml"] = Value::String(format!("sha256:{}", sha256_hex(xml)));
+        for key in ["idp_metadata_xml", "metadata_xml"] {
+            if let Some(Value::String(xml)) = shown.get(key) {
+                shown[key] = Value::String(format!("sha256:{}", sha256_hex(xml)));
+            }
         }
         shown
     }
@@ -223,6 +236,7 @@ pub(super) struct DeclarationSources {
     pub(super) clients: Vec<FileClient>,
     pub(super) connections: Vec<toml::Table>,
     pub(super) products: Vec<FileProduct>,
+    pub(super) service_providers: Vec<FileServiceProvider>,
 }
 
 impl DeclarationSources {
@@ -232,6 +246,7 @@ impl DeclarationSources {
             Kind::Client => self.clients.len(),
             Kind::Connection => self.connections.len(),
             Kind::Product => self.products.len(),
+            Kind::ServiceProvider => self.service_providers.len(),
         }
     }
 
@@ -244,6 +259,7 @@ impl DeclarationSources {
                 .iter()
                 .any(|c| c.get("id").and_then(toml::Value::as_str) == Some(id)),
             Kind::Product => self.products.iter().any(|p| p.id == id),
+            Kind::ServiceProvider => self.service_providers.iter().any(|sp| sp.id == id),
         }
     }
 
@@ -255,6 +271,7 @@ impl DeclarationSources {
             Kind::Client => self.clients.push(read(body)?),
             Kind::Connection => self.connections.push(read(body)?),
             Kind::Product => self.products.push(read(body)?),
+            Kind::ServiceProvider => self.service_providers.push(read(body)?),
         }
         Ok(())
     }
@@ -342,6 +359,7 @@ impl Config {
             clients: declared.clients,
             connections: declared.connections,
             products: declared.products,
+            service_providers: declared.service_providers,
             ..self.clone()
         })
     }

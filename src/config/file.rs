@@ -26,6 +26,8 @@ pub struct FileConfig {
     pub products: Vec<FileProduct>,
     #[serde(default)]
     pub webhooks: Vec<FileWebhook>,
+    #[serde(default)]
+    pub service_providers: Vec<FileServiceProvider>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -140,7 +142,7 @@ pub struct FileEntityRule {
 }
 
 /// One value or a list of them.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum OneOrMany {
     One(String),
@@ -186,4 +188,35 @@ pub struct FileWebhook {
     pub max_attempts: Option<i64>,
     pub backoff: Option<String>,
     pub timeout: Option<String>,
+}
+
+/// `[[service_providers]]`: a SAML service provider idbridge is the IdP of.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FileServiceProvider {
+    pub id: String,
+    pub name: Option<String>,
+    /// The SP's metadata file; or `metadata_xml`, the document itself; or the values below.
+    pub metadata: Option<String>,
+    pub metadata_xml: Option<String>,
+    pub entity_id: Option<String>,
+    #[serde(default)]
+    pub acs_urls: Vec<String>,
+    pub certificate: Option<OneOrMany>,
+    pub encryption_certificate: Option<String>,
+    pub requests_signed: Option<bool>,
+    pub name_id_format: Option<String>,
+    pub sign: Option<String>,
+    pub signature_algorithm: Option<String>,
+    pub encrypt_assertions: Option<bool>,
+    pub allow_idp_initiated: Option<bool>,
+    #[serde(default)]
+    pub attributes: Vec<FileReleasedAttribute>,
+}
+
+/// `[[service_providers.attributes]]`: an attribute released to the SP.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FileReleasedAttribute {
+    pub name: String,
+    pub value: String,
+    pub format: Option<String>,
 }

@@ -47,6 +47,8 @@ pub struct Config {
     pub connections: Vec<ConnectionDecl>,
     pub products: Vec<ProductDecl>,
     pub webhooks: Vec<WebhookDecl>,
+    /// SAML service providers idbridge is the IdP of.
+    pub service_providers: Vec<ServiceProviderDecl>,
     /// The file's own entities, clients, connections and products, before validation: run-time
     /// declarations are validated together with them ([`Config::with_run_time`]).
     in_file: std::sync::Arc<declarations::FileDeclarations>,
@@ -449,6 +451,103 @@ pub struct SpSigning {
     pub certificate: Vec<u8>,
 }
 
+/// A SAML service provider idbridge is the IdP of (`[[service_providers]]`).
+#[derive(Debug, Clone)]
+pub struct ServiceProviderDecl {
+    pub id: String,
+    /// Shown to the person on the consent page.
+    pub name: String,
+    pub entity_id: String,
+    /// Where responses may be posted (HTTP-POST binding), each matched exactly; the first is
+    /// the default, used when a request names none.
+    pub acs_urls: Vec<AcsUrl>,
+    /// DER of the certificates the SP signs its requests with (several during a rollover).
+    pub signing_certificates: Vec<Vec<u8>>,
+    /// DER of the certificate assertions are encrypted to.
+    pub encryption_certificate: Option<Vec<u8>>,
+    /// An AuthnRequest without a valid signature is refused.
+    pub requests_signed: bool,
+    pub name_id_format: NameIdFormat,
+    pub attributes: Vec<ReleasedAttribute>,
+    pub sign_assertion: bool,
+    pub sign_response: bool,
+    /// RS256 for RSA-SHA256, ES256 for ECDSA-SHA256: the ID-token key ring's key of that
+    /// algorithm signs.
+    pub signature_alg: Alg,
+    pub encrypt_assertions: bool,
+    /// `/saml/idp/sso/{id}` sends a signed-in person to the SP unasked.
+    pub allow_idp_initiated: bool,
+}
+
+/// An SP's AssertionConsumerService: its `index` (its position in the config, or the metadata's
+/// `index`) and URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcsUrl {
+    pub index: usize,
+    pub url: String,
+}
+
+/// How a person is named to a service provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameIdFormat {
+    /// Their email address.
+    Email,
+    /// An opaque value, the same at every login, different for every SP.
+    Persistent,
+    /// A new random value at every login.
+    Transient,
+}
+
+impl NameIdFormat {
+    pub fn uri(self) -> &'static str {
+        match self {
+            NameIdFormat::Email => "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+            NameIdFormat::Persistent => "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+            NameIdFormat::Transient => "urn:oasis:names:tc:SAML:2.0:nameid-format:transient",
+        }
+    }
+}
+
+/// An attribute a service provider is given: its name and NameFormat, and what of the person it
+/// carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleasedAttribute {
+    pub name: String,
+    pub name_format: &'static str,
+    pub value: PersonValue,
+}
+
+/// What of a person an attribute carries. `attached_to` values have one value per entity the
+/// person is attached to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PersonValue {
+    Email,
+    Name,
+    GivenName,
+    FamilyName,
+    AttachedToPath,
+    AttachedToLevel,
+    AttachedToEntityId,
+}
+
+impl PersonValue {
+    pub const ALL: [(&'static str, PersonValue); 7] = [
+        ("email", PersonValue::Email),
+        ("name", PersonValue::Name),
+        ("given_name", PersonValue::GivenName),
+        ("family_name", PersonValue::FamilyName),
+        ("attached_to.path", PersonValue::AttachedToPath),
+        ("attached_to.level", PersonValue::AttachedToLevel),
+        ("attached_to.entityId", PersonValue::AttachedToEntityId),
+    ];
+
+    /// Personal data beyond the address, which needs the person's consent as OpenID Connect's
+    /// `profile` scope does.
+    pub fn is_profile(self) -> bool {
+        !matches!(self, PersonValue::Email)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct OidcConnectionDecl {
     /// Exactly as the provider's discovery document states it.
@@ -613,12 +712,15 @@ impl ConfigError {
 }
 
 impl Config {
-    /// The asymmetric algorithms ID tokens are signed with: the default and any a client picks.
+    /// The asymmetric algorithms the key ring signs with: ID tokens' default, any a client
+    /// picks, and those SAML service providers are answered with.
     pub fn signing_algs(&self) -> Vec<Alg> {
         let mut algs = vec![self.keys.id_token_alg];
-        for client in &self.clients {
-            if client.id_token_alg != Alg::HS256 && !algs.contains(&client.id_token_alg) {
-                algs.push(client.id_token_alg);
+        let picked = self.clients.iter().map(|client| client.id_token_alg);
+        let saml = self.service_providers.iter().map(|sp| sp.signature_alg);
+        for alg in picked.chain(saml) {
+            if alg != Alg::HS256 && !algs.contains(&alg) {
+                algs.push(alg);
             }
         }
         algs

@@ -41,6 +41,37 @@ pub fn see_other(location: &str, cookies: &[String]) -> Response {
 }
 
 #[derive(Template)]
+#[template(path = "form_post.html")]
+struct FormPost<'a> {
+    action: &'a str,
+    fields: &'a [(&'static str, String)],
+}
+
+/// A page that posts `fields` to `action` on another site at once (its script submits the
+/// form): OAuth's form post response mode, SAML's HTTP-POST binding. Its policy lets the form go
+/// to `action`'s origin, which `form-action 'self'` would block.
+pub fn post_to(action: &url::Url, fields: &[(&'static str, String)]) -> Response {
+    let page = FormPost {
+        action: action.as_str(),
+        fields,
+    };
+    let Ok(body) = page.render() else {
+        return PageError::Internal("form_post template".into()).into_response();
+    };
+    let mut response = Html(body).into_response();
+    let policy = format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; form-action {}; frame-ancestors 'none'; base-uri 'none'",
+        action.origin().ascii_serialization()
+    );
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::CONTENT_SECURITY_POLICY, value);
+    }
+    response
+}
+
+#[derive(Template)]
 #[template(path = "continue.html")]
 struct ContinuePage<'a> {
     location: &'a str,

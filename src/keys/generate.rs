@@ -64,6 +64,51 @@ pub(super) fn generate(alg: Alg) -> Result<NewKey, KeyError> {
     }
 }
 
+/// How long a signing key's certificate says it is valid. SAML peers trust the certificate they
+/// were given, not a chain, and many do not check its dates; rotation replaces the key long
+/// before this.
+const CERTIFICATE_DAYS: u32 = 20 * 365;
+
+/// A self-signed X.509 certificate (DER) of an RSA or P-256 key, made at `created_at`, for SAML
+/// metadata; `None` for algorithms XML signatures do not use here (EdDSA).
+pub(super) fn certificate(
+    alg: Alg,
+    kid: &str,
+    private_pem: &str,
+    created_at: i64,
+) -> Result<Option<Vec<u8>>, KeyError> {
+    use openssl::asn1::{Asn1Integer, Asn1Time};
+    use openssl::bn::BigNum;
+    use openssl::hash::MessageDigest;
+    use openssl::pkey::PKey;
+    use openssl::x509::{X509Builder, X509NameBuilder};
+
+    if !matches!(alg, Alg::RS256 | Alg::ES256) {
+        return Ok(None);
+    }
+    let failed = |e: openssl::error::ErrorStack| KeyError::Generate(e.to_string());
+    let key = PKey::private_key_from_pem(private_pem.as_bytes()).map_err(failed)?;
+    let mut name = X509NameBuilder::new().map_err(failed)?;
+    name.append_entry_by_text("CN", &format!("idbridge {kid}"))
+        .map_err(failed)?;
+    let name = name.build();
+    let mut builder = X509Builder::new().map_err(failed)?;
+    builder.set_version(2).map_err(failed)?;
+    let serial = BigNum::from_slice(&crate::crypto::random_bytes()[..16]).map_err(failed)?;
+    let serial = Asn1Integer::from_bn(&serial).map_err(failed)?;
+    builder.set_serial_number(&serial).map_err(failed)?;
+    builder.set_subject_name(&name).map_err(failed)?;
+    builder.set_issuer_name(&name).map_err(failed)?;
+    builder.set_pubkey(&key).map_err(failed)?;
+    let not_before = Asn1Time::from_unix(created_at - 60).map_err(failed)?;
+    let not_after = Asn1Time::from_unix(created_at + i64::from(CERTIFICATE_DAYS) * 86_400)
+        .map_err(failed)?;
+    builder.set_not_before(&not_before).map_err(failed)?;
+    builder.set_not_after(&not_after).map_err(failed)?;
+    builder.sign(&key, MessageDigest::sha256()).map_err(failed)?;
+    Ok(Some(builder.build().to_der().map_err(failed)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,6 +30,14 @@ pub struct LoadedKey {
     signer: Signer,
     pub decoding: DecodingKey,
     pub public_jwk: serde_json::Value,
+    /// For XML signatures (SAML), RSA and P-256 keys once they have a certificate.
+    pub xml_signing: Option<XmlSigning>,
+}
+
+/// A key as libxmlsec1 reads it (traditional DER), and its certificate (DER).
+pub struct XmlSigning {
+    pub key_der: Vec<u8>,
+    pub certificate: Vec<u8>,
 }
 
 /// A private key decoded once. jsonwebtoken decodes its key again for every signature (for
@@ -135,6 +143,30 @@ impl KeyRing {
             .ok_or(KeyError::NoSigningKey)
     }
 
+    /// The key that signs `alg` XML signatures now (the ID-token signer of `alg`), with its
+    /// certificate.
+    pub async fn xml_signer(&self, alg: Alg, now: i64) -> Result<Arc<LoadedKey>, KeyError> {
+        let signer = self.signer(alg, now).await?;
+        match signer.xml_signing {
+            Some(_) => Ok(signer),
+            None => Err(KeyError::NoSigningKey),
+        }
+    }
+
+    /// The certificates of every `alg` key not retired, the one signing now first: SAML metadata
+    /// lists them all, so that a successor is trusted before it signs.
+    pub async fn certificates(&self, alg: Alg, now: i64) -> Result<Vec<Vec<u8>>, KeyError> {
+        let keys = self.keys().await?;
+        let signing = signer_of(keys.iter(), alg, now, |k| (k.alg, k.created_at)).map(|k| &k.kid);
+        let mut of_alg: Vec<&Arc<LoadedKey>> = keys.iter().filter(|k| k.alg == alg).collect();
+        of_alg.sort_by_key(|k| (Some(&k.kid) != signing, std::cmp::Reverse(k.created_at)));
+        Ok(of_alg
+            .into_iter()
+            .filter_map(|k| k.xml_signing.as_ref())
+            .map(|xml| xml.certificate.clone())
+            .collect())
+    }
+
     /// The JSON Web Key Set: every key not retired (the next one, the signing one, and those
     /// whose tokens may still be alive).
     pub async fn jwks(&self) -> Result<serde_json::Value, KeyError> {
@@ -221,7 +253,17 @@ fn load_key(
         Alg::HS256 => return Err(unusable()),
     };
     let public_jwk = serde_json::from_str(&row.public_jwk).map_err(|_| unusable())?;
+    let xml_signing = match row.certificate {
+        Some(certificate) => Some(XmlSigning {
+            key_der: openssl::pkey::PKey::private_key_from_pem(pem.as_bytes())
+                .and_then(|key| key.private_key_to_der())
+                .map_err(|_| unusable())?,
+            certificate,
+        }),
+        None => None,
+    };
     Ok(LoadedKey {
+        xml_signing,
         kid: row.kid,
         alg,
         created_at: row.created_at,
@@ -249,6 +291,7 @@ mod tests {
                 encrypted: false,
                 public_jwk: new.public_jwk.to_string(),
                 created_at: 0,
+                certificate: None,
             };
             let key = load_key(row, None).unwrap();
             let jws = key.sign_jwt(&json!({"sub": "someone"})).unwrap();

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::KeyError;
 use super::at_rest::{encrypt, private_pem};
-use super::generate::generate;
+use super::generate::{certificate, generate};
 use crate::config::{Alg, KeysConfig};
 use crate::store::SigningKey;
 use crate::store::Store;
@@ -33,6 +33,12 @@ pub async fn prepare(
             store
                 .store_encrypted_private_key(&row.kid, encrypt(key, &row.kid, &pem))
                 .await?;
+        }
+        // Keys made before SAML signing existed get their certificate once.
+        if row.certificate.is_none()
+            && let Some(der) = certificate(row.alg, &row.kid, &pem, row.created_at)?
+        {
+            store.store_signing_key_certificate(&row.kid, &der).await?;
         }
     }
     for &alg in algs {
@@ -68,6 +74,7 @@ async fn new_key(alg: Alg, config: &KeysConfig, now: i64) -> Result<SigningKey, 
     jwk["kid"] = json!(kid);
     jwk["alg"] = json!(alg.as_str());
     jwk["use"] = json!("sig");
+    let certificate = certificate(alg, &kid, &new.private_pem, now)?;
     let (private_key, encrypted) = match &config.encryption_key {
         Some(key) => (encrypt(key, &kid, &new.private_pem), true),
         None => (new.private_pem, false),
@@ -79,6 +86,7 @@ async fn new_key(alg: Alg, config: &KeysConfig, now: i64) -> Result<SigningKey, 
         encrypted,
         public_jwk: jwk.to_string(),
         created_at: now,
+        certificate,
     })
 }
 

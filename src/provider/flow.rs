@@ -4,15 +4,14 @@
 //! database, so any process can take the next one.
 use std::net::IpAddr;
 
-use askama::Template;
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
 use url::Url;
 
 use super::error::{AuthorizationError, ErrorCode};
 use super::issue::CODE_TTL;
 use crate::crypto;
-use crate::http::{PageError, cookies};
+use crate::http::{PageError, cookies, pages};
 use crate::session::current_session_and_consent;
 use crate::state::AppState;
 use crate::store::NewCode;
@@ -229,13 +228,6 @@ pub fn respond_error(
     respond(redirect_uri, response_mode, params)
 }
 
-#[derive(Template)]
-#[template(path = "form_post.html")]
-struct FormPost<'a> {
-    action: &'a str,
-    fields: &'a [(&'static str, String)],
-}
-
 /// The authorization response: parameters added to the redirect URI's query, or posted to it
 /// (OAuth 2.0 Form Post Response Mode).
 fn respond(
@@ -250,25 +242,7 @@ fn respond(
         .into_response();
     };
     if response_mode == ResponseMode::FormPost {
-        let page = FormPost {
-            action: redirect_uri,
-            fields: &params,
-        };
-        let Ok(body) = page.render() else {
-            return PageError::Internal("form_post template".into()).into_response();
-        };
-        let mut response = Html(body).into_response();
-        // The form goes to the client, which a `form-action 'self'` policy would block.
-        let policy = format!(
-            "default-src 'none'; script-src 'self'; style-src 'self'; form-action {}; frame-ancestors 'none'; base-uri 'none'",
-            url.origin().ascii_serialization()
-        );
-        if let Ok(value) = HeaderValue::from_str(&policy) {
-            response
-                .headers_mut()
-                .insert(header::CONTENT_SECURITY_POLICY, value);
-        }
-        return response;
+        return pages::post_to(&url, &params);
     }
     url.query_pairs_mut()
         .extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())));

@@ -322,7 +322,7 @@ async fn sync_row<C: sea_orm::ConnectionTrait>(
                 upsert(db, client_row(decl), client::Column::ClientId).await?;
             }
         }
-        Kind::Connection | Kind::Product => {}
+        Kind::Connection | Kind::Product | Kind::ServiceProvider => {}
     }
     Ok(())
 }
@@ -352,7 +352,8 @@ where
 /// What goes with deleted run-time declarations: a client's rows with every code and token
 /// issued to it revoked and the consents given it; an entity's rows (children first) with the
 /// attachments of users to them; a connection's links of upstream identities to users (a new
-/// connection of that id must not take over its people); a product's confirmations.
+/// connection of that id must not take over its people); a product's confirmations; a service
+/// provider's consents.
 async fn forget<C: sea_orm::ConnectionTrait>(
     db: &C,
     kind: Kind,
@@ -396,6 +397,12 @@ async fn forget<C: sea_orm::ConnectionTrait>(
         Kind::Product => {
             product_confirmation::Entity::delete_many()
                 .filter(product_confirmation::Column::ProductId.is_in(ids.iter().cloned()))
+                .exec(db)
+                .await?;
+        }
+        Kind::ServiceProvider => {
+            consent::Entity::delete_many()
+                .filter(consent::Column::ClientId.is_in(ids.iter().cloned()))
                 .exec(db)
                 .await?;
         }

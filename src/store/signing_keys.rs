@@ -1,4 +1,6 @@
 //! Stored signing keys.
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 
 use super::tables::signing_key;
@@ -16,6 +18,9 @@ pub struct SigningKey {
     /// The public key as a JWK (JSON), as JWKS will publish it.
     pub public_jwk: String,
     pub created_at: i64,
+    /// DER of its X.509 certificate, which SAML service providers are given; `None` until one
+    /// is made (EdDSA keys never have one).
+    pub certificate: Option<Vec<u8>>,
 }
 
 impl Store {
@@ -33,6 +38,17 @@ impl Store {
                         row.kid, row.alg
                     ))
                 })?;
+                let certificate = row
+                    .certificate
+                    .as_ref()
+                    .map(|text| STANDARD.decode(text))
+                    .transpose()
+                    .map_err(|_| {
+                        StoreError::Corrupt(format!(
+                            "signing key {}: certificate is not base64",
+                            row.kid
+                        ))
+                    })?;
                 Ok(SigningKey {
                     kid: row.kid,
                     alg,
@@ -40,6 +56,7 @@ impl Store {
                     encrypted: row.encrypted,
                     public_jwk: row.public_jwk,
                     created_at: row.created_at,
+                    certificate,
                 })
             })
             .collect()
@@ -54,6 +71,7 @@ impl Store {
             public_jwk: Set(key.public_jwk),
             created_at: Set(key.created_at),
             retired_at: Set(None),
+            certificate: Set(key.certificate.map(|der| STANDARD.encode(der))),
         }
         .insert(&self.writer)
         .await?;
@@ -74,6 +92,24 @@ impl Store {
         })
         .exec(&self.writer)
         .await?;
+        Ok(())
+    }
+
+    /// Gives a key its certificate, unless another process gave it one first.
+    pub async fn store_signing_key_certificate(
+        &self,
+        kid: &str,
+        certificate: &[u8],
+    ) -> Result<(), StoreError> {
+        signing_key::Entity::update_many()
+            .col_expr(
+                signing_key::Column::Certificate,
+                sea_orm::sea_query::Expr::value(STANDARD.encode(certificate)),
+            )
+            .filter(signing_key::Column::Kid.eq(kid))
+            .filter(signing_key::Column::Certificate.is_null())
+            .exec(&self.writer)
+            .await?;
         Ok(())
     }
 

@@ -192,6 +192,8 @@ pub mod signing_key {
         pub public_jwk: String,
         pub created_at: i64,
         pub retired_at: Option<i64>,
+        /// base64 DER of the key's X.509 certificate, for SAML (RSA and P-256 keys).
+        pub certificate: Option<String>,
     }
 
     impl ActiveModelBehavior for ActiveModel {}

@@ -13,7 +13,7 @@ mod local;
 pub mod mapping;
 pub mod oidc;
 mod registry;
-mod saml;
+pub(crate) mod saml;
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -9,6 +9,7 @@ mod entities;
 mod parse;
 mod products;
 mod server;
+mod service_providers;
 mod urls;
 mod users;
 mod webhooks;
@@ -27,7 +28,7 @@ use super::declarations::{DeclarationSources, FileDeclarations};
 use super::file::FileConfig;
 use super::{
     ClientDecl, Config, ConfigError, ConnectionDecl, EntityDecl, EnvLookup, Hierarchy, KeysConfig,
-    Problem, ProductDecl,
+    Problem, ProductDecl, ServiceProviderDecl,
 };
 
 /// Checks every rule; `problems` are those found before (unknown keys), reported first.
@@ -71,6 +72,7 @@ pub(super) fn validate(
         clients: file.clients,
         connections: file.connections,
         products: file.products,
+        service_providers: file.service_providers,
     };
     let declared = check_declarations(&mut check, &sources, &server.issuer, &keys, base_dir);
 
@@ -93,20 +95,22 @@ pub(super) fn validate(
         api_credentials,
         connections: declared.connections,
         products: declared.products,
+        service_providers: declared.service_providers,
         webhooks,
         in_file: Arc::new(in_file),
     })
 }
 
-/// The four kinds of declaration an operator may also make at run time, validated.
+/// The kinds of declaration an operator may also make at run time, validated.
 pub(in crate::config) struct Declared {
     pub(in crate::config) entities: Vec<EntityDecl>,
     pub(in crate::config) clients: Vec<ClientDecl>,
     pub(in crate::config) connections: Vec<ConnectionDecl>,
     pub(in crate::config) products: Vec<ProductDecl>,
+    pub(in crate::config) service_providers: Vec<ServiceProviderDecl>,
 }
 
-/// Checks the entities, clients, connections and products of `sources` together: ids unique
+/// Checks the entities, clients, connections, products and service providers of `sources` together: ids unique
 /// across them all, references resolved among them all.
 pub(in crate::config) fn check_declarations(
     check: &mut Checker,
@@ -123,10 +127,19 @@ pub(in crate::config) fn check_declarations(
     let connections =
         connections::check_connections(check, &sources.connections, &entity_ids, issuer, base_dir);
     let products = products::check_products(check, &sources.products, issuer_is_https);
+    let client_ids: HashSet<&str> = sources.clients.iter().map(|c| c.client_id.as_str()).collect();
+    let service_providers = service_providers::check_service_providers(
+        check,
+        &sources.service_providers,
+        &client_ids,
+        issuer_is_https,
+        base_dir,
+    );
     Declared {
         entities,
         clients,
         connections,
         products,
+        service_providers,
     }
 }

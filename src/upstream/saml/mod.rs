@@ -17,9 +17,9 @@
 mod assertion;
 mod limits;
 mod logout;
-mod redirect;
-mod scan;
-mod xml;
+pub(crate) mod redirect;
+pub(crate) mod scan;
+pub(crate) mod xml;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -442,7 +442,7 @@ impl Sp {
 /// the signed element, and when that is an assertion its `set_root_element` loses the old root
 /// without freeing it: a few KiB of libxml2 memory per response, measured as steady RSS growth
 /// under load.
-pub(super) fn signed_part(
+pub(crate) fn signed_part(
     xml: &str,
     certificates: &[CertificateDer],
 ) -> Result<String, CryptoError> {

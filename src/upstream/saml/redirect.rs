@@ -24,7 +24,7 @@ const ECDSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
 
 /// The URL that carries `xml` as the query parameter `field` (`SAMLRequest`, `SAMLResponse`) to
 /// `endpoint`, with `relay_state`, signed with `key` (RSA or EC, SHA-256) when there is one.
-pub(super) fn url(
+pub(crate) fn url(
     endpoint: &str,
     field: &str,
     xml: &str,
@@ -61,7 +61,7 @@ pub(super) fn url(
 
 /// A message received over the binding, its signature verified.
 #[derive(Debug)]
-pub(super) struct Received {
+pub(crate) struct Received {
     /// The message, inflated; at most the size it was read with.
     pub xml: Vec<u8>,
     pub relay_state: Option<String>,
@@ -70,10 +70,23 @@ pub(super) struct Received {
 /// The message in `field` of `raw_query`, once its signature verifies with one of `keys` by
 /// SHA-256 or stronger (a message that is not signed is refused); inflated to at most
 /// `max_bytes`.
-pub(super) fn verified(
+pub(crate) fn verified(
     raw_query: &str,
     field: &str,
     keys: &[PKey<Public>],
+    max_bytes: usize,
+) -> Result<Received, &'static str> {
+    received(raw_query, field, keys, true, max_bytes)
+}
+
+/// The message in `field` of `raw_query`, inflated to at most `max_bytes`. A signature it
+/// carries must verify with one of `keys` (when there are any); without one, it is refused when
+/// `signature_required`.
+pub(crate) fn received(
+    raw_query: &str,
+    field: &str,
+    keys: &[PKey<Public>],
+    signature_required: bool,
     max_bytes: usize,
 ) -> Result<Received, &'static str> {
     let mut parts: [Option<&str>; 4] = [None; 4];
@@ -87,10 +100,41 @@ pub(super) fn verified(
             parts[at] = Some(pair);
         }
     }
-    let [Some(message), relay_state, Some(sig_alg), Some(signature)] = parts else {
-        return Err("the message is not signed");
+    let [Some(message), relay_state, sig_alg, signature] = parts else {
+        return Err("the message is missing");
     };
-    // Section 3.4.4.1: the parameters in this order, as they were sent.
+    match (sig_alg, signature) {
+        (Some(sig_alg), Some(signature)) if signature_required || !keys.is_empty() => {
+            check_signature(message, relay_state, sig_alg, signature, keys)?;
+        }
+        (None, None) | (Some(_), Some(_)) if !signature_required => {}
+        _ => return Err("the message is not signed"),
+    }
+    let deflated = STANDARD
+        .decode(value(message))
+        .map_err(|_| "the message is not base64")?;
+    let mut xml = Vec::new();
+    DeflateDecoder::new(&deflated[..])
+        .take(max_bytes as u64 + 1)
+        .read_to_end(&mut xml)
+        .map_err(|_| "the message is not deflated")?;
+    if xml.len() > max_bytes {
+        return Err("the message is larger than allowed");
+    }
+    Ok(Received {
+        xml,
+        relay_state: relay_state.map(value).filter(|v| !v.is_empty()),
+    })
+}
+
+/// Checks the signature of a message over the raw parameters, in the order of section 3.4.4.1.
+fn check_signature(
+    message: &str,
+    relay_state: Option<&str>,
+    sig_alg: &str,
+    signature: &str,
+    keys: &[PKey<Public>],
+) -> Result<(), &'static str> {
     let mut signed = message.to_string();
     for part in [relay_state, Some(sig_alg)].into_iter().flatten() {
         signed.push('&');
@@ -112,24 +156,11 @@ pub(super) fn verified(
     let genuine = keys
         .iter()
         .any(|key| verifies(key, digest, signed.as_bytes(), &signature));
-    if !genuine {
-        return Err("no valid signature by the IdP's certificate");
+    if genuine {
+        Ok(())
+    } else {
+        Err("no valid signature by the sender's certificate")
     }
-    let deflated = STANDARD
-        .decode(value(message))
-        .map_err(|_| "the message is not base64")?;
-    let mut xml = Vec::new();
-    DeflateDecoder::new(&deflated[..])
-        .take(max_bytes as u64 + 1)
-        .read_to_end(&mut xml)
-        .map_err(|_| "the message is not deflated")?;
-    if xml.len() > max_bytes {
-        return Err("the message is larger than allowed");
-    }
-    Ok(Received {
-        xml,
-        relay_state: relay_state.map(value).filter(|v| !v.is_empty()),
-    })
 }
 
 /// The decoded value of a raw `name=value` pair.

@@ -20,10 +20,12 @@ const ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
 /// The SAML protocol messages idbridge reads: what their root is, and how many assertions (all
 /// directly in the root) they carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Message {
+pub(crate) enum Message {
     Response,
     LogoutRequest,
     LogoutResponse,
+    /// What a service provider of idbridge's own IdP sends.
+    AuthnRequest,
 }
 
 impl Message {
@@ -32,20 +34,21 @@ impl Message {
             Message::Response => b"Response",
             Message::LogoutRequest => b"LogoutRequest",
             Message::LogoutResponse => b"LogoutResponse",
+            Message::AuthnRequest => b"AuthnRequest",
         }
     }
 
     fn assertions(self) -> (usize, usize) {
         match self {
             Message::Response => (1, 1),
-            Message::LogoutRequest | Message::LogoutResponse => (0, 0),
+            Message::LogoutRequest | Message::LogoutResponse | Message::AuthnRequest => (0, 0),
         }
     }
 }
 
 /// What the strict reading of a message found.
 #[derive(Debug)]
-pub(super) struct Outline<'a> {
+pub(crate) struct Outline<'a> {
     /// The document as libxml2 is to read it (without a UTF-8 byte-order mark).
     pub xml: &'a str,
     pub destination: Option<String>,
@@ -53,7 +56,7 @@ pub(super) struct Outline<'a> {
 }
 
 /// Reads `bytes` strictly as a `message`; what is wrong with them otherwise.
-pub(super) fn scan(bytes: &[u8], message: Message) -> Result<Outline<'_>, &'static str> {
+pub(crate) fn scan(bytes: &[u8], message: Message) -> Result<Outline<'_>, &'static str> {
     // UTF-16 and UTF-32 byte-order marks are not UTF-8 either.
     let xml = std::str::from_utf8(bytes).map_err(|_| "the response is not UTF-8")?;
     let xml = xml.strip_prefix('\u{feff}').unwrap_or(xml);
@@ -168,6 +171,7 @@ impl Scan<'_> {
                 Message::Response => {
                     "the response must hold exactly one assertion, directly in the Response"
                 }
+                Message::AuthnRequest => "an AuthnRequest holds no assertion",
                 _ => "a logout message holds no assertion",
             });
         }
@@ -209,6 +213,7 @@ impl Scan<'_> {
                         Message::Response => "the document is not a SAML Response",
                         Message::LogoutRequest => "the document is not a SAML LogoutRequest",
                         Message::LogoutResponse => "the document is not a SAML LogoutResponse",
+                        Message::AuthnRequest => "the document is not a SAML AuthnRequest",
                     });
                 }
                 self.roots += 1;

@@ -244,7 +244,7 @@ pub(super) fn root_element(xml: &str) -> Option<String> {
     }
 }
 
-fn escape(value: &str) -> String {
+pub(crate) fn escape(value: &str) -> String {
     value
         .replace('&', "&amp;")
         .replace('<', "&lt;")
