@@ -19,6 +19,7 @@ pub mod password_check;
 pub mod products;
 pub mod provider;
 pub mod rate;
+pub mod saml_idp;
 pub mod session;
 pub mod session_urls;
 pub mod state;
@@ -48,6 +49,7 @@ pub fn app(state: AppState) -> Router {
             .merge(products::router())
             .merge(session_urls::router())
             .merge(admin::router())
+            .merge(saml_idp::router())
             .merge(notifications::schemas::router()),
         state,
     )

@@ -51,6 +51,10 @@ pub struct Shared {
     pub keys: Arc<KeyRing>,
     /// HMAC key of the CSRF tokens; shared by all processes through the database.
     pub csrf_key: Arc<[u8; 32]>,
+    /// Seals the SAML requests a login carries (`saml_idp`); shared through the database.
+    pub saml_request_key: Arc<[u8; 32]>,
+    /// Keys the persistent NameIDs service providers are given; shared through the database.
+    pub saml_name_id_key: Arc<[u8; 32]>,
     /// A hash of no one's password, verified against when an account does not exist so that the
     /// answer takes as long as for a wrong password.
     pub dummy_hash: Arc<str>,
@@ -241,6 +245,8 @@ impl AppState {
             keys::prepare(&store, &config.keys, &algs, clock.now()).await?;
         }
         let csrf_key = store.server_secret("csrf").await?;
+        let saml_request_key = store.server_secret("saml_idp_requests").await?;
+        let saml_name_id_key = store.server_secret("saml_name_ids").await?;
         let dummy_hash = password::hash(crate::crypto::random_token()).await?;
         let keys = KeyRing::load(store.clone(), config.keys.clone()).await?;
         // At start the metadata of every connection the file declares must be there: without it,
@@ -261,6 +267,8 @@ impl AppState {
             store,
             clock,
             csrf_key: Arc::new(csrf_key),
+            saml_request_key: Arc::new(saml_request_key),
+            saml_name_id_key: Arc::new(saml_name_id_key),
             dummy_hash: dummy_hash.into(),
             argon2: Arc::new(Argon2Gate::for_this_machine()),
             api_auth: Arc::new(VerifiedCache::default()),

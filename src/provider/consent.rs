@@ -22,6 +22,7 @@ use crate::vocabulary::scope;
 #[derive(Template)]
 #[template(path = "consent.html")]
 struct ConsentPage {
+    action: &'static str,
     csrf: String,
     id: String,
     client: String,
@@ -46,6 +47,7 @@ pub async fn show(
     };
     let (csrf, csrf_cookie) = csrf::issue(&state, &headers);
     let page = ConsentPage {
+        action: "/sso/v2/consent",
         csrf,
         id: pending.authorization.id.clone(),
         client: pending.authorization.client_id.clone(),

@@ -344,6 +344,19 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Spends the ID of an AuthnRequest from the service provider `sp`; `false` when it was
+    /// spent before. Kept with the assertion IDs upstream IdPs present, under `idp:{sp}`, which no
+    /// connection id can be (`idp` is reserved).
+    pub async fn spend_saml_request_id(
+        &self,
+        sp: &str,
+        request: OneTimeId,
+    ) -> Result<bool, StoreError> {
+        spend_one_time_id(&self.writer, &format!("idp:{sp}"), request).await
+    }
+}
+
 /// Spends an id that a connection's provider may present once (a SAML assertion ID, a logout
 /// token's `jti`), through `db` (the caller's transaction): one conditional insert, so that of
 /// two processes presenting it at once only one succeeds. `false` when it was spent before.

@@ -9,5 +9,9 @@ pub const SESSION_URL: &str = "session_url";
 /// The source of users declared in the config file, which config sync owns.
 pub const CONFIG: &str = "config";
 
+/// idbridge's own SAML IdP: its routes are `/saml/idp/…`, beside the SAML connections'
+/// `/saml/{connection}/…`.
+pub const SAML_IDP: &str = "idp";
+
 /// Ids a configured connection may not have.
-pub const RESERVED: [&str; 3] = [LOCAL, SESSION_URL, CONFIG];
+pub const RESERVED: [&str; 4] = [LOCAL, SESSION_URL, CONFIG, SAML_IDP];

@@ -1,0 +1,72 @@
+//! `GET /saml/idp/metadata`: what a service provider's administrator imports. The signing
+//! certificates are those of every key of the ring that SAML responses are signed with, the
+//! one signing now first: during a rollover the successor is listed before it signs.
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::config::Alg;
+use crate::http::PageError;
+use crate::state::AppState;
+use crate::upstream::saml::xml::escape;
+
+const REDIRECT_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
+const POST_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
+
+pub(super) async fn serve(State(state): State<AppState>) -> Result<Response, PageError> {
+    let config = state.config();
+    let mut algs: Vec<Alg> = Vec::new();
+    for sp in &config.service_providers {
+        if !algs.contains(&sp.signature_alg) {
+            algs.push(sp.signature_alg);
+        }
+    }
+    if algs.is_empty() {
+        // The default, so that an SP can be set up before the operator declares it.
+        algs.push(Alg::RS256);
+    }
+    let now = state.clock.now();
+    let mut keys = String::new();
+    for alg in algs {
+        let certificates = state.keys.certificates(alg, now).await.map_err(|e| {
+            PageError::Internal(format!("the signing certificates: {e}"))
+        })?;
+        for certificate in certificates {
+            keys.push_str(&format!(
+                r#"
+    <md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#,
+                STANDARD.encode(certificate)
+            ));
+        }
+    }
+    let formats: String = [
+        crate::config::NameIdFormat::Email,
+        crate::config::NameIdFormat::Persistent,
+        crate::config::NameIdFormat::Transient,
+    ]
+    .iter()
+    .map(|format| format!("\n    <md:NameIDFormat>{}</md:NameIDFormat>", format.uri()))
+    .collect();
+    let body = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{entity}">
+  <md:IDPSSODescriptor WantAuthnRequestsSigned="false" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{keys}{formats}
+    <md:SingleSignOnService Binding="{REDIRECT_BINDING}" Location="{sso}"/>
+    <md:SingleSignOnService Binding="{POST_BINDING}" Location="{sso}"/>
+  </md:IDPSSODescriptor>
+</md:EntityDescriptor>
+"#,
+        entity = escape(&super::idp_entity_id(&state)),
+        sso = escape(&super::sso_url(&state)),
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/samlmetadata+xml"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        body,
+    )
+        .into_response())
+}
