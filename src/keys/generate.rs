@@ -101,11 +101,13 @@ pub(super) fn certificate(
     builder.set_issuer_name(&name).map_err(failed)?;
     builder.set_pubkey(&key).map_err(failed)?;
     let not_before = Asn1Time::from_unix(created_at - 60).map_err(failed)?;
-    let not_after = Asn1Time::from_unix(created_at + i64::from(CERTIFICATE_DAYS) * 86_400)
-        .map_err(failed)?;
+    let not_after =
+        Asn1Time::from_unix(created_at + i64::from(CERTIFICATE_DAYS) * 86_400).map_err(failed)?;
     builder.set_not_before(&not_before).map_err(failed)?;
     builder.set_not_after(&not_after).map_err(failed)?;
-    builder.sign(&key, MessageDigest::sha256()).map_err(failed)?;
+    builder
+        .sign(&key, MessageDigest::sha256())
+        .map_err(failed)?;
     Ok(Some(builder.build().to_der().map_err(failed)?))
 }
 

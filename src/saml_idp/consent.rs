@@ -49,7 +49,10 @@ pub(super) async fn show(
         id: query.request,
         client: sp.name.clone(),
         user_email: session.user.email,
-        items: [scope::PROFILE].into_iter().filter_map(scope::describe).collect(),
+        items: [scope::PROFILE]
+            .into_iter()
+            .filter_map(scope::describe)
+            .collect(),
         branding: None,
     };
     pages::render(&page, &csrf_cookie.into_iter().collect::<Vec<_>>())
@@ -71,13 +74,22 @@ pub(super) async fn decide(
     headers: HeaderMap,
     form: Result<Form<ConsentForm>, FormRejection>,
 ) -> Result<Response, PageError> {
+    decision(state, client, headers, form)
+        .await
+        .map(pages::after_form)
+}
+
+async fn decision(
+    state: AppState,
+    client: std::net::IpAddr,
+    headers: HeaderMap,
+    form: Result<Form<ConsentForm>, FormRejection>,
+) -> Result<Response, PageError> {
     let Form(form) = form?;
     csrf::verify(&state, &headers, &form.csrf)?;
     let (pending, sp) = pending_request(&state, &form.id)?;
     let Some(session) = current_session(&state, &headers).await? else {
-        return Ok(pages::after_form(
-            Redirect::to(&pending.path(&state.saml_request_key)).into_response(),
-        ));
+        return Ok(Redirect::to(&pending.path(&state.saml_request_key)).into_response());
     };
     match form.decision.as_str() {
         "allow" => {

@@ -30,9 +30,11 @@ pub(super) async fn serve(State(state): State<AppState>) -> Result<Response, Pag
     let now = state.clock.now();
     let mut keys = String::new();
     for alg in algs {
-        let certificates = state.keys.certificates(alg, now).await.map_err(|e| {
-            PageError::Internal(format!("the signing certificates: {e}"))
-        })?;
+        let certificates = state
+            .keys
+            .certificates(alg, now)
+            .await
+            .map_err(|e| PageError::Internal(format!("the signing certificates: {e}")))?;
         for certificate in certificates {
             keys.push_str(&format!(
                 r#"

@@ -14,12 +14,12 @@ mod response;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, RawQuery, State};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
 use crate::config::{PersonValue, ServiceProviderDecl};
@@ -44,7 +44,10 @@ pub fn router() -> Router<AppState> {
         .route("/saml/idp/sso", get(sso_redirect).post(sso_post))
         .route("/saml/idp/sso/{sp}", get(idp_initiated))
         .route("/saml/idp/continue", get(resume))
-        .route("/saml/idp/consent", get(consent::show).post(consent::decide))
+        .route(
+            "/saml/idp/consent",
+            get(consent::show).post(consent::decide),
+        )
 }
 
 /// Why a SAML request is refused: shown to the person, who is not sent to the SP.
@@ -274,15 +277,25 @@ async fn proceed(
         .filter(|s| !pending.force_authn || s.auth_time >= pending.received_at);
     let Some(session) = fresh.cloned() else {
         if pending.is_passive {
-            return refuse(state, sp, pending, response::RESPONDER, response::NO_PASSIVE).await;
+            return refuse(
+                state,
+                sp,
+                pending,
+                response::RESPONDER,
+                response::NO_PASSIVE,
+            )
+            .await;
         }
         let continuation = Continuation::Page(pending.path(&state.saml_request_key));
         let directory = state.directory();
-        let entry = directory.connectors.for_login_hint(None).entry(&LoginRequest {
-            continuation: &continuation,
-            force: pending.force_authn,
-            login_hint: None,
-        });
+        let entry = directory
+            .connectors
+            .for_login_hint(None)
+            .entry(&LoginRequest {
+                continuation: &continuation,
+                force: pending.force_authn,
+                login_hint: None,
+            });
         return Ok(Redirect::to(&entry).into_response());
     };
     let personal = sp.attributes.iter().any(|a| a.value.is_profile());
@@ -291,7 +304,14 @@ async fn proceed(
         .is_some_and(|scope| scope::Scopes::parse(&scope).contains(PROFILE_CONSENT));
     if personal && !allowed && !consent_given {
         if pending.is_passive {
-            return refuse(state, sp, pending, response::RESPONDER, response::REQUEST_DENIED).await;
+            return refuse(
+                state,
+                sp,
+                pending,
+                response::RESPONDER,
+                response::REQUEST_DENIED,
+            )
+            .await;
         }
         let path = format!(
             "/saml/idp/consent?request={}",
@@ -322,7 +342,9 @@ async fn answer(
     let wants_entities = sp.attributes.iter().any(|a| {
         matches!(
             a.value,
-            PersonValue::AttachedToPath | PersonValue::AttachedToLevel | PersonValue::AttachedToEntityId
+            PersonValue::AttachedToPath
+                | PersonValue::AttachedToLevel
+                | PersonValue::AttachedToEntityId
         )
     });
     let attachments = if wants_entities {
@@ -357,9 +379,11 @@ async fn answer(
         auth_instant: session.auth_time,
         attributes,
     };
-    let key = state.keys.xml_signer(sp.signature_alg, now).await.map_err(|e| {
-        PageError::Internal(format!("no key signs SAML responses: {e}"))
-    })?;
+    let key = state
+        .keys
+        .xml_signer(sp.signature_alg, now)
+        .await
+        .map_err(|e| PageError::Internal(format!("no key signs SAML responses: {e}")))?;
     let idp = idp_entity_id(state);
     let to = Addressed {
         idp: &idp,
@@ -382,9 +406,11 @@ async fn refuse(
     code: &str,
 ) -> Result<Response, PageError> {
     let now = state.clock.now();
-    let key = state.keys.xml_signer(sp.signature_alg, now).await.map_err(|e| {
-        PageError::Internal(format!("no key signs SAML responses: {e}"))
-    })?;
+    let key = state
+        .keys
+        .xml_signer(sp.signature_alg, now)
+        .await
+        .map_err(|e| PageError::Internal(format!("no key signs SAML responses: {e}")))?;
     let idp = idp_entity_id(state);
     let to = Addressed {
         idp: &idp,

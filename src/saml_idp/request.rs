@@ -86,9 +86,11 @@ pub(super) fn accept(
     let (fields, relay_state, sp) = match binding {
         Binding::Redirect(raw_query) => {
             // The SP, and so the keys to check the signature with, is named inside the message.
-            let unchecked = redirect::received(raw_query, "SAMLRequest", &[], false, MAX_REQUEST_BYTES)
-                .map_err(unreadable)?;
-            let outline = scan::scan(&unchecked.xml, scan::Message::AuthnRequest).map_err(unreadable)?;
+            let unchecked =
+                redirect::received(raw_query, "SAMLRequest", &[], false, MAX_REQUEST_BYTES)
+                    .map_err(unreadable)?;
+            let outline =
+                scan::scan(&unchecked.xml, scan::Message::AuthnRequest).map_err(unreadable)?;
             let sp = service_provider(config, &read_fields(outline.xml)?)?;
             let keys = public_keys(&sp);
             let received = redirect::received(
@@ -99,7 +101,8 @@ pub(super) fn accept(
                 MAX_REQUEST_BYTES,
             )
             .map_err(SamlIdpError::Signature)?;
-            let outline = scan::scan(&received.xml, scan::Message::AuthnRequest).map_err(unreadable)?;
+            let outline =
+                scan::scan(&received.xml, scan::Message::AuthnRequest).map_err(unreadable)?;
             (read_fields(outline.xml)?, received.relay_state, sp)
         }
         Binding::Post {
@@ -109,7 +112,10 @@ pub(super) fn accept(
             if saml_request.len() > MAX_REQUEST_BYTES {
                 return Err(unreadable("the request is larger than allowed"));
             }
-            let compact: String = saml_request.chars().filter(|c| !c.is_whitespace()).collect();
+            let compact: String = saml_request
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect();
             let bytes = STANDARD
                 .decode(compact)
                 .map_err(|_| unreadable("SAMLRequest is not base64"))?;
@@ -188,7 +194,10 @@ fn check(
     if issued > now + CLOCK_SKEW || issued < now - MAX_REQUEST_AGE - CLOCK_SKEW {
         return Err(SamlIdpError::Stale);
     }
-    if relay_state.as_ref().is_some_and(|r| r.len() > MAX_RELAY_STATE) {
+    if relay_state
+        .as_ref()
+        .is_some_and(|r| r.len() > MAX_RELAY_STATE)
+    {
         return Err(unreadable("the RelayState is longer than allowed"));
     }
     if fields
@@ -196,7 +205,9 @@ fn check(
         .as_deref()
         .is_some_and(|binding| binding != POST_BINDING)
     {
-        return Err(unreadable("only the HTTP-POST binding is offered for responses"));
+        return Err(unreadable(
+            "only the HTTP-POST binding is offered for responses",
+        ));
     }
     let acs_url = match (&fields.acs_url, &fields.acs_index) {
         (Some(_), Some(_)) => {
@@ -287,7 +298,9 @@ fn read_fields(xml: &str) -> Result<Fields, SamlIdpError> {
                 }
             }
             Event::GeneralRef(_) if in_issuer => {
-                return Err(SamlIdpError::Unreadable("the Issuer has an entity reference"));
+                return Err(SamlIdpError::Unreadable(
+                    "the Issuer has an entity reference",
+                ));
             }
             Event::End(_) => {
                 depth = depth.saturating_sub(1);

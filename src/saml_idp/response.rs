@@ -51,7 +51,12 @@ pub(super) fn success(
     key: &LoadedKey,
 ) -> Result<String, SamlIdpError> {
     let assertion_id = new_id();
-    let assertion = assertion(to, statement, &assertion_id, to.sp.sign_assertion.then_some(key));
+    let assertion = assertion(
+        to,
+        statement,
+        &assertion_id,
+        to.sp.sign_assertion.then_some(key),
+    );
     let assertion = if to.sp.sign_assertion {
         sign(&assertion, key)?
     } else {
@@ -61,7 +66,13 @@ pub(super) fn success(
         Some(certificate) if to.sp.encrypt_assertions => encrypted(&assertion, certificate)?,
         _ => assertion,
     };
-    let response = response(to, SUCCESS, None, &assertion, to.sp.sign_response.then_some(key));
+    let response = response(
+        to,
+        SUCCESS,
+        None,
+        &assertion,
+        to.sp.sign_response.then_some(key),
+    );
     if to.sp.sign_response {
         sign(&response, key)
     } else {
@@ -89,7 +100,9 @@ fn response(
 ) -> String {
     let id = new_id();
     let in_response_to = in_response_to(to);
-    let signature = signed_by.map(|key| signature_template(&id, key)).unwrap_or_default();
+    let signature = signed_by
+        .map(|key| signature_template(&id, key))
+        .unwrap_or_default();
     let status = match second {
         Some(second) => format!(
             r#"<samlp:StatusCode Value="{}"><samlp:StatusCode Value="{}"/></samlp:StatusCode>"#,
@@ -112,7 +125,9 @@ fn assertion(
     id: &str,
     signed_by: Option<&LoadedKey>,
 ) -> String {
-    let signature = signed_by.map(|key| signature_template(id, key)).unwrap_or_default();
+    let signature = signed_by
+        .map(|key| signature_template(id, key))
+        .unwrap_or_default();
     let until = timestamp(to.now + ASSERTION_TTL);
     let attributes: String = statement
         .attributes
@@ -184,7 +199,9 @@ fn sign(xml: &str, key: &LoadedKey) -> Result<String, SamlIdpError> {
         .xml_signing
         .as_ref()
         .map(|xml| xml.key_der.as_slice())
-        .ok_or(SamlIdpError::Signing("the key has no certificate yet".into()))?;
+        .ok_or(SamlIdpError::Signing(
+            "the key has no certificate yet".into(),
+        ))?;
     let signed = Crypto::sign_xml(xml, der).map_err(|e| SamlIdpError::Signing(e.to_string()))?;
     let body = match signed.strip_prefix("<?xml") {
         Some(rest) => rest.split_once("?>").map_or(rest, |(_, body)| body),

@@ -25,6 +25,7 @@ mod pending_limits;
 mod products;
 mod races;
 mod saml_idp;
+mod saml_service_providers;
 mod session_urls;
 mod storage;
 mod upstream_mapping;

@@ -67,6 +67,29 @@ impl IdpKey {
         idbridge::upstream::SamlConnector::new(connection, settings, issuer, limits)
     }
 
+    /// The private key as PKCS#8 PEM.
+    #[allow(dead_code)] // the ACS benchmark signs with the DER
+    pub fn key_pem(&self) -> String {
+        let rsa = openssl::rsa::Rsa::private_key_from_der(&self.key_der).unwrap();
+        let key = openssl::pkey::PKey::from_rsa(rsa).unwrap();
+        String::from_utf8(key.private_key_to_pem_pkcs8().unwrap()).unwrap()
+    }
+
+    /// The certificate as PEM.
+    #[allow(dead_code)] // the ACS benchmark signs with the DER
+    pub fn cert_pem(&self) -> String {
+        let lines: Vec<&str> = self
+            .cert_b64
+            .as_bytes()
+            .chunks(64)
+            .map(|line| std::str::from_utf8(line).unwrap())
+            .collect();
+        format!(
+            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+            lines.join("\n")
+        )
+    }
+
     /// `xml` with each signature template in it filled in.
     pub fn sign(&self, xml: &str) -> String {
         self.try_sign(xml).unwrap()

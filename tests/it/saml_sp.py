@@ -4,49 +4,60 @@
 AuthnRequests and judges the Responses.
 
     saml_sp.py DIR metadata
-        Prints the SP's metadata (an EntityDescriptor): the signing certificate (use="signing"),
-        the encryption certificate (use="encryption"), one HTTP-POST AssertionConsumerService per
-        acs_urls (index 1, 2, ... in that order, none
-        isDefault), AuthnRequestsSigned, WantAssertionsSigned="true"
-        and the NameIDFormat of settings.json if any. Does not read DIR/idp-metadata.xml.
+        Prints the SP's metadata, an EntityDescriptor: KeyDescriptor use="signing" (sp-cert.pem)
+        and use="encryption" (sp-enc-cert.pem), one HTTP-POST AssertionConsumerService per
+        acs_urls (index="1", "2", ... in that order, none isDefault), AuthnRequestsSigned,
+        WantAssertionsSigned="true", the NameIDFormat of settings.json if any, and pysaml2's
+        alg:DigestMethod/alg:SigningMethod Extensions. Does not read DIR/idp-metadata.xml.
     saml_sp.py DIR request BINDING [--sign] [--force] [--passive] [--acs URL] [--relay-state RS]
         BINDING is `redirect` or `post`. Makes an AuthnRequest to the IdP's SingleSignOnService of
         that binding (from DIR/idp-metadata.xml) and prints JSON:
           redirect: {"id": ..., "url": SSO URL with SAMLRequest, RelayState, and SigAlg and
                      Signature (RSA-SHA256) when --sign}
           post:     {"id": ..., "action": SSO URL, "fields": {"SAMLRequest": base64,
-                     "RelayState": ...}}, the XML signed (enveloped, RSA-SHA256, SHA-256
-                     digest) when --sign.
-        --force: ForceAuthn="true". --passive: IsPassive="true". --acs URL: that
-        AssertionConsumerServiceURL (with ProtocolBinding HTTP-POST); `--acs none` leaves both
-        out, so the IdP must pick the SP's default ACS; otherwise the first of acs_urls.
-        RelayState only when --relay-state is given. NameIDPolicy (AllowCreate="true") only when
-        settings.json names a name_id_format. Destination is the SSO URL.
+                     "RelayState": ...}}, the XML signed when --sign (enveloped ds:Signature
+                     right after Issuer, RSA-SHA256, SHA-256 digest, exclusive c14n).
+        The request has Destination (the SSO URL) and Issuer (entity_id). --force:
+        ForceAuthn="true". --passive: IsPassive="true". --acs URL: AssertionConsumerServiceURL
+        URL with ProtocolBinding HTTP-POST; `--acs none`: neither, the IdP must pick the SP's
+        default ACS; no --acs: the first of acs_urls with ProtocolBinding HTTP-POST. RelayState
+        only when --relay-state is given. NameIDPolicy (that Format, AllowCreate="true") only
+        when settings.json names a name_id_format.
     saml_sp.py DIR response SAML_RESPONSE_B64 [--in-response-to ID] [--acs URL]
-        Judges a SAMLResponse as posted to the SP's ACS (base64, as in the form field) with
-        pysaml2's Saml2Client.parse_authn_request_response (HTTP-POST): as the answer to the
-        AuthnRequest ID with --in-response-to, otherwise as an unsolicited (IdP-initiated)
-        Response. The SP demands signed assertions (and a signed Response when settings.json
-        says want_response_signed), decrypts EncryptedAssertion with sp-enc-key.pem, and takes
-        as its ACS URLs, for Destination and SubjectConfirmationData Recipient, only URL with
-        --acs, otherwise all of acs_urls. Prints JSON:
+        Judges a SAMLResponse as posted to the SP's ACS (the form field's base64) with pysaml2's
+        Saml2Client.parse_authn_request_response (HTTP-POST): as the answer to the AuthnRequest
+        ID with --in-response-to (the Response's and the SubjectConfirmationData's InResponseTo
+        must be ID), otherwise as an unsolicited (IdP-initiated) Response. The SP demands signed
+        assertions (and a signed Response when settings.json says want_response_signed),
+        decrypts EncryptedAssertion with sp-enc-key.pem, and checks Destination and
+        SubjectConfirmationData Recipient against URL with --acs, otherwise against any of
+        acs_urls. Prints JSON:
           {"name_id", "name_id_format", "session_index", "issuer" (the Response's Issuer, null
            when absent), "in_response_to", "attributes": {name: [values]}, "assertion_signed",
-           "response_signed", "encrypted" (the assertion came encrypted), "audience": [...],
-           "destination", "raw_attributes": [{"name", "name_format", "friendly_name",
-           "values"}]}
-        `attributes` is pysaml2's view, through its default attribute maps: a Name they know in
+           "response_signed", "encrypted" (the assertion came encrypted), "audience": [...]
+           (empty without AudienceRestriction), "destination", "raw_attributes": [{"name",
+           "name_format", "friendly_name", "values"}]}
+        `attributes` is pysaml2's view through its default attribute maps: a Name they know in
         that NameFormat under pysaml2's name (urn:oid:0.9.2342.19200300.100.1.3 in the uri
-        NameFormat is `mail`), any other under its Name as sent (`attached_to`).
-        `raw_attributes` is every Attribute as sent, in order.
-        Any refusal exits 1 with `ExceptionClass: message` on one line of stderr, e.g.
-        `SignatureError: ...`, `UnsolicitedResponse: ...`, `StatusNoPassive: ...` for a
-        Response whose status is NoPassive, `Exception: AudienceRestrictions conditions not
-        satisfied! ...`, `ResponseLifetimeExceed: ...`. Beyond pysaml2's own checks the script
-        refuses (`Refused: ...`) a Response without Destination (pysaml2 checks Destination only
-        when present; SAML bindings 3.5.5.2 demand it on a signed message) and one pysaml2
-        returns without an assertion (it does so, silently, when Destination is not an ACS URL
-        or no key decrypts the assertion).
+        NameFormat is `mail`), any other under its Name as sent (`attached_to`; also the
+        urn:oid one in the basic or unspecified NameFormat or none); values of Attributes that
+        map to one name are merged. `raw_attributes` is every Attribute as sent, in order.
+        A refusal exits 1 with `ExceptionClass: message` on one line of stderr, e.g.
+        `SignatureError: ...` (bad, missing or unknown-key signature), `MissingKey: ...` (an
+        Issuer not in idp-metadata.xml), `UnsolicitedResponse: ...` (InResponseTo),
+        `VerificationError: No valid recipient`, `VerificationError: Condition not OK`
+        (NotBefore/NotOnOrAfter of Conditions), `ResponseLifetimeExceed: ...`
+        (SubjectConfirmationData or SessionNotOnOrAfter), `Exception: AudienceRestrictions
+        conditions not satisfied! ...`, `StatusNoPassive: ...`, `StatusRequestDenied: ...`,
+        `StatusAuthnFailed: ...` (a Response with that second-level status; `StatusError` when
+        there is none), `ParseError: unbound prefix ...` (a decrypted Assertion that uses a
+        namespace prefix it does not declare itself). Beyond pysaml2's checks the script refuses
+        (`Refused: ...`) a Response without Destination (pysaml2 checks it only when present;
+        SAML bindings 3.5.5.2 demand it on a signed message), one pysaml2 hands back without an
+        assertion (it does so, silently, when Destination is not an ACS URL, IssueInstant is
+        more than a day off, or no key decrypts the assertion), a ds:Signature that is not the
+        child right after its element's Issuer (pysaml2 takes it anywhere), and a Response
+        Issuer other than the assertion's (pysaml2 does not compare them).
 
 DIR holds sp-key.pem and sp-cert.pem (the SP's signing key), sp-enc-key.pem and sp-enc-cert.pem
 (its encryption key; may be the same pair), idp-metadata.xml (what idbridge serves at
@@ -111,8 +122,8 @@ def client(folder, acs_urls=None, unsolicited=False, idp_metadata=True, hide_acs
         "authn_requests_signed": given.get("authn_requests_signed", True),
         "want_assertions_signed": True,
         "want_response_signed": bool(given.get("want_response_signed", False)),
-        # pysaml2's default also accepts a Response signed where its assertion is not; the
-        # assertion's own signature is demanded above.
+        # Off: it would take the Response's signature instead of the assertion's, which
+        # want_assertions_signed demands (on the decrypted assertion when it came encrypted).
         "want_assertions_or_response_signed": False,
         "allow_unsolicited": unsolicited,
         # pysaml2 sends AllowCreate="false" unless told: an IdP may then refuse to make the

@@ -7,16 +7,12 @@ use super::checker::{Checker, check_unique, is_url_safe_id};
 use super::urls::check_redirect_uri;
 use crate::config::file::{FileReleasedAttribute, FileServiceProvider, OneOrMany};
 use crate::config::{
-    AcsUrl, Alg, NameIdFormat, PersonValue, ReleasedAttribute, ServiceProviderDecl,
-    certificate_der,
+    AcsUrl, Alg, NameIdFormat, PersonValue, ReleasedAttribute, ServiceProviderDecl, certificate_der,
 };
 
 const POST_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
 const ATTRIBUTE_FORMATS: [(&str, &str); 3] = [
-    (
-        "basic",
-        "urn:oasis:names:tc:SAML:2.0:attrname-format:basic",
-    ),
+    ("basic", "urn:oasis:names:tc:SAML:2.0:attrname-format:basic"),
     ("uri", "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"),
     (
         "unspecified",
@@ -216,9 +212,9 @@ fn from_values(check: &mut Checker, path: &str, sp: &FileServiceProvider) -> Opt
     };
     let signing_certificates = match &sp.certificate {
         None => Vec::new(),
-        Some(OneOrMany::One(value)) => {
-            certificate(format!("{path}.certificate"), value).into_iter().collect()
-        }
+        Some(OneOrMany::One(value)) => certificate(format!("{path}.certificate"), value)
+            .into_iter()
+            .collect(),
         Some(OneOrMany::Many(values)) => values
             .iter()
             .enumerate()

@@ -1,0 +1,621 @@
+//! idbridge as the SAML IdP of a service provider that is not idbridge's code: pysaml2
+//! (`tests/it/saml_sp.py`, with the xmlsec1 binary) writes the AuthnRequests and judges every
+//! Response with its own checks (signatures against the IdP metadata idbridge serves,
+//! Destination, InResponseTo, Recipient, NotOnOrAfter, Audience). The person signs in with a
+//! local account, or at an upstream OpenID Connect provider (a second idbridge).
+use std::path::{Path, PathBuf};
+
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+use url::Url;
+
+use crate::saml_idp::IdpKey;
+use crate::support::*;
+use crate::upstream_oidc::{Chain, DOMAINS};
+
+crate::backend_tests!(
+    sp_initiated_logins_over_redirect_and_post,
+    an_idp_initiated_login_reaches_the_sp,
+    a_person_of_an_upstream_oidc_provider_reaches_the_sp,
+    force_authn_asks_again_and_is_passive_never_asks,
+    personal_attributes_need_consent,
+    encrypted_assertions_and_signed_responses,
+    hostile_requests_are_refused_and_change_nothing,
+);
+
+const SP_ENTITY: &str = "https://sp.test/metadata";
+const ACS: &str = "https://sp.test/acs";
+const ACS2: &str = "https://sp.test/acs2";
+const PERSISTENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent";
+
+/// The service provider: its keys (made now), its settings, and pysaml2 to act for it.
+struct Sp {
+    dir: tempfile::TempDir,
+    signing: IdpKey,
+    encryption: IdpKey,
+}
+
+impl Sp {
+    /// `settings` beside the entity ID and ACS URLs (see `saml_sp.py`); its metadata says it
+    /// signs its requests only when `settings` say `"authn_requests_signed": true`.
+    fn new(settings: Value) -> Sp {
+        let sp = Sp {
+            dir: tempfile::tempdir().unwrap(),
+            signing: IdpKey::generate(),
+            encryption: IdpKey::generate(),
+        };
+        let mut all = json!({
+            "entity_id": SP_ENTITY,
+            "acs_urls": [ACS, ACS2],
+            "authn_requests_signed": false,
+        });
+        all.as_object_mut()
+            .unwrap()
+            .extend(settings.as_object().unwrap().clone());
+        sp.write("settings.json", &all.to_string());
+        sp.write("sp-key.pem", &sp.signing.key_pem());
+        sp.write("sp-cert.pem", &sp.signing.cert_pem());
+        sp.write("sp-enc-key.pem", &sp.encryption.key_pem());
+        sp.write("sp-enc-cert.pem", &sp.encryption.cert_pem());
+        sp
+    }
+
+    fn write(&self, name: &str, text: &str) {
+        std::fs::write(self.dir.path().join(name), text).unwrap();
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Its metadata, written where a `[[service_providers]]` table can name it.
+    fn metadata_file(&self) -> PathBuf {
+        let metadata = self.run(&["metadata"]).expect("SP metadata");
+        self.write("sp-metadata.xml", &metadata);
+        self.path("sp-metadata.xml")
+    }
+
+    /// Takes idbridge's IdP metadata, as an SP administrator pastes it.
+    async fn trust(&self, base: &str) {
+        let response = reqwest::get(format!("{base}/saml/idp/metadata"))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        self.write("idp-metadata.xml", &response.text().await.unwrap());
+    }
+
+    /// A new AuthnRequest: `{"id", "url"}` (redirect) or `{"id", "action", "fields"}` (post).
+    fn request(&self, args: &[&str]) -> Value {
+        let mut all = vec!["request"];
+        all.extend(args);
+        serde_json::from_str(&self.run(&all).expect("an AuthnRequest")).unwrap()
+    }
+
+    /// What pysaml2 makes of a posted SAMLResponse, or why it refuses it.
+    fn judge(&self, posted: &Posted, in_response_to: Option<&str>) -> Result<Value, String> {
+        let mut args = vec!["response", posted.field("SAMLResponse")];
+        if let Some(id) = in_response_to {
+            args.extend(["--in-response-to", id]);
+        }
+        self.run(&args)
+            .map(|json| serde_json::from_str(&json).unwrap())
+    }
+
+    fn run(&self, args: &[&str]) -> Result<String, String> {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/saml_sp.py");
+        let output = std::process::Command::new("/usr/bin/python3")
+            .arg(script)
+            .arg(self.dir.path())
+            .args(args)
+            .output()
+            .expect("python3 runs");
+        if output.status.success() {
+            Ok(String::from_utf8(output.stdout).unwrap())
+        } else {
+            Err(String::from_utf8_lossy(&output.stderr).trim().to_string())
+        }
+    }
+}
+
+/// A `[[service_providers]]` table for the SP's metadata file, with `more` keys.
+fn sp_table(metadata: &Path, more: &str) -> String {
+    format!(
+        r#"
+[[service_providers]]
+id = "wiki"
+name = "Team wiki"
+metadata = "{}"
+name_id_format = "persistent"
+{more}
+"#,
+        metadata.display()
+    )
+}
+
+/// The email and the organisations, released to every SP of these tests.
+const RELEASED: &str = r#"
+[[service_providers.attributes]]
+name = "urn:oid:0.9.2342.19200300.100.1.3"
+value = "email"
+format = "uri"
+[[service_providers.attributes]]
+name = "attached_to"
+value = "attached_to.path"
+"#;
+
+/// The name, which needs the person's consent.
+const RELEASED_NAME: &str = r#"
+[[service_providers.attributes]]
+name = "displayName"
+value = "name"
+"#;
+
+/// What idbridge posted to an ACS.
+#[derive(Debug)]
+struct Posted {
+    action: String,
+    fields: Vec<(String, String)>,
+}
+
+impl Posted {
+    fn field(&self, name: &str) -> &str {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("no {name} posted"))
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.fields.iter().any(|(n, _)| n == name)
+    }
+}
+
+/// Where a walk ended.
+#[derive(Debug)]
+enum End {
+    Posted(Posted),
+    Page(StatusCode, String),
+}
+
+impl End {
+    fn posted(self) -> Posted {
+        match self {
+            End::Posted(posted) => posted,
+            End::Page(status, page) => panic!("no post to the SP: {status} {page}"),
+        }
+    }
+}
+
+/// Follows the browser from `start` through idbridge (and an upstream), until idbridge posts to
+/// an ACS or shows a page. Alice signs in at the login page of `home` (a base URL); at another
+/// login page the link to the connection `partner` is followed. Consent pages are answered with
+/// `allow`.
+async fn walk(http: &Client, start: &str, home: &str, allow: bool) -> End {
+    let mut next = Url::parse(start).unwrap();
+    for _ in 0..20 {
+        let response = http.get(next.as_str()).send().await.unwrap();
+        let status = response.status();
+        if status.is_redirection() {
+            next = next.join(&location(&response).unwrap()).unwrap();
+            continue;
+        }
+        let page = response.text().await.unwrap();
+        if let Some(posted) = form_post(&page) {
+            return End::Posted(posted);
+        }
+        let at_home = next.as_str().starts_with(home);
+        next = match next.path() {
+            "/sso/v2/login" if status == StatusCode::OK && at_home => {
+                sign_in(http, &next, &page).await
+            }
+            "/sso/v2/login" if status == StatusCode::OK && page.contains("/oidc/partner/login") => {
+                let link = texts_attr(&page, "a[href*='/oidc/partner/login']", "href");
+                next.join(&link).unwrap()
+            }
+            "/sso/v2/consent" | "/saml/idp/consent" if status == StatusCode::OK => {
+                match decide(http, &next, &page, allow).await {
+                    Ok(url) => url,
+                    Err(end) => return end,
+                }
+            }
+            _ => return End::Page(status, page),
+        };
+    }
+    panic!("too many steps");
+}
+
+fn texts_attr(html: &str, selector: &str, attribute: &str) -> String {
+    let document = scraper::Html::parse_document(html);
+    let selector = scraper::Selector::parse(selector).unwrap();
+    document
+        .select(&selector)
+        .next()
+        .and_then(|element| element.value().attr(attribute))
+        .unwrap_or_else(|| panic!("no {selector:?} on the page"))
+        .to_string()
+}
+
+/// The auto-posting form idbridge answers with, if the page is one.
+fn form_post(page: &str) -> Option<Posted> {
+    let document = scraper::Html::parse_document(page);
+    let form = document
+        .select(&scraper::Selector::parse("form#form-post").unwrap())
+        .next()?;
+    let inputs = scraper::Selector::parse("input").unwrap();
+    Some(Posted {
+        action: form.value().attr("action").unwrap().to_string(),
+        fields: form
+            .select(&inputs)
+            .map(|input| {
+                let value = input.value();
+                (
+                    value.attr("name").unwrap().to_string(),
+                    value.attr("value").unwrap_or_default().to_string(),
+                )
+            })
+            .collect(),
+    })
+}
+
+async fn sign_in(http: &Client, page_url: &Url, page: &str) -> Url {
+    let response = http
+        .post(page_url.join("/sso/v2/login").unwrap())
+        .form(&[
+            ("email", ALICE_EMAIL),
+            ("password", ALICE_PASSWORD),
+            ("csrf", &form_value(page, "csrf").unwrap()),
+            ("return_to", &form_value(page, "return_to").unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_continues(&response);
+    page_url.join(&location(&response).unwrap()).unwrap()
+}
+
+/// Answers a consent page; a post that answers at once (a refusal to the SP) ends the walk.
+async fn decide(http: &Client, page_url: &Url, page: &str, allow: bool) -> Result<Url, End> {
+    let response = http
+        .post(page_url.join(page_url.path()).unwrap())
+        .form(&[
+            ("csrf", form_value(page, "csrf").unwrap().as_str()),
+            ("id", &form_value(page, "id").unwrap()),
+            ("decision", if allow { "allow" } else { "deny" }),
+        ])
+        .send()
+        .await
+        .unwrap();
+    if response.status() == StatusCode::OK && !response.headers().contains_key("refresh") {
+        let page = response.text().await.unwrap();
+        return Err(form_post(&page).map_or(End::Page(StatusCode::OK, page), End::Posted));
+    }
+    assert_continues(&response);
+    Ok(page_url.join(&location(&response).unwrap()).unwrap())
+}
+
+/// The request sent to idbridge: its redirect URL fetched, or its form posted.
+async fn submit(http: &Client, request: &Value) -> reqwest::Response {
+    if let Some(url) = request["url"].as_str() {
+        return http.get(url).send().await.unwrap();
+    }
+    let fields: Vec<(String, String)> = request["fields"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+        .collect();
+    let action = request["action"].as_str().unwrap();
+    http.post(action).form(&fields).send().await.unwrap()
+}
+
+/// Sends `request` and walks on (see [`walk`]).
+async fn login(http: &Client, request: &Value, home: &str, allow: bool) -> End {
+    let response = submit(http, request).await;
+    if response.status().is_redirection() {
+        let next = response.url().join(&location(&response).unwrap()).unwrap();
+        return walk(http, next.as_str(), home, allow).await;
+    }
+    let status = response.status();
+    let page = response.text().await.unwrap();
+    form_post(&page).map_or(End::Page(status, page), End::Posted)
+}
+
+async fn start(db: &TestDb, sp: &Sp, more: &str) -> TestServer {
+    let config = format!("{BASE_CONFIG}{}", sp_table(&sp.metadata_file(), more));
+    let server = TestServer::start(db, &config).await;
+    sp.trust(&server.base).await;
+    server
+}
+
+fn raw_attribute(judged: &Value, name: &str) -> Vec<String> {
+    judged["raw_attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["name"] == name)
+        .flat_map(|a| a["values"].as_array().unwrap().clone())
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn sp_initiated_logins_over_redirect_and_post(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let sp = Sp::new(json!({"name_id_format": PERSISTENT, "authn_requests_signed": true}));
+    let server = start(&db, &sp, RELEASED).await;
+    let mut name_ids = Vec::new();
+    for (binding, acs) in [("redirect", ACS), ("post", ACS2)] {
+        let http = browser();
+        let request = sp.request(&[
+            binding,
+            "--sign",
+            "--acs",
+            acs,
+            "--relay-state",
+            "back/to?x=1",
+        ]);
+        let id = request["id"].as_str().unwrap();
+        let posted = login(&http, &request, &server.base, true).await.posted();
+        assert_eq!(posted.action, acs, "{binding}: the ACS the request named");
+        assert_eq!(posted.field("RelayState"), "back/to?x=1", "{binding}");
+        let judged = sp.judge(&posted, Some(id)).unwrap();
+        assert_eq!(judged["in_response_to"], id);
+        assert_eq!(judged["assertion_signed"], true);
+        assert_eq!(judged["name_id_format"], PERSISTENT);
+        assert_eq!(judged["audience"], json!([SP_ENTITY]));
+        assert_eq!(
+            judged["issuer"],
+            format!("{}/saml/idp/metadata", server.base)
+        );
+        assert_eq!(
+            raw_attribute(&judged, "urn:oid:0.9.2342.19200300.100.1.3"),
+            [ALICE_EMAIL]
+        );
+        assert_eq!(
+            raw_attribute(&judged, "attached_to"),
+            ["/PSPName", "/PSPName/DivisionName/MerchantName"]
+        );
+        assert!(
+            judged["session_index"]
+                .as_str()
+                .is_some_and(|s| !s.is_empty())
+        );
+        let name_id = judged["name_id"].as_str().unwrap().to_string();
+        assert!(!name_id.contains("alice") && !name_id.contains("u-alice"));
+        name_ids.push(name_id);
+
+        // The same request again is a replay: a page, no post.
+        let again = submit(&http, &request).await;
+        assert_eq!(again.status(), StatusCode::BAD_REQUEST, "{binding}");
+        assert!(form_post(&again.text().await.unwrap()).is_none());
+    }
+    assert_eq!(name_ids[0], name_ids[1], "a persistent NameID stays");
+}
+
+async fn an_idp_initiated_login_reaches_the_sp(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let sp = Sp::new(json!({}));
+    let server = start(&db, &sp, RELEASED).await;
+    let http = browser();
+    let start = server.url("/saml/idp/sso/wiki?RelayState=%2Fpages%2Fhome");
+    let posted = walk(&http, &start, &server.base, true).await.posted();
+    assert_eq!(posted.action, ACS, "the default ACS");
+    assert_eq!(posted.field("RelayState"), "/pages/home");
+    let judged = sp.judge(&posted, None).unwrap();
+    assert_eq!(judged["in_response_to"], Value::Null);
+    // Signed in now: the next one goes straight to the SP, and is as good.
+    let again = walk(&http, &server.url("/saml/idp/sso/wiki"), &server.base, true)
+        .await
+        .posted();
+    assert!(!again.has("RelayState"));
+    let judged_again = sp.judge(&again, None).unwrap();
+    assert_eq!(judged_again["name_id"], judged["name_id"]);
+    // As a request: pysaml2 refuses an unsolicited response where it waits for an answer.
+    let refused = sp.judge(&posted, Some("_never-asked")).unwrap_err();
+    assert!(refused.contains("Unsolicited"), "{refused}");
+
+    // Unknown SPs and SPs that do not take them: a page.
+    for path in ["/saml/idp/sso/nobody", "/saml/idp/sso/..%2Fwiki"] {
+        let response = http.get(server.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
+    }
+}
+
+async fn a_person_of_an_upstream_oidc_provider_reaches_the_sp(backend: Backend) {
+    let sp = Sp::new(json!({"name_id_format": PERSISTENT}));
+    let keys = format!("{DOMAINS}\n{}", sp_table(&sp.metadata_file(), RELEASED));
+    let chain = Chain::start_with(backend, false, &keys, "").await;
+    sp.trust(&chain.a.base).await;
+    let http = browser();
+    let request = sp.request(&["redirect", "--sign"]);
+    let posted = login(&http, &request, &chain.b_base, true).await.posted();
+    let judged = sp.judge(&posted, request["id"].as_str()).unwrap();
+    assert_eq!(
+        raw_attribute(&judged, "urn:oid:0.9.2342.19200300.100.1.3"),
+        [ALICE_EMAIL]
+    );
+    // The connection attaches its people to the division.
+    assert_eq!(
+        raw_attribute(&judged, "attached_to"),
+        ["/PSPName/DivisionName"]
+    );
+}
+
+async fn force_authn_asks_again_and_is_passive_never_asks(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let sp = Sp::new(json!({}));
+    let server = start(&db, &sp, RELEASED).await;
+    let http = browser();
+    const NOWHERE: &str = "http://nowhere.test";
+
+    // Not signed in: a passive request is answered NoPassive, at once.
+    let passive = sp.request(&["redirect", "--passive"]);
+    let posted = login(&http, &passive, NOWHERE, true).await.posted();
+    let refused = sp.judge(&posted, passive["id"].as_str()).unwrap_err();
+    assert!(refused.starts_with("StatusNoPassive"), "{refused}");
+
+    let request = sp.request(&["post"]);
+    login(&http, &request, &server.base, true).await.posted();
+    // Signed in: a passive request is answered with the assertion, and no page on the way.
+    let passive = sp.request(&["redirect", "--passive"]);
+    let posted = login(&http, &passive, NOWHERE, true).await.posted();
+    let judged = sp.judge(&posted, passive["id"].as_str()).unwrap();
+
+    // ForceAuthn: the password again, although signed in.
+    let forced = sp.request(&["redirect", "--force"]);
+    let End::Page(StatusCode::OK, page) = login(&http, &forced, NOWHERE, true).await else {
+        panic!("ForceAuthn shows the login page");
+    };
+    assert!(page.contains("name=\"password\""), "the login page");
+    let forced = sp.request(&["post", "--force"]);
+    let posted = login(&http, &forced, &server.base, true).await.posted();
+    let again = sp.judge(&posted, forced["id"].as_str()).unwrap();
+    assert_eq!(again["name_id"], judged["name_id"]);
+}
+
+async fn personal_attributes_need_consent(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let sp = Sp::new(json!({}));
+    let server = start(&db, &sp, &format!("{RELEASED}{RELEASED_NAME}")).await;
+    let http = browser();
+    let deny = false;
+    let request = sp.request(&["redirect"]);
+    let posted = login(&http, &request, &server.base, deny).await.posted();
+    let refused = sp.judge(&posted, request["id"].as_str()).unwrap_err();
+    assert!(refused.starts_with("StatusRequestDenied"), "{refused}");
+    assert_eq!(server.count("consents").await, 0);
+
+    let request = sp.request(&["redirect"]);
+    let posted = login(&http, &request, &server.base, true).await.posted();
+    let judged = sp.judge(&posted, request["id"].as_str()).unwrap();
+    assert_eq!(raw_attribute(&judged, "displayName"), ["Alice Example"]);
+    assert_eq!(server.count("consents").await, 1);
+    // Given once: not asked again.
+    let request = sp.request(&["redirect"]);
+    let posted = login(&http, &request, "http://nowhere.test", deny)
+        .await
+        .posted();
+    sp.judge(&posted, request["id"].as_str()).unwrap();
+}
+
+async fn encrypted_assertions_and_signed_responses(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let sp = Sp::new(json!({"want_response_signed": true}));
+    let server = start(
+        &db,
+        &sp,
+        &format!("encrypt_assertions = true\nsign = \"both\"\nsignature_algorithm = \"ecdsa-sha256\"\n{RELEASED}"),
+    )
+    .await;
+    let http = browser();
+    let request = sp.request(&["post", "--sign"]);
+    let posted = login(&http, &request, &server.base, true).await.posted();
+    assert!(!posted.field("SAMLResponse").is_empty());
+    let judged = sp.judge(&posted, request["id"].as_str()).unwrap();
+    assert_eq!(judged["encrypted"], true);
+    assert_eq!(judged["response_signed"], true);
+    assert_eq!(judged["assertion_signed"], true);
+    assert_eq!(
+        raw_attribute(&judged, "urn:oid:0.9.2342.19200300.100.1.3"),
+        [ALICE_EMAIL]
+    );
+    // Encrypted to the SP's encryption key, not its signing key.
+    sp.write("sp-enc-key.pem", &sp.signing.key_pem());
+    let refused = sp.judge(&posted, request["id"].as_str()).unwrap_err();
+    assert!(refused.contains("Refused"), "{refused}");
+}
+
+async fn hostile_requests_are_refused_and_change_nothing(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let sp = Sp::new(json!({}));
+    let server = start(&db, &sp, &format!("requests_signed = true\n{RELEASED}")).await;
+    let http = browser();
+    let signed = sp.request(&["redirect", "--sign", "--relay-state", "r"]);
+    let url = Url::parse(signed["url"].as_str().unwrap()).unwrap();
+    let query = url.query().unwrap().to_string();
+    let sso = server.url("/saml/idp/sso");
+    let unsigned = sp.request(&["redirect"]);
+    let unsigned_post = sp.request(&["post"]);
+    let other_acs = sp.request(&["redirect", "--sign", "--acs", "https://evil.test/acs"]);
+    let bad_xml: Vec<(&str, String)> = vec![
+        ("not base64", "SAMLRequest=%%%".into()),
+        ("nothing", String::new()),
+        (
+            "a DTD",
+            format!(
+                "SAMLRequest={}",
+                pages_deflate(
+                    r#"<!DOCTYPE x [<!ENTITY a "aaaa">]><samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_x" Version="2.0"/>"#
+                )
+            ),
+        ),
+        (
+            "too large",
+            format!("SAMLRequest={}", pages_deflate(&"<a>".repeat(40_000))),
+        ),
+    ];
+    let mut attempts: Vec<(String, String)> = vec![
+        (
+            "a changed RelayState".into(),
+            format!("{sso}?{}", query.replace("RelayState=r", "RelayState=s")),
+        ),
+        (
+            "no signature".into(),
+            unsigned["url"].as_str().unwrap().to_string(),
+        ),
+        (
+            "an unregistered ACS".into(),
+            other_acs["url"].as_str().unwrap().to_string(),
+        ),
+    ];
+    attempts.extend(
+        bad_xml
+            .into_iter()
+            .map(|(why, query)| (why.to_string(), format!("{sso}?{query}"))),
+    );
+    for (why, url) in attempts {
+        let response = http.get(&url).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{why}");
+        let page = response.text().await.unwrap();
+        assert!(form_post(&page).is_none(), "{why}: nothing is posted");
+    }
+    // An unsigned POST from an SP that must sign.
+    let fields: Vec<(String, String)> = unsigned_post["fields"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+        .collect();
+    let response = http.post(&sso).form(&fields).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST, "unsigned POST");
+    // An SP no one declared.
+    let stranger = Sp::new(json!({}));
+    stranger.trust(&server.base).await;
+    let foreign = stranger.request(&["redirect"]);
+    let response = http
+        .get(foreign["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST, "unknown SP");
+    // Refusals store nothing: no spent request ID, no session.
+    assert_eq!(server.count("saml_assertions").await, 0);
+    assert_eq!(server.count("sessions").await, 0);
+    // The genuine request still goes through, once.
+    let posted = login(&http, &signed, &server.base, true).await.posted();
+    sp.judge(&posted, signed["id"].as_str()).unwrap();
+    assert_eq!(server.count("saml_assertions").await, 1);
+}
+
+/// `xml` as the HTTP-Redirect binding carries it (deflated, base64, URL-encoded).
+fn pages_deflate(xml: &str) -> String {
+    use std::io::Write;
+    let mut encoder =
+        flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(xml.as_bytes()).unwrap();
+    let deflated = encoder.finish().unwrap();
+    url::form_urlencoded::byte_serialize(
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, deflated).as_bytes(),
+    )
+    .collect()
+}
