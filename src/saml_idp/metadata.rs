@@ -17,15 +17,16 @@ const POST_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
 
 pub(super) async fn serve(State(state): State<AppState>) -> Result<Response, PageError> {
     let config = state.config();
+    // The keys of an algorithm are made once something signs with it: until a service
+    // provider is declared there is no certificate to give.
+    if config.service_providers.is_empty() {
+        return Err(PageError::NotFound);
+    }
     let mut algs: Vec<Alg> = Vec::new();
     for sp in &config.service_providers {
         if !algs.contains(&sp.signature_alg) {
             algs.push(sp.signature_alg);
         }
-    }
-    if algs.is_empty() {
-        // The default, so that an SP can be set up before the operator declares it.
-        algs.push(Alg::RS256);
     }
     let now = state.clock.now();
     let mut keys = String::new();

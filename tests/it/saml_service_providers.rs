@@ -21,6 +21,8 @@ crate::backend_tests!(
     personal_attributes_need_consent,
     encrypted_assertions_and_signed_responses,
     hostile_requests_are_refused_and_change_nothing,
+    a_key_rollover_lists_both_certificates_first,
+    service_providers_are_declared_at_run_time,
 );
 
 const SP_ENTITY: &str = "https://sp.test/metadata";
@@ -29,7 +31,7 @@ const ACS2: &str = "https://sp.test/acs2";
 const PERSISTENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent";
 
 /// The service provider: its keys (made now), its settings, and pysaml2 to act for it.
-struct Sp {
+pub(crate) struct Sp {
     dir: tempfile::TempDir,
     signing: IdpKey,
     encryption: IdpKey,
@@ -38,7 +40,7 @@ struct Sp {
 impl Sp {
     /// `settings` beside the entity ID and ACS URLs (see `saml_sp.py`); its metadata says it
     /// signs its requests only when `settings` say `"authn_requests_signed": true`.
-    fn new(settings: Value) -> Sp {
+    pub(crate) fn new(settings: Value) -> Sp {
         let sp = Sp {
             dir: tempfile::tempdir().unwrap(),
             signing: IdpKey::generate(),
@@ -60,6 +62,15 @@ impl Sp {
         sp
     }
 
+    /// Sets the SP's clock this far ahead of the system's (as idbridge's test clock is).
+    fn set_clock_offset(&self, seconds: i64) {
+        let path = self.path("settings.json");
+        let mut settings: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        settings["clock_offset_seconds"] = json!(seconds);
+        self.write("settings.json", &settings.to_string());
+    }
+
     fn write(&self, name: &str, text: &str) {
         std::fs::write(self.dir.path().join(name), text).unwrap();
     }
@@ -69,14 +80,14 @@ impl Sp {
     }
 
     /// Its metadata, written where a `[[service_providers]]` table can name it.
-    fn metadata_file(&self) -> PathBuf {
+    pub(crate) fn metadata_file(&self) -> PathBuf {
         let metadata = self.run(&["metadata"]).expect("SP metadata");
         self.write("sp-metadata.xml", &metadata);
         self.path("sp-metadata.xml")
     }
 
     /// Takes idbridge's IdP metadata, as an SP administrator pastes it.
-    async fn trust(&self, base: &str) {
+    pub(crate) async fn trust(&self, base: &str) {
         let response = reqwest::get(format!("{base}/saml/idp/metadata"))
             .await
             .unwrap();
@@ -85,7 +96,7 @@ impl Sp {
     }
 
     /// A new AuthnRequest: `{"id", "url"}` (redirect) or `{"id", "action", "fields"}` (post).
-    fn request(&self, args: &[&str]) -> Value {
+    pub(crate) fn request(&self, args: &[&str]) -> Value {
         let mut all = vec!["request"];
         all.extend(args);
         serde_json::from_str(&self.run(&all).expect("an AuthnRequest")).unwrap()
@@ -101,7 +112,7 @@ impl Sp {
             .map(|json| serde_json::from_str(&json).unwrap())
     }
 
-    fn run(&self, args: &[&str]) -> Result<String, String> {
+    pub(crate) fn run(&self, args: &[&str]) -> Result<String, String> {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/saml_sp.py");
         let output = std::process::Command::new("/usr/bin/python3")
             .arg(script)
@@ -118,7 +129,7 @@ impl Sp {
 }
 
 /// A `[[service_providers]]` table for the SP's metadata file, with `more` keys.
-fn sp_table(metadata: &Path, more: &str) -> String {
+pub(crate) fn sp_table(metadata: &Path, more: &str) -> String {
     format!(
         r#"
 [[service_providers]]
@@ -133,7 +144,7 @@ name_id_format = "persistent"
 }
 
 /// The email and the organisations, released to every SP of these tests.
-const RELEASED: &str = r#"
+pub(crate) const RELEASED: &str = r#"
 [[service_providers.attributes]]
 name = "urn:oid:0.9.2342.19200300.100.1.3"
 value = "email"
@@ -618,4 +629,143 @@ fn pages_deflate(xml: &str) -> String {
         base64::Engine::encode(&base64::engine::general_purpose::STANDARD, deflated).as_bytes(),
     )
     .collect()
+}
+
+/// The certificates `metadata` lists for signing.
+fn signing_certificates(metadata: &str) -> Vec<String> {
+    metadata
+        .split("<ds:X509Certificate>")
+        .skip(1)
+        .map(|rest| rest.split('<').next().unwrap().to_string())
+        .collect()
+}
+
+async fn a_key_rollover_lists_both_certificates_first(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let sp = Sp::new(json!({}));
+    let config = format!(
+        "{}{}",
+        BASE_CONFIG.replace(
+            "id_token_alg = \"EdDSA\"",
+            "id_token_alg = \"EdDSA\"\nrotate_after = \"2h\""
+        ),
+        sp_table(&sp.metadata_file(), "")
+    );
+    let server = TestServer::start(&db, &config).await;
+    let metadata = || async {
+        reqwest::get(server.url("/saml/idp/metadata"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let before = metadata().await;
+    assert_eq!(signing_certificates(&before).len(), 1);
+    // An SP that imported the metadata once, and one that imports it again after a change.
+    let pinned = Sp::new(json!({}));
+    pinned.write("idp-metadata.xml", &before);
+    sp.write("idp-metadata.xml", &before);
+    let http = browser();
+    let sign_in_at = |offset: i64| {
+        let (sp, pinned, http, base) = (&sp, &pinned, &http, server.base.clone());
+        async move {
+            sp.set_clock_offset(offset);
+            pinned.set_clock_offset(offset);
+            let posted = walk(http, &format!("{base}/saml/idp/sso/wiki"), &base, true)
+                .await
+                .posted();
+            (sp.judge(&posted, None), pinned.judge(&posted, None))
+        }
+    };
+    let (fresh, old) = sign_in_at(0).await;
+    fresh.unwrap();
+    old.unwrap();
+
+    // Past rotate_after: the successor is listed, after the key that still signs.
+    server.clock.advance(7200 + 1);
+    idbridge::rotate_keys(&server.state).await.unwrap();
+    let during = metadata().await;
+    let certificates = signing_certificates(&during);
+    assert_eq!(certificates.len(), 2);
+    assert_eq!(certificates[0], signing_certificates(&before)[0]);
+    sp.write("idp-metadata.xml", &during);
+    let (fresh, old) = sign_in_at(7201).await;
+    fresh.unwrap();
+    old.unwrap();
+
+    // An hour on the successor signs: listed first; the SP that took the metadata again
+    // verifies it, the one that kept the old certificate does not.
+    server.clock.advance(3600 + 1);
+    idbridge::rotate_keys(&server.state).await.unwrap();
+    let after = signing_certificates(&metadata().await);
+    assert_eq!(after[0], certificates[1]);
+    let (fresh, old) = sign_in_at(7201 + 3601).await;
+    fresh.unwrap();
+    assert!(old.unwrap_err().contains("SignatureError"));
+}
+
+async fn service_providers_are_declared_at_run_time(backend: Backend) {
+    use crate::admin::{ADMIN_CONFIG, OPS_SECRET, ops};
+    let db = TestDb::new(backend).await;
+    let sp = Sp::new(json!({}));
+    let server = TestServer::start_with(
+        &db,
+        &format!("{BASE_CONFIG}{ADMIN_CONFIG}"),
+        idbridge::Clock::system(),
+        &[("OPS_SECRET", OPS_SECRET), ("SHOP_SECRET", SHOP_SECRET)],
+    )
+    .await
+    .unwrap();
+    // No service provider, no IdP (and no key for it yet).
+    let response = reqwest::get(server.url("/saml/idp/metadata")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let metadata = std::fs::read_to_string(sp.metadata_file()).unwrap();
+    // Each refused, named by its field, and nothing stored.
+    let refusals = [
+        (json!({"id": "wiki", "metadata": "/etc/passwd"}), "metadata"),
+        (json!({"id": "shop", "metadata_xml": metadata}), "id"),
+        (
+            json!({"id": "wiki", "metadata_xml": "<not-metadata/>"}),
+            "metadata_xml",
+        ),
+        (
+            json!({"id": "wiki", "metadata_xml": metadata, "name_id_format": "x500"}),
+            "name_id_format",
+        ),
+    ];
+    for (body, field) in refusals {
+        let answer = ops(&server).post("/admin/v1/service_providers", Some(body)).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{field}: {}", answer.json);
+        assert_eq!(answer.json["field"], field, "{}", answer.json);
+    }
+    assert_eq!(server.count("declarations").await, 0);
+    let declared = json!({
+        "id": "wiki",
+        "name": "Team wiki",
+        "metadata_xml": metadata,
+        "attributes": [{"name": "mail", "value": "email"}],
+    });
+    let answer = ops(&server)
+        .post("/admin/v1/service_providers", Some(declared))
+        .await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.json);
+    let listed = ops(&server).get("/admin/v1/service_providers").await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert!(listed.json.to_string().contains(SP_ENTITY), "{}", listed.json);
+    sp.trust(&server.base).await;
+
+    let http = browser();
+    let request = sp.request(&["redirect"]);
+    let posted = login(&http, &request, &server.base, true).await.posted();
+    let judged = sp.judge(&posted, request["id"].as_str()).unwrap();
+    assert_eq!(raw_attribute(&judged, "mail"), [ALICE_EMAIL]);
+
+    let answer = ops(&server).delete("/admin/v1/service_providers/wiki").await;
+    assert_eq!(answer.status, StatusCode::NO_CONTENT, "{}", answer.json);
+    let request = sp.request(&["redirect"]);
+    let End::Page(status, _) = login(&http, &request, &server.base, true).await else {
+        panic!("a deleted SP gets no post");
+    };
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }
