@@ -27,6 +27,7 @@ pub mod sweep;
 pub mod upstream;
 pub mod vocabulary;
 pub mod web;
+pub mod xmlenc;
 
 use std::future::Future;
 use std::time::Duration;

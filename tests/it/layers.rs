@@ -16,6 +16,7 @@ const LAYER_OF: &[(&str, Layer)] = &[
     ("password.rs", Layer::Foundation),
     ("rate.rs", Layer::Foundation),
     ("vocabulary/", Layer::Foundation),
+    ("xmlenc.rs", Layer::Foundation),
     ("config/", Layer::Config),
     ("store/", Layer::Store),
     ("http/", Layer::Http),
