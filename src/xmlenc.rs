@@ -272,8 +272,7 @@ impl<'a> EncryptedData<'a> {
                 "a block cipher's EncryptionMethod has no parameters",
             ));
         }
-        let method = DataMethod::from_uri(algorithm)
-            .ok_or_else(|| XmlEncError::Refused(algorithm.to_string()))?;
+        let method = DataMethod::from_uri(algorithm).ok_or_else(|| refused(algorithm))?;
         // Other KeyInfo children (KeyName, X509Data, RetrievalMethod to an EncryptedKey beside)
         // are hints: every key offered is tried with each of ours.
         let keys = key_info
@@ -310,7 +309,7 @@ impl KeyTransport {
         let generic = match algorithm {
             RSA_OAEP_MGF1P => false,
             RSA_OAEP => true,
-            other => return Err(XmlEncError::Refused(other.to_string())),
+            other => return Err(refused(other)),
         };
         let mut digest = MessageDigest::sha1();
         let mut mgf1 = MessageDigest::sha1();
@@ -349,12 +348,18 @@ impl KeyTransport {
     }
 }
 
+/// The refusal of the algorithm `uri`, cut short: it is the sender's text, and errors are
+/// logged.
+fn refused(uri: &str) -> XmlEncError {
+    XmlEncError::Refused(uri.chars().take(100).collect())
+}
+
 fn digest_of(uri: &str) -> Result<MessageDigest, XmlEncError> {
     match uri {
         SHA1 => Ok(MessageDigest::sha1()),
         "http://www.w3.org/2001/04/xmlenc#sha256" => Ok(MessageDigest::sha256()),
         "http://www.w3.org/2001/04/xmlenc#sha512" => Ok(MessageDigest::sha512()),
-        other => Err(XmlEncError::Refused(other.to_string())),
+        other => Err(refused(other)),
     }
 }
 
@@ -363,7 +368,7 @@ fn mgf1_of(uri: &str) -> Result<MessageDigest, XmlEncError> {
         "http://www.w3.org/2009/xmlenc11#mgf1sha1" => Ok(MessageDigest::sha1()),
         "http://www.w3.org/2009/xmlenc11#mgf1sha256" => Ok(MessageDigest::sha256()),
         "http://www.w3.org/2009/xmlenc11#mgf1sha512" => Ok(MessageDigest::sha512()),
-        other => Err(XmlEncError::Refused(other.to_string())),
+        other => Err(refused(other)),
     }
 }
 
