@@ -518,3 +518,45 @@ fn each_refusal_names_its_reason() {
         assert!(refused.contains(reason), "{reason}: {refused}");
     }
 }
+
+/// An IdP may encrypt an assertion that relies on a prefix declared on the EncryptedAssertion
+/// alone (XML Encryption decrypts in the EncryptedData's context): it still verifies.
+#[test]
+fn a_prefix_declared_on_the_encrypted_assertion_reaches_the_assertion() {
+    let issuer = "https://id.example.test";
+    let (idp, current) = (IdpKey::generate(), IdpKey::generate());
+    let connector = idp.connector_with(issuer, |settings| {
+        settings.sp_encryption = vec![SpSigning {
+            private_key_pem: Secret::new(pem(&current)),
+            certificate: STANDARD.decode(&current.cert_b64).unwrap(),
+        }];
+    });
+    let mut spec = acme_spec(issuer, None);
+    spec.signed = Signed::Nothing;
+    let plain = idp.assertion(&spec);
+    let id_at = plain.find(" ID=\"").unwrap() + 5;
+    let id = &plain[id_at..id_at + plain[id_at..].find('"').unwrap()];
+    // Signed with the prefix s2, then its declaration taken off the assertion: its exclusive
+    // canonical form, and so its signature, does not depend on where the prefix is declared.
+    let signed = idp.sign(
+        &plain
+            .replacen(
+                "</saml:Issuer>",
+                &format!("</saml:Issuer>{}", signature_template(id, &idp.cert_b64)),
+                1,
+            )
+            .replace("saml:", "s2:")
+            .replace("xmlns:saml=", "xmlns:s2="),
+    );
+    let declaration = r#" xmlns:s2="urn:oasis:names:tc:SAML:2.0:assertion""#;
+    let bare = signed.replacen(declaration, "", 1);
+    assert!(!bare.contains("xmlns:s2"));
+    let public = certificate(&current.cert_b64).public_key().unwrap();
+    let data = idbridge::xmlenc::encrypt(bare.as_bytes(), &public, GCM).unwrap();
+    let encrypted = format!("<s2:EncryptedAssertion{declaration}>{data}</s2:EncryptedAssertion>");
+    let now = chrono::Utc::now().timestamp();
+    let identity = connector
+        .verify(&encode(&idp.response_xml(&spec, &encrypted)), None, now)
+        .unwrap();
+    assert_eq!(identity.name_id, ACME_EMAIL);
+}

@@ -4,6 +4,8 @@
 //!
 //! A signature on the Response covers only the ciphertext, and AES-CBC (which old IdPs use) does
 //! not authenticate it: the decrypted assertion must carry its own signature, by the IdP.
+use quick_xml::events::{BytesStart, Event};
+
 use super::scan::{self, Message, Outline};
 use super::{Idp, Sp, signed_part};
 use crate::upstream::UpstreamError;
@@ -44,6 +46,7 @@ impl Sp {
         // meant (the signature over it is of its exclusive canonical form, which the place does
         // not change).
         let xml = outline.xml;
+        let assertion = in_context(&xml[encrypted.clone()], &assertion);
         let mut cuts = [
             (response_signature, ""),
             (Some(encrypted), assertion.as_str()),
@@ -71,4 +74,58 @@ impl Sp {
         }
         Ok(plain)
     }
+}
+
+/// `assertion` with the namespace declarations of the start tag of `encrypted_assertion` that
+/// it does not make itself: it was encrypted in that element's context (XML Encryption decrypts
+/// an element where its EncryptedData was), and the EncryptedAssertion is replaced. Unchanged
+/// when it does not start with a start tag (the strict reading then refuses it, or it has no
+/// content to sign).
+fn in_context(encrypted_assertion: &str, assertion: &str) -> String {
+    let declarations = |tag: &BytesStart| -> Vec<(Vec<u8>, Vec<u8>)> {
+        tag.attributes()
+            .flatten()
+            .filter(|attribute| {
+                let key = attribute.key.as_ref();
+                key == b"xmlns" || key.starts_with(b"xmlns:")
+            })
+            .map(|attribute| (attribute.key.as_ref().to_vec(), attribute.value.to_vec()))
+            .collect()
+    };
+    let mut wrapper = quick_xml::Reader::from_str(encrypted_assertion);
+    let Ok(Event::Start(wrapper)) = wrapper.read_event() else {
+        return assertion.to_string();
+    };
+    let mut reader = quick_xml::Reader::from_str(assertion);
+    let start = loop {
+        match reader.read_event() {
+            Ok(Event::Start(start)) => break start,
+            Ok(Event::Text(text)) if text.iter().all(u8::is_ascii_whitespace) => {}
+            _ => return assertion.to_string(),
+        }
+    };
+    let own = declarations(&start);
+    let inherited: String = declarations(&wrapper)
+        .into_iter()
+        .filter(|(key, _)| own.iter().all(|(own_key, _)| own_key != key))
+        .map(|(key, value)| {
+            // The value as the document wrote it, quoted so that it stays one value.
+            let quote = if value.contains(&b'"') { '\'' } else { '"' };
+            format!(
+                " {}={quote}{}{quote}",
+                String::from_utf8_lossy(&key),
+                String::from_utf8_lossy(&value)
+            )
+        })
+        .collect();
+    // Just before the `>` that ends the start tag.
+    let end = usize::try_from(reader.buffer_position()).unwrap_or(0);
+    let Some(tag_end) = end.checked_sub(1) else {
+        return assertion.to_string();
+    };
+    format!(
+        "{}{inherited}{}",
+        &assertion[..tag_end],
+        &assertion[tag_end..]
+    )
 }
