@@ -266,7 +266,7 @@ impl<'a> EncryptedData<'a> {
                 "EncryptedData has an unexpected element",
             ));
         }
-        let algorithm = method.algorithm_of("EncryptionMethod")?;
+        let algorithm = method.algorithm_of(XENC_NS, "EncryptionMethod")?;
         if !method.children.is_empty() {
             return Err(XmlEncError::Malformed(
                 "a block cipher's EncryptionMethod has no parameters",
@@ -304,7 +304,7 @@ impl KeyTransport {
         let method = children.next().ok_or(XmlEncError::Malformed(
             "EncryptedKey needs an EncryptionMethod",
         ))?;
-        let algorithm = method.algorithm_of("EncryptionMethod")?;
+        let algorithm = method.algorithm_of(XENC_NS, "EncryptionMethod")?;
         // MGF1 with SHA-1 is fixed for rsa-oaep-mgf1p; XML Encryption 1.1's rsa-oaep names it.
         let generic = match algorithm {
             RSA_OAEP_MGF1P => false,
@@ -315,9 +315,9 @@ impl KeyTransport {
         let mut mgf1 = MessageDigest::sha1();
         for parameter in &method.children {
             if parameter.is(DSIG_NS, "DigestMethod") {
-                digest = digest_of(parameter.algorithm_of("DigestMethod")?)?;
+                digest = digest_of(parameter.algorithm_of(DSIG_NS, "DigestMethod")?)?;
             } else if generic && parameter.is(XENC11_NS, "MGF") {
-                mgf1 = mgf1_of(parameter.algorithm_of("MGF")?)?;
+                mgf1 = mgf1_of(parameter.algorithm_of(XENC11_NS, "MGF")?)?;
             } else {
                 // OAEPparams (a label) included: no IdP sends one.
                 return Err(XmlEncError::Malformed(
@@ -393,14 +393,13 @@ impl Node {
             .map(|(_, value)| value.as_str())
     }
 
-    /// The Algorithm of this xenc or ds element `name`.
-    fn algorithm_of(&self, name: &str) -> Result<&str, XmlEncError> {
-        let named = self.is(XENC_NS, name) || self.is(DSIG_NS, name) || self.is(XENC11_NS, name);
-        named
+    /// The Algorithm of this element, which must be `name` in `namespace`.
+    fn algorithm_of(&self, namespace: &[u8], name: &str) -> Result<&str, XmlEncError> {
+        self.is(namespace, name)
             .then(|| self.attribute("Algorithm"))
             .flatten()
             .ok_or(XmlEncError::Malformed(
-                "an EncryptionMethod without an Algorithm",
+                "a method element is missing, or without its Algorithm",
             ))
     }
 
