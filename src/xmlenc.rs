@@ -266,14 +266,13 @@ impl<'a> EncryptedData<'a> {
                 "EncryptedData has an unexpected element",
             ));
         }
-        let algorithm = method.algorithm_of("EncryptionMethod")?;
+        let algorithm = method.algorithm_of(XENC_NS, "EncryptionMethod")?;
         if !method.children.is_empty() {
             return Err(XmlEncError::Malformed(
                 "a block cipher's EncryptionMethod has no parameters",
             ));
         }
-        let method = DataMethod::from_uri(algorithm)
-            .ok_or_else(|| XmlEncError::Refused(algorithm.to_string()))?;
+        let method = DataMethod::from_uri(algorithm).ok_or_else(|| refused(algorithm))?;
         // Other KeyInfo children (KeyName, X509Data, RetrievalMethod to an EncryptedKey beside)
         // are hints: every key offered is tried with each of ours.
         let keys = key_info
@@ -305,20 +304,20 @@ impl KeyTransport {
         let method = children.next().ok_or(XmlEncError::Malformed(
             "EncryptedKey needs an EncryptionMethod",
         ))?;
-        let algorithm = method.algorithm_of("EncryptionMethod")?;
+        let algorithm = method.algorithm_of(XENC_NS, "EncryptionMethod")?;
         // MGF1 with SHA-1 is fixed for rsa-oaep-mgf1p; XML Encryption 1.1's rsa-oaep names it.
         let generic = match algorithm {
             RSA_OAEP_MGF1P => false,
             RSA_OAEP => true,
-            other => return Err(XmlEncError::Refused(other.to_string())),
+            other => return Err(refused(other)),
         };
         let mut digest = MessageDigest::sha1();
         let mut mgf1 = MessageDigest::sha1();
         for parameter in &method.children {
             if parameter.is(DSIG_NS, "DigestMethod") {
-                digest = digest_of(parameter.algorithm_of("DigestMethod")?)?;
+                digest = digest_of(parameter.algorithm_of(DSIG_NS, "DigestMethod")?)?;
             } else if generic && parameter.is(XENC11_NS, "MGF") {
-                mgf1 = mgf1_of(parameter.algorithm_of("MGF")?)?;
+                mgf1 = mgf1_of(parameter.algorithm_of(XENC11_NS, "MGF")?)?;
             } else {
                 // OAEPparams (a label) included: no IdP sends one.
                 return Err(XmlEncError::Malformed(
@@ -349,12 +348,18 @@ impl KeyTransport {
     }
 }
 
+/// The refusal of the algorithm `uri`, cut short: it is the sender's text, and errors are
+/// logged.
+fn refused(uri: &str) -> XmlEncError {
+    XmlEncError::Refused(uri.chars().take(100).collect())
+}
+
 fn digest_of(uri: &str) -> Result<MessageDigest, XmlEncError> {
     match uri {
         SHA1 => Ok(MessageDigest::sha1()),
         "http://www.w3.org/2001/04/xmlenc#sha256" => Ok(MessageDigest::sha256()),
         "http://www.w3.org/2001/04/xmlenc#sha512" => Ok(MessageDigest::sha512()),
-        other => Err(XmlEncError::Refused(other.to_string())),
+        other => Err(refused(other)),
     }
 }
 
@@ -363,7 +368,7 @@ fn mgf1_of(uri: &str) -> Result<MessageDigest, XmlEncError> {
         "http://www.w3.org/2009/xmlenc11#mgf1sha1" => Ok(MessageDigest::sha1()),
         "http://www.w3.org/2009/xmlenc11#mgf1sha256" => Ok(MessageDigest::sha256()),
         "http://www.w3.org/2009/xmlenc11#mgf1sha512" => Ok(MessageDigest::sha512()),
-        other => Err(XmlEncError::Refused(other.to_string())),
+        other => Err(refused(other)),
     }
 }
 
@@ -388,14 +393,13 @@ impl Node {
             .map(|(_, value)| value.as_str())
     }
 
-    /// The Algorithm of this xenc or ds element `name`.
-    fn algorithm_of(&self, name: &str) -> Result<&str, XmlEncError> {
-        let named = self.is(XENC_NS, name) || self.is(DSIG_NS, name) || self.is(XENC11_NS, name);
-        named
+    /// The Algorithm of this element, which must be `name` in `namespace`.
+    fn algorithm_of(&self, namespace: &[u8], name: &str) -> Result<&str, XmlEncError> {
+        self.is(namespace, name)
             .then(|| self.attribute("Algorithm"))
             .flatten()
             .ok_or(XmlEncError::Malformed(
-                "an EncryptionMethod without an Algorithm",
+                "a method element is missing, or without its Algorithm",
             ))
     }
 

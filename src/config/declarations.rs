@@ -79,7 +79,12 @@ impl Kind {
         match self {
             Kind::Entity => &[],
             Kind::Client => &["client_secret"],
-            Kind::Connection => &["client_secret", "sp_private_key"],
+            Kind::Connection => &[
+                "client_secret",
+                "sp_private_key",
+                "sp_encryption_key",
+                "sp_previous_encryption_key",
+            ],
             Kind::Product => &["secrets"],
             Kind::ServiceProvider => &[],
         }

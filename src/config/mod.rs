@@ -338,6 +338,11 @@ pub struct SamlConnectionDecl {
     pub max_response_bytes: usize,
     /// Our key and certificate, when AuthnRequests are signed.
     pub sp_signing: Option<SpSigning>,
+    /// Our keys that decrypt encrypted assertions, the current one first (the previous one
+    /// after it during a rollover); empty: assertions are taken in clear only.
+    pub sp_encryption: Vec<SpSigning>,
+    /// Plain assertions are refused (only with `sp_encryption`).
+    pub require_encrypted_assertions: bool,
 }
 
 /// Where a SAML IdP's description comes from.
@@ -442,7 +447,8 @@ pub fn certificate_der(value: &str) -> Option<Vec<u8>> {
     Some(der)
 }
 
-/// The key that signs a SAML connection's AuthnRequests, and its certificate.
+/// A key pair of our own at a SAML IdP: the key that signs the connection's AuthnRequests, or one
+/// that decrypts its assertions; and its certificate, which our metadata publishes.
 #[derive(Debug, Clone)]
 pub struct SpSigning {
     /// PEM, checked at load to be a private key whose public half is the certificate's.

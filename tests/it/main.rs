@@ -32,6 +32,7 @@ mod upstream_mapping;
 mod upstream_oidc;
 mod upstream_oidc_logout;
 mod upstream_saml;
+mod upstream_saml_encrypted;
 mod upstream_saml_logout;
 mod webhooks;
 

@@ -35,10 +35,20 @@ impl IdpKey {
     /// logins allowed), on its own: what the ACS benchmark and the fuzz target verify with.
     #[allow(dead_code)] // the integration tests start whole servers instead
     pub fn connector(&self, issuer: &str) -> idbridge::upstream::SamlConnector {
+        self.connector_with(issuer, |_| {})
+    }
+
+    /// The same, with `change` made to its settings.
+    #[allow(dead_code)] // the benchmark and the fuzz target take the connection as it is
+    pub fn connector_with(
+        &self,
+        issuer: &str,
+        change: impl FnOnce(&mut idbridge::config::SamlConnectionDecl),
+    ) -> idbridge::upstream::SamlConnector {
         use idbridge::config::{
             ConnectionDecl, ConnectionProtocol, IdpDescriptor, IdpSource, SamlConnectionDecl,
         };
-        let settings = SamlConnectionDecl {
+        let mut settings = SamlConnectionDecl {
             idp: IdpSource::Declared(IdpDescriptor {
                 entity_id: IDP_ENTITY.into(),
                 sso_url: "https://idp.acme.test/sso".into(),
@@ -53,7 +63,10 @@ impl IdpKey {
             clock_skew: 120,
             max_response_bytes: 256 * 1024,
             sp_signing: None,
+            sp_encryption: Vec::new(),
+            require_encrypted_assertions: false,
         };
+        change(&mut settings);
         let connection = ConnectionDecl {
             id: "acme".into(),
             name: "Acme".into(),

@@ -60,7 +60,11 @@ pub const TEST_KEK: &str = "dGVzdC1vbmx5IGtleSBlbmNyeXB0aW9uIGtleSAzMiE=";
 /// `text` with `keys.encryption_key` read from [`TEST_KEK_VAR`], unless it sets one itself:
 /// idbridge refuses an operator's config without one.
 pub fn with_test_kek(text: &str) -> String {
-    if text.contains("encryption_key") {
+    // A line of its own: a SAML connection's `sp_encryption_key` is another key.
+    let sets_one = text
+        .lines()
+        .any(|line| line.trim_start().starts_with("encryption_key"));
+    if sets_one {
         return text.to_string();
     }
     let line = format!("encryption_key = \"env:{TEST_KEK_VAR}\"\n");

@@ -40,9 +40,11 @@ attributes = {{ name = "displayName" }}
     )
 }
 
-fn bridge_config(cert: &str) -> String {
+/// Connections `acme` (with `acme_extra` among its keys) and `acme-direct` of the IdP whose
+/// certificate is `cert`.
+fn bridge_config(cert: &str, acme_extra: &str) -> String {
     format!(
-        r#"{BASE_CONFIG}{PROVIDER_CONFIG}{acme}
+        r#"{BASE_CONFIG}{PROVIDER_CONFIG}{acme}{acme_extra}
 [[connections]]
 id = "acme-direct"
 type = "saml"
@@ -57,26 +59,37 @@ max_response_bytes = 1048576
     )
 }
 
-struct Setup {
-    server: TestServer,
-    idp: IdpKey,
+pub(crate) struct Setup {
+    pub server: TestServer,
+    pub idp: IdpKey,
     _db: TestDb,
 }
 
 impl Setup {
-    async fn start(backend: Backend) -> Setup {
+    pub(crate) async fn start(backend: Backend) -> Setup {
         Setup::start_with(backend, "", &[]).await
     }
 
     /// Starts with `extra` appended to the config and `extra_env` set.
     async fn start_with(backend: Backend, extra: &str, extra_env: &[(&str, &str)]) -> Setup {
+        Setup::start_configured(backend, "", extra, extra_env).await
+    }
+
+    /// Starts with `acme_extra` among the keys of connection `acme`, `extra` appended to the
+    /// config and `extra_env` set.
+    pub(crate) async fn start_configured(
+        backend: Backend,
+        acme_extra: &str,
+        extra: &str,
+        extra_env: &[(&str, &str)],
+    ) -> Setup {
         let db = TestDb::new(backend).await;
         let idp = IdpKey::generate();
         let mut env = vec![("RP_SECRET", RP_SECRET)];
         env.extend_from_slice(extra_env);
         let server = TestServer::start_with(
             &db,
-            &format!("{}{extra}", bridge_config(&idp.cert_b64)),
+            &format!("{}{extra}", bridge_config(&idp.cert_b64, acme_extra)),
             idbridge::Clock::system(),
             &env,
         )
@@ -89,7 +102,7 @@ impl Setup {
         }
     }
 
-    fn acs(&self, connection: &str) -> String {
+    pub(crate) fn acs(&self, connection: &str) -> String {
         self.server.url(&format!("/saml/{connection}/acs"))
     }
 
@@ -104,12 +117,12 @@ impl Setup {
     }
 
     /// A response for a login started with `request_id`, valid for connection `acme`.
-    fn spec(&self, request_id: Option<&str>) -> Spec {
+    pub(crate) fn spec(&self, request_id: Option<&str>) -> Spec {
         acme_spec(&self.server.base, request_id)
     }
 
     /// Users, sessions, upstream identities and spent assertions.
-    async fn counts(&self) -> [i64; 4] {
+    pub(crate) async fn counts(&self) -> [i64; 4] {
         [
             self.server.count("users").await,
             self.server.count("sessions").await,
@@ -141,6 +154,8 @@ pub(crate) fn acme_spec(base: &str, request_id: Option<&str>) -> Spec {
 /// Where the IdP was asked to sign in: the AuthnRequest's ID and where it wants the answer, and
 /// the RelayState.
 pub(crate) struct Outstanding {
+    /// The URL of the IdP's sign-in page the browser was sent to.
+    pub url: Url,
     pub request_id: String,
     pub acs_url: String,
     pub relay_state: String,
@@ -161,6 +176,7 @@ impl Outstanding {
             request[at..at + request[at..].find('"').unwrap()].to_string()
         };
         Outstanding {
+            url: url.clone(),
             request_id: first_id(&request),
             acs_url: attribute("AssertionConsumerServiceURL"),
             relay_state: query("RelayState"),
@@ -194,7 +210,7 @@ fn first_id(xml: &str) -> String {
 }
 
 /// Starts a login at connection `acme` that ends at `/account`.
-async fn start(setup: &Setup, http: &Client) -> Outstanding {
+pub(crate) async fn start(setup: &Setup, http: &Client) -> Outstanding {
     to_idp(
         &setup.server.base,
         http,
@@ -336,14 +352,24 @@ async fn a_relying_party_signs_in_through_the_saml_idp(backend: Backend) {
 
 /// Signs in at connection `acme` with a response signed as `signed`; the status of the resume.
 async fn sign_in(setup: &Setup, signed: Signed) -> StatusCode {
+    sign_in_with(setup, |spec| {
+        let mut spec = spec.clone();
+        spec.signed = signed;
+        setup.idp.response(&spec)
+    })
+    .await
+}
+
+/// Signs in at connection `acme` with the response `make` writes for a login's spec; the
+/// status of the resume.
+pub(crate) async fn sign_in_with(setup: &Setup, make: impl Fn(&Spec) -> String) -> StatusCode {
     let browser = setup.server.client();
     let outstanding = start(setup, &browser).await;
-    let mut spec = setup.spec(Some(&outstanding.request_id));
-    spec.signed = signed;
+    let spec = setup.spec(Some(&outstanding.request_id));
     let acs = post_acs(
         &browser,
         &setup.acs("acme"),
-        &encode(&setup.idp.response(&spec)),
+        &encode(&make(&spec)),
         Some(&outstanding.relay_state),
     )
     .await;
@@ -459,7 +485,7 @@ async fn idp_initiated_only_where_allowed(backend: Backend) {
 
 /// Posts `saml_response` for a fresh login at `acme`; asserts it is refused with `status` and
 /// nothing is stored.
-async fn assert_refused(
+pub(crate) async fn assert_refused(
     setup: &Setup,
     what: &str,
     status: StatusCode,
@@ -504,7 +530,7 @@ fn wrapped(idp: &IdpKey, spec: &Spec, place: impl Fn(&str, &str) -> String) -> S
     encode(&idp.response_xml(spec, &place(&signed, &forged)))
 }
 
-const BAD: StatusCode = StatusCode::BAD_REQUEST;
+pub(crate) const BAD: StatusCode = StatusCode::BAD_REQUEST;
 
 async fn an_unsigned_response_is_refused(backend: Backend) {
     let setup = Setup::start(backend).await;

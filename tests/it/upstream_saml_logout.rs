@@ -173,7 +173,8 @@ sp_certificate = "{}"
 }
 
 /// The PEM of a test key.
-fn pem(key: &IdpKey) -> String {
+/// The PEM (PKCS#8) of a test key, as idbridge's config takes it.
+pub(crate) fn pem(key: &IdpKey) -> String {
     String::from_utf8(private_key(key).private_key_to_pem_pkcs8().unwrap()).unwrap()
 }
 
@@ -746,8 +747,33 @@ async fn forged_logout_responses_are_refused(backend: Backend) {
     }
 }
 
+/// A folder for the pysaml2 IdP of `tests/it/saml_peer.py`: the IdP's key and certificate, and
+/// the metadata of connection `acme` that `server` serves.
+pub(crate) async fn pysaml2_folder(
+    server: &TestServer,
+    http: &Client,
+    idp: &IdpKey,
+) -> tempfile::TempDir {
+    let folder = tempfile::tempdir().unwrap();
+    let lines: Vec<&str> = idp
+        .cert_b64
+        .as_bytes()
+        .chunks(64)
+        .map(|chunk| std::str::from_utf8(chunk).unwrap())
+        .collect();
+    let cert = format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        lines.join("\n")
+    );
+    std::fs::write(folder.path().join("idp-key.pem"), pem_pkcs1(idp)).unwrap();
+    std::fs::write(folder.path().join("idp-cert.pem"), cert).unwrap();
+    let metadata = page_text(http, server.url("/saml/acme/metadata")).await;
+    std::fs::write(folder.path().join("sp-metadata.xml"), metadata).unwrap();
+    folder
+}
+
 /// Runs the pysaml2 IdP of `tests/it/saml_peer.py` in `folder` with `args`; what it printed.
-fn pysaml2(folder: &std::path::Path, args: &[&str]) -> String {
+pub(crate) fn pysaml2(folder: &std::path::Path, args: &[&str]) -> String {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/saml_peer.py");
     let output = std::process::Command::new("/usr/bin/python3")
         .arg(script)
@@ -767,27 +793,8 @@ fn pysaml2(folder: &std::path::Path, args: &[&str]) -> String {
 /// it; and its own signed LogoutRequest ends the session it names at idbridge.
 async fn an_independent_idp_logs_out_both_ways(backend: Backend) {
     let slo = Slo::start(backend).await;
-    let folder = tempfile::tempdir().unwrap();
-    let pem = |label: &str, b64: &str| {
-        let lines: Vec<&str> = b64
-            .as_bytes()
-            .chunks(64)
-            .map(|chunk| std::str::from_utf8(chunk).unwrap())
-            .collect();
-        format!(
-            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
-            lines.join("\n")
-        )
-    };
-    std::fs::write(folder.path().join("idp-key.pem"), pem_pkcs1(&slo.idp)).unwrap();
-    std::fs::write(
-        folder.path().join("idp-cert.pem"),
-        pem("CERTIFICATE", &slo.idp.cert_b64),
-    )
-    .unwrap();
     let http = slo.server.client();
-    let metadata = page_text(&http, slo.server.url("/saml/acme/metadata")).await;
-    std::fs::write(folder.path().join("sp-metadata.xml"), metadata).unwrap();
+    let folder = pysaml2_folder(&slo.server, &http, &slo.idp).await;
 
     // A sign-out at idbridge: pysaml2 verifies the request and reads it.
     slo.sign_in(&http, "s-1").await;

@@ -23,6 +23,9 @@ use crate::vocabulary::domains::normalize_host;
 /// A connection's own settings, by its `type`. Read by hand (see [`SettingsOf`]) rather than
 /// with `#[serde(tag = "type")]`: `serde_ignored` cannot see into an internally tagged enum, so
 /// unknown keys would go unreported, and an unknown `type` would stop the whole parse.
+// One of these lives for a moment per connection while the config is read: its size does not
+// matter.
+#[allow(clippy::large_enum_variant)]
 enum FileSettings {
     Oidc(oidc::FileOidcConnection),
     Saml(saml::FileSamlConnection),

@@ -15,24 +15,10 @@ impl Sp {
     ) -> Result<Assertion, UpstreamError> {
         let refused = |why: &str| self.rejected(why);
         match xml::root_element(signed).as_deref() {
-            Some("Response") => {
-                let response: Response = signed
-                    .parse()
-                    .map_err(|_| refused("the signed response cannot be read"))?;
-                if let Some(issuer) = &response.issuer
-                    && issuer.value.as_deref() != Some(idp.entity_id.as_str())
-                {
-                    return Err(refused("the response's Issuer is not the IdP"));
-                }
-                if response.in_response_to.is_some()
-                    && response.in_response_to.as_deref() != request_id
-                {
-                    return Err(refused("the response answers another request"));
-                }
-                response
-                    .assertion
-                    .ok_or_else(|| refused("the signed response has no assertion"))
-            }
+            Some("Response") => self
+                .signed_response(idp, signed, request_id)?
+                .assertion
+                .ok_or_else(|| refused("the signed response has no assertion")),
             Some("Assertion") => signed
                 .parse()
                 .map_err(|_| refused("the signed assertion cannot be read")),
@@ -40,6 +26,29 @@ impl Sp {
                 "the signed content is neither a response nor an assertion",
             )),
         }
+    }
+
+    /// The signed Response `signed`, once its Issuer (if it names one) is the IdP and it answers
+    /// `request_id` (if it says).
+    pub(super) fn signed_response(
+        &self,
+        idp: &Idp,
+        signed: &str,
+        request_id: Option<&str>,
+    ) -> Result<Response, UpstreamError> {
+        let refused = |why: &str| self.rejected(why);
+        let response: Response = signed
+            .parse()
+            .map_err(|_| refused("the signed response cannot be read"))?;
+        if let Some(issuer) = &response.issuer
+            && issuer.value.as_deref() != Some(idp.entity_id.as_str())
+        {
+            return Err(refused("the response's Issuer is not the IdP"));
+        }
+        if response.in_response_to.is_some() && response.in_response_to.as_deref() != request_id {
+            return Err(refused("the response answers another request"));
+        }
+        Ok(response)
     }
 
     /// Checks a signed assertion as the module's documentation says; who it names.

@@ -3,8 +3,11 @@
 //! samael (over libxmlsec1) checks XML signatures and hands back only the signed content; it is
 //! not a policy, so every other check is made here and fails closed:
 //! - the document is read first by a strict parser ([`scan`]) that refuses anything libxml2
-//!   could read otherwise, more than one assertion, encrypted assertions, and every signature
-//!   not of the one shape SAML uses (libxmlsec1 would run its transforms before checking it);
+//!   could read otherwise, more than one assertion (encrypted or not), and every signature not
+//!   of the one shape SAML uses (libxmlsec1 would run its transforms before checking it);
+//! - an encrypted assertion ([`encrypted`]) is decrypted with the connection's keys and put in
+//!   the Response in its place, where it is read as strictly and must carry its own signature;
+//!   then it is checked as any other. A connection may require encryption;
 //! - signatures are verified only with the configured IdP certificates, with SHA-256 or stronger
 //!   (SHA-1 is refused);
 //! - in the signed assertion: Issuer, Audience (required, in every AudienceRestriction),
@@ -15,6 +18,7 @@
 //!
 //! Single logout, both ways, is [`logout`].
 mod assertion;
+mod encrypted;
 mod limits;
 mod logout;
 pub(crate) mod redirect;
@@ -40,7 +44,9 @@ use super::{
     Admission, Answer, AnswerRoute, Connector, Context, FrontChannel, Identity, LoginRequest,
     Outgoing, UpstreamError, Working,
 };
-use crate::config::{ConnectionDecl, IdpDescriptor, IdpSource, LogoutService, SamlConnectionDecl};
+use crate::config::{
+    ConnectionDecl, IdpDescriptor, IdpSource, LogoutService, SamlConnectionDecl, SpSigning,
+};
 use crate::crypto;
 use crate::store::{KeptLogin, OneTimeId, Profile, SentLogout, UpstreamProfile, UpstreamSession};
 pub use limits::SamlLimits;
@@ -95,6 +101,8 @@ struct Sp {
     idp: RwLock<Option<Arc<Idp>>>,
     /// Signs AuthnRequests, when the connection has a key.
     signing_key: Option<PKey<Private>>,
+    /// Decrypt encrypted assertions (the current key, and the previous one in a rollover).
+    encryption_keys: Vec<PKey<Private>>,
 }
 
 impl Connector for SamlConnector {
@@ -215,6 +223,7 @@ impl Connector for SamlConnector {
             &self.sp.slo_url,
             &self.sp.logged_out_url,
             self.sp.settings.sp_signing.as_ref(),
+            &self.sp.settings.sp_encryption,
         ))
     }
 
@@ -282,9 +291,15 @@ impl Sp {
             IdpSource::MetadataUrl(_) => None,
         };
         // Checked when the config was loaded.
-        let signing_key = settings.sp_signing.as_ref().and_then(|signing| {
-            PKey::private_key_from_pem(signing.private_key_pem.expose().as_bytes()).ok()
-        });
+        let private_key = |pair: &SpSigning| {
+            PKey::private_key_from_pem(pair.private_key_pem.expose().as_bytes()).ok()
+        };
+        let signing_key = settings.sp_signing.as_ref().and_then(private_key);
+        let encryption_keys = settings
+            .sp_encryption
+            .iter()
+            .filter_map(private_key)
+            .collect();
         Sp {
             acs_url: route("acs"),
             slo_url: route("slo"),
@@ -293,6 +308,7 @@ impl Sp {
             settings,
             idp: RwLock::new(idp),
             signing_key,
+            encryption_keys,
         }
     }
 
@@ -426,7 +442,20 @@ impl Sp {
             return Err(refused("the response's Destination is not our ACS"));
         }
         let idp = self.idp()?;
-        let signed = signed_part(outline.xml, &idp.certificates)
+        let decrypted;
+        let xml = match &outline.encrypted {
+            Some(_) => {
+                decrypted = self.decrypted(&idp, &outline, request_id)?;
+                &decrypted
+            }
+            None if self.settings.require_encrypted_assertions => {
+                return Err(refused(
+                    "the assertion is not encrypted, and this connection requires it",
+                ));
+            }
+            None => outline.xml,
+        };
+        let signed = signed_part(xml, &idp.certificates)
             .map_err(|_| refused("no valid signature by the IdP's certificate"))?;
         let assertion = self.signed_assertion(&idp, &signed, request_id)?;
         let mut identity = self.check_assertion(&idp, &assertion, request_id, now)?;

@@ -8,6 +8,13 @@
 //! libxmlsec1 runs a Reference's transforms (XPath, XSLT…) before it checks the SignatureValue,
 //! so a signature with a costly transform costs minutes of CPU without any key: a signature must
 //! have the one shape SAML uses, checked in [`check_signature`], before any signature work.
+//!
+//! A Response's one assertion may be encrypted (`saml:EncryptedAssertion`): its XML Encryption
+//! elements are read here under the same rules (no signature among them), and their meaning by
+//! [`crate::xmlenc`] alone (libxmlsec1 never decrypts); the assertion it decrypts to is then read
+//! here in its turn, in the Response, before anything else sees it.
+use std::ops::Range;
+
 use quick_xml::events::{BytesDecl, BytesRef, BytesStart, Event};
 use quick_xml::name::ResolveResult;
 
@@ -53,6 +60,12 @@ pub(crate) struct Outline<'a> {
     pub xml: &'a str,
     pub destination: Option<String>,
     pub status: Option<String>,
+    /// Where in `xml` the root's own ds:Signature is, if it has one.
+    pub root_signature: Option<Range<usize>>,
+    /// Whether the assertion carries its own signature.
+    pub assertion_signed: bool,
+    /// Where in `xml` the EncryptedAssertion is, when the assertion is encrypted.
+    pub encrypted: Option<Range<usize>>,
 }
 
 /// Reads `bytes` strictly as a `message`; what is wrong with them otherwise.
@@ -75,6 +88,9 @@ pub(crate) fn scan(bytes: &[u8], message: Message) -> Result<Outline<'_>, &'stat
             xml,
             destination: None,
             status: None,
+            root_signature: None,
+            assertion_signed: false,
+            encrypted: None,
         },
     };
     scan.reader.config_mut().check_end_names = true;
@@ -90,7 +106,8 @@ struct Scan<'a> {
     /// The ds:Signature being read, as far as it goes: its innermost open element last.
     signature: Vec<Node>,
     roots: usize,
-    /// All assertions, and those where the schema puts them (directly in the Response).
+    /// All assertions, encrypted or not, and those where the schema puts them (directly in the
+    /// Response).
     assertions: (usize, usize),
     outline: Outline<'a>,
 }
@@ -98,6 +115,8 @@ struct Scan<'a> {
 /// An open element, as far as where a signature sits depends on it.
 struct Open {
     place: Place,
+    /// Where it starts in the document.
+    start: usize,
     /// Its `ID`.
     id: Option<String>,
     /// Whether a ds:Signature was found directly in it.
@@ -110,6 +129,8 @@ enum Place {
     Root,
     /// An assertion directly in the Response.
     Assertion,
+    /// An EncryptedAssertion directly in the Response, and everything in it.
+    Encrypted,
     Elsewhere,
 }
 
@@ -117,6 +138,7 @@ impl Scan<'_> {
     fn run(&mut self) -> Result<(), &'static str> {
         let mut first = true;
         loop {
+            let start = self.position();
             let (namespace, event) = self
                 .reader
                 .read_resolved_event()
@@ -126,6 +148,7 @@ impl Scan<'_> {
                 ResolveResult::Unbound => None,
                 ResolveResult::Unknown(_) => return Err("the response uses an undeclared prefix"),
             };
+            let end = self.position();
             let at_start = std::mem::replace(&mut first, false);
             let outside = self.open.is_empty();
             match event {
@@ -155,12 +178,12 @@ impl Scan<'_> {
                     }
                     self.text(true);
                 }
-                Event::Start(element) => self.open(namespace.as_deref(), &element)?,
+                Event::Start(element) => self.open(namespace.as_deref(), &element, start)?,
                 Event::Empty(element) => {
-                    self.open(namespace.as_deref(), &element)?;
-                    self.close()?;
+                    self.open(namespace.as_deref(), &element, start)?;
+                    self.close(end)?;
                 }
-                Event::End(_) => self.close()?,
+                Event::End(_) => self.close(end)?,
             }
         }
         if self.roots != 1 || !self.open.is_empty() {
@@ -178,20 +201,33 @@ impl Scan<'_> {
         Ok(())
     }
 
+    /// How far the reading is in the document.
+    fn position(&self) -> usize {
+        // A position within a `&str` fits a usize.
+        usize::try_from(self.reader.buffer_position()).unwrap_or(usize::MAX)
+    }
+
     fn text(&mut self, meaningful: bool) {
         if let Some(node) = self.signature.last_mut() {
             node.has_text |= meaningful;
         }
     }
 
-    fn open(&mut self, namespace: Option<&[u8]>, element: &BytesStart) -> Result<(), &'static str> {
+    fn open(
+        &mut self,
+        namespace: Option<&[u8]>,
+        element: &BytesStart,
+        start: usize,
+    ) -> Result<(), &'static str> {
         check_element(element)?;
         let local = element.local_name();
         let is = |ns: &[u8], name: &[u8]| namespace == Some(ns) && local.as_ref() == name;
         let opens_signature = self.signature.is_empty() && is(DSIG_NS, b"Signature");
         if opens_signature {
             match self.open.last_mut() {
-                Some(parent) if parent.place != Place::Elsewhere && !parent.signed => {
+                Some(parent)
+                    if matches!(parent.place, Place::Root | Place::Assertion) && !parent.signed =>
+                {
                     parent.signed = true;
                 }
                 _ => {
@@ -201,9 +237,14 @@ impl Scan<'_> {
                 }
             }
         }
+        let in_encrypted = self
+            .open
+            .last()
+            .is_some_and(|parent| parent.place == Place::Encrypted);
         if opens_signature || !self.signature.is_empty() {
             self.signature.push(Node::new(namespace, element));
-        } else if namespace == Some(DSIG_NS) {
+        } else if namespace == Some(DSIG_NS) && !in_encrypted {
+            // XML Encryption's KeyInfo (key names, EncryptedKeys) is ds; only xmlenc reads it.
             return Err("the response has an XML-signature element outside a signature");
         }
         let place = match self.open.last() {
@@ -224,33 +265,51 @@ impl Scan<'_> {
                 self.assertions.1 += 1;
                 Place::Assertion
             }
+            Some(parent)
+                if parent.place == Place::Root && is(ASSERTION_NS, b"EncryptedAssertion") =>
+            {
+                self.assertions.1 += 1;
+                Place::Encrypted
+            }
+            Some(parent) if parent.place == Place::Encrypted => Place::Encrypted,
             Some(_) => Place::Elsewhere,
         };
-        if is(ASSERTION_NS, b"Assertion") {
+        // An assertion beside an encrypted one counts as two: a signed assertion must not be
+        // able to stand beside the one that is used (or the other way round).
+        if is(ASSERTION_NS, b"Assertion") || is(ASSERTION_NS, b"EncryptedAssertion") {
             self.assertions.0 += 1;
-        }
-        if is(ASSERTION_NS, b"EncryptedAssertion") {
-            return Err("encrypted assertions are not accepted");
         }
         if is(PROTOCOL_NS, b"StatusCode") && self.outline.status.is_none() {
             self.outline.status = attribute(element, b"Value");
         }
         self.open.push(Open {
             place,
+            start,
             id: attribute(element, b"ID"),
             signed: false,
         });
         Ok(())
     }
 
-    fn close(&mut self) -> Result<(), &'static str> {
-        self.open.pop();
+    fn close(&mut self, end: usize) -> Result<(), &'static str> {
+        let Some(closed) = self.open.pop() else {
+            return Ok(());
+        };
+        let parent = self.open.last().map(|parent| parent.place);
+        if closed.place == Place::Encrypted && parent == Some(Place::Root) {
+            self.outline.encrypted = Some(closed.start..end);
+        }
         if let Some(node) = self.signature.pop() {
             match self.signature.last_mut() {
                 Some(parent) => parent.children.push(node),
                 None => {
                     let parent_id = self.open.last().and_then(|parent| parent.id.as_deref());
                     check_signature(&node, parent_id)?;
+                    match parent {
+                        Some(Place::Root) => self.outline.root_signature = Some(closed.start..end),
+                        Some(Place::Assertion) => self.outline.assertion_signed = true,
+                        _ => {}
+                    }
                 }
             }
         }

@@ -11,26 +11,47 @@ use super::POST_BINDING;
 const REDIRECT_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
 use crate::config::SpSigning;
 
+/// What our metadata offers an IdP that encrypts assertions, preferred first: authenticated
+/// AES-GCM, AES-CBC for IdPs without it, and RSA-OAEP for the content key.
+const ENCRYPTION_METHODS: &[&str] = &[
+    "http://www.w3.org/2009/xmlenc11#aes256-gcm",
+    "http://www.w3.org/2009/xmlenc11#aes128-gcm",
+    "http://www.w3.org/2001/04/xmlenc#aes256-cbc",
+    "http://www.w3.org/2001/04/xmlenc#aes128-cbc",
+    "http://www.w3.org/2009/xmlenc11#rsa-oaep",
+    "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p",
+];
+
 /// SP metadata an IdP administrator can import: where its responses go, where its logout
-/// requests go (`slo_url`, HTTP-Redirect and HTTP-POST) and its answers to ours (`logged_out_url`).
+/// requests go (`slo_url`, HTTP-Redirect and HTTP-POST) and its answers to ours (`logged_out_url`),
+/// the certificate we sign with and those to encrypt assertions to (the current one first, and
+/// during a rollover the previous one, which still decrypts).
 pub(super) fn sp_metadata(
     entity_id: &str,
     acs_url: &str,
     slo_url: &str,
     logged_out_url: &str,
     signing: Option<&SpSigning>,
+    encryption: &[SpSigning],
 ) -> String {
-    let (signed, key) = match signing {
-        Some(signing) => (
-            true,
-            format!(
-                r#"
-    <md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#,
-                STANDARD.encode(&signing.certificate)
-            ),
-        ),
-        None => (false, String::new()),
+    let key_descriptor = |usage: &str, pair: &SpSigning, methods: &str| {
+        format!(
+            r#"
+    <md:KeyDescriptor use="{usage}"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>{methods}</md:KeyDescriptor>"#,
+            STANDARD.encode(&pair.certificate)
+        )
     };
+    let signed = signing.is_some();
+    let mut key: String = signing
+        .map(|pair| key_descriptor("signing", pair, ""))
+        .unwrap_or_default();
+    let methods: String = ENCRYPTION_METHODS
+        .iter()
+        .map(|method| format!(r#"<md:EncryptionMethod Algorithm="{method}"/>"#))
+        .collect();
+    for pair in encryption {
+        key.push_str(&key_descriptor("encryption", pair, &methods));
+    }
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
 <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{entity}">

@@ -2,6 +2,7 @@
 //! policy idbridge applies to its responses.
 use std::path::Path;
 
+use openssl::pkey::PKey;
 use serde::Deserialize;
 
 use super::super::super::file::{FileClaimMap, FileConnection, OneOrMany};
@@ -14,6 +15,8 @@ use crate::config::{
 
 const DEFAULT_CLOCK_SKEW_SECONDS: i64 = 120;
 const DEFAULT_MAX_RESPONSE_BYTES: usize = 256 * 1024;
+/// The smallest RSA key assertions may be encrypted to.
+const MIN_ENCRYPTION_KEY_BITS: u32 = 2048;
 
 /// The keys of a `saml` connection besides those every connection has.
 #[derive(Debug, Deserialize)]
@@ -33,6 +36,11 @@ pub(super) struct FileSamlConnection {
     max_response_bytes: Option<usize>,
     sp_private_key: Option<String>,
     sp_certificate: Option<String>,
+    sp_encryption_key: Option<String>,
+    sp_encryption_certificate: Option<String>,
+    sp_previous_encryption_key: Option<String>,
+    sp_previous_encryption_certificate: Option<String>,
+    require_encrypted_assertions: Option<bool>,
 }
 
 pub(super) fn check(
@@ -96,7 +104,20 @@ pub(super) fn check(
             format!("must be between 1024 and {MAX_SAML_RESPONSE_BYTES} (the most the ACS reads)"),
         );
     }
-    let sp_signing = sp_signing(check, path, &settings);
+    let sp_signing = key_pair(
+        check,
+        path,
+        ("sp_private_key", &settings.sp_private_key),
+        ("sp_certificate", &settings.sp_certificate),
+    );
+    let sp_encryption = sp_encryption(check, path, &settings);
+    let require_encrypted_assertions = settings.require_encrypted_assertions.unwrap_or(false);
+    if require_encrypted_assertions && settings.sp_encryption_key.is_none() {
+        check.problem(
+            format!("{path}.require_encrypted_assertions"),
+            "needs sp_encryption_key and sp_encryption_certificate (the key assertions are encrypted to)",
+        );
+    }
     let attributes = settings.attributes.unwrap_or_default();
     let idp = idp?;
     Some(SamlConnectionDecl {
@@ -115,27 +136,91 @@ pub(super) fn check(
         clock_skew,
         max_response_bytes,
         sp_signing,
+        sp_encryption,
+        require_encrypted_assertions,
     })
 }
 
-/// `sp_private_key` and `sp_certificate`, given together: a key and the certificate of its
-/// public half.
-fn sp_signing(check: &mut Checker, path: &str, settings: &FileSamlConnection) -> Option<SpSigning> {
-    let (key, certificate) = match (&settings.sp_private_key, &settings.sp_certificate) {
+/// Our keys that decrypt assertions: `sp_encryption_key` with its certificate, then, during a
+/// rollover, `sp_previous_encryption_key` with its own. RSA, since the IdP sends the content key
+/// with RSA-OAEP.
+fn sp_encryption(check: &mut Checker, path: &str, settings: &FileSamlConnection) -> Vec<SpSigning> {
+    let current = key_pair(
+        check,
+        path,
+        ("sp_encryption_key", &settings.sp_encryption_key),
+        (
+            "sp_encryption_certificate",
+            &settings.sp_encryption_certificate,
+        ),
+    );
+    let previous = key_pair(
+        check,
+        path,
+        (
+            "sp_previous_encryption_key",
+            &settings.sp_previous_encryption_key,
+        ),
+        (
+            "sp_previous_encryption_certificate",
+            &settings.sp_previous_encryption_certificate,
+        ),
+    );
+    if settings.sp_previous_encryption_key.is_some() && settings.sp_encryption_key.is_none() {
+        check.problem(
+            format!("{path}.sp_previous_encryption_key"),
+            "only beside sp_encryption_key: it is the key being replaced",
+        );
+    }
+    let pairs = [
+        ("sp_encryption_key", current),
+        ("sp_previous_encryption_key", previous),
+    ];
+    pairs
+        .into_iter()
+        .filter_map(|(key, pair)| {
+            let pair = pair?;
+            let rsa = PKey::private_key_from_pem(pair.private_key_pem.expose().as_bytes())
+                .ok()
+                .and_then(|private| private.rsa().ok());
+            if rsa.is_none_or(|rsa| rsa.size() * 8 < MIN_ENCRYPTION_KEY_BITS) {
+                check.problem(
+                    format!("{path}.{key}"),
+                    "must be an RSA key of 2048 bits or more (the IdP encrypts to it with RSA-OAEP)",
+                );
+                return None;
+            }
+            Some(pair)
+        })
+        .collect()
+}
+
+/// A key and the certificate of its public half, given together as the keys `key` and
+/// `certificate` (each with its value); none when neither is given.
+fn key_pair(
+    check: &mut Checker,
+    path: &str,
+    (key_name, key): (&str, &Option<String>),
+    (certificate_name, certificate): (&str, &Option<String>),
+) -> Option<SpSigning> {
+    let (key, certificate) = match (key, certificate) {
         (None, None) => return None,
         (Some(key), Some(certificate)) => (key, certificate),
         _ => {
-            check.problem(path, "give sp_private_key and sp_certificate together");
+            check.problem(
+                path,
+                format!("give {key_name} and {certificate_name} together"),
+            );
             return None;
         }
     };
-    let key_path = format!("{path}.sp_private_key");
+    let key_path = format!("{path}.{key_name}");
     let pem = check.secret(&key_path, key)?;
-    let Ok(private) = openssl::pkey::PKey::private_key_from_pem(pem.expose().as_bytes()) else {
+    let Ok(private) = PKey::private_key_from_pem(pem.expose().as_bytes()) else {
         check.problem(key_path, "not a PEM private key");
         return None;
     };
-    let cert_path = format!("{path}.sp_certificate");
+    let cert_path = format!("{path}.{certificate_name}");
     let Some(der) = certificate_der(certificate) else {
         check.problem(cert_path, "not an X.509 certificate (PEM or base64 DER)");
         return None;
@@ -144,7 +229,7 @@ fn sp_signing(check: &mut Checker, path: &str, settings: &FileSamlConnection) ->
         .and_then(|cert| cert.public_key())
         .is_ok_and(|public| public.public_eq(&private));
     if !matches {
-        check.problem(cert_path, "is not the certificate of sp_private_key");
+        check.problem(cert_path, format!("is not the certificate of {key_name}"));
         return None;
     }
     Some(SpSigning {

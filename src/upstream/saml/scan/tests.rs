@@ -242,3 +242,100 @@ fn signatures_of_another_shape_are_refused() {
         "the response has an XML-signature element outside a signature"
     );
 }
+
+/// An EncryptedAssertion of the usual shape (the ciphertext is not looked at here).
+const ENCRYPTED: &str = r#"<saml:EncryptedAssertion><xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" Type="http://www.w3.org/2001/04/xmlenc#Element"><xenc:EncryptionMethod Algorithm="http://www.w3.org/2009/xmlenc11#aes256-gcm"/><ds:KeyInfo><ds:KeyName>k</ds:KeyName><xenc:EncryptedKey><xenc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"><ds:DigestMethod Algorithm="http://www.w3.org/2000/09/xmldsig#sha1"/></xenc:EncryptionMethod><xenc:CipherData><xenc:CipherValue>AAAA</xenc:CipherValue></xenc:CipherData></xenc:EncryptedKey></ds:KeyInfo><xenc:CipherData><xenc:CipherValue>AAAA</xenc:CipherValue></xenc:CipherData></xenc:EncryptedData></saml:EncryptedAssertion>"#;
+
+/// `response` with its assertion replaced by `by`.
+fn instead_of_the_assertion(xml: &str, by: &str) -> String {
+    let start = xml.find("<saml:Assertion").unwrap();
+    let end = xml.find("</saml:Assertion>").unwrap() + "</saml:Assertion>".len();
+    format!("{}{by}{}", &xml[..start], &xml[end..])
+}
+
+#[test]
+fn an_encrypted_assertion_is_found_and_located() {
+    for in_response in [String::new(), usual("r1")] {
+        let xml = instead_of_the_assertion(&response(&in_response, ""), ENCRYPTED);
+        let outline = scan(xml.as_bytes(), Message::Response).unwrap();
+        assert_eq!(&xml[outline.encrypted.clone().unwrap()], ENCRYPTED);
+        assert!(!outline.assertion_signed);
+        match outline.root_signature {
+            Some(at) => assert_eq!(xml[at].to_string(), in_response),
+            None => assert!(in_response.is_empty()),
+        }
+    }
+    let plain = response("", &usual("a1"));
+    let outline = scan(plain.as_bytes(), Message::Response).unwrap();
+    assert!(outline.assertion_signed && outline.encrypted.is_none());
+}
+
+#[test]
+fn encrypted_assertions_of_other_shapes_are_refused() {
+    let one = "the response must hold exactly one assertion, directly in the Response";
+    let place = "a signature may sit only directly in the Response or the assertion, once";
+    let plain = response("", &usual("a1"));
+    let assertion_start = plain.find("<saml:Assertion").unwrap();
+    for (xml, refused) in [
+        // Beside a plain assertion, before or after it.
+        (
+            format!(
+                "{}{ENCRYPTED}{}",
+                &plain[..assertion_start],
+                &plain[assertion_start..]
+            ),
+            one,
+        ),
+        (
+            plain.replacen(
+                "</samlp:Response>",
+                &format!("{ENCRYPTED}</samlp:Response>"),
+                1,
+            ),
+            one,
+        ),
+        // Two, or one out of its place.
+        (
+            instead_of_the_assertion(&plain, &format!("{ENCRYPTED}{ENCRYPTED}")),
+            one,
+        ),
+        (
+            instead_of_the_assertion(
+                &plain,
+                &format!("<samlp:Extensions>{ENCRYPTED}</samlp:Extensions>"),
+            ),
+            // Its KeyInfo is then read as a stray XML-signature element.
+            "the response has an XML-signature element outside a signature",
+        ),
+        // A plain assertion hidden inside it.
+        (
+            instead_of_the_assertion(
+                &plain,
+                &ENCRYPTED.replacen(
+                    "</saml:EncryptedAssertion>",
+                    r#"<saml:Assertion ID="a2"/></saml:EncryptedAssertion>"#,
+                    1,
+                ),
+            ),
+            one,
+        ),
+        // A signature inside it, which libxmlsec1 would find.
+        (
+            instead_of_the_assertion(
+                &plain,
+                &ENCRYPTED.replacen(
+                    "</saml:EncryptedAssertion>",
+                    &format!("{}</saml:EncryptedAssertion>", usual("a1")),
+                    1,
+                ),
+            ),
+            place,
+        ),
+    ] {
+        assert_eq!(
+            scan(xml.as_bytes(), Message::Response).unwrap_err(),
+            refused,
+            "{xml}"
+        );
+    }
+}
