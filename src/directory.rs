@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::clients::Clients;
-use crate::config::{Config, Kind, Problem, ProductDecl};
+use crate::config::{Config, Kind, Problem, ProductDecl, ServiceProviderDecl};
 use crate::store::StoredDeclaration;
 use crate::upstream::{Connectors, UpstreamError};
 
@@ -17,6 +17,8 @@ pub struct Directory {
     /// The products by id, shared so that a request keeps its product while the directory is
     /// replaced.
     pub products: HashMap<String, Arc<ProductDecl>>,
+    /// The SAML service providers by id, shared as the products are.
+    pub service_providers: HashMap<String, Arc<ServiceProviderDecl>>,
     /// The stored version of each run-time connection: a connector whose declaration kept its
     /// version is carried over to the next directory, with what it fetched of its provider.
     connection_versions: HashMap<String, i64>,
@@ -73,11 +75,24 @@ impl Directory {
                 .iter()
                 .map(|product| (product.id.clone(), Arc::new(product.clone())))
                 .collect(),
+            service_providers: config
+                .service_providers
+                .iter()
+                .map(|sp| (sp.id.clone(), Arc::new(sp.clone())))
+                .collect(),
             clients: Clients::new(&config.clients),
             connectors: Arc::new(connectors),
             config: Arc::new(config),
             connection_versions,
         })
+    }
+
+    /// The service provider whose entity ID is `entity_id`.
+    pub fn service_provider_of(&self, entity_id: &str) -> Option<Arc<ServiceProviderDecl>> {
+        self.service_providers
+            .values()
+            .find(|sp| sp.entity_id == entity_id)
+            .cloned()
     }
 
     /// Fetches what the connectors new in this directory read of their providers (SAML metadata

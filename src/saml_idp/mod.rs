@@ -11,20 +11,21 @@ mod pending;
 mod request;
 mod response;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::{Form, Router};
+use axum::{Extension, Form, Router};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
 use crate::config::{PersonValue, ServiceProviderDecl};
 use crate::crypto;
-use crate::http::{PageError, pages};
+use crate::http::{ClientAddr, PageError, pages};
 use crate::session::current_session_and_consent;
 use crate::state::AppState;
 use crate::store::{OneTimeId, SessionInfo};
@@ -107,11 +108,12 @@ fn sso_url(state: &AppState) -> String {
 /// `GET /saml/idp/sso`: an AuthnRequest over HTTP-Redirect.
 async fn sso_redirect(
     State(state): State<AppState>,
+    Extension(ClientAddr(client)): Extension<ClientAddr>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
     let query = query.unwrap_or_default();
-    start(&state, &headers, Binding::Redirect(&query)).await
+    start(&state, client, &headers, Binding::Redirect(&query)).await
 }
 
 #[derive(Deserialize)]
@@ -125,6 +127,7 @@ struct PostedRequest {
 /// `POST /saml/idp/sso`: an AuthnRequest over HTTP-POST.
 async fn sso_post(
     State(state): State<AppState>,
+    Extension(ClientAddr(client)): Extension<ClientAddr>,
     headers: HeaderMap,
     form: Result<Form<PostedRequest>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, PageError> {
@@ -133,16 +136,26 @@ async fn sso_post(
         saml_request: &form.saml_request,
         relay_state: form.relay_state,
     };
-    start(&state, &headers, binding).await
+    start(&state, client, &headers, binding).await
 }
 
 async fn start(
     state: &AppState,
+    client: IpAddr,
     headers: &HeaderMap,
     binding: Binding<'_>,
 ) -> Result<Response, PageError> {
     let now = state.clock.now();
-    let accepted = request::accept(binding, &state.config(), &sso_url(state), now)?;
+    let directory = state.directory();
+    // Each accepted request is stored (its spent ID): bounded per address, as ACS posts are.
+    if !directory
+        .connectors
+        .saml_limits()
+        .count_post(client, std::time::Instant::now())
+    {
+        return Err(PageError::TooManyRequests);
+    }
+    let accepted = request::accept(binding, &directory, &sso_url(state), now)?;
     let spent = state
         .store
         .spend_saml_request_id(
@@ -251,12 +264,7 @@ fn pending_request(
 }
 
 fn service_provider(state: &AppState, id: &str) -> Option<Arc<ServiceProviderDecl>> {
-    state
-        .config()
-        .service_providers
-        .iter()
-        .find(|sp| sp.id == id)
-        .map(|sp| Arc::new(sp.clone()))
+    state.directory().service_providers.get(id).cloned()
 }
 
 /// The next step for a pending request: login when there is no session (or not a fresh one for

@@ -13,7 +13,8 @@ use quick_xml::name::ResolveResult;
 use samael::crypto::CertificateDer;
 
 use super::SamlIdpError;
-use crate::config::{AcsUrl, Config, ServiceProviderDecl};
+use crate::config::{AcsUrl, ServiceProviderDecl};
+use crate::directory::Directory;
 use crate::upstream::saml::{redirect, scan, signed_part};
 
 /// The largest AuthnRequest read, inflated or base64.
@@ -75,10 +76,10 @@ struct Fields {
     signed: bool,
 }
 
-/// Reads and checks an AuthnRequest sent to `sso_url` of the IdP of `config`.
+/// Reads and checks an AuthnRequest sent to `sso_url`, from a service provider of `directory`.
 pub(super) fn accept(
     binding: Binding,
-    config: &Config,
+    directory: &Directory,
     sso_url: &str,
     now: i64,
 ) -> Result<Accepted, SamlIdpError> {
@@ -91,7 +92,7 @@ pub(super) fn accept(
                     .map_err(unreadable)?;
             let outline =
                 scan::scan(&unchecked.xml, scan::Message::AuthnRequest).map_err(unreadable)?;
-            let sp = service_provider(config, &read_fields(outline.xml)?)?;
+            let sp = service_provider(directory, &read_fields(outline.xml)?)?;
             let keys = public_keys(&sp);
             let received = redirect::received(
                 raw_query,
@@ -121,7 +122,7 @@ pub(super) fn accept(
                 .map_err(|_| unreadable("SAMLRequest is not base64"))?;
             let outline = scan::scan(&bytes, scan::Message::AuthnRequest).map_err(unreadable)?;
             let fields = read_fields(outline.xml)?;
-            let sp = service_provider(config, &fields)?;
+            let sp = service_provider(directory, &fields)?;
             let fields = if fields.signed && !sp.signing_certificates.is_empty() {
                 let certificates: Vec<CertificateDer> = sp
                     .signing_certificates
@@ -146,18 +147,15 @@ pub(super) fn accept(
 
 /// The SP whose entity ID the request's Issuer names.
 fn service_provider(
-    config: &Config,
+    directory: &Directory,
     fields: &Fields,
 ) -> Result<Arc<ServiceProviderDecl>, SamlIdpError> {
     let issuer = fields
         .issuer
         .as_deref()
         .ok_or(SamlIdpError::Unreadable("the request names no Issuer"))?;
-    config
-        .service_providers
-        .iter()
-        .find(|sp| sp.entity_id == issuer)
-        .map(|sp| Arc::new(sp.clone()))
+    directory
+        .service_provider_of(issuer)
         .ok_or(SamlIdpError::UnknownServiceProvider)
 }
 

@@ -19,6 +19,12 @@ pub struct Connectors {
 }
 
 impl Connectors {
+    /// The per-address budget of SAML messages, which the SAML IdP's requests share with the
+    /// responses posted to the connections' ACS.
+    pub fn saml_limits(&self) -> &SamlLimits {
+        &self.saml_limits
+    }
+
     /// The connectors `config` declares.
     pub fn from_config(config: &Config) -> Result<Connectors, UpstreamError> {
         Connectors::carrying_over(config, None, |_| false)

@@ -718,7 +718,9 @@ async fn service_providers_are_declared_at_run_time(backend: Backend) {
     .await
     .unwrap();
     // No service provider, no IdP (and no key for it yet).
-    let response = reqwest::get(server.url("/saml/idp/metadata")).await.unwrap();
+    let response = reqwest::get(server.url("/saml/idp/metadata"))
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     let metadata = std::fs::read_to_string(sp.metadata_file()).unwrap();
     // Each refused, named by its field, and nothing stored.
@@ -735,8 +737,15 @@ async fn service_providers_are_declared_at_run_time(backend: Backend) {
         ),
     ];
     for (body, field) in refusals {
-        let answer = ops(&server).post("/admin/v1/service_providers", Some(body)).await;
-        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{field}: {}", answer.json);
+        let answer = ops(&server)
+            .post("/admin/v1/service_providers", Some(body))
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::BAD_REQUEST,
+            "{field}: {}",
+            answer.json
+        );
         assert_eq!(answer.json["field"], field, "{}", answer.json);
     }
     assert_eq!(server.count("declarations").await, 0);
@@ -752,7 +761,11 @@ async fn service_providers_are_declared_at_run_time(backend: Backend) {
     assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.json);
     let listed = ops(&server).get("/admin/v1/service_providers").await;
     assert_eq!(listed.status, StatusCode::OK);
-    assert!(listed.json.to_string().contains(SP_ENTITY), "{}", listed.json);
+    assert!(
+        listed.json.to_string().contains(SP_ENTITY),
+        "{}",
+        listed.json
+    );
     sp.trust(&server.base).await;
 
     let http = browser();
@@ -761,11 +774,89 @@ async fn service_providers_are_declared_at_run_time(backend: Backend) {
     let judged = sp.judge(&posted, request["id"].as_str()).unwrap();
     assert_eq!(raw_attribute(&judged, "mail"), [ALICE_EMAIL]);
 
-    let answer = ops(&server).delete("/admin/v1/service_providers/wiki").await;
+    let answer = ops(&server)
+        .delete("/admin/v1/service_providers/wiki")
+        .await;
     assert_eq!(answer.status, StatusCode::NO_CONTENT, "{}", answer.json);
     let request = sp.request(&["redirect"]);
     let End::Page(status, _) = login(&http, &request, &server.base, true).await else {
         panic!("a deleted SP gets no post");
     };
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+/// A self-signed certificate (PEM) of a new P-256 key.
+fn ec_certificate_pem() -> String {
+    use openssl::{asn1::Asn1Time, ec, hash::MessageDigest, nid::Nid, pkey::PKey, x509};
+    let group = ec::EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+    let key = PKey::from_ec_key(ec::EcKey::generate(&group).unwrap()).unwrap();
+    let mut builder = x509::X509Builder::new().unwrap();
+    builder.set_pubkey(&key).unwrap();
+    builder
+        .set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    builder
+        .set_not_after(&Asn1Time::days_from_now(1).unwrap())
+        .unwrap();
+    builder.sign(&key, MessageDigest::sha256()).unwrap();
+    String::from_utf8(builder.build().to_pem().unwrap()).unwrap()
+}
+
+#[test]
+fn service_provider_problems_name_their_keys() {
+    let rsa = IdpKey::generate().cert_pem();
+    let ec = ec_certificate_pem();
+    let cases = [
+        (
+            format!("id = \"Shop\"\nentity_id = \"https://a.test\"\nacs_urls = [\"{ACS}\"]"),
+            "service_providers[0].id: a client has this id",
+        ),
+        (
+            format!(
+                "id = \"a\"\nentity_id = \"https://a.test\"\nacs_urls = [\"{ACS}\"]\nrequests_signed = true"
+            ),
+            "service_providers[0].requests_signed: needs the SP's signing certificate",
+        ),
+        (
+            format!(
+                "id = \"a\"\nentity_id = \"https://a.test\"\nacs_urls = [\"{ACS}\"]\nencryption_certificate = '''{ec}'''\nencrypt_assertions = true"
+            ),
+            "service_providers[0].encrypt_assertions: the SP's encryption certificate must hold an RSA key",
+        ),
+        (
+            format!(
+                "id = \"a\"\nentity_id = \"https://a.test\"\nacs_urls = [\"{ACS}\"]\nencrypt_assertions = true"
+            ),
+            "service_providers[0].encrypt_assertions: needs the SP's encryption certificate",
+        ),
+        (
+            "id = \"a\"\nentity_id = \"https://a.test\"\nacs_urls = [\"javascript:alert(1)\"]"
+                .into(),
+            "service_providers[0].acs_urls[0]:",
+        ),
+        (
+            "id = \"a\"\nacs_urls = [\"https://a.test/acs\"]".into(),
+            "service_providers[0].entity_id: required",
+        ),
+        (
+            format!(
+                "id = \"a\"\nmetadata_xml = \"<x/>\"\nentity_id = \"https://a.test\"\ncertificate = '''{rsa}'''"
+            ),
+            "service_providers[0]: give one of metadata",
+        ),
+        (
+            format!(
+                "id = \"a\"\nentity_id = \"https://a.test\"\nacs_urls = [\"{ACS}\"]\nsign = \"nothing\"\nsignature_algorithm = \"rsa-sha1\"\nname_id_format = \"x500\"\n[[service_providers.attributes]]\nname = \"n\"\nvalue = \"password\"\nformat = \"weird\""
+            ),
+            "service_providers[0].attributes[0].value: must be one of email",
+        ),
+    ];
+    for (table, expected) in cases {
+        let text = format!("{BASE_CONFIG}\n[[service_providers]]\n{table}\n");
+        let problems = config_problems(&text, &[("SHOP_SECRET", SHOP_SECRET)]);
+        assert!(
+            problems.iter().any(|p| p.starts_with(expected)),
+            "{expected}: {problems:?}"
+        );
+    }
 }

@@ -127,10 +127,10 @@ pub(in crate::config) fn check_declarations(
     let connections =
         connections::check_connections(check, &sources.connections, &entity_ids, issuer, base_dir);
     let products = products::check_products(check, &sources.products, issuer_is_https);
-    let client_ids: HashSet<&str> = sources
+    let client_ids: HashSet<String> = sources
         .clients
         .iter()
-        .map(|c| c.client_id.as_str())
+        .map(|c| c.client_id.to_ascii_lowercase())
         .collect();
     let service_providers = service_providers::check_service_providers(
         check,

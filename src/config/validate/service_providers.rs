@@ -29,12 +29,12 @@ struct Described {
     requests_signed: bool,
 }
 
-/// `client_ids`: the OpenID Connect clients' ids, which an SP's may not take (consents are
-/// kept by that id).
+/// `client_ids`: the OpenID Connect clients' ids, lower-cased, which an SP's may not take in any
+/// case (consents are kept by that id).
 pub(super) fn check_service_providers(
     check: &mut Checker,
     providers: &[FileServiceProvider],
-    client_ids: &HashSet<&str>,
+    client_ids: &HashSet<String>,
     issuer_is_https: bool,
     base_dir: &Path,
 ) -> Vec<ServiceProviderDecl> {
@@ -50,7 +50,7 @@ pub(super) fn check_service_providers(
                     format!("{path}.id"),
                     "only letters, digits, '-', '_' and '.' (it is part of /saml/idp/sso/{id})",
                 );
-            } else if client_ids.contains(sp.id.as_str()) {
+            } else if client_ids.contains(&sp.id.to_ascii_lowercase()) {
                 check.problem(
                     format!("{path}.id"),
                     "a client has this id: clients and service providers share one namespace (consents are kept by it)",
@@ -101,8 +101,34 @@ pub(super) fn check_service_providers(
                 None
             }
         };
+        let requests_signed = sp.requests_signed == Some(true)
+            || described.as_ref().is_some_and(|d| d.requests_signed);
+        if requests_signed
+            && described
+                .as_ref()
+                .is_some_and(|d| d.signing_certificates.is_empty())
+        {
+            check.problem(
+                format!("{path}.requests_signed"),
+                "needs the SP's signing certificate (certificate, or a KeyDescriptor in its metadata) to verify its requests with",
+            );
+        }
         let attributes = released_attributes(check, &path, &sp.attributes);
         let encrypt_assertions = sp.encrypt_assertions.unwrap_or(false);
+        let encryption_key_is_rsa = described
+            .as_ref()
+            .and_then(|d| d.encryption_certificate.as_deref())
+            .map(|der| {
+                openssl::x509::X509::from_der(der)
+                    .and_then(|cert| cert.public_key())
+                    .is_ok_and(|key| key.rsa().is_ok())
+            });
+        if encrypt_assertions && encryption_key_is_rsa == Some(false) {
+            check.problem(
+                format!("{path}.encrypt_assertions"),
+                "the SP's encryption certificate must hold an RSA key (assertions are encrypted to it with RSA-OAEP)",
+            );
+        }
         if encrypt_assertions
             && described
                 .as_ref()
@@ -132,7 +158,7 @@ pub(super) fn check_service_providers(
             acs_urls: described.acs_urls,
             signing_certificates: described.signing_certificates,
             encryption_certificate: described.encryption_certificate,
-            requests_signed: sp.requests_signed.unwrap_or(false) || described.requests_signed,
+            requests_signed,
             name_id_format,
             attributes,
             sign_assertion,
@@ -225,12 +251,6 @@ fn from_values(check: &mut Checker, path: &str, sp: &FileServiceProvider) -> Opt
         .encryption_certificate
         .as_deref()
         .and_then(|value| certificate(format!("{path}.encryption_certificate"), value));
-    if sp.requests_signed == Some(true) && signing_certificates.is_empty() {
-        check.problem(
-            format!("{path}.certificate"),
-            "required with requests_signed: requests are verified with it",
-        );
-    }
     Some(Described {
         entity_id: entity_id?,
         acs_urls: sp
@@ -292,13 +312,6 @@ fn from_metadata(check: &mut Checker, key: &str, text: &str) -> Option<Described
         .iter()
         .any(|d| d.authn_requests_signed == Some(true));
     let signing_certificates = certificates("signing");
-    if requests_signed && signing_certificates.is_empty() {
-        check.problem(
-            key,
-            "says AuthnRequestsSigned but has no signing certificate to verify them with",
-        );
-        return None;
-    }
     Some(Described {
         entity_id,
         acs_urls: services

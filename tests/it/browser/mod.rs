@@ -11,6 +11,7 @@ mod flows;
 mod hostile;
 mod products;
 mod relying_party;
+mod saml_sp;
 mod upstream;
 
 pub use driver::Browser;
