@@ -77,17 +77,17 @@ pub enum AdminCommand {
     RevokeUser { id: String },
     /// Delete a user with their sessions, tokens and consents.
     DeleteUser { id: String },
-    /// List the clients, entities, connections or products in force (the file's and run-time
+    /// List the clients, entities, connections, products or service_providers in force (the file's and run-time
     /// ones).
     Declared {
-        /// clients, entities, connections or products.
+        /// clients, entities, connections, products or service_providers.
         kind: String,
     },
     /// Make a client, entity, connection or product from its declaration (a JSON file, as the
     /// config file would hold it; `-` reads standard input). A secret idbridge makes for it is
     /// printed once. Running servers take it within seconds.
     Declare {
-        /// clients, entities, connections or products.
+        /// clients, entities, connections, products or service_providers.
         kind: String,
         /// The JSON file.
         file: std::path::PathBuf,
@@ -95,7 +95,7 @@ pub enum AdminCommand {
     /// Replace a run-time client, entity, connection or product with the declaration in a JSON
     /// file (`-`: standard input); secrets it leaves out are kept.
     Redeclare {
-        /// clients, entities, connections or products.
+        /// clients, entities, connections, products or service_providers.
         kind: String,
         /// The JSON file.
         file: std::path::PathBuf,
@@ -108,7 +108,7 @@ pub enum AdminCommand {
     },
     /// Delete a run-time client, entity, connection or product.
     Undeclare {
-        /// clients, entities, connections or products.
+        /// clients, entities, connections, products or service_providers.
         kind: String,
         id: String,
         /// For an entity: also the run-time entities below it, detaching their users.

@@ -1,4 +1,4 @@
-//! `/admin/v1/{clients|entities|connections|products}`: the objects the config file declares,
+//! `/admin/v1/{clients|entities|connections|products|service_providers}`: the objects the config file declares,
 //! shown (never a secret) with `"managed_by": "config"` and changed only by the file, and those
 //! made at run time, `"managed_by": "api"`. A run-time one is the declaration the file would
 //! hold, as JSON, checked with the file's by the same rules (`config::Declaration`); it is stored
@@ -304,12 +304,12 @@ pub struct DeclaredQuery {
     cursor: Option<String>,
 }
 
-/// The clients, entities, connections or products in force, the file's (`"managed_by":
+/// The clients, entities, connections, products or service_providers in force, the file's (`"managed_by":
 /// "config"`) and run-time ones (`"managed_by": "api"`), by id.
 #[utoipa::path(
     get, path = "/admin/v1/{kind}", tag = "declared",
     params(
-        ("kind" = String, Path, description = "clients, entities, connections or products"),
+        ("kind" = String, Path, description = "clients, entities, connections, products or service_providers"),
         DeclaredQuery,
     ),
     responses((status = 200, body = Page<DeclaredView>)),
@@ -354,7 +354,7 @@ pub async fn list(
 #[utoipa::path(
     get, path = "/admin/v1/{kind}/{id}", tag = "declared",
     params(
-        ("kind" = String, Path, description = "clients, entities, connections or products"),
+        ("kind" = String, Path, description = "clients, entities, connections, products or service_providers"),
         ("id" = String, Path, description = "its id (a client's client_id)"),
     ),
     responses(
@@ -385,7 +385,7 @@ pub async fn show(
 /// idbridge and shown once, here (`client_secret`, `secret`).
 #[utoipa::path(
     post, path = "/admin/v1/{kind}", tag = "declared",
-    params(("kind" = String, Path, description = "clients, entities, connections or products")),
+    params(("kind" = String, Path, description = "clients, entities, connections, products or service_providers")),
     request_body = Object,
     responses(
         (status = 201, body = DeclaredView, headers(("ETag" = String))),
@@ -421,7 +421,7 @@ pub async fn create(
 #[utoipa::path(
     put, path = "/admin/v1/{kind}/{id}", tag = "declared",
     params(
-        ("kind" = String, Path, description = "clients, entities, connections or products"),
+        ("kind" = String, Path, description = "clients, entities, connections, products or service_providers"),
         ("id" = String, Path, description = "its id (a client's client_id)"),
         ("If-Match" = Option<String>, Header, description = "the ETag the change is made against"),
     ),
@@ -469,7 +469,7 @@ pub struct DeleteQuery {
 #[utoipa::path(
     delete, path = "/admin/v1/{kind}/{id}", tag = "declared",
     params(
-        ("kind" = String, Path, description = "clients, entities, connections or products"),
+        ("kind" = String, Path, description = "clients, entities, connections, products or service_providers"),
         ("id" = String, Path, description = "its id (a client's client_id)"),
         ("If-Match" = Option<String>, Header, description = "the ETag the change is made against"),
         DeleteQuery,
