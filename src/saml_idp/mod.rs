@@ -23,9 +23,10 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
-use crate::config::{PersonValue, ServiceProviderDecl};
+use crate::config::{NameIdFormat, PersonValue, ServiceProviderDecl};
 use crate::crypto;
 use crate::http::{ClientAddr, PageError, pages};
+use crate::keys::LoadedKey;
 use crate::session::current_session_and_consent;
 use crate::state::AppState;
 use crate::store::{OneTimeId, SessionInfo};
@@ -337,15 +338,14 @@ async fn answer(
     pending: &PendingSso,
     session: SessionInfo,
 ) -> Result<Response, PageError> {
-    let now = state.clock.now();
     let user = &session.user;
     let name_id = match sp.name_id_format {
-        crate::config::NameIdFormat::Email => user.email.clone(),
-        crate::config::NameIdFormat::Persistent => crypto::hmac_b64(
+        NameIdFormat::Email => user.email.clone(),
+        NameIdFormat::Persistent => crypto::hmac_b64(
             state.saml_name_id_key.as_slice(),
             format!("{}\n{}", sp.entity_id, user.id).as_bytes(),
         ),
-        crate::config::NameIdFormat::Transient => format!("_{}", crypto::random_token()),
+        NameIdFormat::Transient => format!("_{}", crypto::random_token()),
     };
     let wants_entities = sp.attributes.iter().any(|a| {
         matches!(
@@ -387,19 +387,7 @@ async fn answer(
         auth_instant: session.auth_time,
         attributes,
     };
-    let key = state
-        .keys
-        .xml_signer(sp.signature_alg, now)
-        .await
-        .map_err(|e| PageError::Internal(format!("no key signs SAML responses: {e}")))?;
-    let idp = idp_entity_id(state);
-    let to = Addressed {
-        idp: &idp,
-        sp,
-        acs_url: &pending.acs_url,
-        in_response_to: pending.request_id.as_deref(),
-        now,
-    };
+    let (to, key) = addressed(state, sp, pending).await?;
     let xml = response::success(&to, &statement, &key)?;
     tracing::info!(service_provider = %sp.id, user = %user.id, "SAML assertion issued");
     Ok(post_response(pending, &xml))
@@ -413,23 +401,32 @@ async fn refuse(
     top: &str,
     code: &str,
 ) -> Result<Response, PageError> {
+    let (to, key) = addressed(state, sp, pending).await?;
+    let xml = response::failure(&to, top, code, &key)?;
+    tracing::info!(service_provider = %sp.id, status = code, "SAML request answered with an error");
+    Ok(post_response(pending, &xml))
+}
+
+/// Where the response to `pending` goes, and the key that signs it now.
+async fn addressed<'a>(
+    state: &AppState,
+    sp: &'a ServiceProviderDecl,
+    pending: &'a PendingSso,
+) -> Result<(Addressed<'a>, Arc<LoadedKey>), PageError> {
     let now = state.clock.now();
     let key = state
         .keys
         .xml_signer(sp.signature_alg, now)
         .await
         .map_err(|e| PageError::Internal(format!("no key signs SAML responses: {e}")))?;
-    let idp = idp_entity_id(state);
     let to = Addressed {
-        idp: &idp,
+        idp: idp_entity_id(state),
         sp,
         acs_url: &pending.acs_url,
         in_response_to: pending.request_id.as_deref(),
         now,
     };
-    let xml = response::failure(&to, top, code, &key)?;
-    tracing::info!(service_provider = %sp.id, status = code, "SAML request answered with an error");
-    Ok(post_response(pending, &xml))
+    Ok((to, key))
 }
 
 /// The page that posts `xml` (and the RelayState) to the pending request's ACS.

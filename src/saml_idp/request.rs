@@ -265,7 +265,7 @@ fn read_fields(xml: &str) -> Result<Fields, SamlIdpError> {
             Event::Start(ref element) | Event::Empty(ref element) => {
                 let empty = matches!(event, Event::Empty(_));
                 if depth == 0 {
-                    let attribute = |name: &[u8]| attribute(element, name);
+                    let attribute = |name: &[u8]| scan::attribute(element, name);
                     fields.id = attribute(b"ID").unwrap_or_default();
                     fields.version = attribute(b"Version").unwrap_or_default();
                     fields.issue_instant = attribute(b"IssueInstant");
@@ -280,7 +280,7 @@ fn read_fields(xml: &str) -> Result<Fields, SamlIdpError> {
                         in_issuer = !empty;
                         fields.issuer.get_or_insert_default();
                     } else if is(PROTOCOL_NS, b"NameIDPolicy", element) {
-                        fields.name_id_format = attribute(element, b"Format");
+                        fields.name_id_format = scan::attribute(element, b"Format");
                     } else if is(DSIG_NS, b"Signature", element) {
                         fields.signed = true;
                     }
@@ -309,15 +309,6 @@ fn read_fields(xml: &str) -> Result<Fields, SamlIdpError> {
         }
     }
     Ok(fields)
-}
-
-fn attribute(element: &quick_xml::events::BytesStart, name: &[u8]) -> Option<String> {
-    element
-        .attributes()
-        .flatten()
-        .find(|a| a.key.as_ref() == name)
-        .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok())
-        .map(|value| value.into_owned())
 }
 
 fn is_true(value: Option<String>) -> bool {

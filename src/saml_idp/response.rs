@@ -26,7 +26,7 @@ const UNSPECIFIED_CONTEXT: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:unspec
 /// Where a response goes and what it answers.
 pub(super) struct Addressed<'a> {
     /// idbridge's IdP entity ID.
-    pub idp: &'a str,
+    pub idp: String,
     pub sp: &'a ServiceProviderDecl,
     pub acs_url: &'a str,
     /// The AuthnRequest's ID; `None` for an IdP-initiated login.
@@ -115,7 +115,7 @@ fn response(
         r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{now}" Destination="{acs}"{in_response_to}><saml:Issuer>{idp}</saml:Issuer>{signature}<samlp:Status>{status}</samlp:Status>{assertion}</samlp:Response>"#,
         now = timestamp(to.now),
         acs = escape(to.acs_url),
-        idp = escape(to.idp),
+        idp = escape(&to.idp),
     )
 }
 
@@ -158,7 +158,7 @@ fn assertion(
     format!(
         r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" ID="{id}" Version="2.0" IssueInstant="{now}"><saml:Issuer>{idp}</saml:Issuer>{signature}<saml:Subject><saml:NameID Format="{format}">{name_id}</saml:NameID><saml:SubjectConfirmation Method="{BEARER}"><saml:SubjectConfirmationData{in_response_to} NotOnOrAfter="{until}" Recipient="{acs}"/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{now}" NotOnOrAfter="{until}"><saml:AudienceRestriction><saml:Audience>{audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{auth}" SessionIndex="{session}"><saml:AuthnContext><saml:AuthnContextClassRef>{UNSPECIFIED_CONTEXT}</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>{attributes}</saml:Assertion>"#,
         now = timestamp(to.now),
-        idp = escape(to.idp),
+        idp = escape(&to.idp),
         format = to.sp.name_id_format.uri(),
         name_id = escape(statement.name_id),
         in_response_to = in_response_to(to),

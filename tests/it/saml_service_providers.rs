@@ -11,7 +11,7 @@ use url::Url;
 
 use crate::saml_idp::IdpKey;
 use crate::support::*;
-use crate::upstream_oidc::{Chain, DOMAINS};
+use crate::upstream_oidc::{Chain, DOMAINS, sign_in};
 
 crate::backend_tests!(
     sp_initiated_logins_over_redirect_and_post,
@@ -267,22 +267,6 @@ fn form_post(page: &str) -> Option<Posted> {
             })
             .collect(),
     })
-}
-
-async fn sign_in(http: &Client, page_url: &Url, page: &str) -> Url {
-    let response = http
-        .post(page_url.join("/sso/v2/login").unwrap())
-        .form(&[
-            ("email", ALICE_EMAIL),
-            ("password", ALICE_PASSWORD),
-            ("csrf", &form_value(page, "csrf").unwrap()),
-            ("return_to", &form_value(page, "return_to").unwrap()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_continues(&response);
-    page_url.join(&location(&response).unwrap()).unwrap()
 }
 
 /// Answers a consent page; a post that answers at once (a refusal to the SP) ends the walk.

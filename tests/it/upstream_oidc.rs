@@ -252,7 +252,7 @@ pub(crate) async fn walk(chain: &Chain, http: &Client, url: &str, how: Walk) -> 
     panic!("too many redirects");
 }
 
-async fn sign_in(http: &Client, page_url: &Url, page: &str) -> Url {
+pub(crate) async fn sign_in(http: &Client, page_url: &Url, page: &str) -> Url {
     let response = http
         .post(page_url.join("/sso/v2/login").unwrap())
         .form(&[

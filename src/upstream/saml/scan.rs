@@ -371,7 +371,7 @@ fn check_element(element: &BytesStart) -> Result<(), &'static str> {
 }
 
 /// The value of the unprefixed attribute `name`.
-fn attribute(element: &BytesStart, name: &[u8]) -> Option<String> {
+pub(crate) fn attribute(element: &BytesStart, name: &[u8]) -> Option<String> {
     element
         .attributes()
         .flatten()
