@@ -481,7 +481,8 @@ pub struct ServiceProviderDecl {
     /// algorithm signs.
     pub signature_alg: Alg,
     pub encrypt_assertions: bool,
-    /// `/saml/idp/sso/{id}` sends a signed-in person to the SP unasked.
+    /// `/saml/idp/sso/{id}` sends a signed-in person to the SP unasked (off unless declared:
+    /// any site can link there).
     pub allow_idp_initiated: bool,
 }
 
@@ -505,6 +506,12 @@ pub enum NameIdFormat {
 }
 
 impl NameIdFormat {
+    pub const ALL: [NameIdFormat; 3] = [
+        NameIdFormat::Email,
+        NameIdFormat::Persistent,
+        NameIdFormat::Transient,
+    ];
+
     pub fn uri(self) -> &'static str {
         match self {
             NameIdFormat::Email => "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",

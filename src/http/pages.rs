@@ -49,7 +49,9 @@ struct FormPost<'a> {
 
 /// A page that posts `fields` to `action` on another site at once (its script submits the
 /// form): OAuth's form post response mode, SAML's HTTP-POST binding. Its policy lets the form go
-/// to `action`'s origin, which `form-action 'self'` would block.
+/// to any address of `action`'s scheme, not only its origin: Chromium holds the redirects that
+/// follow a form submission to the page's `form-action`, and a client or SP commonly sends the
+/// browser on to another host of its own (the action itself is never the request's choice).
 pub fn post_to(action: &url::Url, fields: &[(&'static str, String)]) -> Response {
     let page = FormPost {
         action: action.as_str(),
@@ -60,8 +62,8 @@ pub fn post_to(action: &url::Url, fields: &[(&'static str, String)]) -> Response
     };
     let mut response = Html(body).into_response();
     let policy = format!(
-        "default-src 'none'; script-src 'self'; style-src 'self'; form-action {}; frame-ancestors 'none'; base-uri 'none'",
-        action.origin().ascii_serialization()
+        "default-src 'none'; script-src 'self'; style-src 'self'; form-action {}:; frame-ancestors 'none'; base-uri 'none'",
+        action.scheme()
     );
     if let Ok(value) = HeaderValue::from_str(&policy) {
         response

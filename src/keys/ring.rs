@@ -36,8 +36,15 @@ pub struct LoadedKey {
 
 /// A key as libxmlsec1 reads it (traditional DER), and its certificate (DER).
 pub struct XmlSigning {
-    pub key_der: Vec<u8>,
+    key_der: Vec<u8>,
     pub certificate: Vec<u8>,
+}
+
+impl XmlSigning {
+    /// The private key, for libxmlsec1 to sign with.
+    pub fn key_der(&self) -> &[u8] {
+        &self.key_der
+    }
 }
 
 /// A private key decoded once. jsonwebtoken decodes its key again for every signature (for
@@ -254,12 +261,21 @@ fn load_key(
     };
     let public_jwk = serde_json::from_str(&row.public_jwk).map_err(|_| unusable())?;
     let xml_signing = match row.certificate {
-        Some(certificate) => Some(XmlSigning {
-            key_der: openssl::pkey::PKey::private_key_from_pem(pem.as_bytes())
-                .and_then(|key| key.private_key_to_der())
-                .map_err(|_| unusable())?,
-            certificate,
-        }),
+        Some(certificate) => {
+            let key = openssl::pkey::PKey::private_key_from_pem(pem.as_bytes())
+                .map_err(|_| unusable())?;
+            // A certificate of another key would be published and never verify: fail closed.
+            let certified = openssl::x509::X509::from_der(&certificate)
+                .and_then(|cert| cert.public_key())
+                .is_ok_and(|public| public.public_eq(&key));
+            if !certified {
+                return Err(unusable());
+            }
+            Some(XmlSigning {
+                key_der: key.private_key_to_der().map_err(|_| unusable())?,
+                certificate,
+            })
+        }
         None => None,
     };
     Ok(LoadedKey {
@@ -277,6 +293,40 @@ fn load_key(
 mod tests {
     use super::super::generate::generate;
     use super::*;
+
+    /// An RSA or P-256 key loads for XML signatures with its own certificate, and not at all
+    /// with another key's.
+    #[test]
+    fn a_key_signs_xml_only_with_its_own_certificate() {
+        use super::super::generate::certificate;
+        for alg in [Alg::RS256, Alg::ES256] {
+            let row = |private_pem: String, certificate: Option<Vec<u8>>| SigningKey {
+                kid: "k".into(),
+                alg,
+                private_key: private_pem,
+                encrypted: false,
+                public_jwk: "{}".into(),
+                created_at: 0,
+                certificate,
+            };
+            let key = generate(alg).unwrap();
+            let own = certificate(alg, "k", &key.private_pem, 0).unwrap();
+            let loaded = load_key(row(key.private_pem.clone(), own.clone()), None).unwrap();
+            let xml = loaded.xml_signing.as_ref().expect("an XML signer");
+            assert_eq!(Some(&xml.certificate), own.as_ref());
+            let other = generate(alg).unwrap();
+            let foreign = certificate(alg, "k", &other.private_pem, 0).unwrap();
+            assert!(
+                load_key(row(key.private_pem, foreign), None).is_err(),
+                "{alg:?}"
+            );
+        }
+        let eddsa = generate(Alg::EdDSA).unwrap();
+        assert_eq!(
+            certificate(Alg::EdDSA, "k", &eddsa.private_pem, 0).unwrap(),
+            None
+        );
+    }
 
     /// Each signer's JWS verifies with the key decoded for verifying and with the JWK that JWKS
     /// publishes, so what ring signs is what relying parties check.

@@ -1,13 +1,14 @@
 //! `GET /saml/idp/metadata`: what a service provider's administrator imports. The signing
 //! certificates are those of every key of the ring that SAML responses are signed with, the
-//! one signing now first: during a rollover the successor is listed before it signs.
+//! one signing now first: during a rollover the successor is listed before it signs (an hour,
+//! as in JWKS), so the metadata asks to be read again every half hour (`cacheDuration`).
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::config::Alg;
+use crate::config::{Alg, NameIdFormat};
 use crate::http::PageError;
 use crate::state::AppState;
 use crate::upstream::saml::xml::escape;
@@ -44,17 +45,13 @@ pub(super) async fn serve(State(state): State<AppState>) -> Result<Response, Pag
             ));
         }
     }
-    let formats: String = [
-        crate::config::NameIdFormat::Email,
-        crate::config::NameIdFormat::Persistent,
-        crate::config::NameIdFormat::Transient,
-    ]
-    .iter()
-    .map(|format| format!("\n    <md:NameIDFormat>{}</md:NameIDFormat>", format.uri()))
-    .collect();
+    let formats: String = NameIdFormat::ALL
+        .iter()
+        .map(|format| format!("\n    <md:NameIDFormat>{}</md:NameIDFormat>", format.uri()))
+        .collect();
     let body = format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
-<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{entity}">
+<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{entity}" cacheDuration="PT30M">
   <md:IDPSSODescriptor WantAuthnRequestsSigned="false" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{keys}{formats}
     <md:SingleSignOnService Binding="{REDIRECT_BINDING}" Location="{sso}"/>
     <md:SingleSignOnService Binding="{POST_BINDING}" Location="{sso}"/>

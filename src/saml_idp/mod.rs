@@ -97,6 +97,21 @@ impl From<SamlIdpError> for PageError {
     }
 }
 
+/// Counts a request that signs (or stores) something against the per-address SAML budget,
+/// which the SAML connections' ACS posts share.
+fn count(state: &AppState, client: IpAddr) -> Result<(), PageError> {
+    let within = state
+        .directory()
+        .connectors
+        .saml_limits()
+        .count_post(client, std::time::Instant::now());
+    if within {
+        Ok(())
+    } else {
+        Err(PageError::TooManyRequests)
+    }
+}
+
 /// idbridge's entity ID as an IdP: the URL of its metadata.
 fn idp_entity_id(state: &AppState) -> String {
     format!("{}/saml/idp/metadata", state.server().issuer)
@@ -147,16 +162,9 @@ async fn start(
     binding: Binding<'_>,
 ) -> Result<Response, PageError> {
     let now = state.clock.now();
-    let directory = state.directory();
-    // Each accepted request is stored (its spent ID): bounded per address, as ACS posts are.
-    if !directory
-        .connectors
-        .saml_limits()
-        .count_post(client, std::time::Instant::now())
-    {
-        return Err(PageError::TooManyRequests);
-    }
-    let accepted = request::accept(binding, &directory, &sso_url(state), now)?;
+    count(state, client)?;
+    let posted = matches!(binding, Binding::Post { .. });
+    let accepted = request::accept(binding, &state.directory(), &sso_url(state), now)?;
     let spent = state
         .store
         .spend_saml_request_id(
@@ -189,6 +197,12 @@ async fn start(
         )
         .await;
     }
+    if posted {
+        // A cross-site POST brings no SameSite=Lax cookie, so the session is not seen here: the
+        // browser goes on to a GET of this site, which brings it.
+        let path = pending.path(&state.saml_request_key);
+        return Ok(pages::after_form(Redirect::to(&path).into_response()));
+    }
     proceed(state, headers, &accepted.sp, &pending, false).await
 }
 
@@ -202,10 +216,12 @@ struct UnsolicitedQuery {
 /// default ACS without a request.
 async fn idp_initiated(
     State(state): State<AppState>,
+    Extension(ClientAddr(client)): Extension<ClientAddr>,
     headers: HeaderMap,
     Path(sp_id): Path<String>,
     Query(query): Query<UnsolicitedQuery>,
 ) -> Result<Response, PageError> {
+    count(&state, client)?;
     let sp = service_provider(&state, &sp_id).ok_or(PageError::UnknownClient)?;
     if !sp.allow_idp_initiated {
         return Err(SamlIdpError::NotUnsolicited.into());
@@ -242,9 +258,11 @@ struct ResumeQuery {
 /// `GET /saml/idp/continue?request=…`: where a login returns to.
 async fn resume(
     State(state): State<AppState>,
+    Extension(ClientAddr(client)): Extension<ClientAddr>,
     headers: HeaderMap,
     Query(query): Query<ResumeQuery>,
 ) -> Result<Response, PageError> {
+    count(&state, client)?;
     let (pending, sp) = pending_request(&state, &query.request)?;
     proceed(&state, &headers, &sp, &pending, false).await
 }

@@ -84,7 +84,7 @@ pub(super) fn accept(
     now: i64,
 ) -> Result<Accepted, SamlIdpError> {
     let unreadable = SamlIdpError::Unreadable;
-    let (fields, relay_state, sp) = match binding {
+    let (fields, relay_state, sp, signed) = match binding {
         Binding::Redirect(raw_query) => {
             // The SP, and so the keys to check the signature with, is named inside the message.
             let unchecked =
@@ -92,7 +92,7 @@ pub(super) fn accept(
                     .map_err(unreadable)?;
             let outline =
                 scan::scan(&unchecked.xml, scan::Message::AuthnRequest).map_err(unreadable)?;
-            let sp = service_provider(directory, &read_fields(outline.xml)?)?;
+            let sp = by_issuer(directory, &read_fields(outline.xml)?)?;
             let keys = public_keys(&sp);
             let received = redirect::received(
                 raw_query,
@@ -104,7 +104,8 @@ pub(super) fn accept(
             .map_err(SamlIdpError::Signature)?;
             let outline =
                 scan::scan(&received.xml, scan::Message::AuthnRequest).map_err(unreadable)?;
-            (read_fields(outline.xml)?, received.relay_state, sp)
+            let fields = read_fields(outline.xml)?;
+            (fields, received.relay_state, sp, received.signed)
         }
         Binding::Post {
             saml_request,
@@ -122,8 +123,9 @@ pub(super) fn accept(
                 .map_err(|_| unreadable("SAMLRequest is not base64"))?;
             let outline = scan::scan(&bytes, scan::Message::AuthnRequest).map_err(unreadable)?;
             let fields = read_fields(outline.xml)?;
-            let sp = service_provider(directory, &fields)?;
-            let fields = if fields.signed && !sp.signing_certificates.is_empty() {
+            let sp = by_issuer(directory, &fields)?;
+            let signed = fields.signed && !sp.signing_certificates.is_empty();
+            let fields = if signed {
                 let certificates: Vec<CertificateDer> = sp
                     .signing_certificates
                     .iter()
@@ -139,14 +141,24 @@ pub(super) fn accept(
             } else {
                 fields
             };
-            (fields, relay_state.filter(|r| !r.is_empty()), sp)
+            (fields, relay_state.filter(|r| !r.is_empty()), sp, signed)
         }
     };
+    // What was verified must be the request of the SP whose keys verified it.
+    if signed && fields.issuer.as_deref() != Some(sp.entity_id.as_str()) {
+        return Err(SamlIdpError::Signature(
+            "the signed request names another Issuer",
+        ));
+    }
+    // SAML bindings 3.4.5.2 and 3.5.5.2: a signed message names where it was sent.
+    if signed && fields.destination.is_none() {
+        return Err(unreadable("a signed request must name its Destination"));
+    }
     check(fields, relay_state, sp, sso_url, now)
 }
 
 /// The SP whose entity ID the request's Issuer names.
-fn service_provider(
+fn by_issuer(
     directory: &Directory,
     fields: &Fields,
 ) -> Result<Arc<ServiceProviderDecl>, SamlIdpError> {
@@ -248,7 +260,8 @@ fn is_xml_id(id: &str) -> bool {
         && id.len() <= 256
 }
 
-/// The fields of an AuthnRequest that the strict reading has accepted.
+/// The fields of an AuthnRequest that the strict reading has accepted: so its root is an
+/// `AuthnRequest` and its Issuer holds only text and the predefined references.
 fn read_fields(xml: &str) -> Result<Fields, SamlIdpError> {
     let malformed = || SamlIdpError::Unreadable("the request is not well-formed XML");
     let mut reader = quick_xml::NsReader::from_str(xml);
@@ -295,10 +308,21 @@ fn read_fields(xml: &str) -> Result<Fields, SamlIdpError> {
                     issuer.push_str(text.trim());
                 }
             }
-            Event::GeneralRef(_) if in_issuer => {
-                return Err(SamlIdpError::Unreadable(
-                    "the Issuer has an entity reference",
-                ));
+            // The strict reading let through only the predefined entities and character
+            // references; an entity ID with a query string has `&amp;`.
+            Event::GeneralRef(reference) if in_issuer => {
+                let name = reference.decode().map_err(|_| malformed())?;
+                let resolved = match reference.resolve_char_ref() {
+                    Ok(Some(c)) => c.to_string(),
+                    _ => quick_xml::escape::resolve_predefined_entity(&name)
+                        .ok_or(SamlIdpError::Unreadable(
+                            "the Issuer has an entity reference",
+                        ))?
+                        .to_string(),
+                };
+                if let Some(issuer) = fields.issuer.as_mut() {
+                    issuer.push_str(&resolved);
+                }
             }
             Event::End(_) => {
                 depth = depth.saturating_sub(1);
@@ -321,10 +345,13 @@ mod tests {
 
     #[test]
     fn the_fields_of_a_request_are_read_and_ids_checked() {
-        let xml = r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_a1" Version="2.0" IssueInstant="2026-12-04T10:00:00Z" ForceAuthn="true" AssertionConsumerServiceURL="https://sp.test/acs"><saml:Issuer> https://sp.test/metadata </saml:Issuer><samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"/></samlp:AuthnRequest>"#;
+        let xml = r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_a1" Version="2.0" IssueInstant="2026-12-04T10:00:00Z" ForceAuthn="true" AssertionConsumerServiceURL="https://sp.test/acs"><saml:Issuer> https://sp.test/metadata?a=1&amp;b=&#50; </saml:Issuer><samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"/></samlp:AuthnRequest>"#;
         let fields = read_fields(xml).unwrap();
         assert_eq!(fields.id, "_a1");
-        assert_eq!(fields.issuer.as_deref(), Some("https://sp.test/metadata"));
+        assert_eq!(
+            fields.issuer.as_deref(),
+            Some("https://sp.test/metadata?a=1&b=2")
+        );
         assert_eq!(fields.acs_url.as_deref(), Some("https://sp.test/acs"));
         assert!(fields.force_authn && !fields.is_passive && !fields.signed);
         assert_eq!(

@@ -9,10 +9,14 @@ use samael::crypto::{Crypto, CryptoProvider};
 use super::SamlIdpError;
 use crate::config::{Alg, ServiceProviderDecl};
 use crate::keys::LoadedKey;
+use crate::upstream::saml::scan;
 use crate::upstream::saml::xml::escape;
 
 /// How long a response and its assertion may be presented: long enough for the browser's post.
 const ASSERTION_TTL: i64 = 300;
+/// How far behind idbridge an SP's clock may be: the assertion is valid from this long before
+/// it was made.
+const CLOCK_SKEW: i64 = 60;
 const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 pub(super) const RESPONDER: &str = "urn:oasis:names:tc:SAML:2.0:status:Responder";
 pub(super) const REQUESTER: &str = "urn:oasis:names:tc:SAML:2.0:status:Requester";
@@ -44,7 +48,8 @@ pub(super) struct Statement<'a> {
     pub attributes: Vec<(&'a str, &'a str, Vec<String>)>,
 }
 
-/// The signed Response carrying an assertion of `statement`.
+/// The Response carrying an assertion of `statement`, signed as the SP wants (the assertion,
+/// the Response or both).
 pub(super) fn success(
     to: &Addressed,
     statement: &Statement,
@@ -137,10 +142,9 @@ fn assertion(
             let values: String = values
                 .iter()
                 .map(|value| {
-                    format!(
-                        r#"<saml:AttributeValue xsi:type="xs:string">{}</saml:AttributeValue>"#,
-                        escape(value)
-                    )
+                    // Untyped: an `xsi:type="xs:string"` would name a prefix that exclusive
+                    // canonicalization leaves out of what is signed.
+                    format!("<saml:AttributeValue>{}</saml:AttributeValue>", text(value))
                 })
                 .collect();
             format!(
@@ -156,17 +160,25 @@ fn assertion(
         format!("<saml:AttributeStatement>{attributes}</saml:AttributeStatement>")
     };
     format!(
-        r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" ID="{id}" Version="2.0" IssueInstant="{now}"><saml:Issuer>{idp}</saml:Issuer>{signature}<saml:Subject><saml:NameID Format="{format}">{name_id}</saml:NameID><saml:SubjectConfirmation Method="{BEARER}"><saml:SubjectConfirmationData{in_response_to} NotOnOrAfter="{until}" Recipient="{acs}"/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{now}" NotOnOrAfter="{until}"><saml:AudienceRestriction><saml:Audience>{audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{auth}" SessionIndex="{session}"><saml:AuthnContext><saml:AuthnContextClassRef>{UNSPECIFIED_CONTEXT}</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>{attributes}</saml:Assertion>"#,
+        r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{now}"><saml:Issuer>{idp}</saml:Issuer>{signature}<saml:Subject><saml:NameID Format="{format}">{name_id}</saml:NameID><saml:SubjectConfirmation Method="{BEARER}"><saml:SubjectConfirmationData{in_response_to} NotOnOrAfter="{until}" Recipient="{acs}"/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{not_before}" NotOnOrAfter="{until}"><saml:AudienceRestriction><saml:Audience>{audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{auth}" SessionIndex="{session}"><saml:AuthnContext><saml:AuthnContextClassRef>{UNSPECIFIED_CONTEXT}</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>{attributes}</saml:Assertion>"#,
         now = timestamp(to.now),
+        not_before = timestamp(to.now - CLOCK_SKEW),
         idp = escape(&to.idp),
         format = to.sp.name_id_format.uri(),
-        name_id = escape(statement.name_id),
+        name_id = text(statement.name_id),
         in_response_to = in_response_to(to),
         acs = escape(to.acs_url),
         audience = escape(&to.sp.entity_id),
         auth = timestamp(statement.auth_instant),
         session = escape(statement.session_index),
     )
+}
+
+/// A person's value as element text: escaped, without the characters XML does not allow (an
+/// upstream claim may hold them; libxml2 would drop or cut at them after it was built).
+fn text(value: &str) -> String {
+    let allowed: String = value.chars().filter(|c| scan::is_xml_char(*c)).collect();
+    escape(&allowed)
 }
 
 fn in_response_to(to: &Addressed) -> String {
@@ -198,7 +210,7 @@ fn sign(xml: &str, key: &LoadedKey) -> Result<String, SamlIdpError> {
     let der = key
         .xml_signing
         .as_ref()
-        .map(|xml| xml.key_der.as_slice())
+        .map(|xml| xml.key_der())
         .ok_or(SamlIdpError::Signing(
             "the key has no certificate yet".into(),
         ))?;

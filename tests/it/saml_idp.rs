@@ -80,27 +80,16 @@ impl IdpKey {
         idbridge::upstream::SamlConnector::new(connection, settings, issuer, limits)
     }
 
-    /// The private key as PKCS#8 PEM.
+    /// The private key as PEM (PKCS#1, as samael exports it).
     #[allow(dead_code)] // the ACS benchmark signs with the DER
     pub fn key_pem(&self) -> String {
-        let rsa = openssl::rsa::Rsa::private_key_from_der(&self.key_der).unwrap();
-        let key = openssl::pkey::PKey::from_rsa(rsa).unwrap();
-        String::from_utf8(key.private_key_to_pem_pkcs8().unwrap()).unwrap()
+        pem("RSA PRIVATE KEY", &STANDARD.encode(&self.key_der))
     }
 
     /// The certificate as PEM.
     #[allow(dead_code)] // the ACS benchmark signs with the DER
     pub fn cert_pem(&self) -> String {
-        let lines: Vec<&str> = self
-            .cert_b64
-            .as_bytes()
-            .chunks(64)
-            .map(|line| std::str::from_utf8(line).unwrap())
-            .collect();
-        format!(
-            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
-            lines.join("\n")
-        )
+        pem("CERTIFICATE", &self.cert_b64)
     }
 
     /// `xml` with each signature template in it filled in.
@@ -113,6 +102,20 @@ impl IdpKey {
         let signed = Crypto::sign_xml(xml, &self.key_der).ok()?;
         Some(strip_declaration(&signed))
     }
+}
+
+/// `base64` in a PEM block of `label`, 64 characters a line.
+#[allow(dead_code)] // the ACS benchmark signs with the DER
+fn pem(label: &str, base64: &str) -> String {
+    let lines: Vec<&str> = base64
+        .as_bytes()
+        .chunks(64)
+        .map(|line| std::str::from_utf8(line).unwrap())
+        .collect();
+    format!(
+        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+        lines.join("\n")
+    )
 }
 
 fn strip_declaration(xml: &str) -> String {

@@ -307,7 +307,8 @@ async fn submit(http: &Client, request: &Value) -> reqwest::Response {
 /// Sends `request` and walks on (see [`walk`]).
 async fn login(http: &Client, request: &Value, home: &str, allow: bool) -> End {
     let response = submit(http, request).await;
-    if response.status().is_redirection() {
+    // A POST-binding request is answered with the page that moves on (see `sso_post`).
+    if response.status().is_redirection() || response.headers().contains_key("refresh") {
         let next = response.url().join(&location(&response).unwrap()).unwrap();
         return walk(http, next.as_str(), home, allow).await;
     }
@@ -390,7 +391,7 @@ async fn sp_initiated_logins_over_redirect_and_post(backend: Backend) {
 async fn an_idp_initiated_login_reaches_the_sp(backend: Backend) {
     let db = TestDb::new(backend).await;
     let sp = Sp::new(json!({}));
-    let server = start(&db, &sp, RELEASED).await;
+    let server = start(&db, &sp, &format!("allow_idp_initiated = true\n{RELEASED}")).await;
     let http = browser();
     let start = server.url("/saml/idp/sso/wiki?RelayState=%2Fpages%2Fhome");
     let posted = walk(&http, &start, &server.base, true).await.posted();
@@ -583,6 +584,17 @@ async fn hostile_requests_are_refused_and_change_nothing(backend: Backend) {
         .collect();
     let response = http.post(&sso).form(&fields).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST, "unsigned POST");
+    // IdP-initiated logins are for the SPs declared to take them.
+    let response = http
+        .get(server.url("/saml/idp/sso/wiki"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::BAD_REQUEST,
+        "not unsolicited"
+    );
     // An SP no one declared.
     let stranger = Sp::new(json!({}));
     stranger.trust(&server.base).await;
@@ -633,7 +645,7 @@ async fn a_key_rollover_lists_both_certificates_first(backend: Backend) {
             "id_token_alg = \"EdDSA\"",
             "id_token_alg = \"EdDSA\"\nrotate_after = \"2h\""
         ),
-        sp_table(&sp.metadata_file(), "")
+        sp_table(&sp.metadata_file(), "allow_idp_initiated = true")
     );
     let server = TestServer::start(&db, &config).await;
     let metadata = || async {

@@ -172,7 +172,6 @@ sp_certificate = "{}"
     }
 }
 
-/// The PEM of a test key.
 /// The PEM (PKCS#8) of a test key, as idbridge's config takes it.
 pub(crate) fn pem(key: &IdpKey) -> String {
     String::from_utf8(private_key(key).private_key_to_pem_pkcs8().unwrap()).unwrap()
@@ -765,7 +764,7 @@ pub(crate) async fn pysaml2_folder(
         "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
         lines.join("\n")
     );
-    std::fs::write(folder.path().join("idp-key.pem"), pem_pkcs1(idp)).unwrap();
+    std::fs::write(folder.path().join("idp-key.pem"), idp.key_pem()).unwrap();
     std::fs::write(folder.path().join("idp-cert.pem"), cert).unwrap();
     let metadata = page_text(http, server.url("/saml/acme/metadata")).await;
     std::fs::write(folder.path().join("sp-metadata.xml"), metadata).unwrap();
@@ -831,15 +830,4 @@ async fn an_independent_idp_logs_out_both_ways(backend: Backend) {
     assert!(verifier(&slo.sp).verify_signed_response_url(&back).unwrap());
     assert_eq!(param(&back, "RelayState").as_deref(), Some("relay-1"));
     assert_eq!(slo.server.count("sessions").await, 1, "s-3 lives on");
-}
-
-/// The PEM (PKCS#1) of a test key, as pysaml2's xmlsec1 reads it.
-fn pem_pkcs1(key: &IdpKey) -> String {
-    String::from_utf8(
-        openssl::rsa::Rsa::private_key_from_der(&key.key_der)
-            .unwrap()
-            .private_key_to_pem()
-            .unwrap(),
-    )
-    .unwrap()
 }

@@ -165,7 +165,7 @@ pub(super) fn check_service_providers(
             sign_response,
             signature_alg,
             encrypt_assertions,
-            allow_idp_initiated: sp.allow_idp_initiated.unwrap_or(true),
+            allow_idp_initiated: sp.allow_idp_initiated.unwrap_or(false),
         });
     }
     declared

@@ -65,6 +65,9 @@ pub(crate) struct Received {
     /// The message, inflated; at most the size it was read with.
     pub xml: Vec<u8>,
     pub relay_state: Option<String>,
+    /// Its signature was verified (it may go unchecked only when no signature is required and
+    /// no keys are given).
+    pub signed: bool,
 }
 
 /// The message in `field` of `raw_query`, once its signature verifies with one of `keys` by
@@ -103,13 +106,14 @@ pub(crate) fn received(
     let [Some(message), relay_state, sig_alg, signature] = parts else {
         return Err("the message is missing");
     };
-    match (sig_alg, signature) {
+    let signed = match (sig_alg, signature) {
         (Some(sig_alg), Some(signature)) if signature_required || !keys.is_empty() => {
             check_signature(message, relay_state, sig_alg, signature, keys)?;
+            true
         }
-        (None, None) | (Some(_), Some(_)) if !signature_required => {}
+        (None, None) | (Some(_), Some(_)) if !signature_required => false,
         _ => return Err("the message is not signed"),
-    }
+    };
     let deflated = STANDARD
         .decode(value(message))
         .map_err(|_| "the message is not base64")?;
@@ -124,6 +128,7 @@ pub(crate) fn received(
     Ok(Received {
         xml,
         relay_state: relay_state.map(value).filter(|v| !v.is_empty()),
+        signed,
     })
 }
 

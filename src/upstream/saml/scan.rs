@@ -528,7 +528,7 @@ fn check_key_info(node: &Node) -> Result<(), &'static str> {
 }
 
 /// The characters XML 1.0 allows in a document.
-fn is_xml_char(c: char) -> bool {
+pub(crate) fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
 }
 

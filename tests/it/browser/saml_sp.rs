@@ -32,7 +32,11 @@ type Fields = Vec<(String, String)>;
 #[derive(Clone, Default)]
 struct Site {
     next: Arc<Mutex<Option<String>>>,
+    /// The form `/start-post` posts to idbridge: its action and fields (HTTP-POST binding).
+    form: Arc<Mutex<Option<(String, Fields)>>>,
     arrivals: Arc<Mutex<Vec<Fields>>>,
+    /// Where `/acs-away` sends the browser once it has taken the form: another site.
+    away: Arc<Mutex<String>>,
 }
 
 /// idbridge on `localhost` (SQLite) with the SP `wiki` declared from its metadata, and the SP's
@@ -56,11 +60,12 @@ impl Setup {
         let acs = format!("{base}/acs");
         let sp = Sp::new(json!({
             "entity_id": SP_ENTITY,
-            "acs_urls": [acs],
+            "acs_urls": [acs, format!("{base}/acs-away")],
             "authn_requests_signed": true,
         }));
         let db = TestDb::new(Backend::Sqlite).await;
-        let config = format!("{BASE_CONFIG}{}", sp_table(&sp.metadata_file(), RELEASED));
+        let more = format!("allow_idp_initiated = true\n{RELEASED}");
+        let config = format!("{BASE_CONFIG}{}", sp_table(&sp.metadata_file(), &more));
         let server = TestServer::start_as("localhost", &db, &config, Clock::system(), &[])
             .await
             .unwrap_or_else(|e| panic!("idbridge takes an http ACS on 127.0.0.2: {e}"));
@@ -70,6 +75,8 @@ impl Setup {
             .route("/start", get(start_page))
             .route("/portal", get(portal_page))
             .route("/acs", post(acs_page))
+            .route("/start-post", get(start_post_page))
+            .route("/acs-away", post(acs_away))
             .with_state(site.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.ok() });
         Setup {
@@ -160,6 +167,36 @@ async fn start_page(State(site): State<Site>) -> Response {
         Some(url) => Redirect::to(&url).into_response(),
         None => (StatusCode::NOT_FOUND, "nothing to start").into_response(),
     }
+}
+
+/// The SP's "Sign in" over the HTTP-POST binding: a page whose script posts the AuthnRequest
+/// to idbridge, a cross-site POST (which carries no `SameSite=Lax` cookie).
+async fn start_post_page(State(site): State<Site>) -> Html<String> {
+    let (action, fields) = site.form.lock().unwrap().clone().unwrap_or_default();
+    let inputs: String = fields
+        .iter()
+        .map(|(name, value)| {
+            format!(
+                r#"<input type="hidden" name="{}" value="{}">"#,
+                html_escape(name),
+                html_escape(value)
+            )
+        })
+        .collect();
+    Html(format!(
+        r#"<!doctype html><title>Team wiki</title>
+<form id="saml" method="post" action="{}">{inputs}</form>
+<script>document.getElementById("saml").submit();</script>"#,
+        html_escape(&action)
+    ))
+}
+
+/// An ACS that takes the form and sends the browser on to another of the SP's hosts, as many
+/// SPs do.
+async fn acs_away(State(site): State<Site>, Form(fields): Form<Fields>) -> Response {
+    site.arrivals.lock().unwrap().push(fields);
+    let away = site.away.lock().unwrap().clone();
+    Redirect::to(&away).into_response()
 }
 
 /// A page of the SP's site with a link to idbridge.
@@ -289,5 +326,71 @@ async fn an_idp_initiated_link_on_the_service_providers_site_signs_in_and_posts_
     let again = setup.arrival(&browser, 2).await;
     let judged_again = setup.judge(&again, None);
     assert_eq!(judged_again["name_id"], judged["name_id"]);
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Chromium: scripts/test installs it"]
+async fn a_post_binding_request_sees_the_session_and_the_sp_may_send_the_browser_on() {
+    let setup = Setup::start().await;
+    let elsewhere = super::Trap::start([127, 0, 0, 3], 0).await;
+    *setup.site.away.lock().unwrap() = format!("{}/landed", elsewhere.base);
+    let post_request = |args: &[&str]| {
+        let request = setup.sp.request(args);
+        let fields: Fields = request["fields"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+            .collect();
+        let action = request["action"].as_str().unwrap().to_string();
+        *setup.site.form.lock().unwrap() = Some((action, fields));
+        request["id"].as_str().unwrap().to_string()
+    };
+    let browser = Browser::start().await;
+
+    // Signed in at idbridge first.
+    browser.goto(&setup.server.url("/sso/v2/login")).await;
+    browser.sign_in(ALICE_EMAIL, ALICE_PASSWORD).await;
+    browser.wait_at(&setup.server.base, "/account").await;
+
+    // A POST-binding request naming the ACS that sends the browser on to another host: the
+    // session is seen (no login page), consent is asked, and after the post the SP's redirect
+    // to another origin is not held to idbridge's form-action.
+    let away = format!("{}/acs-away", setup.base);
+    let id = post_request(&["post", "--sign", "--acs", &away]);
+    browser.goto(&format!("{}/start-post", setup.base)).await;
+    browser
+        .wait_at(&setup.server.base, "/saml/idp/consent")
+        .await;
+    browser.click("button[value=allow]").await;
+    browser
+        .wait_for_url("the SP's other host", |url| {
+            url.as_str().starts_with(&elsewhere.base)
+        })
+        .await;
+    assert_eq!(setup.arrivals(), 1);
+    let posted = setup.site.arrivals.lock().unwrap()[0].clone();
+    let response = field(&posted, "SAMLResponse").expect("a SAMLResponse posted");
+    let judged = setup
+        .sp
+        .run(&[
+            "response",
+            response,
+            "--acs",
+            &away,
+            "--in-response-to",
+            &id,
+        ])
+        .unwrap_or_else(|refusal| panic!("pysaml2 refuses the response: {refusal}"));
+    let judged: Value = serde_json::from_str(&judged).unwrap();
+    assert_eq!(judged["in_response_to"], id.as_str());
+
+    // A passive POST-binding request of a signed-in person gets the assertion, not NoPassive.
+    let id = post_request(&["post", "--sign", "--passive", "--acs", &setup.acs]);
+    browser.goto(&format!("{}/start-post", setup.base)).await;
+    let posted = setup.arrival(&browser, 2).await;
+    let judged = setup.judge(&posted, Some(&id));
+    setup.assert_for_the_sp(&judged);
     browser.close().await;
 }
