@@ -203,6 +203,8 @@ pub struct FileServiceProvider {
     pub acs_urls: Vec<String>,
     pub certificate: Option<OneOrMany>,
     pub encryption_certificate: Option<String>,
+    /// Its SingleLogoutService (HTTP-Redirect binding), without metadata.
+    pub slo_url: Option<String>,
     pub requests_signed: Option<bool>,
     pub name_id_format: Option<String>,
     pub sign: Option<String>,

@@ -471,6 +471,8 @@ pub struct ServiceProviderDecl {
     pub signing_certificates: Vec<Vec<u8>>,
     /// DER of the certificate assertions are encrypted to.
     pub encryption_certificate: Option<Vec<u8>>,
+    /// Its SingleLogoutService (HTTP-Redirect binding), if it takes part in single logout.
+    pub slo: Option<LogoutService>,
     /// An AuthnRequest without a valid signature is refused.
     pub requests_signed: bool,
     pub name_id_format: NameIdFormat,

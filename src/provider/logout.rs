@@ -145,10 +145,13 @@ async fn logout(
     };
     let upstream = session.as_ref().and_then(|s| s.upstream.as_ref());
     let at_provider = upstream_logout(&state, upstream, target.as_deref()).await?;
-    let frames = session
-        .as_ref()
-        .map(|session| frontchannel_frames(&state, &heard, &session.sid))
-        .unwrap_or_default();
+    let mut frames = Vec::new();
+    if let Some(session) = &session {
+        frames = frontchannel_frames(&state, &heard, &session.sid);
+        frames.extend(
+            crate::saml_idp::logout_frames(&state, &heard, &session.user, &session.sid).await,
+        );
+    }
     let clear = cookies::set(&state, cookies::SESSION, "", Some(0));
     let answer = match at_provider.or(target) {
         Some(target) => {

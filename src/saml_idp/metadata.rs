@@ -53,6 +53,7 @@ pub(super) async fn serve(State(state): State<AppState>) -> Result<Response, Pag
         r#"<?xml version="1.0" encoding="UTF-8"?>
 <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{entity}" cacheDuration="PT30M">
   <md:IDPSSODescriptor WantAuthnRequestsSigned="false" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{keys}{formats}
+    <md:SingleLogoutService Binding="{REDIRECT_BINDING}" Location="{slo}"/>
     <md:SingleSignOnService Binding="{REDIRECT_BINDING}" Location="{sso}"/>
     <md:SingleSignOnService Binding="{POST_BINDING}" Location="{sso}"/>
   </md:IDPSSODescriptor>
@@ -60,6 +61,7 @@ pub(super) async fn serve(State(state): State<AppState>) -> Result<Response, Pag
 "#,
         entity = escape(&super::idp_entity_id(&state)),
         sso = escape(&super::sso_url(&state)),
+        slo = escape(&format!("{}/saml/idp/slo", state.server().issuer)),
     );
     Ok((
         [

@@ -6,6 +6,7 @@
 //! spent ID. Errors before the SP and its ACS are known to be genuine are shown to the person;
 //! never is anything posted to an ACS the SP did not register.
 mod consent;
+mod logout;
 mod metadata;
 mod pending;
 mod request;
@@ -29,7 +30,7 @@ use crate::http::{ClientAddr, PageError, pages};
 use crate::keys::LoadedKey;
 use crate::session::current_session_and_consent;
 use crate::state::AppState;
-use crate::store::{OneTimeId, SessionInfo};
+use crate::store::{OneTimeId, SessionInfo, User};
 use crate::upstream::{Continuation, LoginRequest};
 use crate::vocabulary::scope;
 use pending::PendingSso;
@@ -40,12 +41,15 @@ use response::{Addressed, Statement};
 /// consents table keeps it (OpenID Connect's `profile`).
 const PROFILE_CONSENT: &str = scope::PROFILE;
 
+pub use logout::frames as logout_frames;
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/saml/idp/metadata", get(metadata::serve))
         .route("/saml/idp/sso", get(sso_redirect).post(sso_post))
         .route("/saml/idp/sso/{sp}", get(idp_initiated))
         .route("/saml/idp/continue", get(resume))
+        .route("/saml/idp/slo", get(logout::serve))
         .route(
             "/saml/idp/consent",
             get(consent::show).post(consent::decide),
@@ -357,14 +361,7 @@ async fn answer(
     session: SessionInfo,
 ) -> Result<Response, PageError> {
     let user = &session.user;
-    let name_id = match sp.name_id_format {
-        NameIdFormat::Email => user.email.clone(),
-        NameIdFormat::Persistent => crypto::hmac_b64(
-            state.saml_name_id_key.as_slice(),
-            format!("{}\n{}", sp.entity_id, user.id).as_bytes(),
-        ),
-        NameIdFormat::Transient => format!("_{}", crypto::random_token()),
-    };
+    let name_id = name_id_for(state, sp, user);
     let wants_entities = sp.attributes.iter().any(|a| {
         matches!(
             a.value,
@@ -407,8 +404,28 @@ async fn answer(
     };
     let (to, key) = addressed(state, sp, pending).await?;
     let xml = response::success(&to, &statement, &key)?;
+    if sp.slo.is_some() {
+        // Told when the session ends (see `logout`).
+        state
+            .store
+            .remember_session_client(&session.sid, &sp.id)
+            .await?;
+    }
     tracing::info!(service_provider = %sp.id, user = %user.id, "SAML assertion issued");
     Ok(post_response(pending, &xml))
+}
+
+/// How `sp` names `user`: their address, an opaque value of their own for this SP, or a new
+/// random one each time.
+fn name_id_for(state: &AppState, sp: &ServiceProviderDecl, user: &User) -> String {
+    match sp.name_id_format {
+        NameIdFormat::Email => user.email.clone(),
+        NameIdFormat::Persistent => crypto::hmac_b64(
+            state.saml_name_id_key.as_slice(),
+            format!("{}\n{}", sp.entity_id, user.id).as_bytes(),
+        ),
+        NameIdFormat::Transient => format!("_{}", crypto::random_token()),
+    }
 }
 
 /// Answers a pending request with an error status, posted to its (registered) ACS.

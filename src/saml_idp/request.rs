@@ -171,7 +171,8 @@ fn by_issuer(
         .ok_or(SamlIdpError::UnknownServiceProvider)
 }
 
-fn public_keys(sp: &ServiceProviderDecl) -> Vec<PKey<Public>> {
+/// The keys of the SP's signing certificates, for signatures over a query.
+pub(super) fn public_keys(sp: &ServiceProviderDecl) -> Vec<PKey<Public>> {
     sp.signing_certificates
         .iter()
         .filter_map(|der| openssl::x509::X509::from_der(der).ok()?.public_key().ok())

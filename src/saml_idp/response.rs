@@ -243,7 +243,7 @@ fn new_id() -> String {
     format!("_{}", crate::crypto::random_token())
 }
 
-fn timestamp(seconds: i64) -> String {
+pub(super) fn timestamp(seconds: i64) -> String {
     chrono::DateTime::from_timestamp(seconds, 0)
         .unwrap_or(chrono::DateTime::UNIX_EPOCH)
         .format("%Y-%m-%dT%H:%M:%SZ")

@@ -209,6 +209,34 @@ impl Store {
             .map(drop)
     }
 
+    /// Ends the session `sid` when `client_id` was told of it (a SAML service provider that got
+    /// an assertion in it asks, naming the session by the SessionIndex it was given): whether a
+    /// session ended, and the other parties that hear of it.
+    pub async fn end_session_told_to(
+        &self,
+        sid: &str,
+        client_id: &str,
+        config: &Config,
+        now: i64,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let told = session_client::Entity::find_by_id((sid.to_string(), client_id.to_string()))
+            .one(&self.db)
+            .await?;
+        if told.is_none() {
+            return Ok(None);
+        }
+        let (ended, heard) = self
+            .end_sessions_where(
+                session::Column::Sid.eq(sid),
+                Ending::SignedOut,
+                None,
+                config,
+                now,
+            )
+            .await?;
+        Ok((ended > 0).then(|| heard.into_iter().filter(|id| id != client_id).collect()))
+    }
+
     /// Ends the sessions a provider's own session stood behind, when the provider says it has
     /// ended (upstream single logout): those of `connection_id` for `subject`, or for its
     /// `session_index` (OIDC `sid`, SAML `SessionIndex`), or for both where both are given. The

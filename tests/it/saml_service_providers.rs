@@ -22,6 +22,7 @@ crate::backend_tests!(
     encrypted_assertions_and_signed_responses,
     hostile_requests_are_refused_and_change_nothing,
     a_key_rollover_lists_both_certificates_first,
+    single_logout_goes_both_ways,
     service_providers_are_declared_at_run_time,
 );
 
@@ -855,4 +856,124 @@ fn service_provider_problems_name_their_keys() {
             "{expected}: {problems:?}"
         );
     }
+}
+
+/// The `src` of every front-channel frame on a sign-out page.
+fn frame_sources(page: &str) -> Vec<String> {
+    let document = scraper::Html::parse_document(page);
+    let frames = scraper::Selector::parse("iframe.frontchannel").unwrap();
+    document
+        .select(&frames)
+        .filter_map(|frame| frame.value().attr("src"))
+        .map(str::to_string)
+        .collect()
+}
+
+async fn single_logout_goes_both_ways(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let sp = Sp::new(json!({"slo_url": "https://sp.test/slo", "name_id_format": PERSISTENT}));
+    let server = start(&db, &sp, RELEASED).await;
+    let http = browser();
+    let sign_in = || async {
+        let request = sp.request(&["redirect"]);
+        let posted = login(&http, &request, &server.base, true).await.posted();
+        sp.judge(&posted, request["id"].as_str()).unwrap()
+    };
+
+    // The SP asks: the session it names ends, and the browser goes back with the answer.
+    let judged = sign_in().await;
+    let (name_id, session_index) = (
+        judged["name_id"].as_str().unwrap(),
+        judged["session_index"].as_str().unwrap(),
+    );
+    let logout: Value = serde_json::from_str(
+        &sp.run(&[
+            "logout-request",
+            name_id,
+            PERSISTENT,
+            session_index,
+            "--relay-state",
+            "bye",
+        ])
+        .unwrap(),
+    )
+    .unwrap();
+    let unsigned: Value = serde_json::from_str(
+        &sp.run(&[
+            "logout-request",
+            name_id,
+            PERSISTENT,
+            session_index,
+            "--unsigned",
+        ])
+        .unwrap(),
+    )
+    .unwrap();
+    let refused = http
+        .get(unsigned["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "unsigned");
+    assert_eq!(
+        server.count("sessions").await,
+        1,
+        "an unsigned request ends nothing"
+    );
+    let response = http
+        .get(logout["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let back = location(&response).unwrap();
+    assert!(back.starts_with("https://sp.test/slo?"), "{back}");
+    let answer: Value = serde_json::from_str(
+        &sp.run(&[
+            "logout-response",
+            &back,
+            "--in-response-to",
+            logout["id"].as_str().unwrap(),
+        ])
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        answer["status"],
+        "urn:oasis:names:tc:SAML:2.0:status:Success"
+    );
+    assert_eq!(answer["relay_state"], "bye");
+    assert_eq!(server.count("sessions").await, 0);
+    let account = http.get(server.url("/account")).send().await.unwrap();
+    assert!(account.status().is_redirection(), "signed out at idbridge");
+    // The same request again is a replay.
+    let again = http
+        .get(logout["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+
+    // A sign-out at idbridge: its page tells the SP, in a frame, with a signed request naming
+    // the person and the session as the assertion did.
+    let judged = sign_in().await;
+    let csrf = server.csrf_token(&http, "/account").await;
+    let response = http
+        .post(server.url("/sso/v2/logout"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let frames = frame_sources(&response.text().await.unwrap());
+    assert_eq!(frames.len(), 1, "{frames:?}");
+    assert!(frames[0].starts_with("https://sp.test/slo?SAMLRequest="));
+    let received: Value =
+        serde_json::from_str(&sp.run(&["logout-received", &frames[0]]).unwrap()).unwrap();
+    assert_eq!(received["name_id"], judged["name_id"]);
+    assert_eq!(received["session_index"], judged["session_index"]);
+    assert_eq!(
+        received["issuer"],
+        format!("{}/saml/idp/metadata", server.base)
+    );
+    assert_eq!(server.count("sessions").await, 0);
 }

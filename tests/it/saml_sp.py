@@ -58,6 +58,35 @@ AuthnRequests and judges the Responses.
         more than a day off, or no key decrypts the assertion), a ds:Signature that is not the
         child right after its element's Issuer (pysaml2 takes it anywhere), and a Response
         Issuer other than the assertion's (pysaml2 does not compare them).
+    saml_sp.py DIR logout-request NAME_ID NAME_ID_FORMAT SESSION_INDEX [--relay-state RS] [--unsigned]
+        Makes a LogoutRequest to the IdP's HTTP-Redirect SingleLogoutService (the first in
+        DIR/idp-metadata.xml): Destination that URL, Issuer entity_id (Format ...:entity), NameID
+        NAME_ID with Format NAME_ID_FORMAT, one SessionIndex, no NotOnOrAfter. Prints JSON
+          {"id": ..., "url": SLO URL with SAMLRequest, RelayState (only with --relay-state), and
+           SigAlg (RSA-SHA256) and Signature (sp-key.pem) unless --unsigned}.
+    saml_sp.py DIR logout-response URL --in-response-to ID
+        URL is where the IdP redirected the browser with its LogoutResponse (HTTP-Redirect; its
+        query: SAMLResponse, RelayState, SigAlg, Signature). The query signature must verify with
+        one of the IdP's use="signing" certificates of idp-metadata.xml (pysaml2's
+        verify_redirect_signature: RSA-SHA1/224/256/384/512 only, no ECDSA, over the parameters
+        as Python's urlencode re-encodes them); then pysaml2's parse_logout_request_response
+        (HTTP-Redirect) reads it, and InResponseTo must be ID. Prints JSON
+          {"in_response_to", "status" (the top-level StatusCode Value), "issuer" (null when
+           absent), "destination", "relay_state" (null when absent)}
+        A non-Success status is printed, not refused. Refusals exit 1 as for `response`:
+        `SignatureError: ...` (no SigAlg/Signature, an unsupported SigAlg, a bad signature or
+        another key's), `UnsolicitedResponse: ...` (InResponseTo), and, beyond pysaml2's checks
+        (which let these pass), `Refused: ...` for a Destination absent or other than slo_url
+        and an Issuer, when present, other than the IdP's entityID.
+    saml_sp.py DIR logout-received URL
+        URL is an IdP-initiated LogoutRequest at the SP's SingleLogoutService (HTTP-Redirect).
+        Its query signature must verify as for `logout-response` (an unsigned one is refused);
+        pysaml2's parse_logout_request (HTTP-Redirect) reads it (`OtherError: Not destined for
+        me!` for a Destination other than slo_url). Prints JSON
+          {"id", "issuer", "name_id", "name_id_format", "session_index" (the first SessionIndex,
+           null when none), "destination"}
+        Beyond pysaml2 it refuses (`Refused: ...`) a request without Destination or Issuer, an
+        Issuer other than the IdP's entityID, and one past its NotOnOrAfter.
 
 DIR holds sp-key.pem and sp-cert.pem (the SP's signing key), sp-enc-key.pem and sp-enc-cert.pem
 (its encryption key; may be the same pair), idp-metadata.xml (what idbridge serves at
@@ -67,8 +96,10 @@ DIR holds sp-key.pem and sp-cert.pem (the SP's signing key), sp-enc-key.pem and 
      "want_response_signed": false,
      "name_id_format": "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",  (optional)
      "authn_requests_signed": true,   (optional, default true: the metadata's AuthnRequestsSigned)
-     "clock_offset_seconds": 0}       (optional: the SP's clock runs this far ahead of the
+     "clock_offset_seconds": 0,       (optional: the SP's clock runs this far ahead of the
                                        system's, to see a Response expire without waiting)
+     "slo_url": "https://sp.test/slo"}  (optional: the SP's HTTP-Redirect SingleLogoutService in
+                                       its metadata; none without it)
 The SP accepts 60 seconds of clock difference (pysaml2's accepted_time_diff) either way.
 Set SAML_SP_DEBUG=1 for pysaml2's log on stderr.
 """
@@ -77,13 +108,17 @@ import json
 import logging
 import os
 import sys
+from urllib.parse import parse_qs, urlparse
 from xml.etree import ElementTree
 
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, time_util
 from saml2.client import Saml2Client
 from saml2.config import SPConfig
+from saml2.saml import NameID
+from saml2.sigver import SignatureError, verify_redirect_signature
 from saml2.metadata import entity_descriptor, metadata_tostring_fix
-from saml2.samlp import response_from_string
+from saml2.response import StatusError, UnsolicitedResponse
+from saml2.samlp import logout_response_from_string, response_from_string
 from saml2.validate import valid_instance
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
@@ -132,6 +167,8 @@ def client(folder, acs_urls=None, unsolicited=False, idp_metadata=True, hide_acs
         # `request --acs none`: neither AssertionConsumerServiceURL nor ProtocolBinding.
         "hide_assertion_consumer_service": hide_acs,
     }
+    if given.get("slo_url"):
+        sp["endpoints"]["single_logout_service"] = [(given["slo_url"], BINDING_HTTP_REDIRECT)]
     if given.get("name_id_format"):
         sp["name_id_format"] = [given["name_id_format"]]
         sp["name_id_policy_format"] = given["name_id_format"]
@@ -340,10 +377,164 @@ def response(folder, encoded, *args):
     )
 
 
+def query_of(url):
+    return {name: values[0] for name, values in parse_qs(urlparse(url).query).items()}
+
+
+def verify_query_signature(sp, query):
+    """The HTTP-Redirect signature of query, checked with the IdP's signing certificates from
+    idp-metadata.xml. pysaml2's parse_logout_* check only an XML signature, which this binding
+    does not carry, so an unsigned message would pass them."""
+    if "Signature" not in query or "SigAlg" not in query:
+        raise SignatureError("the message has no SigAlg/Signature query parameters")
+    certs = sp.metadata.certs(idp_entity(sp), "idpsso", "signing")
+    if not certs:
+        raise SignatureError("idp-metadata.xml has no signing certificate")
+    try:
+        verified = any(
+            verify_redirect_signature(query, sp.sec.sec_backend, cert=cert) for cert in certs
+        )
+    except SignatureError:
+        raise
+    except Exception as error:
+        raise SignatureError("SigAlg %s: %s: %s" % (query["SigAlg"], type(error).__name__, error))
+    if not verified:
+        raise SignatureError(
+            "the query signature (SigAlg %s) does not verify with the IdP's certificates"
+            % query["SigAlg"]
+        )
+
+
+def logout_checks(sp, message, kind):
+    """What pysaml2 leaves unchecked on logout messages (found with 7.0.1)."""
+    if not message.destination:
+        # SAML bindings 3.4.5.2: a signed HTTP-Redirect message must carry Destination;
+        # pysaml2 checks it only when present.
+        raise Refused("the %s has no Destination" % kind)
+    slo_urls = [
+        url for url, _ in sp.config.getattr("endpoints", "sp").get("single_logout_service", [])
+    ]
+    if message.destination not in slo_urls:
+        raise Refused("Destination %s is not the SP's slo_url %s" % (message.destination, slo_urls))
+    # The signature was checked with the IdP's certificates; the Issuer, optional in a
+    # LogoutResponse, must not name another entity.
+    if message.issuer is not None and message.issuer.text != idp_entity(sp):
+        raise Refused("the %s's Issuer %s is not the IdP's %s" % (kind, message.issuer.text, idp_entity(sp)))
+    if kind == "LogoutRequest" and message.issuer is None:
+        raise Refused("the LogoutRequest has no Issuer")
+
+
+def logout_request(folder, name_id, name_id_format, session_index, *args):
+    flags, values = options(args, ["--unsigned"], ["--relay-state"])
+    sp = client(folder)
+    idp = idp_entity(sp)
+    (destination,) = [
+        service["location"]
+        for service in sp.metadata.single_logout_service(idp, BINDING_HTTP_REDIRECT, "idpsso")
+    ][:1] or [None]
+    if destination is None:
+        raise Refused("idp-metadata.xml lists no HTTP-Redirect SingleLogoutService")
+    request_id, message = sp.create_logout_request(
+        destination,
+        idp,
+        name_id=NameID(text=name_id, format=name_id_format),
+        session_indexes=[session_index],
+        sign=False,  # HTTP-Redirect signs the query string, not the XML
+    )
+    http_args = sp.apply_binding(
+        BINDING_HTTP_REDIRECT,
+        str(message),
+        destination,
+        values.get("--relay-state", ""),
+        sign=not flags["--unsigned"],
+        sigalg=SIG_RSA_SHA256,
+    )
+    print(json.dumps({"id": request_id, "url": dict(http_args["headers"])["Location"]}))
+
+
+def logout_response(folder, url, *args):
+    _, values = options(args, [], ["--in-response-to"])
+    if "--in-response-to" not in values:
+        raise SystemExit("logout-response needs --in-response-to ID")
+    expected = values["--in-response-to"]
+    sp = client(folder)
+    query = query_of(url)
+    if "SAMLResponse" not in query:
+        raise Refused("the URL has no SAMLResponse")
+    verify_query_signature(sp, query)
+    try:
+        parsed = sp.parse_logout_request_response(query["SAMLResponse"], BINDING_HTTP_REDIRECT)
+    except StatusError:
+        # pysaml2 raises for a non-Success status once its IssueInstant check passed; the
+        # status is the answer here, not a refusal. The checks below still apply.
+        parsed = None
+        message = logout_response_from_string(
+            sp.unravel(query["SAMLResponse"], BINDING_HTTP_REDIRECT, "logout_response")
+        )
+    else:
+        if parsed is None or parsed.response is None:
+            # StatusResponse.verify returns None, not an exception, for these.
+            raise Refused(
+                "pysaml2 returned no LogoutResponse (IssueInstant more than a day off?)"
+            )
+        message = parsed.response
+    logout_checks(sp, message, "LogoutResponse")
+    if message.in_response_to != expected:
+        raise UnsolicitedResponse(
+            "InResponseTo %s is not %s" % (message.in_response_to, expected)
+        )
+    print(
+        json.dumps(
+            {
+                "in_response_to": message.in_response_to,
+                "status": message.status.status_code.value,
+                "issuer": message.issuer.text if message.issuer is not None else None,
+                "destination": message.destination,
+                "relay_state": query.get("RelayState"),
+            }
+        )
+    )
+
+
+def logout_received(folder, url):
+    sp = client(folder)
+    query = query_of(url)
+    if "SAMLRequest" not in query:
+        raise Refused("the URL has no SAMLRequest")
+    verify_query_signature(sp, query)
+    parsed = sp.parse_logout_request(query["SAMLRequest"], BINDING_HTTP_REDIRECT)
+    if parsed is None:
+        raise Refused("pysaml2 did not accept the LogoutRequest")
+    message = parsed.message
+    logout_checks(sp, message, "LogoutRequest")
+    if message.not_on_or_after and time_util.before(message.not_on_or_after) is False:
+        raise Refused("the LogoutRequest expired at NotOnOrAfter %s" % message.not_on_or_after)
+    print(
+        json.dumps(
+            {
+                "id": message.id,
+                "issuer": message.issuer.text if message.issuer is not None else None,
+                "name_id": message.name_id.text if message.name_id is not None else None,
+                "name_id_format": message.name_id.format if message.name_id is not None else None,
+                "session_index": message.session_index[0].text if message.session_index else None,
+                "destination": message.destination,
+            }
+        )
+    )
+
+
 def main(argv):
-    commands = {"metadata": metadata, "request": request, "response": response}
+    commands = {
+        "metadata": metadata,
+        "request": request,
+        "response": response,
+        "logout-request": logout_request,
+        "logout-response": logout_response,
+        "logout-received": logout_received,
+    }
     if len(argv) < 2 or argv[1] not in commands:
-        raise SystemExit("usage: saml_sp.py DIR metadata|request|response ... (see its docstring)")
+        raise SystemExit("usage: saml_sp.py DIR metadata|request|response|logout-request|logout-response|"
+            "logout-received ... (see its docstring)")
     folder, command, *rest = argv
     commands[command](folder, *rest)
 

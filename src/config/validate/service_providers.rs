@@ -7,10 +7,12 @@ use super::checker::{Checker, check_unique, is_url_safe_id};
 use super::urls::check_redirect_uri;
 use crate::config::file::{FileReleasedAttribute, FileServiceProvider, OneOrMany};
 use crate::config::{
-    AcsUrl, Alg, NameIdFormat, PersonValue, ReleasedAttribute, ServiceProviderDecl, certificate_der,
+    AcsUrl, Alg, LogoutService, NameIdFormat, PersonValue, ReleasedAttribute, ServiceProviderDecl,
+    certificate_der,
 };
 
 const POST_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
+const REDIRECT_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
 const ATTRIBUTE_FORMATS: [(&str, &str); 3] = [
     ("basic", "urn:oasis:names:tc:SAML:2.0:attrname-format:basic"),
     ("uri", "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"),
@@ -26,6 +28,7 @@ struct Described {
     acs_urls: Vec<AcsUrl>,
     signing_certificates: Vec<Vec<u8>>,
     encryption_certificate: Option<Vec<u8>>,
+    slo: Option<LogoutService>,
     requests_signed: bool,
 }
 
@@ -158,6 +161,7 @@ pub(super) fn check_service_providers(
             acs_urls: described.acs_urls,
             signing_certificates: described.signing_certificates,
             encryption_certificate: described.encryption_certificate,
+            slo: described.slo,
             requests_signed,
             name_id_format,
             attributes,
@@ -182,7 +186,8 @@ fn describe(
     let inline = sp.entity_id.is_some()
         || !sp.acs_urls.is_empty()
         || sp.certificate.is_some()
-        || sp.encryption_certificate.is_some();
+        || sp.encryption_certificate.is_some()
+        || sp.slo_url.is_some();
     let given = [sp.metadata.is_some(), sp.metadata_xml.is_some(), inline];
     if given.iter().filter(|given| **given).count() != 1 {
         check.problem(
@@ -210,6 +215,16 @@ fn describe(
     for (i, acs) in described.acs_urls.iter().enumerate() {
         if let Err(message) = check_redirect_uri(&acs.url, issuer_is_https) {
             check.problem(format!("{path}.acs_urls[{i}]"), message);
+            fine = false;
+        }
+    }
+    let slo_urls = described
+        .slo
+        .iter()
+        .flat_map(|slo| std::iter::once(&slo.location).chain(&slo.response_location));
+    for url in slo_urls {
+        if let Err(message) = check_redirect_uri(url, issuer_is_https) {
+            check.problem(format!("{path}.slo_url"), message);
             fine = false;
         }
     }
@@ -264,6 +279,10 @@ fn from_values(check: &mut Checker, path: &str, sp: &FileServiceProvider) -> Opt
             .collect(),
         signing_certificates,
         encryption_certificate,
+        slo: sp.slo_url.clone().map(|location| LogoutService {
+            location,
+            response_location: None,
+        }),
         requests_signed: false,
     })
 }
@@ -323,6 +342,14 @@ fn from_metadata(check: &mut Checker, key: &str, text: &str) -> Option<Described
             .collect(),
         signing_certificates,
         encryption_certificate: certificates("encryption").into_iter().next(),
+        slo: descriptors
+            .iter()
+            .flat_map(|d| d.single_logout_services.iter().flatten())
+            .find(|service| service.binding == REDIRECT_BINDING)
+            .map(|service| LogoutService {
+                location: service.location.clone(),
+                response_location: service.response_location.clone(),
+            }),
         requests_signed,
     })
 }

@@ -77,7 +77,7 @@ const ASSERTION_NS: &[u8] = b"urn:oasis:names:tc:SAML:2.0:assertion";
 
 /// A LogoutRequest (SAML core 3.7.1) from `issuer` to `destination` for the session
 /// `session_index` of the person `name_id` (of `name_id_format`, as the login named them).
-pub(super) struct LogoutRequest<'a> {
+pub(crate) struct LogoutRequest<'a> {
     pub id: &'a str,
     pub issue_instant: &'a str,
     pub destination: &'a str,
@@ -88,7 +88,7 @@ pub(super) struct LogoutRequest<'a> {
 }
 
 impl LogoutRequest<'_> {
-    pub(super) fn to_xml(&self) -> String {
+    pub(crate) fn to_xml(&self) -> String {
         let format = self
             .name_id_format
             .map(|format| format!(r#" Format="{}""#, escape(format)))
@@ -110,7 +110,7 @@ impl LogoutRequest<'_> {
 
 /// A LogoutResponse (SAML core 3.7.2) from `issuer` to `destination`, answering `in_response_to`
 /// with the status `status`.
-pub(super) struct LogoutResponse<'a> {
+pub(crate) struct LogoutResponse<'a> {
     pub id: &'a str,
     pub issue_instant: &'a str,
     pub destination: &'a str,
@@ -120,7 +120,7 @@ pub(super) struct LogoutResponse<'a> {
 }
 
 impl LogoutResponse<'_> {
-    pub(super) fn to_xml(&self) -> String {
+    pub(crate) fn to_xml(&self) -> String {
         format!(
             r#"<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{instant}" Destination="{destination}" InResponseTo="{in_response_to}"><saml:Issuer>{issuer}</saml:Issuer><samlp:Status><samlp:StatusCode Value="{status}"/></samlp:Status></samlp:LogoutResponse>"#,
             id = escape(self.id),
@@ -136,7 +136,7 @@ impl LogoutResponse<'_> {
 /// What idbridge reads of a logout message (request or response) once its signature has been
 /// verified; each part as the message has it, if it has it.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(super) struct LogoutFields {
+pub(crate) struct LogoutFields {
     pub id: Option<String>,
     pub issue_instant: Option<String>,
     pub not_on_or_after: Option<String>,
@@ -150,7 +150,7 @@ pub(super) struct LogoutFields {
 }
 
 /// The fields of a logout message `xml`, which [`super::scan`] has read strictly before.
-pub(super) fn logout_fields(xml: &str) -> Result<LogoutFields, &'static str> {
+pub(crate) fn logout_fields(xml: &str) -> Result<LogoutFields, &'static str> {
     let malformed = "the logout message cannot be read";
     let mut reader = quick_xml::NsReader::from_str(xml);
     let mut fields = LogoutFields::default();
