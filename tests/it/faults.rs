@@ -37,15 +37,25 @@ const NOTIFICATIONS: usize = 1000;
 #[derive(Clone, Default)]
 struct SlowReceiver {
     seen: Arc<Mutex<Vec<String>>>,
+    /// While set, it answers nothing in time (and takes nothing): the deliverer holds what it
+    /// claimed until its timeout.
+    stalled: Arc<AtomicBool>,
 }
 
 impl SlowReceiver {
     async fn start(&self) -> String {
-        async fn take(State(receiver): State<SlowReceiver>, headers: HeaderMap) -> &'static str {
+        async fn take(
+            State(receiver): State<SlowReceiver>,
+            headers: HeaderMap,
+        ) -> axum::http::StatusCode {
+            if receiver.stalled.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                return axum::http::StatusCode::SERVICE_UNAVAILABLE;
+            }
             tokio::time::sleep(Duration::from_millis(5)).await;
             let id = headers["x-idbridge-delivery"].to_str().unwrap().to_string();
             receiver.seen.lock().unwrap().push(id);
-            "ok"
+            axum::http::StatusCode::OK
         }
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
@@ -142,11 +152,14 @@ async fn a_killed_deliverer_loses_no_notification(backend: Backend) {
     };
     // Killed in the middle: some delivered, more claimed and in flight, the rest not yet made.
     receiver.wait_for(NOTIFICATIONS / 5, 60).await;
-    // At a moment it holds claimed rows, where it can (SQLite's one writer may be between them).
+    // The receiver stops answering, so that the deliverer is sure to hold claimed rows (waiting
+    // out its timeout) when it is killed, however the machine's timing falls.
+    receiver.stalled.store(true, Ordering::SeqCst);
     let holding = "locked_until IS NOT NULL AND delivered_at IS NULL";
     let deadline = Instant::now() + Duration::from_secs(2);
     while count_where(&producer, holding).await == 0 && Instant::now() < deadline {}
     first.kill().await;
+    receiver.stalled.store(false, Ordering::SeqCst);
     let delivered_before = receiver.distinct().len();
     let held = count_where(&producer, holding).await;
     if backend == Backend::Postgres {
