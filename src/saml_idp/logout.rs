@@ -11,8 +11,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use openssl::pkey::{PKey, Private};
 use url::Url;
 
-use super::request::public_keys;
-use super::response::timestamp;
 use super::{SamlIdpError, count, idp_entity_id, name_id_for};
 use crate::config::{NameIdFormat, ServiceProviderDecl};
 use crate::http::{ClientAddr, PageError, cookies};
@@ -20,10 +18,9 @@ use crate::session::current_session;
 use crate::state::AppState;
 use crate::store::User;
 use crate::upstream::saml::xml::{LogoutRequest, LogoutResponse, logout_fields};
-use crate::upstream::saml::{redirect, scan};
+use crate::upstream::saml::{STATUS_SUCCESS, instant, public_keys, redirect, scan};
 
 const MAX_LOGOUT_BYTES: usize = 64 * 1024;
-const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 /// How far a LogoutRequest's IssueInstant may be from now, in seconds.
 const MAX_AGE: i64 = 600;
 
@@ -70,7 +67,7 @@ pub async fn frames(state: &AppState, heard: &[String], user: &User, sid: &str) 
         let id = format!("_{}", crate::crypto::random_token());
         let request = LogoutRequest {
             id: &id,
-            issue_instant: &timestamp(now),
+            issue_instant: &instant(now),
             destination: &slo.location,
             issuer: &idp_entity_id(state),
             name_id: &name_id_for(state, sp, user),
@@ -126,8 +123,13 @@ pub(super) async fn serve(
         return Err(SamlIdpError::Unreadable("the SP takes no part in single logout").into());
     };
     // Logout messages are always signed: anyone could otherwise end a session it names.
-    let received = redirect::verified(&query, "SAMLRequest", &public_keys(&sp), MAX_LOGOUT_BYTES)
-        .map_err(SamlIdpError::Signature)?;
+    let received = redirect::verified(
+        &query,
+        "SAMLRequest",
+        &public_keys(&sp.signing_certificates),
+        MAX_LOGOUT_BYTES,
+    )
+    .map_err(SamlIdpError::Signature)?;
     let outline = scan::scan(&received.xml, scan::Message::LogoutRequest).map_err(unreadable)?;
     let fields = logout_fields(outline.xml).map_err(unreadable)?;
     let slo_url = format!("{}/saml/idp/slo", state.server().issuer);
@@ -192,11 +194,11 @@ pub(super) async fn serve(
     let id = format!("_{}", crate::crypto::random_token());
     let answer = LogoutResponse {
         id: &id,
-        issue_instant: &timestamp(now),
+        issue_instant: &instant(now),
         destination,
         in_response_to: &request_id,
         issuer: &idp_entity_id(&state),
-        status: SUCCESS,
+        status: STATUS_SUCCESS,
     };
     let url = redirect::url(
         destination,

@@ -7,14 +7,12 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use samael::metadata::{HTTP_POST_BINDING, HTTP_REDIRECT_BINDING};
 
 use crate::config::{Alg, NameIdFormat};
 use crate::http::PageError;
 use crate::state::AppState;
 use crate::upstream::saml::xml::escape;
-
-const REDIRECT_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
-const POST_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
 
 pub(super) async fn serve(State(state): State<AppState>) -> Result<Response, PageError> {
     let config = state.config();
@@ -53,9 +51,9 @@ pub(super) async fn serve(State(state): State<AppState>) -> Result<Response, Pag
         r#"<?xml version="1.0" encoding="UTF-8"?>
 <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{entity}" cacheDuration="PT30M">
   <md:IDPSSODescriptor WantAuthnRequestsSigned="false" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{keys}{formats}
-    <md:SingleLogoutService Binding="{REDIRECT_BINDING}" Location="{slo}"/>
-    <md:SingleSignOnService Binding="{REDIRECT_BINDING}" Location="{sso}"/>
-    <md:SingleSignOnService Binding="{POST_BINDING}" Location="{sso}"/>
+    <md:SingleLogoutService Binding="{HTTP_REDIRECT_BINDING}" Location="{slo}"/>
+    <md:SingleSignOnService Binding="{HTTP_REDIRECT_BINDING}" Location="{sso}"/>
+    <md:SingleSignOnService Binding="{HTTP_POST_BINDING}" Location="{sso}"/>
   </md:IDPSSODescriptor>
 </md:EntityDescriptor>
 "#,

@@ -303,10 +303,8 @@ async fn proceed(
     let (session, consented) = current_session_and_consent(state, headers, &sp.id)
         .await?
         .unzip();
-    let fresh = session
-        .as_ref()
-        .filter(|s| !pending.force_authn || s.auth_time >= pending.received_at);
-    let Some(session) = fresh.cloned() else {
+    let fresh = session.filter(|s| !pending.force_authn || s.auth_time >= pending.received_at);
+    let Some(session) = fresh else {
         if pending.is_passive {
             return refuse(
                 state,

@@ -7,15 +7,14 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use openssl::pkey::{PKey, Public};
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
-use samael::crypto::CertificateDer;
+use samael::metadata::HTTP_POST_BINDING;
 
 use super::SamlIdpError;
 use crate::config::{AcsUrl, ServiceProviderDecl};
 use crate::directory::Directory;
-use crate::upstream::saml::{redirect, scan, signed_part};
+use crate::upstream::saml::{certificates, public_keys, redirect, scan, signed_part};
 
 /// The largest AuthnRequest read, inflated or base64.
 pub(super) const MAX_REQUEST_BYTES: usize = 64 * 1024;
@@ -28,7 +27,6 @@ const CLOCK_SKEW: i64 = 120;
 const PROTOCOL_NS: &[u8] = b"urn:oasis:names:tc:SAML:2.0:protocol";
 const ASSERTION_NS: &[u8] = b"urn:oasis:names:tc:SAML:2.0:assertion";
 const DSIG_NS: &[u8] = b"http://www.w3.org/2000/09/xmldsig#";
-const POST_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
 const UNSPECIFIED_NAME_ID: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified";
 
 /// How a request came.
@@ -93,7 +91,7 @@ pub(super) fn accept(
             let outline =
                 scan::scan(&unchecked.xml, scan::Message::AuthnRequest).map_err(unreadable)?;
             let sp = by_issuer(directory, &read_fields(outline.xml)?)?;
-            let keys = public_keys(&sp);
+            let keys = public_keys(&sp.signing_certificates);
             let received = redirect::received(
                 raw_query,
                 "SAMLRequest",
@@ -126,11 +124,7 @@ pub(super) fn accept(
             let sp = by_issuer(directory, &fields)?;
             let signed = fields.signed && !sp.signing_certificates.is_empty();
             let fields = if signed {
-                let certificates: Vec<CertificateDer> = sp
-                    .signing_certificates
-                    .iter()
-                    .map(|der| CertificateDer::from(der.clone()))
-                    .collect();
+                let certificates = certificates(&sp.signing_certificates);
                 let signed = signed_part(outline.xml, &certificates).map_err(|_| {
                     SamlIdpError::Signature("no valid signature by the SP's certificate")
                 })?;
@@ -171,14 +165,6 @@ fn by_issuer(
         .ok_or(SamlIdpError::UnknownServiceProvider)
 }
 
-/// The keys of the SP's signing certificates, for signatures over a query.
-pub(super) fn public_keys(sp: &ServiceProviderDecl) -> Vec<PKey<Public>> {
-    sp.signing_certificates
-        .iter()
-        .filter_map(|der| openssl::x509::X509::from_der(der).ok()?.public_key().ok())
-        .collect()
-}
-
 fn check(
     fields: Fields,
     relay_state: Option<String>,
@@ -214,7 +200,7 @@ fn check(
     if fields
         .protocol_binding
         .as_deref()
-        .is_some_and(|binding| binding != POST_BINDING)
+        .is_some_and(|binding| binding != HTTP_POST_BINDING)
     {
         return Err(unreadable(
             "only the HTTP-POST binding is offered for responses",

@@ -9,15 +9,14 @@ use samael::crypto::{Crypto, CryptoProvider};
 use super::SamlIdpError;
 use crate::config::{Alg, ServiceProviderDecl};
 use crate::keys::LoadedKey;
-use crate::upstream::saml::scan;
 use crate::upstream::saml::xml::escape;
+use crate::upstream::saml::{STATUS_SUCCESS, instant, scan};
 
 /// How long a response and its assertion may be presented: long enough for the browser's post.
 const ASSERTION_TTL: i64 = 300;
 /// How far behind idbridge an SP's clock may be: the assertion is valid from this long before
 /// it was made.
 const CLOCK_SKEW: i64 = 60;
-const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 pub(super) const RESPONDER: &str = "urn:oasis:names:tc:SAML:2.0:status:Responder";
 pub(super) const REQUESTER: &str = "urn:oasis:names:tc:SAML:2.0:status:Requester";
 pub(super) const NO_PASSIVE: &str = "urn:oasis:names:tc:SAML:2.0:status:NoPassive";
@@ -73,7 +72,7 @@ pub(super) fn success(
     };
     let response = response(
         to,
-        SUCCESS,
+        STATUS_SUCCESS,
         None,
         &assertion,
         to.sp.sign_response.then_some(key),
@@ -118,7 +117,7 @@ fn response(
     };
     format!(
         r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{now}" Destination="{acs}"{in_response_to}><saml:Issuer>{idp}</saml:Issuer>{signature}<samlp:Status>{status}</samlp:Status>{assertion}</samlp:Response>"#,
-        now = timestamp(to.now),
+        now = instant(to.now),
         acs = escape(to.acs_url),
         idp = escape(&to.idp),
     )
@@ -133,7 +132,7 @@ fn assertion(
     let signature = signed_by
         .map(|key| signature_template(id, key))
         .unwrap_or_default();
-    let until = timestamp(to.now + ASSERTION_TTL);
+    let until = instant(to.now + ASSERTION_TTL);
     let attributes: String = statement
         .attributes
         .iter()
@@ -161,15 +160,15 @@ fn assertion(
     };
     format!(
         r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{now}"><saml:Issuer>{idp}</saml:Issuer>{signature}<saml:Subject><saml:NameID Format="{format}">{name_id}</saml:NameID><saml:SubjectConfirmation Method="{BEARER}"><saml:SubjectConfirmationData{in_response_to} NotOnOrAfter="{until}" Recipient="{acs}"/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{not_before}" NotOnOrAfter="{until}"><saml:AudienceRestriction><saml:Audience>{audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{auth}" SessionIndex="{session}"><saml:AuthnContext><saml:AuthnContextClassRef>{UNSPECIFIED_CONTEXT}</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>{attributes}</saml:Assertion>"#,
-        now = timestamp(to.now),
-        not_before = timestamp(to.now - CLOCK_SKEW),
+        now = instant(to.now),
+        not_before = instant(to.now - CLOCK_SKEW),
         idp = escape(&to.idp),
         format = to.sp.name_id_format.uri(),
         name_id = text(statement.name_id),
         in_response_to = in_response_to(to),
         acs = escape(to.acs_url),
         audience = escape(&to.sp.entity_id),
-        auth = timestamp(statement.auth_instant),
+        auth = instant(statement.auth_instant),
         session = escape(statement.session_index),
     )
 }
@@ -241,11 +240,4 @@ fn encrypted(assertion: &str, certificate: &[u8]) -> Result<String, SamlIdpError
 /// A new message or assertion ID: an `xs:ID`, so not starting with a digit.
 fn new_id() -> String {
     format!("_{}", crate::crypto::random_token())
-}
-
-pub(super) fn timestamp(seconds: i64) -> String {
-    chrono::DateTime::from_timestamp(seconds, 0)
-        .unwrap_or(chrono::DateTime::UNIX_EPOCH)
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
 }

@@ -3,6 +3,8 @@
 use std::collections::HashSet;
 use std::path::Path;
 
+use samael::metadata::{HTTP_POST_BINDING, HTTP_REDIRECT_BINDING};
+
 use super::checker::{Checker, check_unique, is_url_safe_id};
 use super::urls::check_redirect_uri;
 use crate::config::file::{FileReleasedAttribute, FileServiceProvider, OneOrMany};
@@ -11,8 +13,6 @@ use crate::config::{
     certificate_der,
 };
 
-const POST_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
-const REDIRECT_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
 const ATTRIBUTE_FORMATS: [(&str, &str); 3] = [
     ("basic", "urn:oasis:names:tc:SAML:2.0:attrname-format:basic"),
     ("uri", "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"),
@@ -299,7 +299,7 @@ fn from_metadata(check: &mut Checker, key: &str, text: &str) -> Option<Described
     let mut services: Vec<_> = descriptors
         .iter()
         .flat_map(|d| &d.assertion_consumer_services)
-        .filter(|service| service.binding == POST_BINDING)
+        .filter(|service| service.binding == HTTP_POST_BINDING)
         .collect();
     services.sort_by_key(|service| (service.is_default != Some(true), service.index));
     let certificates = |wanted: &str| -> Vec<Vec<u8>> {
@@ -345,7 +345,7 @@ fn from_metadata(check: &mut Checker, key: &str, text: &str) -> Option<Described
         slo: descriptors
             .iter()
             .flat_map(|d| d.single_logout_services.iter().flatten())
-            .find(|service| service.binding == REDIRECT_BINDING)
+            .find(|service| service.binding == HTTP_REDIRECT_BINDING)
             .map(|service| LogoutService {
                 location: service.location.clone(),
                 response_location: service.response_location.clone(),

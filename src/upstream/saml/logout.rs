@@ -10,11 +10,11 @@
 //!   a LogoutResponse (signed when the connection has a key) back to the IdP.
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use chrono::{DateTime, SecondsFormat};
+use chrono::DateTime;
 
 use super::scan::{self, Message};
 use super::xml::{self, LogoutFields, LogoutRequest, LogoutResponse};
-use super::{MAX_ASSERTION_AGE, STATUS_SUCCESS, SamlConnector, Sp, redirect, signed_part};
+use super::{MAX_ASSERTION_AGE, STATUS_SUCCESS, SamlConnector, Sp, instant, redirect, signed_part};
 use crate::crypto;
 use crate::store::{OneTimeId, SentLogout, UpstreamSession};
 use crate::upstream::{
@@ -310,11 +310,6 @@ impl Sp {
             detail: detail.to_string(),
         }
     }
-}
-
-/// A SAML timestamp (xs:dateTime in UTC).
-fn instant(seconds: i64) -> String {
-    super::timestamp(seconds).to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// The Unix time of an xs:dateTime, if it is one.

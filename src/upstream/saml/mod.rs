@@ -54,7 +54,7 @@ pub use limits::SamlLimits;
 /// The first segment of SAML connections' routes.
 const KIND: &str = "saml";
 
-const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+pub(crate) const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
 pub(super) const POST_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
 /// The longest a fetch of IdP metadata may take, and the most it may bring.
@@ -513,20 +513,32 @@ impl From<&IdpDescriptor> for Idp {
             entity_id: descriptor.entity_id.clone(),
             sso_url: descriptor.sso_url.clone(),
             slo: descriptor.slo.clone(),
-            public_keys: descriptor
-                .certificates
-                .iter()
-                .filter_map(|der| openssl::x509::X509::from_der(der).ok()?.public_key().ok())
-                .collect(),
-            certificates: descriptor
-                .certificates
-                .iter()
-                .map(|der| CertificateDer::from(der.clone()))
-                .collect(),
+            public_keys: public_keys(&descriptor.certificates),
+            certificates: certificates(&descriptor.certificates),
         }
     }
 }
 
+/// A peer's signing certificates (DER) as XML-signature verification takes them.
+pub(crate) fn certificates(ders: &[Vec<u8>]) -> Vec<CertificateDer> {
+    ders.iter()
+        .map(|der| CertificateDer::from(der.clone()))
+        .collect()
+}
+
+/// The keys of a peer's signing certificates (DER), for signatures over a query
+/// (HTTP-Redirect binding).
+pub(crate) fn public_keys(ders: &[Vec<u8>]) -> Vec<PKey<Public>> {
+    ders.iter()
+        .filter_map(|der| openssl::x509::X509::from_der(der).ok()?.public_key().ok())
+        .collect()
+}
+
 fn timestamp(seconds: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(seconds, 0).unwrap_or(DateTime::UNIX_EPOCH)
+}
+
+/// A SAML timestamp (xs:dateTime in UTC, whole seconds).
+pub(crate) fn instant(seconds: i64) -> String {
+    timestamp(seconds).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
