@@ -149,15 +149,6 @@ pub enum OneOrMany {
     Many(Vec<String>),
 }
 
-impl OneOrMany {
-    pub fn values(&self) -> Vec<&str> {
-        match self {
-            OneOrMany::One(value) => vec![value.as_str()],
-            OneOrMany::Many(values) => values.iter().map(String::as_str).collect(),
-        }
-    }
-}
-
 #[derive(Debug, Default, Deserialize)]
 pub struct FileClaimMap {
     pub email: Option<String>,

@@ -2,7 +2,8 @@
 //! values that sections share: secrets (`env:NAME`), durations, counts, passwords, unique ids.
 use std::collections::HashSet;
 
-use crate::config::{EnvLookup, PasswordDecl, Problem, Secret};
+use crate::config::file::OneOrMany;
+use crate::config::{EnvLookup, PasswordDecl, Problem, Secret, certificate_der};
 
 /// Minimum length of an HMAC-SHA256 key (a product's HS256 secret, a webhook's secret): 32 bytes,
 /// the output size of SHA-256 (RFC 2104 section 3; RFC 7518 section 3.2 requires it for HS256).
@@ -23,6 +24,29 @@ impl Checker<'_> {
 
     /// A list that must not be empty (`required`: what the problem says), each item read by
     /// `read` under its own path (`{path}[{j}]`); the items that read.
+    /// The DER of a certificate given as PEM or base64 DER, or a problem at `path`.
+    pub(super) fn certificate(&mut self, path: String, value: &str) -> Option<Vec<u8>> {
+        certificate_der(value).or_else(|| {
+            self.problem(path, "not an X.509 certificate (PEM or base64 DER)");
+            None
+        })
+    }
+
+    /// One certificate or a list of them (`key` or `key[i]` for each problem).
+    pub(super) fn certificates(&mut self, key: &str, given: &OneOrMany) -> Vec<Vec<u8>> {
+        match given {
+            OneOrMany::One(value) => self
+                .certificate(key.to_string(), value)
+                .into_iter()
+                .collect(),
+            OneOrMany::Many(values) => values
+                .iter()
+                .enumerate()
+                .filter_map(|(i, value)| self.certificate(format!("{key}[{i}]"), value))
+                .collect(),
+        }
+    }
+
     pub(super) fn required_list<T>(
         &mut self,
         path: &str,

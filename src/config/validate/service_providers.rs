@@ -7,7 +7,7 @@ use samael::metadata::{HTTP_POST_BINDING, HTTP_REDIRECT_BINDING};
 
 use super::checker::{Checker, check_unique, is_url_safe_id};
 use super::urls::check_redirect_uri;
-use crate::config::file::{FileReleasedAttribute, FileServiceProvider, OneOrMany};
+use crate::config::file::{FileReleasedAttribute, FileServiceProvider};
 use crate::config::{
     AcsUrl, Alg, LogoutService, NameIdFormat, PersonValue, ReleasedAttribute, ServiceProviderDecl,
     certificate_der,
@@ -245,27 +245,15 @@ fn from_values(check: &mut Checker, path: &str, sp: &FileServiceProvider) -> Opt
             "at least one is required (the first is the default)",
         );
     }
-    let mut certificate = |key: String, value: &str| {
-        certificate_der(value).or_else(|| {
-            check.problem(key, "not an X.509 certificate (PEM or base64 DER)");
-            None
-        })
-    };
-    let signing_certificates = match &sp.certificate {
-        None => Vec::new(),
-        Some(OneOrMany::One(value)) => certificate(format!("{path}.certificate"), value)
-            .into_iter()
-            .collect(),
-        Some(OneOrMany::Many(values)) => values
-            .iter()
-            .enumerate()
-            .filter_map(|(i, value)| certificate(format!("{path}.certificate[{i}]"), value))
-            .collect(),
-    };
+    let signing_certificates = sp
+        .certificate
+        .as_ref()
+        .map(|given| check.certificates(&format!("{path}.certificate"), given))
+        .unwrap_or_default();
     let encryption_certificate = sp
         .encryption_certificate
         .as_deref()
-        .and_then(|value| certificate(format!("{path}.encryption_certificate"), value));
+        .and_then(|value| check.certificate(format!("{path}.encryption_certificate"), value));
     Some(Described {
         entity_id: entity_id?,
         acs_urls: sp

@@ -10,7 +10,7 @@ use super::super::checker::Checker;
 use super::parse_upstream_url;
 use crate::config::{
     IdpDescriptor, IdpSource, LogoutService, MAX_SAML_RESPONSE_BYTES, ProfileNames,
-    SamlConnectionDecl, SpSigning, certificate_der,
+    SamlConnectionDecl, SpSigning,
 };
 
 const DEFAULT_CLOCK_SKEW_SECONDS: i64 = 120;
@@ -221,10 +221,7 @@ fn key_pair(
         return None;
     };
     let cert_path = format!("{path}.{certificate_name}");
-    let Some(der) = certificate_der(certificate) else {
-        check.problem(cert_path, "not an X.509 certificate (PEM or base64 DER)");
-        return None;
-    };
+    let der = check.certificate(cert_path.clone(), certificate)?;
     let matches = openssl::x509::X509::from_der(&der)
         .and_then(|cert| cert.public_key())
         .is_ok_and(|public| public.public_eq(&private));
@@ -275,23 +272,7 @@ fn from_inline(
             );
             Vec::new()
         }
-        Some(given) => given
-            .values()
-            .iter()
-            .enumerate()
-            .filter_map(|(i, value)| {
-                let key = match given {
-                    OneOrMany::One(_) => format!("{path}.idp_certificate"),
-                    OneOrMany::Many(_) => {
-                        format!("{path}.idp_certificate[{i}]")
-                    }
-                };
-                certificate_der(value).or_else(|| {
-                    check.problem(key, "not an X.509 certificate (PEM or base64 DER)");
-                    None
-                })
-            })
-            .collect(),
+        Some(given) => check.certificates(&format!("{path}.idp_certificate"), given),
     };
     if certificates.is_empty() {
         return None;
