@@ -1,11 +1,12 @@
-//! The clients, entities, connections and products in force: the config file's and the run-time
+//! The clients, entities, connections, products and service providers in force: the config file's and the run-time
 //! ones (`store::declarations`) together, swapped as a whole when a run-time declaration
 //! changes, in this process at once and in every other within `CHANGES_POLL`.
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::clients::Clients;
-use crate::config::{Config, Kind, Problem, ProductDecl, ServiceProviderDecl};
+use crate::config::{Config, Kind, Problem, ProductDecl};
+use crate::service_providers::{MetadataUnread, ServiceProvider};
 use crate::store::StoredDeclaration;
 use crate::upstream::{Connectors, UpstreamError};
 
@@ -17,13 +18,36 @@ pub struct Directory {
     /// The products by id, shared so that a request keeps its product while the directory is
     /// replaced.
     pub products: HashMap<String, Arc<ProductDecl>>,
-    /// The SAML service providers by id, shared as the products are.
-    pub service_providers: HashMap<String, Arc<ServiceProviderDecl>>,
+    /// The SAML service providers by id, shared as the products are; one whose declaration did
+    /// not change is carried over to the next directory, with what was read of its metadata.
+    pub service_providers: HashMap<String, Arc<ServiceProvider>>,
     /// The stored version of each run-time connection: a connector whose declaration kept its
     /// version is carried over to the next directory, with what it fetched of its provider.
     connection_versions: HashMap<String, i64>,
     /// The connections whose connectors are new in this directory.
     fresh: Vec<String>,
+    /// The service providers new in this directory whose metadata is read from a URL.
+    fresh_service_providers: Vec<String>,
+}
+
+/// What could not be read of a party's metadata: a SAML connection's IdP's, or a service
+/// provider's.
+#[derive(Debug, thiserror::Error)]
+pub enum MetadataError {
+    #[error(transparent)]
+    Connection(#[from] UpstreamError),
+    #[error(transparent)]
+    ServiceProvider(#[from] MetadataUnread),
+}
+
+impl MetadataError {
+    /// The kind of declaration whose metadata it is.
+    pub fn kind(&self) -> Kind {
+        match self {
+            MetadataError::Connection(_) => Kind::Connection,
+            MetadataError::ServiceProvider(_) => Kind::ServiceProvider,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,17 +92,31 @@ impl Directory {
             .filter(|c| previous.is_none() || !unchanged(&c.id))
             .map(|c| c.id.clone())
             .collect();
+        let mut fresh_service_providers = Vec::new();
+        let service_providers = config
+            .service_providers
+            .iter()
+            .map(|sp| {
+                let kept = previous
+                    .and_then(|p| p.service_providers.get(&sp.id))
+                    .filter(|kept| kept.declared() == sp);
+                let provider = kept.cloned().unwrap_or_else(|| {
+                    if sp.metadata_url.is_some() {
+                        fresh_service_providers.push(sp.id.clone());
+                    }
+                    Arc::new(ServiceProvider::new(sp.clone()))
+                });
+                (sp.id.clone(), provider)
+            })
+            .collect();
         Ok(Directory {
             fresh,
+            fresh_service_providers,
+            service_providers,
             products: config
                 .products
                 .iter()
                 .map(|product| (product.id.clone(), Arc::new(product.clone())))
-                .collect(),
-            service_providers: config
-                .service_providers
-                .iter()
-                .map(|sp| (sp.id.clone(), Arc::new(sp.clone())))
                 .collect(),
             clients: Clients::new(&config.clients),
             connectors: Arc::new(connectors),
@@ -88,22 +126,55 @@ impl Directory {
     }
 
     /// The service provider whose entity ID is `entity_id`.
-    pub fn service_provider_of(&self, entity_id: &str) -> Option<Arc<ServiceProviderDecl>> {
+    pub fn service_provider_of(&self, entity_id: &str) -> Option<Arc<ServiceProvider>> {
         self.service_providers
             .values()
-            .find(|sp| sp.entity_id == entity_id)
+            .find(|sp| sp.declared().entity_id == entity_id)
             .cloned()
     }
 
-    /// Fetches what the connectors new in this directory read of their providers (SAML metadata
-    /// from a URL); the errors, with the connection of each that failed.
-    pub async fn fetch_fresh_metadata(&self) -> Vec<(String, UpstreamError)> {
+    /// Fetches the metadata of the connections and service providers new in this directory
+    /// (what is named by URL); the errors, with the id of each that failed.
+    pub async fn fetch_fresh_metadata(&self) -> Vec<(String, MetadataError)> {
         let mut failed = Vec::new();
         for id in &self.fresh {
             if let Some(Err(error)) = self.connectors.fetch_metadata_of(id).await {
-                failed.push((id.clone(), error));
+                failed.push((id.clone(), error.into()));
+            }
+        }
+        for id in &self.fresh_service_providers {
+            if let Some(Err(error)) = self.refresh_service_provider(id).await {
+                failed.push((id.clone(), error.into()));
             }
         }
         failed
+    }
+
+    /// Fetches again the metadata of every connection and service provider named by URL (a
+    /// failure keeps what was read before); the errors.
+    pub async fn refresh_metadata(&self) -> Vec<MetadataError> {
+        let mut failed: Vec<MetadataError> = self
+            .connectors
+            .fetch_metadata()
+            .await
+            .into_iter()
+            .map(Into::into)
+            .collect();
+        for sp in self.service_providers.values() {
+            if let Err(error) = sp.refresh(self.issuer_is_https()).await {
+                failed.push(error.into());
+            }
+        }
+        failed
+    }
+
+    /// Reads the metadata of the service provider `id` again now (`None`: no such SP).
+    pub async fn refresh_service_provider(&self, id: &str) -> Option<Result<(), MetadataUnread>> {
+        let sp = self.service_providers.get(id)?;
+        Some(sp.refresh(self.issuer_is_https()).await)
+    }
+
+    fn issuer_is_https(&self) -> bool {
+        self.config.server.issuer.starts_with("https://")
     }
 }

@@ -20,6 +20,7 @@ pub mod products;
 pub mod provider;
 pub mod rate;
 pub mod saml_idp;
+pub mod service_providers;
 pub mod session;
 pub mod session_urls;
 pub mod state;
@@ -68,7 +69,7 @@ pub async fn serve(
 ) {
     let sweeper = tokio::spawn(sweep_periodically(state.clone()));
     let checkpointer = tokio::spawn(checkpoint_periodically(state.store.clone()));
-    let refresher = tokio::spawn(refresh_idp_metadata(state.clone()));
+    let refresher = tokio::spawn(refresh_metadata(state.clone()));
     let watcher = tokio::spawn(follow_changes(state.clone()));
     let (stop_delivery, delivery_stopped) = tokio::sync::watch::channel(false);
     let delivery = tokio::spawn(notifications::delivery::run(
@@ -98,16 +99,16 @@ pub async fn rotate_keys(state: &AppState) -> Result<(), keys::KeyError> {
     state.keys.reload().await
 }
 
-/// How often SAML IdP metadata named by URL is fetched again.
+/// How often SAML metadata named by URL (IdPs', service providers') is fetched again.
 const METADATA_REFRESH: Duration = Duration::from_secs(3600);
 
-async fn refresh_idp_metadata(state: AppState) {
+async fn refresh_metadata(state: AppState) {
     let mut interval = tokio::time::interval(METADATA_REFRESH);
     interval.tick().await;
     loop {
         interval.tick().await;
-        for e in state.directory().connectors.fetch_metadata().await {
-            tracing::warn!(error = %e, "IdP metadata refresh failed; keeping what was read before");
+        for e in state.directory().refresh_metadata().await {
+            tracing::warn!(error = %e, "metadata refresh failed; keeping what was read before");
         }
     }
 }

@@ -7,8 +7,8 @@ use ipnet::IpNet;
 use crate::api_auth::VerifiedCache;
 use crate::clients::Client;
 use crate::clock::Clock;
-use crate::config::{Config, Kind, ProductDecl, ServerConfig};
-use crate::directory::{Directory, DirectoryError};
+use crate::config::{Config, ProductDecl, ServerConfig};
+use crate::directory::{Directory, DirectoryError, MetadataError};
 use crate::keys::{self, KeyError, KeyRing};
 use crate::limits::{self, ClientRates, LimitError, PendingGauge};
 use crate::metrics::Metrics;
@@ -113,6 +113,8 @@ pub enum StartError {
     Upstream(#[from] UpstreamError),
     #[error(transparent)]
     Directory(#[from] DirectoryError),
+    #[error(transparent)]
+    Metadata(#[from] MetadataError),
 }
 
 impl AppState {
@@ -165,9 +167,7 @@ impl AppState {
     /// of another release, another `keys.encryption_key`), this process fails closed: it goes on
     /// with the file's declarations alone until they do, and says why.
     /// Done, it says what the connectors new in it could not read of their providers.
-    pub async fn reload_directory(
-        &self,
-    ) -> Result<Vec<(String, crate::upstream::UpstreamError)>, StartError> {
+    pub async fn reload_directory(&self) -> Result<Vec<(String, MetadataError)>, StartError> {
         let _one_at_a_time = self.rebuilding.lock().await;
         let key = self.file_config.keys.encryption_key.as_ref();
         let previous = self.directory();
@@ -205,7 +205,7 @@ impl AppState {
         drop(replaced);
         let unread = directory.fetch_fresh_metadata().await;
         for (id, e) in &unread {
-            tracing::warn!(connection = %id, error = %e, "IdP metadata cannot be read");
+            tracing::warn!(kind = e.kind().noun(), id = %id, error = %e, "metadata cannot be read");
         }
         match failure {
             Some(error) => Err(error),
@@ -249,14 +249,15 @@ impl AppState {
         let saml_name_id_key = store.server_secret("saml_name_ids").await?;
         let dummy_hash = password::hash(crate::crypto::random_token()).await?;
         let keys = KeyRing::load(store.clone(), config.keys.clone()).await?;
-        // At start the metadata of every connection the file declares must be there: without it,
-        // its logins cannot work, and the operator is at hand. A run-time connection whose IdP is
-        // down must not keep every process from starting: it takes no login until it is read.
+        // At start the metadata of every connection and service provider the file declares must
+        // be there: without it, its logins cannot work, and the operator is at hand. A run-time
+        // one whose metadata is out of reach must not keep every process from starting: it
+        // takes no login until it is read.
         for (id, error) in directory.fetch_fresh_metadata().await {
-            if config.file_declares(Kind::Connection, &id) {
+            if config.file_declares(error.kind(), &id) {
                 return Err(error.into());
             }
-            tracing::warn!(connection = %id, error = %error, "IdP metadata cannot be read");
+            tracing::warn!(kind = error.kind().noun(), id = %id, error = %error, "metadata cannot be read");
         }
         let client_rates = Arc::new(ClientRates::new(&config.server));
         Ok(AppState(Arc::new(Shared {

@@ -154,7 +154,11 @@ pub struct ServiceProviderView {
     id: String,
     name: String,
     entity_id: String,
-    /// Where responses may be posted; the first is the default.
+    /// Where its metadata is read from (at start, then hourly), if it is named by URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata_url: Option<String>,
+    /// Where responses may be posted; the first is the default. Empty for one whose metadata is
+    /// named by URL: its ACSs are what that metadata says when read.
     acs_urls: Vec<String>,
     requests_signed: bool,
     /// `email`, `persistent` or `transient`.
@@ -171,6 +175,7 @@ impl From<&ServiceProviderDecl> for ServiceProviderView {
             id: sp.id.clone(),
             name: sp.name.clone(),
             entity_id: sp.entity_id.clone(),
+            metadata_url: sp.metadata_url.clone(),
             acs_urls: sp.acs_urls.iter().map(|acs| acs.url.clone()).collect(),
             requests_signed: sp.requests_signed,
             name_id_format: match sp.name_id_format {
@@ -588,11 +593,38 @@ pub async fn refresh_connection(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, AdminError> {
-    match state.directory().connectors.fetch_metadata_of(&id).await {
-        None => Err(AdminError::NotFound {
-            resource: "connection",
-            id,
-        }),
+    let outcome = state.directory().connectors.fetch_metadata_of(&id).await;
+    refreshed("connection", id, outcome)
+}
+
+/// Reads the metadata of a service provider again now (metadata from a URL).
+#[utoipa::path(
+    post, path = "/admin/v1/service_providers/{id}/refresh", tag = "declared",
+    params(("id" = String, Path, description = "the service provider's id")),
+    responses(
+        (status = 204, description = "read, or nothing to read (its metadata is not named by URL)"),
+        (status = 404, description = "no such service provider"),
+        (status = 502, description = "the metadata could not be read or does not fit the declaration; what was read before stays"),
+    ),
+    security(("basic" = ["admin:write"]))
+)]
+pub async fn refresh_service_provider(
+    _: Writer,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, AdminError> {
+    let outcome = state.directory().refresh_service_provider(&id).await;
+    refreshed("service provider", id, outcome)
+}
+
+/// The answer to a refresh of the metadata of `resource` `id` (`None`: there is no such one).
+fn refreshed<E: std::fmt::Display>(
+    resource: &'static str,
+    id: String,
+    outcome: Option<Result<(), E>>,
+) -> Result<Response, AdminError> {
+    match outcome {
+        None => Err(AdminError::NotFound { resource, id }),
         Some(Ok(())) => Ok(no_content()),
         Some(Err(error)) => Ok((
             StatusCode::BAD_GATEWAY,
@@ -757,7 +789,7 @@ async fn apply(
 /// providers (connection id, why).
 struct Applied {
     done: DeclarationChanged,
-    unread: Vec<(String, crate::upstream::UpstreamError)>,
+    unread: Vec<(String, crate::directory::MetadataError)>,
 }
 
 /// Makes `change` in the database, with the answers the API and `idbridge admin` give.
@@ -810,7 +842,7 @@ fn answer(applied: Applied, status: StatusCode, kind: Kind, secret: Option<Strin
     }
     let warnings: Vec<String> = unread
         .iter()
-        .filter(|(connection, _)| kind == Kind::Connection && *connection == id)
+        .filter(|(unread, error)| error.kind() == kind && *unread == id)
         .map(|(_, error)| error.to_string())
         .collect();
     if !warnings.is_empty() {

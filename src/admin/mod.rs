@@ -97,6 +97,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(declared::rotate_client_secret))
         .routes(routes!(declared::rotate_product_secret))
         .routes(routes!(declared::refresh_connection))
+        .routes(routes!(declared::refresh_service_provider))
         .split_for_parts()
 }
 

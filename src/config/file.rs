@@ -186,9 +186,11 @@ pub struct FileWebhook {
 pub struct FileServiceProvider {
     pub id: String,
     pub name: Option<String>,
-    /// The SP's metadata file; or `metadata_xml`, the document itself; or the values below.
+    /// The SP's metadata file; or `metadata_xml`, the document itself; or `metadata_url` (with
+    /// `entity_id`), fetched and refreshed; or the values below.
     pub metadata: Option<String>,
     pub metadata_xml: Option<String>,
+    pub metadata_url: Option<String>,
     pub entity_id: Option<String>,
     #[serde(default)]
     pub acs_urls: Vec<String>,

@@ -458,12 +458,16 @@ pub struct SpSigning {
 }
 
 /// A SAML service provider idbridge is the IdP of (`[[service_providers]]`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceProviderDecl {
     pub id: String,
     /// Shown to the person on the consent page.
     pub name: String,
     pub entity_id: String,
+    /// Where its metadata is fetched from (at start, then hourly). Until it is read, the
+    /// declaration knows no ACS and no certificate, and takes no request; what was read is this
+    /// declaration described by it ([`ServiceProviderDecl::described_by`]).
+    pub metadata_url: Option<String>,
     /// Where responses may be posted (HTTP-POST binding), each matched exactly; the first is
     /// the default, used when a request names none.
     pub acs_urls: Vec<AcsUrl>,

@@ -62,6 +62,8 @@ pub enum PageError {
     TooManyRequests,
     #[error("too many pending logins")]
     PendingFull,
+    #[error("the application's settings (its metadata) have not been read yet")]
+    ApplicationUnavailable,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -159,6 +161,11 @@ impl PageError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Sign-in is busy",
                 "Too many sign-ins are under way right now. Please try again in a few minutes.",
+            ),
+            PageError::ApplicationUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Application unavailable",
+                "The settings of the application you came from could not be read yet. Please try again in a few minutes.",
             ),
             PageError::NotFound => (
                 StatusCode::NOT_FOUND,

@@ -50,13 +50,13 @@ pub async fn frames(state: &AppState, heard: &[String], user: &User, sid: &str) 
     let mut frames = Vec::new();
     for sp in heard
         .iter()
-        .filter_map(|id| directory.service_providers.get(id))
+        .filter_map(|id| directory.service_providers.get(id)?.current())
     {
         let Some(slo) = &sp.slo else { continue };
         if sp.name_id_format == NameIdFormat::Transient {
             continue;
         }
-        let key = match signing_key(state, sp).await {
+        let key = match signing_key(state, &sp).await {
             Ok(key) => key,
             Err(error) => {
                 tracing::warn!(service_provider = %sp.id, %error, "SAML logout not sent");
@@ -70,7 +70,7 @@ pub async fn frames(state: &AppState, heard: &[String], user: &User, sid: &str) 
             issue_instant: &instant(now),
             destination: &slo.location,
             issuer: &idp_entity_id(state),
-            name_id: &name_id_for(state, sp, user),
+            name_id: &name_id_for(state, &sp, user),
             name_id_format: Some(sp.name_id_format.uri()),
             session_index: Some(sid),
         };
@@ -115,10 +115,7 @@ pub(super) async fn serve(
         .map_err(unreadable)?
         .issuer
         .ok_or(unreadable("the request names no Issuer"))?;
-    let sp = state
-        .directory()
-        .service_provider_of(&issuer)
-        .ok_or(SamlIdpError::UnknownServiceProvider)?;
+    let sp = super::in_force(state.directory().service_provider_of(&issuer))?;
     let Some(slo) = &sp.slo else {
         return Err(SamlIdpError::Unreadable("the SP takes no part in single logout").into());
     };

@@ -28,6 +28,7 @@ use crate::config::{NameIdFormat, PersonValue, ServiceProviderDecl};
 use crate::crypto;
 use crate::http::{ClientAddr, PageError, pages};
 use crate::keys::LoadedKey;
+use crate::service_providers::ServiceProvider;
 use crate::session::current_session_and_consent;
 use crate::state::AppState;
 use crate::store::{OneTimeId, SessionInfo, User};
@@ -63,6 +64,8 @@ pub enum SamlIdpError {
     Unreadable(&'static str),
     #[error("the SAML request names no registered service provider")]
     UnknownServiceProvider,
+    #[error("the service provider's metadata has not been read yet")]
+    MetadataUnread,
     #[error("the SAML request's signature: {0}")]
     Signature(&'static str),
     #[error("the SAML request names an AssertionConsumerService the SP did not register")]
@@ -87,6 +90,7 @@ impl From<SamlIdpError> for PageError {
                 "The application's sign-in request could not be read or is out of date. Go back to the application and start again.",
             ),
             SamlIdpError::UnknownServiceProvider => PageError::UnknownClient,
+            SamlIdpError::MetadataUnread => PageError::ApplicationUnavailable,
             SamlIdpError::Signature(_) => PageError::BadRequest(
                 "The application's sign-in request is not signed as agreed, so it was refused.",
             ),
@@ -226,7 +230,7 @@ async fn idp_initiated(
     Query(query): Query<UnsolicitedQuery>,
 ) -> Result<Response, PageError> {
     count(&state, client)?;
-    let sp = service_provider(&state, &sp_id).ok_or(PageError::UnknownClient)?;
+    let sp = service_provider(&state, &sp_id)?;
     if !sp.allow_idp_initiated {
         return Err(SamlIdpError::NotUnsolicited.into());
     }
@@ -279,15 +283,22 @@ fn pending_request(
 ) -> Result<(PendingSso, Arc<ServiceProviderDecl>), PageError> {
     let pending = PendingSso::open(&state.saml_request_key, sealed, state.clock.now())
         .ok_or(SamlIdpError::Expired)?;
-    let sp = service_provider(state, &pending.sp).ok_or(PageError::UnknownClient)?;
+    let sp = service_provider(state, &pending.sp)?;
     if !sp.acs_urls.iter().any(|acs| acs.url == pending.acs_url) {
         return Err(SamlIdpError::UnregisteredAcs.into());
     }
     Ok((pending, sp))
 }
 
-fn service_provider(state: &AppState, id: &str) -> Option<Arc<ServiceProviderDecl>> {
-    state.directory().service_providers.get(id).cloned()
+fn service_provider(state: &AppState, id: &str) -> Result<Arc<ServiceProviderDecl>, SamlIdpError> {
+    in_force(state.directory().service_providers.get(id).cloned())
+}
+
+/// The service provider found (if one was) as it is in force now.
+fn in_force(sp: Option<Arc<ServiceProvider>>) -> Result<Arc<ServiceProviderDecl>, SamlIdpError> {
+    sp.ok_or(SamlIdpError::UnknownServiceProvider)?
+        .current()
+        .ok_or(SamlIdpError::MetadataUnread)
 }
 
 /// The next step for a pending request: login when there is no session (or not a fresh one for

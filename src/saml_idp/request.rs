@@ -160,9 +160,7 @@ fn by_issuer(
         .issuer
         .as_deref()
         .ok_or(SamlIdpError::Unreadable("the request names no Issuer"))?;
-    directory
-        .service_provider_of(issuer)
-        .ok_or(SamlIdpError::UnknownServiceProvider)
+    super::in_force(directory.service_provider_of(issuer))
 }
 
 fn check(

@@ -1,6 +1,7 @@
 //! Reading providers' answers over HTTP without letting one fill memory.
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use openidconnect::reqwest;
 use openidconnect::{AsyncHttpClient, HttpRequest, HttpResponse};
@@ -34,6 +35,29 @@ pub(super) async fn read_limited(
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// How long fetching a SAML metadata document may take.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest SAML metadata document read (a federation's aggregate is not one entity's).
+const MAX_METADATA_BYTES: usize = 1024 * 1024;
+
+/// The SAML metadata document at `url` (an IdP's, or a service provider's), or why it could not
+/// be read: redirects are not followed, and the answer must be a success, at most 1 MiB, UTF-8.
+pub(crate) async fn fetch_metadata(url: &str) -> Result<String, String> {
+    let http = reqwest::ClientBuilder::new()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(METADATA_TIMEOUT)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let response = http.get(url).send().await.map_err(|e| e.to_string())?;
+    if !response.status().is_success() {
+        return Err(format!("answered {}", response.status()));
+    }
+    let body = read_limited(response, MAX_METADATA_BYTES)
+        .await
+        .map_err(|e| e.to_string())?;
+    String::from_utf8(body).map_err(|_| "not UTF-8".to_string())
 }
 
 /// The HTTP client openidconnect's own requests (discovery, keys, the code exchange) go through:

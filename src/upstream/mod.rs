@@ -28,6 +28,7 @@ use crate::store::{
     KeptLogin, OneTimeId, SentLogout, StoreError, UpstreamProfile, UpstreamSession, User,
 };
 pub use continuation::{Continuation, Resume};
+pub(crate) use http::fetch_metadata;
 pub use local::LocalAccounts;
 pub use oidc::OidcConnector;
 pub use registry::Connectors;

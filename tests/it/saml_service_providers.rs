@@ -24,6 +24,7 @@ crate::backend_tests!(
     a_key_rollover_lists_both_certificates_first,
     single_logout_goes_both_ways,
     service_providers_are_declared_at_run_time,
+    metadata_from_a_url_is_read_and_refreshed,
 );
 
 const SP_ENTITY: &str = "https://sp.test/metadata";
@@ -782,6 +783,135 @@ async fn service_providers_are_declared_at_run_time(backend: Backend) {
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
+/// A signed request of `sp`'s walked to its ACS, where pysaml2 takes the answer.
+async fn signed_login(http: &Client, sp: &Sp, base: &str) {
+    let request = sp.request(&["redirect", "--sign"]);
+    let posted = login(http, &request, base, true).await.posted();
+    sp.judge(&posted, request["id"].as_str()).unwrap();
+}
+
+/// The status of the page a refused redirect-binding `request` gets; nothing is posted.
+async fn refused(http: &Client, request: &Value) -> StatusCode {
+    let response = http
+        .get(request["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    assert!(form_post(&response.text().await.unwrap()).is_none());
+    status
+}
+
+async fn metadata_from_a_url_is_read_and_refreshed(backend: Backend) {
+    use crate::admin::{ADMIN_CONFIG, OPS_SECRET, ops};
+    use crate::upstream_saml::metadata_server;
+    use std::sync::{Arc, Mutex};
+    let db = TestDb::new(backend).await;
+    // Its metadata says it signs its requests, and carries the certificate they verify with.
+    let sp = Sp::new(json!({"authn_requests_signed": true}));
+    let served = Arc::new(Mutex::new(sp.run(&["metadata"]).unwrap()));
+    let url = metadata_server(served.clone()).await;
+    let config = |url: &str| {
+        format!(
+            "{BASE_CONFIG}{ADMIN_CONFIG}\n[[service_providers]]\nid = \"wiki\"\nmetadata_url = \"{url}\"\nentity_id = \"{SP_ENTITY}\"\n{RELEASED}"
+        )
+    };
+    let env = [("OPS_SECRET", OPS_SECRET), ("SHOP_SECRET", SHOP_SECRET)];
+    // An SP of the file whose metadata cannot be read stops the start, named.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/metadata", listener.local_addr().unwrap())
+    };
+    let stopped = TestServer::start_with(&db, &config(&closed), idbridge::Clock::system(), &env)
+        .await
+        .err()
+        .expect("no start without the SP's metadata");
+    assert!(stopped.contains("service provider wiki"), "{stopped}");
+    let server = TestServer::start_with(&db, &config(&url), idbridge::Clock::system(), &env)
+        .await
+        .unwrap();
+    sp.trust(&server.base).await;
+    let http = browser();
+    // Read at start: its certificate verifies its requests, and unsigned ones are refused.
+    signed_login(&http, &sp, &server.base).await;
+    let unsigned = sp.request(&["redirect"]);
+    assert_eq!(refused(&http, &unsigned).await, StatusCode::BAD_REQUEST);
+
+    // The SP rolls its key over. What was read holds until the metadata is read again.
+    let rolled = Sp::new(json!({"authn_requests_signed": true}));
+    rolled.trust(&server.base).await;
+    *served.lock().unwrap() = rolled.run(&["metadata"]).unwrap();
+    let early = rolled.request(&["redirect", "--sign"]);
+    assert_eq!(refused(&http, &early).await, StatusCode::BAD_REQUEST);
+    let answer = ops(&server)
+        .post("/admin/v1/service_providers/wiki/refresh", None)
+        .await;
+    assert_eq!(answer.status, StatusCode::NO_CONTENT, "{}", answer.json);
+    signed_login(&http, &rolled, &server.base).await;
+    let old_key = sp.request(&["redirect", "--sign"]);
+    assert_eq!(refused(&http, &old_key).await, StatusCode::BAD_REQUEST);
+
+    // Metadata of another SP, or none: refused, and what was read before stays.
+    let stranger = Sp::new(json!({"entity_id": "https://other.test/metadata"}));
+    for (metadata, why) in [
+        (stranger.run(&["metadata"]).unwrap(), "names the entity ID"),
+        ("<not-metadata/>".to_string(), "has no entityID"),
+    ] {
+        *served.lock().unwrap() = metadata;
+        let answer = ops(&server)
+            .post("/admin/v1/service_providers/wiki/refresh", None)
+            .await;
+        assert_eq!(answer.status, StatusCode::BAD_GATEWAY, "{why}");
+        assert!(
+            answer.json["message"].as_str().unwrap().contains(why),
+            "{}",
+            answer.json
+        );
+    }
+    signed_login(&http, &rolled, &server.base).await;
+    let spent = server.count("saml_assertions").await;
+
+    // A run-time SP whose metadata cannot be read yet: made, with a warning, and it takes no
+    // request (a page, nothing stored) until its metadata is read.
+    let crm = Sp::new(json!({"entity_id": "https://crm.test/metadata"}));
+    let crm_served = Arc::new(Mutex::new(String::new()));
+    let crm_url = metadata_server(crm_served.clone()).await;
+    let answer = ops(&server)
+        .post(
+            "/admin/v1/service_providers",
+            Some(json!({"id": "crm", "metadata_url": crm_url, "entity_id": "https://crm.test/metadata"})),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.json);
+    assert_eq!(answer.json["metadata_url"], crm_url.as_str());
+    assert!(
+        answer.json["warnings"][0]
+            .as_str()
+            .is_some_and(|w| w.contains("not SAML metadata")),
+        "{}",
+        answer.json
+    );
+    crm.trust(&server.base).await;
+    let unread = crm.request(&["redirect"]);
+    assert_eq!(
+        refused(&http, &unread).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(server.count("saml_assertions").await, spent);
+    *crm_served.lock().unwrap() = crm.run(&["metadata"]).unwrap();
+    let answer = ops(&server)
+        .post("/admin/v1/service_providers/crm/refresh", None)
+        .await;
+    assert_eq!(answer.status, StatusCode::NO_CONTENT, "{}", answer.json);
+    let request = crm.request(&["redirect"]);
+    let posted = login(&http, &request, &server.base, true).await.posted();
+    crm.judge(&posted, request["id"].as_str()).unwrap();
+    let answer = ops(&server)
+        .post("/admin/v1/service_providers/nobody/refresh", None)
+        .await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+}
+
 /// A self-signed certificate (PEM) of a new P-256 key.
 fn ec_certificate_pem() -> String {
     use openssl::{asn1::Asn1Time, ec, hash::MessageDigest, nid::Nid, pkey::PKey, x509};
@@ -838,6 +968,21 @@ fn service_provider_problems_name_their_keys() {
         (
             format!(
                 "id = \"a\"\nmetadata_xml = \"<x/>\"\nentity_id = \"https://a.test\"\ncertificate = '''{rsa}'''"
+            ),
+            "service_providers[0]: give one of metadata",
+        ),
+        (
+            "id = \"a\"\nmetadata_url = \"https://a.test/metadata\"".into(),
+            "service_providers[0].entity_id: required with metadata_url",
+        ),
+        (
+            "id = \"a\"\nmetadata_url = \"http://a.test/metadata\"\nentity_id = \"https://a.test\""
+                .into(),
+            "service_providers[0].metadata_url: must be an https URL",
+        ),
+        (
+            format!(
+                "id = \"a\"\nmetadata_url = \"https://a.test/metadata\"\nentity_id = \"https://a.test\"\nacs_urls = [\"{ACS}\"]"
             ),
             "service_providers[0]: give one of metadata",
         ),

@@ -10,12 +10,11 @@ use std::marker::PhantomData;
 use std::path::Path;
 
 use serde::de::{Deserialize, DeserializeSeed, Deserializer};
-use url::Url;
 
 use super::super::file::{FileConnection, FileEntityRule};
 use super::checker::{Checker, check_unique};
 use super::parse::key_path;
-use super::urls::is_loopback;
+use super::urls::parse_upstream_url;
 use crate::config::{ConnectionDecl, ConnectionProtocol, EntityRule, Problem};
 use crate::vocabulary::connections::RESERVED;
 use crate::vocabulary::domains::normalize_host;
@@ -293,17 +292,6 @@ fn is_path_segment(id: &str) -> bool {
         && id
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-}
-
-/// A URL of an upstream identity provider: https, except on the machine itself (a development
-/// setup, or tests).
-fn parse_upstream_url(value: &str) -> Result<Url, &'static str> {
-    let url = Url::parse(value).map_err(|_| "not an absolute URL")?;
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if is_loopback(&url) => Ok(url),
-        _ => Err("must be an https URL (http only for loopback hosts)"),
-    }
 }
 
 #[cfg(test)]

@@ -6,11 +6,11 @@ use std::path::Path;
 use samael::metadata::{HTTP_POST_BINDING, HTTP_REDIRECT_BINDING};
 
 use super::checker::{Checker, check_unique, is_url_safe_id};
-use super::urls::check_redirect_uri;
+use super::urls::{check_redirect_uri, parse_upstream_url};
 use crate::config::file::{FileReleasedAttribute, FileServiceProvider};
 use crate::config::{
-    AcsUrl, Alg, LogoutService, NameIdFormat, PersonValue, ReleasedAttribute, ServiceProviderDecl,
-    certificate_der,
+    AcsUrl, Alg, EnvLookup, LogoutService, NameIdFormat, PersonValue, Problem, ReleasedAttribute,
+    ServiceProviderDecl, certificate_der,
 };
 
 const ATTRIBUTE_FORMATS: [(&str, &str); 3] = [
@@ -60,7 +60,7 @@ pub(super) fn check_service_providers(
                 );
             }
         }
-        let described = describe(check, &path, sp, issuer_is_https, base_dir);
+        let described = describe(check, &path, sp, base_dir);
         if let Some(described) = &described
             && !entity_ids.insert(described.entity_id.clone())
         {
@@ -104,42 +104,20 @@ pub(super) fn check_service_providers(
                 None
             }
         };
-        let requests_signed = sp.requests_signed == Some(true)
-            || described.as_ref().is_some_and(|d| d.requests_signed);
-        if requests_signed
-            && described
-                .as_ref()
-                .is_some_and(|d| d.signing_certificates.is_empty())
-        {
-            check.problem(
-                format!("{path}.requests_signed"),
-                "needs the SP's signing certificate (certificate, or a KeyDescriptor in its metadata) to verify its requests with",
-            );
-        }
         let attributes = released_attributes(check, &path, &sp.attributes);
         let encrypt_assertions = sp.encrypt_assertions.unwrap_or(false);
-        let encryption_key_is_rsa = described
-            .as_ref()
-            .and_then(|d| d.encryption_certificate.as_deref())
-            .map(|der| {
-                openssl::x509::X509::from_der(der)
-                    .and_then(|cert| cert.public_key())
-                    .is_ok_and(|key| key.rsa().is_ok())
-            });
-        if encrypt_assertions && encryption_key_is_rsa == Some(false) {
-            check.problem(
-                format!("{path}.encrypt_assertions"),
-                "the SP's encryption certificate must hold an RSA key (assertions are encrypted to it with RSA-OAEP)",
-            );
-        }
-        if encrypt_assertions
-            && described
-                .as_ref()
-                .is_some_and(|d| d.encryption_certificate.is_none())
+        let requests_signed = sp.requests_signed == Some(true);
+        // An SP described by a URL is checked the same way each time its metadata is read.
+        if let Some(described) = &described
+            && sp.metadata_url.is_none()
         {
-            check.problem(
-                format!("{path}.encrypt_assertions"),
-                "needs the SP's encryption certificate (encryption_certificate, or a KeyDescriptor in its metadata)",
+            check_fit(
+                check,
+                &path,
+                described,
+                requests_signed,
+                encrypt_assertions,
+                issuer_is_https,
             );
         }
         if check.problems.len() != before {
@@ -158,11 +136,12 @@ pub(super) fn check_service_providers(
             id: sp.id.clone(),
             name: sp.name.clone().unwrap_or_else(|| sp.id.clone()),
             entity_id: described.entity_id,
+            metadata_url: sp.metadata_url.clone(),
             acs_urls: described.acs_urls,
             signing_certificates: described.signing_certificates,
             encryption_certificate: described.encryption_certificate,
             slo: described.slo,
-            requests_signed,
+            requests_signed: requests_signed || described.requests_signed,
             name_id_format,
             attributes,
             sign_assertion,
@@ -175,28 +154,32 @@ pub(super) fn check_service_providers(
     declared
 }
 
-/// The SP from its metadata (a file or the document) or from the values given, one of them.
+/// The SP from its metadata (a file, the document, or a URL with its entity ID: known only once
+/// read) or from the values given, one of them.
 fn describe(
     check: &mut Checker,
     path: &str,
     sp: &FileServiceProvider,
-    issuer_is_https: bool,
     base_dir: &Path,
 ) -> Option<Described> {
-    let inline = sp.entity_id.is_some()
-        || !sp.acs_urls.is_empty()
+    let values = !sp.acs_urls.is_empty()
         || sp.certificate.is_some()
         || sp.encryption_certificate.is_some()
         || sp.slo_url.is_some();
-    let given = [sp.metadata.is_some(), sp.metadata_xml.is_some(), inline];
+    let given = [
+        sp.metadata.is_some(),
+        sp.metadata_xml.is_some(),
+        sp.metadata_url.is_some(),
+        values || (sp.entity_id.is_some() && sp.metadata_url.is_none()),
+    ];
     if given.iter().filter(|given| **given).count() != 1 {
         check.problem(
             path,
-            "give one of metadata, metadata_xml, or entity_id + acs_urls (+ certificate, encryption_certificate)",
+            "give one of metadata, metadata_xml, metadata_url + entity_id, or entity_id + acs_urls (+ certificate, encryption_certificate)",
         );
         return None;
     }
-    let described = if let Some(file) = &sp.metadata {
+    if let Some(file) = &sp.metadata {
         let key = format!("{path}.metadata");
         let file = base_dir.join(file);
         match std::fs::read_to_string(&file) {
@@ -208,14 +191,43 @@ fn describe(
         }
     } else if let Some(text) = &sp.metadata_xml {
         from_metadata(check, &format!("{path}.metadata_xml"), text)
+    } else if let Some(url) = &sp.metadata_url {
+        if let Err(message) = parse_upstream_url(url) {
+            check.problem(format!("{path}.metadata_url"), message);
+        }
+        let Some(entity_id) = sp.entity_id.clone().filter(|id| !id.trim().is_empty()) else {
+            check.problem(
+                format!("{path}.entity_id"),
+                "required with metadata_url: requests are matched to the SP by it before its metadata is read, and the metadata read must name it",
+            );
+            return None;
+        };
+        Some(Described {
+            entity_id,
+            acs_urls: Vec::new(),
+            signing_certificates: Vec::new(),
+            encryption_certificate: None,
+            slo: None,
+            requests_signed: false,
+        })
     } else {
         from_values(check, path, sp)
-    }?;
-    let mut fine = true;
+    }
+}
+
+/// Whether what describes an SP fits what is declared of it: URLs people are sent to, a
+/// certificate to check its signed requests with, an RSA key to encrypt its assertions to.
+fn check_fit(
+    check: &mut Checker,
+    path: &str,
+    described: &Described,
+    requests_signed: bool,
+    encrypt_assertions: bool,
+    issuer_is_https: bool,
+) {
     for (i, acs) in described.acs_urls.iter().enumerate() {
         if let Err(message) = check_redirect_uri(&acs.url, issuer_is_https) {
             check.problem(format!("{path}.acs_urls[{i}]"), message);
-            fine = false;
         }
     }
     let slo_urls = described
@@ -225,10 +237,81 @@ fn describe(
     for url in slo_urls {
         if let Err(message) = check_redirect_uri(url, issuer_is_https) {
             check.problem(format!("{path}.slo_url"), message);
-            fine = false;
         }
     }
-    fine.then_some(described)
+    if (requests_signed || described.requests_signed) && described.signing_certificates.is_empty() {
+        check.problem(
+            format!("{path}.requests_signed"),
+            "needs the SP's signing certificate (certificate, or a KeyDescriptor in its metadata) to verify its requests with",
+        );
+    }
+    if encrypt_assertions {
+        match described.encryption_certificate.as_deref() {
+            None => check.problem(
+                format!("{path}.encrypt_assertions"),
+                "needs the SP's encryption certificate (encryption_certificate, or a KeyDescriptor in its metadata)",
+            ),
+            Some(der) => {
+                let rsa = openssl::x509::X509::from_der(der)
+                    .and_then(|cert| cert.public_key())
+                    .is_ok_and(|key| key.rsa().is_ok());
+                if !rsa {
+                    check.problem(
+                        format!("{path}.encrypt_assertions"),
+                        "the SP's encryption certificate must hold an RSA key (assertions are encrypted to it with RSA-OAEP)",
+                    );
+                }
+            }
+        }
+    }
+}
+
+impl ServiceProviderDecl {
+    /// This SP (declared with `metadata_url`) as `metadata`, read from there, describes it: the
+    /// metadata must name the declared entity ID and fit the rest of the declaration, as a
+    /// metadata file must. `issuer_is_https`: whether the deployment runs on https.
+    pub fn described_by(
+        &self,
+        metadata: &str,
+        issuer_is_https: bool,
+    ) -> Result<ServiceProviderDecl, Vec<Problem>> {
+        let no_env: EnvLookup = &|_| None;
+        let mut check = Checker {
+            env: no_env,
+            problems: Vec::new(),
+        };
+        let described = from_metadata(&mut check, "metadata", metadata);
+        if let Some(described) = &described {
+            if described.entity_id != self.entity_id {
+                check.problem(
+                    "metadata",
+                    format!(
+                        "names the entity ID {}, not the declared {}",
+                        described.entity_id, self.entity_id
+                    ),
+                );
+            }
+            check_fit(
+                &mut check,
+                "metadata",
+                described,
+                self.requests_signed,
+                self.encrypt_assertions,
+                issuer_is_https,
+            );
+        }
+        match described {
+            Some(described) if check.problems.is_empty() => Ok(ServiceProviderDecl {
+                acs_urls: described.acs_urls,
+                signing_certificates: described.signing_certificates,
+                encryption_certificate: described.encryption_certificate,
+                slo: described.slo,
+                requests_signed: self.requests_signed || described.requests_signed,
+                ..self.clone()
+            }),
+            _ => Err(check.problems),
+        }
+    }
 }
 
 fn from_values(check: &mut Checker, path: &str, sp: &FileServiceProvider) -> Option<Described> {

@@ -45,3 +45,14 @@ pub(super) fn is_loopback(url: &Url) -> bool {
         None => false,
     }
 }
+
+/// A URL idbridge fetches from (an upstream IdP's endpoints, metadata): https, except on the
+/// machine itself (a development setup, or tests).
+pub(super) fn parse_upstream_url(value: &str) -> Result<Url, &'static str> {
+    let url = Url::parse(value).map_err(|_| "not an absolute URL")?;
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        _ => Err("must be an https URL (http only for loopback hosts)"),
+    }
+}

@@ -37,9 +37,9 @@ use samael::traits::ToXml;
 
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use super::http::read_limited;
+use super::http::fetch_metadata;
 use super::{
     Admission, Answer, AnswerRoute, Connector, Context, FrontChannel, Identity, LoginRequest,
     Outgoing, UpstreamError, Working,
@@ -57,9 +57,6 @@ const KIND: &str = "saml";
 pub(crate) const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
 pub(super) const POST_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
-/// The longest a fetch of IdP metadata may take, and the most it may bring.
-const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
-const MAX_METADATA_BYTES: usize = 1024 * 1024;
 /// How old an assertion may be when it arrives (besides the clock skew).
 const MAX_ASSERTION_AGE: i64 = 300;
 
@@ -338,23 +335,7 @@ impl Sp {
             connection: self.connection.id.clone(),
             detail: format!("IdP metadata from {url}: {detail}"),
         };
-        let http = openidconnect::reqwest::ClientBuilder::new()
-            .redirect(openidconnect::reqwest::redirect::Policy::none())
-            .timeout(METADATA_TIMEOUT)
-            .build()
-            .map_err(|e| failed(e.to_string()))?;
-        let response = http
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| failed(e.to_string()))?;
-        if !response.status().is_success() {
-            return Err(failed(format!("answered {}", response.status())));
-        }
-        let body = read_limited(response, MAX_METADATA_BYTES)
-            .await
-            .map_err(|e| failed(e.to_string()))?;
-        let text = String::from_utf8(body).map_err(|_| failed("not UTF-8".into()))?;
+        let text = fetch_metadata(url).await.map_err(failed)?;
         let descriptor =
             IdpDescriptor::from_metadata(&text).map_err(|lacks| failed(lacks.join("; ")))?;
         if let Ok(mut idp) = self.idp.write() {
