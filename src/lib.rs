@@ -92,7 +92,7 @@ pub async fn rotate_keys(state: &AppState) -> Result<(), keys::KeyError> {
     keys::prepare(
         &state.store,
         &config.keys,
-        &config.signing_algs(),
+        &config.signing_keys(),
         state.clock.now(),
     )
     .await?;

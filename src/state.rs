@@ -191,8 +191,8 @@ impl AppState {
                 )
             }
         };
-        let algs = directory.config.signing_algs();
-        let had = previous.config.signing_algs();
+        let algs = directory.config.signing_keys();
+        let had = previous.config.signing_keys();
         if algs.iter().any(|alg| !had.contains(alg)) {
             keys::prepare(&self.store, &self.file_config.keys, &algs, self.clock.now()).await?;
             self.keys.reload().await?;
@@ -231,7 +231,7 @@ impl AppState {
                 .map_err(StartError::Database)?;
         store.migrate().await.map_err(StartError::Migrate)?;
         // Keys first: a wrong encryption key stops the start before the config is written.
-        keys::prepare(&store, &config.keys, &config.signing_algs(), clock.now()).await?;
+        keys::prepare(&store, &config.keys, &config.signing_keys(), clock.now()).await?;
         let key = config.keys.encryption_key.as_ref();
         let (with_run_time, stored) = store
             .apply_config(&config, key, clock.now())
@@ -239,8 +239,8 @@ impl AppState {
             .map_err(StartError::Sync)?
             .map_err(|problems| DirectoryError::Invalid { problems })?;
         let directory = Directory::build(with_run_time, &stored, None)?;
-        let algs = directory.config.signing_algs();
-        if algs != config.signing_algs() {
+        let algs = directory.config.signing_keys();
+        if algs != config.signing_keys() {
             // Run-time clients sign with algorithms the file's do not.
             keys::prepare(&store, &config.keys, &algs, clock.now()).await?;
         }

@@ -29,6 +29,7 @@ mod m0023_user_profiles;
 mod m0024_administration;
 mod m0025_declarations;
 mod m0026_saml_idp;
+mod m0027_signing_key_use;
 
 pub struct Migrator;
 
@@ -62,6 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0024_administration::Migration),
             Box::new(m0025_declarations::Migration),
             Box::new(m0026_saml_idp::Migration),
+            Box::new(m0027_signing_key_use::Migration),
         ]
     }
 }

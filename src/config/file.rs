@@ -60,6 +60,8 @@ pub struct FileDatabase {
 pub struct FileKeys {
     pub id_token_alg: Option<String>,
     pub rotate_after: Option<String>,
+    pub saml_rotate_after: Option<String>,
+    pub saml_publish_before: Option<String>,
     pub encryption_key: Option<String>,
 }
 

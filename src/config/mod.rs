@@ -109,11 +109,53 @@ impl ServerConfig {
 #[derive(Debug, Clone)]
 pub struct KeysConfig {
     pub id_token_alg: Alg,
-    /// Age in seconds after which a new signing key is made.
+    /// Age in seconds after which a new ID-token signing key is made.
     pub rotate_after: i64,
+    /// Age in seconds after which a new SAML signing key is made: far longer, since many SPs
+    /// keep the certificate they were given until someone replaces it by hand.
+    pub saml_rotate_after: i64,
+    /// How long, in seconds, a new SAML signing key is listed in the IdP metadata before it
+    /// signs, for SPs that read the metadata to take it (and their operators to be told).
+    pub saml_publish_before: i64,
     /// AES-256 key that encrypts private keys at rest; `None` (the embedded demo only) stores
     /// them in clear.
     pub encryption_key: Option<EncryptionKey>,
+}
+
+impl KeysConfig {
+    /// Age in seconds after which a key of `key_use` gets a successor.
+    pub fn rotate_after(&self, key_use: KeyUse) -> i64 {
+        match key_use {
+            KeyUse::IdTokens => self.rotate_after,
+            KeyUse::Saml => self.saml_rotate_after,
+        }
+    }
+}
+
+/// What a signing key signs. Each use has keys of its own, rotated on its own schedule: a JWT
+/// verifier refreshes JWKS by itself within the hour, while a SAML SP may keep a certificate for
+/// years.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyUse {
+    /// ID tokens, logout tokens and the other JWTs idbridge signs (published in JWKS).
+    IdTokens,
+    /// SAML responses, assertions and logout messages (listed in the IdP metadata).
+    Saml,
+}
+
+impl KeyUse {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyUse::IdTokens => "id_tokens",
+            KeyUse::Saml => "saml",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<KeyUse> {
+        [KeyUse::IdTokens, KeyUse::Saml]
+            .into_iter()
+            .find(|key_use| key_use.as_str() == value)
+    }
 }
 
 /// JWS algorithms idbridge signs with. `HS256` is only valid per client (keyed by its secret).
@@ -731,17 +773,30 @@ impl ConfigError {
 }
 
 impl Config {
-    /// The asymmetric algorithms the key ring signs with: ID tokens' default, any a client
-    /// picks, and those SAML service providers are answered with.
+    /// The asymmetric algorithms ID tokens are signed with: the default, and any a client picks.
     pub fn signing_algs(&self) -> Vec<Alg> {
         let mut algs = vec![self.keys.id_token_alg];
-        let picked = self.clients.iter().map(|client| client.id_token_alg);
-        let saml = self.service_providers.iter().map(|sp| sp.signature_alg);
-        for alg in picked.chain(saml) {
+        for alg in self.clients.iter().map(|client| client.id_token_alg) {
             if alg != Alg::HS256 && !algs.contains(&alg) {
                 algs.push(alg);
             }
         }
         algs
+    }
+
+    /// The keys the key ring must hold: one of each ID-token algorithm, and one of each
+    /// algorithm SAML service providers are answered with.
+    pub fn signing_keys(&self) -> Vec<(KeyUse, Alg)> {
+        let mut keys: Vec<(KeyUse, Alg)> = self
+            .signing_algs()
+            .into_iter()
+            .map(|alg| (KeyUse::IdTokens, alg))
+            .collect();
+        for alg in self.service_providers.iter().map(|sp| sp.signature_alg) {
+            if !keys.contains(&(KeyUse::Saml, alg)) {
+                keys.push((KeyUse::Saml, alg));
+            }
+        }
+        keys
     }
 }

@@ -12,8 +12,8 @@ use serde_json::json;
 
 use super::KeyError;
 use super::at_rest::private_pem;
-use super::rotation::signer_of;
-use crate::config::{Alg, EncryptionKey, KeysConfig};
+use super::rotation::{publish_delay, signer_of};
+use crate::config::{Alg, EncryptionKey, KeyUse, KeysConfig};
 use crate::store::SigningKey;
 use crate::store::Store;
 
@@ -25,12 +25,13 @@ const MISS_RELOAD_AFTER: Duration = Duration::from_secs(5);
 /// A signing key ready to use.
 pub struct LoadedKey {
     pub kid: String,
+    pub key_use: KeyUse,
     pub alg: Alg,
     pub created_at: i64,
     signer: Signer,
     pub decoding: DecodingKey,
     pub public_jwk: serde_json::Value,
-    /// For XML signatures (SAML), RSA and P-256 keys once they have a certificate.
+    /// For XML signatures: SAML keys (RSA and P-256), with their certificate.
     pub xml_signing: Option<XmlSigning>,
 }
 
@@ -142,30 +143,45 @@ impl KeyRing {
         Ok(self.cache.read().expect("key cache lock").1.clone())
     }
 
-    /// The key that signs `alg` ID tokens now.
-    pub async fn signer(&self, alg: Alg, now: i64) -> Result<Arc<LoadedKey>, KeyError> {
+    /// The key of `key_use` that signs with `alg` now.
+    async fn signer_of_use(
+        &self,
+        key_use: KeyUse,
+        alg: Alg,
+        now: i64,
+    ) -> Result<Arc<LoadedKey>, KeyError> {
         let keys = self.keys().await?;
-        signer_of(keys.iter(), alg, now, |k| (k.alg, k.created_at))
+        let delay = publish_delay(&self.config, key_use);
+        signer_of(keys.iter(), (key_use, alg), delay, now, loaded_key)
             .cloned()
             .ok_or(KeyError::NoSigningKey)
     }
 
-    /// The key that signs `alg` XML signatures now (the ID-token signer of `alg`), with its
-    /// certificate.
+    /// The key that signs `alg` ID tokens now.
+    pub async fn signer(&self, alg: Alg, now: i64) -> Result<Arc<LoadedKey>, KeyError> {
+        self.signer_of_use(KeyUse::IdTokens, alg, now).await
+    }
+
+    /// The SAML key that signs `alg` XML signatures now, with its certificate.
     pub async fn xml_signer(&self, alg: Alg, now: i64) -> Result<Arc<LoadedKey>, KeyError> {
-        let signer = self.signer(alg, now).await?;
+        let signer = self.signer_of_use(KeyUse::Saml, alg, now).await?;
         match signer.xml_signing {
             Some(_) => Ok(signer),
             None => Err(KeyError::NoSigningKey),
         }
     }
 
-    /// The certificates of every `alg` key not retired, the one signing now first: SAML metadata
-    /// lists them all, so that a successor is trusted before it signs.
+    /// The certificates of every SAML `alg` key not retired, the one signing now first: SAML
+    /// metadata lists them all, so that a successor is trusted before it signs.
     pub async fn certificates(&self, alg: Alg, now: i64) -> Result<Vec<Vec<u8>>, KeyError> {
         let keys = self.keys().await?;
-        let signing = signer_of(keys.iter(), alg, now, |k| (k.alg, k.created_at)).map(|k| &k.kid);
-        let mut of_alg: Vec<&Arc<LoadedKey>> = keys.iter().filter(|k| k.alg == alg).collect();
+        let delay = publish_delay(&self.config, KeyUse::Saml);
+        let signing =
+            signer_of(keys.iter(), (KeyUse::Saml, alg), delay, now, loaded_key).map(|k| &k.kid);
+        let mut of_alg: Vec<&Arc<LoadedKey>> = keys
+            .iter()
+            .filter(|k| k.key_use == KeyUse::Saml && k.alg == alg)
+            .collect();
         of_alg.sort_by_key(|k| (Some(&k.kid) != signing, std::cmp::Reverse(k.created_at)));
         Ok(of_alg
             .into_iter()
@@ -174,17 +190,27 @@ impl KeyRing {
             .collect())
     }
 
-    /// The JSON Web Key Set: every key not retired (the next one, the signing one, and those
-    /// whose tokens may still be alive).
+    /// The JSON Web Key Set: every ID-token key not retired (the next one, the signing one, and
+    /// those whose tokens may still be alive).
     pub async fn jwks(&self) -> Result<serde_json::Value, KeyError> {
         let keys = self.keys().await?;
-        Ok(json!({"keys": keys.iter().map(|k| &k.public_jwk).collect::<Vec<_>>()}))
+        let published: Vec<_> = keys
+            .iter()
+            .filter(|k| k.key_use == KeyUse::IdTokens)
+            .map(|k| &k.public_jwk)
+            .collect();
+        Ok(json!({ "keys": published }))
     }
 
-    /// The key with this id, reloading if it is not known here yet (another process may have just
-    /// made it), at most every few seconds, so that made-up kids cannot keep the table reloading.
+    /// The ID-token key with this id, reloading if it is not known here yet (another process may
+    /// have just made it), at most every few seconds, so that made-up kids cannot keep the table
+    /// reloading.
     pub async fn by_kid(&self, kid: &str) -> Result<Option<Arc<LoadedKey>>, KeyError> {
-        let find = |keys: &[Arc<LoadedKey>]| keys.iter().find(|k| k.kid == kid).cloned();
+        let find = |keys: &[Arc<LoadedKey>]| {
+            keys.iter()
+                .find(|k| k.kid == kid && k.key_use == KeyUse::IdTokens)
+                .cloned()
+        };
         if let Some(key) = find(&self.keys().await?) {
             return Ok(Some(key));
         }
@@ -195,6 +221,10 @@ impl KeyRing {
         self.reload().await?;
         Ok(find(&self.keys().await?))
     }
+}
+
+fn loaded_key(key: &Arc<LoadedKey>) -> ((KeyUse, Alg), i64) {
+    ((key.key_use, key.alg), key.created_at)
 }
 
 async fn load_keys(store: &Store, config: &KeysConfig) -> Result<Vec<Arc<LoadedKey>>, KeyError> {
@@ -260,8 +290,8 @@ fn load_key(
         Alg::HS256 => return Err(unusable()),
     };
     let public_jwk = serde_json::from_str(&row.public_jwk).map_err(|_| unusable())?;
-    let xml_signing = match row.certificate {
-        Some(certificate) => {
+    let xml_signing = match (row.key_use, row.certificate) {
+        (KeyUse::Saml, Some(certificate)) => {
             let key = openssl::pkey::PKey::private_key_from_pem(pem.as_bytes())
                 .map_err(|_| unusable())?;
             // A certificate of another key would be published and never verify: fail closed.
@@ -276,11 +306,12 @@ fn load_key(
                 certificate,
             })
         }
-        None => None,
+        _ => None,
     };
     Ok(LoadedKey {
         xml_signing,
         kid: row.kid,
+        key_use: row.key_use,
         alg,
         created_at: row.created_at,
         signer,
@@ -302,6 +333,7 @@ mod tests {
         for alg in [Alg::RS256, Alg::ES256] {
             let row = |private_pem: String, certificate: Option<Vec<u8>>| SigningKey {
                 kid: "k".into(),
+                key_use: KeyUse::Saml,
                 alg,
                 private_key: private_pem,
                 encrypted: false,
@@ -336,6 +368,7 @@ mod tests {
             let new = generate(alg).unwrap();
             let row = SigningKey {
                 kid: format!("kid-{}", alg.as_str()),
+                key_use: KeyUse::IdTokens,
                 alg,
                 private_key: new.private_pem,
                 encrypted: false,

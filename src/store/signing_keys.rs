@@ -5,12 +5,13 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 
 use super::tables::signing_key;
 use super::{Store, StoreError};
-use crate::config::Alg;
+use crate::config::{Alg, KeyUse};
 
 /// A signing key that is not retired: made by `keys`, stored here.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SigningKey {
     pub kid: String,
+    pub key_use: KeyUse,
     pub alg: Alg,
     /// PKCS#8 PEM, or `base64(nonce ‖ AES-256-GCM ciphertext)` of it when `encrypted`.
     pub private_key: String,
@@ -18,8 +19,8 @@ pub struct SigningKey {
     /// The public key as a JWK (JSON), as JWKS will publish it.
     pub public_jwk: String,
     pub created_at: i64,
-    /// DER of its X.509 certificate, which SAML service providers are given; `None` until one
-    /// is made (EdDSA keys never have one).
+    /// DER of its X.509 certificate, which SAML service providers are given: SAML keys have
+    /// one (ID-token keys made while SAML shared them may have one too, unused).
     pub certificate: Option<Vec<u8>>,
 }
 
@@ -38,6 +39,12 @@ impl Store {
                         row.kid, row.alg
                     ))
                 })?;
+                let key_use = KeyUse::parse(&row.key_use).ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "signing key {}: no such use {:?}",
+                        row.kid, row.key_use
+                    ))
+                })?;
                 let certificate = row
                     .certificate
                     .as_ref()
@@ -51,6 +58,7 @@ impl Store {
                     })?;
                 Ok(SigningKey {
                     kid: row.kid,
+                    key_use,
                     alg,
                     private_key: row.private_key,
                     encrypted: row.encrypted,
@@ -65,6 +73,7 @@ impl Store {
     pub async fn insert_signing_key(&self, key: SigningKey) -> Result<(), StoreError> {
         signing_key::ActiveModel {
             kid: Set(key.kid),
+            key_use: Set(key.key_use.as_str().to_string()),
             alg: Set(key.alg.as_str().to_string()),
             private_key: Set(key.private_key),
             encrypted: Set(key.encrypted),
@@ -95,25 +104,7 @@ impl Store {
         Ok(())
     }
 
-    /// Gives a key its certificate, unless another process gave it one first.
-    pub async fn store_signing_key_certificate(
-        &self,
-        kid: &str,
-        certificate: &[u8],
-    ) -> Result<(), StoreError> {
-        signing_key::Entity::update_many()
-            .col_expr(
-                signing_key::Column::Certificate,
-                sea_orm::sea_query::Expr::value(STANDARD.encode(certificate)),
-            )
-            .filter(signing_key::Column::Kid.eq(kid))
-            .filter(signing_key::Column::Certificate.is_null())
-            .exec(&self.writer)
-            .await?;
-        Ok(())
-    }
-
-    /// Takes a key out of JWKS for good.
+    /// Takes a key out of use (and out of JWKS or the SAML metadata) for good.
     pub async fn retire_signing_key(&self, kid: &str, now: i64) -> Result<(), StoreError> {
         signing_key::Entity::update(signing_key::ActiveModel {
             kid: Set(kid.to_string()),

@@ -194,6 +194,8 @@ pub mod signing_key {
         pub retired_at: Option<i64>,
         /// base64 DER of the key's X.509 certificate, for SAML (RSA and P-256 keys).
         pub certificate: Option<String>,
+        /// What it signs: `id_tokens` or `saml`.
+        pub key_use: String,
     }
 
     impl ActiveModelBehavior for ActiveModel {}

@@ -645,7 +645,7 @@ async fn a_key_rollover_lists_both_certificates_first(backend: Backend) {
         "{}{}",
         BASE_CONFIG.replace(
             "id_token_alg = \"EdDSA\"",
-            "id_token_alg = \"EdDSA\"\nrotate_after = \"2h\""
+            "id_token_alg = \"EdDSA\"\nrotate_after = \"1h\"\nsaml_rotate_after = \"3h\"\nsaml_publish_before = \"2h\""
         ),
         sp_table(&sp.metadata_file(), "allow_idp_initiated = true")
     );
@@ -680,25 +680,46 @@ async fn a_key_rollover_lists_both_certificates_first(backend: Backend) {
     fresh.unwrap();
     old.unwrap();
 
-    // Past rotate_after: the successor is listed, after the key that still signs.
-    server.clock.advance(7200 + 1);
+    // The ID-token keys rotate on their own: the SAML key stays, and is not in JWKS. (The SP's
+    // clock follows idbridge's only within a day: pysaml2 reads the system time in places.)
+    server.clock.advance(3600 + 1);
+    idbridge::rotate_keys(&server.state).await.unwrap();
+    assert_eq!(metadata().await, before);
+    let jwks: Value = reqwest::get(server.url("/sso/v2/jwks"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k["kty"] == "OKP"),
+        "only the EdDSA ID-token keys: {jwks}"
+    );
+
+    // Past saml_rotate_after: the successor is listed, after the key that still signs.
+    let rotated = 3 * 3600 + 1;
+    server.clock.advance(rotated - 3601);
     idbridge::rotate_keys(&server.state).await.unwrap();
     let during = metadata().await;
     let certificates = signing_certificates(&during);
     assert_eq!(certificates.len(), 2);
     assert_eq!(certificates[0], signing_certificates(&before)[0]);
     sp.write("idp-metadata.xml", &during);
-    let (fresh, old) = sign_in_at(7201).await;
+    let (fresh, old) = sign_in_at(rotated).await;
     fresh.unwrap();
     old.unwrap();
 
-    // An hour on the successor signs: listed first; the SP that took the metadata again
-    // verifies it, the one that kept the old certificate does not.
-    server.clock.advance(3600 + 1);
+    // saml_publish_before on, the successor signs: listed first; the SP that took the metadata
+    // again verifies it, the one that kept the old certificate does not.
+    server.clock.advance(2 * 3600 + 1);
     idbridge::rotate_keys(&server.state).await.unwrap();
     let after = signing_certificates(&metadata().await);
     assert_eq!(after[0], certificates[1]);
-    let (fresh, old) = sign_in_at(7201 + 3601).await;
+    let (fresh, old) = sign_in_at(rotated + 2 * 3600 + 1).await;
     fresh.unwrap();
     assert!(old.unwrap_err().contains("SignatureError"));
 }

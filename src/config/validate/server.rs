@@ -242,6 +242,22 @@ pub(super) fn check_keys(check: &mut Checker, keys: FileKeys, origin: Origin) ->
         keys.rotate_after.as_deref(),
         90 * 86400,
     );
+    let saml_rotate_after = check.duration(
+        "keys.saml_rotate_after",
+        keys.saml_rotate_after.as_deref(),
+        365 * 86400,
+    );
+    let saml_publish_before = check.duration(
+        "keys.saml_publish_before",
+        keys.saml_publish_before.as_deref(),
+        30 * 86400,
+    );
+    if saml_publish_before >= saml_rotate_after {
+        check.problem(
+            "keys.saml_publish_before",
+            "must be shorter than keys.saml_rotate_after (a key is listed this long before it signs)",
+        );
+    }
     if keys.encryption_key.is_none() && origin == Origin::Operator {
         check.problem(
             "keys.encryption_key",
@@ -269,6 +285,8 @@ pub(super) fn check_keys(check: &mut Checker, keys: FileKeys, origin: Origin) ->
     KeysConfig {
         id_token_alg,
         rotate_after,
+        saml_rotate_after,
+        saml_publish_before,
         encryption_key,
     }
 }
