@@ -23,6 +23,7 @@ pub mod saml_idp;
 pub mod service_providers;
 pub mod session;
 pub mod session_urls;
+pub mod signout;
 pub mod state;
 pub mod store;
 pub mod sweep;

@@ -4,7 +4,8 @@
 //! - a sign-out at idbridge sends each of them, in a frame of the sign-out page, a signed
 //!   LogoutRequest naming the person as its assertion did and the session (`SessionIndex`);
 //! - an SP's signed LogoutRequest at `/saml/idp/slo` ends the session it names, if that SP was
-//!   told of it, and the browser goes back with a signed LogoutResponse.
+//!   told of it; when that is the browser's session, its other parties are told as at a
+//!   sign-out here (`signout`), and the browser goes back with a signed LogoutResponse.
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -15,6 +16,7 @@ use super::{SamlIdpError, count, idp_entity_id, name_id_for};
 use crate::config::{NameIdFormat, ServiceProviderDecl};
 use crate::http::{ClientAddr, PageError, cookies};
 use crate::session::current_session;
+use crate::signout;
 use crate::state::AppState;
 use crate::store::User;
 use crate::upstream::saml::xml::{LogoutRequest, LogoutResponse, logout_fields};
@@ -166,7 +168,8 @@ pub(super) async fn serve(
         return Err(SamlIdpError::Replayed.into());
     }
     let session = current_session(&state, &headers).await?;
-    let mut ended_here = false;
+    // The parties told of this browser's session, when the request ended it.
+    let mut ended_here = None;
     for sid in &fields.session_indexes {
         // The SP names a session by the SessionIndex it was given; it must name the person as
         // it was given them too (not checkable for transient NameIDs, which are not kept).
@@ -181,8 +184,10 @@ pub(super) async fn serve(
             .store
             .end_session_told_to(sid, &sp.id, &state.config(), now)
             .await?;
-        if ended.is_some() && session.as_ref().is_some_and(|s| &s.sid == sid) {
-            ended_here = true;
+        if let (Some(heard), Some(session)) = (ended, &session)
+            && &session.sid == sid
+        {
+            ended_here = Some((session, heard));
         }
     }
     tracing::info!(service_provider = %sp.id, "SAML logout request taken");
@@ -205,14 +210,17 @@ pub(super) async fn serve(
         Some(&key),
     )
     .map_err(|e| PageError::Internal(e.to_string()))?;
-    let mut response = Redirect::to(&url).into_response();
-    if ended_here {
-        let clear = cookies::set(&state, cookies::SESSION, "", Some(0));
-        if let Ok(value) = clear.parse() {
-            response
-                .headers_mut()
-                .append(axum::http::header::SET_COOKIE, value);
-        }
-    }
-    Ok(response)
+    let Some((session, heard)) = ended_here else {
+        return Ok(Redirect::to(&url).into_response());
+    };
+    // The session of this browser ended: its other parties are told as at a sign-out here, and
+    // the answer reaches the SP after the upstream provider, if it is asked too.
+    let mut frames = signout::frontchannel_frames(&state, &heard, &session.sid);
+    frames.extend(self::frames(&state, &heard, &session.user, &session.sid).await);
+    let target = signout::upstream_logout(&state, session.upstream.as_ref(), Some(&url))
+        .await?
+        .unwrap_or(url);
+    let clear = cookies::set(&state, cookies::SESSION, "", Some(0));
+    let response = signout::redirect_clearing(&target, &clear);
+    Ok(signout::through_frames(response, &frames))
 }

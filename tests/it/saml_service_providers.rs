@@ -1038,7 +1038,18 @@ fn frame_sources(page: &str) -> Vec<String> {
 async fn single_logout_goes_both_ways(backend: Backend) {
     let db = TestDb::new(backend).await;
     let sp = Sp::new(json!({"slo_url": "https://sp.test/slo", "name_id_format": PERSISTENT}));
-    let server = start(&db, &sp, RELEASED).await;
+    // A second SP, which shares the person's session in the last part.
+    let crm = Sp::new(json!({
+        "entity_id": "https://crm.test/metadata",
+        "acs_urls": ["https://crm.test/acs"],
+        "slo_url": "https://crm.test/slo",
+    }));
+    let crm_table = format!(
+        "{RELEASED}\n[[service_providers]]\nid = \"crm\"\nmetadata = \"{}\"\n",
+        crm.metadata_file().display()
+    );
+    let server = start(&db, &sp, &crm_table).await;
+    crm.trust(&server.base).await;
     let http = browser();
     let sign_in = || async {
         let request = sp.request(&["redirect"]);
@@ -1141,5 +1152,54 @@ async fn single_logout_goes_both_ways(backend: Backend) {
         received["issuer"],
         format!("{}/saml/idp/metadata", server.base)
     );
+    assert_eq!(server.count("sessions").await, 0);
+
+    // The SP asks while another SP shares the session: the other is told in a frame of a page
+    // that then takes the browser back to the SP that asked, with its answer.
+    let judged = sign_in().await;
+    let crm_request = crm.request(&["redirect"]);
+    let crm_posted = login(&http, &crm_request, &server.base, true)
+        .await
+        .posted();
+    let crm_judged = crm.judge(&crm_posted, crm_request["id"].as_str()).unwrap();
+    let logout: Value = serde_json::from_str(
+        &sp.run(&[
+            "logout-request",
+            judged["name_id"].as_str().unwrap(),
+            PERSISTENT,
+            judged["session_index"].as_str().unwrap(),
+            "--relay-state",
+            "later",
+        ])
+        .unwrap(),
+    )
+    .unwrap();
+    let response = http
+        .get(logout["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let page = response.text().await.unwrap();
+    let frames = frame_sources(&page);
+    assert_eq!(frames.len(), 1, "only the other SP: {frames:?}");
+    assert!(frames[0].starts_with("https://crm.test/slo?SAMLRequest="));
+    let received: Value =
+        serde_json::from_str(&crm.run(&["logout-received", &frames[0]]).unwrap()).unwrap();
+    assert_eq!(received["name_id"], crm_judged["name_id"]);
+    assert_eq!(received["session_index"], judged["session_index"]);
+    let back = texts_attr(&page, "#continue", "href");
+    assert!(back.starts_with("https://sp.test/slo?"), "{back}");
+    let answer: Value = serde_json::from_str(
+        &sp.run(&[
+            "logout-response",
+            &back,
+            "--in-response-to",
+            logout["id"].as_str().unwrap(),
+        ])
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(answer["relay_state"], "later");
     assert_eq!(server.count("sessions").await, 0);
 }
