@@ -235,6 +235,13 @@ impl Store {
             (Some(after), Some(config)) => {
                 let stored = write(&txn, after, before.as_ref(), version, key, now).await?;
                 sync_row(&txn, config, kind, &id).await?;
+                if kind == Kind::ServiceProvider && before.is_some() {
+                    let before_config = base.with_run_time(&before_set).ok();
+                    if released(before_config.as_ref(), &id) != released(Some(config), &id) {
+                        // A consent was given to that entity for those attributes.
+                        forget_consents(&txn, std::slice::from_ref(&id)).await?;
+                    }
+                }
                 Some(stored)
             }
             _ => {
@@ -365,10 +372,7 @@ async fn forget<C: sea_orm::ConnectionTrait>(
             for id in ids {
                 revoke_grants_to(db, id, now).await?;
             }
-            consent::Entity::delete_many()
-                .filter(consent::Column::ClientId.is_in(ids.iter().cloned()))
-                .exec(db)
-                .await?;
+            forget_consents(db, ids).await?;
             session_client::Entity::delete_many()
                 .filter(session_client::Column::ClientId.is_in(ids.iter().cloned()))
                 .exec(db)
@@ -400,14 +404,30 @@ async fn forget<C: sea_orm::ConnectionTrait>(
                 .exec(db)
                 .await?;
         }
-        Kind::ServiceProvider => {
-            consent::Entity::delete_many()
-                .filter(consent::Column::ClientId.is_in(ids.iter().cloned()))
-                .exec(db)
-                .await?;
-        }
+        Kind::ServiceProvider => forget_consents(db, ids).await?,
     }
     Ok(())
+}
+
+async fn forget_consents<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    ids: &[String],
+) -> Result<(), StoreError> {
+    consent::Entity::delete_many()
+        .filter(consent::Column::ClientId.is_in(ids.iter().cloned()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Who the service provider `id` of `config` is and what it is given: what a person consented
+/// to.
+fn released<'a>(
+    config: Option<&'a Config>,
+    id: &str,
+) -> Option<(&'a str, &'a [crate::config::ReleasedAttribute])> {
+    let sp = config?.service_providers.iter().find(|sp| sp.id == id)?;
+    Some((sp.entity_id.as_str(), sp.attributes.as_slice()))
 }
 
 /// The ids of the entity `id` and of every run-time entity below it.

@@ -128,6 +128,11 @@ impl Call<'_> {
             .await
     }
 
+    pub(crate) async fn put(&self, path: &str, body: Value, if_match: Option<&str>) -> Answer {
+        self.send(reqwest::Method::PUT, path, Some(body), if_match)
+            .await
+    }
+
     pub(crate) async fn post(&self, path: &str, body: Option<Value>) -> Answer {
         self.send(reqwest::Method::POST, path, body, None).await
     }

@@ -6,9 +6,7 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::admin::{
-    ADMIN_CONFIG, Answer, BIN, Call, OPS_SECRET, config, env, ops, run_walkthrough, start,
-};
+use crate::admin::{ADMIN_CONFIG, BIN, Call, OPS_SECRET, config, env, ops, run_walkthrough, start};
 use crate::saml_idp::*;
 use crate::support::*;
 use crate::upstream_saml::{acme_spec, idp_metadata, metadata_server, post_acs, to_idp};
@@ -27,12 +25,6 @@ crate::backend_tests!(
 );
 
 const APP_CALLBACK: &str = "https://app.example.com/callback";
-
-impl Call<'_> {
-    async fn put(&self, path: &str, body: Value, if_match: Option<&str>) -> Answer {
-        self.send(Method::PUT, path, Some(body), if_match).await
-    }
-}
 
 /// The status and OAuth error of a code exchange by `client_id` with `secret` (a made-up code:
 /// `invalid_grant` says the client was authenticated, `invalid_client` that it was not).

@@ -793,6 +793,38 @@ async fn service_providers_are_declared_at_run_time(backend: Backend) {
     let judged = sp.judge(&posted, request["id"].as_str()).unwrap();
     assert_eq!(raw_attribute(&judged, "mail"), [ALICE_EMAIL]);
 
+    // A consent holds for the SP and what it is given: a change of either asks again, a new
+    // display name does not.
+    let redeclare = |change: Value, etag: Option<String>| {
+        let mut body = json!({"id": "wiki", "name": "Team wiki", "metadata_xml": metadata});
+        body.as_object_mut()
+            .unwrap()
+            .extend(change.as_object().unwrap().clone());
+        let server = &server;
+        async move {
+            let answer = ops(server)
+                .put("/admin/v1/service_providers/wiki", body, etag.as_deref())
+                .await;
+            assert_eq!(answer.status, StatusCode::OK, "{}", answer.json);
+            answer.etag
+        }
+    };
+    let named =
+        json!([{"name": "mail", "value": "email"}, {"name": "displayName", "value": "name"}]);
+    let etag = redeclare(json!({"attributes": named}), answer.etag.clone()).await;
+    let request = sp.request(&["redirect"]);
+    login(&http, &request, &server.base, true).await.posted();
+    assert_eq!(server.count("consents").await, 1);
+    let etag = redeclare(json!({"attributes": named, "name": "The wiki"}), etag).await;
+    assert_eq!(
+        server.count("consents").await,
+        1,
+        "the same SP, given the same"
+    );
+    let more = json!([{"name": "mail", "value": "email"}, {"name": "displayName", "value": "name"}, {"name": "sn", "value": "family_name"}]);
+    redeclare(json!({"attributes": more}), etag).await;
+    assert_eq!(server.count("consents").await, 0, "given more: asked again");
+
     let answer = ops(&server)
         .delete("/admin/v1/service_providers/wiki")
         .await;
