@@ -114,6 +114,33 @@ impl Sp {
             .map(|json| serde_json::from_str(&json).unwrap())
     }
 
+    /// A LogoutRequest of this SP's (`{"id", "url"}`, HTTP-Redirect) naming the person and
+    /// session as its assertion `judged` did; `more`: `--relay-state R`, `--unsigned`.
+    pub(crate) fn logout_request(&self, judged: &Value, more: &[&str]) -> Value {
+        let mut args = vec![
+            "logout-request",
+            judged["name_id"].as_str().unwrap(),
+            judged["name_id_format"].as_str().unwrap(),
+            judged["session_index"].as_str().unwrap(),
+        ];
+        args.extend(more);
+        serde_json::from_str(&self.run(&args).expect("a LogoutRequest")).unwrap()
+    }
+
+    /// What pysaml2 makes of the LogoutResponse at `url` answering `request` (as made by
+    /// [`Sp::logout_request`]).
+    pub(crate) fn logout_response(&self, url: &str, request: &Value) -> Value {
+        let id = request["id"].as_str().unwrap();
+        let answer = self.run(&["logout-response", url, "--in-response-to", id]);
+        serde_json::from_str(&answer.expect("a LogoutResponse pysaml2 takes")).unwrap()
+    }
+
+    /// What pysaml2 makes of the LogoutRequest idbridge sent in a frame to `url`.
+    pub(crate) fn logout_received(&self, url: &str) -> Value {
+        let received = self.run(&["logout-received", url]);
+        serde_json::from_str(&received.expect("a LogoutRequest pysaml2 takes")).unwrap()
+    }
+
     pub(crate) fn run(&self, args: &[&str]) -> Result<String, String> {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/saml_sp.py");
         let output = std::process::Command::new("/usr/bin/python3")
@@ -1091,33 +1118,8 @@ async fn single_logout_goes_both_ways(backend: Backend) {
 
     // The SP asks: the session it names ends, and the browser goes back with the answer.
     let judged = sign_in().await;
-    let (name_id, session_index) = (
-        judged["name_id"].as_str().unwrap(),
-        judged["session_index"].as_str().unwrap(),
-    );
-    let logout: Value = serde_json::from_str(
-        &sp.run(&[
-            "logout-request",
-            name_id,
-            PERSISTENT,
-            session_index,
-            "--relay-state",
-            "bye",
-        ])
-        .unwrap(),
-    )
-    .unwrap();
-    let unsigned: Value = serde_json::from_str(
-        &sp.run(&[
-            "logout-request",
-            name_id,
-            PERSISTENT,
-            session_index,
-            "--unsigned",
-        ])
-        .unwrap(),
-    )
-    .unwrap();
+    let logout = sp.logout_request(&judged, &["--relay-state", "bye"]);
+    let unsigned = sp.logout_request(&judged, &["--unsigned"]);
     let refused = http
         .get(unsigned["url"].as_str().unwrap())
         .send()
@@ -1137,16 +1139,7 @@ async fn single_logout_goes_both_ways(backend: Backend) {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let back = location(&response).unwrap();
     assert!(back.starts_with("https://sp.test/slo?"), "{back}");
-    let answer: Value = serde_json::from_str(
-        &sp.run(&[
-            "logout-response",
-            &back,
-            "--in-response-to",
-            logout["id"].as_str().unwrap(),
-        ])
-        .unwrap(),
-    )
-    .unwrap();
+    let answer = sp.logout_response(&back, &logout);
     assert_eq!(
         answer["status"],
         "urn:oasis:names:tc:SAML:2.0:status:Success"
@@ -1176,8 +1169,7 @@ async fn single_logout_goes_both_ways(backend: Backend) {
     let frames = frame_sources(&response.text().await.unwrap());
     assert_eq!(frames.len(), 1, "{frames:?}");
     assert!(frames[0].starts_with("https://sp.test/slo?SAMLRequest="));
-    let received: Value =
-        serde_json::from_str(&sp.run(&["logout-received", &frames[0]]).unwrap()).unwrap();
+    let received = sp.logout_received(&frames[0]);
     assert_eq!(received["name_id"], judged["name_id"]);
     assert_eq!(received["session_index"], judged["session_index"]);
     assert_eq!(
@@ -1194,18 +1186,7 @@ async fn single_logout_goes_both_ways(backend: Backend) {
         .await
         .posted();
     let crm_judged = crm.judge(&crm_posted, crm_request["id"].as_str()).unwrap();
-    let logout: Value = serde_json::from_str(
-        &sp.run(&[
-            "logout-request",
-            judged["name_id"].as_str().unwrap(),
-            PERSISTENT,
-            judged["session_index"].as_str().unwrap(),
-            "--relay-state",
-            "later",
-        ])
-        .unwrap(),
-    )
-    .unwrap();
+    let logout = sp.logout_request(&judged, &["--relay-state", "later"]);
     let response = http
         .get(logout["url"].as_str().unwrap())
         .send()
@@ -1216,22 +1197,12 @@ async fn single_logout_goes_both_ways(backend: Backend) {
     let frames = frame_sources(&page);
     assert_eq!(frames.len(), 1, "only the other SP: {frames:?}");
     assert!(frames[0].starts_with("https://crm.test/slo?SAMLRequest="));
-    let received: Value =
-        serde_json::from_str(&crm.run(&["logout-received", &frames[0]]).unwrap()).unwrap();
+    let received = crm.logout_received(&frames[0]);
     assert_eq!(received["name_id"], crm_judged["name_id"]);
     assert_eq!(received["session_index"], judged["session_index"]);
     let back = texts_attr(&page, "#continue", "href");
     assert!(back.starts_with("https://sp.test/slo?"), "{back}");
-    let answer: Value = serde_json::from_str(
-        &sp.run(&[
-            "logout-response",
-            &back,
-            "--in-response-to",
-            logout["id"].as_str().unwrap(),
-        ])
-        .unwrap(),
-    )
-    .unwrap();
+    let answer = sp.logout_response(&back, &logout);
     assert_eq!(answer["relay_state"], "later");
     assert_eq!(server.count("sessions").await, 0);
 }
