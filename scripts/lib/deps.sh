@@ -38,16 +38,29 @@ install_browser_deps() {
   fi
 }
 
-# For tests that read what idbridge makes with an implementation of their own, run by
-# /usr/bin/python3: PyJWT (python3-jwt) decodes the product tokens; pysaml2 (python3-pysaml2, with
-# the xmlsec1 binary) is the SAML IdP of the single-logout tests.
+# For tests that read what idbridge makes with an implementation of their own: pysaml2 (which
+# shells out to Debian's xmlsec1) is the SAML service provider and IdP, PyJWT decodes the product
+# tokens. They come from PyPI at the versions tests/python-requirements.txt pins, into a virtual
+# environment of Debian's python3 at target/test-python, made again only when that file changes;
+# the tests run its python (IDBRIDGE_TEST_PYTHON, or that path).
 install_test_tools() {
   local missing=()
-  for package in python3 python3-jwt python3-pysaml2 xmlsec1 curl jq; do
+  for package in python3 python3-venv xmlsec1 curl jq; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
   done
   if [ ${#missing[@]} -gt 0 ]; then
     echo "==> installing from Debian's packages: ${missing[*]}"
     apt_install "${missing[@]}"
+  fi
+  local root venv requirements
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+  venv="$root/target/test-python"
+  requirements="$root/tests/python-requirements.txt"
+  if ! cmp -s "$requirements" "$venv/requirements.txt"; then
+    echo "==> installing the tests' Python packages from PyPI into $venv"
+    rm -rf "$venv"
+    /usr/bin/python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --no-deps --require-virtualenv -r "$requirements"
+    cp "$requirements" "$venv/requirements.txt"
   fi
 }

@@ -937,17 +937,13 @@ async fn login_url_api_by_internal_customer(backend: Backend) {
     }
 }
 
-/// A token as PyJWT reads it against its documented format (`product_token_check.py`, with
-/// Debian's python3-jwt, which `scripts/test` installs): the claims, or the reason it fails.
+/// A token as PyJWT reads it against its documented format (`product_token_check.py`): the
+/// claims, or the reason it fails.
 fn pyjwt_claims(kind: &str, token: &str, secret: &str, expected: &str) -> Value {
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/it/product_token_check.py"
-    );
-    let output = std::process::Command::new("/usr/bin/python3")
-        .args([script, kind, token, secret, expected])
+    let output = python_script("product_token_check.py")
+        .args([kind, token, secret, expected])
         .output()
-        .expect("Debian's python3 (scripts/test installs python3-jwt)");
+        .expect("the test python runs");
     assert!(
         output.status.success(),
         "PyJWT refuses the {kind} token: {}",

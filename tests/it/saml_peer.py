@@ -1,6 +1,6 @@
-#!/usr/bin/python3
-"""An independent SAML IdP for idbridge's single-logout tests: pysaml2 (Debian's python3-pysaml2,
-with the xmlsec1 binary), not idbridge's code, reads and writes the logout messages.
+#!/usr/bin/env python3
+"""An independent SAML IdP for idbridge's single-logout tests: pysaml2 (from PyPI,
+pinned in tests/python-requirements.txt, with the xmlsec1 binary), not idbridge's code, reads and writes the logout messages.
 
     saml_peer.py DIR answer URL
         URL is idbridge's LogoutRequest on its way to the IdP (HTTP-Redirect). Verifies its
@@ -78,7 +78,8 @@ def location(http_args):
 def answer(folder, url):
     idp = server(folder)
     query = {name: values[0] for name, values in parse_qs(urlparse(url).query).items()}
-    certs = idp.metadata.certs(sp_entity(idp), "spsso", "signing")
+    # pysaml2 lists each certificate with its KeyName: (name, base64 DER).
+    certs = [cert for _, cert in idp.metadata.certs(sp_entity(idp), "spsso", "signing")]
     verified = any(
         verify_redirect_signature(query, idp.sec.sec_backend, cert=cert)
         for cert in certs
@@ -150,7 +151,7 @@ def login(folder, url, name_id, method):
     idp.sec.encrypt_assertion = lambda *args, **kwargs: encrypt_assertion(
         *args, key_type=key_type, **kwargs
     )
-    (cert,) = idp.metadata.certs(sp, "spsso", "encryption")
+    ((_, cert),) = idp.metadata.certs(sp, "spsso", "encryption")
     response = idp.create_authn_response(
         {"displayName": ["Alice Peer"]},
         request.id,

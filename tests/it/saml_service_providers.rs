@@ -142,13 +142,11 @@ impl Sp {
     }
 
     pub(crate) fn run(&self, args: &[&str]) -> Result<String, String> {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/saml_sp.py");
-        let output = std::process::Command::new("/usr/bin/python3")
-            .arg(script)
+        let output = python_script("saml_sp.py")
             .arg(self.dir.path())
             .args(args)
             .output()
-            .expect("python3 runs");
+            .expect("the test python runs");
         if output.status.success() {
             Ok(String::from_utf8(output.stdout).unwrap())
         } else {

@@ -1,7 +1,7 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """An independent SAML service provider for the tests of idbridge's SAML IdP role: pysaml2
-(Debian's python3-pysaml2, with the xmlsec1 binary), not idbridge's code, writes the
-AuthnRequests and judges the Responses.
+(from PyPI, pinned in tests/python-requirements.txt, with the xmlsec1 binary), not idbridge's
+code, writes the AuthnRequests and judges the Responses.
 
     saml_sp.py DIR metadata
         Prints the SP's metadata, an EntityDescriptor: KeyDescriptor use="signing" (sp-cert.pem)
@@ -387,7 +387,8 @@ def verify_query_signature(sp, query):
     does not carry, so an unsigned message would pass them."""
     if "Signature" not in query or "SigAlg" not in query:
         raise SignatureError("the message has no SigAlg/Signature query parameters")
-    certs = sp.metadata.certs(idp_entity(sp), "idpsso", "signing")
+    # pysaml2 lists each certificate with its KeyName: (name, base64 DER).
+    certs = [cert for _, cert in sp.metadata.certs(idp_entity(sp), "idpsso", "signing")]
     if not certs:
         raise SignatureError("idp-metadata.xml has no signing certificate")
     try:

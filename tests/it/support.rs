@@ -413,6 +413,30 @@ impl ServerProcess {
     }
 }
 
+/// A run of the Python script `tests/it/{script}` with the tests' Python: pysaml2 and PyJWT from
+/// PyPI, at the versions `tests/python-requirements.txt` pins, in the virtual environment
+/// `scripts/lib/deps.sh` (install_test_tools, which `scripts/test` runs) makes; or the python
+/// `IDBRIDGE_TEST_PYTHON` names.
+pub fn python_script(script: &str) -> std::process::Command {
+    let python = std::env::var_os("IDBRIDGE_TEST_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-python/bin/python3")
+        });
+    assert!(
+        python.exists(),
+        "no test python at {}: run scripts/test, or `source scripts/lib/deps.sh && install_test_tools`",
+        python.display()
+    );
+    let mut command = std::process::Command::new(python);
+    command.arg(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/it")
+            .join(script),
+    );
+    command
+}
+
 /// A browser-like client: its own cookie jar, and redirects left to the test to follow.
 pub fn browser() -> Client {
     Client::builder()

@@ -773,13 +773,11 @@ pub(crate) async fn pysaml2_folder(
 
 /// Runs the pysaml2 IdP of `tests/it/saml_peer.py` in `folder` with `args`; what it printed.
 pub(crate) fn pysaml2(folder: &std::path::Path, args: &[&str]) -> String {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/saml_peer.py");
-    let output = std::process::Command::new("/usr/bin/python3")
-        .arg(script)
+    let output = python_script("saml_peer.py")
         .arg(folder)
         .args(args)
         .output()
-        .expect("python3 runs (scripts/test installs python3-pysaml2 and xmlsec1)");
+        .expect("the test python runs");
     assert!(
         output.status.success(),
         "saml_peer.py {args:?}: {}",
