@@ -55,9 +55,15 @@ pub async fn prepare(
             .map(|row| row.created_at)
             .max();
         if newest.is_none_or(|created| created + config.rotate_after(key_use) <= now) {
-            store
-                .insert_signing_key(new_key(key_use, alg, config, now).await?)
-                .await?;
+            let made = match (key_use, newest) {
+                (KeyUse::Saml, None) => adopted(&rows, alg, config, now)?,
+                _ => None,
+            };
+            let made = match made {
+                Some(key) => key,
+                None => new_key(key_use, alg, config, now).await?,
+            };
+            store.insert_signing_key(made).await?;
         }
         let delay = publish_delay(config, key_use);
         let Some(signer) = signer_of(rows.iter(), (key_use, alg), delay, now, stored_key) else {
@@ -85,30 +91,95 @@ async fn new_key(
     now: i64,
 ) -> Result<SigningKey, KeyError> {
     let new = tokio::task::spawn_blocking(move || generate(alg)).await??;
-    let kid = URL_SAFE_NO_PAD.encode(&crate::crypto::random_bytes()[..12]);
-    let mut jwk = new.public_jwk;
-    jwk["kid"] = json!(kid);
-    jwk["alg"] = json!(alg.as_str());
-    jwk["use"] = json!("sig");
+    let kid = new_kid();
     // SAML peers are given a certificate of the key; JWT verifiers only the JWK.
     let certificate = match key_use {
         KeyUse::Saml => certificate(alg, &kid, &new.private_pem, now)?,
         KeyUse::IdTokens => None,
     };
-    let (private_key, encrypted) = match &config.encryption_key {
-        Some(key) => (encrypt(key, &kid, &new.private_pem), true),
-        None => (new.private_pem, false),
+    Ok(stored(
+        kid,
+        key_use,
+        alg,
+        &new.private_pem,
+        new.public_jwk,
+        now,
+        certificate,
+        config,
+    ))
+}
+
+/// The SAML key of `alg` of a deployment from before SAML keys were kept apart, when SAML
+/// signed with the ID-token key (which then got a certificate, as every RSA and P-256 key
+/// did): that key, copied as a SAML key of the same age, so that the SPs trusting its
+/// certificate keep working. From then on it rotates on the SAML schedule, apart from the
+/// ID-token key it was.
+fn adopted(
+    rows: &[SigningKey],
+    alg: Alg,
+    config: &KeysConfig,
+    now: i64,
+) -> Result<Option<SigningKey>, KeyError> {
+    let signing = signer_of(
+        rows.iter(),
+        (KeyUse::IdTokens, alg),
+        PUBLISH_DELAY,
+        now,
+        stored_key,
+    );
+    let Some((key, certificate)) = signing.and_then(|k| Some((k, k.certificate.clone()?))) else {
+        return Ok(None);
     };
-    Ok(SigningKey {
+    let pem = private_pem(key, config.encryption_key.as_ref())?;
+    let jwk =
+        serde_json::from_str(&key.public_jwk).map_err(|_| KeyError::Unusable(key.kid.clone()))?;
+    let kid = new_kid();
+    let adopted = stored(
+        kid,
+        KeyUse::Saml,
+        alg,
+        &pem,
+        jwk,
+        key.created_at,
+        Some(certificate),
+        config,
+    );
+    Ok(Some(adopted))
+}
+
+fn new_kid() -> String {
+    URL_SAFE_NO_PAD.encode(&crate::crypto::random_bytes()[..12])
+}
+
+/// A key as it is stored: its private key encrypted under its `kid` when the config has a key.
+#[allow(clippy::too_many_arguments)]
+fn stored(
+    kid: String,
+    key_use: KeyUse,
+    alg: Alg,
+    private_pem: &str,
+    mut jwk: serde_json::Value,
+    created_at: i64,
+    certificate: Option<Vec<u8>>,
+    config: &KeysConfig,
+) -> SigningKey {
+    jwk["kid"] = json!(kid);
+    jwk["alg"] = json!(alg.as_str());
+    jwk["use"] = json!("sig");
+    let (private_key, encrypted) = match &config.encryption_key {
+        Some(key) => (encrypt(key, &kid, private_pem), true),
+        None => (private_pem.to_string(), false),
+    };
+    SigningKey {
         kid,
         key_use,
         alg,
         private_key,
         encrypted,
         public_jwk: jwk.to_string(),
-        created_at: now,
+        created_at,
         certificate,
-    })
+    }
 }
 
 /// The key of `kind` (use and algorithm) that signs now: the newest that has been published
@@ -130,4 +201,73 @@ where
         .find(|k| kind_and_created(k).1 + publish_delay <= now)
         .or(of_kind.first())
         .copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> KeysConfig {
+        KeysConfig {
+            id_token_alg: Alg::RS256,
+            rotate_after: 90 * 86400,
+            saml_rotate_after: 365 * 86400,
+            saml_publish_before: 30 * 86400,
+            encryption_key: Some(crate::config::EncryptionKey([7; 32])),
+        }
+    }
+
+    /// A deployment whose ID-token key signed SAML (and so has a certificate) keeps it as its
+    /// SAML key: same private key, certificate and age, so it signs at once and SPs that
+    /// trusted it still do; one without such a key gets none adopted.
+    #[test]
+    fn the_id_token_key_that_signed_saml_is_adopted() {
+        let config = config();
+        let now = 1_000_000;
+        let made = generate(Alg::RS256).unwrap();
+        let der = certificate(Alg::RS256, "old", &made.private_pem, 1000).unwrap();
+        let old = stored(
+            "old".into(),
+            KeyUse::IdTokens,
+            Alg::RS256,
+            &made.private_pem,
+            made.public_jwk.clone(),
+            1000,
+            der.clone(),
+            &config,
+        );
+        let adopted = adopted(std::slice::from_ref(&old), Alg::RS256, &config, now)
+            .unwrap()
+            .expect("adopted");
+        assert_eq!(adopted.key_use, KeyUse::Saml);
+        assert_ne!(adopted.kid, old.kid);
+        assert_eq!(adopted.certificate, der);
+        assert_eq!(adopted.created_at, 1000);
+        assert_eq!(
+            private_pem(&adopted, config.encryption_key.as_ref()).unwrap(),
+            made.private_pem
+        );
+        let rows = [old.clone(), adopted.clone()];
+        let delay = config.saml_publish_before;
+        let signing = signer_of(
+            rows.iter(),
+            (KeyUse::Saml, Alg::RS256),
+            delay,
+            now,
+            stored_key,
+        );
+        assert_eq!(signing.map(|k| &k.kid), Some(&adopted.kid));
+
+        let uncertified = SigningKey {
+            certificate: None,
+            ..old
+        };
+        assert!(adopted_none(&uncertified, &config, now));
+    }
+
+    fn adopted_none(row: &SigningKey, config: &KeysConfig, now: i64) -> bool {
+        adopted(std::slice::from_ref(row), Alg::RS256, config, now)
+            .unwrap()
+            .is_none()
+    }
 }
