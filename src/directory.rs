@@ -97,14 +97,18 @@ impl Directory {
             .service_providers
             .iter()
             .map(|sp| {
-                let kept = previous
-                    .and_then(|p| p.service_providers.get(&sp.id))
-                    .filter(|kept| kept.declared() == sp);
+                let before = previous.and_then(|p| p.service_providers.get(&sp.id));
+                let kept = before.filter(|kept| kept.declared() == sp);
                 let provider = kept.cloned().unwrap_or_else(|| {
                     if sp.metadata_url.is_some() {
                         fresh_service_providers.push(sp.id.clone());
                     }
-                    Arc::new(ServiceProvider::new(sp.clone()))
+                    let issuer_is_https = issuer_is_https(&config);
+                    Arc::new(ServiceProvider::new(
+                        sp.clone(),
+                        before.map(Arc::as_ref),
+                        issuer_is_https,
+                    ))
                 });
                 (sp.id.clone(), provider)
             })
@@ -161,8 +165,24 @@ impl Directory {
             .map(Into::into)
             .collect();
         for sp in self.service_providers.values() {
-            if let Err(error) = sp.refresh(self.issuer_is_https()).await {
+            if let Err(error) = sp.refresh(issuer_is_https(&self.config)).await {
                 failed.push(error.into());
+            }
+        }
+        failed
+    }
+
+    /// Tries again to read the metadata of the service providers that have none read (they take
+    /// no request until then); the errors.
+    pub async fn read_unread_service_providers(&self) -> Vec<MetadataUnread> {
+        let mut failed = Vec::new();
+        for sp in self
+            .service_providers
+            .values()
+            .filter(|sp| sp.current().is_none())
+        {
+            if let Err(error) = sp.refresh(issuer_is_https(&self.config)).await {
+                failed.push(error);
             }
         }
         failed
@@ -171,10 +191,10 @@ impl Directory {
     /// Reads the metadata of the service provider `id` again now (`None`: no such SP).
     pub async fn refresh_service_provider(&self, id: &str) -> Option<Result<(), MetadataUnread>> {
         let sp = self.service_providers.get(id)?;
-        Some(sp.refresh(self.issuer_is_https()).await)
+        Some(sp.refresh(issuer_is_https(&self.config)).await)
     }
+}
 
-    fn issuer_is_https(&self) -> bool {
-        self.config.server.issuer.starts_with("https://")
-    }
+fn issuer_is_https(config: &Config) -> bool {
+    config.server.issuer.starts_with("https://")
 }

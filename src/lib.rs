@@ -102,14 +102,25 @@ pub async fn rotate_keys(state: &AppState) -> Result<(), keys::KeyError> {
 
 /// How often SAML metadata named by URL (IdPs', service providers') is fetched again.
 const METADATA_REFRESH: Duration = Duration::from_secs(3600);
+/// How often the metadata of a service provider that has none read yet is tried again.
+const UNREAD_METADATA_RETRY: Duration = Duration::from_secs(60);
 
 async fn refresh_metadata(state: AppState) {
-    let mut interval = tokio::time::interval(METADATA_REFRESH);
+    let mut interval = tokio::time::interval(UNREAD_METADATA_RETRY);
     interval.tick().await;
+    let mut last_refresh = std::time::Instant::now();
     loop {
         interval.tick().await;
-        for e in state.directory().refresh_metadata().await {
-            tracing::warn!(error = %e, "metadata refresh failed; keeping what was read before");
+        let directory = state.directory();
+        if last_refresh.elapsed() >= METADATA_REFRESH {
+            last_refresh = std::time::Instant::now();
+            for e in directory.refresh_metadata().await {
+                tracing::warn!(error = %e, "metadata refresh failed; keeping what was read before");
+            }
+        } else {
+            for e in directory.read_unread_service_providers().await {
+                tracing::warn!(error = %e, "service provider metadata still cannot be read");
+            }
         }
     }
 }

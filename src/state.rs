@@ -7,7 +7,7 @@ use ipnet::IpNet;
 use crate::api_auth::VerifiedCache;
 use crate::clients::Client;
 use crate::clock::Clock;
-use crate::config::{Config, ProductDecl, ServerConfig};
+use crate::config::{Config, Kind, ProductDecl, ServerConfig};
 use crate::directory::{Directory, DirectoryError, MetadataError};
 use crate::keys::{self, KeyError, KeyRing};
 use crate::limits::{self, ClientRates, LimitError, PendingGauge};
@@ -249,12 +249,13 @@ impl AppState {
         let saml_name_id_key = store.server_secret("saml_name_ids").await?;
         let dummy_hash = password::hash(crate::crypto::random_token()).await?;
         let keys = KeyRing::load(store.clone(), config.keys.clone()).await?;
-        // At start the metadata of every connection and service provider the file declares must
-        // be there: without it, its logins cannot work, and the operator is at hand. A run-time
-        // one whose metadata is out of reach must not keep every process from starting: it
-        // takes no login until it is read.
+        // At start the IdP metadata of every connection the file declares must be there: without
+        // it, its logins cannot work, and the operator is at hand. A run-time connection whose
+        // metadata is out of reach must not keep every process from starting, nor may a service
+        // provider's (one application's outage would stop the whole IdP): each takes no login
+        // until it is read.
         for (id, error) in directory.fetch_fresh_metadata().await {
-            if config.file_declares(error.kind(), &id) {
+            if error.kind() == Kind::Connection && config.file_declares(Kind::Connection, &id) {
                 return Err(error.into());
             }
             tracing::warn!(kind = error.kind().noun(), id = %id, error = %error, "metadata cannot be read");

@@ -1,7 +1,8 @@
 //! `GET /saml/idp/metadata`: what a service provider's administrator imports. The signing
-//! certificates are those of every key of the ring that SAML responses are signed with, the
-//! one signing now first: during a rollover the successor is listed before it signs (an hour,
-//! as in JWKS), so the metadata asks to be read again every half hour (`cacheDuration`).
+//! certificates are those of every SAML key of the ring not retired, the one signing now first:
+//! during a rollover the successor is listed `keys.saml_publish_before` (30 days) before it
+//! signs. The metadata asks to be read again every half hour (`cacheDuration`), which also
+//! brings an SP changes of the IdP's endpoints soon.
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};

@@ -895,21 +895,28 @@ async fn metadata_from_a_url_is_read_and_refreshed(backend: Backend) {
         )
     };
     let env = [("OPS_SECRET", OPS_SECRET), ("SHOP_SECRET", SHOP_SECRET)];
-    // An SP of the file whose metadata cannot be read stops the start, named.
+    // An SP of the file whose metadata cannot be read does not stop the start (one application
+    // must not take the IdP down): it takes no request, and nothing is stored.
     let closed = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://{}/metadata", listener.local_addr().unwrap())
     };
-    let stopped = TestServer::start_with(&db, &config(&closed), idbridge::Clock::system(), &env)
+    let unread = TestServer::start_with(&db, &config(&closed), idbridge::Clock::system(), &env)
         .await
-        .err()
-        .expect("no start without the SP's metadata");
-    assert!(stopped.contains("service provider wiki"), "{stopped}");
+        .unwrap();
+    sp.trust(&unread.base).await;
+    let http = browser();
+    let request = sp.request(&["redirect", "--sign"]);
+    assert_eq!(
+        refused(&http, &request).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(unread.count("saml_assertions").await, 0);
+    unread.stop().await;
     let server = TestServer::start_with(&db, &config(&url), idbridge::Clock::system(), &env)
         .await
         .unwrap();
     sp.trust(&server.base).await;
-    let http = browser();
     // Read at start: its certificate verifies its requests, and unsigned ones are refused.
     signed_login(&http, &sp, &server.base).await;
     let unsigned = sp.request(&["redirect"]);
@@ -962,6 +969,7 @@ async fn metadata_from_a_url_is_read_and_refreshed(backend: Backend) {
         .await;
     assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.json);
     assert_eq!(answer.json["metadata_url"], crm_url.as_str());
+    let crm_etag = answer.etag.clone();
     assert!(
         answer.json["warnings"][0]
             .as_str()
@@ -981,6 +989,21 @@ async fn metadata_from_a_url_is_read_and_refreshed(backend: Backend) {
         .post("/admin/v1/service_providers/crm/refresh", None)
         .await;
     assert_eq!(answer.status, StatusCode::NO_CONTENT, "{}", answer.json);
+    let request = crm.request(&["redirect"]);
+    let posted = login(&http, &request, &server.base, true).await.posted();
+    crm.judge(&posted, request["id"].as_str()).unwrap();
+    // A change of its declaration that keeps its URL and entity ID keeps what was read, even
+    // while the metadata cannot be read again.
+    *crm_served.lock().unwrap() = String::new();
+    let renamed = json!({"id": "crm", "name": "CRM", "metadata_url": crm_url, "entity_id": "https://crm.test/metadata"});
+    let changed = ops(&server)
+        .put(
+            "/admin/v1/service_providers/crm",
+            renamed,
+            crm_etag.as_deref(),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.json);
     let request = crm.request(&["redirect"]);
     let posted = login(&http, &request, &server.base, true).await.posted();
     crm.judge(&posted, request["id"].as_str()).unwrap();
@@ -1057,6 +1080,11 @@ fn service_provider_problems_name_their_keys() {
             "id = \"a\"\nmetadata_url = \"http://a.test/metadata\"\nentity_id = \"https://a.test\""
                 .into(),
             "service_providers[0].metadata_url: must be an https URL",
+        ),
+        (
+            "id = \"a\"\nmetadata_url = \"https://u:p@a.test/metadata\"\nentity_id = \"https://a.test\""
+                .into(),
+            "service_providers[0].metadata_url: must not carry user information",
         ),
         (
             format!(

@@ -50,6 +50,10 @@ pub(super) fn is_loopback(url: &Url) -> bool {
 /// machine itself (a development setup, or tests).
 pub(super) fn parse_upstream_url(value: &str) -> Result<Url, &'static str> {
     let url = Url::parse(value).map_err(|_| "not an absolute URL")?;
+    // It is shown by the admin API and in logs and errors: no password may ride in it.
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not carry user information");
+    }
     match url.scheme() {
         "https" => Ok(url),
         "http" if is_loopback(&url) => Ok(url),
