@@ -1,6 +1,7 @@
-//! The clients, entities, connections, products and service providers in force: the config file's and the run-time
-//! ones (`store::declarations`) together, swapped as a whole when a run-time declaration
-//! changes, in this process at once and in every other within `CHANGES_POLL`.
+//! The clients, entities, connections, products and service providers in force: the config
+//! file's and the run-time ones (`store::declarations`) together, swapped as a whole when a
+//! run-time declaration changes, in this process at once and in every other within
+//! `CHANGES_POLL`.
 use std::collections::HashMap;
 use std::sync::Arc;
 

@@ -166,7 +166,8 @@ impl AppState {
     /// is in force stays; when the declarations cannot be read or do not fit the file (a process
     /// of another release, another `keys.encryption_key`), this process fails closed: it goes on
     /// with the file's declarations alone until they do, and says why.
-    /// Done, it says what the connectors new in it could not read of their providers.
+    /// Done, it says what the connections and service providers new in it could not read of
+    /// their metadata.
     pub async fn reload_directory(&self) -> Result<Vec<(String, MetadataError)>, StartError> {
         let _one_at_a_time = self.rebuilding.lock().await;
         let key = self.file_config.keys.encryption_key.as_ref();

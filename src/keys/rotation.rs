@@ -20,6 +20,10 @@ pub const PUBLISH_DELAY: i64 = 3600;
 /// Lifetime of an ID token: how long a superseded key must stay in JWKS.
 pub const ID_TOKEN_TTL: i64 = 3600;
 
+/// How long a superseded key stays published once its successor signs: longer than an ID token,
+/// or a SAML message, it signed lives.
+const SUPERSEDED_FOR: i64 = ID_TOKEN_TTL;
+
 /// How long a new key of `key_use` is published before it signs.
 pub(super) fn publish_delay(config: &KeysConfig, key_use: KeyUse) -> i64 {
     match key_use {
@@ -69,7 +73,7 @@ pub async fn prepare(
         let Some(signer) = signer_of(rows.iter(), (key_use, alg), delay, now, stored_key) else {
             continue;
         };
-        if signer.created_at + delay + ID_TOKEN_TTL <= now {
+        if signer.created_at + delay + SUPERSEDED_FOR <= now {
             for row in rows.iter().filter(|row| {
                 row.key_use == key_use && row.alg == alg && row.created_at < signer.created_at
             }) {

@@ -65,7 +65,7 @@ pub enum SamlIdpError {
     #[error("the SAML request names no registered service provider")]
     UnknownServiceProvider,
     #[error("the service provider's metadata has not been read yet")]
-    MetadataUnread,
+    NotReadYet,
     #[error("the SAML request's signature: {0}")]
     Signature(&'static str),
     #[error("the SAML request names an AssertionConsumerService the SP did not register")]
@@ -90,7 +90,7 @@ impl From<SamlIdpError> for PageError {
                 "The application's sign-in request could not be read or is out of date. Go back to the application and start again.",
             ),
             SamlIdpError::UnknownServiceProvider => PageError::UnknownClient,
-            SamlIdpError::MetadataUnread => PageError::ApplicationUnavailable,
+            SamlIdpError::NotReadYet => PageError::ApplicationUnavailable,
             SamlIdpError::Signature(_) => PageError::BadRequest(
                 "The application's sign-in request is not signed as agreed, so it was refused.",
             ),
@@ -298,7 +298,7 @@ fn service_provider(state: &AppState, id: &str) -> Result<Arc<ServiceProviderDec
 fn in_force(sp: Option<Arc<ServiceProvider>>) -> Result<Arc<ServiceProviderDecl>, SamlIdpError> {
     sp.ok_or(SamlIdpError::UnknownServiceProvider)?
         .current()
-        .ok_or(SamlIdpError::MetadataUnread)
+        .ok_or(SamlIdpError::NotReadYet)
 }
 
 /// The next step for a pending request: login when there is no session (or not a fresh one for
