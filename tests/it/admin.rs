@@ -1185,6 +1185,7 @@ async fn the_openapi_document_matches_the_routes() {
             "POST /admin/v1/clients/{id}/secret",
             "POST /admin/v1/connections/{id}/refresh",
             "POST /admin/v1/products/{id}/secrets",
+            "POST /admin/v1/service_providers/{id}/refresh",
             "POST /admin/v1/users/{id}/revoke",
             "POST /admin/v1/{kind}",
             "PUT /admin/v1/{kind}/{id}",
