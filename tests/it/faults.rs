@@ -94,7 +94,10 @@ async fn a_killed_deliverer_loses_no_notification(backend: Backend) {
         webhook_config(
             &url,
             r#"["ProfileCreatedNotification"]"#,
-            r#"timeout = "1s""#
+            // Long enough that rows claimed from the stalled receiver below are still held when
+            // the deliverer is killed and when they are counted, however loaded the machine: a
+            // timeout ends an attempt and frees its row.
+            r#"timeout = "10s""#
         )
     );
     let env = [("WEBHOOK_SECRET", WEBHOOK_SECRET)];
